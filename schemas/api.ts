@@ -1,0 +1,80 @@
+// Request bodies, query strings and params of the HTTP API: the one schema language (zod) that both
+// validates requests and describes them in the OpenAPI document. Bodies are strict: unknown keys are 400.
+import { z } from 'zod';
+import { parseDin } from '../server/domain/isbt128.js';
+import { ROLES } from '../workflows/definition.js';
+
+const Id = z.string().min(1).max(100);
+const Reason = z.string().trim().min(1, 'a reason is required').max(2000);
+const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
+
+/** A signature re-enters credentials (21 CFR 11.200(a)(1)); the server sets the meaning from the action. */
+export const signatureSchema = (meaning: string) =>
+  z.strictObject({
+    username: z.string().min(1).max(100),
+    password: z.string().min(1).max(256),
+    meaning: z.string().refine((m) => m === meaning, `the meaning of this signature is "${meaning}"`).optional(),
+  }).describe(`Signature: the signer's own credentials; meaning "${meaning}" is set by the server`);
+
+export const DinSchema = z.string().max(32).transform((value, ctx) => {
+  const r = parseDin(value);
+  if (!r.ok) {
+    ctx.addIssue({ code: 'custom', message: r.reason });
+    return z.NEVER;
+  }
+  return { din: r.din, check: r.check };
+}).describe('ISBT 128 DIN: 13 characters + check character (keyed, 14) or = + 13 characters + 2 flags (scanned, 16)');
+
+export const LoginBody = z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256) });
+export const PasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: z.string().min(1).max(256) });
+export const RoleSchema = z.enum(ROLES);
+export const CreateUserBody = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._-]{2,64}$/, '2–64 letters, digits, dot, dash or underscore'),
+  fullName: z.string().trim().min(1).max(200),
+  roles: z.array(RoleSchema).min(1).max(6),
+  password: z.string().min(1).max(256),
+});
+export const PatchUserBody = z.strictObject({ active: z.boolean().optional(), roles: z.array(RoleSchema).min(1).max(6).optional(), reason: Reason });
+export const ReasonBody = z.strictObject({ reason: Reason });
+
+export const CreateMaterialBody = z.strictObject({
+  type: z.string().min(1).max(100), name: z.string().min(1).max(200), lotNumber: z.string().min(1).max(100),
+  expiresOn: Day, status: z.enum(['released', 'quarantined']),
+});
+export const PatchMaterialBody = z.strictObject({ status: z.enum(['released', 'quarantined', 'rejected']), reason: Reason });
+export const CreateEquipmentBody = z.strictObject({
+  assetId: z.string().min(1).max(100), type: z.string().min(1).max(100), name: z.string().min(1).max(200), calibrationDueOn: Day,
+});
+
+export const CreateBatchBody = z.strictObject({
+  processId: z.string().min(1).max(100),
+  din: DinSchema,
+  patient: z.strictObject({
+    id: z.string().trim().min(1).max(64).describe('Patient identifier (never the name: 21 CFR 1271.290(c))'),
+    weightKg: z.number().positive().max(500),
+  }),
+});
+
+const Values = z.record(z.string().max(64), z.unknown()).refine((v) => Object.keys(v).length <= 100, 'at most 100 values');
+export const RecordStepBody = z.strictObject({ values: Values, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0) });
+export const VerifyBody = z.strictObject({ signature: signatureSchema('verified'), expectedVersion: z.number().int().min(0).optional() });
+export const CorrectionBody = z.strictObject({ values: Values, reason: Reason, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0).optional() });
+export const TerminateBody = z.strictObject({ reason: Reason, signature: signatureSchema('approved'), expectedVersion: z.number().int().min(0).optional() });
+
+export const ClockBody = z.strictObject({
+  advanceHours: z.number().min(0).max(24 * 366).optional(),
+  set: z.string().datetime({ offset: true }).optional(),
+}).refine((b) => (b.advanceHours === undefined) !== (b.set === undefined), { message: 'send either advanceHours or set, not both and not neither', path: ['advanceHours'] });
+
+export const PageQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional() });
+export const BatchListQuery = PageQuery.extend({ status: z.enum(['in_process', 'qc_testing', 'qa_review', 'released', 'rejected', 'terminated']).optional() });
+export const MaterialListQuery = PageQuery.extend({ type: z.string().max(100).optional() });
+export const AuditQuery = PageQuery.extend({
+  from: z.string().datetime({ offset: true }).optional(), to: z.string().datetime({ offset: true }).optional(),
+  user: z.string().max(100).optional(), batchId: z.string().max(100).optional(), action: z.string().max(100).optional(),
+});
+export const LangQuery = z.strictObject({ lang: z.enum(['en', 'vi']).optional() });
+
+export const IdParams = z.strictObject({ id: Id });
+export const StepParams = z.strictObject({ id: Id, stepId: Id });
+export const EntryParams = z.strictObject({ id: Id, entryId: Id });

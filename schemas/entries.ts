@@ -1,0 +1,43 @@
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+// STORED JSON. These are the payloads of rows in the append-only `entries` table. Rows are kept for
+// at least ten years and are never rewritten: a change here needs a migration plan (a new kind or an
+// optional field), never a change of meaning of what is already stored.
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+import { z } from 'zod';
+
+const Values = z.record(z.string(), z.unknown());
+
+export const EntryPayloads = {
+  'batch-created': z.object({
+    processId: z.string(), processVersion: z.number(), processHash: z.string(),
+    batchNumber: z.string(), din: z.string(), dinCheck: z.string(), chainOfIdentityId: z.string(),
+    patient: z.object({ id: z.string(), weightKg: z.number() }), training: z.boolean(),
+  }),
+  step: z.object({
+    stepId: z.string(),
+    /** Values as sent plus the values the server computed. */
+    values: Values,
+    /** Field or criterion → pass / fail / alert against the definition's specifications. */
+    results: z.record(z.string(), z.enum(['pass', 'fail', 'alert'])),
+    occurrence: z.number().int(),
+  }),
+  verification: z.object({ entryId: z.string() }),
+  correction: z.object({
+    correctsEntryId: z.string(), stepId: z.string(), values: Values,
+    results: z.record(z.string(), z.enum(['pass', 'fail', 'alert'])), reason: z.string(),
+  }),
+  deviation: z.object({
+    kind: z.enum(['oos', 'timing', 'manual', 'post-release']),
+    severity: z.enum(['minor', 'major', 'critical']),
+    stepId: z.string().optional(), entryId: z.string().optional(), description: z.string(),
+  }),
+  termination: z.object({ reason: z.string() }),
+} as const;
+
+export type EntryKind = keyof typeof EntryPayloads;
+export type EntryPayload<K extends EntryKind> = z.infer<(typeof EntryPayloads)[K]>;
+
+/** Parses a stored payload by its kind; a row that does not parse is a corrupt record. */
+export function parsePayload<K extends EntryKind>(kind: K, json: string): EntryPayload<K> {
+  return EntryPayloads[kind].parse(JSON.parse(json)) as EntryPayload<K>;
+}

@@ -1,0 +1,74 @@
+// Builds the Fastify application from plugins: external ones first (helmet, rate limit, OpenAPI),
+// then ours (problem+json errors, authentication), then the routes. main.ts only listens; tests
+// build this same app on a fresh database.
+import Fastify, { type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AppContext, Config } from './context.js';
+import { SystemClock, TrainingClock, type Clock } from './clock.js';
+import { Store } from './store/store.js';
+import { loadProcesses, type ProcessRegistry } from './processes/registry.js';
+import { storedOffset } from './services/training-clock.js';
+import problem from './plugins/problem.js';
+import auth from './plugins/auth.js';
+import authRoutes from './routes/auth.js';
+import userRoutes from './routes/users.js';
+import registryRoutes from './routes/registries.js';
+import batchRoutes from './routes/batches.js';
+import auditRoutes from './routes/audit.js';
+import trainingRoutes from './routes/training.js';
+import { API_DESCRIPTION } from './openapi-description.js';
+
+export interface BuildOptions {
+  dbFile: string;
+  training?: boolean;
+  processesDir?: string;
+  timeZone?: string;
+  idleTimeoutMinutes?: number;
+  /** Wall-clock source (tests inject one they control). */
+  now?: () => number;
+  logger?: boolean;
+  processes?: ProcessRegistry;
+}
+
+export function createContext(opts: BuildOptions): AppContext {
+  const store = new Store(opts.dbFile);
+  const training = !!opts.training;
+  const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
+  const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC' };
+  return { store, clock, config, processes: opts.processes ?? loadProcesses(opts.processesDir) };
+}
+
+export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
+  const ctx = createContext(opts);
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 256 * 1024, trustProxy: false }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onClose', async () => ctx.store.close());
+
+  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'cellbatch', version: '1.0.0', description: API_DESCRIPTION },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(problem);
+  await app.register(auth, { ctx });
+
+  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'Liveness', security: [] } }, async () => ({ status: 'ok' }));
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (api) => {
+    for (const routes of [authRoutes, userRoutes, registryRoutes, batchRoutes, auditRoutes]) await api.register(routes, { ctx });
+    if (ctx.config.training) await api.register(trainingRoutes, { ctx });
+  }, { prefix: '/api/v1' });
+  return { app, ctx };
+}

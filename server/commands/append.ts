@@ -1,0 +1,56 @@
+// The one way a command writes to a batch: inside ONE immediate transaction, check that nobody wrote
+// since the batch was replayed (optimistic concurrency: 409), append entries, signatures and audit
+// rows, then refresh the projection from the replayed entries.
+import type { AppContext } from '../context.js';
+import { conflict } from '../errors.js';
+import type { EntryRow, UserRow } from '../store/store.js';
+import { writeAudit, type AuditEvent } from '../services/audit.js';
+import { openDeviationCount, replay, statusOfRecord, type BatchRecord } from '../services/batch-record.js';
+import type { EntryKind, EntryPayload } from '../../schemas/entries.js';
+import { randomUUID } from 'node:crypto';
+
+export interface BatchWriter {
+  entry<K extends EntryKind>(kind: K, payload: EntryPayload<K>, stepId?: string): EntryRow;
+  sign(entry: EntryRow, signer: UserRow, meaning: string): void;
+  audit(e: Omit<AuditEvent, 'userId' | 'batchId'>): void;
+}
+
+export function assertVersion(record: BatchRecord, expectedVersion: number | undefined) {
+  if (expectedVersion !== undefined && expectedVersion !== record.version) {
+    throw conflict('stale-version', `the batch is at version ${record.version}, not ${expectedVersion}: reload it and try again`);
+  }
+}
+
+export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
+  const { store, clock } = ctx;
+  return store.transaction(() => {
+    // Another request may have committed while this one awaited a password check.
+    const current = store.entriesOfBatch(record.row.id);
+    if (current.length !== record.version) {
+      throw conflict('stale-version', `the batch changed while this request was processed (version ${current.length}); reload it and try again`);
+    }
+    const now = clock.now().toISOString();
+    const writer: BatchWriter = {
+      entry: (kind, payload, stepId) => store.appendEntry({
+        id: randomUUID(), batchId: record.row.id, kind, stepId: stepId ?? null, payload: JSON.stringify(payload),
+        recordedAt: now, actorId: actor.id, training: record.row.training,
+      }),
+      sign: (entry, signer, meaning) => {
+        store.appendSignature({
+          id: randomUUID(), entryId: entry.id, entryHash: entry.hash, userId: signer.id, username: signer.username,
+          printedName: signer.fullName, meaning, signedAt: now,
+        });
+      },
+      audit: (e) => writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id }),
+    };
+    const result = write(writer);
+    const next = replay(ctx, store.getBatch(record.row.id)!, store.entriesOfBatch(record.row.id));
+    store.saveBatchState(record.row.id, { status: statusOfRecord(next), version: next.version, openDeviations: openDeviationCount(next), updatedAt: now });
+    return { result, record: next };
+  });
+}
+
+/** Audits a refused attempt (one row) without touching the record. */
+export function auditRefusal(ctx: AppContext, actor: UserRow, record: BatchRecord, action: string, reason: string, after?: unknown) {
+  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action, entity: 'batch', entityId: record.row.id, batchId: record.row.id, reason, after }));
+}

@@ -1,0 +1,51 @@
+// Corrects a recorded step: a new signed entry that names the original and keeps it (GMP records are
+// never updated; 21 CFR 11.10(e)). A corrected step that needed verification needs it again.
+import type { AppContext } from '../context.js';
+import { badRequest, conflict } from '../errors.js';
+import type { UserRow } from '../store/store.js';
+import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
+import { loadBatch, statusOfRecord } from '../services/batch-record.js';
+import { computeValues, judgeValues, validateValues } from '../../workflows/values.js';
+import { appendToBatch, assertVersion } from './append.js';
+import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor } from './record-step.js';
+import { recordedEntry } from './verify-entry.js';
+
+export interface CorrectEntryInput { values: Record<string, unknown>; reason: string; signature: SignatureInput; expectedVersion?: number }
+
+export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: string, entryId: string, input: CorrectEntryInput) {
+  const record = loadBatch(ctx, batchId);
+  const { entry, step } = recordedEntry(record, entryId);
+  assertSessionMayWork(actor, step);
+  assertVersion(record, input.expectedVersion);
+  const status = statusOfRecord(record);
+  if (status === 'terminated' || status === 'rejected') throw conflict('batch-closed', `the batch is ${status}; its record can no longer be corrected`);
+  if (entry.kind !== 'step') throw conflict('correct-the-original', `entry ${entryId} is itself a correction: correct the original step entry instead`);
+  const now = ctx.clock.now();
+  const errors = validateValues(step, input.values, now, true);
+  if (errors.length) throw badRequest(`The corrected values do not fit the fields of "${step.title.en}"`, errors);
+  const signer = await authenticateSigner(ctx, input.signature, batchId);
+  assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `a correction of "${step.title.en}"`, batchId);
+  checkUsedThings(ctx, signer, record, step, input.values);
+
+  const occurrence = Object.values(record.history.occurrences).flat().find((o) => o.entryId === entryId)!;
+  const current = occurrence.values;
+  // Computed values follow the corrected inputs; only what changes is stored in the correction.
+  const merged = computeValues(step, { ...stripComputed(step, current), ...input.values }, record.history, now);
+  const changed = Object.fromEntries(Object.entries(merged).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(current[k])));
+  if (Object.keys(changed).length === 0) throw badRequest('The correction changes nothing', [{ field: 'values', message: 'every value sent equals the value recorded' }]);
+  const { results, failures } = judgeValues(step, merged);
+  const before = Object.fromEntries(Object.keys(changed).map((k) => [k, current[k] ?? null]));
+  const { result: correction, record: next } = appendToBatch(ctx, record, signer, (w) => {
+    const correction = w.entry('correction', { correctsEntryId: entryId, stepId: step.id, values: changed, results, reason: input.reason }, step.id);
+    w.sign(correction, signer, 'performed');
+    // A value corrected into failure opens a deviation; one that already failed has its deviation.
+    const previous = judgeValues(step, current).results;
+    openDeviations(w, correction, step, failures.filter((f) => previous[f.name] !== 'fail'), []);
+    w.audit({ action: 'entry.corrected', entity: 'entry', entityId: entryId, before, after: changed, reason: input.reason });
+    return correction;
+  });
+  return { entryId: correction.id, record: next };
+}
+
+const stripComputed = (step: { fields: { name: string; computed?: unknown }[] }, values: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(values).filter(([k]) => !step.fields.find((f) => f.name === k)?.computed));

@@ -1,0 +1,51 @@
+// Starts a batch: pins the process definition (id, version, content hash), checks the DIN, issues the
+// batch number and the chain-of-identity id, and records the first entry.
+import { randomUUID } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import { conflict, forbidden, notFound } from '../errors.js';
+import type { UserRow } from '../store/store.js';
+import { writeAudit } from '../services/audit.js';
+import { replay, statusOfRecord } from '../services/batch-record.js';
+import { chainOfIdentityId, randomAlnum6 } from '../domain/isbt128.js';
+import type { EntryPayload } from '../../schemas/entries.js';
+
+export interface CreateBatchInput { processId: string; din: { din: string; check: string }; patient: { id: string; weightKg: number } }
+
+const CREATORS = ['operator', 'supervisor'];
+
+export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
+  if (!actor.roles.some((r) => CREATORS.includes(r))) throw forbidden('role-not-allowed', 'only an operator or a supervisor may start a batch');
+  const process = ctx.processes.current(input.processId);
+  if (!process) throw notFound('process', input.processId);
+  const { store, clock } = ctx;
+  const now = clock.now();
+  return store.transaction(() => {
+    const active = store.findActiveBatchByDin(input.din.din);
+    if (active) throw conflict('din-in-use', `DIN ${input.din.din} is already used by batch ${active.batchNumber} (${active.status})`);
+    const def = process.definition;
+    store.saveDefinition({ hash: process.hash, processId: def.id, version: def.version, definition: JSON.stringify(def), loadedAt: now.toISOString() });
+    // Batch numbers say the product and year; training batches can never be mistaken for GMP ones.
+    const prefix = `${ctx.config.training ? 'TRN-' : ''}${def.productType === 'CAR-T' ? 'CART' : 'NK'}-${now.getUTCFullYear()}-`;
+    const batchNumber = `${prefix}${String(store.countBatchNumbers(prefix) + 1).padStart(5, '0')}`;
+    const id = randomUUID();
+    const payload: EntryPayload<'batch-created'> = {
+      processId: def.id, processVersion: def.version, processHash: process.hash, batchNumber,
+      din: input.din.din, dinCheck: input.din.check, chainOfIdentityId: chainOfIdentityId(input.din.din, randomAlnum6()),
+      patient: input.patient, training: ctx.config.training,
+    };
+    const row = {
+      id, batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 1,
+      din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient,
+      training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(),
+    };
+    store.insertBatch(row);
+    const entry = store.appendEntry({
+      id: randomUUID(), batchId: id, kind: 'batch-created', stepId: null, payload: JSON.stringify(payload),
+      recordedAt: now.toISOString(), actorId: actor.id, training: ctx.config.training,
+    });
+    writeAudit(store, clock, { userId: actor.id, action: 'batch.created', entity: 'batch', entityId: id, batchId: id, after: { ...payload, entryId: entry.id } });
+    const record = replay(ctx, row, [entry]);
+    store.saveBatchState(id, { status: statusOfRecord(record), version: record.version, openDeviations: 0, updatedAt: row.updatedAt });
+    return record;
+  });
+}

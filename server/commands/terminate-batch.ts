@@ -1,0 +1,24 @@
+// Terminates a batch (aborted run, lost material): a signed entry with the reason; nothing is deleted.
+import type { AppContext } from '../context.js';
+import { conflict, forbidden } from '../errors.js';
+import type { UserRow } from '../store/store.js';
+import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
+import { loadBatch } from '../services/batch-record.js';
+import { appendToBatch, assertVersion } from './append.js';
+
+const ROLES = ['supervisor', 'qa'] as const;
+
+export async function terminateBatch(ctx: AppContext, actor: UserRow, batchId: string, input: { reason: string; signature: SignatureInput; expectedVersion?: number }) {
+  const record = loadBatch(ctx, batchId);
+  if (!actor.roles.some((r) => (ROLES as readonly string[]).includes(r))) throw forbidden('role-not-allowed', 'only a supervisor or QA may terminate a batch');
+  assertVersion(record, input.expectedVersion);
+  if (!record.snapshot.can({ type: 'terminate' })) throw conflict('batch-closed', `a batch in ${String(record.snapshot.value)} cannot be terminated`);
+  const signer = await authenticateSigner(ctx, input.signature, batchId);
+  assertSignerRole(ctx, signer, ROLES, 'the termination of a batch', batchId);
+  const { record: next } = appendToBatch(ctx, record, signer, (w) => {
+    const entry = w.entry('termination', { reason: input.reason });
+    w.sign(entry, signer, 'approved');
+    w.audit({ action: 'batch.terminated', entity: 'batch', entityId: batchId, before: { status: String(record.snapshot.value) }, after: { status: 'terminated' }, reason: input.reason });
+  });
+  return { record: next };
+}

@@ -1,0 +1,19 @@
+// What every service and command receives: the store, the one clock, the loaded processes, settings.
+import type { Clock } from './clock.js';
+import type { ProcessRegistry } from './processes/registry.js';
+import type { Store } from './store/store.js';
+
+export interface Config {
+  training: boolean;
+  /** Idle session timeout, wall-clock minutes (Part 11: sessions end when left alone). */
+  idleTimeoutMinutes: number;
+  /** The site's time zone: expiry and calibration dates are last valid days in it. */
+  timeZone: string;
+}
+
+export interface AppContext {
+  store: Store;
+  clock: Clock;
+  processes: ProcessRegistry;
+  config: Config;
+}

@@ -1,0 +1,44 @@
+// Business rules on what a step uses: released, unexpired lots of the right type; known equipment of
+// the right type in calibration (21 CFR 211.188(b), R10); identity scans that match the batch.
+// Each returns the reason for a refusal, in words, or null.
+import type { AppContext } from '../context.js';
+import type { Field } from '../../workflows/definition.js';
+import type { BatchRow } from '../store/store.js';
+import { parseDin } from './isbt128.js';
+
+/** Today's date (YYYY-MM-DD) in the site's time zone: expiry and calibration dates are last valid days. */
+export function siteDate(now: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+export function lotProblem(ctx: AppContext, f: Field, id: string, now: Date): string | null {
+  const lot = ctx.store.getMaterial(id);
+  if (!lot) return `material lot ${id} is not registered`;
+  const label = `lot ${lot.lotNumber} (${lot.name})`;
+  if (lot.type !== f.materialType) return `${label} is ${lot.type}, but ${f.label.en} needs ${f.materialType}`;
+  if (lot.status !== 'released') return `${label} is ${lot.status}, not released for use`;
+  const today = siteDate(now, ctx.config.timeZone);
+  if (lot.expiresOn < today) return `${label} expired on ${lot.expiresOn}`;
+  return null;
+}
+
+export function equipmentProblem(ctx: AppContext, f: Field, id: string, now: Date): string | null {
+  const eq = ctx.store.getEquipment(id);
+  if (!eq) return `equipment ${id} is not registered`;
+  const label = `equipment ${eq.assetId} (${eq.name})`;
+  if (eq.type !== f.equipmentType) return `${label} is a ${eq.type}, but ${f.label.en} needs a ${f.equipmentType}`;
+  const today = siteDate(now, ctx.config.timeZone);
+  if (eq.calibrationDueOn < today) return `${label} is out of calibration since ${eq.calibrationDueOn}`;
+  return null;
+}
+
+/** Identity scans: a DIN (either form) for `din`, the batch number for `batchNumber`. */
+export function identityProblem(f: Field, value: string, batch: BatchRow): { status: 400 | 422; message: string } | null {
+  if (f.identity === 'batchNumber') {
+    return value.toUpperCase() === batch.batchNumber.toUpperCase() ? null
+      : { status: 422, message: `the scanned label ${value} does not match batch ${batch.batchNumber}` };
+  }
+  const din = parseDin(value);
+  if (!din.ok) return { status: 400, message: `not a valid DIN: ${din.reason}` };
+  return din.din === batch.din ? null : { status: 422, message: `the scanned DIN ${din.din} does not match this batch's DIN ${batch.din}` };
+}

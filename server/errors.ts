@@ -1,0 +1,28 @@
+// Errors are values with codes. One handler (server/plugins/problem.ts) turns them into
+// application/problem+json; nothing a client sends produces a 500.
+export interface FieldProblem { field: string; message: string }
+
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    readonly detail: string,
+    readonly errors?: FieldProblem[],
+  ) {
+    super(detail);
+  }
+}
+
+export const badRequest = (detail: string, errors: FieldProblem[]) => new AppError('invalid-input', 400, detail, errors);
+export const unauthorized = (detail: string) => new AppError('unauthorized', 401, detail);
+export const forbidden = (code: string, detail: string) => new AppError(code, 403, detail);
+export const notFound = (what: string, id: string) => new AppError('not-found', 404, `${what} ${id} does not exist`);
+export const conflict = (code: string, detail: string) => new AppError(code, 409, detail);
+export const refused = (code: string, detail: string, errors?: FieldProblem[]) => new AppError(code, 422, detail, errors);
+export const locked = (detail: string) => new AppError('account-locked', 423, detail);
+
+export const TITLES: Record<number, string> = {
+  400: 'Invalid input', 401: 'Not authenticated', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
+  406: 'Not acceptable', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
+  422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 500: 'Internal error',
+};

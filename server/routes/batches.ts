@@ -1,0 +1,87 @@
+// Batches: start, read, record steps, verify, correct, terminate; deviations and the batch's audit.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import {
+  BatchListQuery, CorrectionBody, CreateBatchBody, EntryParams, IdParams, LangQuery, PageQuery, RecordStepBody, StepParams, TerminateBody, VerifyBody,
+} from '../../schemas/api.js';
+import { currentUser } from '../plugins/auth.js';
+import { batchView, entryView, loadBatch, type BatchRecord, type Lang } from '../services/batch-record.js';
+import { createBatch } from '../commands/create-batch.js';
+import { recordStep } from '../commands/record-step.js';
+import { verifyEntry } from '../commands/verify-entry.js';
+import { correctEntry } from '../commands/correct-entry.js';
+import { terminateBatch } from '../commands/terminate-batch.js';
+import { auditItems, AUDIT_READERS } from './audit.js';
+import { requireRole } from './users.js';
+
+/** English unless the terminal asks for Vietnamese (?lang=vi or Accept-Language: vi). */
+export function langOf(req: FastifyRequest): Lang {
+  const q = (req.query as { lang?: string } | undefined)?.lang;
+  if (q === 'vi' || q === 'en') return q;
+  return /^vi\b/i.test(req.headers['accept-language'] ?? '') ? 'vi' : 'en';
+}
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const reply201 = (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
+    entry: entryView(record, record.entries.find((e) => e.id === entryId)!),
+    batch: batchView(ctx, record, { lang: langOf(req) }),
+  });
+
+  app.post('/batches', { schema: { tags: ['batches'], summary: 'Start a batch (operator, supervisor)', body: CreateBatchBody } }, async (req, reply) =>
+    reply.code(201).send(batchView(ctx, createBatch(ctx, currentUser(req), req.body), { lang: langOf(req) })));
+
+  app.get('/batches', { schema: { tags: ['batches'], summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery } }, async (req) => {
+    const page = ctx.store.listBatches(req.query.status, req.query.limit, req.query.cursor);
+    const items = page.items.map((row) => batchView(ctx, loadBatch(ctx, row.id), { lang: langOf(req), entries: false }));
+    return { items, ...(page.nextCursor && { nextCursor: page.nextCursor }) };
+  });
+
+  app.get('/batches/:id', { schema: { tags: ['batches'], summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery } }, async (req) =>
+    batchView(ctx, loadBatch(ctx, req.params.id), { lang: langOf(req) }));
+
+  app.post('/batches/:id/steps/:stepId', {
+    schema: { tags: ['batches'], summary: 'Record a step, signed "performed" by the credentials in `signature`', params: StepParams, body: RecordStepBody },
+  }, async (req, reply) => {
+    const { entryId, record } = await recordStep(ctx, currentUser(req), req.params.id, req.params.stepId, req.body);
+    return reply.code(201).send(reply201(req, record, entryId));
+  });
+
+  app.post('/batches/:id/entries/:entryId/verify', {
+    schema: { tags: ['batches'], summary: 'Verify a step entry (a second person), signed "verified"', params: EntryParams, body: VerifyBody },
+  }, async (req, reply) => {
+    const { entryId, record } = await verifyEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
+    return reply.code(201).send(reply201(req, record, entryId));
+  });
+
+  app.post('/batches/:id/entries/:entryId/corrections', {
+    schema: { tags: ['batches'], summary: 'Correct a step entry: a new signed entry that keeps the original', params: EntryParams, body: CorrectionBody },
+  }, async (req, reply) => {
+    const { entryId, record } = await correctEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
+    return reply.code(201).send(reply201(req, record, entryId));
+  });
+
+  app.post('/batches/:id/terminate', {
+    schema: { tags: ['batches'], summary: 'Terminate a batch (supervisor, qa), signed "approved"', params: IdParams, body: TerminateBody },
+  }, async (req, reply) => {
+    const { record } = await terminateBatch(ctx, currentUser(req), req.params.id, req.body);
+    const entry = record.entries[record.entries.length - 1];
+    return reply.code(201).send({ entry: entryView(record, entry), batch: batchView(ctx, record, { lang: langOf(req) }) });
+  });
+
+  app.get('/batches/:id/deviations', { schema: { tags: ['batches'], summary: "A batch's deviations", params: IdParams, querystring: PageQuery } }, async (req) => {
+    const record = loadBatch(ctx, req.params.id);
+    const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
+    const items = record.deviations.slice(start, start + req.query.limit);
+    const next = start + req.query.limit < record.deviations.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
+    return { items, ...(next && { nextCursor: next }) };
+  });
+
+  app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], summary: "A batch's audit trail", params: IdParams, querystring: PageQuery } }, async (req) => {
+    loadBatch(ctx, req.params.id);
+    requireRole(currentUser(req), AUDIT_READERS, 'reading the audit trail');
+    return auditItems(ctx, ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor));
+  });
+
+};
+export default routes;

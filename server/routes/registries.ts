@@ -1,0 +1,34 @@
+// Processes, material lots and equipment.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.js';
+import { CreateEquipmentBody, CreateMaterialBody, IdParams, MaterialListQuery, PatchMaterialBody } from '../../schemas/api.js';
+import { changeMaterialStatus, equipmentView, materialView, registerEquipment, registerMaterial } from '../services/materials.js';
+import { currentUser } from '../plugins/auth.js';
+import { notFound } from '../errors.js';
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.get('/processes', { schema: { tags: ['processes'], summary: 'Process definitions offered for new batches' } }, async () =>
+    ctx.processes.list().map((p) => ({ id: p.definition.id, version: p.definition.version, name: p.definition.name, title: p.definition.title, productType: p.definition.productType, hash: p.hash })));
+  app.get('/processes/:id', { schema: { tags: ['processes'], summary: 'The full definition: phases, steps, fields, specs, signatures, windows', params: IdParams } }, async (req) => {
+    const p = ctx.processes.current(req.params.id) ?? ctx.processes.byContentHash(req.params.id);
+    if (!p) throw notFound('process', req.params.id);
+    return { ...p.definition, hash: p.hash };
+  });
+
+  app.post('/materials', { schema: { tags: ['materials'], summary: 'Register a material lot (supervisor, qa)', body: CreateMaterialBody } }, async (req, reply) =>
+    reply.code(201).send(registerMaterial(ctx, currentUser(req), req.body)));
+  app.get('/materials', { schema: { tags: ['materials'], summary: 'Material lots, optionally of one type', querystring: MaterialListQuery } }, async (req) => {
+    const page = ctx.store.listMaterials(req.query.type, req.query.limit, req.query.cursor);
+    return { items: page.items.map(materialView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
+  });
+  app.patch('/materials/:id', { schema: { tags: ['materials'], summary: "Change a lot's status (qa), with a reason", params: IdParams, body: PatchMaterialBody } }, async (req) =>
+    changeMaterialStatus(ctx, currentUser(req), req.params.id, req.body.status, req.body.reason));
+
+  app.post('/equipment', { schema: { tags: ['equipment'], summary: 'Register equipment (supervisor, qa)', body: CreateEquipmentBody } }, async (req, reply) =>
+    reply.code(201).send(registerEquipment(ctx, currentUser(req), req.body)));
+  app.get('/equipment', { schema: { tags: ['equipment'], summary: 'Equipment, optionally of one type', querystring: MaterialListQuery } }, async (req) => {
+    const page = ctx.store.listEquipment(req.query.type, req.query.limit, req.query.cursor);
+    return { items: page.items.map(equipmentView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
+  });
+};
+export default routes;

@@ -1,0 +1,13 @@
+// Training mode only: move the simulated clock. In GMP mode the route does not exist (404).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.js';
+import { ClockBody } from '../../schemas/api.js';
+import { currentUser } from '../plugins/auth.js';
+import { moveTrainingClock } from '../services/training-clock.js';
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.post('/training/clock', {
+    schema: { tags: ['training'], summary: 'Advance or set the simulated clock (admin, supervisor); {advanceHours: 0} reads it', body: ClockBody },
+  }, async (req) => moveTrainingClock(ctx, currentUser(req), req.body));
+};
+export default routes;

@@ -1,0 +1,38 @@
+// Accounts (admin): create, list, change roles or deactivate (never delete), unlock.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.js';
+import { CreateUserBody, IdParams, PageQuery, PatchUserBody, ReasonBody } from '../../schemas/api.js';
+import { createUser, unlockUser, updateUser, userView } from '../services/accounts.js';
+import { currentUser } from '../plugins/auth.js';
+import { forbidden } from '../errors.js';
+import type { UserRow } from '../store/store.js';
+
+export function requireRole(user: UserRow, roles: string[], what: string) {
+  if (!user.roles.some((r) => roles.includes(r))) throw forbidden('role-not-allowed', `${what} needs one of: ${roles.join(', ')}`);
+}
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.post('/users', { schema: { tags: ['users'], summary: 'Create a user (admin); the password is temporary', body: CreateUserBody } }, async (req, reply) => {
+    const actor = currentUser(req);
+    requireRole(actor, ['admin'], 'creating users');
+    return reply.code(201).send(await createUser(ctx, actor, req.body));
+  });
+  app.get('/users', { schema: { tags: ['users'], summary: 'List users', querystring: PageQuery } }, async (req) => {
+    requireRole(currentUser(req), ['admin', 'qa', 'inspector'], 'reading the user list');
+    const page = ctx.store.listUsers(req.query.limit, req.query.cursor);
+    return { items: page.items.map(userView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
+  });
+  app.patch('/users/:id', { schema: { tags: ['users'], summary: 'Change roles or deactivate a user (admin), with a reason', params: IdParams, body: PatchUserBody } }, async (req) => {
+    const actor = currentUser(req);
+    if (!ctx.store.findUserById(req.params.id)) return updateUser(ctx, actor, req.params.id, req.body); // 404 before 403
+    requireRole(actor, ['admin'], 'changing users');
+    return updateUser(ctx, actor, req.params.id, req.body);
+  });
+  app.post('/users/:id/unlock', { schema: { tags: ['users'], summary: 'Unlock a locked account (admin), with a reason', params: IdParams, body: ReasonBody } }, async (req) => {
+    const actor = currentUser(req);
+    if (!ctx.store.findUserById(req.params.id)) return unlockUser(ctx, actor, req.params.id, req.body.reason);
+    requireRole(actor, ['admin'], 'unlocking accounts');
+    return unlockUser(ctx, actor, req.params.id, req.body.reason);
+  });
+};
+export default routes;

@@ -1,0 +1,179 @@
+// Accounts, logins, sessions and signature re-authentication (21 CFR 11.100, 11.200, 11.300).
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import { AppError, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
+import { checkPassword, hashPassword, passwordProblem } from '../auth/passwords.js';
+import type { UserRow } from '../store/store.js';
+import { writeAudit } from './audit.js';
+import type { Role } from '../../workflows/definition.js';
+
+export const LOCKOUT_AFTER = 5;
+
+export interface UserView { id: string; username: string; fullName: string; roles: Role[]; active: boolean; mustChangePassword: boolean; locked: boolean; lastLoginAt?: string }
+
+export const userView = (u: UserRow): UserView => ({
+  id: u.id, username: u.username, fullName: u.fullName, roles: u.roles as Role[], active: u.active,
+  mustChangePassword: u.mustChangePassword, locked: u.locked, ...(u.lastLoginAt && { lastLoginAt: u.lastLoginAt }),
+});
+
+const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export async function createUser(ctx: AppContext, actor: UserRow | null, body: { username: string; fullName: string; roles: Role[]; password: string }, temporary = true) {
+  const problem = passwordProblem(body.password, body.username);
+  if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
+  // 21 CFR 11.100: a username is never reused, deactivated accounts included.
+  if (ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken (usernames are never reused)`);
+  const passwordHash = await hashPassword(body.password);
+  const now = ctx.clock.wall().toISOString();
+  const row = {
+    id: randomUUID(), username: body.username, usernameKey: body.username.toLowerCase(), fullName: body.fullName,
+    roles: [...new Set(body.roles)], passwordHash, active: true, mustChangePassword: temporary, failedAttempts: 0,
+    locked: false, passwordChangedAt: now, createdAt: now, lastLoginAt: null,
+  };
+  return ctx.store.transaction(() => {
+    if (ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken`);
+    ctx.store.insertUser(row);
+    writeAudit(ctx.store, ctx.clock, {
+      userId: actor?.id ?? null, action: 'user.created', entity: 'user', entityId: row.id,
+      after: { username: row.username, fullName: row.fullName, roles: row.roles, mustChangePassword: temporary },
+    });
+    return userView(ctx.store.findUserById(row.id)!);
+  });
+}
+
+/** A failed password (login or signature) counts toward lockout; the fifth in a row locks (11.300). */
+function recordFailure(ctx: AppContext, user: UserRow | undefined, username: string, action: 'login.failed' | 'signature.failed', batchId?: string) {
+  ctx.store.transaction(() => {
+    writeAudit(ctx.store, ctx.clock, { userId: user?.id ?? null, action, entity: 'user', entityId: user?.id ?? null, batchId, after: { username } });
+    if (!user) return;
+    const failedAttempts = user.failedAttempts + 1;
+    const lockNow = failedAttempts >= LOCKOUT_AFTER;
+    ctx.store.updateUser(user.id, { failedAttempts, ...(lockNow && { locked: true }) });
+    if (lockNow) {
+      writeAudit(ctx.store, ctx.clock, {
+        userId: user.id, action: 'account.locked', entity: 'user', entityId: user.id,
+        before: { locked: false }, after: { locked: true }, reason: `${LOCKOUT_AFTER} consecutive failed logins or signatures`,
+      });
+    }
+  });
+}
+
+/** Checks a username and password for a login or a signature, counting failures toward lockout. */
+async function authenticate(ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed', batchId?: string): Promise<UserRow> {
+  const user = ctx.store.findUserByUsername(username);
+  const what = action === 'login.failed' ? 'login' : 'signature';
+  if (user?.locked) {
+    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action, entity: 'user', entityId: user.id, batchId, reason: 'account locked' }));
+    throw locked(`the account ${user.username} is locked after repeated failures; an administrator must unlock it`);
+  }
+  const ok = user ? await checkPassword(user.passwordHash, password) : (await hashPassword(password), false);
+  if (!user || !ok || !user.active) {
+    recordFailure(ctx, user && user.active ? ctx.store.findUserById(user.id) : undefined, username, action, batchId);
+    throw unauthorized(`${what} refused: the username or password is wrong, or the account is deactivated`);
+  }
+  if (user.failedAttempts > 0) ctx.store.updateUser(user.id, { failedAttempts: 0 });
+  return ctx.store.findUserById(user.id)!;
+}
+
+export async function login(ctx: AppContext, username: string, password: string) {
+  const user = await authenticate(ctx, username, password, 'login.failed');
+  const token = randomBytes(32).toString('base64url');
+  const now = ctx.clock.wall().toISOString();
+  ctx.store.transaction(() => {
+    ctx.store.insertSession({ tokenHash: tokenHash(token), userId: user.id, createdAt: now, lastSeenAt: now, revokedAt: null });
+    ctx.store.updateUser(user.id, { lastLoginAt: now });
+    writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
+  });
+  return { token, user: userView(ctx.store.findUserById(user.id)!), mustChangePassword: user.mustChangePassword };
+}
+
+/** The user behind a bearer token; 401 for unknown, revoked or idle sessions and deactivated users (R5). */
+export function sessionUser(ctx: AppContext, token: string): UserRow {
+  const hash = tokenHash(token);
+  const session = ctx.store.findSession(hash);
+  if (!session || session.revokedAt) throw unauthorized('the session is not valid; log in again');
+  const now = ctx.clock.wall();
+  if (now.getTime() - Date.parse(session.lastSeenAt) > ctx.config.idleTimeoutMinutes * 60_000) {
+    ctx.store.transaction(() => {
+      ctx.store.revokeSession(hash, now.toISOString());
+      writeAudit(ctx.store, ctx.clock, { userId: session.userId, action: 'session.expired', entity: 'session', entityId: session.userId });
+    });
+    throw unauthorized(`the session ended after ${ctx.config.idleTimeoutMinutes} minutes without activity; log in again`);
+  }
+  const user = ctx.store.findUserById(session.userId);
+  if (!user || !user.active) throw unauthorized('the account is deactivated');
+  ctx.store.touchSession(hash, now.toISOString());
+  return user;
+}
+
+export function logout(ctx: AppContext, token: string, user: UserRow) {
+  ctx.store.transaction(() => {
+    ctx.store.revokeSession(tokenHash(token), ctx.clock.wall().toISOString());
+    writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'logout', entity: 'session', entityId: user.id });
+  });
+}
+
+export async function changePassword(ctx: AppContext, user: UserRow, currentPassword: string, newPassword: string) {
+  await authenticate(ctx, user.username, currentPassword, 'login.failed');
+  const problem = passwordProblem(newPassword, user.username);
+  if (problem) throw badRequest('The new password does not meet the password policy', [{ field: 'newPassword', message: problem }]);
+  if (await checkPassword(user.passwordHash, newPassword)) {
+    throw badRequest('The new password must differ from the current one', [{ field: 'newPassword', message: 'the new password is the current password' }]);
+  }
+  const passwordHash = await hashPassword(newPassword);
+  ctx.store.transaction(() => {
+    ctx.store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: ctx.clock.wall().toISOString() });
+    writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'password.changed', entity: 'user', entityId: user.id });
+  });
+}
+
+export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: { active?: boolean; roles?: Role[]; reason: string }) {
+  return ctx.store.transaction(() => {
+    const user = ctx.store.findUserById(id);
+    if (!user) throw notFound('user', id);
+    const before: Record<string, unknown> = {};
+    const after: Record<string, unknown> = {};
+    if (patch.active !== undefined && patch.active !== user.active) [before.active, after.active] = [user.active, patch.active];
+    const roles = patch.roles && [...new Set(patch.roles)];
+    if (roles && JSON.stringify([...roles].sort()) !== JSON.stringify([...user.roles].sort())) [before.roles, after.roles] = [user.roles, roles];
+    if (Object.keys(after).length === 0) return userView(user); // a no-op writes no audit row
+    if (user.id === actor.id && after.active === false) throw forbidden('self-deactivation', 'an administrator cannot deactivate their own account');
+    ctx.store.updateUser(id, after);
+    if (after.active === false) ctx.store.revokeSessionsOf(id, ctx.clock.wall().toISOString());
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'user.updated', entity: 'user', entityId: id, before, after, reason: patch.reason });
+    return userView(ctx.store.findUserById(id)!);
+  });
+}
+
+export function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: string) {
+  return ctx.store.transaction(() => {
+    const user = ctx.store.findUserById(id);
+    if (!user) throw notFound('user', id);
+    if (!user.locked && user.failedAttempts === 0) return userView(user);
+    ctx.store.updateUser(id, { locked: false, failedAttempts: 0 });
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'account.unlocked', entity: 'user', entityId: id, before: { locked: user.locked }, after: { locked: false }, reason });
+    return userView(ctx.store.findUserById(id)!);
+  });
+}
+
+export interface SignatureInput { username: string; password: string; meaning?: string }
+
+/**
+ * 21 CFR 11.200(a)(1): every signing re-enters both components; the signer is whoever the credentials
+ * name, not the session. Returns the signer; 401 wrong credentials, 423 locked, 403 password change due.
+ */
+export async function authenticateSigner(ctx: AppContext, sig: SignatureInput, batchId?: string): Promise<UserRow> {
+  const user = await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId);
+  if (user.mustChangePassword) throw forbidden('password-change-required', `${user.username} must change the temporary password before signing`);
+  return user;
+}
+
+export function assertSignerRole(ctx: AppContext, signer: UserRow, roles: readonly string[], what: string, batchId?: string) {
+  if (signer.roles.some((r) => roles.includes(r))) return;
+  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+    userId: signer.id, action: 'signature.refused', entity: 'batch', entityId: batchId, batchId, reason: `role not allowed to sign ${what}`,
+  }));
+  throw forbidden('role-not-allowed', `${signer.username} (${signer.roles.join(', ')}) may not sign ${what}; it needs one of: ${roles.join(', ')}`);
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;

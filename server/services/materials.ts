@@ -1,0 +1,49 @@
+// Registries of material lots and equipment. Registering and status changes are audited; whether a
+// lot or an instrument may be used is decided when a step uses it (server/domain/materials-rules.ts).
+import { randomUUID } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import { conflict, forbidden, notFound } from '../errors.js';
+import type { EquipmentRow, MaterialRow, UserRow } from '../store/store.js';
+import { writeAudit } from './audit.js';
+
+const REGISTRARS = ['supervisor', 'qa'];
+
+function assertRole(user: UserRow, roles: string[], what: string) {
+  if (!user.roles.some((r) => roles.includes(r))) throw forbidden('role-not-allowed', `${what} needs one of: ${roles.join(', ')}`);
+}
+
+export const materialView = ({ createdBy: _c, ...m }: MaterialRow) => m;
+export const equipmentView = ({ createdBy: _c, ...e }: EquipmentRow) => e;
+
+export function registerMaterial(ctx: AppContext, actor: UserRow, body: Omit<MaterialRow, 'id' | 'createdAt' | 'createdBy'>) {
+  assertRole(actor, REGISTRARS, 'registering a material lot');
+  const row: MaterialRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
+  ctx.store.transaction(() => {
+    ctx.store.insertMaterial(row);
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'material.registered', entity: 'material', entityId: row.id, after: body });
+  });
+  return materialView(row);
+}
+
+export function changeMaterialStatus(ctx: AppContext, actor: UserRow, id: string, status: string, reason: string) {
+  const lot = ctx.store.getMaterial(id);
+  if (!lot) throw notFound('material', id);
+  assertRole(actor, ['qa'], 'changing the status of a lot');
+  if (lot.status === status) return materialView(lot); // a no-op writes no audit row
+  ctx.store.transaction(() => {
+    ctx.store.updateMaterialStatus(id, status);
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'material.status-changed', entity: 'material', entityId: id, before: { status: lot.status }, after: { status }, reason });
+  });
+  return materialView({ ...lot, status });
+}
+
+export function registerEquipment(ctx: AppContext, actor: UserRow, body: Omit<EquipmentRow, 'id' | 'createdAt' | 'createdBy'>) {
+  assertRole(actor, REGISTRARS, 'registering equipment');
+  const row: EquipmentRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
+  ctx.store.transaction(() => {
+    if (ctx.store.findEquipmentByAssetId(body.assetId)) throw conflict('asset-id-taken', `equipment with asset id ${body.assetId} is already registered`);
+    ctx.store.insertEquipment(row);
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'equipment.registered', entity: 'equipment', entityId: row.id, after: body });
+  });
+  return equipmentView(row);
+}

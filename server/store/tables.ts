@@ -1,0 +1,129 @@
+// The database tables (drizzle, SQLite dialect). camelCase in code, snake_case in the database.
+// `entries`, `signatures` and `audit_log` are append-only: triggers in the migrations refuse UPDATE and
+// DELETE on them (21 CFR 11.10(e), Annex 11 §9), and every row carries the hash of its chain.
+import { sqliteTable, text, integer, uniqueIndex, index } from 'drizzle-orm/sqlite-core';
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  username: text('username').notNull(),
+  // 21 CFR 11.100: usernames are unique case-insensitively, deactivated accounts included, forever.
+  usernameKey: text('username_key').notNull(),
+  fullName: text('full_name').notNull(),
+  roles: text('roles', { mode: 'json' }).$type<string[]>().notNull(),
+  passwordHash: text('password_hash').notNull(),
+  active: integer('active', { mode: 'boolean' }).notNull(),
+  mustChangePassword: integer('must_change_password', { mode: 'boolean' }).notNull(),
+  failedAttempts: integer('failed_attempts').notNull().default(0),
+  locked: integer('locked', { mode: 'boolean' }).notNull().default(false),
+  passwordChangedAt: text('password_changed_at').notNull(),
+  createdAt: text('created_at').notNull(),
+  lastLoginAt: text('last_login_at'),
+}, (t) => [uniqueIndex('users_username_key').on(t.usernameKey)]);
+
+export const sessions = sqliteTable('sessions', {
+  tokenHash: text('token_hash').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id),
+  createdAt: text('created_at').notNull(),
+  lastSeenAt: text('last_seen_at').notNull(),
+  revokedAt: text('revoked_at'),
+});
+
+export const materials = sqliteTable('materials', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  name: text('name').notNull(),
+  lotNumber: text('lot_number').notNull(),
+  expiresOn: text('expires_on').notNull(),
+  status: text('status').notNull(),
+  createdAt: text('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+}, (t) => [index('materials_type').on(t.type)]);
+
+export const equipment = sqliteTable('equipment', {
+  id: text('id').primaryKey(),
+  assetId: text('asset_id').notNull(),
+  type: text('type').notNull(),
+  name: text('name').notNull(),
+  calibrationDueOn: text('calibration_due_on').notNull(),
+  createdAt: text('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+}, (t) => [uniqueIndex('equipment_asset_id').on(t.assetId)]);
+
+/** Every process definition a batch was ever started with, by content hash: a batch's master record never changes. */
+export const processDefinitions = sqliteTable('process_definitions', {
+  hash: text('hash').primaryKey(),
+  processId: text('process_id').notNull(),
+  version: integer('version').notNull(),
+  definition: text('definition').notNull(),
+  loadedAt: text('loaded_at').notNull(),
+});
+
+/** Projection of each batch's current state: a cache rebuilt from `entries`, never the truth. */
+export const batches = sqliteTable('batches', {
+  id: text('id').primaryKey(),
+  batchNumber: text('batch_number').notNull(),
+  processId: text('process_id').notNull(),
+  processVersion: integer('process_version').notNull(),
+  processHash: text('process_hash').notNull(),
+  status: text('status').notNull(),
+  version: integer('version').notNull(),
+  din: text('din').notNull(),
+  dinCheck: text('din_check').notNull(),
+  chainOfIdentityId: text('chain_of_identity_id').notNull(),
+  patient: text('patient', { mode: 'json' }).$type<{ id: string; weightKg: number }>().notNull(),
+  training: integer('training', { mode: 'boolean' }).notNull(),
+  openDeviations: integer('open_deviations').notNull(),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [uniqueIndex('batches_batch_number').on(t.batchNumber), index('batches_din').on(t.din), index('batches_status').on(t.status, t.id)]);
+
+export const entries = sqliteTable('entries', {
+  seq: integer('seq').primaryKey(),
+  id: text('id').notNull(),
+  batchId: text('batch_id').notNull(),
+  batchSeq: integer('batch_seq').notNull(),
+  kind: text('kind').notNull(),
+  stepId: text('step_id'),
+  payload: text('payload').notNull(),
+  recordedAt: text('recorded_at').notNull(),
+  actorId: text('actor_id').notNull(),
+  training: integer('training', { mode: 'boolean' }).notNull(),
+  prevHash: text('prev_hash').notNull(),
+  hash: text('hash').notNull(),
+}, (t) => [uniqueIndex('entries_id').on(t.id), uniqueIndex('entries_batch_seq').on(t.batchId, t.batchSeq)]);
+
+export const signatures = sqliteTable('signatures', {
+  seq: integer('seq').primaryKey(),
+  id: text('id').notNull(),
+  entryId: text('entry_id').notNull(),
+  /** 21 CFR 11.70: the hash of the exact entry signed; a signature cannot be moved to another record. */
+  entryHash: text('entry_hash').notNull(),
+  userId: text('user_id').notNull(),
+  username: text('username').notNull(),
+  printedName: text('printed_name').notNull(),
+  meaning: text('meaning').notNull(),
+  signedAt: text('signed_at').notNull(),
+  prevHash: text('prev_hash').notNull(),
+  hash: text('hash').notNull(),
+}, (t) => [uniqueIndex('signatures_id').on(t.id), index('signatures_entry').on(t.entryId)]);
+
+export const auditLog = sqliteTable('audit_log', {
+  seq: integer('seq').primaryKey(),
+  at: text('at').notNull(),
+  userId: text('user_id'),
+  action: text('action').notNull(),
+  entity: text('entity').notNull(),
+  entityId: text('entity_id'),
+  batchId: text('batch_id'),
+  before: text('before'),
+  after: text('after'),
+  reason: text('reason'),
+  prevHash: text('prev_hash').notNull(),
+  hash: text('hash').notNull(),
+}, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at)]);
+
+/** Settings that must survive a restart (the training clock's offset). Changes are audited. */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});

@@ -1,0 +1,132 @@
+// ONE compiler turns any process definition into an xstate v5 machine. The machine is pure: the
+// state of a batch is the fold of its recorded entries, and `snapshot.can(event)` decides what the
+// process allows next. The service never keeps a second copy of the step order.
+import { setup, assign, initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { allSteps, type ProcessDefinition, type Step } from './definition.js';
+
+export type BatchStatus = 'in_process' | 'qc_testing' | 'qa_review' | 'released' | 'rejected' | 'terminated';
+
+export interface BatchContext {
+  /** Occurrences recorded per step. */
+  recorded: Record<string, number>;
+  /** Entries awaiting their second-person verification: entry id → step id. */
+  pending: Record<string, string>;
+  /** Required occurrences of steps whose count a recorded value decides (e.g. one fill per bag). */
+  counts: Record<string, number>;
+}
+
+export type BatchEvent =
+  | { type: `step.${string}`; entryId: string; values: Record<string, unknown> }
+  | { type: 'verify'; entryId: string }
+  | { type: 'correct'; entryId: string; correctsEntryId: string; stepId: string; needsVerification: boolean }
+  | { type: 'terminate' }
+  | { type: 'dispose.release' }
+  | { type: 'dispose.reject' };
+
+interface StepParams { stepId: string; after: string[]; repeatable: boolean }
+interface RecordParams { stepId: string; needsVerification: boolean; countsFor: { stepId: string; field: string }[] }
+
+/** A step counts as done for the steps after it once its required occurrences are in and none awaits verification. */
+export function isSatisfied(context: BatchContext, stepId: string): boolean {
+  return (context.recorded[stepId] ?? 0) >= (context.counts[stepId] ?? 1) && !Object.values(context.pending).includes(stepId);
+}
+
+export const stepEvent = (stepId: string) => `step.${stepId}` as const;
+export const needsVerification = (step: Step) => step.signatures.some((s) => s.meaning === 'verified');
+
+export function compileProcess(def: ProcessDefinition) {
+  const steps = allSteps(def);
+  const countsFor = (stepId: string) =>
+    steps.flatMap((s) =>
+      s.occurrences && 'countFrom' in s.occurrences && s.occurrences.countFrom.step === stepId && s.occurrences.countFrom.field
+        ? [{ stepId: s.id, field: s.occurrences.countFrom.field }]
+        : [],
+    );
+  const stepTransitions = (selected: Step[]) =>
+    Object.fromEntries(
+      selected.map((s) => [
+        stepEvent(s.id),
+        {
+          guard: { type: 'stepReady' as const, params: { stepId: s.id, after: s.after, repeatable: s.repeatable } },
+          actions: { type: 'recordStep' as const, params: { stepId: s.id, needsVerification: needsVerification(s), countsFor: countsFor(s.id) } },
+        },
+      ]),
+    );
+  const required = (stage: Step['stage']) =>
+    steps.filter((s) => s.stage === stage && s.required && !(stage === 'release' && s.mayFollowRelease)).map((s) => s.id);
+  const process = steps.filter((s) => s.stage === 'process');
+  const release = steps.filter((s) => s.stage === 'release');
+  const followers = release.filter((s) => s.mayFollowRelease);
+  const recordKeeping = {
+    verify: { guard: 'isPending' as const, actions: 'markVerified' as const },
+    correct: { actions: 'markCorrected' as const },
+  };
+
+  return setup({
+    types: { context: {} as BatchContext, events: {} as BatchEvent },
+    guards: {
+      stepReady: ({ context }, p: StepParams) =>
+        (p.repeatable || !context.recorded[p.stepId]) && p.after.every((d) => isSatisfied(context, d)),
+      stageComplete: ({ context }, p: { steps: string[] }) => p.steps.every((id) => isSatisfied(context, id)),
+      isPending: ({ context, event }) => event.type === 'verify' && event.entryId in context.pending,
+    },
+    actions: {
+      recordStep: assign(({ context, event }, p: RecordParams) => {
+        const entryId = 'entryId' in event ? event.entryId : '';
+        const values = 'values' in event ? event.values : {};
+        const counts = { ...context.counts };
+        for (const c of p.countsFor) if (typeof values[c.field] === 'number') counts[c.stepId] = values[c.field] as number;
+        return {
+          recorded: { ...context.recorded, [p.stepId]: (context.recorded[p.stepId] ?? 0) + 1 },
+          pending: p.needsVerification ? { ...context.pending, [entryId]: p.stepId } : context.pending,
+          counts,
+        };
+      }),
+      markVerified: assign(({ context, event }) => {
+        if (event.type !== 'verify') return {};
+        const { [event.entryId]: _, ...pending } = context.pending;
+        return { pending };
+      }),
+      markCorrected: assign(({ context, event }) => {
+        if (event.type !== 'correct' || !event.needsVerification) return {};
+        return { pending: { ...context.pending, [event.entryId]: event.stepId } };
+      }),
+    },
+  }).createMachine({
+    id: def.id,
+    context: { recorded: {}, pending: {}, counts: {} },
+    initial: 'in_process',
+    states: {
+      in_process: {
+        always: { target: 'qc_testing', guard: { type: 'stageComplete', params: { steps: required('process') } } },
+        on: { ...stepTransitions(process), ...recordKeeping, terminate: 'terminated', 'dispose.reject': 'rejected' },
+      },
+      qc_testing: {
+        always: { target: 'qa_review', guard: { type: 'stageComplete', params: { steps: required('release') } } },
+        on: { ...stepTransitions(release), ...recordKeeping, terminate: 'terminated', 'dispose.reject': 'rejected' },
+      },
+      qa_review: {
+        on: { ...stepTransitions(followers), ...recordKeeping, 'dispose.release': 'released', 'dispose.reject': 'rejected', terminate: 'terminated' },
+      },
+      // Not final: results that follow release (sterility culture) are still recorded on a released batch.
+      released: { on: { ...stepTransitions(followers), ...recordKeeping } },
+      rejected: { type: 'final' },
+      terminated: { type: 'final' },
+    },
+  });
+}
+
+export type BatchMachine = ReturnType<typeof compileProcess>;
+export type BatchSnapshot = SnapshotFrom<BatchMachine>;
+
+/** Folds events through the machine; pure. Throws if an event was not allowed (a corrupt record). */
+export function foldEvents(machine: BatchMachine, events: BatchEvent[]): BatchSnapshot {
+  let [snapshot] = initialTransition(machine);
+  for (const event of events) {
+    if (!snapshot.can(event)) throw new Error(`recorded event ${event.type} is not allowed in state ${String(snapshot.value)}`);
+    [snapshot] = transition(machine, snapshot, event);
+  }
+  return snapshot;
+}
+
+export const statusOf = (snapshot: BatchSnapshot) => snapshot.value as BatchStatus;

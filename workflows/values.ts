@@ -1,0 +1,200 @@
+// Values of a step against its field definitions: validation (400), computation (server-filled) and
+// judgement against specifications (pass / fail / alert). Pure functions; time comes in as `now`.
+import type { Criterion, Expr, Field, Ref, Spec, Step } from './definition.js';
+
+export interface FieldError { field: string; message: string }
+
+/** What earlier steps recorded, with corrections applied: the data computed values and windows read. */
+export interface StepHistory {
+  /** step id → occurrences in recording order. */
+  occurrences: Record<string, { entryId: string; recordedAt: string; values: Record<string, unknown> }[]>;
+  patient: { weightKg: number };
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$/;
+
+export function isIsoUtc(v: unknown): v is string {
+  return typeof v === 'string' && ISO_UTC.test(v) && !Number.isNaN(Date.parse(v));
+}
+
+/**
+ * Checks values a client sent against the step's fields: unknown or computed fields, missing required
+ * ones, wrong JSON types, options, physical limits, datetimes in the future. `partial` is a correction:
+ * only the corrected fields are sent.
+ */
+export function validateValues(step: Step, values: Record<string, unknown>, now: Date, partial = false): FieldError[] {
+  const errors: FieldError[] = [];
+  const byName = new Map(step.fields.map((f) => [f.name, f]));
+  for (const name of Object.keys(values)) {
+    const f = byName.get(name);
+    if (!f) errors.push({ field: `values.${name}`, message: `step ${step.id} has no field "${name}"` });
+    else if (f.computed) errors.push({ field: `values.${name}`, message: `${f.label.en} is computed by the server and must not be sent` });
+  }
+  if (partial && Object.keys(values).length === 0) errors.push({ field: 'values', message: 'a correction names at least one field' });
+  for (const f of step.fields) {
+    if (f.computed) continue;
+    const v = values[f.name];
+    if (v === undefined || v === null) {
+      if (!partial && f.required) errors.push({ field: `values.${f.name}`, message: `${f.label.en} is required` });
+      continue;
+    }
+    const problem = checkKind(f, v, now);
+    if (problem) errors.push({ field: `values.${f.name}`, message: problem });
+  }
+  return errors;
+}
+
+function checkKind(f: Field, v: unknown, now: Date): string | null {
+  switch (f.kind) {
+    case 'number':
+    case 'integer': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `${f.label.en} must be a number`;
+      if (f.kind === 'integer' && !Number.isInteger(v)) return `${f.label.en} must be a whole number`;
+      return checkLimits(f, v);
+    }
+    case 'text':
+      if (typeof v !== 'string' || v.trim() === '') return `${f.label.en} must be a non-empty text`;
+      return v.length > 2000 ? `${f.label.en} is longer than 2000 characters` : null;
+    case 'choice':
+      return typeof v === 'string' && f.options?.includes(v) ? null : `${f.label.en} must be one of: ${(f.options ?? []).join(', ')}`;
+    case 'boolean':
+      return typeof v === 'boolean' ? null : `${f.label.en} must be true or false`;
+    case 'datetime':
+      if (!isIsoUtc(v)) return `${f.label.en} must be an ISO-8601 UTC time (e.g. 2026-01-31T08:30:00Z)`;
+      return Date.parse(v) > now.getTime() ? `${f.label.en} (${v}) is later than the current time ${now.toISOString()}` : null;
+    case 'lot':
+    case 'equipment':
+      return typeof v === 'string' && v.length > 0 && v.length <= 100 ? null : `${f.label.en} must be the id of a registered ${f.kind === 'lot' ? 'material lot' : 'equipment'}`;
+    case 'identity':
+      return typeof v === 'string' && v.length > 0 && v.length <= 64 ? null : `${f.label.en} must be the scanned or keyed code`;
+    case 'result':
+      if (f.options) return typeof v === 'string' && f.options.includes(v) ? null : `${f.label.en} must be one of: ${f.options.join(', ')}`;
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `${f.label.en} must be a number`;
+      return checkLimits(f, v);
+  }
+}
+
+function checkLimits(f: Field, v: number): string | null {
+  if (f.limits?.min !== undefined && v < f.limits.min) return `${f.label.en} cannot be below ${f.limits.min}${f.unit ? ` ${f.unit}` : ''}`;
+  if (f.limits?.max !== undefined && v > f.limits.max) return `${f.label.en} cannot be above ${f.limits.max}${f.unit ? ` ${f.unit}` : ''}`;
+  return null;
+}
+
+// ─── computed values ───────────────────────────────────────────────────────────────
+
+const HOUR = 3_600_000;
+
+/** The value a reference points to: a field of this step, or of an earlier step's latest occurrence. */
+function lookup(ref: Ref, own: Record<string, unknown>, history: StepHistory, nowIso: string): unknown {
+  if (!ref.step) return ref.field ? own[ref.field] : nowIso;
+  const list = history.occurrences[ref.step] ?? [];
+  const last = list[list.length - 1];
+  if (!last) return undefined;
+  return ref.field ? last.values[ref.field] : last.recordedAt;
+}
+
+export function evaluate(expr: Expr, own: Record<string, unknown>, history: StepHistory, now: Date): number | undefined {
+  const nowIso = now.toISOString();
+  const num = (e: Expr) => evaluate(e, own, history, now);
+  if (typeof expr === 'number') return expr;
+  if ('field' in expr) {
+    const v = lookup(expr, own, history, nowIso);
+    return typeof v === 'number' ? v : undefined;
+  }
+  if ('patient' in expr) return history.patient.weightKg;
+  if ('daysSince' in expr || 'hoursSince' in expr) {
+    const ref = 'daysSince' in expr ? expr.daysSince : expr.hoursSince;
+    const v = lookup(ref, own, history, nowIso);
+    if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) return undefined;
+    const hours = (now.getTime() - Date.parse(v)) / HOUR;
+    return 'daysSince' in expr ? Math.floor(hours / 24) : hours;
+  }
+  const fold = (args: Expr[], f: (a: number, b: number) => number) => {
+    const xs = args.map(num);
+    return xs.some((x) => x === undefined) ? undefined : (xs as number[]).reduce(f);
+  };
+  if ('add' in expr) return fold(expr.add, (a, b) => a + b);
+  if ('mul' in expr) return fold(expr.mul, (a, b) => a * b);
+  if ('sub' in expr) return fold(expr.sub, (a, b) => a - b);
+  const [a, b] = expr.div.map(num);
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+}
+
+const roundTo = (v: number, decimals = 6) => Math.round(v * 10 ** decimals) / 10 ** decimals;
+
+/** Fills every computed field from the sent values, earlier steps and batch data. */
+export function computeValues(step: Step, sent: Record<string, unknown>, history: StepHistory, now: Date): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...sent };
+  for (const f of step.fields) {
+    if (!f.computed) continue;
+    const v = evaluate(f.computed, values, history, now);
+    if (v !== undefined && Number.isFinite(v)) values[f.name] = f.kind === 'integer' ? Math.round(v) : roundTo(v, f.decimals ?? 4);
+  }
+  return values;
+}
+
+// ─── judgement against specifications ─────────────────────────────────────────────
+
+export function withinSpec(spec: Spec, v: unknown): boolean {
+  if (spec.oneOf) return typeof v === 'string' && spec.oneOf.includes(v);
+  if (typeof v !== 'number') return false;
+  return !(
+    (spec.min !== undefined && v < spec.min) ||
+    (spec.max !== undefined && v > spec.max) ||
+    (spec.minExclusive !== undefined && v <= spec.minExclusive) ||
+    (spec.maxExclusive !== undefined && v >= spec.maxExclusive)
+  );
+}
+
+/** Human words for a spec: "≥ 70 %", "< 5 EU/mL", "0.4–5 10^6/kg", "no growth". */
+export function describeSpec(spec: Spec, unit?: string): string {
+  if (spec.oneOf) return spec.oneOf.join(' or ');
+  const u = unit ? ` ${unit}` : '';
+  const parts: string[] = [];
+  if (spec.min !== undefined && spec.max !== undefined) return `${spec.min}–${spec.max}${u}`;
+  if (spec.min !== undefined) parts.push(`≥ ${spec.min}`);
+  if (spec.minExclusive !== undefined) parts.push(`> ${spec.minExclusive}`);
+  if (spec.max !== undefined) parts.push(`≤ ${spec.max}`);
+  if (spec.maxExclusive !== undefined) parts.push(`< ${spec.maxExclusive}`);
+  return `${parts.join(' and ')}${u}`;
+}
+
+export interface Judgement {
+  /** field or criterion name → outcome; recorded-only fields are absent. */
+  results: Record<string, 'pass' | 'fail' | 'alert'>;
+  /** What failed, in words, one item per field or criterion: each opens an OOS deviation. */
+  failures: { name: string; description: string }[];
+}
+
+export function judgeValues(step: Step, values: Record<string, unknown>): Judgement {
+  const results: Judgement['results'] = {};
+  const failures: Judgement['failures'] = [];
+  for (const f of step.fields) {
+    const v = values[f.name];
+    if (v === undefined) continue;
+    if (f.spec) {
+      const ok = withinSpec(f.spec, v);
+      results[f.name] = ok ? 'pass' : 'fail';
+      if (!ok) failures.push({ name: f.name, description: `${f.label.en} ${fmt(v, f.unit)} is outside the specification ${describeSpec(f.spec, f.unit)}` });
+    }
+    if (f.alert && results[f.name] !== 'fail' && !withinSpec(f.alert, v)) results[f.name] = 'alert';
+  }
+  for (const c of step.criteria) judgeCriterion(step, c, values, results, failures);
+  return { results, failures };
+}
+
+function judgeCriterion(step: Step, c: Criterion, values: Record<string, unknown>, results: Judgement['results'], failures: Judgement['failures']) {
+  const branches = c.anyOf.filter((b) => values[b.field] !== undefined);
+  if (branches.length === 0) return;
+  const ok = branches.some((b) => withinSpec(b.spec, values[b.field]));
+  results[c.id] = ok ? 'pass' : 'fail';
+  if (!ok) {
+    const words = c.anyOf.map((b) => {
+      const f = step.fields.find((x) => x.name === b.field);
+      return `${f?.label.en ?? b.field} ${describeSpec(b.spec, f?.unit)} (was ${fmt(values[b.field], f?.unit)})`;
+    });
+    failures.push({ name: c.id, description: `${c.label.en} fails: none of ${words.join(' or ')}` });
+  }
+}
+
+const fmt = (v: unknown, unit?: string) => (v === undefined ? 'not recorded' : `${String(v)}${unit ? ` ${unit}` : ''}`);
