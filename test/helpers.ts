@@ -1,0 +1,118 @@
+// Test harness: the real app on a fresh database in a temp folder, a wall clock the test controls,
+// users of every role, and small helpers to speak HTTP through app.inject.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../server/app.js';
+import type { AppContext } from '../server/context.js';
+import { createUser } from '../server/services/accounts.js';
+import { bootstrapAdmin } from '../server/services/bootstrap.js';
+import { checkCharacter } from '../server/domain/isbt128.js';
+
+export const ADMIN_PASSWORD = 'Admin-Test-Password-1';
+export const PASSWORD = 'Correct-Horse-Battery-9';
+
+export interface Harness {
+  app: FastifyInstance;
+  ctx: AppContext;
+  dir: string;
+  /** Wall-clock milliseconds; move it with `tick`. */
+  wall: { now: number };
+  tick(ms: number): void;
+  tokens: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions { training?: boolean; idleTimeoutMinutes?: number; processesDir?: string }
+
+/** Users every test can sign with: two of each signing role, plus admin and inspector. */
+export const ROSTER: [string, string[]][] = [
+  ['op1', ['operator']], ['op2', ['operator']], ['sup1', ['supervisor']], ['sup2', ['supervisor']],
+  ['qc1', ['qc']], ['qc2', ['qc']], ['qa1', ['qa']], ['qa2', ['qa']], ['insp1', ['inspector']],
+];
+
+export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
+  const wall = { now: Date.parse('2026-03-02T08:00:00Z') };
+  const { app, ctx } = await buildApp({
+    dbFile: path.join(dir, 'cellbatch.db'), training: opts.training ?? true, now: () => wall.now,
+    idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir,
+  });
+  await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {});
+  for (const [username, roles] of ROSTER) {
+    await createUser(ctx, null, { username, fullName: `Test ${username.toUpperCase()}`, roles: roles as never, password: PASSWORD }, false);
+  }
+  const tokens: Record<string, string> = {};
+  for (const [username, password] of [['admin', ADMIN_PASSWORD], ...ROSTER.map(([u]) => [u, PASSWORD])]) {
+    const r = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
+    tokens[username] = r.json().token;
+  }
+  return {
+    app, ctx, dir, wall, tokens,
+    tick: (ms) => { wall.now += ms; },
+    close: async () => { await app.close(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** An HTTP call as a user (by username, through their session token). */
+export async function call(h: Harness, user: string | null, method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown) {
+  const res = await h.app.inject({
+    method, url: url.startsWith('/api') || url.startsWith('/healthz') || url.startsWith('/openapi') ? url : `/api/v1${url}`,
+    headers: user ? { authorization: `Bearer ${h.tokens[user]}` } : {},
+    ...(payload !== undefined && { payload: payload as object }),
+  });
+  let body: any;
+  try { body = res.json(); } catch { body = res.body; }
+  return { status: res.statusCode, body, headers: res.headers };
+}
+
+export const sign = (username: string, password = PASSWORD) => ({ username, password });
+
+/** A valid DIN (facility W1234, year 26) for a sequence number, in keyed and bar-code forms. */
+export function din(sequence: number) {
+  const d = `W123426${String(sequence).padStart(6, '0')}`;
+  const check = checkCharacter(d);
+  const value = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*'.indexOf(check);
+  return { din: d, check, keyed: d + check, barcode: `=${d}${60 + value}` };
+}
+
+export const HOUR = 3_600_000;
+
+/** Moves the training clock forward (as supervisor). */
+export async function advance(h: Harness, hours: number) {
+  const r = await call(h, 'sup1', 'POST', '/training/clock', { advanceHours: hours });
+  if (r.status !== 200) throw new Error(`clock: ${r.status} ${JSON.stringify(r.body)}`);
+  return Date.parse(r.body.now);
+}
+
+/** Registers a released, unexpired lot and calibrated equipment for every type a process asks for. */
+export async function registerCatalogue(h: Harness, processId: string) {
+  const def = (await call(h, 'sup1', 'GET', `/processes/${processId}`)).body;
+  const lots: Record<string, string> = {};
+  const equipment: Record<string, string> = {};
+  const until = new Date(h.ctx.clock.now().getTime() + 400 * 24 * HOUR).toISOString().slice(0, 10);
+  for (const step of def.phases.flatMap((p: any) => p.steps)) {
+    for (const f of step.fields) {
+      if (f.kind === 'lot' && !lots[f.materialType]) {
+        lots[f.materialType] = (await call(h, 'sup1', 'POST', '/materials', { type: f.materialType, name: `${f.materialType} test lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' })).body.id;
+      }
+      if (f.kind === 'equipment' && !equipment[f.equipmentType]) {
+        equipment[f.equipmentType] = (await call(h, 'sup1', 'POST', '/equipment', { assetId: `EQ-${f.equipmentType}`, type: f.equipmentType, name: `${f.equipmentType} test unit`, calibrationDueOn: until })).body.id;
+      }
+    }
+  }
+  return { lots, equipment };
+}
+
+export async function createBatch(h: Harness, processId: string, seq: number, weightKg = 70) {
+  const r = await call(h, 'op1', 'POST', '/batches', { processId, din: din(seq).keyed, patient: { id: `PT-${seq}`, weightKg } });
+  if (r.status !== 201) throw new Error(`create batch: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Entry count and chain verification: what a refusal must leave unchanged. */
+export function recordState(h: Harness) {
+  const counts = h.ctx.store.counts();
+  return { entries: counts.entries, signatures: counts.signatures, chain: h.ctx.store.verifyChains().valid };
+}
