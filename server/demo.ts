@@ -1,0 +1,81 @@
+// `npm run demo`: a TRAINING-mode server for staff training programmes, seeded with users of every
+// role, released lots, calibrated equipment, and one CAR-T and one NK batch part-way through.
+// Every record it makes is marked TRAINING; the database is ./data/demo.db, made afresh each run.
+import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { createUser } from './services/accounts.js';
+import { bootstrapAdmin } from './services/bootstrap.js';
+import { checkCharacter } from './domain/isbt128.js';
+
+const env = process.env;
+const dbFile = env.CELLBATCH_DB ?? './data/demo.db';
+for (const suffix of ['', '-wal', '-shm']) fs.rmSync(dbFile + suffix, { force: true });
+
+const PASSWORD = 'Training-2026!';
+const USERS: [string, string, string[]][] = [
+  ['lan.op', 'Nguyễn Thị Lan', ['operator']], ['minh.op', 'Trần Văn Minh', ['operator']],
+  ['hoa.sup', 'Lê Thị Hoa', ['supervisor']], ['tuan.qc', 'Phạm Anh Tuấn', ['qc']], ['mai.qc', 'Võ Thị Mai', ['qc']],
+  ['huong.qa', 'Đặng Thu Hương', ['qa']], ['insp', 'Inspector (read-only)', ['inspector']],
+];
+
+const { app, ctx } = await buildApp({ dbFile, training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
+await bootstrapAdmin(ctx, PASSWORD, () => {});
+for (const [username, fullName, roles] of USERS) await createUser(ctx, null, { username, fullName, roles: roles as never, password: PASSWORD }, false);
+
+async function as(app: FastifyInstance, username: string, method: 'GET' | 'POST', url: string, payload?: object) {
+  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: PASSWORD } });
+  const r = await app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${login.json().token}` }, ...(payload && { payload }) });
+  if (r.statusCode >= 300) throw new Error(`${method} ${url} as ${username} → ${r.statusCode}: ${r.body}`);
+  return r.json();
+}
+const sig = (username: string) => ({ username, password: PASSWORD });
+const ago = (minutes: number) => new Date(ctx.clock.now().getTime() - minutes * 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+const until = new Date(ctx.clock.now().getTime() + 365 * 86_400_000).toISOString().slice(0, 10);
+
+// Catalogue: one released lot per material type and one calibrated unit per equipment type.
+const lots: Record<string, string> = {};
+const equipment: Record<string, string> = {};
+for (const { definition } of ctx.processes.list()) {
+  for (const f of definition.phases.flatMap((p) => p.steps).flatMap((s) => s.fields)) {
+    if (f.kind === 'lot' && f.materialType && !lots[f.materialType]) {
+      lots[f.materialType] = (await as(app, 'hoa.sup', 'POST', '/materials', { type: f.materialType, name: `${f.materialType} (training)`, lotNumber: `TR-${f.materialType.toUpperCase()}-01`, expiresOn: until, status: 'released' })).id;
+    }
+    if (f.kind === 'equipment' && f.equipmentType && !equipment[f.equipmentType]) {
+      equipment[f.equipmentType] = (await as(app, 'hoa.sup', 'POST', '/equipment', { assetId: `TR-${f.equipmentType.toUpperCase()}-01`, type: f.equipmentType, name: `${f.equipmentType} (training)`, calibrationDueOn: until })).id;
+    }
+  }
+}
+
+async function step(batchId: string, stepId: string, values: object, verifier?: string) {
+  const batch = await as(app, 'lan.op', 'GET', `/batches/${batchId}`);
+  const r = await as(app, 'lan.op', 'POST', `/batches/${batchId}/steps/${stepId}`, { values, signature: sig('lan.op'), expectedVersion: batch.version });
+  if (verifier) await as(app, verifier, 'POST', `/batches/${batchId}/entries/${r.entry.id}/verify`, { signature: sig(verifier) });
+}
+
+const dinOf = (seq: string) => { const d = `W1234${String(new Date().getUTCFullYear() % 100).padStart(2, '0')}${seq}`; return { d, keyed: d + checkCharacter(d) }; };
+
+// CAR-T: received, sampled, selected and activated — transduction is due 18–30 h later.
+const cart = dinOf('000101');
+const c = await as(app, 'lan.op', 'POST', '/batches', { processId: 'car-t', din: cart.keyed, patient: { id: 'TRAIN-PT-001', weightKg: 62 } });
+await step(c.id, 'apheresis-receipt', { bagScan: cart.keyed, collectionEnd: ago(600), receivedAt: ago(30), transportTemperature: 6, volume: 180 });
+await step(c.id, 'starting-material-sample', { wbcConcentration: 25, viability: 96, cd3Positive: 62 }, 'minh.op');
+
+// NK: blood received; PBMC isolation and plasma preparation are next.
+const nk = dinOf('000102');
+const n = await as(app, 'lan.op', 'POST', '/batches', { processId: 'nk', din: nk.keyed, patient: { id: 'TRAIN-PT-002', weightKg: 55 } });
+await step(n.id, 'blood-receipt', { bagScan: nk.keyed, collectedAt: ago(240), receivedAt: ago(20), volume: 50, transportTemperature: 20 });
+
+const port = Number(env.PORT ?? 3000);
+await app.listen({ port, host: env.HOST ?? '0.0.0.0' });
+console.log(`
+cellbatch TRAINING MODE on http://localhost:${port}  (API docs: /docs; database ${dbFile}, made afresh each run)
+Every record is marked TRAINING. The training clock moves with POST /api/v1/training/clock {advanceHours}.
+
+Logins (password for all: ${PASSWORD}):
+  admin     Administrator            admin (accounts only; signs nothing)
+${USERS.map(([u, name, roles]) => `  ${u.padEnd(9)} ${name.padEnd(24)} ${roles.join(', ')}`).join('\n')}
+
+Batches: ${c.batchNumber} (CAR-T, DIN ${cart.keyed}) and ${n.batchNumber} (NK, DIN ${nk.keyed}), part-way through.
+`);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => { app.close().then(() => process.exit(0)); });
