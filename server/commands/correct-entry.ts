@@ -29,8 +29,9 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
 
   const occurrence = Object.values(record.history.occurrences).flat().find((o) => o.entryId === entryId)!;
   const current = occurrence.values;
-  // Computed values follow the corrected inputs; only what changes is stored in the correction.
-  const merged = computeValues(step, { ...stripComputed(step, current), ...input.values }, record.history, now);
+  // Computed values follow the corrected inputs, evaluated as of when the step was performed (a
+  // culture day stays the day of the check); only what changes is stored in the correction.
+  const merged = computeValues(step, { ...stripComputed(step, current), ...input.values }, record.history, new Date(entry.recordedAt));
   const changed = Object.fromEntries(Object.entries(merged).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(current[k])));
   if (Object.keys(changed).length === 0) throw badRequest('The correction changes nothing', [{ field: 'values', message: 'every value sent equals the value recorded' }]);
   const { results, failures } = judgeValues(step, merged);

@@ -7,7 +7,7 @@ import { currentUser } from '../plugins/auth.js';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post('/auth/login', {
-    config: { public: true, rateLimit: { max: 30, timeWindow: '1 minute' } },
+    config: { public: true, rateLimit: { max: 60, timeWindow: '1 minute' } },
     schema: { tags: ['auth'], summary: 'Log in; returns a bearer token', body: LoginBody },
   }, async (req) => login(ctx, req.body.username, req.body.password));
 
