@@ -22,7 +22,9 @@ export default fp<{ ctx: AppContext }>(async (app, { ctx }) => {
   app.decorateRequest('token', null);
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config ?? {};
-    if (config.public || !request.routeOptions.url) return; // unknown routes fall through to 404
+    const url = request.routeOptions.url;
+    // Unknown routes fall through to 404; the interactive API docs (/docs) are public like /openapi.json.
+    if (config.public || !url || url === '/docs' || url.startsWith('/docs/')) return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
     if (!token) throw unauthorized('an Authorization: Bearer token is required; log in at POST /api/v1/auth/login');

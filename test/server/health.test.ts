@@ -25,3 +25,11 @@ describe('service surface', () => {
     expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
   });
 });
+
+describe('interactive API docs', () => {
+  it('serves /docs without authentication', async () => {
+    const r = await h.app.inject({ method: 'GET', url: '/docs' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/text\/html/);
+  });
+});
