@@ -10,7 +10,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { AppContext, Config } from './context.js';
 import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
-import { loadProcesses, type ProcessRegistry } from './processes/registry.js';
+import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
 import problem from './plugins/problem.js';
 import auth from './plugins/auth.js';
@@ -35,11 +35,19 @@ export interface BuildOptions {
 }
 
 export function createContext(opts: BuildOptions): AppContext {
+  // Definitions first: a bad one stops the start before any database file is created.
+  const processes = opts.processes ?? loadProcesses(opts.processesDir);
   const store = new Store(opts.dbFile);
+  try {
+    assertVersionsUnchanged(store, processes);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const training = !!opts.training;
   const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
   const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC' };
-  return { store, clock, config, processes: opts.processes ?? loadProcesses(opts.processesDir) };
+  return { store, clock, config, processes };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {

@@ -74,6 +74,10 @@ function* checkCoherence(def: ProcessDefinition): Generator<DefinitionProblem> {
     if (performed !== 1) yield { step: s.id, message: `needs exactly one "performed" signature rule, has ${performed}` };
     if (s.signatures.filter((g) => g.meaning === 'verified').length > 1) yield { step: s.id, message: 'has more than one "verified" signature rule' };
     if (s.occurrences && !s.repeatable) yield { step: s.id, message: 'occurrences are only for repeatable steps' };
+    if (s.repeatable && s.window) yield { step: s.id, message: 'a repeatable step is timed by its occurrences, not by a window' };
+    if (s.repeatable && s.occurrences && 'days' in s.occurrences && !steps.some((x) => x.after.includes(s.id))) {
+      yield { step: s.id, message: 'a repeatable step with required days needs a later step that waits for it, or its missed days are never judged' };
+    }
     if (s.mayFollowRelease && s.stage !== 'release') yield { step: s.id, message: 'only a release test may follow release' };
     if (s.occurrences) {
       const ref = 'days' in s.occurrences ? s.occurrences.from : s.occurrences.countFrom;
@@ -116,6 +120,10 @@ function* checkField(s: Step, f: Field, byId: Map<string, Step>, ancestors: Map<
       const kind = 'since' in ref ? 'datetime' : 'number';
       yield* checkRef(s, f, ref.ref, kind, byId, ancestors, 'computed');
       if (!ref.ref.step && ref.ref.field === f.name) yield { ...at, message: 'a computed field cannot refer to itself' };
+      const own = !ref.ref.step ? s.fields.findIndex((x) => x.name === ref.ref.field) : -1;
+      if (own > s.fields.indexOf(f) && s.fields[own].computed) {
+        yield { ...at, message: `refers to the computed field "${ref.ref.field}" listed after it: computed fields are filled in order` };
+      }
     }
   }
 }

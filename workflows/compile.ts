@@ -18,7 +18,7 @@ export interface BatchContext {
 export type BatchEvent =
   | { type: `step.${string}`; entryId: string; values: Record<string, unknown> }
   | { type: 'verify'; entryId: string }
-  | { type: 'correct'; entryId: string; correctsEntryId: string; stepId: string; needsVerification: boolean }
+  | { type: 'correct'; entryId: string; correctsEntryId: string; stepId: string; needsVerification: boolean; values: Record<string, unknown> }
   | { type: 'terminate' }
   | { type: 'dispose.release' }
   | { type: 'dispose.reject' };
@@ -88,8 +88,11 @@ export function compileProcess(def: ProcessDefinition) {
         return { pending };
       }),
       markCorrected: assign(({ context, event }) => {
-        if (event.type !== 'correct' || !event.needsVerification) return {};
-        return { pending: { ...context.pending, [event.entryId]: event.stepId } };
+        if (event.type !== 'correct') return {};
+        // A corrected count (e.g. the number of bags) changes how many occurrences are due.
+        const counts = { ...context.counts };
+        for (const c of countsFor(event.stepId)) if (typeof event.values[c.field] === 'number') counts[c.stepId] = event.values[c.field] as number;
+        return { counts, ...(event.needsVerification && { pending: { ...context.pending, [event.entryId]: event.stepId } }) };
       }),
     },
   }).createMachine({

@@ -8,6 +8,7 @@ import { nk } from '../../workflows/builtin/nk.js';
 import { checkDefinition, describeProblem } from '../../workflows/check.js';
 import { compileProcess, type BatchMachine } from '../../workflows/compile.js';
 import type { ProcessDefinition } from '../../workflows/definition.js';
+import type { Store } from '../store/store.js';
 
 export interface LoadedProcess { definition: ProcessDefinition; hash: string; machine: BatchMachine }
 
@@ -66,4 +67,17 @@ export function loadProcesses(dir?: string): ProcessRegistry {
     }
   }
   return registry;
+}
+
+/**
+ * A version is content: a file edited in place (same id and version, other content) would start new
+ * batches on a master record that differs from the one earlier batches of that version used.
+ */
+export function assertVersionsUnchanged(store: Store, registry: ProcessRegistry) {
+  for (const p of registry.list()) {
+    const used = store.definitionHashes(p.definition.id, p.definition.version).filter((h) => h !== p.hash);
+    if (used.length) {
+      throw new Error(`process ${p.definition.id} version ${p.definition.version} was edited after batches used it (stored hash ${used[0].slice(0, 12)}…, loaded ${p.hash.slice(0, 12)}…); issue a new version instead`);
+    }
+  }
 }

@@ -66,7 +66,7 @@ export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[]): Bat
       case 'correction': {
         const p = parsePayload('correction', e.payload);
         const step = allSteps(process.definition).find((s) => s.id === p.stepId);
-        events.push({ type: 'correct', entryId: e.id, correctsEntryId: p.correctsEntryId, stepId: p.stepId, needsVerification: !!step && needsVerification(step) });
+        events.push({ type: 'correct', entryId: e.id, correctsEntryId: p.correctsEntryId, stepId: p.stepId, needsVerification: !!step && needsVerification(step), values: p.values });
         const occ = occurrenceOf.get(p.correctsEntryId);
         if (occ) Object.assign(occ.values, p.values);
         break;

@@ -138,6 +138,10 @@ export class Store {
   saveDefinition(row: typeof t.processDefinitions.$inferInsert) {
     this.db.insert(t.processDefinitions).values(row).onConflictDoNothing().run();
   }
+  definitionHashes(processId: string, version: number): string[] {
+    return this.db.select({ hash: t.processDefinitions.hash }).from(t.processDefinitions)
+      .where(and(eq(t.processDefinitions.processId, processId), eq(t.processDefinitions.version, version))).all().map((r) => r.hash);
+  }
   getDefinition(hash: string) {
     return this.db.select().from(t.processDefinitions).where(eq(t.processDefinitions.hash, hash)).get();
   }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initialTransition } from 'xstate';
+import { initialTransition, transition } from 'xstate';
 import { carT } from '../../workflows/builtin/car-t.js';
 import { nk } from '../../workflows/builtin/nk.js';
 import { checkDefinition, describeProblem, type CheckResult, type DefinitionProblem } from '../../workflows/check.js';
@@ -72,6 +72,21 @@ describe('built-in processes', () => {
 });
 
 describe('a broken definition is refused, naming the step and the field', () => {
+  it('takes the number of bags to fill from the formulation, and from its correction', () => {
+    const machine = compileProcess(ProcessDefinitionSchema.parse(carT));
+    let [snap] = initialTransition(machine);
+    for (const id of ['apheresis-receipt', 'starting-material-sample', 'cd4-cd8-selection', 'activation', 'transduction', 'culture-check', 'in-process-control', 'harvest', 'formulation']) {
+      const event = { type: stepEvent(id), entryId: `e-${id}`, values: id === 'formulation' ? { bagCount: 2 } : {} };
+      expect(snap.can(event), id).toBe(true);
+      [snap] = transition(machine, snap, event);
+      if (`e-${id}` in snap.context.pending) [snap] = transition(machine, snap, { type: 'verify', entryId: `e-${id}` });
+    }
+    expect(snap.context.counts['fill-bag']).toBe(2);
+    [snap] = transition(machine, snap, { type: 'correct', entryId: 'c-1', correctsEntryId: 'e-formulation', stepId: 'formulation', needsVerification: true, values: { bagCount: 3 } });
+    expect(snap.context.counts['fill-bag']).toBe(3);
+    expect(snap.can({ type: stepEvent('fill-bag'), entryId: 'x', values: {} })).toBe(false); // the correction awaits verification
+  });
+
   it('accepts the site fixture it starts from', () => {
     const result = checkDefinition(site());
     expect(result.ok ? [] : result.problems.map(describeProblem)).toEqual([]);
@@ -115,6 +130,27 @@ describe('a broken definition is refused, naming the step and the field', () => 
     const def = site();
     delete stepOf(def, 'culture').fields[0].materialType;
     expectRefused(def, { step: 'culture', field: 'mediumLot' }, /materialType/);
+  });
+
+  it('refuses a window on a repeatable step: repeatable steps are timed by their occurrences', () => {
+    const def = site();
+    Object.assign(stepOf(def, 'culture'), { repeatable: true, window: { from: { step: 'blood-receipt' }, closesAfterHours: 4 } });
+    expectRefused(def, { step: 'culture' }, /timed by its occurrences/);
+  });
+
+  it('refuses required days on a repeatable step that no later step waits for', () => {
+    const def = site();
+    Object.assign(stepOf(def, 'culture'), { repeatable: true, occurrences: { days: [3], from: { step: 'blood-receipt' } } });
+    expectRefused(def, { step: 'culture' }, /needs a later step that waits for it/);
+  });
+
+  it('refuses a computed field that reads a computed field listed after it', () => {
+    const def = site();
+    stepOf(def, 'culture').fields.push(
+      { name: 'twice', label: { en: 'Twice', vi: 'Gấp đôi' }, kind: 'number', computed: { mul: [{ field: 'half' }, 4] } },
+      { name: 'half', label: { en: 'Half', vi: 'Một nửa' }, kind: 'number', computed: { div: [{ field: 'viability' }, 2] } },
+    );
+    expectRefused(def, { step: 'culture', field: 'twice' }, /"half" listed after it/);
   });
 
   it('refuses a window that refers to a step not recorded before it', () => {
@@ -224,6 +260,20 @@ describe('site processes through the API', () => {
     const mini = r.body.find((p: Json) => p.id === 'site-nk-mini');
     expect(mini).toMatchObject({ id: 'site-nk-mini', version: 1, productType: 'NK', hash: (checkDefinition(site()) as { hash: string }).hash });
     expect(r.body.map((p: Json) => p.id)).toEqual(expect.arrayContaining(['car-t', 'nk', 'site-nk-mini']));
+  });
+
+  it('refuses to start when a version already used by batches was edited in place', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'site-process.json');
+    fs.copyFileSync(SITE_FILE, file);
+    h = await harness({ processesDir: dir });
+    await createBatch(h, 'site-nk-mini', 1);
+    await h.app.close();
+    const edited = site();
+    edited.title.en = 'Edited without a new version';
+    fs.writeFileSync(file, JSON.stringify(edited));
+    await expect(buildApp({ dbFile: path.join(h.dir, 'cellbatch.db'), training: true, processesDir: dir }))
+      .rejects.toThrow(/site-nk-mini version 1 was edited after batches used it/);
   });
 
   it('keeps a batch on the version it started with when a new version is loaded', async () => {

@@ -45,6 +45,23 @@ describe('POST /batches accepts a DIN as keyed or scanned', () => {
     expect(scanned.body).toMatchObject({ din: d.din, dinCheck: d.check });
   });
 
+  it("accepts a DIN whose check character is '*' (keyed with '*', scanned with flag 96)", async () => {
+    let star = '';
+    for (let n = 0; n < 100_000 && !star; n++) {
+      const candidate = `W123426${String(n).padStart(6, '0')}`;
+      if (mod37(candidate) === '*') star = candidate;
+    }
+    expect(star).not.toBe('');
+    const keyed = await start(`${star}*`);
+    expect(keyed.status).toBe(201);
+    expect(keyed.body).toMatchObject({ din: star, dinCheck: '*' });
+    const t = await call(h, 'sup1', 'POST', `/batches/${keyed.body.id}/terminate`, { reason: 'test', signature: sign('sup1') });
+    expect(t.status).toBe(201);
+    const scanned = await start(`=${star}96`);
+    expect(scanned.status).toBe(201);
+    expect(scanned.body).toMatchObject({ din: star, dinCheck: '*' });
+  });
+
   it('accepts container flags 00–59 and alphabetic flags from the ISBT 128 flag alphabet', async () => {
     expect((await start(`=${din(4).din}00`)).status).toBe(201);
     expect((await start(`=${din(5).din}59`)).status).toBe(201);
@@ -133,6 +150,12 @@ describe('POST /batches refuses DINs in use, bad patients, unknown processes and
     await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', '/batches', { processId: 'no-such-process', din: din(25).keyed, patient: { id: 'PT-25', weightKg: 70 } }), 404);
   });
 
+  it('answers 404 for an unknown processId even when the session may not start batches (404 before 403)', async () => {
+    for (const user of ['insp1', 'admin', 'qc1']) {
+      await refusedWithoutWriting(h, () => call(h, user, 'POST', '/batches', { processId: 'no-such-process', din: din(25).keyed, patient: { id: 'PT-25', weightKg: 70 } }), 404);
+    }
+  });
+
   it('refuses admin, inspector, QC and QA sessions starting a batch with 403', async () => {
     for (const user of ['admin', 'insp1', 'qc1', 'qa1']) {
       await refusedWithoutWriting(h, () => start(din(26).keyed, user), 403);
@@ -159,6 +182,11 @@ describe('terminate refusals', () => {
     await refusedWithoutWriting(h, () => call(h, 'sup1', 'POST', `/batches/${b.id}/terminate`, { reason: '  ', signature: sign('sup1') }), 400, ['reason']);
     await refusedWithoutWriting(h, () => call(h, 'sup1', 'POST', `/batches/${b.id}/terminate`, { signature: sign('sup1') }), 400, ['reason']);
     await refusedWithoutWriting(h, () => call(h, 'sup1', 'POST', `/batches/${b.id}/terminate`, { reason: 'x', signature: { ...sign('sup1'), meaning: 'performed' } }), 400, ['signature.meaning']);
+  });
+
+  it('refuses a termination stating a stale expectedVersion with 409', async () => {
+    const b = await createBatch(h, 'car-t', 33);
+    await refusedWithoutWriting(h, () => call(h, 'sup1', 'POST', `/batches/${b.id}/terminate`, { reason: 'x', signature: sign('sup1'), expectedVersion: b.version + 1 }), 409);
   });
 
   it('refuses a termination signed by an operator with 403', async () => {

@@ -395,6 +395,52 @@ describe('unknown ids (404)', () => {
   });
 });
 
+describe('corrections are refused like steps', () => {
+  async function recorded(seq: number) {
+    const batch = await createBatch(h, 'car-t', seq);
+    const rec = await record(h, batch.id, 'apheresis-receipt', receipt(seq));
+    return { batch, entryId: rec.entry.id, url: `/batches/${batch.id}/entries/${rec.entry.id}/corrections` };
+  }
+  const correction = (values: Record<string, unknown>, over: Record<string, unknown> = {}) => ({ values, reason: 'typing error', signature: sign('op1'), ...over });
+
+  it('answers a correction of an unknown entry with 404', async () => {
+    const { batch } = await recorded(91);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', `/batches/${batch.id}/entries/nope/corrections`, correction({ volume: 210 })), 404);
+  });
+
+  it('refuses a correction without a reason, with no values, or with an unknown field with 400 naming the field', async () => {
+    const { url } = await recorded(92);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, { values: { volume: 210 }, signature: sign('op1') }), 400, ['reason']);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({})), 400, ['values']);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ viability: 80 })), 400, ['values.viability']);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: '210' })), 400, ['values.volume']);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: 210 }, { signature: { ...sign('op1'), meaning: 'verified' } })), 400, ['signature.meaning']);
+  });
+
+  it('refuses a correction that changes nothing with 400', async () => {
+    const { url } = await recorded(93);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: 200 })), 400);
+  });
+
+  it('refuses a correction from a QC session or signed by QC with 403, and with a wrong password with 401', async () => {
+    const { url } = await recorded(94);
+    await refusedWithoutWriting(h, () => call(h, 'qc1', 'POST', url, correction({ volume: 210 }, { signature: sign('qc1') })), 403);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: 210 }, { signature: sign('qc1') })), 403);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: 210 }, { signature: sign('op1', 'wrong-password-xyz') })), 401);
+  });
+
+  it('refuses correcting the bag scan to another DIN with 422 and audits identity.mismatch', async () => {
+    const { batch, url } = await recorded(95);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ bagScan: din(96).keyed })), 422);
+    expect((await auditOf(h, batch.id)).filter((a) => a.action === 'identity.mismatch')).toHaveLength(1);
+  });
+
+  it('judges a malformed bag scan in a correction (400) before the signature credentials (401)', async () => {
+    const { url } = await recorded(97);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ bagScan: 'not-a-din' }, { signature: sign('op1', 'wrong-password-xyz') })), 400, ['values.bagScan']);
+  });
+});
+
 describe('which error wins (API.md order)', () => {
   it('answers 401 for no token even when the body is malformed', async () => {
     const batch = await createBatch(h, 'car-t', 71);
@@ -409,6 +455,12 @@ describe('which error wins (API.md order)', () => {
   it('answers 404 for an unknown batch even when the session role is wrong', async () => {
     await refusedWithoutWriting(h, () => post('qc1', 'nope', 'apheresis-receipt', { values: receipt(72), signature: sign('qc1'), expectedVersion: 1 }), 404);
     await refusedWithoutWriting(h, () => post('admin', 'nope', 'apheresis-receipt', { values: receipt(72), signature: sign('op1'), expectedVersion: 1 }), 404);
+  });
+
+  it('answers 404 for an unknown step or entry even when the session role is wrong', async () => {
+    const batch = await createBatch(h, 'car-t', 81);
+    await refusedWithoutWriting(h, () => post('qc1', batch.id, 'no-such-step', { values: {}, signature: sign('qc1'), expectedVersion: batch.version }), 404);
+    await refusedWithoutWriting(h, () => call(h, 'insp1', 'POST', `/batches/${batch.id}/entries/nope/verify`, { signature: sign('op2') }), 404);
   });
 
   it('answers 403 for a wrong session role even when the step is out of order', async () => {

@@ -1,0 +1,121 @@
+// Material lots and equipment: who may register them (supervisor, qa), who changes a lot's status
+// (qa only), and malformed registrations (400 naming the field). A refusal registers nothing.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { call, harness, recordState, type Harness } from '../../helpers.js';
+import { day, expectProblem, type Reply } from './support.js';
+
+let h: Harness;
+beforeEach(async () => { h = await harness(); });
+afterEach(async () => h.close());
+
+const material = (over: Record<string, unknown> = {}) => ({ type: 'buffer', name: 'CliniMACS buffer', lotNumber: 'B-001', expiresOn: day(h, 200), status: 'released', ...over });
+const equipment = (over: Record<string, unknown> = {}) => ({ assetId: 'EQ-001', type: 'cell-processor', name: 'Prodigy 1', calibrationDueOn: day(h, 200), ...over });
+
+async function registry() {
+  const m = await call(h, 'qa1', 'GET', '/materials?limit=500');
+  const e = await call(h, 'qa1', 'GET', '/equipment?limit=500');
+  return { materials: m.body.items as { id: string; status: string }[], equipment: e.body.items as unknown[] };
+}
+
+/** A registry refusal: problem+json, no lot or equipment registered or changed, no record written. */
+async function refusedRegistry(request: () => Promise<Reply>, status: number, fields: string[] = []) {
+  const before = await registry();
+  const state = recordState(h);
+  const r = await request();
+  expectProblem(r, status, fields);
+  expect(await registry()).toEqual(before);
+  expect(recordState(h)).toEqual(state);
+  return r;
+}
+
+describe('registering materials and equipment', () => {
+  it('refuses an operator registering a material lot or equipment with 403', async () => {
+    await refusedRegistry(() => call(h, 'op1', 'POST', '/materials', material()), 403);
+    await refusedRegistry(() => call(h, 'op1', 'POST', '/equipment', equipment()), 403);
+  });
+
+  it('refuses QC, inspector and admin sessions registering with 403', async () => {
+    for (const user of ['qc1', 'insp1', 'admin']) {
+      await refusedRegistry(() => call(h, user, 'POST', '/materials', material()), 403);
+      await refusedRegistry(() => call(h, user, 'POST', '/equipment', equipment()), 403);
+    }
+  });
+
+  it('lets a supervisor and QA register (control)', async () => {
+    expect((await call(h, 'sup1', 'POST', '/materials', material())).status).toBe(201);
+    expect((await call(h, 'qa1', 'POST', '/equipment', equipment())).status).toBe(201);
+  });
+
+  it('refuses an expiresOn that is not a YYYY-MM-DD calendar date with 400 on expiresOn', async () => {
+    for (const expiresOn of ['31/12/2026', '2026-13-01', '2026-02-30', '2026-12-31T00:00:00Z', 'tomorrow', '', 20261231]) {
+      await refusedRegistry(() => call(h, 'sup1', 'POST', '/materials', material({ expiresOn })), 400, ['expiresOn']);
+    }
+  });
+
+  it('refuses a calibrationDueOn that is not a date with 400 on calibrationDueOn', async () => {
+    for (const calibrationDueOn of ['2026-04-31', 'next year', null]) {
+      await refusedRegistry(() => call(h, 'sup1', 'POST', '/equipment', equipment({ calibrationDueOn })), 400, ['calibrationDueOn']);
+    }
+  });
+
+  it('refuses a lot registered as rejected, or with a missing or unknown key, with 400 naming the field', async () => {
+    await refusedRegistry(() => call(h, 'sup1', 'POST', '/materials', material({ status: 'rejected' })), 400, ['status']);
+    const { lotNumber: _l, ...noLot } = material();
+    await refusedRegistry(() => call(h, 'sup1', 'POST', '/materials', noLot), 400, ['lotNumber']);
+    await refusedRegistry(() => call(h, 'sup1', 'POST', '/materials', material({ supplier: 'Miltenyi' })), 400, ['supplier']);
+  });
+
+  it('refuses equipment with an asset id already registered with 409', async () => {
+    expect((await call(h, 'sup1', 'POST', '/equipment', equipment())).status).toBe(201);
+    await refusedRegistry(() => call(h, 'sup1', 'POST', '/equipment', equipment({ name: 'Prodigy duplicate' })), 409);
+  });
+
+  it('accepts an expired lot or overdue equipment at registration (using them is what is refused)', async () => {
+    expect((await call(h, 'sup1', 'POST', '/materials', material({ expiresOn: day(h, -30) }))).status).toBe(201);
+    expect((await call(h, 'sup1', 'POST', '/equipment', equipment({ calibrationDueOn: day(h, -30) }))).status).toBe(201);
+  });
+});
+
+describe('changing a lot status', () => {
+  async function lot() {
+    const r = await call(h, 'sup1', 'POST', '/materials', material());
+    expect(r.status).toBe(201);
+    return r.body.id as string;
+  }
+
+  it('refuses a supervisor changing a lot status with 403; only QA may', async () => {
+    const id = await lot();
+    await refusedRegistry(() => call(h, 'sup1', 'PATCH', `/materials/${id}`, { status: 'quarantined', reason: 'recall' }), 403);
+    await refusedRegistry(() => call(h, 'op1', 'PATCH', `/materials/${id}`, { status: 'quarantined', reason: 'recall' }), 403);
+    await refusedRegistry(() => call(h, 'insp1', 'PATCH', `/materials/${id}`, { status: 'quarantined', reason: 'recall' }), 403);
+    await refusedRegistry(() => call(h, 'admin', 'PATCH', `/materials/${id}`, { status: 'quarantined', reason: 'recall' }), 403);
+    const ok = await call(h, 'qa1', 'PATCH', `/materials/${id}`, { status: 'quarantined', reason: 'supplier recall' });
+    expect(ok.status).toBe(200);
+    expect(ok.body.status).toBe('quarantined');
+  });
+
+  it('answers PATCH /materials/unknown with 404 (before the role is judged)', async () => {
+    await refusedRegistry(() => call(h, 'qa1', 'PATCH', '/materials/unknown', { status: 'quarantined', reason: 'recall' }), 404);
+    await refusedRegistry(() => call(h, 'sup1', 'PATCH', '/materials/unknown', { status: 'quarantined', reason: 'recall' }), 404);
+  });
+
+  it('refuses a status change without a reason or to an unknown status with 400 naming the field', async () => {
+    const id = await lot();
+    await refusedRegistry(() => call(h, 'qa1', 'PATCH', `/materials/${id}`, { status: 'quarantined' }), 400, ['reason']);
+    await refusedRegistry(() => call(h, 'qa1', 'PATCH', `/materials/${id}`, { status: 'quarantined', reason: ' ' }), 400, ['reason']);
+    await refusedRegistry(() => call(h, 'qa1', 'PATCH', `/materials/${id}`, { status: 'expired', reason: 'x' }), 400, ['status']);
+  });
+});
+
+describe('reading the audit trail', () => {
+  it('refuses operators, supervisors and QC reading the audit with 403', async () => {
+    for (const user of ['op1', 'sup1', 'qc1']) {
+      expectProblem(await call(h, user, 'GET', '/audit'), 403);
+      expectProblem(await call(h, user, 'GET', '/audit/verify'), 403);
+    }
+  });
+
+  it('refuses a malformed audit filter with 400', async () => {
+    expectProblem(await call(h, 'qa1', 'GET', '/audit?from=yesterday'), 400);
+  });
+});
