@@ -9,6 +9,7 @@ import { computeValues, judgeValues, validateValues } from '../../workflows/valu
 import { appendToBatch, assertVersion } from './append.js';
 import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor } from './record-step.js';
 import { recordedEntry } from './verify-entry.js';
+import { malformedScans } from '../domain/materials-rules.js';
 
 export interface CorrectEntryInput { values: Record<string, unknown>; reason: string; signature: SignatureInput; expectedVersion?: number }
 
@@ -21,7 +22,7 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
   if (status === 'terminated' || status === 'rejected') throw conflict('batch-closed', `the batch is ${status}; its record can no longer be corrected`);
   if (entry.kind !== 'step') throw conflict('correct-the-original', `entry ${entryId} is itself a correction: correct the original step entry instead`);
   const now = ctx.clock.now();
-  const errors = validateValues(step, input.values, now, true);
+  const errors = [...validateValues(step, input.values, now, true), ...malformedScans(step, input.values)];
   if (errors.length) throw badRequest(`The corrected values do not fit the fields of "${step.title.en}"`, errors);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
   assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `a correction of "${step.title.en}"`, batchId);

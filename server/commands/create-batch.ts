@@ -14,9 +14,9 @@ export interface CreateBatchInput { processId: string; din: { din: string; check
 const CREATORS = ['operator', 'supervisor'];
 
 export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
-  if (!actor.roles.some((r) => CREATORS.includes(r))) throw forbidden('role-not-allowed', 'only an operator or a supervisor may start a batch');
   const process = ctx.processes.current(input.processId);
   if (!process) throw notFound('process', input.processId);
+  if (!actor.roles.some((r) => CREATORS.includes(r))) throw forbidden('role-not-allowed', 'only an operator or a supervisor may start a batch');
   const { store, clock } = ctx;
   const now = clock.now();
   return store.transaction(() => {

@@ -10,7 +10,7 @@ import { computeValues, judgeValues, validateValues } from '../../workflows/valu
 import { judgeTiming, missedOccurrences } from '../../workflows/schedule.js';
 import type { Step } from '../../workflows/definition.js';
 import { appendToBatch, assertVersion, auditRefusal, type BatchWriter } from './append.js';
-import { equipmentProblem, identityProblem, lotProblem } from '../domain/materials-rules.js';
+import { equipmentProblem, identityProblem, lotProblem, malformedScans } from '../domain/materials-rules.js';
 import type { EntryRow } from '../store/store.js';
 
 export interface RecordStepInput { values: Record<string, unknown>; signature: SignatureInput; expectedVersion: number }
@@ -67,7 +67,7 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
     throw conflict('step-not-allowed', `"${step.title.en}" is not allowed now: ${whyLocked(record, step)}`);
   }
   const now = ctx.clock.now();
-  const errors = validateValues(step, input.values, now);
+  const errors = [...validateValues(step, input.values, now), ...malformedScans(step, input.values)];
   if (errors.length) throw badRequest(`The values do not fit the fields of "${step.title.en}"`, errors);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
   assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `"${step.title.en}" as performer`, batchId);

@@ -2,7 +2,7 @@
 // the right type in calibration (21 CFR 211.188(b), R10); identity scans that match the batch.
 // Each returns the reason for a refusal, in words, or null.
 import type { AppContext } from '../context.js';
-import type { Field } from '../../workflows/definition.js';
+import type { Field, Step } from '../../workflows/definition.js';
 import type { BatchRow } from '../store/store.js';
 import { parseDin } from './isbt128.js';
 
@@ -41,4 +41,14 @@ export function identityProblem(f: Field, value: string, batch: BatchRow): { sta
   const din = parseDin(value);
   if (!din.ok) return { status: 400, message: `not a valid DIN: ${din.reason}` };
   return din.din === batch.din ? null : { status: 422, message: `the scanned DIN ${din.din} does not match this batch's DIN ${batch.din}` };
+}
+
+/** Scans that are not a DIN at all are typing errors (400), judged with the other values before the signature. */
+export function malformedScans(step: Step, values: Record<string, unknown>): { field: string; message: string }[] {
+  return step.fields.flatMap((f) => {
+    const v = values[f.name];
+    if (f.kind !== 'identity' || f.identity !== 'din' || typeof v !== 'string') return [];
+    const din = parseDin(v);
+    return din.ok ? [] : [{ field: `values.${f.name}`, message: `not a valid DIN: ${din.reason}` }];
+  });
 }
