@@ -12,6 +12,7 @@ import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
+import { openIntegrity } from './services/integrity.js';
 import problem from './plugins/problem.js';
 import auth from './plugins/auth.js';
 import authRoutes from './routes/auth.js';
@@ -32,12 +33,17 @@ export interface BuildOptions {
   now?: () => number;
   logger?: boolean;
   processes?: ProcessRegistry;
+  /** Where the checkpoint signing key lives: outside the database (default: keys/ beside it). */
+  keyDir?: string;
+  /** Sign the chain heads every this many appended rows (default 1000). */
+  checkpointEvery?: number;
 }
 
 export function createContext(opts: BuildOptions): AppContext {
   // Definitions first: a bad one stops the start before any database file is created.
   const processes = opts.processes ?? loadProcesses(opts.processesDir);
-  const store = new Store(opts.dbFile);
+  const integrity = opts.dbFile === ':memory:' ? undefined : openIntegrity(opts.dbFile, opts.keyDir);
+  const store = new Store(opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
   try {
     assertVersionsUnchanged(store, processes);
   } catch (e) {
@@ -47,7 +53,7 @@ export function createContext(opts: BuildOptions): AppContext {
   const training = !!opts.training;
   const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
   const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC' };
-  return { store, clock, config, processes };
+  return { store, clock, config, processes, integrity };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
@@ -55,7 +61,10 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 256 * 1024, trustProxy: false }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.addHook('onClose', async () => ctx.store.close());
+  app.addHook('onClose', async () => {
+    ctx.store.checkpoint('shutdown');
+    ctx.store.close();
+  });
 
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(rateLimit, { global: false });

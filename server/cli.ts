@@ -1,13 +1,16 @@
 // The cellbatch command line: checks that need no running server.
 //   cellbatch process check FILE   report what is wrong with a process definition (exit 1 if anything)
-//   cellbatch verify [--db FILE]   recompute every hash chain of a database (exit 1 if broken)
+//   cellbatch verify [--db FILE] [--keys DIR]   recompute every hash chain and check the signed checkpoints (exit 1 if broken)
 import fs from 'node:fs';
 import { checkDefinition, describeProblem } from '../workflows/check.js';
+import path from 'node:path';
 import { Store } from './store/store.js';
+import { CheckpointLog, publicKeysIn } from './store/checkpoints.js';
+import { checkpointLogFile, defaultKeyDir, verifyRecord } from './services/integrity.js';
 
 const USAGE = `usage:
   cellbatch process check FILE     check a process definition (JSON) without starting the server
-  cellbatch verify [--db FILE]     verify every hash chain of the database (default $CELLBATCH_DB or ./data/cellbatch.db)`;
+  cellbatch verify [--db FILE] [--keys DIR]   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db; keys beside it)`;
 
 export function processCheck(file: string): { code: number; lines: string[] } {
   let json: unknown;
@@ -25,11 +28,11 @@ export function processCheck(file: string): { code: number; lines: string[] } {
   return { code: 1, lines: [`${file}: ${result.problems.length} problem(s)`, ...result.problems.map((p) => `  - ${describeProblem(p)}`)] };
 }
 
-export function verifyDatabase(file: string): { code: number; lines: string[] } {
+export function verifyDatabase(file: string, keyDir = defaultKeyDir(file)): { code: number; lines: string[] } {
   if (!fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
   const store = new Store(file);
   try {
-    const r = store.verifyChains();
+    const r = verifyRecord(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), publicKeysIn(keyDir));
     return { code: r.valid ? 0 : 1, lines: [JSON.stringify(r)] };
   } finally {
     store.close();
@@ -40,8 +43,9 @@ export function runCli(argv: string[]): { code: number; lines: string[] } {
   const [cmd, sub, arg] = argv;
   if (cmd === 'process' && sub === 'check' && arg) return processCheck(arg);
   if (cmd === 'verify') {
-    const i = argv.indexOf('--db');
-    return verifyDatabase(i >= 0 && argv[i + 1] ? argv[i + 1] : process.env.CELLBATCH_DB ?? './data/cellbatch.db');
+    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
+    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db));
   }
   return { code: 2, lines: [USAGE] };
 }

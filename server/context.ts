@@ -2,6 +2,7 @@
 import type { Clock } from './clock.js';
 import type { ProcessRegistry } from './processes/registry.js';
 import type { Store } from './store/store.js';
+import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
 
 export interface Config {
   training: boolean;
@@ -16,4 +17,6 @@ export interface AppContext {
   clock: Clock;
   processes: ProcessRegistry;
   config: Config;
+  /** The signed checkpoints of the chain heads and the key that signs them (absent for an in-memory database). */
+  integrity?: { log: CheckpointLog; key: SigningKey };
 }

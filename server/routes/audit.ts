@@ -5,6 +5,9 @@ import { AuditQuery } from '../../schemas/api.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
 import { requireRole } from './users.js';
+import { verifyRecord } from '../services/integrity.js';
+
+const signingKeys = (ctx: AppContext) => new Map(ctx.integrity ? [[ctx.integrity.key.id, ctx.integrity.key.publicKeyPem]] : []);
 
 export const AUDIT_READERS = ['qa', 'inspector', 'admin'];
 
@@ -30,8 +33,12 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
   app.get('/audit/verify', { schema: { tags: ['audit'], summary: 'Recompute every hash chain (entries, signatures, audit)' } }, async (req) => {
     requireRole(currentUser(req), AUDIT_READERS, 'verifying the record');
-    const report = ctx.store.verifyChains();
-    return report.firstInvalid ? { ...report, firstInvalid: report.firstInvalid } : report;
+    return verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx));
+  });
+  app.get('/audit/keys', { schema: { tags: ['audit'], summary: 'Public keys that sign the checkpoints of the chain heads' } }, async (req) => {
+    requireRole(currentUser(req), AUDIT_READERS, 'reading the signing keys');
+    const key = ctx.integrity?.key;
+    return { items: key ? [{ id: key.id, algorithm: 'Ed25519', publicKey: key.publicKeyPem, createdAt: key.createdAt }] : [] };
   });
 };
 export default routes;

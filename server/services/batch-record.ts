@@ -154,6 +154,11 @@ export function batchSummary(r: BatchRecord) {
   };
 }
 
+/** R1: whether the batch's own rows still match their hashes; the view and the PDF say so. */
+export function integrityOf(ctx: AppContext, r: BatchRecord) {
+  return ctx.store.batchIntact(r.row.id);
+}
+
 export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean } = {}) {
   const lang = opts.lang ?? 'en';
   const now = ctx.clock.now();
@@ -173,6 +178,7 @@ export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; 
     .flatMap((s) => { const reason = lockReason(r, s, lang); return reason ? [{ stepId: s.id, title: t(s.title, lang), reason }] : []; });
   return {
     ...batchSummary(r),
+    integrity: integrityOf(ctx, r),
     availableSteps,
     lockedSteps,
     ...(opts.entries !== false && { entries: entryViews(r) }),

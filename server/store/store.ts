@@ -5,6 +5,7 @@ import { and, asc, desc, eq, gt, gte, lte, inArray, sql, type SQL } from 'drizzl
 import { openDatabase, type Db } from './database.js';
 import * as t from './tables.js';
 import { chainHash, GENESIS } from './chain.js';
+import { CHAIN_TABLES, type ChainTable, type Checkpoint, type CheckpointLog, type Head } from './checkpoints.js';
 
 export type UserRow = typeof t.users.$inferSelect;
 export type SessionRow = typeof t.sessions.$inferSelect;
@@ -21,7 +22,15 @@ export type NewAudit = Omit<AuditRow, 'seq' | 'prevHash' | 'hash' | 'before' | '
 
 export interface Page<T> { items: T[]; nextCursor?: string }
 
-export interface ChainReport { valid: boolean; checked: number; firstInvalid?: { table: 'entries' | 'signatures' | 'audit_log'; seq: number; reason: string } }
+export interface ChainReport { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string } }
+
+export interface StoreOptions {
+  /** The signed checkpoint log of the chain heads (kept outside the database). */
+  checkpoints?: CheckpointLog;
+  /** Sign the heads every this many appended rows. */
+  checkpointEvery?: number;
+  now?: () => Date;
+}
 
 /** What is hashed of each row: every column but the hash itself (prevHash enters as the chain link). */
 export const entryHashed = (r: Omit<EntryRow, 'hash' | 'prevHash'>) => ({
@@ -50,7 +59,9 @@ export class Store {
   readonly sqlite: Database.Database;
   private readonly db: Db;
 
-  constructor(file: string) {
+  private appendedSinceCheckpoint = 0;
+
+  constructor(file: string, private readonly options: StoreOptions = {}) {
     ({ sqlite: this.sqlite, db: this.db } = openDatabase(file));
   }
 
@@ -60,7 +71,30 @@ export class Store {
 
   /** One IMMEDIATE transaction: the write lock is taken at once, so a request commits all or nothing. */
   transaction<T>(fn: () => T): T {
-    return this.sqlite.transaction(fn).immediate();
+    const before = this.appendedSinceCheckpoint;
+    let result: T;
+    try {
+      result = this.sqlite.transaction(fn).immediate();
+    } catch (e) {
+      this.appendedSinceCheckpoint = before; // rolled back: nothing was appended
+      throw e;
+    }
+    const every = this.options.checkpointEvery ?? 1000;
+    if (!this.sqlite.inTransaction && this.options.checkpoints && this.appendedSinceCheckpoint >= every) this.checkpoint('interval');
+    return result;
+  }
+
+  /** The last row of each chain. */
+  heads(): Record<ChainTable, Head> {
+    return Object.fromEntries(CHAIN_TABLES.map((t) => [t, this.lastHash(t)])) as Record<ChainTable, Head>;
+  }
+
+  /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */
+  checkpoint(reason: Checkpoint['reason']): Checkpoint | undefined {
+    if (!this.options.checkpoints || !this.sqlite.open) return undefined;
+    const c = this.options.checkpoints.append(this.heads(), reason, (this.options.now ?? (() => new Date()))());
+    this.appendedSinceCheckpoint = 0;
+    return c;
   }
 
   // ─── users and sessions ───────────────────────────────────────────────
@@ -177,7 +211,7 @@ export class Store {
 
   // ─── the record: append-only, hash-chained ────────────────────────────
 
-  private lastHash(table: 'entries' | 'signatures' | 'audit_log'): { seq: number; hash: string } {
+  private lastHash(table: ChainTable): Head {
     const row = this.sqlite.prepare(`select seq, hash from ${table} order by seq desc limit 1`).get() as { seq: number; hash: string } | undefined;
     return row ?? { seq: 0, hash: GENESIS };
   }
@@ -188,6 +222,7 @@ export class Store {
     const base = { ...e, seq: last.seq + 1, batchSeq };
     const row: EntryRow = { ...base, prevHash: last.hash, hash: chainHash(last.hash, entryHashed(base)) };
     this.db.insert(t.entries).values(row).run();
+    this.appendedSinceCheckpoint++;
     return row;
   }
   appendSignature(s: NewSignature): SignatureRow {
@@ -195,6 +230,7 @@ export class Store {
     const base = { ...s, seq: last.seq + 1 };
     const row: SignatureRow = { ...base, prevHash: last.hash, hash: chainHash(last.hash, signatureHashed(base)) };
     this.db.insert(t.signatures).values(row).run();
+    this.appendedSinceCheckpoint++;
     return row;
   }
   appendAudit(a: NewAudit): AuditRow {
@@ -206,6 +242,7 @@ export class Store {
     };
     const row: AuditRow = { ...base, prevHash: last.hash, hash: chainHash(last.hash, auditHashed(base)) };
     this.db.insert(t.auditLog).values(row).run();
+    this.appendedSinceCheckpoint++;
     return row;
   }
 
@@ -253,13 +290,19 @@ export class Store {
    * Recomputes every chain row by row (streaming: constant memory). A signature must also carry the
    * hash of the entry it names, so one copied onto another entry is caught (21 CFR 11.70).
    */
-  verifyChains(): ChainReport {
+  verifyChains(checkpoints: Checkpoint[] = []): ChainReport {
     let checked = 0;
+    // Signed heads per table, by row seq: the rows must still end in the hashes that were signed.
+    const signed = new Map<ChainTable, { seq: number; hash: string; n: number }[]>(
+      CHAIN_TABLES.map((table) => [table, checkpoints.map((c) => ({ ...c.heads[table], n: c.n })).filter((h) => h.seq > 0)]),
+    );
     const walk = <R extends { seq: number; prevHash: string; hash: string }>(
       table: 'entries' | 'signatures' | 'audit_log', hashed: (r: R) => Record<string, unknown>, extra?: (r: R) => string | null,
     ): ChainReport['firstInvalid'] => {
       let prev = GENESIS;
       let expectedSeq = 1;
+      const heads = signed.get(table) ?? [];
+      let lastGood = 0;
       const cols = table === 'entries' ? 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash'
         : table === 'signatures' ? 'seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash'
           : 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash';
@@ -278,9 +321,17 @@ export class Store {
         if (hash !== r.hash) return { table, seq: r.seq, reason: 'the row does not match its hash' };
         const wrong = extra?.(r);
         if (wrong) return { table, seq: r.seq, reason: wrong };
+        for (const h of heads.filter((x) => x.seq === r.seq)) {
+          if (h.hash !== r.hash) {
+            return { table, seq: lastGood + 1, reason: `rows ${lastGood + 1}–${r.seq} differ from what signed checkpoint ${h.n} recorded (the chain was rewritten)` };
+          }
+          lastGood = r.seq;
+        }
         prev = r.hash;
         expectedSeq++;
       }
+      const beyond = heads.find((h) => h.seq >= expectedSeq);
+      if (beyond) return { table, seq: expectedSeq, reason: `rows ${expectedSeq}–${beyond.seq} are missing: signed checkpoint ${beyond.n} recorded them` };
       return undefined;
     };
     const entryHash = this.sqlite.prepare('select hash from entries where id = ?').pluck();
@@ -288,6 +339,17 @@ export class Store {
       walk<EntryRow>('entries', entryHashed) ??
       walk<SignatureRow>('signatures', signatureHashed, (s) => (entryHash.get(s.entryId) === s.entryHash ? null : 'the signature does not belong to the entry it names')) ??
       walk<AuditRow>('audit_log', auditHashed);
-    return firstInvalid ? { valid: false, checked, firstInvalid } : { valid: true, checked };
+    const n = checkpoints.length ? { checkpoints: checkpoints.length } : {};
+    return firstInvalid ? { valid: false, checked, ...n, firstInvalid } : { valid: true, checked, ...n };
+  }
+
+  /** Whether a batch's own rows (entries, their signatures, its audit rows) still match their hashes. */
+  batchIntact(batchId: string): boolean {
+    const rowOk = <R extends { prevHash: string; hash: string }>(r: R, hashed: (r: R) => Record<string, unknown>) => chainHash(r.prevHash, hashed(r)) === r.hash;
+    const entries = this.entriesOfBatch(batchId);
+    const byId = new Map(entries.map((e) => [e.id, e.hash]));
+    return entries.every((e) => rowOk(e, entryHashed)) &&
+      this.signaturesOf(entries.map((e) => e.id)).every((sg) => rowOk(sg, signatureHashed) && byId.get(sg.entryId) === sg.entryHash) &&
+      this.db.select().from(t.auditLog).where(eq(t.auditLog.batchId, batchId)).all().every((a) => rowOk(a, auditHashed));
   }
 }

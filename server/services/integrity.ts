@@ -1,0 +1,23 @@
+// Verification of the whole record: every hash chain (entries, signatures, audit) recomputed row by
+// row, checked against the signed checkpoints of the chain heads, whose signatures and sequence are
+// checked too (21 CFR 11.10(a)).
+import path from 'node:path';
+import { CheckpointLog, checkCheckpointLog, loadOrCreateKey } from '../store/checkpoints.js';
+import type { ChainReport, Store } from '../store/store.js';
+
+export const checkpointLogFile = (dbFile: string) => `${dbFile}.checkpoints.jsonl`;
+export const defaultKeyDir = (dbFile: string) => path.join(path.dirname(path.resolve(dbFile)), 'keys');
+
+export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(dbFile)) {
+  const key = loadOrCreateKey(keyDir, () => new Date());
+  return { key, log: new CheckpointLog(checkpointLogFile(dbFile), key, path.join(keyDir, 'checkpoint-latest.json')) };
+}
+
+/** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
+export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): ChainReport {
+  const checkpoints = log?.read() ?? [];
+  const logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
+  const report = store.verifyChains(logProblem ? [] : checkpoints);
+  if (!report.valid || !logProblem) return report;
+  return { ...report, valid: false, firstInvalid: { table: 'checkpoints', seq: Number(/\d+/.exec(logProblem)?.[0] ?? 0), reason: logProblem } };
+}

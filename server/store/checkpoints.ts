@@ -1,0 +1,118 @@
+// Signed checkpoints of the chain heads. A hash chain alone can be recomputed by whoever rewrites the
+// database file, so the heads are also signed with an Ed25519 key kept outside the database and
+// appended to a separate log (21 CFR 11.10(a); Annex 11 §7). Verification compares the rows with the
+// signed heads: an edit followed by recomputing every hash is still detected, located to the interval
+// between two checkpoints.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { canonicalJson, sha256 } from './chain.js';
+
+export type ChainTable = 'entries' | 'signatures' | 'audit_log';
+export const CHAIN_TABLES: ChainTable[] = ['entries', 'signatures', 'audit_log'];
+
+export interface Head { seq: number; hash: string }
+export interface Checkpoint {
+  n: number;
+  at: string;
+  reason: 'interval' | 'export' | 'shutdown' | 'start' | 'backup';
+  heads: Record<ChainTable, Head>;
+  keyId: string;
+  prev: string;
+  signature: string;
+}
+
+export interface SigningKey { id: string; publicKeyPem: string; createdAt: string; privateKey: KeyObject }
+
+/** The key id: the first 16 hex characters of the SHA-256 of the public key (SPKI DER). */
+const keyIdOf = (publicKey: KeyObject) => sha256(publicKey.export({ type: 'spki', format: 'der' })).slice(0, 16);
+
+/** Loads the signing key from `dir`, generating it (private key file mode 0600) at first start. */
+export function loadOrCreateKey(dir: string, now: () => Date): SigningKey {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const privateFile = path.join(dir, 'checkpoint-ed25519.key.pem');
+  const metaFile = path.join(dir, 'checkpoint-ed25519.json');
+  if (!fs.existsSync(privateFile)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    fs.writeFileSync(privateFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(metaFile, JSON.stringify({ createdAt: now().toISOString() }));
+    fs.writeFileSync(path.join(dir, 'checkpoint-ed25519.pub.pem'), createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }));
+  }
+  const privateKey = createPrivateKey(fs.readFileSync(privateFile));
+  const publicKey = createPublicKey(privateKey);
+  const createdAt = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { createdAt: string }).createdAt : now().toISOString();
+  return { id: keyIdOf(publicKey), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), createdAt, privateKey };
+}
+
+const signedPart = (c: Omit<Checkpoint, 'signature'>) => canonicalJson({ n: c.n, at: c.at, reason: c.reason, heads: c.heads, keyId: c.keyId, prev: c.prev });
+const checkpointHash = (c: Checkpoint) => sha256(canonicalJson(c));
+
+/** The append-only checkpoint log: one JSON line per checkpoint, fsynced before the write returns. */
+export class CheckpointLog {
+  /**
+   * @param file the log, one JSON line per checkpoint
+   * @param key the signing key (only the server signs; verifiers need only public keys)
+   * @param markFile the latest checkpoint number and hash, kept beside the key: a log cut short is caught
+   */
+  constructor(readonly file: string, private readonly key?: SigningKey, readonly markFile?: string) {}
+
+  /** The high-water mark kept beside the key: the log must reach it. */
+  mark(): { n: number; hash: string } | undefined {
+    return this.markFile && fs.existsSync(this.markFile) ? (JSON.parse(fs.readFileSync(this.markFile, 'utf8')) as { n: number; hash: string }) : undefined;
+  }
+
+  read(): Checkpoint[] {
+    if (!fs.existsSync(this.file)) return [];
+    return fs.readFileSync(this.file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Checkpoint);
+  }
+
+  last(): Checkpoint | undefined {
+    const all = this.read();
+    return all[all.length - 1];
+  }
+
+  append(heads: Record<ChainTable, Head>, reason: Checkpoint['reason'], at: Date): Checkpoint {
+    if (!this.key) throw new Error('no signing key: checkpoints can only be written by the server');
+    const last = this.last();
+    if (last && CHAIN_TABLES.every((t) => last.heads[t].seq === heads[t].seq && last.heads[t].hash === heads[t].hash) && reason === 'interval') return last;
+    const body = { n: (last?.n ?? 0) + 1, at: at.toISOString(), reason, heads, keyId: this.key.id, prev: last ? checkpointHash(last) : '' };
+    const checkpoint: Checkpoint = { ...body, signature: sign(null, Buffer.from(signedPart(body)), this.key.privateKey).toString('base64') };
+    const fd = fs.openSync(this.file, 'a', 0o640);
+    try {
+      fs.writeSync(fd, `${JSON.stringify(checkpoint)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (this.markFile) fs.writeFileSync(this.markFile, JSON.stringify({ n: checkpoint.n, hash: checkpointHash(checkpoint) }));
+    return checkpoint;
+  }
+}
+
+/** Checks each checkpoint's signature and its link to the one before; returns the first problem. */
+export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<string, string>, mark?: { n: number; hash: string }): string | null {
+  const last = checkpoints[checkpoints.length - 1];
+  if (mark && (!last || last.n < mark.n)) return `the checkpoint log ends at ${last?.n ?? 0}, but checkpoint ${mark.n} was written: the log was cut short`;
+  if (mark && last && last.n === mark.n && checkpointHash(last) !== mark.hash) return `checkpoint ${last.n} differs from the one written`;
+  let prev = '';
+  for (const c of checkpoints) {
+    const pem = publicKeys.get(c.keyId);
+    if (!pem) return `checkpoint ${c.n} is signed with an unknown key ${c.keyId}`;
+    const ok = verify(null, Buffer.from(signedPart(c)), createPublicKey(pem), Buffer.from(c.signature, 'base64'));
+    if (!ok) return `checkpoint ${c.n} has an invalid signature`;
+    if (c.prev !== prev) return `checkpoint ${c.n} does not follow checkpoint ${c.n - 1}`;
+    prev = checkpointHash(c);
+  }
+  return null;
+}
+
+/** Public keys found in a key folder, by key id: what an offline verifier needs (never the private key). */
+export function publicKeysIn(dir: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  if (!fs.existsSync(dir)) return keys;
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.pub.pem'))) {
+    const pub = createPublicKey(fs.readFileSync(path.join(dir, f)));
+    keys.set(keyIdOf(pub), pub.export({ type: 'spki', format: 'pem' }).toString());
+  }
+  return keys;
+}
