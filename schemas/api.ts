@@ -36,6 +36,7 @@ export const CreateUserBody = z.strictObject({
 });
 export const PatchUserBody = z.strictObject({ active: z.boolean().optional(), roles: z.array(RoleSchema).min(1).max(6).optional(), reason: Reason });
 export const ReasonBody = z.strictObject({ reason: Reason });
+export const ResetPasswordBody = z.strictObject({ password: z.string().min(1).max(256), reason: Reason });
 
 export const CreateMaterialBody = z.strictObject({
   type: z.string().min(1).max(100), name: z.string().min(1).max(200), lotNumber: z.string().min(1).max(100),
@@ -45,6 +46,8 @@ export const PatchMaterialBody = z.strictObject({ status: z.enum(['released', 'q
 export const CreateEquipmentBody = z.strictObject({
   assetId: z.string().min(1).max(100), type: z.string().min(1).max(100), name: z.string().min(1).max(200), calibrationDueOn: Day,
 });
+
+export const PatchEquipmentBody = z.strictObject({ calibrationDueOn: Day, reason: Reason });
 
 export const CreateBatchBody = z.strictObject({
   processId: z.string().min(1).max(100),
@@ -73,6 +76,8 @@ export const AuditQuery = PageQuery.extend({
   from: z.string().datetime({ offset: true }).optional(), to: z.string().datetime({ offset: true }).optional(),
   user: z.string().max(100).optional(), batchId: z.string().max(100).optional(), action: z.string().max(100).optional(),
 });
+export const AuditExportQuery = AuditQuery.omit({ limit: true, cursor: true }).extend({ format: z.enum(['json', 'csv']).default('json') });
+export const PeriodQuery = z.strictObject({ from: z.string().datetime({ offset: true }), to: z.string().datetime({ offset: true }) });
 export const LangQuery = z.strictObject({ lang: z.enum(['en', 'vi']).optional() });
 
 export const IdParams = z.strictObject({ id: Id });

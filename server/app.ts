@@ -12,7 +12,8 @@ import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
-import { openIntegrity } from './services/integrity.js';
+import { openIntegrity, verifyRecord } from './services/integrity.js';
+import { writeAudit } from './services/audit.js';
 import problem from './plugins/problem.js';
 import auth from './plugins/auth.js';
 import authRoutes from './routes/auth.js';
@@ -29,6 +30,7 @@ export interface BuildOptions {
   processesDir?: string;
   timeZone?: string;
   idleTimeoutMinutes?: number;
+  passwordMaxAgeDays?: number;
   /** Wall-clock source (tests inject one they control). */
   now?: () => number;
   logger?: boolean;
@@ -52,8 +54,11 @@ export function createContext(opts: BuildOptions): AppContext {
   }
   const training = !!opts.training;
   const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
-  const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC' };
-  return { store, clock, config, processes, integrity };
+  const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180 };
+  // R1: the record is verified at start, so that a file edited while the server was stopped is
+  // reported before anyone works on it (and every batch view says so).
+  const recordCheck = { report: verifyRecord(store, integrity?.log, integrity ? new Map([[integrity.key.id, integrity.key.publicKeyPem]]) : new Map()) };
+  return { store, clock, config, processes, integrity, recordCheck };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
@@ -78,7 +83,18 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(problem);
+  await app.register(problem, {
+    // A refused attempt is audited exactly once: here, unless the command already wrote its row.
+    onRefusal: (request, r) => {
+      const params = (request.params ?? {}) as { id?: string };
+      const url = request.routeOptions.url ?? request.url;
+      const batchId = url.startsWith('/api/v1/batches/') && params.id && ctx.store.getBatch(params.id) ? params.id : null;
+      ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+        userId: request.user!.id, action: 'attempt.refused', entity: url.split('/')[3] ?? 'api', entityId: params.id ?? null, batchId,
+        after: { route: `${request.method} ${url}`, status: r.status, code: r.code, detail: r.detail, ...(r.errors && { errors: r.errors }) },
+      }));
+    },
+  });
   await app.register(auth, { ctx });
 
   app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'Liveness', security: [] } }, async () => ({ status: 'ok' }));

@@ -1,16 +1,20 @@
 // The cellbatch command line: checks that need no running server.
 //   cellbatch process check FILE   report what is wrong with a process definition (exit 1 if anything)
 //   cellbatch verify [--db FILE] [--keys DIR]   recompute every hash chain and check the signed checkpoints (exit 1 if broken)
+//   cellbatch backup FILE / cellbatch restore FILE [--force]   online backup and verified restore (server/store/backup.ts)
 import fs from 'node:fs';
 import { checkDefinition, describeProblem } from '../workflows/check.js';
 import path from 'node:path';
 import { Store } from './store/store.js';
 import { CheckpointLog, publicKeysIn } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecord } from './services/integrity.js';
+import { backupDatabase, restoreDatabase } from './store/backup.js';
 
 const USAGE = `usage:
   cellbatch process check FILE     check a process definition (JSON) without starting the server
-  cellbatch verify [--db FILE] [--keys DIR]   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db; keys beside it)`;
+  cellbatch verify [--db FILE] [--keys DIR]   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db; keys beside it)
+  cellbatch backup FILE [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its checkpoint log, verify the copy, audit it
+  cellbatch restore FILE [--db FILE] [--keys DIR] [--force]   verify a backup and put it in place (--force keeps an existing database aside); stop the server first`;
 
 export function processCheck(file: string): { code: number; lines: string[] } {
   let json: unknown;
@@ -47,11 +51,37 @@ export function runCli(argv: string[]): { code: number; lines: string[] } {
     const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
     return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db));
   }
+  if (cmd === 'restore' && sub && !sub.startsWith('--')) {
+    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
+    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    try {
+      const report = restoreDatabase(sub, db, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), force: argv.includes('--force') });
+      return { code: 0, lines: [JSON.stringify({ restored: path.resolve(db), from: path.resolve(sub), ...report })] };
+    } catch (e) {
+      return { code: 1, lines: [JSON.stringify({ error: (e as Error).message, ...((e as { report?: object }).report ?? {}) })] };
+    }
+  }
   return { code: 2, lines: [USAGE] };
 }
 
+/** runCli, plus the commands that must wait (the online backup); the command line runs through this. */
+export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
+  const [cmd, file] = argv;
+  if (cmd === 'backup' && file && !file.startsWith('--')) {
+    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
+    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    try {
+      const r = await backupDatabase(db, file, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db) });
+      return { code: 0, lines: [JSON.stringify({ backup: r.target, ...r.report })] };
+    } catch (e) {
+      return { code: 1, lines: [JSON.stringify({ error: (e as Error).message, ...((e as { report?: object }).report ?? {}) })] };
+    }
+  }
+  return runCli(argv);
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!)) {
-  const { code, lines } = runCli(process.argv.slice(2));
+  const { code, lines } = await runCliAsync(process.argv.slice(2));
   for (const l of lines) (code === 0 ? console.log : console.error)(l);
   process.exit(code);
 }

@@ -3,11 +3,14 @@ import type { Clock } from './clock.js';
 import type { ProcessRegistry } from './processes/registry.js';
 import type { Store } from './store/store.js';
 import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
+import type { ChainReport } from './store/store.js';
 
 export interface Config {
   training: boolean;
   /** Idle session timeout, wall-clock minutes (Part 11: sessions end when left alone). */
   idleTimeoutMinutes: number;
+  /** Passwords expire after this many days (21 CFR 11.300(b)); 0 disables expiry. */
+  passwordMaxAgeDays: number;
   /** The site's time zone: expiry and calibration dates are last valid days in it. */
   timeZone: string;
 }
@@ -19,4 +22,6 @@ export interface AppContext {
   config: Config;
   /** The signed checkpoints of the chain heads and the key that signs them (absent for an in-memory database). */
   integrity?: { log: CheckpointLog; key: SigningKey };
+  /** The last full verification of the record (at start and at every GET /audit/verify). */
+  recordCheck: { report?: ChainReport };
 }

@@ -3,6 +3,9 @@
 export interface FieldProblem { field: string; message: string }
 
 export class AppError extends Error {
+  /** Set when the refusal already wrote its audit row (so that an attempt is audited exactly once). */
+  audited = false;
+
   constructor(
     readonly code: string,
     readonly status: number,
@@ -26,3 +29,9 @@ export const TITLES: Record<number, string> = {
   406: 'Not acceptable', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
   422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 500: 'Internal error',
 };
+
+/** Marks a refusal whose audit row is already written. */
+export function alreadyAudited<E extends AppError>(e: E): E {
+  e.audited = true;
+  return e;
+}

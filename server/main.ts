@@ -10,6 +10,7 @@ const { app, ctx } = await buildApp({
   processesDir: env.CELLBATCH_PROCESSES_DIR,
   timeZone: env.CELLBATCH_TZ ?? 'UTC',
   idleTimeoutMinutes: Number(env.CELLBATCH_IDLE_MINUTES ?? 15),
+  passwordMaxAgeDays: Number(env.CELLBATCH_PASSWORD_DAYS ?? 180),
   logger: env.CELLBATCH_LOG !== '0',
 });
 await bootstrapAdmin(ctx, env.CELLBATCH_ADMIN_PASSWORD, (line) => console.log(line));

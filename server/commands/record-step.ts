@@ -2,7 +2,7 @@
 // transaction that appends the entry, its signature, any deviations, the audit row and the projection.
 // The order of refusals is API.md's: 404 → 403 → 409 → 400 → 401 → 403 → 422.
 import type { AppContext } from '../context.js';
-import { badRequest, conflict, forbidden, notFound, refused, type FieldProblem } from '../errors.js';
+import { alreadyAudited, badRequest, conflict, forbidden, notFound, refused, type FieldProblem } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { canRecord, findStep, loadBatch, lockReason, type BatchRecord } from '../services/batch-record.js';
@@ -49,7 +49,7 @@ export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRe
   const errors = problems.map(({ field, message }) => ({ field, message }));
   const identity = step.fields.some((f) => f.kind === 'identity' && problems.some((p) => p.field === `values.${f.name}`));
   auditRefusal(ctx, actor, record, identity ? 'identity.mismatch' : 'step.refused', errors.map((e) => e.message).join('; '), { stepId: step.id, values });
-  throw refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors);
+  throw alreadyAudited(refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors));
 }
 
 /** Opens one OOS deviation per failed specification, one timing deviation per missed window. */

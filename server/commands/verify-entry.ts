@@ -1,6 +1,6 @@
 // Second-person verification of a recorded step (21 CFR 211.101(d), Annex 11 §6: four eyes).
 import type { AppContext } from '../context.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { alreadyAudited, conflict, forbidden, notFound } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch, type BatchRecord } from '../services/batch-record.js';
@@ -30,7 +30,7 @@ export async function verifyEntry(ctx: AppContext, actor: UserRow, batchId: stri
   const performers = record.signatures.filter((s) => s.entryId === entryId && s.meaning === 'performed').map((s) => s.userId);
   if (performers.includes(signer.id)) {
     auditRefusal(ctx, signer, record, 'signature.refused', 'the verifier performed the step', { entryId });
-    throw forbidden('separation-of-duties', `${signer.username} performed "${step.title.en}" and cannot also verify it; a second person must verify`);
+    throw alreadyAudited(forbidden('separation-of-duties', `${signer.username} performed "${step.title.en}" and cannot also verify it; a second person must verify`));
   }
   const { record: next } = appendToBatch(ctx, record, signer, (w) => {
     const verification = w.entry('verification', { entryId }, step.id);

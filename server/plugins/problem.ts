@@ -1,7 +1,7 @@
 // One error handler: everything becomes application/problem+json {type, title, status, detail,
 // errors?}. Client mistakes get their 4xx with the field and why; a 5xx never leaks its message.
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, TITLES, type FieldProblem } from '../errors.js';
 
@@ -28,17 +28,34 @@ function fieldErrors(context: string | undefined, issues: ZodIssueLike[]): Field
   });
 }
 
-export default fp(async (app) => {
+export interface Refusal { status: number; code: string; detail: string; errors?: FieldProblem[] }
+
+export interface ProblemOptions {
+  /** Called for every refused write by a logged-in user whose refusal is not audited yet (21 CFR 11.10(e)). */
+  onRefusal?: (request: FastifyRequest, refusal: Refusal) => void;
+}
+
+export default fp<ProblemOptions>(async (app, { onRefusal }) => {
+  const refuse = (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false) => {
+    if (!audited && onRefusal && request.user && request.method !== 'GET' && request.method !== 'HEAD') {
+      try {
+        onRefusal(request, r);
+      } catch (e) {
+        request.log.error({ err: e }, 'could not audit a refused attempt');
+      }
+    }
+    return sendProblem(reply, r.status, r.code, r.detail, r.errors);
+  };
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
-    if (err instanceof AppError) return sendProblem(reply, err.status, err.code, err.detail, err.errors ?? (err.status === 400 ? [] : undefined));
+    if (err instanceof AppError) return refuse(request, reply, { status: err.status, code: err.code, detail: err.detail, errors: err.errors ?? (err.status === 400 ? [] : undefined) }, err.audited);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const errors = fieldErrors(err.validationContext, err.validation as unknown as ZodIssueLike[]);
-      return sendProblem(reply, 400, 'invalid-input', `The request ${err.validationContext ?? 'body'} is not valid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+      return refuse(request, reply, { status: 400, code: 'invalid-input', detail: `The request ${err.validationContext ?? 'body'} is not valid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const errors = status === 400 ? [{ field: 'body', message: err.message }] : undefined;
-      return sendProblem(reply, status, String(err.code ?? 'bad-request').toLowerCase(), err.message, errors);
+      return refuse(request, reply, { status, code: String(err.code ?? 'bad-request').toLowerCase(), detail: err.message, errors });
     }
     request.log.error({ err, url: request.url, method: request.method }, 'unhandled error');
     return sendProblem(reply, 500, 'internal-error', 'The server could not complete the request; nothing was recorded. The incident is logged.');

@@ -1,7 +1,10 @@
 // The audit trail and chain verification (qa, inspector, admin).
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
-import { AuditQuery } from '../../schemas/api.js';
+import { AuditExportQuery, AuditQuery, PeriodQuery } from '../../schemas/api.js';
+import { lockoutAlerts, periodicReview } from '../services/account-review.js';
+import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
 import { requireRole } from './users.js';
@@ -13,7 +16,7 @@ export const AUDIT_READERS = ['qa', 'inspector', 'admin'];
 
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
-export function auditItems(_ctx: AppContext, page: Page<AuditRow>) {
+export function auditItems(_ctx: AppContext, page: Pick<Page<AuditRow>, 'items'> & { nextCursor?: string }) {
   return {
     items: page.items.map((r) => ({
       seq: r.seq, at: r.at, userId: r.userId, action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
@@ -31,9 +34,44 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     const userId = user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined;
     return auditItems(ctx, ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor));
   });
+  app.get('/audit/export', { schema: { tags: ['audit'], summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery } }, async (req, reply) => {
+    const actor = currentUser(req);
+    requireRole(actor, AUDIT_READERS, 'exporting the audit trail');
+    const { from, to, user, batchId, action, format } = req.query;
+    const filters = { from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId: user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined, batchId, action };
+    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'audit.exported', entity: 'audit', after: { format, filters: req.query } }));
+    // Streamed a page of rows at a time: constant memory whatever the size of the trail.
+    const rows = ctx.store.iterateAudit(filters);
+    const item = (r: AuditRow) => auditItems(ctx, { items: [r] }).items[0] as Record<string, unknown>;
+    if (format === 'json') {
+      const body = Readable.from((function* () {
+        let first = true;
+        yield '[';
+        for (const r of rows) { yield `${first ? '' : ','}\n${JSON.stringify(item(r))}`; first = false; }
+        yield '\n]\n';
+      })());
+      return reply.type('application/json').header('content-disposition', 'attachment; filename="audit.json"').send(body);
+    }
+    const cols = ['seq', 'at', 'userId', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash'] as const;
+    const cell = (v: unknown) => { const t = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v); return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
+    const body = Readable.from((function* () {
+      yield `${cols.join(',')}\r\n`;
+      for (const r of rows) { const i = item(r); yield `${cols.map((c) => cell(i[c])).join(',')}\r\n`; }
+    })());
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body);
+  });
+  app.get('/alerts', { schema: { tags: ['audit'], summary: 'Account lockouts for administrators (open: still locked)' } }, async (req) => {
+    requireRole(currentUser(req), ['admin'], 'reading alerts');
+    return { items: lockoutAlerts(ctx) };
+  });
+  app.get('/reports/periodic-review', { schema: { tags: ['audit'], summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery } }, async (req) => {
+    requireRole(currentUser(req), AUDIT_READERS, 'the periodic review');
+    return periodicReview(ctx, new Date(req.query.from).toISOString(), new Date(req.query.to).toISOString());
+  });
   app.get('/audit/verify', { schema: { tags: ['audit'], summary: 'Recompute every hash chain (entries, signatures, audit)' } }, async (req) => {
     requireRole(currentUser(req), AUDIT_READERS, 'verifying the record');
-    return verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx));
+    ctx.recordCheck.report = verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx));
+    return ctx.recordCheck.report;
   });
   app.get('/audit/keys', { schema: { tags: ['audit'], summary: 'Public keys that sign the checkpoints of the chain heads' } }, async (req) => {
     requireRole(currentUser(req), AUDIT_READERS, 'reading the signing keys');

@@ -4,16 +4,35 @@ import type { AppContext } from '../context.js';
 import { LoginBody, PasswordBody } from '../../schemas/api.js';
 import { changePassword, login, logout, userView } from '../services/accounts.js';
 import { currentUser } from '../plugins/auth.js';
+import { CSRF_COOKIE, csrfToken, endCookieSession, SESSION_COOKIE, startCookieSession } from '../plugins/cookie-session.js';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post('/auth/login', {
     config: { public: true, rateLimit: { max: 60, timeWindow: '1 minute' } },
-    schema: { tags: ['auth'], summary: 'Log in; returns a bearer token', body: LoginBody },
-  }, async (req) => login(ctx, req.body.username, req.body.password));
+    schema: {
+      tags: ['auth'],
+      summary: 'Log in; returns a bearer token',
+      description: 'Also sets the httpOnly session cookie for the browser and returns `csrfToken`, which a cookie-authenticated request that changes anything must send in the `x-csrf-token` header.',
+      body: LoginBody,
+    },
+  }, async (req, reply) => {
+    const session = await login(ctx, req.body.username, req.body.password);
+    return { ...session, csrfToken: startCookieSession(req, reply, session.token) };
+  });
 
-  app.post('/auth/logout', { config: { allowPasswordChange: true }, schema: { tags: ['auth'], summary: 'Log out (revokes the token)' } }, async (req, reply) => {
+  app.post('/auth/logout', { config: { allowPasswordChange: true }, schema: { tags: ['auth'], summary: 'Log out (revokes the token, clears the session cookie)' } }, async (req, reply) => {
     logout(ctx, req.token!, currentUser(req));
+    // The browser drops its cookies; an API client that never had them gets the same reply as before.
+    if (req.cookies[SESSION_COOKIE] !== undefined || req.cookies[CSRF_COOKIE] !== undefined) endCookieSession(req, reply);
     return reply.code(204).send();
+  });
+
+  app.get('/auth/csrf', {
+    config: { allowPasswordChange: true },
+    schema: { tags: ['auth'], summary: 'A CSRF token for the browser session (e.g. after a page reload)' },
+  }, async (req, reply) => {
+    currentUser(req);
+    return { csrfToken: csrfToken(req, reply) };
   });
 
   app.get('/me', { schema: { tags: ['auth'], summary: 'The logged-in user' } }, async (req) => userView(currentUser(req)));

@@ -1,8 +1,8 @@
 // Processes, material lots and equipment.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
-import { CreateEquipmentBody, CreateMaterialBody, IdParams, MaterialListQuery, PatchMaterialBody } from '../../schemas/api.js';
-import { changeMaterialStatus, equipmentView, materialView, registerEquipment, registerMaterial } from '../services/materials.js';
+import { CreateEquipmentBody, CreateMaterialBody, IdParams, MaterialListQuery, PatchEquipmentBody, PatchMaterialBody } from '../../schemas/api.js';
+import { changeMaterialStatus, equipmentView, materialView, recordCalibration, registerEquipment, registerMaterial } from '../services/materials.js';
 import { currentUser } from '../plugins/auth.js';
 import { notFound } from '../errors.js';
 
@@ -30,5 +30,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     const page = ctx.store.listEquipment(req.query.type, req.query.limit, req.query.cursor);
     return { items: page.items.map(equipmentView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
   });
+  app.patch('/equipment/:id', { schema: { tags: ['equipment'], summary: 'Record a calibration: the new due date (supervisor, qa), with a reason', params: IdParams, body: PatchEquipmentBody } }, async (req) =>
+    recordCalibration(ctx, currentUser(req), req.params.id, req.body.calibrationDueOn, req.body.reason));
 };
 export default routes;

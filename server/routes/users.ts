@@ -1,8 +1,8 @@
 // Accounts (admin): create, list, change roles or deactivate (never delete), unlock.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
-import { CreateUserBody, IdParams, PageQuery, PatchUserBody, ReasonBody } from '../../schemas/api.js';
-import { createUser, unlockUser, updateUser, userView } from '../services/accounts.js';
+import { CreateUserBody, IdParams, PageQuery, PatchUserBody, ReasonBody, ResetPasswordBody } from '../../schemas/api.js';
+import { createUser, resetPassword, unlockUser, updateUser, userView } from '../services/accounts.js';
 import { currentUser } from '../plugins/auth.js';
 import { forbidden } from '../errors.js';
 import type { UserRow } from '../store/store.js';
@@ -34,5 +34,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     requireRole(actor, ['admin'], 'unlocking accounts');
     return unlockUser(ctx, actor, req.params.id, req.body.reason);
   });
+  app.post('/users/:id/password', { schema: { tags: ['users'], summary: 'Reset a password (admin), with a reason: the user must change it at next login', params: IdParams, body: ResetPasswordBody } }, async (req) =>
+    resetPassword(ctx, currentUser(req), req.params.id, req.body.password, req.body.reason));
 };
 export default routes;

@@ -1,7 +1,7 @@
 // Accounts, logins, sessions and signature re-authentication (21 CFR 11.100, 11.200, 11.300).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { AppError, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
+import { alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
 import { checkPassword, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
@@ -33,6 +33,7 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
   return ctx.store.transaction(() => {
     if (ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken`);
     ctx.store.insertUser(row);
+    ctx.store.addPasswordHistory(row.id, passwordHash, now);
     writeAudit(ctx.store, ctx.clock, {
       userId: actor?.id ?? null, action: 'user.created', entity: 'user', entityId: row.id,
       after: { username: row.username, fullName: row.fullName, roles: row.roles, mustChangePassword: temporary },
@@ -64,12 +65,12 @@ async function authenticate(ctx: AppContext, username: string, password: string,
   const what = action === 'login.failed' ? 'login' : 'signature';
   if (user?.locked) {
     ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action, entity: 'user', entityId: user.id, batchId, reason: 'account locked' }));
-    throw locked(`the account ${user.username} is locked after repeated failures; an administrator must unlock it`);
+    throw alreadyAudited(locked(`the account ${user.username} is locked after repeated failures; an administrator must unlock it`));
   }
   const ok = user ? await checkPassword(user.passwordHash, password) : (await hashPassword(password), false);
   if (!user || !ok || !user.active) {
     recordFailure(ctx, user && user.active ? ctx.store.findUserById(user.id) : undefined, username, action, batchId);
-    throw unauthorized(`${what} refused: the username or password is wrong, or the account is deactivated`);
+    throw alreadyAudited(unauthorized(`${what} refused: the username or password is wrong, or the account is deactivated`));
   }
   if (user.failedAttempts > 0) ctx.store.updateUser(user.id, { failedAttempts: 0 });
   return ctx.store.findUserById(user.id)!;
@@ -84,7 +85,8 @@ export async function login(ctx: AppContext, username: string, password: string)
     ctx.store.updateUser(user.id, { lastLoginAt: now });
     writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
   });
-  return { token, user: userView(ctx.store.findUserById(user.id)!), mustChangePassword: user.mustChangePassword };
+  const fresh = withEffectivePasswordState(ctx, ctx.store.findUserById(user.id)!);
+  return { token, user: userView(fresh), mustChangePassword: fresh.mustChangePassword };
 }
 
 /** The user behind a bearer token; 401 for unknown, revoked or idle sessions and deactivated users (R5). */
@@ -103,7 +105,28 @@ export function sessionUser(ctx: AppContext, token: string): UserRow {
   const user = ctx.store.findUserById(session.userId);
   if (!user || !user.active) throw unauthorized('the account is deactivated');
   ctx.store.touchSession(hash, now.toISOString());
-  return user;
+  return withEffectivePasswordState(ctx, user);
+}
+
+/** 21 CFR 11.300(b): an expired password must be changed like a temporary one. */
+export function passwordExpired(ctx: AppContext, user: UserRow): boolean {
+  const days = ctx.config.passwordMaxAgeDays;
+  return days > 0 && ctx.clock.wall().getTime() - Date.parse(user.passwordChangedAt) > days * 86_400_000;
+}
+
+/** The user as the rules see them: `mustChangePassword` also when the password has expired. */
+export function withEffectivePasswordState(ctx: AppContext, user: UserRow): UserRow {
+  return user.mustChangePassword || !passwordExpired(ctx, user) ? user : { ...user, mustChangePassword: true };
+}
+
+export const PASSWORD_HISTORY = 5;
+
+/** A new password must differ from the last five (21 CFR 11.300(b)); returns the problem or null. */
+async function reusedPassword(ctx: AppContext, userId: string, password: string): Promise<string | null> {
+  for (const old of ctx.store.recentPasswordHashes(userId, PASSWORD_HISTORY)) {
+    if (await checkPassword(old, password)) return `the password must differ from the last ${PASSWORD_HISTORY} passwords`;
+  }
+  return null;
 }
 
 export function logout(ctx: AppContext, token: string, user: UserRow) {
@@ -115,15 +138,32 @@ export function logout(ctx: AppContext, token: string, user: UserRow) {
 
 export async function changePassword(ctx: AppContext, user: UserRow, currentPassword: string, newPassword: string) {
   await authenticate(ctx, user.username, currentPassword, 'login.failed');
-  const problem = passwordProblem(newPassword, user.username);
+  const problem = passwordProblem(newPassword, user.username) ?? (await reusedPassword(ctx, user.id, newPassword));
   if (problem) throw badRequest('The new password does not meet the password policy', [{ field: 'newPassword', message: problem }]);
-  if (await checkPassword(user.passwordHash, newPassword)) {
-    throw badRequest('The new password must differ from the current one', [{ field: 'newPassword', message: 'the new password is the current password' }]);
-  }
   const passwordHash = await hashPassword(newPassword);
+  const now = ctx.clock.wall().toISOString();
   ctx.store.transaction(() => {
-    ctx.store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: ctx.clock.wall().toISOString() });
+    ctx.store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: now });
+    ctx.store.addPasswordHistory(user.id, passwordHash, now);
     writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'password.changed', entity: 'user', entityId: user.id });
+  });
+}
+
+/** An administrator sets a temporary password: the user must change it at next login (11.300). */
+export async function resetPassword(ctx: AppContext, actor: UserRow, id: string, password: string, reason: string) {
+  const user = ctx.store.findUserById(id);
+  if (!user) throw notFound('user', id);
+  if (!actor.roles.includes('admin')) throw forbidden('role-not-allowed', 'resetting a password needs the admin role');
+  const problem = passwordProblem(password, user.username) ?? (await reusedPassword(ctx, user.id, password));
+  if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
+  const passwordHash = await hashPassword(password);
+  const now = ctx.clock.wall().toISOString();
+  return ctx.store.transaction(() => {
+    ctx.store.updateUser(id, { passwordHash, mustChangePassword: true, passwordChangedAt: now, failedAttempts: 0 });
+    ctx.store.addPasswordHistory(id, passwordHash, now);
+    ctx.store.revokeSessionsOf(id, now);
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'password.reset', entity: 'user', entityId: id, after: { mustChangePassword: true }, reason });
+    return userView(ctx.store.findUserById(id)!);
   });
 }
 
@@ -163,8 +203,11 @@ export interface SignatureInput { username: string; password: string; meaning?: 
  * name, not the session. Returns the signer; 401 wrong credentials, 423 locked, 403 password change due.
  */
 export async function authenticateSigner(ctx: AppContext, sig: SignatureInput, batchId?: string): Promise<UserRow> {
-  const user = await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId);
-  if (user.mustChangePassword) throw forbidden('password-change-required', `${user.username} must change the temporary password before signing`);
+  const user = withEffectivePasswordState(ctx, await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId));
+  if (user.mustChangePassword) {
+    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'password change required' }));
+    throw alreadyAudited(forbidden('password-change-required', `${user.username} must change the temporary or expired password before signing`));
+  }
   return user;
 }
 
@@ -173,7 +216,6 @@ export function assertSignerRole(ctx: AppContext, signer: UserRow, roles: readon
   ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
     userId: signer.id, action: 'signature.refused', entity: 'batch', entityId: batchId, batchId, reason: `role not allowed to sign ${what}`,
   }));
-  throw forbidden('role-not-allowed', `${signer.username} (${signer.roles.join(', ')}) may not sign ${what}; it needs one of: ${roles.join(', ')}`);
+  throw alreadyAudited(forbidden('role-not-allowed', `${signer.username} (${signer.roles.join(', ')}) may not sign ${what}; it needs one of: ${roles.join(', ')}`));
 }
 
-export const isAppError = (e: unknown): e is AppError => e instanceof AppError;

@@ -156,6 +156,10 @@ export function batchSummary(r: BatchRecord) {
 
 /** R1: whether the batch's own rows still match their hashes; the view and the PDF say so. */
 export function integrityOf(ctx: AppContext, r: BatchRecord) {
+  // A failure that cannot be pinned on rows (missing or rewritten stretches, a damaged checkpoint
+  // log) makes every batch's record untrustworthy; a row-level one only the batches it touches.
+  const failed = ctx.recordCheck.report?.firstInvalid;
+  if (failed?.kind === 'chain' || ctx.integrity?.log.damaged) return false;
   return ctx.store.batchIntact(r.row.id);
 }
 

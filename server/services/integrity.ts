@@ -19,5 +19,5 @@ export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new
   const logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
   const report = store.verifyChains(logProblem ? [] : checkpoints);
   if (!report.valid || !logProblem) return report;
-  return { ...report, valid: false, firstInvalid: { table: 'checkpoints', seq: Number(/\d+/.exec(logProblem)?.[0] ?? 0), reason: logProblem } };
+  return { ...report, valid: false, firstInvalid: { table: 'checkpoints', seq: Number(/\d+/.exec(logProblem)?.[0] ?? 0), reason: logProblem, kind: 'chain' } };
 }

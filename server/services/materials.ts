@@ -47,3 +47,16 @@ export function registerEquipment(ctx: AppContext, actor: UserRow, body: Omit<Eq
   });
   return equipmentView(row);
 }
+
+/** A new calibration moves the due date; the change is audited with its reason. */
+export function recordCalibration(ctx: AppContext, actor: UserRow, id: string, calibrationDueOn: string, reason: string) {
+  const eq = ctx.store.getEquipment(id);
+  if (!eq) throw notFound('equipment', id);
+  assertRole(actor, REGISTRARS, 'recording a calibration');
+  if (eq.calibrationDueOn === calibrationDueOn) return equipmentView(eq); // a no-op writes no audit row
+  ctx.store.transaction(() => {
+    ctx.store.updateEquipmentCalibration(id, calibrationDueOn);
+    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'equipment.calibration-changed', entity: 'equipment', entityId: id, before: { calibrationDueOn: eq.calibrationDueOn }, after: { calibrationDueOn }, reason });
+  });
+  return equipmentView({ ...eq, calibrationDueOn });
+}

@@ -45,7 +45,7 @@ export function loadOrCreateKey(dir: string, now: () => Date): SigningKey {
 }
 
 const signedPart = (c: Omit<Checkpoint, 'signature'>) => canonicalJson({ n: c.n, at: c.at, reason: c.reason, heads: c.heads, keyId: c.keyId, prev: c.prev });
-const checkpointHash = (c: Checkpoint) => sha256(canonicalJson(c));
+export const checkpointHash = (c: Checkpoint) => sha256(canonicalJson(c));
 
 /** The append-only checkpoint log: one JSON line per checkpoint, fsynced before the write returns. */
 export class CheckpointLog {
@@ -71,9 +71,21 @@ export class CheckpointLog {
     return all[all.length - 1];
   }
 
-  append(heads: Record<ChainTable, Head>, reason: Checkpoint['reason'], at: Date): Checkpoint {
+  /** Why the log can no longer be extended, once found: it is behind the mark kept beside the key. */
+  damaged: string | null = null;
+
+  /**
+   * Signs and appends the heads. Refuses (returns undefined, sets `damaged`) when the log is behind or
+   * differs from the mark beside the key: extending a cut-short log would hide the cut.
+   */
+  append(heads: Record<ChainTable, Head>, reason: Checkpoint['reason'], at: Date): Checkpoint | undefined {
     if (!this.key) throw new Error('no signing key: checkpoints can only be written by the server');
     const last = this.last();
+    const mark = this.mark();
+    if (mark && (!last || last.n !== mark.n || checkpointHash(last) !== mark.hash)) {
+      this.damaged = `the checkpoint log ends at ${last?.n ?? 0} but checkpoint ${mark.n} was written: it was cut short or altered`;
+      return undefined;
+    }
     if (last && CHAIN_TABLES.every((t) => last.heads[t].seq === heads[t].seq && last.heads[t].hash === heads[t].hash) && reason === 'interval') return last;
     const body = { n: (last?.n ?? 0) + 1, at: at.toISOString(), reason, heads, keyId: this.key.id, prev: last ? checkpointHash(last) : '' };
     const checkpoint: Checkpoint = { ...body, signature: sign(null, Buffer.from(signedPart(body)), this.key.privateKey).toString('base64') };

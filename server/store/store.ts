@@ -22,7 +22,12 @@ export type NewAudit = Omit<AuditRow, 'seq' | 'prevHash' | 'hash' | 'before' | '
 
 export interface Page<T> { items: T[]; nextCursor?: string }
 
-export interface ChainReport { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string } }
+/**
+ * `kind` says whether the failure can be pinned on one row (`row`: its content no longer matches its
+ * hash, or a signature names another entry) or only on a stretch of the record (`chain`: rows missing,
+ * reordered, rewritten with recomputed hashes, or the checkpoint log damaged).
+ */
+export interface ChainReport { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' } }
 
 export interface StoreOptions {
   /** The signed checkpoint log of the chain heads (kept outside the database). */
@@ -92,6 +97,7 @@ export class Store {
   /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */
   checkpoint(reason: Checkpoint['reason']): Checkpoint | undefined {
     if (!this.options.checkpoints || !this.sqlite.open) return undefined;
+    // Runs after a commit: a checkpoint that cannot be written never undoes or fails the request.
     const c = this.options.checkpoints.append(this.heads(), reason, (this.options.now ?? (() => new Date()))());
     this.appendedSinceCheckpoint = 0;
     return c;
@@ -119,6 +125,13 @@ export class Store {
   }
   updateUser(id: string, patch: Partial<typeof t.users.$inferInsert>) {
     this.db.update(t.users).set(patch).where(eq(t.users.id, id)).run();
+  }
+  addPasswordHistory(userId: string, passwordHash: string, changedAt: string) {
+    this.db.insert(t.passwordHistory).values({ userId, passwordHash, changedAt }).run();
+  }
+  recentPasswordHashes(userId: string, n: number): string[] {
+    return this.db.select({ h: t.passwordHistory.passwordHash }).from(t.passwordHistory).where(eq(t.passwordHistory.userId, userId))
+      .orderBy(desc(t.passwordHistory.id)).limit(n).all().map((r) => r.h);
   }
   insertSession(row: SessionRow) {
     this.db.insert(t.sessions).values(row).run();
@@ -157,6 +170,9 @@ export class Store {
   }
   getEquipment(id: string) {
     return this.db.select().from(t.equipment).where(eq(t.equipment.id, id)).get();
+  }
+  updateEquipmentCalibration(id: string, calibrationDueOn: string) {
+    this.db.update(t.equipment).set({ calibrationDueOn }).where(eq(t.equipment.id, id)).run();
   }
   findEquipmentByAssetId(assetId: string) {
     return this.db.select().from(t.equipment).where(eq(t.equipment.assetId, assetId)).get();
@@ -271,6 +287,16 @@ export class Store {
     return page(rows, limit, (r) => r.seq);
   }
 
+  /** Every audit row matching the filters, in chain order, a page at a time (constant memory). */
+  *iterateAudit(f: { from?: string; to?: string; userId?: string; batchId?: string; action?: string }): Generator<AuditRow> {
+    let cursor: string | undefined;
+    do {
+      const page = this.listAudit(f, 1000, cursor);
+      yield* page.items;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
   counts() {
     const n = (table: string) => (this.sqlite.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
     return { entries: n('entries'), signatures: n('signatures'), audit: n('audit_log') };
@@ -310,20 +336,20 @@ export class Store {
         const r = raw as R;
         if (table === 'entries') (r as unknown as EntryRow).training = Boolean((r as unknown as EntryRow).training);
         checked++;
-        if (r.seq !== expectedSeq) return { table, seq: expectedSeq, reason: `row ${expectedSeq} is missing` };
-        if (r.prevHash !== prev) return { table, seq: r.seq, reason: 'the link to the previous row is broken' };
+        if (r.seq !== expectedSeq) return { table, seq: expectedSeq, reason: `row ${expectedSeq} is missing`, kind: 'chain' };
+        if (r.prevHash !== prev) return { table, seq: r.seq, reason: 'the link to the previous row is broken', kind: 'chain' };
         let hash: string;
         try {
           hash = chainHash(prev, hashed(r));
         } catch {
-          return { table, seq: r.seq, reason: 'the row cannot be read' };
+          return { table, seq: r.seq, reason: 'the row cannot be read', kind: 'row' };
         }
-        if (hash !== r.hash) return { table, seq: r.seq, reason: 'the row does not match its hash' };
+        if (hash !== r.hash) return { table, seq: r.seq, reason: 'the row does not match its hash', kind: 'row' };
         const wrong = extra?.(r);
-        if (wrong) return { table, seq: r.seq, reason: wrong };
+        if (wrong) return { table, seq: r.seq, reason: wrong, kind: 'row' };
         for (const h of heads.filter((x) => x.seq === r.seq)) {
           if (h.hash !== r.hash) {
-            return { table, seq: lastGood + 1, reason: `rows ${lastGood + 1}–${r.seq} differ from what signed checkpoint ${h.n} recorded (the chain was rewritten)` };
+            return { table, seq: lastGood + 1, reason: `rows ${lastGood + 1}–${r.seq} differ from what signed checkpoint ${h.n} recorded (the chain was rewritten)`, kind: 'chain' };
           }
           lastGood = r.seq;
         }
@@ -331,7 +357,7 @@ export class Store {
         expectedSeq++;
       }
       const beyond = heads.find((h) => h.seq >= expectedSeq);
-      if (beyond) return { table, seq: expectedSeq, reason: `rows ${expectedSeq}–${beyond.seq} are missing: signed checkpoint ${beyond.n} recorded them` };
+      if (beyond) return { table, seq: expectedSeq, reason: `rows ${expectedSeq}–${beyond.seq} are missing: signed checkpoint ${beyond.n} recorded them`, kind: 'chain' };
       return undefined;
     };
     const entryHash = this.sqlite.prepare('select hash from entries where id = ?').pluck();

@@ -20,6 +20,14 @@ export const users = sqliteTable('users', {
   lastLoginAt: text('last_login_at'),
 }, (t) => [uniqueIndex('users_username_key').on(t.usernameKey)]);
 
+/** 21 CFR 11.300: the last password hashes of each user, so that none of the last five is reused. */
+export const passwordHistory = sqliteTable('password_history', {
+  id: integer('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id),
+  passwordHash: text('password_hash').notNull(),
+  changedAt: text('changed_at').notNull(),
+}, (t) => [index('password_history_user').on(t.userId, t.id)]);
+
 export const sessions = sqliteTable('sessions', {
   tokenHash: text('token_hash').primaryKey(),
   userId: text('user_id').notNull().references(() => users.id),

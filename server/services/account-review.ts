@@ -1,0 +1,46 @@
+// What administrators and QA review about accounts: lockout alerts, and the periodic review of users,
+// roles, last logins, privilege changes and lockouts in a period (EU GMP Annex 11 §11, 21 CFR 11.300).
+// Both are read from the audit trail and the users table: no second copy of the facts.
+import type { AppContext } from '../context.js';
+import type { AuditRow } from '../store/store.js';
+import { userView } from './accounts.js';
+
+const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
+const PRIVILEGE_ACTIONS = ['user.created', 'user.updated', 'password.reset', 'account.unlocked'];
+
+/** Lockouts since the account was last unlocked: what an administrator must act on. */
+export function lockoutAlerts(ctx: AppContext) {
+  const items = [];
+  for (const row of ctx.store.iterateAudit({ action: 'account.locked' })) {
+    const user = row.entityId ? ctx.store.findUserById(row.entityId) : undefined;
+    items.push({
+      id: String(row.seq), kind: 'account-locked', at: row.at, userId: row.entityId, username: user?.username,
+      detail: `${user?.username ?? row.entityId} was locked: ${row.reason ?? 'repeated failures'}`, open: !!user?.locked,
+    });
+  }
+  return items.reverse();
+}
+
+export function periodicReview(ctx: AppContext, from: string, to: string) {
+  const rows = (action: string) => [...ctx.store.iterateAudit({ from, to, action })];
+  const view = (r: AuditRow) => ({ seq: r.seq, at: r.at, by: r.userId, action: r.action, userId: r.entityId, before: parse(r.before), after: parse(r.after), reason: r.reason });
+  const failed = new Map<string, number>();
+  for (const r of rows('login.failed')) if (r.entityId) failed.set(r.entityId, (failed.get(r.entityId) ?? 0) + 1);
+  const users = [];
+  let cursor: string | undefined;
+  do {
+    const page = ctx.store.listUsers(500, cursor);
+    for (const u of page.items) {
+      users.push({ ...userView(u), createdAt: u.createdAt, passwordChangedAt: u.passwordChangedAt, failedLoginsInPeriod: failed.get(u.id) ?? 0 });
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return {
+    period: { from, to },
+    generatedAt: ctx.clock.now().toISOString(),
+    users,
+    privilegeChanges: PRIVILEGE_ACTIONS.flatMap(rows).sort((a, b) => a.seq - b.seq).map(view),
+    lockouts: rows('account.locked').map(view),
+    unlocks: rows('account.unlocked').map(view),
+  };
+}

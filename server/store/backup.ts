@@ -1,0 +1,221 @@
+// Backup and restore of the record (R4: records survive backup and restore unchanged; nothing is
+// deleted). A backup is taken with SQLite's online backup API, so it is safe beside a running server
+// (WAL: readers and the writer carry on), and it carries its own copy of the signed checkpoint log. A
+// backup is verified before it is kept, and again before it is restored: a backup whose chains or
+// checkpoints do not verify is never put in place. Both are audited.
+//
+// The checkpoint log of a backup is checked without the high-water mark kept in the key folder: the
+// server may have signed newer checkpoints since, so the mark can be ahead of a backup's log. What the
+// backup held is recorded instead in the live database's `backup.created` audit row.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SystemClock } from '../clock.js';
+import { writeAudit } from '../services/audit.js';
+import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../services/integrity.js';
+import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from './checkpoints.js';
+import { Store, type ChainReport } from './store.js';
+
+/** A refusal: the backup does not verify (the report says where), or a file is in the way. */
+export class BackupError extends Error {
+  constructor(message: string, readonly report?: ChainReport) {
+    super(message);
+    this.name = 'BackupError';
+  }
+}
+
+const SIDE_FILES = ['-wal', '-shm'] as const;
+
+/** The OS account running the command: backups and restores are run by a person at the console. */
+function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.USERNAME ?? 'unknown';
+  }
+}
+
+/** A file name part from the current time, safe on every file system. */
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+
+const located = (r: ChainReport) =>
+  r.firstInvalid ? `${r.firstInvalid.reason} (table ${r.firstInvalid.table}, seq ${r.firstInvalid.seq})` : 'it does not verify';
+
+/** Verifies a database file and the checkpoint log beside it (no high-water mark: see the header). */
+function verifyCopy(file: string, keyDir: string): ChainReport {
+  const store = new Store(file);
+  try {
+    return verifyRecord(store, new CheckpointLog(checkpointLogFile(file)), publicKeysIn(keyDir));
+  } finally {
+    store.close();
+  }
+}
+
+/** Removes a copy this module made itself (never a record: a failed backup or a refused restore's scratch copy). */
+function removeCopy(file: string) {
+  for (const f of [file, ...SIDE_FILES.map((s) => file + s), checkpointLogFile(file)]) fs.rmSync(f, { force: true });
+}
+
+/**
+ * Copies the complete lines of the live checkpoint log that the backup's rows reach: a checkpoint
+ * signed after the backup's snapshot names rows the backup does not hold, so it (and every later one)
+ * stays behind. Returns how many were copied.
+ */
+function copyCheckpoints(from: string, to: string, heads: Record<ChainTable, Head>): number {
+  const text = fs.existsSync(from) ? fs.readFileSync(from, 'utf8') : '';
+  const lines = text.split('\n');
+  lines.pop(); // after the last newline: empty, or a line still being written
+  const kept: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (!line.trim()) continue;
+    let c: Checkpoint;
+    try {
+      c = JSON.parse(line) as Checkpoint;
+    } catch {
+      throw new BackupError(`${from}: line ${i + 1} of the checkpoint log cannot be read`);
+    }
+    if (!CHAIN_TABLES.every((t) => typeof c.heads?.[t]?.seq === 'number' && c.heads[t].seq <= heads[t].seq)) break;
+    kept.push(line);
+  }
+  fs.writeFileSync(to, kept.map((l) => `${l}\n`).join(''), { flag: 'wx', mode: 0o640 });
+  return kept.length;
+}
+
+/**
+ * Backs up the live database at `dbFile` to `target` with SQLite's online backup (safe while the
+ * server runs), with its checkpoint log, verifies the copy, and audits it in the live database.
+ * Refuses an existing target; a copy that does not verify is removed and the backup throws.
+ */
+export async function backupDatabase(dbFile: string, target: string, opts: { keyDir?: string; actor?: string } = {}): Promise<{ target: string; report: ChainReport }> {
+  const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
+  const dest = path.resolve(target);
+  if (!fs.existsSync(dbFile)) throw new BackupError(`${dbFile}: no such database`);
+  if (path.resolve(dbFile) === dest) throw new BackupError(`${target}: a backup cannot replace the database it copies`);
+  for (const f of [dest, ...SIDE_FILES.map((s) => dest + s), checkpointLogFile(dest)]) {
+    if (fs.existsSync(f)) throw new BackupError(`${f} already exists: a backup never overwrites a file`);
+  }
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+
+  const store = new Store(dbFile);
+  try {
+    let report: ChainReport;
+    let checkpoints: number;
+    try {
+      await store.sqlite.backup(dest);
+      // The copy's own chain heads decide which signed checkpoints it can carry.
+      const copy = new Store(dest);
+      let heads: Record<ChainTable, Head>;
+      try {
+        heads = copy.heads();
+      } finally {
+        copy.close();
+      }
+      checkpoints = copyCheckpoints(checkpointLogFile(dbFile), checkpointLogFile(dest), heads);
+      report = verifyCopy(dest, keyDir);
+    } catch (e) {
+      removeCopy(dest);
+      throw e;
+    }
+    if (!report.valid) {
+      removeCopy(dest);
+      throw new BackupError(`the backup of ${dbFile} does not verify, so it was not kept: ${located(report)}`, report);
+    }
+    store.transaction(() => writeAudit(store, new SystemClock(), {
+      userId: null, action: 'backup.created', entity: 'database',
+      after: { target: dest, checked: report.checked, checkpoints, valid: report.valid, by: opts.actor ?? osUser() },
+    }));
+    return { target: dest, report };
+  } finally {
+    store.close();
+  }
+}
+
+/** Folds the write-ahead log of a database that is not in use into its file (best effort). */
+function foldWal(file: string) {
+  if (!fs.existsSync(file + '-wal')) return;
+  try {
+    const db = new Database(file, { fileMustExist: true });
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+  } catch {
+    // moved aside as it is, with its -wal beside it
+  }
+}
+
+/** A free name beside `dbFile` for the database a forced restore replaces. */
+function asideName(dbFile: string) {
+  const base = `${dbFile}.before-restore-${stamp()}`;
+  let name = base;
+  for (let i = 1; [name, ...SIDE_FILES.map((s) => name + s), checkpointLogFile(name)].some((f) => fs.existsSync(f)); i++) name = `${base}-${i}`;
+  return name;
+}
+
+/**
+ * Restores `backupFile` (with its checkpoint log) to `dbFile`. Refuses a backup whose chains or signed
+ * checkpoints do not verify, naming the first row that fails; refuses an existing database unless
+ * `force`, and then keeps it (with its -wal, -shm and checkpoint log) as `<dbFile>.before-restore-<time>`:
+ * nothing is deleted. Writes one `backup.restored` audit row into the restored database.
+ * Stop the server on `dbFile` first.
+ */
+export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; actor?: string } = {}): ChainReport {
+  const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
+  const from = path.resolve(backupFile);
+  const dest = path.resolve(dbFile);
+  if (!fs.existsSync(from)) throw new BackupError(`${backupFile}: no such backup`);
+  if (!fs.existsSync(checkpointLogFile(from))) {
+    throw new BackupError(`${backupFile}: the backup has no checkpoint log beside it (${checkpointLogFile(from)}), so its signed checkpoints cannot be checked`);
+  }
+  if (from === dest) throw new BackupError(`${backupFile}: a backup cannot be restored onto itself`);
+  const existing = [dest, ...SIDE_FILES.map((s) => dest + s), checkpointLogFile(dest)].filter((f) => fs.existsSync(f));
+  if (existing.length && !opts.force) throw new BackupError(`${existing[0]} already exists: restore with --force to keep it aside and replace it`);
+
+  // Verify a scratch copy beside the destination (the backup itself is only read), then move it in.
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const scratch = `${dest}.restoring-${stamp()}-${process.pid}`;
+  let report: ChainReport;
+  try {
+    fs.copyFileSync(from, scratch, fs.constants.COPYFILE_EXCL);
+    if (fs.existsSync(from + '-wal')) fs.copyFileSync(from + '-wal', scratch + '-wal', fs.constants.COPYFILE_EXCL);
+    fs.copyFileSync(checkpointLogFile(from), checkpointLogFile(scratch), fs.constants.COPYFILE_EXCL);
+    report = verifyCopy(scratch, keyDir);
+  } catch (e) {
+    removeCopy(scratch);
+    throw e;
+  }
+  if (!report.valid) {
+    removeCopy(scratch);
+    throw new BackupError(`${backupFile} was not restored: the backup does not verify: ${located(report)}`, report);
+  }
+
+  if (existing.length) {
+    foldWal(dest);
+    const aside = asideName(dest);
+    for (const [src, to] of [[dest, aside], ...SIDE_FILES.map((s) => [dest + s, aside + s]), [checkpointLogFile(dest), checkpointLogFile(aside)]]) {
+      if (fs.existsSync(src)) fs.renameSync(src, to);
+    }
+  }
+  for (const [src, to] of [[scratch, dest], ...SIDE_FILES.map((s) => [scratch + s, dest + s]), [checkpointLogFile(scratch), checkpointLogFile(dest)]]) {
+    if (fs.existsSync(src)) fs.renameSync(src, to);
+  }
+
+  // The mark beside the key now follows the restored log: the restored record is the record. The
+  // mark it replaces is kept in the audit row, so the step back stays visible.
+  const markFile = path.join(keyDir, 'checkpoint-latest.json');
+  const previousMark = fs.existsSync(markFile) ? (JSON.parse(fs.readFileSync(markFile, 'utf8')) as unknown) : null;
+  const restoredLast = new CheckpointLog(checkpointLogFile(dest)).last();
+  if (restoredLast) fs.writeFileSync(markFile, JSON.stringify({ n: restoredLast.n, hash: checkpointHash(restoredLast) }));
+  const store = new Store(dest);
+  try {
+    store.transaction(() => writeAudit(store, new SystemClock(), {
+      userId: null, action: 'backup.restored', entity: 'database',
+      after: { from, checked: report.checked, checkpoints: report.checkpoints ?? 0, by: opts.actor ?? osUser(), previousMark },
+    }));
+  } finally {
+    store.close();
+  }
+  return report;
+}

@@ -1,0 +1,244 @@
+// Backup and restore (R4): `cellbatch backup` copies the live database with SQLite's online backup
+// while the server writes, with its signed checkpoint log, verifies the copy and audits it; `cellbatch
+// restore` refuses a backup whose chains do not verify, never overwrites a database unless forced (and
+// then keeps the old one aside), and audits the restore in the restored database.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../../server/app.js';
+import { runCliAsync } from '../../../server/cli.js';
+import { checkpointLogFile, verifyRecord } from '../../../server/services/integrity.js';
+import { rebuildProjection } from '../../../server/services/projection.js';
+import { backupDatabase, restoreDatabase } from '../../../server/store/backup.js';
+import { CheckpointLog, publicKeysIn } from '../../../server/store/checkpoints.js';
+import type { Store } from '../../../server/store/store.js';
+import { call, createBatch, din, harness, HOUR, sign, type Harness } from '../../helpers.js';
+
+let h: Harness;
+let dbFile: string;
+let keyDir: string;
+let out: string;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+beforeEach(async () => {
+  // Checkpoints every few rows, so that the backup carries signed checkpoints and the server signs
+  // new ones while the backup runs.
+  h = await harness({ checkpointEvery: 5 });
+  dbFile = path.join(h.dir, 'cellbatch.db');
+  keyDir = path.join(h.dir, 'keys');
+  out = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-backup-'));
+});
+afterEach(async () => {
+  await h.close();
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+/** Records the CAR-T apheresis receipt as op1, in spec and in its window. */
+async function recordReceipt(b: { id: string; version: number }, seq: number) {
+  const now = h.ctx.clock.now().getTime();
+  const r = await call(h, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, {
+    values: { bagScan: din(seq).keyed, collectionEnd: iso(now - 10 * HOUR), receivedAt: iso(now - 2 * HOUR), transportTemperature: 6, volume: 180 },
+    signature: sign('op1'),
+    expectedVersion: b.version,
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.batch as { id: string; version: number };
+}
+
+const auditCount = (store: Store, action: string) =>
+  (store.sqlite.prepare('select count(*) as n from audit_log where action = ?').get(action) as { n: number }).n;
+
+const auditCountIn = (file: string, action: string) => {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('select count(*) as n from audit_log where action = ?').get(action) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
+/** A batch as the API shows it: what a restore must give back unchanged. */
+async function readBatch(hh: Pick<Harness, 'app' | 'tokens'>, id: string) {
+  const r = await hh.app.inject({ method: 'GET', url: `/api/v1/batches/${id}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+  return { status: r.statusCode, body: r.json() as { id: string; status: string; version: number; entries: { id: string; seq: number }[] } };
+}
+
+/** A backup with a few batches in it (two with a recorded step). */
+async function seededBackup(name = 'seed.db') {
+  const a = await createBatch(h, 'car-t', 1);
+  await recordReceipt(a, 1);
+  await createBatch(h, 'car-t', 2);
+  const target = path.join(out, name);
+  await backupDatabase(dbFile, target, { keyDir });
+  return target;
+}
+
+/** A copy of a backup (with its checkpoint log) whose entry 2 was edited behind the triggers' back. */
+function tamperedCopy(backup: string) {
+  const copy = path.join(out, 'tampered.db');
+  fs.copyFileSync(backup, copy);
+  fs.copyFileSync(checkpointLogFile(backup), checkpointLogFile(copy));
+  const db = new Database(copy);
+  db.exec('DROP TRIGGER entries_no_update');
+  db.prepare('UPDATE entries SET payload = ? WHERE seq = 2').run(JSON.stringify({ edited: true }));
+  db.close();
+  return copy;
+}
+
+describe('cellbatch backup', () => {
+  it('backs up under concurrent writes, and the restored database verifies and reads the same', async () => {
+    const first = await createBatch(h, 'car-t', 1);
+    await recordReceipt(first, 1);
+    const second = await createBatch(h, 'car-t', 2);
+    await recordReceipt(second, 2);
+    const third = await createBatch(h, 'car-t', 3);
+    const before = new Map<string, Awaited<ReturnType<typeof readBatch>>['body']>();
+    for (const id of h.ctx.store.allBatchIds()) before.set(id, (await readBatch(h, id)).body);
+    expect(before.size).toBe(3);
+    expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
+
+    const target = path.join(out, 'nightly', 'cellbatch-backup.db');
+    const [backup] = await Promise.all([
+      backupDatabase(dbFile, target, { keyDir }),
+      createBatch(h, 'car-t', 10), createBatch(h, 'car-t', 11), createBatch(h, 'car-t', 12), createBatch(h, 'car-t', 13),
+      recordReceipt(third, 3),
+    ]);
+    expect(backup.report.valid).toBe(true);
+    expect(backup.target).toBe(target);
+    expect(fs.existsSync(target)).toBe(true);
+    expect(new CheckpointLog(checkpointLogFile(target)).read().length).toBeGreaterThan(0);
+
+    // The backup adds exactly one audit row to the live database.
+    expect(auditCount(h.ctx.store, 'backup.created')).toBe(1);
+    // (the step recorded during the backup may be audited after it: the row is looked up by action)
+    const row = h.ctx.store.listAudit({ action: 'backup.created' }, 10).items[0];
+    expect(row).toMatchObject({ action: 'backup.created', entity: 'database', userId: null });
+    expect(JSON.parse(row.after!)).toMatchObject({ target, valid: true, checked: backup.report.checked, by: expect.any(String) });
+    expect(verifyRecord(h.ctx.store, h.ctx.integrity!.log, publicKeysIn(keyDir)).valid).toBe(true);
+
+    // The live record after the backup: what every batch in the backup must be a prefix of.
+    const live = new Map<string, Awaited<ReturnType<typeof readBatch>>['body']>();
+    for (const id of h.ctx.store.allBatchIds()) live.set(id, (await readBatch(h, id)).body);
+    expect(live.size).toBe(7);
+
+    const restored = path.join(out, 'restored', 'cellbatch.db');
+    const report = restoreDatabase(target, restored, { keyDir });
+    expect(report.valid).toBe(true);
+    expect(report.checkpoints).toBeGreaterThan(0);
+    expect(auditCountIn(restored, 'backup.restored')).toBe(1);
+    expect(auditCountIn(restored, 'backup.created')).toBe(0);
+
+    const r = await buildApp({ dbFile: restored, training: true, now: () => h.wall.now, keyDir });
+    try {
+      const rs = r.ctx.store;
+      expect(verifyRecord(rs, new CheckpointLog(checkpointLogFile(restored)), publicKeysIn(keyDir)).valid).toBe(true);
+      const last = rs.lastAudit()!;
+      expect(last).toMatchObject({ action: 'backup.restored', entity: 'database', userId: null });
+      expect(JSON.parse(last.after!)).toMatchObject({ from: path.resolve(target), checked: report.checked });
+
+      const ids = rs.allBatchIds();
+      // Every batch that existed before the backup started is there, with the same entries up to the
+      // version it had then (or later, for the one written while the backup ran).
+      for (const [id, b] of before) {
+        expect(ids).toContain(id);
+        const got = await readBatch({ app: r.app, tokens: h.tokens }, id);
+        expect(got.status).toBe(200);
+        expect(got.body.version).toBeGreaterThanOrEqual(b.version);
+        expect(got.body.entries.slice(0, b.entries.length)).toEqual(b.entries);
+      }
+      // Every batch in the backup reads, and is the live batch at backup time or later: its entries a
+      // prefix of the live ones.
+      for (const id of ids) {
+        const got = await readBatch({ app: r.app, tokens: h.tokens }, id);
+        expect(got.status).toBe(200);
+        const now = live.get(id)!;
+        expect(now).toBeDefined();
+        expect(got.body.version).toBeLessThanOrEqual(now.version);
+        expect(got.body.entries).toEqual(now.entries.slice(0, got.body.entries.length));
+        if (got.body.version === now.version) expect(got.body.status).toBe(now.status);
+        const p = rebuildProjection(r.ctx, id)!;
+        expect(p.cached).toEqual(p.rebuilt);
+      }
+    } finally {
+      await r.app.close();
+    }
+  });
+
+  it('refuses a target that exists, and writes no audit row', async () => {
+    const target = path.join(out, 'exists.db');
+    fs.writeFileSync(target, 'not a backup');
+    await expect(backupDatabase(dbFile, target, { keyDir })).rejects.toThrow(/already exists/);
+    expect(fs.readFileSync(target, 'utf8')).toBe('not a backup');
+    expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
+  });
+});
+
+describe('cellbatch restore', () => {
+  it('refuses a backup whose chain was edited, naming table and row, and writes nothing at the destination', async () => {
+    const copy = tamperedCopy(await seededBackup());
+    const dest = path.join(out, 'fresh', 'cellbatch.db');
+    let error: (Error & { report?: { firstInvalid?: { table: string; seq: number } } }) | undefined;
+    try {
+      restoreDatabase(copy, dest, { keyDir });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).toMatch(/table entries, seq 2/);
+    expect(error?.report?.firstInvalid).toMatchObject({ table: 'entries', seq: 2 });
+    expect(fs.existsSync(dest)).toBe(false);
+    expect(fs.existsSync(checkpointLogFile(dest))).toBe(false);
+    expect(fs.existsSync(path.dirname(dest)) ? fs.readdirSync(path.dirname(dest)) : []).toEqual([]);
+  });
+
+  it('refuses to overwrite an existing database without force; with force keeps the old one aside', async () => {
+    const backup = await seededBackup();
+    const dest = path.join(out, 'site', 'cellbatch.db');
+    restoreDatabase(backup, dest, { keyDir });
+    const firstBytes = fs.readFileSync(dest);
+
+    expect(() => restoreDatabase(backup, dest, { keyDir })).toThrow(/already exists/);
+    expect(fs.readFileSync(dest).equals(firstBytes)).toBe(true);
+    expect(auditCountIn(dest, 'backup.restored')).toBe(1);
+
+    const report = restoreDatabase(backup, dest, { keyDir, force: true });
+    expect(report.valid).toBe(true);
+    const aside = fs.readdirSync(path.dirname(dest)).filter((f) => /^cellbatch\.db\.before-restore-[^.]+$/.test(f));
+    expect(aside).toHaveLength(1);
+    const kept = path.join(path.dirname(dest), aside[0]);
+    expect(fs.existsSync(kept)).toBe(true);
+    expect(fs.existsSync(checkpointLogFile(kept))).toBe(true);
+    // The database kept aside is the first restore, whole: it still holds its own restore row.
+    expect(auditCountIn(kept, 'backup.restored')).toBe(1);
+    expect(auditCountIn(dest, 'backup.restored')).toBe(1);
+  });
+});
+
+describe('the command line', () => {
+  it('backs up with exit 0 and refuses to restore a tampered backup with exit 1', async () => {
+    const target = path.join(out, 'cli-backup.db');
+    const b = await runCliAsync(['backup', target, '--db', dbFile, '--keys', keyDir]);
+    expect(b.code, b.lines.join('\n')).toBe(0);
+    expect(b.lines).toHaveLength(1);
+    expect(JSON.parse(b.lines[0])).toMatchObject({ backup: target, valid: true });
+    expect(auditCount(h.ctx.store, 'backup.created')).toBe(1);
+
+    // The harness's record starts with its users' audit rows; give it entries to tamper with.
+    await createBatch(h, 'car-t', 1);
+    await createBatch(h, 'car-t', 2);
+    const second = path.join(out, 'cli-second.db');
+    expect((await runCliAsync(['backup', second, '--db', dbFile, '--keys', keyDir])).code).toBe(0);
+
+    const fresh = path.join(out, 'cli-restored', 'cellbatch.db');
+    const r = await runCliAsync(['restore', tamperedCopy(second), '--db', fresh, '--keys', keyDir]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.lines[0])).toMatchObject({ valid: false, firstInvalid: { table: 'entries', seq: 2 } });
+    expect(fs.existsSync(fresh)).toBe(false);
+
+    const ok = await runCliAsync(['restore', second, '--db', fresh, '--keys', keyDir]);
+    expect(ok.code, ok.lines.join('\n')).toBe(0);
+    expect(auditCountIn(fresh, 'backup.restored')).toBe(1);
+  });
+});
