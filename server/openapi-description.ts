@@ -13,5 +13,11 @@ Choices where the contract leaves room:
 - Lots and equipment that are unknown, of the wrong type, quarantined, expired or out of calibration: 422 with the field named. A malformed DIN in an identity field is 400; a well-formed DIN or label that does not match the batch is 422 (audited).
 - Titles and labels are English by default; ?lang=vi or Accept-Language: vi gives Vietnamese.
 - Batch numbers are CART-YYYY-NNNNN / NK-YYYY-NNNNN, prefixed TRN- in training mode.
+- Browser sessions: login also sets an httpOnly SameSite=Strict cookie \`cellbatch_session\` and returns \`csrfToken\`; a cookie-authenticated request that changes anything must send it in \`x-csrf-token\` (403 csrf-token-missing / csrf-token-invalid). Bearer clients need no CSRF token. GET /auth/csrf gives a fresh token.
+- Every refused write by a logged-in user writes exactly one audit row (action attempt.refused, or the more specific signature.failed, step.refused, identity.mismatch, signature.refused, login.failed).
+- Passwords: at least 12 characters, not the username, none of the last 5; they expire after 180 days (CELLBATCH_PASSWORD_DAYS) and must then be changed like a temporary one. POST /users/{id}/password (admin, with a reason) sets a temporary password and ends the user's sessions.
+- The chain heads are signed (Ed25519) into a checkpoint log beside the database every 1000 rows and at shutdown; GET /audit/keys gives the public key; GET /audit/verify checks rows against the checkpoints and reports \`firstInvalid: {table, seq, reason, kind}\` (kind "row": pinned on one row; "chain": a stretch was removed, reordered or rewritten). A Batch carries \`integrity\` (false when its own rows fail, or when the record fails in a way no row can be pinned on).
+- GET /alerts (admin): account lockouts. GET /reports/periodic-review?from&to: users, roles, last logins, privilege changes and lockouts in a period (Annex 11 §11). GET /audit/export?format=csv|json streams the filtered trail (audited).
+- PATCH /equipment/{id} {calibrationDueOn, reason} records a new calibration (supervisor, qa).
 - Fields carry extra keys beyond API.md where the definition has them: alert (alert limits), limits (physically possible values, outside them 400), decimals.
 `;
