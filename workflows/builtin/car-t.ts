@@ -3,22 +3,10 @@
 // (ARI-0001 release specification); Zhu et al., Cytotherapy 2018;20:394; Front Immunol 2024;15:1328368.
 // A definition is data: a site changes a figure by issuing a new version, not by changing code.
 import type { ProcessDefinitionInput } from '../definition.js';
+import { operatorSigns, operatorSignsVerified, PERCENT, qcSigns, releaseMycoplasma, releaseViability, TEMPERATURE, viability } from './common.js';
 
-const operatorSigns = [
-  { meaning: 'performed' as const, roles: ['operator' as const, 'supervisor' as const] },
-];
-// Steps marked (V) in processes.md: a second person verifies (separation of duties, DESIGN.md).
-const operatorSignsVerified = [
-  ...operatorSigns,
-  { meaning: 'verified' as const, roles: ['operator' as const, 'supervisor' as const] },
-];
-const qcSigns = [{ meaning: 'performed' as const, roles: ['qc' as const] }];
-
-const PERCENT = { unit: '%', decimals: 1, limits: { min: 0, max: 100 } };
-const TEMPERATURE = { unit: '°C', decimals: 1, limits: { min: -200, max: 60 } };
 const DAY_0 = { step: 'activation', field: 'startTime' };
 
-const viability = { name: 'viability', label: { en: 'Viability', vi: 'Khả năng sống' }, kind: 'number' as const, ...PERCENT };
 
 export const carT: ProcessDefinitionInput = {
   id: 'car-t',
@@ -318,14 +306,7 @@ export const carT: ProcessDefinitionInput = {
           ],
           signatures: qcSigns,
         },
-        {
-          id: 'release-viability',
-          title: { en: 'Viability', vi: 'Khả năng sống' },
-          stage: 'release',
-          after: [],
-          fields: [{ ...viability, kind: 'result', spec: { min: 70 } }],
-          signatures: qcSigns,
-        },
+        releaseViability,
         {
           id: 'release-car-positive',
           title: { en: 'CAR expression', vi: 'Biểu hiện CAR' },
@@ -386,16 +367,7 @@ export const carT: ProcessDefinitionInput = {
           ],
           signatures: qcSigns,
         },
-        {
-          id: 'release-mycoplasma',
-          title: { en: 'Mycoplasma (PCR)', vi: 'Mycoplasma (PCR)' },
-          stage: 'release',
-          after: [],
-          fields: [
-            { name: 'mycoplasma', label: { en: 'Mycoplasma', vi: 'Mycoplasma' }, kind: 'result', options: ['absent', 'detected'], spec: { oneOf: ['absent'] } },
-          ],
-          signatures: qcSigns,
-        },
+        releaseMycoplasma,
         {
           id: 'release-endotoxin',
           title: { en: 'Endotoxin', vi: 'Nội độc tố' },

@@ -3,22 +3,10 @@
 // Lapteva et al., Cytotherapy 2012;14:1131; Sakamoto et al., J Transl Med 2015; Nhung et al., Oncol Lett
 // 2018;15:5730; Liem et al., IJMS 2019;20:3166. A site changes a figure by issuing a new version.
 import type { ProcessDefinitionInput } from '../definition.js';
+import { operatorSigns, operatorSignsVerified, PERCENT, qcSigns, releaseMycoplasma, releaseViability, TEMPERATURE, viability } from './common.js';
 
-const operatorSigns = [
-  { meaning: 'performed' as const, roles: ['operator' as const, 'supervisor' as const] },
-];
-// Steps marked (V) in processes.md: a second person verifies (separation of duties, DESIGN.md).
-const operatorSignsVerified = [
-  ...operatorSigns,
-  { meaning: 'verified' as const, roles: ['operator' as const, 'supervisor' as const] },
-];
-const qcSigns = [{ meaning: 'performed' as const, roles: ['qc' as const] }];
-
-const PERCENT = { unit: '%', decimals: 1, limits: { min: 0, max: 100 } };
-const TEMPERATURE = { unit: '°C', decimals: 1, limits: { min: -200, max: 60 } };
 const DAY_0 = { step: 'culture-start', field: 'startTime' };
 
-const viability = { name: 'viability', label: { en: 'Viability', vi: 'Khả năng sống' }, kind: 'number' as const, ...PERCENT };
 const nkCells = { name: 'nkPercent', label: { en: 'NK cells (CD3−CD56+)', vi: 'Tế bào NK (CD3−CD56+)' }, kind: 'number' as const, ...PERCENT };
 
 export const nk: ProcessDefinitionInput = {
@@ -216,14 +204,7 @@ export const nk: ProcessDefinitionInput = {
       // One step per test: they open when the batch enters QC testing and run in parallel. The product
       // is infused fresh: it is released on the rapid tests and the sterility culture follows.
       steps: [
-        {
-          id: 'release-viability',
-          title: { en: 'Viability', vi: 'Khả năng sống' },
-          stage: 'release',
-          after: [],
-          fields: [{ ...viability, kind: 'result', spec: { min: 70 } }],
-          signatures: qcSigns,
-        },
+        releaseViability,
         {
           id: 'release-nk-purity',
           title: { en: 'NK purity (CD3−CD56+)', vi: 'Độ tinh khiết NK (CD3−CD56+)' },
@@ -273,16 +254,7 @@ export const nk: ProcessDefinitionInput = {
           ],
           signatures: qcSigns,
         },
-        {
-          id: 'release-mycoplasma',
-          title: { en: 'Mycoplasma (PCR)', vi: 'Mycoplasma (PCR)' },
-          stage: 'release',
-          after: [],
-          fields: [
-            { name: 'mycoplasma', label: { en: 'Mycoplasma', vi: 'Mycoplasma' }, kind: 'result', options: ['absent', 'detected'], spec: { oneOf: ['absent'] } },
-          ],
-          signatures: qcSigns,
-        },
+        releaseMycoplasma,
         {
           id: 'release-potency',
           title: { en: 'Potency (K562 cytotoxicity)', vi: 'Hiệu lực (độc tính trên tế bào K562)' },
