@@ -45,7 +45,10 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
     };
     const result = write(writer);
     const next = replay(ctx, store.getBatch(record.row.id)!, store.entriesOfBatch(record.row.id));
-    store.saveBatchState(record.row.id, { status: statusOfRecord(next), version: next.version, openDeviations: openDeviationCount(next), updatedAt: now });
+    const [before, after] = [statusOfRecord(record), statusOfRecord(next)];
+    // 21 CFR 11.10(e): a state change of the batch is an event of its own in the audit trail.
+    if (before !== after) writer.audit({ action: 'batch.status-changed', entity: 'batch', entityId: record.row.id, before: { status: before }, after: { status: after } });
+    store.saveBatchState(record.row.id, { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now });
     return { result, record: next };
   });
 }

@@ -40,6 +40,9 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     const { from, to, user, batchId, action, format } = req.query;
     const filters = { from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId: user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined, batchId, action };
     ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'audit.exported', entity: 'audit', after: { format, filters: req.query } }));
+    // Every export is anchored: the chain heads it was taken at are signed into the checkpoint log.
+    const checkpoint = ctx.store.checkpoint('export');
+    if (checkpoint) reply.header('x-cellbatch-checkpoint', `${checkpoint.n}; key ${checkpoint.keyId}`);
     // Streamed a page of rows at a time: constant memory whatever the size of the trail.
     const rows = ctx.store.iterateAudit(filters);
     const item = (r: AuditRow) => auditItems(ctx, { items: [r] }).items[0] as Record<string, unknown>;
