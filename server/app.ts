@@ -58,6 +58,8 @@ export function createContext(opts: BuildOptions): AppContext {
   // R1: the record is verified at start, so that a file edited while the server was stopped is
   // reported before anyone works on it (and every batch view says so).
   const recordCheck = { report: verifyRecord(store, integrity?.log, integrity ? new Map([[integrity.key.id, integrity.key.publicKeyPem]]) : new Map()) };
+  // Heads left unsigned by a run that crashed are signed now, once the record has verified.
+  if (recordCheck.report.valid) store.checkpoint('start');
   return { store, clock, config, processes, integrity, recordCheck };
 }
 

@@ -2,7 +2,7 @@
 // row, checked against the signed checkpoints of the chain heads, whose signatures and sequence are
 // checked too (21 CFR 11.10(a)).
 import path from 'node:path';
-import { CheckpointLog, checkCheckpointLog, loadOrCreateKey } from '../store/checkpoints.js';
+import { CheckpointLog, checkCheckpointLog, loadOrCreateKey, type Checkpoint } from '../store/checkpoints.js';
 import type { ChainReport, Store } from '../store/store.js';
 
 export const checkpointLogFile = (dbFile: string) => `${dbFile}.checkpoints.jsonl`;
@@ -15,8 +15,14 @@ export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY
 
 /** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
 export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): ChainReport {
-  const checkpoints = log?.read() ?? [];
-  const logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
+  let checkpoints: Checkpoint[] = [];
+  let logProblem: string | null = null;
+  try {
+    checkpoints = log?.read() ?? [];
+    logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
+  } catch (e) {
+    logProblem = (e as Error).message;
+  }
   const report = store.verifyChains(logProblem ? [] : checkpoints);
   if (!report.valid || !logProblem) return report;
   return { ...report, valid: false, firstInvalid: { table: 'checkpoints', seq: Number(/\d+/.exec(logProblem)?.[0] ?? 0), reason: logProblem, kind: 'chain' } };

@@ -22,6 +22,35 @@ export interface Checkpoint {
   signature: string;
 }
 
+export interface Mark { n: number; hash: string }
+
+/**
+ * The log must still hold the checkpoint the mark names, unchanged. It may be one ahead: a crash
+ * between appending a checkpoint and moving the mark leaves it so, and loses nothing.
+ */
+function markProblem(checkpoints: Checkpoint[], mark: Mark | 'unreadable' | undefined): string | null {
+  if (mark === undefined) return null;
+  if (mark === 'unreadable') return 'the checkpoint mark beside the key cannot be read: it was altered';
+  const last = checkpoints[checkpoints.length - 1];
+  const named = checkpoints.find((c) => c.n === mark.n);
+  if (!named) return `the checkpoint log ends at ${last?.n ?? 0}, but checkpoint ${mark.n} was written: the log was cut short`;
+  if (checkpointHash(named) !== mark.hash) return `checkpoint ${mark.n} differs from the one written`;
+  return null;
+}
+
+/** Write to a temporary file, fsync, rename: a crash leaves the old content or the new, never a torn file. */
+function writeAtomically(file: string, data: string) {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o640);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
 export interface SigningKey { id: string; publicKeyPem: string; createdAt: string; privateKey: KeyObject }
 
 /** The key id: the first 16 hex characters of the SHA-256 of the public key (SPKI DER). */
@@ -56,14 +85,36 @@ export class CheckpointLog {
    */
   constructor(readonly file: string, private readonly key?: SigningKey, readonly markFile?: string) {}
 
-  /** The high-water mark kept beside the key: the log must reach it. */
-  mark(): { n: number; hash: string } | undefined {
-    return this.markFile && fs.existsSync(this.markFile) ? (JSON.parse(fs.readFileSync(this.markFile, 'utf8')) as { n: number; hash: string }) : undefined;
+  /** The high-water mark kept beside the key: the log must reach it. `unreadable` is itself a finding. */
+  mark(): Mark | 'unreadable' | undefined {
+    if (!this.markFile || !fs.existsSync(this.markFile)) return undefined;
+    try {
+      return JSON.parse(fs.readFileSync(this.markFile, 'utf8')) as Mark;
+    } catch {
+      return 'unreadable';
+    }
   }
 
+  /**
+   * The checkpoints in order. A last line cut off by a crash while it was being written (no newline,
+   * not JSON) is left out: its mark was never written, so nothing signed is lost. Any other line that
+   * does not parse is damage, and throws.
+   */
   read(): Checkpoint[] {
     if (!fs.existsSync(this.file)) return [];
-    return fs.readFileSync(this.file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Checkpoint);
+    const text = fs.readFileSync(this.file, 'utf8');
+    const lines = text.split('\n');
+    const out: Checkpoint[] = [];
+    lines.forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        out.push(JSON.parse(line) as Checkpoint);
+      } catch {
+        if (i === lines.length - 1) return; // torn final write
+        throw new Error(`line ${i + 1} of the checkpoint log cannot be read`);
+      }
+    });
+    return out;
   }
 
   last(): Checkpoint | undefined {
@@ -80,13 +131,20 @@ export class CheckpointLog {
    */
   append(heads: Record<ChainTable, Head>, reason: Checkpoint['reason'], at: Date): Checkpoint | undefined {
     if (!this.key) throw new Error('no signing key: checkpoints can only be written by the server');
-    const last = this.last();
-    const mark = this.mark();
-    if (mark && (!last || last.n !== mark.n || checkpointHash(last) !== mark.hash)) {
-      this.damaged = `the checkpoint log ends at ${last?.n ?? 0} but checkpoint ${mark.n} was written: it was cut short or altered`;
+    let all: Checkpoint[];
+    try {
+      all = this.read();
+    } catch (e) {
+      this.damaged = (e as Error).message;
       return undefined;
     }
-    if (last && CHAIN_TABLES.every((t) => last.heads[t].seq === heads[t].seq && last.heads[t].hash === heads[t].hash) && reason === 'interval') return last;
+    const last = all[all.length - 1];
+    const problem = markProblem(all, this.mark());
+    if (problem) {
+      this.damaged = problem;
+      return undefined;
+    }
+    if (last && CHAIN_TABLES.every((t) => last.heads[t].seq === heads[t].seq && last.heads[t].hash === heads[t].hash) && (reason === 'interval' || reason === 'start')) return last;
     const body = { n: (last?.n ?? 0) + 1, at: at.toISOString(), reason, heads, keyId: this.key.id, prev: last ? checkpointHash(last) : '' };
     const checkpoint: Checkpoint = { ...body, signature: sign(null, Buffer.from(signedPart(body)), this.key.privateKey).toString('base64') };
     const fd = fs.openSync(this.file, 'a', 0o640);
@@ -96,16 +154,15 @@ export class CheckpointLog {
     } finally {
       fs.closeSync(fd);
     }
-    if (this.markFile) fs.writeFileSync(this.markFile, JSON.stringify({ n: checkpoint.n, hash: checkpointHash(checkpoint) }));
+    if (this.markFile) writeAtomically(this.markFile, JSON.stringify({ n: checkpoint.n, hash: checkpointHash(checkpoint) }));
     return checkpoint;
   }
 }
 
 /** Checks each checkpoint's signature and its link to the one before; returns the first problem. */
-export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<string, string>, mark?: { n: number; hash: string }): string | null {
-  const last = checkpoints[checkpoints.length - 1];
-  if (mark && (!last || last.n < mark.n)) return `the checkpoint log ends at ${last?.n ?? 0}, but checkpoint ${mark.n} was written: the log was cut short`;
-  if (mark && last && last.n === mark.n && checkpointHash(last) !== mark.hash) return `checkpoint ${last.n} differs from the one written`;
+export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<string, string>, mark?: Mark | 'unreadable'): string | null {
+  const problem = markProblem(checkpoints, mark);
+  if (problem) return problem;
   let prev = '';
   for (const c of checkpoints) {
     const pem = publicKeys.get(c.keyId);

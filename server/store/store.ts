@@ -68,6 +68,14 @@ export class Store {
 
   constructor(file: string, private readonly options: StoreOptions = {}) {
     ({ sqlite: this.sqlite, db: this.db } = openDatabase(file));
+    // Rows appended since the last signed checkpoint, also those of a run that crashed before signing.
+    try {
+      const last = options.checkpoints?.last();
+      const heads = this.heads();
+      this.appendedSinceCheckpoint = CHAIN_TABLES.reduce((n, t) => n + Math.max(0, heads[t].seq - (last?.heads[t].seq ?? 0)), 0);
+    } catch {
+      this.appendedSinceCheckpoint = 0; // a damaged log is reported by verification
+    }
   }
 
   close() {
