@@ -82,7 +82,7 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
     const entry = w.entry('step', { stepId, values, results, occurrence }, stepId);
     w.sign(entry, signer, 'performed');
     openDeviations(w, entry, step, failures, timing);
-    w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, signedBy: signer.username } });
+    w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, signedBy: signer.username, session: actor.username } });
     return entry;
   });
   return { entryId: entry.id, record: next };

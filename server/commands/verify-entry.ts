@@ -36,7 +36,7 @@ export async function verifyEntry(ctx: AppContext, actor: UserRow, batchId: stri
     const verification = w.entry('verification', { entryId }, step.id);
     // The verifier signs the content of the step entry itself: the signature carries that entry's hash.
     w.sign(entry, signer, 'verified');
-    w.audit({ action: 'step.verified', entity: 'entry', entityId: entryId, after: { verificationEntryId: verification.id, stepId: step.id, signedBy: signer.username } });
+    w.audit({ action: 'step.verified', entity: 'entry', entityId: entryId, after: { verificationEntryId: verification.id, stepId: step.id, signedBy: signer.username, session: actor.username } });
   });
   return { entryId, record: next };
 }

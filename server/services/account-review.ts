@@ -8,14 +8,20 @@ import { userView } from './accounts.js';
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 const PRIVILEGE_ACTIONS = ['user.created', 'user.updated', 'password.reset', 'account.unlocked'];
 
-/** Lockouts since the account was last unlocked: what an administrator must act on. */
+/**
+ * Lockouts, newest first. A lockout is open while the account is still locked by it: no unlock
+ * followed it. An alert closed by an unlock stays closed when the account is locked again.
+ */
 export function lockoutAlerts(ctx: AppContext) {
+  const lastUnlock = new Map<string, number>();
+  for (const row of ctx.store.iterateAudit({ action: 'account.unlocked' })) if (row.entityId) lastUnlock.set(row.entityId, row.seq);
   const items = [];
   for (const row of ctx.store.iterateAudit({ action: 'account.locked' })) {
     const user = row.entityId ? ctx.store.findUserById(row.entityId) : undefined;
+    const open = !!user?.locked && row.seq > (lastUnlock.get(user.id) ?? 0);
     items.push({
       id: String(row.seq), kind: 'account-locked', at: row.at, userId: row.entityId, username: user?.username,
-      detail: `${user?.username ?? row.entityId} was locked: ${row.reason ?? 'repeated failures'}`, open: !!user?.locked,
+      detail: `${user?.username ?? row.entityId} was locked: ${row.reason ?? 'repeated failures'}`, open,
     });
   }
   return items.reverse();
