@@ -14,7 +14,7 @@ import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './
 import { storedOffset } from './services/training-clock.js';
 import { openIntegrity, verifyRecord } from './services/integrity.js';
 import { writeAudit } from './services/audit.js';
-import problem from './plugins/problem.js';
+import problem, { sendProblem } from './plugins/problem.js';
 import auth from './plugins/auth.js';
 import authRoutes from './routes/auth.js';
 import userRoutes from './routes/users.js';
@@ -65,7 +65,14 @@ export function createContext(opts: BuildOptions): AppContext {
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
   const ctx = createContext(opts);
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 256 * 1024, trustProxy: false }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({
+    logger: opts.logger ?? false, bodyLimit: 256 * 1024, trustProxy: false,
+    // Router errors (a malformed URL, an over-long path parameter) answer problem+json like the rest.
+    frameworkErrors: (err, _request, reply) => {
+      const status = err.statusCode ?? 400;
+      sendProblem(reply, status, String(err.code ?? 'bad-url').toLowerCase(), err.message, status === 400 ? [{ field: 'url', message: err.message }] : undefined);
+    },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onClose', async () => {

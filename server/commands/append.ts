@@ -44,7 +44,13 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
       audit: (e) => writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id }),
     };
     const result = write(writer);
-    const next = replay(ctx, store.getBatch(record.row.id)!, store.entriesOfBatch(record.row.id));
+    let next: BatchRecord;
+    try {
+      next = replay(ctx, store.getBatch(record.row.id)!, store.entriesOfBatch(record.row.id));
+    } catch (e) {
+      // The machine refuses what was appended: the command missed a rule. Roll back, refuse (409).
+      throw conflict('not-allowed-now', `the process does not allow this now (${(e as Error).message})`);
+    }
     const [before, after] = [statusOfRecord(record), statusOfRecord(next)];
     // 21 CFR 11.10(e): a state change of the batch is an event of its own in the audit trail.
     if (before !== after) writer.audit({ action: 'batch.status-changed', entity: 'batch', entityId: record.row.id, before: { status: before }, after: { status: after } });

@@ -24,6 +24,7 @@ export async function verifyEntry(ctx: AppContext, actor: UserRow, batchId: stri
   const roles = rolesFor(step, 'verified');
   if (roles.length === 0) throw conflict('verification-not-required', `"${step.title.en}" needs no verification`);
   if (!(entryId in record.snapshot.context.pending)) throw conflict('already-verified', `entry ${entryId} of "${step.title.en}" is already verified`);
+  if (!record.snapshot.can({ type: 'verify', entryId })) throw conflict('batch-closed', `the batch is ${String(record.snapshot.value)}; its entries can no longer be verified`);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
   assertSignerRole(ctx, signer, roles, `the verification of "${step.title.en}"`, batchId);
   // 21 CFR 211.101(d): the verifier is not the performer.

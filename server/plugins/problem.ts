@@ -22,7 +22,7 @@ function fieldErrors(context: string | undefined, issues: ZodIssueLike[]): Field
   return issues.flatMap((i) => {
     const path = i.instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
     if (i.keyword === 'unrecognized_keys' && i.params?.keys) {
-      return i.params.keys.map((k) => ({ field: `${prefix}${path ? `${path}.` : ''}${k}`, message: 'unknown field' }));
+      return i.params.keys.map((k) => ({ field: `${prefix}${path ? `${path}.` : ''}${k === '' ? '(empty name)' : k}`, message: 'unknown field' }));
     }
     return [{ field: `${prefix}${path}` || context || 'body', message: i.message }];
   });
