@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { buildApp } from '../server/app.js';
 import type { AppContext } from '../server/context.js';
 import { createUser } from '../server/services/accounts.js';
@@ -115,4 +116,22 @@ export async function createBatch(h: Harness, processId: string, seq: number, we
 export function recordState(h: Harness) {
   const counts = h.ctx.store.counts();
   return { entries: counts.entries, signatures: counts.signatures, chain: h.ctx.store.verifyChains().valid };
+}
+
+/** Records the CAR-T apheresis receipt as op1, in spec and in its window. */
+export async function recordReceipt<B extends { id: string; version: number }>(h: Harness, b: B, seq: number) {
+  const now = h.ctx.clock.now().getTime();
+  const r = await call(h, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, {
+    values: {
+      bagScan: din(seq).keyed,
+      collectionEnd: new Date(now - 10 * HOUR).toISOString(),
+      receivedAt: new Date(now - 2 * HOUR).toISOString(),
+      transportTemperature: 6,
+      volume: 180,
+    },
+    signature: sign('op1'),
+    expectedVersion: b.version,
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body as { entry: { id: string }; batch: B };
 }

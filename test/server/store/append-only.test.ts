@@ -8,32 +8,14 @@ import { buildApp } from '../../../server/app.js';
 import { chainHash } from '../../../server/store/chain.js';
 import { signatureHashed, type SignatureRow } from '../../../server/store/store.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
-import { call, createBatch, din, harness, HOUR, PASSWORD, sign, type Harness } from '../../helpers.js';
+import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
 
 const TABLES = ['entries', 'signatures', 'audit_log'] as const;
 
 let h: Harness;
 let batch: { id: string; version: number };
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Records the CAR-T apheresis receipt as op1, in spec and in its window. */
-async function recordReceipt(hh: Harness, b: { id: string; version: number }, seq: number) {
-  const now = hh.ctx.clock.now().getTime();
-  const r = await call(hh, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, {
-    values: {
-      bagScan: din(seq).keyed,
-      collectionEnd: iso(now - 10 * HOUR),
-      receivedAt: iso(now - 2 * HOUR),
-      transportTemperature: 6,
-      volume: 180,
-    },
-    signature: sign('op1'),
-    expectedVersion: b.version,
-  });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body as { entry: { id: string }; batch: { id: string; version: number } };
-}
 
 async function verify(hh: Harness) {
   const r = await call(hh, 'qa1', 'GET', '/audit/verify');

@@ -13,7 +13,7 @@ import { runCli } from '../../../server/cli.js';
 import { checkpointLogFile } from '../../../server/services/integrity.js';
 import { chainHash, GENESIS } from '../../../server/store/chain.js';
 import { entryHashed, signatureHashed, type EntryRow, type SignatureRow } from '../../../server/store/store.js';
-import { call, createBatch, din, harness, HOUR, PASSWORD, sign, type Harness } from '../../helpers.js';
+import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
 
 type Table = 'entries' | 'signatures' | 'audit_log';
 interface Report { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: string; seq: number; reason: string } }
@@ -23,7 +23,6 @@ interface Batch { id: string; version: number }
 const ENTRY_COLS = 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash';
 const SIGNATURE_COLS = 'seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 let h: Harness;
 let dbFile: string;
@@ -33,23 +32,6 @@ let batch2: Batch;
 let ids: { receipt1: string; receipt2: string; sample: string };
 const apps: FastifyInstance[] = [];
 
-/** Records the CAR-T apheresis receipt as op1, in spec and in its window (as append-only.test.ts does). */
-async function recordReceipt(hh: Harness, b: Batch, seq: number) {
-  const now = hh.ctx.clock.now().getTime();
-  const r = await call(hh, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, {
-    values: {
-      bagScan: din(seq).keyed,
-      collectionEnd: iso(now - 10 * HOUR),
-      receivedAt: iso(now - 2 * HOUR),
-      transportTemperature: 6,
-      volume: 180,
-    },
-    signature: sign('op1'),
-    expectedVersion: b.version,
-  });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body as { entry: { id: string }; batch: Batch };
-}
 
 beforeEach(async () => {
   // A small interval: the chain heads are signed every 5 appended rows, and at shutdown.
