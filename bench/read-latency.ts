@@ -1,0 +1,105 @@
+// Benchmark 2 (and 4): read latency on a large database against a small one.
+//
+// Two databases are seeded by bench/seed.ts with batches of the same length (entries / batches): the
+// large one (default 1,000 batches × 200,000 entries; --full: 10,000 × 5,000,000) and a 100-batch one.
+// Both servers run at the same time (bench/server.ts, each in its own process) and the requests
+// alternate between them, one at a time, so that whatever else the machine is doing weighs on both
+// alike. Measured: GET /batches/{id} (random batches) and GET /batches?limit=50 (random pages), p50 of
+// each on the large database ÷ the same on the small one (target ≤ 1.5); the RSS of the large
+// database's server after the load (target ≤ 200 MB); and, as information, how long that server took
+// to start (it verifies every chain at start).
+import fs from 'node:fs';
+import path from 'node:path';
+import { seedDatabase, SEED_USERS, type SeedResult } from './seed.js';
+import {
+  fmt, heading, isMain, login, mb, ms, note, numberOption, parseArgs, pct, percentile, scaleOf, ServerProcess, tempDir, verdict, watchCpu, type Verdict,
+} from './lib.js';
+
+export interface ReadOptions { idRequests: number; listRequests: number }
+
+async function timedGet(base: string, url: string, token: string) {
+  const t = performance.now();
+  const res = await fetch(`${base}/api/v1${url}`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.text();
+  const elapsed = performance.now() - t;
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${body.slice(0, 300)}`);
+  return { ms: elapsed, bytes: body.length };
+}
+
+interface Side { name: string; seed: SeedResult; server: ServerProcess; token: string; ids: string[]; byId: number[]; list: number[]; bytes: { id: number; list: number } }
+
+const random = (n: number) => Math.floor(Math.random() * n);
+const cursorOf = (id: string) => Buffer.from(id).toString('base64url');
+
+export async function runReadLatency(large: SeedResult, small: SeedResult, o: ReadOptions): Promise<Verdict[]> {
+  heading(`Benchmark 2: GET latency, ${fmt(large.batches)} batches / ${fmt(large.entries)} entries vs ${fmt(small.batches)} batches`);
+  const sides: Side[] = [];
+  try {
+    for (const [name, seed] of [['large', large], ['small', small]] as const) {
+      const server = await ServerProcess.start(seed.dbFile);
+      console.log(`${name} database: ${fmt(seed.batches)} batches × ${fmt(seed.entriesPerBatch)} entries (${fmt(seed.entries + seed.signatures + seed.audit)} chained rows); server started in ${fmt(server.startupMs / 1000, 1)} s (it verifies every chain at start)`);
+      const token = await login(server.url, SEED_USERS.operator);
+      sides.push({ name, seed, server, token, ids: [...seed.batchIds].sort(), byId: [], list: [], bytes: { id: 0, list: 0 } });
+    }
+    const idUrl = (s: Side) => `/batches/${s.ids[random(s.ids.length)]}`;
+    const listUrl = (s: Side) => {
+      const p = random(Math.max(1, s.ids.length - 50 + 1)); // a page of 50 starting at position p
+      return p === 0 ? '/batches?limit=50' : `/batches?limit=50&cursor=${cursorOf(s.ids[p - 1])}`;
+    };
+    for (const s of sides) { // warm-up
+      for (let i = 0; i < 5; i++) s.bytes.id = (await timedGet(s.server.url, idUrl(s), s.token)).bytes;
+      s.bytes.list = (await timedGet(s.server.url, listUrl(s), s.token)).bytes;
+    }
+    const other = watchCpu(() => sides.map((s) => s.server.pid));
+    for (let i = 0; i < o.idRequests; i++) {
+      for (const s of i % 2 ? sides : [...sides].reverse()) s.byId.push((await timedGet(s.server.url, idUrl(s), s.token)).ms);
+    }
+    for (let i = 0; i < o.listRequests; i++) {
+      for (const s of i % 2 ? sides : [...sides].reverse()) s.list.push((await timedGet(s.server.url, listUrl(s), s.token)).ms);
+    }
+    const otherShare = other();
+    for (const s of sides) {
+      console.log(`${s.name}: GET /batches/{id} p50 ${ms(percentile(s.byId, 50))}, p95 ${ms(percentile(s.byId, 95))} (${fmt(s.bytes.id / 1024)} KiB); `
+        + `GET /batches?limit=50 p50 ${ms(percentile(s.list, 50))}, p95 ${ms(percentile(s.list, 95))} (${fmt(s.bytes.list / 1024)} KiB)`);
+    }
+    console.log(`${fmt(o.idRequests)} + ${fmt(o.listRequests)} requests per database, alternating; other processes used ${pct(otherShare)} of the CPUs meanwhile`);
+    const [L, S] = sides;
+    const verdicts: Verdict[] = [];
+    verdicts.push(verdict(`GET /batches/{id}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.byId, 50))}`, `small database p50 ${ms(percentile(S.byId, 50))}`, percentile(L.byId, 50) / percentile(S.byId, 50), { max: 1.5 }));
+    verdicts.push(verdict(`GET /batches?limit=50, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.list, 50))}`, `small database p50 ${ms(percentile(S.list, 50))}`, percentile(L.list, 50) / percentile(S.list, 50), { max: 1.5 }));
+    const memory = await L.server.memory();
+    verdicts.push(verdict(`server RSS after the read load, ${fmt(L.seed.batches)} batches (after GC)`, mb(memory.rssAfterGc), `limit 200 MB (before GC ${mb(memory.rss)}, peak ${mb(memory.peakRss)}, heap ${mb(memory.heapUsed)})`, memory.rssAfterGc / (200 * 1024 * 1024), { max: 1 }));
+    verdicts.push(note('server start, large database', `server start on the large database: ${fmt(L.server.startupMs / 1000, 1)} s for ${fmt(L.seed.entries + L.seed.signatures + L.seed.audit)} chained rows verified (${fmt((L.seed.entries + L.seed.signatures + L.seed.audit) / (L.server.startupMs / 1000))} rows/s)`));
+    return verdicts;
+  } finally {
+    for (const s of sides) await s.server.stop();
+  }
+}
+
+export function readOptions(args = parseArgs()): ReadOptions {
+  return { idRequests: numberOption(args, 'id-requests', undefined, 100), listRequests: numberOption(args, 'list-requests', undefined, 10) };
+}
+
+/** Seeds the large and the 100-batch database side by side in a temp folder. */
+export async function seedPair(args = parseArgs()) {
+  const scale = scaleOf(args);
+  const smallBatches = numberOption(args, 'small-batches', undefined, 100);
+  const perBatch = Math.floor(scale.entries / scale.batches);
+  console.log(`scale: ${scale.full ? 'FULL' : 'small (npm run bench -- --full for 10,000 batches × 5,000,000 entries)'} — ${fmt(scale.batches)} batches × ${fmt(perBatch)} entries = ${fmt(scale.batches * perBatch)} entries; comparison database ${fmt(smallBatches)} batches × ${fmt(perBatch)} entries`);
+  const dir = tempDir('read');
+  const inFlight = numberOption(args, 'in-flight', undefined, 100);
+  const large = await seedDatabase({ dbFile: path.join(dir, 'large', 'cellbatch.db'), batches: scale.batches, entries: scale.batches * perBatch, inFlight });
+  const small = await seedDatabase({ dbFile: path.join(dir, 'small', 'cellbatch.db'), batches: smallBatches, entries: smallBatches * perBatch, inFlight });
+  return { dir, large, small, cleanup: () => { if (!args.flags.has('keep')) fs.rmSync(dir, { recursive: true, force: true }); else console.log(`kept ${dir}`); } };
+}
+
+if (isMain(import.meta.url)) {
+  const args = parseArgs();
+  const pair = await seedPair(args);
+  try {
+    const verdicts = await runReadLatency(pair.large, pair.small, readOptions(args));
+    if (args.flags.has('strict') && verdicts.some((v) => v.pass === false)) process.exitCode = 1;
+  } finally {
+    pair.cleanup();
+  }
+}
