@@ -60,7 +60,7 @@ export function createContext(opts: BuildOptions): AppContext {
   const recordCheck = { report: verifyRecord(store, integrity?.log, integrity ? new Map([[integrity.key.id, integrity.key.publicKeyPem]]) : new Map()) };
   // Heads left unsigned by a run that crashed are signed now, once the record has verified.
   if (recordCheck.report.valid) store.checkpoint('start');
-  return { store, clock, config, processes, integrity, recordCheck, replays: new Map() };
+  return { store, clock, config, processes, integrity, recordCheck };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {

@@ -24,9 +24,4 @@ export interface AppContext {
   integrity?: { log: CheckpointLog; key: SigningKey };
   /** The last full verification of the record (at start and at every GET /audit/verify). */
   recordCheck: { report?: ChainReport };
-  /**
-   * Replayed batches by id, valid for the version (entry count) they were replayed at: entries are
-   * append-only, so a batch whose entry count is unchanged has the same fold. A cache, never the truth.
-   */
-  replays: Map<string, { version: number; record: unknown; intact?: boolean }>;
 }

@@ -38,24 +38,10 @@ export function processOf(ctx: AppContext, row: BatchRow): LoadedProcess {
 }
 
 /** Loads and replays a batch; 404 when it does not exist. */
-const REPLAY_CACHE_SIZE = 512;
-
 export function loadBatch(ctx: AppContext, id: string): BatchRecord {
   const row = ctx.store.getBatch(id);
   if (!row) throw notFound('batch', id);
-  const version = ctx.store.batchEntryCount(id);
-  const cached = ctx.replays.get(id);
-  if (cached && cached.version === version) {
-    // Least recently used goes first: re-insert on every hit.
-    ctx.replays.delete(id);
-    ctx.replays.set(id, cached);
-    return { ...(cached.record as BatchRecord), row };
-  }
-  const record = replay(ctx, row, ctx.store.entriesOfBatch(id));
-  ctx.replays.delete(id);
-  ctx.replays.set(id, { version: record.version, record });
-  if (ctx.replays.size > REPLAY_CACHE_SIZE) ctx.replays.delete(ctx.replays.keys().next().value!);
-  return record;
+  return replay(ctx, row, ctx.store.entriesOfBatch(id));
 }
 
 export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[]): BatchRecord {
@@ -174,13 +160,7 @@ export function integrityOf(ctx: AppContext, r: BatchRecord) {
   // log) makes every batch's record untrustworthy; a row-level one only the batches it touches.
   const failed = ctx.recordCheck.report?.firstInvalid;
   if (failed?.kind === 'chain' || ctx.integrity?.log.damaged) return false;
-  // The batch's own rows are rechecked whenever it changes and at its first read after a start or a
-  // full verification (which empties the cache); GET /audit/verify checks everything at any time.
-  const cached = ctx.replays.get(r.row.id);
-  if (cached && cached.version === r.version && cached.intact !== undefined) return cached.intact;
-  const intact = ctx.store.batchIntact(r.row.id);
-  if (cached && cached.version === r.version) cached.intact = intact;
-  return intact;
+  return ctx.store.batchIntact(r.row.id);
 }
 
 export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean } = {}) {

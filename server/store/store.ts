@@ -270,10 +270,6 @@ export class Store {
     return row;
   }
 
-  /** How many entries a batch has (its version): one index lookup. */
-  batchEntryCount(batchId: string): number {
-    return (this.sqlite.prepare('select coalesce(max(batch_seq), 0) as n from entries where batch_id = ?').get(batchId) as { n: number }).n;
-  }
   entriesOfBatch(batchId: string): EntryRow[] {
     return this.db.select().from(t.entries).where(eq(t.entries.batchId, batchId)).orderBy(asc(t.entries.batchSeq)).all();
   }
