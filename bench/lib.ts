@@ -142,6 +142,31 @@ export function watchCpu(pids: () => number[]): () => number {
   };
 }
 
+/** Other processes' CPU share above which a measurement counts as disturbed. */
+export const DISTURBED = 0.15;
+
+/**
+ * Waits (up to `maxWaitMs`, default 2 minutes; BENCH_QUIET_WAIT_S overrides) until other processes
+ * use less than DISTURBED of the CPUs over 2 s, so that a measurement does not start in the middle of
+ * someone else's test run. Returns false when the machine never went quiet.
+ */
+export async function waitForQuiet(pids: () => number[], maxWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 120) * 1000): Promise<boolean> {
+  const until = performance.now() + maxWaitMs;
+  let announced = false;
+  for (;;) {
+    const other = watchCpu(pids);
+    await sleep(2000);
+    const share = other();
+    if (share < DISTURBED) return true;
+    if (performance.now() > until) {
+      console.log(`  (other processes still use ${pct(share)} of the CPUs; measuring anyway)`);
+      return false;
+    }
+    if (!announced) console.log(`  (waiting for other processes to leave the CPUs: they use ${pct(share)})`);
+    announced = true;
+  }
+}
+
 /** Starts watching one process: the returned function gives its share of the machine's CPU time meanwhile. */
 export function watchProcessCpu(pid: number): () => number {
   const m0 = machineTicks().total;

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { seedDatabase, SEED_USERS, type SeedResult } from './seed.js';
 import {
-  fmt, heading, isMain, login, mb, ms, note, numberOption, parseArgs, pct, percentile, scaleOf, ServerProcess, tempDir, verdict, watchCpu, type Verdict,
+  fmt, heading, isMain, login, mb, ms, note, numberOption, parseArgs, pct, percentile, scaleOf, ServerProcess, tempDir, verdict, waitForQuiet, watchCpu, type Verdict,
 } from './lib.js';
 
 export interface ReadOptions { idRequests: number; listRequests: number }
@@ -50,6 +50,7 @@ export async function runReadLatency(large: SeedResult, small: SeedResult, o: Re
       for (let i = 0; i < 5; i++) s.bytes.id = (await timedGet(s.server.url, idUrl(s), s.token)).bytes;
       s.bytes.list = (await timedGet(s.server.url, listUrl(s), s.token)).bytes;
     }
+    await waitForQuiet(() => sides.map((s) => s.server.pid));
     const other = watchCpu(() => sides.map((s) => s.server.pid));
     for (let i = 0; i < o.idRequests; i++) {
       for (const s of i % 2 ? sides : [...sides].reverse()) s.byId.push((await timedGet(s.server.url, idUrl(s), s.token)).ms);

@@ -27,7 +27,7 @@ if (runs('read') || runs('verify')) {
   const pair = await seedPair(args);
   try {
     if (runs('read')) verdicts.push(...await runReadLatency(pair.large, pair.small, readOptions(args)));
-    if (runs('verify')) verdicts.push(...runVerifyChains(pair.large.dbFile));
+    if (runs('verify')) verdicts.push(...await runVerifyChains(pair.large.dbFile));
   } finally {
     pair.cleanup();
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Store, auditHashed, entryHashed, signatureHashed, type AuditRow, type EntryRow, type SignatureRow } from '../server/store/store.js';
 import { canonicalJson } from '../server/store/chain.js';
-import { fmt, heading, isMain, mb, note, parseArgs, pct, verdict, watchCpu, type Verdict } from './lib.js';
+import { fmt, heading, isMain, mb, note, parseArgs, pct, verdict, waitForQuiet, watchCpu, type Verdict } from './lib.js';
 import { seedPair } from './read-latency.js';
 
 // The columns verifyChains reads, per table (server/store/store.ts).
@@ -60,8 +60,9 @@ function baseline(store: Store) {
   return { rows, bytes, hashMs, readMs, canonicalMs };
 }
 
-export function runVerifyChains(dbFile: string): Verdict[] {
+export async function runVerifyChains(dbFile: string): Promise<Verdict[]> {
   heading('Benchmark 3: chain verification (store.verifyChains) vs raw SHA-256');
+  await waitForQuiet(() => []);
   const store = new Store(dbFile);
   try {
     const other = watchCpu(() => []);
@@ -89,9 +90,9 @@ export function runVerifyChains(dbFile: string): Verdict[] {
 if (isMain(import.meta.url)) {
   const args = parseArgs();
   const db = args.values.get('db');
-  if (db) runVerifyChains(path.resolve(db));
+  if (db) await runVerifyChains(path.resolve(db));
   else {
     const pair = await seedPair(args);
-    try { runVerifyChains(pair.large.dbFile); } finally { pair.cleanup(); }
+    try { await runVerifyChains(pair.large.dbFile); } finally { pair.cleanup(); }
   }
 }
