@@ -7,7 +7,7 @@ import { assertSignerRole, authenticateSigner, type SignatureInput } from '../se
 import { loadBatch, statusOfRecord } from '../services/batch-record.js';
 import { computeValues, judgeValues, validateValues } from '../../workflows/values.js';
 import { appendToBatch, assertVersion } from './append.js';
-import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor } from './record-step.js';
+import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor } from './step-rules.js';
 import { recordedEntry } from './verify-entry.js';
 import { malformedScans } from '../domain/materials-rules.js';
 

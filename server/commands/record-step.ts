@@ -2,61 +2,18 @@
 // transaction that appends the entry, its signature, any deviations, the audit row and the projection.
 // The order of refusals is API.md's: 404 → 403 → 409 → 400 → 401 → 403 → 422.
 import type { AppContext } from '../context.js';
-import { alreadyAudited, badRequest, conflict, forbidden, notFound, refused, type FieldProblem } from '../errors.js';
+import { badRequest, conflict } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
-import { canRecord, findStep, loadBatch, lockReason, type BatchRecord } from '../services/batch-record.js';
+import { canRecord, loadBatch, lockReason, type BatchRecord } from '../services/batch-record.js';
 import { computeValues, judgeValues, validateValues } from '../../workflows/values.js';
 import { judgeTiming, missedOccurrences } from '../../workflows/schedule.js';
 import type { Step } from '../../workflows/definition.js';
-import { appendToBatch, assertVersion, auditRefusal, type BatchWriter } from './append.js';
-import { equipmentProblem, identityProblem, lotProblem, malformedScans } from '../domain/materials-rules.js';
-import type { EntryRow } from '../store/store.js';
+import { appendToBatch, assertVersion } from './append.js';
+import { malformedScans } from '../domain/materials-rules.js';
+import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor, stepOrNotFound } from './step-rules.js';
 
 export interface RecordStepInput { values: Record<string, unknown>; signature: SignatureInput; expectedVersion: number }
-
-export const rolesFor = (step: Step, meaning: 'performed' | 'verified') => step.signatures.find((s) => s.meaning === meaning)?.roles ?? [];
-
-/** The session's user must hold a role the step's signatures list (a route's roles are the session's). */
-export function assertSessionMayWork(user: UserRow, step: Step) {
-  const roles = step.signatures.flatMap((s) => s.roles);
-  if (!user.roles.some((r) => (roles as string[]).includes(r))) {
-    throw forbidden('role-not-allowed', `${user.username} (${user.roles.join(', ')}) cannot work on "${step.title.en}"; it needs one of: ${[...new Set(roles)].join(', ')}`);
-  }
-}
-
-export function stepOrNotFound(record: BatchRecord, stepId: string): Step {
-  const step = findStep(record, stepId);
-  if (!step) throw notFound(`step`, `${stepId} of process ${record.row.processId}`);
-  return step;
-}
-
-/** Lots, equipment and identity scans: 400 for a malformed scan, 422 (audited) for what the rules refuse. */
-export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>) {
-  const now = ctx.clock.now();
-  const problems: (FieldProblem & { status: 400 | 422 })[] = [];
-  for (const f of step.fields) {
-    const v = values[f.name];
-    if (typeof v !== 'string') continue;
-    const field = `values.${f.name}`;
-    if (f.kind === 'lot') { const m = lotProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
-    if (f.kind === 'equipment') { const m = equipmentProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
-    if (f.kind === 'identity') { const p = identityProblem(f, v, record.row); if (p) problems.push({ field, ...p }); }
-  }
-  const malformed = problems.filter((p) => p.status === 400);
-  if (malformed.length) throw badRequest('A scanned identity is not valid', malformed.map(({ field, message }) => ({ field, message })));
-  if (problems.length === 0) return;
-  const errors = problems.map(({ field, message }) => ({ field, message }));
-  const identity = step.fields.some((f) => f.kind === 'identity' && problems.some((p) => p.field === `values.${f.name}`));
-  auditRefusal(ctx, actor, record, identity ? 'identity.mismatch' : 'step.refused', errors.map((e) => e.message).join('; '), { stepId: step.id, values });
-  throw alreadyAudited(refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors));
-}
-
-/** Opens one OOS deviation per failed specification, one timing deviation per missed window. */
-export function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[]) {
-  for (const f of failures) w.entry('deviation', { kind: 'oos', severity: 'major', stepId: step.id, entryId: entry.id, description: f.description });
-  for (const t of timing) w.entry('deviation', { kind: 'timing', severity: 'minor', stepId: step.id, entryId: entry.id, description: t });
-}
 
 export async function recordStep(ctx: AppContext, actor: UserRow, batchId: string, stepId: string, input: RecordStepInput) {
   const record = loadBatch(ctx, batchId);

@@ -5,7 +5,7 @@ import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch, type BatchRecord } from '../services/batch-record.js';
 import { appendToBatch, assertVersion, auditRefusal } from './append.js';
-import { assertSessionMayWork, rolesFor, stepOrNotFound } from './record-step.js';
+import { assertSessionMayWork, rolesFor, stepOrNotFound } from './step-rules.js';
 import { parsePayload } from '../../schemas/entries.js';
 
 /** A step or correction entry of this batch, with the step it records; 404 otherwise. */

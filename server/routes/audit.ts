@@ -16,23 +16,20 @@ export const AUDIT_READERS = ['qa', 'inspector', 'admin'];
 
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
-export function auditItems(_ctx: AppContext, page: Pick<Page<AuditRow>, 'items'> & { nextCursor?: string }) {
-  return {
-    items: page.items.map((r) => ({
-      seq: r.seq, at: r.at, userId: r.userId, action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
-      ...(r.before !== null && { before: parse(r.before) }), ...(r.after !== null && { after: parse(r.after) }),
-      ...(r.reason !== null && { reason: r.reason }), hash: r.hash, prevHash: r.prevHash,
-    })),
-    ...(page.nextCursor && { nextCursor: page.nextCursor }),
-  };
-}
+export const auditItemView = (r: AuditRow) => ({
+  seq: r.seq, at: r.at, userId: r.userId, action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
+  ...(r.before !== null && { before: parse(r.before) }), ...(r.after !== null && { after: parse(r.after) }),
+  ...(r.reason !== null && { reason: r.reason }), hash: r.hash, prevHash: r.prevHash,
+});
+
+export const auditItems = (page: Page<AuditRow>) => ({ items: page.items.map(auditItemView), ...(page.nextCursor && { nextCursor: page.nextCursor }) });
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.get('/audit', { schema: { tags: ['audit'], summary: 'The audit trail, filtered and paged', querystring: AuditQuery } }, async (req) => {
     requireRole(currentUser(req), AUDIT_READERS, 'reading the audit trail');
     const { from, to, user, batchId, action, limit, cursor } = req.query;
     const userId = user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined;
-    return auditItems(ctx, ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor));
+    return auditItems(ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor));
   });
   app.get('/audit/export', { schema: { tags: ['audit'], summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery } }, async (req, reply) => {
     const actor = currentUser(req);
@@ -45,7 +42,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     if (checkpoint) reply.header('x-cellbatch-checkpoint', `${checkpoint.n}; key ${checkpoint.keyId}`);
     // Streamed a page of rows at a time: constant memory whatever the size of the trail.
     const rows = ctx.store.iterateAudit(filters);
-    const item = (r: AuditRow) => auditItems(ctx, { items: [r] }).items[0] as Record<string, unknown>;
+    const item = (r: AuditRow) => auditItemView(r) as Record<string, unknown>;
     if (format === 'json') {
       const body = Readable.from((function* () {
         let first = true;

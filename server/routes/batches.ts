@@ -80,7 +80,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], summary: "A batch's audit trail", params: IdParams, querystring: PageQuery } }, async (req) => {
     loadBatch(ctx, req.params.id);
     requireRole(currentUser(req), AUDIT_READERS, 'reading the audit trail');
-    return auditItems(ctx, ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor));
+    return auditItems(ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor));
   });
 
 };

@@ -8,6 +8,7 @@ import { writeAudit } from './audit.js';
 import type { Role } from '../../workflows/definition.js';
 
 export const LOCKOUT_AFTER = 5;
+const TOUCH_EVERY_MS = 60_000;
 
 export interface UserView { id: string; username: string; fullName: string; roles: Role[]; active: boolean; mustChangePassword: boolean; locked: boolean; lastLoginAt?: string }
 
@@ -104,7 +105,8 @@ export function sessionUser(ctx: AppContext, token: string): UserRow {
   }
   const user = ctx.store.findUserById(session.userId);
   if (!user || !user.active) throw unauthorized('the account is deactivated');
-  ctx.store.touchSession(hash, now.toISOString());
+  // The idle clock needs minute precision, not a write (and its fsync) on every request.
+  if (now.getTime() - Date.parse(session.lastSeenAt) >= TOUCH_EVERY_MS) ctx.store.touchSession(hash, now.toISOString());
   return withEffectivePasswordState(ctx, user);
 }
 
@@ -171,6 +173,7 @@ export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: {
   return ctx.store.transaction(() => {
     const user = ctx.store.findUserById(id);
     if (!user) throw notFound('user', id);
+    if (!actor.roles.includes('admin')) throw forbidden('role-not-allowed', 'changing users needs the admin role');
     const before: Record<string, unknown> = {};
     const after: Record<string, unknown> = {};
     if (patch.active !== undefined && patch.active !== user.active) [before.active, after.active] = [user.active, patch.active];
@@ -189,6 +192,7 @@ export function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: 
   return ctx.store.transaction(() => {
     const user = ctx.store.findUserById(id);
     if (!user) throw notFound('user', id);
+    if (!actor.roles.includes('admin')) throw forbidden('role-not-allowed', 'unlocking accounts needs the admin role');
     if (!user.locked && user.failedAttempts === 0) return userView(user);
     ctx.store.updateUser(id, { locked: false, failedAttempts: 0 });
     writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'account.unlocked', entity: 'user', entityId: id, before: { locked: user.locked }, after: { locked: false }, reason });
