@@ -9,7 +9,7 @@
 //    DIN, chain-of-identity id, patient id and entry ids), and every batch is filled up with further
 //    culture checks (a repeatable step, so the batch still replays) to entries/batches entries, each
 //    with its "performed" signature and its audit row. Rows are chained exactly as the store chains them,
-//    `chainHash(prev, entryHashed(row))` (signatureHashed, auditHashed), and inserted with prepared
+//    `rowHash(prev, entryCells(row))` (signatureHashed, auditHashed), and inserted with prepared
 //    statements in big transactions. Batches are written `--in-flight` at a time (default 100) with
 //    their entries interleaved, as batches running side by side would leave them in the table.
 // 3. The chain heads are signed into the checkpoint log, as the server does.
@@ -29,8 +29,8 @@ import { recordStep } from '../server/commands/record-step.js';
 import { verifyEntry } from '../server/commands/verify-entry.js';
 import { loadBatch } from '../server/services/batch-record.js';
 import { chainOfIdentityId, randomAlnum6 } from '../server/domain/isbt128.js';
-import { chainHash } from '../server/store/chain.js';
-import { auditHashed, entryHashed, signatureHashed, type AuditRow, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';
+import { rowHash } from '../server/store/chain.js';
+import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';
 import { allSteps } from '../workflows/definition.js';
 import { din, fmt, isMain, parseArgs, PASSWORD, scaleOf, tempDir, numberOption } from './lib.js';
 
@@ -230,7 +230,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
         seq: chain.entries.seq + 1, id: entryId, batchId: b.id, batchSeq: j + 1, kind: t.kind, stepId: t.stepId,
         payload: JSON.stringify(payload), recordedAt: t.recordedAt, actorId: t.actorId, training: true,
       };
-      const hash = chainHash(chain.entries.hash, entryHashed(base));
+      const hash = rowHash(chain.entries.hash, entryCells(base));
       insEntry.run(base.seq, base.id, base.batchId, base.batchSeq, base.kind, base.stepId, base.payload, base.recordedAt, base.actorId, 1, chain.entries.hash, hash);
       chain.entries = { seq: base.seq, hash };
       b.hashes.set(entryId, hash);
@@ -243,7 +243,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
           seq: chain.signatures.seq + 1, id: randomUUID(), entryId: signed, entryHash: b.hashes.get(signed)!, userId: s.userId,
           username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt,
         };
-        const h = chainHash(chain.signatures.hash, signatureHashed(row));
+        const h = rowHash(chain.signatures.hash, signatureCells(row));
         insSig.run(row.seq, row.id, row.entryId, row.entryHash, row.userId, row.username, row.printedName, row.meaning, row.signedAt, chain.signatures.hash, h);
         chain.signatures = { seq: row.seq, hash: h };
         nSigs++;
@@ -255,7 +255,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
           entityId: a.entityId === null ? null : ids.get(a.entityId) ?? (a.entityId === tplRow.id ? b.id : a.entityId),
           batchId: b.id, before: a.before, after, reason: a.reason,
         };
-        const h = chainHash(chain.audit.hash, auditHashed(row));
+        const h = rowHash(chain.audit.hash, auditCells(row));
         insAudit.run(row.seq, row.at, row.userId, row.action, row.entity, row.entityId, row.batchId, row.before, row.after, row.reason, chain.audit.hash, h);
         chain.audit = { seq: row.seq, hash: h };
         nAudit++;

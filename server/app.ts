@@ -12,7 +12,7 @@ import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
-import { openIntegrity, verifyRecord } from './services/integrity.js';
+import { openIntegrity, verifyRecord, verifyRecordInParallel } from './services/integrity.js';
 import { writeAudit } from './services/audit.js';
 import problem, { sendProblem } from './plugins/problem.js';
 import auth from './plugins/auth.js';
@@ -41,7 +41,36 @@ export interface BuildOptions {
   checkpointEvery?: number;
 }
 
+/** The context with the record verified in this thread (tests, benchmarks). */
 export function createContext(opts: BuildOptions): AppContext {
+  const ctx = openContext(opts);
+  return checked(ctx, verifyRecord(ctx.store, ctx.integrity?.log, signingKeysOf(ctx)));
+}
+
+/** The context with the record verified in worker threads on every core (the server's start). */
+export async function createContextInParallel(opts: BuildOptions): Promise<AppContext> {
+  const ctx = openContext(opts);
+  try {
+    return checked(ctx, await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeysOf(ctx)));
+  } catch (e) {
+    ctx.store.close();
+    throw e;
+  }
+}
+
+const signingKeysOf = (ctx: Pick<AppContext, 'integrity'>) =>
+  ctx.integrity ? new Map([[ctx.integrity.key.id, ctx.integrity.key.publicKeyPem]]) : new Map<string, string>();
+
+// R1: the record is verified at start, so that a file edited while the server was stopped is
+// reported before anyone works on it (and every batch view says so).
+function checked(ctx: AppContext, report: AppContext['recordCheck']['report']): AppContext {
+  ctx.recordCheck.report = report;
+  // Heads left unsigned by a run that crashed are signed now, once the record has verified.
+  if (report?.valid) ctx.store.checkpoint('start');
+  return ctx;
+}
+
+function openContext(opts: BuildOptions): AppContext {
   // Definitions first: a bad one stops the start before any database file is created.
   const processes = opts.processes ?? loadProcesses(opts.processesDir);
   const integrity = opts.dbFile === ':memory:' ? undefined : openIntegrity(opts.dbFile, opts.keyDir);
@@ -55,16 +84,11 @@ export function createContext(opts: BuildOptions): AppContext {
   const training = !!opts.training;
   const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
   const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180 };
-  // R1: the record is verified at start, so that a file edited while the server was stopped is
-  // reported before anyone works on it (and every batch view says so).
-  const recordCheck = { report: verifyRecord(store, integrity?.log, integrity ? new Map([[integrity.key.id, integrity.key.publicKeyPem]]) : new Map()) };
-  // Heads left unsigned by a run that crashed are signed now, once the record has verified.
-  if (recordCheck.report.valid) store.checkpoint('start');
-  return { store, clock, config, processes, integrity, recordCheck };
+  return { store, clock, config, processes, integrity, recordCheck: { report: undefined } };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
-  const ctx = createContext(opts);
+  const ctx = await createContextInParallel(opts);
   const app = Fastify({
     logger: opts.logger ?? false, bodyLimit: 256 * 1024, trustProxy: false,
     // Router errors (a malformed URL, an over-long path parameter) answer problem+json like the rest.

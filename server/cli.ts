@@ -7,7 +7,7 @@ import { checkDefinition, describeProblem } from '../workflows/check.js';
 import path from 'node:path';
 import { Store } from './store/store.js';
 import { CheckpointLog, publicKeysIn } from './store/checkpoints.js';
-import { checkpointLogFile, defaultKeyDir, verifyRecord } from './services/integrity.js';
+import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
 import { backupDatabase, restoreDatabase } from './store/backup.js';
 
 const USAGE = `usage:
@@ -32,11 +32,11 @@ export function processCheck(file: string): { code: number; lines: string[] } {
   return { code: 1, lines: [`${file}: ${result.problems.length} problem(s)`, ...result.problems.map((p) => `  - ${describeProblem(p)}`)] };
 }
 
-export function verifyDatabase(file: string, keyDir = defaultKeyDir(file)): { code: number; lines: string[] } {
+export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file)): Promise<{ code: number; lines: string[] }> {
   if (!fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
   const store = new Store(file);
   try {
-    const r = verifyRecord(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), publicKeysIn(keyDir));
+    const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), publicKeysIn(keyDir));
     return { code: r.valid ? 0 : 1, lines: [JSON.stringify(r)] };
   } finally {
     store.close();
@@ -46,11 +46,6 @@ export function verifyDatabase(file: string, keyDir = defaultKeyDir(file)): { co
 export function runCli(argv: string[]): { code: number; lines: string[] } {
   const [cmd, sub, arg] = argv;
   if (cmd === 'process' && sub === 'check' && arg) return processCheck(arg);
-  if (cmd === 'verify') {
-    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
-    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
-    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db));
-  }
   if (cmd === 'restore' && sub && !sub.startsWith('--')) {
     const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
     const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
@@ -64,9 +59,14 @@ export function runCli(argv: string[]): { code: number; lines: string[] } {
   return { code: 2, lines: [USAGE] };
 }
 
-/** runCli, plus the commands that must wait (the online backup); the command line runs through this. */
+/** runCli, plus the commands that must wait (verification in worker threads, the online backup); the command line runs through this. */
 export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
   const [cmd, file] = argv;
+  if (cmd === 'verify') {
+    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
+    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db));
+  }
   if (cmd === 'backup' && file && !file.startsWith('--')) {
     const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
     const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';

@@ -25,28 +25,36 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
   const { store, clock } = ctx;
   return store.transaction(() => {
     // Another request may have committed while this one awaited a password check.
-    const current = store.entriesOfBatch(record.row.id);
-    if (current.length !== record.version) {
-      throw conflict('stale-version', `the batch changed while this request was processed (version ${current.length}); reload it and try again`);
+    const version = store.batchVersion(record.row.id);
+    if (version !== record.version) {
+      throw conflict('stale-version', `the batch changed while this request was processed (version ${version}); reload it and try again`);
     }
     const now = clock.now().toISOString();
+    // Nothing else can write to the batch inside this transaction: the record after it is the record
+    // before it plus what is appended here, and is replayed from memory.
+    const entries = [...record.entries];
+    const signatures = [...record.signatures];
     const writer: BatchWriter = {
-      entry: (kind, payload, stepId) => store.appendEntry({
-        id: randomUUID(), batchId: record.row.id, kind, stepId: stepId ?? null, payload: JSON.stringify(payload),
-        recordedAt: now, actorId: actor.id, training: record.row.training,
-      }),
+      entry: (kind, payload, stepId) => {
+        const entry = store.appendEntry({
+          id: randomUUID(), batchId: record.row.id, kind, stepId: stepId ?? null, payload: JSON.stringify(payload),
+          recordedAt: now, actorId: actor.id, training: record.row.training,
+        });
+        entries.push(entry);
+        return entry;
+      },
       sign: (entry, signer, meaning) => {
-        store.appendSignature({
+        signatures.push(store.appendSignature({
           id: randomUUID(), entryId: entry.id, entryHash: entry.hash, userId: signer.id, username: signer.username,
           printedName: signer.fullName, meaning, signedAt: now,
-        });
+        }));
       },
       audit: (e) => writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id }),
     };
     const result = write(writer);
     let next: BatchRecord;
     try {
-      next = replay(ctx, store.getBatch(record.row.id)!, store.entriesOfBatch(record.row.id));
+      next = replay(ctx, record.row, entries, signatures);
     } catch (e) {
       // The machine refuses what was appended: the command missed a rule. Roll back, refuse (409).
       throw conflict('not-allowed-now', `the process does not allow this now (${(e as Error).message})`);
@@ -54,8 +62,9 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
     const [before, after] = [statusOfRecord(record), statusOfRecord(next)];
     // 21 CFR 11.10(e): a state change of the batch is an event of its own in the audit trail.
     if (before !== after) writer.audit({ action: 'batch.status-changed', entity: 'batch', entityId: record.row.id, before: { status: before }, after: { status: after } });
-    store.saveBatchState(record.row.id, { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now });
-    return { result, record: next };
+    const state = { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now };
+    store.saveBatchState(record.row.id, state);
+    return { result, record: { ...next, row: { ...next.row, ...state } } };
   });
 }
 

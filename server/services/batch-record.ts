@@ -44,7 +44,8 @@ export function loadBatch(ctx: AppContext, id: string): BatchRecord {
   return replay(ctx, row, ctx.store.entriesOfBatch(id));
 }
 
-export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[]): BatchRecord {
+/** Folds a batch's entries through its machine; its signatures are read unless the caller has them. */
+export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[], signatures = ctx.store.signaturesOfBatch(row.id)): BatchRecord {
   const process = processOf(ctx, row);
   const events: BatchEvent[] = [];
   const history: StepHistory = { occurrences: {}, patient: { weightKg: row.patient.weightKg } };
@@ -82,7 +83,6 @@ export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[]): Bat
     }
   }
   const snapshot = foldEvents(process.machine, events);
-  const signatures = ctx.store.signaturesOf(entries.map((e) => e.id));
   return { row, process, entries, signatures, snapshot, history, deviations, version: entries.length };
 }
 
@@ -160,7 +160,7 @@ export function integrityOf(ctx: AppContext, r: BatchRecord) {
   // log) makes every batch's record untrustworthy; a row-level one only the batches it touches.
   const failed = ctx.recordCheck.report?.firstInvalid;
   if (failed?.kind === 'chain' || ctx.integrity?.log.damaged) return false;
-  return ctx.store.batchIntact(r.row.id);
+  return ctx.store.batchIntact(r.row.id, { entries: r.entries, signatures: r.signatures });
 }
 
 export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean } = {}) {

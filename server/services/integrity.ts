@@ -15,15 +15,28 @@ export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY
 
 /** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
 export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): ChainReport {
-  let checkpoints: Checkpoint[] = [];
-  let logProblem: string | null = null;
+  const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
+  return withLogProblem(store.verifyChains(checkpoints), logProblem);
+}
+
+/** The same, hashing in worker threads on every core: for the server's start, GET /audit/verify and the CLI. */
+export async function verifyRecordInParallel(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): Promise<ChainReport> {
+  const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
+  return withLogProblem(await store.verifyChainsInParallel(checkpoints), logProblem);
+}
+
+/** The signed checkpoints to hold the chains to: none when the log itself is damaged (reported instead). */
+function readCheckpoints(log: CheckpointLog | undefined, publicKeys: Map<string, string>): { checkpoints: Checkpoint[]; logProblem: string | null } {
   try {
-    checkpoints = log?.read() ?? [];
-    logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
+    const checkpoints = log?.read() ?? [];
+    const logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
+    return { checkpoints: logProblem ? [] : checkpoints, logProblem };
   } catch (e) {
-    logProblem = (e as Error).message;
+    return { checkpoints: [], logProblem: (e as Error).message };
   }
-  const report = store.verifyChains(logProblem ? [] : checkpoints);
+}
+
+function withLogProblem(report: ChainReport, logProblem: string | null): ChainReport {
   if (!report.valid || !logProblem) return report;
   return { ...report, valid: false, firstInvalid: { table: 'checkpoints', seq: Number(/\d+/.exec(logProblem)?.[0] ?? 0), reason: logProblem, kind: 'chain' } };
 }

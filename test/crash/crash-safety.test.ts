@@ -14,7 +14,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../server/app.js';
-import { runCli } from '../../server/cli.js';
+import { runCliAsync } from '../../server/cli.js';
 import { rebuildProjection } from '../../server/services/projection.js';
 import { checkpointHash } from '../../server/store/checkpoints.js';
 import { din } from '../helpers.js';
@@ -120,7 +120,7 @@ describe('crash safety under SIGKILL', () => {
     };
 
     /** In-process, with the server process dead: the record on disk. */
-    const checkRecord = (label: string, unackedSteps: ReadyBatch[], unackedCreates: number[]) => {
+    const checkRecord = async (label: string, unackedSteps: ReadyBatch[], unackedCreates: number[]) => {
       const c0 = performance.now();
       const problems: string[] = [];
       const ctx = createContext({ dbFile, training: true, keyDir });
@@ -204,7 +204,7 @@ describe('crash safety under SIGKILL', () => {
       } finally {
         ctx.store.close();
       }
-      const cli = runCli(['verify', '--db', dbFile, '--keys', keyDir]);
+      const cli = await runCliAsync(['verify', '--db', dbFile, '--keys', keyDir]);
       if (cli.code !== 0) problems.push(`cellbatch verify exited ${cli.code}: ${cli.lines.join('\n')}`);
       stats.checkMs.push(performance.now() - c0);
       expect(problems, `${label}:\n${problems.join('\n')}`).toEqual([]);
@@ -294,7 +294,7 @@ describe('crash safety under SIGKILL', () => {
       stats.inFlightAtKill += unackedSteps.length + unackedCreates.length;
       const committedBefore = stats.committedUnacked;
 
-      checkRecord(`round ${round}`, unackedSteps, unackedCreates);
+      await checkRecord(`round ${round}`, unackedSteps, unackedCreates);
       console.log(`crash-safety round ${String(round).padStart(2)}: killed after ${killAfter} ms; acknowledged ${thisRound.batches.length} creations + ${thisRound.steps.length} steps; `
         + `in flight ${unackedSteps.length + unackedCreates.length} (committed ${stats.committedUnacked - committedBefore}); start ${s.startMs} ms`);
       previous = thisRound;
@@ -310,7 +310,7 @@ describe('crash safety under SIGKILL', () => {
     s.kill('SIGTERM');
     const exit = await s.exited;
     expect(exit, s.output()).toEqual({ code: 0, signal: null });
-    checkRecord('after the final graceful stop', [], []);
+    await checkRecord('after the final graceful stop', [], []);
 
     // The shutdown checkpoint covers the whole record.
     const ctx = createContext({ dbFile, training: true, keyDir });

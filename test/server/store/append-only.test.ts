@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
-import { chainHash } from '../../../server/store/chain.js';
-import { signatureHashed, type SignatureRow } from '../../../server/store/store.js';
+import { rowHash } from '../../../server/store/chain.js';
+import { signatureCells, type SignatureRow } from '../../../server/store/store.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
 import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
 
@@ -134,7 +134,7 @@ describe('chain verification locates a record changed behind the triggers', () =
     const other = get<{ id: string }>('select id from entries where id != ? order by seq limit 1', sig.entryId);
     const forged = { ...sig, entryId: other.id };
     run('DROP TRIGGER signatures_no_update');
-    run('update signatures set entry_id = ?, hash = ? where seq = 1', other.id, chainHash(sig.prevHash, signatureHashed(forged)));
+    run('update signatures set entry_id = ?, hash = ? where seq = 1', other.id, rowHash(sig.prevHash, signatureCells(forged)));
     const report = await verify(h);
     expect(report.valid).toBe(false);
     expect(report.firstInvalid).toMatchObject({ table: 'signatures', seq: 1 });

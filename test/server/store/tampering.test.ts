@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
-import { runCli } from '../../../server/cli.js';
+import { runCliAsync } from '../../../server/cli.js';
 import { checkpointLogFile } from '../../../server/services/integrity.js';
-import { chainHash, GENESIS } from '../../../server/store/chain.js';
-import { entryHashed, signatureHashed, type EntryRow, type SignatureRow } from '../../../server/store/store.js';
+import { rowHash, GENESIS } from '../../../server/store/chain.js';
+import { entryCells, signatureCells, type EntryRow, type SignatureRow } from '../../../server/store/store.js';
 import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
 
 type Table = 'entries' | 'signatures' | 'audit_log';
@@ -89,7 +89,7 @@ function rehashEntries(db: Database.Database, fromSeq: number) {
   let prev = hashAt(db, 'entries', fromSeq - 1);
   const update = db.prepare('update entries set prev_hash = ?, hash = ? where seq = ?');
   for (const r of entryRows(db, fromSeq)) {
-    const hash = chainHash(prev, entryHashed(r));
+    const hash = rowHash(prev, entryCells(r));
     update.run(prev, hash, r.seq);
     prev = hash;
   }
@@ -100,7 +100,7 @@ function rehashSignatures(db: Database.Database, fromSeq: number) {
   let prev = hashAt(db, 'signatures', fromSeq - 1);
   const update = db.prepare('update signatures set prev_hash = ?, hash = ? where seq = ?');
   for (const r of signatureRows(db, fromSeq)) {
-    const hash = chainHash(prev, signatureHashed(r));
+    const hash = rowHash(prev, signatureCells(r));
     update.run(prev, hash, r.seq);
     prev = hash;
   }
@@ -112,8 +112,8 @@ function chainBreaks(db: Database.Database, table: 'entries' | 'signatures') {
   let prev = GENESIS;
   let breaks = 0;
   for (const r of rows) {
-    const hashed = table === 'entries' ? entryHashed(r as EntryRow) : signatureHashed(r as SignatureRow);
-    if (r.prevHash !== prev || chainHash(prev, hashed) !== r.hash) breaks++;
+    const cells = table === 'entries' ? entryCells(r as EntryRow) : signatureCells(r as SignatureRow);
+    if (r.prevHash !== prev || rowHash(prev, cells) !== r.hash) breaks++;
     prev = r.hash;
   }
   return breaks;
@@ -122,8 +122,8 @@ function chainBreaks(db: Database.Database, table: 'entries' | 'signatures') {
 // ─── the two verifiers ───────────────────────────────────────────────────
 
 /** `cellbatch verify --db FILE`: exit code and its one-line JSON report. */
-function cliVerify() {
-  const r = runCli(['verify', '--db', dbFile]);
+async function cliVerify() {
+  const r = await runCliAsync(['verify', '--db', dbFile]);
   expect(r.lines).toHaveLength(1);
   return { code: r.code, report: JSON.parse(r.lines[0]) as Report };
 }
@@ -149,7 +149,7 @@ async function restart() {
 
 /** Both verifiers must say invalid and name the same first broken row; returns the served report. */
 async function expectDetected(located: { table: string; seq?: number }) {
-  const cli = cliVerify();
+  const cli = await cliVerify();
   expect(cli.code, JSON.stringify(cli.report)).toBe(1);
   expect(cli.report.valid).toBe(false);
   expect(cli.report.firstInvalid).toMatchObject(located);
@@ -182,7 +182,7 @@ describe('the recorded data this file tampers with', () => {
     expect(lines.length).toBeGreaterThan(3);
     expect(JSON.parse(lines[lines.length - 1]).reason).toBe('shutdown');
 
-    const cli = cliVerify();
+    const cli = await cliVerify();
     expect(cli.code).toBe(0);
     expect(cli.report).toEqual({ valid: true, checked: total, checkpoints: lines.length });
 
@@ -293,7 +293,7 @@ describe('S2: a signature is bound to what it signed', () => {
       // The forgery is self-consistent: every link and row hash of the signatures chain holds.
       expect(chainBreaks(db, 'signatures')).toBe(0);
     });
-    const cli = cliVerify();
+    const cli = await cliVerify();
     expect(cli.code).toBe(1);
     expect(cli.report.valid).toBe(false);
     expect(cli.report.firstInvalid?.table).toBe('signatures');
@@ -323,7 +323,7 @@ describe('R1: a chain rewritten with every later hash recomputed', () => {
 
   it('R1 [11.10(a)]: an entry edited with every later hash recomputed is still detected through the signed checkpoints, located to the checkpoint interval', async () => {
     rewrite();
-    const cli = cliVerify();
+    const cli = await cliVerify();
     expect(cli.code).toBe(1);
     expect(cli.report.valid).toBe(false);
     expect(cli.report.firstInvalid?.table).toBe('entries');
@@ -338,7 +338,7 @@ describe('R1: a chain rewritten with every later hash recomputed', () => {
 
     // The restarted server signs its own heads at shutdown: the older signed checkpoints still contradict the file.
     await server.app.close();
-    const again = cliVerify();
+    const again = await cliVerify();
     expect(again.code).toBe(1);
     expect(again.report.firstInvalid).toEqual(cli.report.firstInvalid);
   });
@@ -393,7 +393,7 @@ describe('R1: the signed checkpoint log itself', () => {
     const server = await restart();
     expect((await server.verify()).firstInvalid).toMatchObject({ table: 'checkpoints' });
     await server.app.close(); // signs a 'shutdown' checkpoint onto the shortened log
-    const cli = cliVerify();
+    const cli = await cliVerify();
     expect(cli.code, JSON.stringify(cli.report)).toBe(1);
     expect(cli.report.firstInvalid).toMatchObject({ table: 'checkpoints' });
   });

@@ -1,0 +1,233 @@
+// Verification of the hash chains (21 CFR 11.10(a)): every row of entries, signatures and audit_log
+// must carry the hash of its bytes (chain.ts), link to the row before it, stand where the signed
+// checkpoints of the heads say, and a signature must carry the hash of the entry it names (11.70).
+//
+// Two passes share that definition:
+// - the fast pass proves a record intact, and only that: SQLite renders each row's bytes with
+//   json_array() and the row's hash is recomputed over that one string, segment by segment, in worker
+//   threads on every core when the record is large (rows are append-only, so a segment read later is
+//   the segment that was there when verification began);
+// - the walk reads every row into JavaScript, hashes rowBytes() (or the pre-0003 form) and says which
+//   row fails first and how. It runs whenever the fast pass finds anything at all, so a report of
+//   failure never rests on SQLite's rendering, and a database written before migration 0003 is always
+//   walked.
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { hash } from 'node:crypto';
+import { CHAINED, GENESIS } from './chain.js';
+import { CHAIN_TABLES, type ChainTable, type Checkpoint } from './checkpoints.js';
+import { expectedHash, type AuditRow, type EntryRow, type LegacyHeads, type SignatureRow } from './store.js';
+
+/**
+ * `kind` says whether the failure can be pinned on one row (`row`: its content no longer matches its
+ * hash, or a signature names another entry) or only on a stretch of the record (`chain`: rows missing,
+ * reordered, rewritten with recomputed hashes, or the checkpoint log damaged).
+ */
+export interface ChainReport { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' } }
+
+/** One stretch of one chain for the fast pass: rows `from`..`to` inclusive. */
+export interface Segment { table: ChainTable; from: number; to: number; sql: string }
+/** `firstPrev`/`lastHash` let the caller check the links at the seams between segments. */
+export interface SegmentResult { table: ChainTable; from: number; to: number; ok: boolean; firstPrev: string | null; lastHash: string | null }
+
+/** Segments of this many rows go to the workers; below this many rows in all, no workers are started. */
+const SEGMENT_ROWS = 50_000;
+const PARALLEL_FROM_ROWS = 100_000;
+
+/** The fast pass's query per table: the bytes, the stored hash, and 1 when the row's own cross-check holds. */
+function segmentSql(table: ChainTable): string {
+  const bytes = `json_array(${['prev_hash', ...CHAINED[table]].map((c) => `r.${c}`).join(', ')})`;
+  // A signature must carry the hash of the entry it names.
+  const check = table === 'signatures' ? '(select e.hash from entries e where e.id = r.entry_id) is r.entry_hash' : '1';
+  return `select ${bytes}, r.hash, ${check} from ${table} r where r.seq between ? and ? order by r.seq`;
+}
+
+interface SegmentDb { prepare(sql: string): { raw(): { iterate(...params: unknown[]): Iterable<unknown> } } }
+
+/**
+ * The fast pass over some segments. Self-contained on purpose: worker threads run its source text, so
+ * it refers to nothing outside its parameters.
+ */
+export function checkSegments(db: SegmentDb, sha256hex: (s: string) => string, segments: Segment[]): SegmentResult[] {
+  const results: SegmentResult[] = [];
+  for (const segment of segments) {
+    let firstPrev: string | null = null;
+    let prev: string | null = null;
+    let count = 0;
+    let ok = true;
+    for (const row of db.prepare(segment.sql).raw().iterate(segment.from, segment.to)) {
+      const r = row as unknown[];
+      const bytes = r[0] as string;
+      const hash = r[1] as string;
+      // The bytes begin ["<64 hex digits of the previous hash>",
+      const link = bytes.slice(2, 66);
+      if (bytes.charCodeAt(66) !== 34 || (prev === null ? false : link !== prev) || r[2] !== 1 || sha256hex(bytes) !== hash) {
+        ok = false;
+        break;
+      }
+      if (firstPrev === null) firstPrev = link;
+      prev = hash;
+      count++;
+    }
+    // seq is the rowid: an integer, unique. All rows from..to are there exactly when as many were read.
+    if (count !== segment.to - segment.from + 1) ok = false;
+    results.push({ table: segment.table, from: segment.from, to: segment.to, ok, firstPrev, lastHash: prev });
+  }
+  return results;
+}
+
+/** One-shot SHA-256 (node:crypto `hash`, Node ≥ 20.12): no hash object per row. */
+const sha256hex = (s: string) => hash('sha256', s, 'hex');
+
+function segmentsOf(sqlite: Database.Database, size: number): { segments: Segment[]; rows: number } {
+  const segments: Segment[] = [];
+  let rows = 0;
+  for (const table of CHAIN_TABLES) {
+    const max = (sqlite.prepare(`select coalesce(max(seq), 0) from ${table}`).pluck().get() as number);
+    rows += max;
+    const sql = segmentSql(table);
+    for (let from = 1; from <= max; from += size) segments.push({ table, from, to: Math.min(max, from + size - 1), sql });
+  }
+  return { segments, rows };
+}
+
+/** Whether the segments join up into whole chains that end where the signed checkpoints say. */
+function joinedAndSigned(sqlite: Database.Database, results: SegmentResult[], checkpoints: Checkpoint[]): boolean {
+  const sorted = [...results].sort((a, b) => CHAIN_TABLES.indexOf(a.table) - CHAIN_TABLES.indexOf(b.table) || a.from - b.from);
+  const last = new Map<ChainTable, string>();
+  for (const r of sorted) {
+    if (!r.ok) return false;
+    if (r.firstPrev !== (last.get(r.table) ?? GENESIS)) return false;
+    last.set(r.table, r.lastHash!);
+  }
+  const hashAt = Object.fromEntries(CHAIN_TABLES.map((t) => [t, sqlite.prepare(`select hash from ${t} where seq = ?`).pluck()]));
+  return checkpoints.every((c) => CHAIN_TABLES.every((t) => c.heads[t].seq === 0 || hashAt[t].get(c.heads[t].seq) === c.heads[t].hash));
+}
+
+const counted = (rows: number, checkpoints: Checkpoint[]): ChainReport =>
+  ({ valid: true, checked: rows, ...(checkpoints.length ? { checkpoints: checkpoints.length } : {}) });
+
+const legacy = (heads: LegacyHeads) => CHAIN_TABLES.some((t) => heads[t] > 0);
+
+/** Verifies in this thread: the fast pass, then the walk if anything is amiss. */
+export function verifyChains(sqlite: Database.Database, legacyHeads: LegacyHeads, checkpoints: Checkpoint[]): ChainReport {
+  if (!legacy(legacyHeads)) {
+    const { segments, rows } = segmentsOf(sqlite, Number.MAX_SAFE_INTEGER);
+    if (joinedAndSigned(sqlite, checkSegments(sqlite, sha256hex, segments), checkpoints)) return counted(rows, checkpoints);
+  }
+  return walkChains(sqlite, legacyHeads, checkpoints);
+}
+
+export interface ParallelOptions {
+  /** Worker threads (default: one per core, at most 8). */
+  workers?: number;
+  /** Rows per segment handed to a worker (default 50,000). */
+  segmentRows?: number;
+  /** Below this many rows in all, verify in this thread (default 100,000: starting workers costs more). */
+  minRows?: number;
+}
+
+/** Verifies with the fast pass spread over worker threads (a file database of some size), else as verifyChains. */
+export async function verifyChainsInParallel(
+  sqlite: Database.Database, file: string, legacyHeads: LegacyHeads, checkpoints: Checkpoint[], opts: ParallelOptions = {},
+): Promise<ChainReport> {
+  const workers = opts.workers ?? Math.min(os.availableParallelism(), 8);
+  if (legacy(legacyHeads) || file === ':memory:' || file === '') return verifyChains(sqlite, legacyHeads, checkpoints);
+  const { segments, rows } = segmentsOf(sqlite, opts.segmentRows ?? SEGMENT_ROWS);
+  if (rows < (opts.minRows ?? PARALLEL_FROM_ROWS) || workers < 2) return verifyChains(sqlite, legacyHeads, checkpoints);
+  let results: SegmentResult[];
+  try {
+    results = await inWorkers(file, segments, workers);
+  } catch {
+    return verifyChains(sqlite, legacyHeads, checkpoints); // no workers here: the same pass in this thread
+  }
+  if (joinedAndSigned(sqlite, results, checkpoints)) return counted(rows, checkpoints);
+  return walkChains(sqlite, legacyHeads, checkpoints);
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { hash } = require('node:crypto');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
+const checkSegments = (${checkSegments.toString()});
+const sha256hex = (s) => hash('sha256', s, 'hex');
+parentPort.on('message', (segment) => parentPort.postMessage(checkSegments(db, sha256hex, [segment])[0]));
+`;
+
+/** Hands the segments out to `n` workers, the next one to whichever finishes first. */
+function inWorkers(file: string, segments: Segment[], n: number): Promise<SegmentResult[]> {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  const pool = Array.from({ length: Math.min(n, segments.length) }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } }));
+  const results: SegmentResult[] = [];
+  let next = 0;
+  return new Promise<SegmentResult[]>((resolve, reject) => {
+    const give = (w: Worker) => (next < segments.length ? w.postMessage(segments[next++]) : undefined);
+    for (const w of pool) {
+      w.on('message', (r: SegmentResult) => {
+        results.push(r);
+        if (results.length === segments.length) resolve(results);
+        else give(w);
+      });
+      w.on('error', reject);
+      give(w);
+    }
+  }).finally(() => Promise.all(pool.map((w) => w.terminate())));
+}
+
+/**
+ * Reads every row into JavaScript and recomputes its hash, in chain order, reporting the first row
+ * that fails and how (streaming: constant memory).
+ */
+export function walkChains(sqlite: Database.Database, legacyHeads: LegacyHeads, checkpoints: Checkpoint[]): ChainReport {
+  let checked = 0;
+  // Signed heads per table, by row seq: the rows must still end in the hashes that were signed.
+  const signed = new Map<ChainTable, { seq: number; hash: string; n: number }[]>(
+    CHAIN_TABLES.map((table) => [table, checkpoints.map((c) => ({ ...c.heads[table], n: c.n })).filter((h) => h.seq > 0)]),
+  );
+  const walk = <R extends EntryRow | SignatureRow | AuditRow>(table: ChainTable, extra?: (r: R) => string | null): ChainReport['firstInvalid'] => {
+    let prev = GENESIS;
+    let expectedSeq = 1;
+    const heads = signed.get(table) ?? [];
+    let lastGood = 0;
+    const cols = table === 'entries' ? 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash'
+      : table === 'signatures' ? 'seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash'
+        : 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash';
+    for (const raw of sqlite.prepare(`select ${cols} from ${table} order by seq`).iterate()) {
+      const r = raw as R;
+      if (table === 'entries') (r as EntryRow).training = Boolean((r as EntryRow).training);
+      checked++;
+      if (r.seq !== expectedSeq) return { table, seq: expectedSeq, reason: `row ${expectedSeq} is missing`, kind: 'chain' };
+      if (r.prevHash !== prev) return { table, seq: r.seq, reason: 'the link to the previous row is broken', kind: 'chain' };
+      let hash: string;
+      try {
+        hash = expectedHash(table as 'entries', r as EntryRow, legacyHeads);
+      } catch {
+        return { table, seq: r.seq, reason: 'the row cannot be read', kind: 'row' };
+      }
+      if (hash !== r.hash) return { table, seq: r.seq, reason: 'the row does not match its hash', kind: 'row' };
+      const wrong = extra?.(r);
+      if (wrong) return { table, seq: r.seq, reason: wrong, kind: 'row' };
+      for (const h of heads.filter((x) => x.seq === r.seq)) {
+        if (h.hash !== r.hash) {
+          return { table, seq: lastGood + 1, reason: `rows ${lastGood + 1}–${r.seq} differ from what signed checkpoint ${h.n} recorded (the chain was rewritten)`, kind: 'chain' };
+        }
+        lastGood = r.seq;
+      }
+      prev = r.hash;
+      expectedSeq++;
+    }
+    const beyond = heads.find((h) => h.seq >= expectedSeq);
+    if (beyond) return { table, seq: expectedSeq, reason: `rows ${expectedSeq}–${beyond.seq} are missing: signed checkpoint ${beyond.n} recorded them`, kind: 'chain' };
+    return undefined;
+  };
+  const entryHash = sqlite.prepare('select hash from entries where id = ?').pluck();
+  const firstInvalid =
+    walk<EntryRow>('entries') ??
+    walk<SignatureRow>('signatures', (s) => (entryHash.get(s.entryId) === s.entryHash ? null : 'the signature does not belong to the entry it names')) ??
+    walk<AuditRow>('audit_log');
+  const n = checkpoints.length ? { checkpoints: checkpoints.length } : {};
+  return firstInvalid ? { valid: false, checked, ...n, firstInvalid } : { valid: true, checked, ...n };
+}
