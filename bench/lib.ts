@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: command-line options, figures and verdict lines, the server in its
 // own process (bench/server.ts, so that its RSS is the server's alone), and a small HTTP client for
 // setting things up. Nothing here is product code; the benchmarks never change the product.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,8 +17,17 @@ export const ROOT = path.dirname(BENCH_DIR);
 /** The password of every benchmark user (meets the password policy). */
 export const PASSWORD = 'Bench-Password-2026!';
 
-/** libuv's threadpool size, the same for the server and the raw baselines (argon2 runs on it). */
-export const UV_THREADPOOL_SIZE = process.env.UV_THREADPOOL_SIZE ?? '4';
+/**
+ * libuv's threadpool size, the same for the server and the raw baselines (argon2 runs on it): the
+ * environment's, else the product's default from server/node.env. `npm run bench` starts node with that
+ * file, so that this process's own pool (the baselines') has the same size; a benchmark started
+ * otherwise warns when the two may differ.
+ */
+export const UV_THREADPOOL_SIZE = process.env.UV_THREADPOOL_SIZE
+  ?? /^UV_THREADPOOL_SIZE=(\d+)/m.exec(fs.readFileSync(path.join(ROOT, 'server', 'node.env'), 'utf8'))?.[1] ?? '4';
+export const POOL_SIZE_WARNING = process.env.UV_THREADPOOL_SIZE === undefined
+  ? `warning: this process's thread pool has libuv's default size (4), the server's ${UV_THREADPOOL_SIZE}: run through \`npm run bench\`, or set UV_THREADPOOL_SIZE`
+  : null;
 
 /** True when the module is the script node was started with (not imported by bench/run.ts). */
 export const isMain = (metaUrl: string) => !!process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === metaUrl;
@@ -202,16 +211,33 @@ export async function createUsers(dbFile: string, users: [string, Role[]][]) {
 
 // ─── the server, in its own process ─────────────────────────────────────────
 
+let compiled: Promise<void> | undefined;
+
+/** dist/ as `npm start` builds it, plus bench/server.ts beside it (dist/bench/server.js imports ../server/app.js). */
+function compileServer(): Promise<void> {
+  compiled ??= (async () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('scripts/build.mjs failed');
+    const { build } = await import('esbuild');
+    await build({ entryPoints: [path.join(BENCH_DIR, 'server.ts')], outdir: path.join(ROOT, 'dist', 'bench'), platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+  })();
+  return compiled;
+}
+
 export interface MemoryReport { rss: number; rssAfterGc: number; heapUsed: number; peakRss: number }
 
 export class ServerProcess {
   private constructor(private readonly child: ChildProcess, readonly url: string, readonly startupMs: number) {}
 
-  /** Starts bench/server.ts (buildApp + listen on a free port, like server/main.ts) in training mode. */
+  /**
+   * Starts bench/server.ts (buildApp + listen on a free port, like server/main.ts) in training mode,
+   * compiled to JavaScript first as `npm start` runs the service (scripts/build.mjs).
+   */
   static async start(dbFile: string, opts: { adminPassword?: string; startupTimeoutMs?: number } = {}): Promise<ServerProcess> {
+    await compileServer();
     // BENCH_SERVER_NODE_OPTIONS adds node flags to the server only (e.g. --cpu-prof to profile it).
     const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...extra, '--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, 'server.ts')], {
+    const child = spawn(process.execPath, [...extra, '--expose-gc', path.join(ROOT, 'dist', 'bench', 'server.js')], {
       cwd: ROOT,
       env: {
         ...process.env, CELLBATCH_DB: dbFile, CELLBATCH_TRAINING: '1', CELLBATCH_LOG: '0', UV_THREADPOOL_SIZE,

@@ -1,7 +1,7 @@
 // The server under benchmark, in its own process: exactly what server/main.ts does (buildApp on
 // CELLBATCH_DB, first admin, listen), but on a free port, and it answers two messages from the
 // benchmark over IPC: `memory` (its own RSS before and after a full GC, heap, peak RSS) and `close`.
-// Started by bench/lib.ts with `node --expose-gc --import tsx bench/server.ts`.
+// Compiled with the service (dist/bench/server.js) and started by bench/lib.ts with `node --expose-gc`.
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../server/app.js';

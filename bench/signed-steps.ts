@@ -23,7 +23,7 @@ import { Store } from '../server/store/store.js';
 import type { Role } from '../workflows/definition.js';
 import {
   assertAll, createUsers, din, fmt, heading, http, isMain, load, login, mb, ms, numberOption, parseArgs, percentile,
-  PASSWORD, pct, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict, note, watchCpu, watchProcessCpu, waitForQuiet, DISTURBED, type Verdict,
+  PASSWORD, POOL_SIZE_WARNING, pct, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict, note, watchCpu, watchProcessCpu, waitForQuiet, DISTURBED, type Verdict,
 } from './lib.js';
 
 export interface SignedStepsOptions { clients: number; steps: number; oneClientSteps: number; rounds: number; keep?: boolean }
@@ -200,6 +200,7 @@ export function signedStepsOptions(args = parseArgs()): SignedStepsOptions {
 
 if (isMain(import.meta.url)) {
   console.log(`UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE}`);
+  if (POOL_SIZE_WARNING) console.log(POOL_SIZE_WARNING);
   const verdicts = await runSignedSteps(signedStepsOptions());
   if (parseArgs().flags.has('strict') && verdicts.some((v) => v.pass === false)) process.exitCode = 1;
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Compiles the service to plain JavaScript in dist/, which `npm start` runs: esbuild strips the types
+// file by file and keeps the layout, so paths relative to a module (the migrations) still hold. A
+// server compiled ahead is ~40 MB smaller and starts faster than one transpiled as it loads (tsx).
+// Type checking stays with tsc (`npm run typecheck`); this only transpiles. Runs before every
+// `npm start` (about a second), so dist/ never lags behind the sources.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const SOURCES = ['server', 'workflows', 'schemas'];
+const OUT = path.join(ROOT, 'dist');
+
+/** Every .ts module under a folder (declaration files aside). */
+function modules(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const full = path.join(dir, d.name);
+    if (d.isDirectory()) return modules(full);
+    return d.name.endsWith('.ts') && !d.name.endsWith('.d.ts') ? [full] : [];
+  });
+}
+
+fs.rmSync(OUT, { recursive: true, force: true });
+await build({
+  entryPoints: SOURCES.flatMap((s) => modules(path.join(ROOT, s))),
+  outdir: OUT,
+  outbase: ROOT,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+// Files the compiled modules read beside themselves.
+fs.cpSync(path.join(ROOT, 'server', 'store', 'migrations'), path.join(OUT, 'server', 'store', 'migrations'), { recursive: true });
