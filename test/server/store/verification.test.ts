@@ -109,6 +109,13 @@ describe('verification in worker threads', () => {
     expect(r.firstInvalid).toMatchObject({ table: 'entries', seq: 6, reason: 'row 6 is missing', kind: 'chain' });
   });
 
+  it('reports a value the database cannot render as JSON (a blob where text belongs) on its row', async () => {
+    behindTriggers('signatures', (db) => db.prepare("update signatures set printed_name = x'00ff' where seq = 2").run());
+    const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
+    expect(parallel).toEqual(h.ctx.store.verifyChains(checkpoints()));
+    expect(parallel.firstInvalid).toMatchObject({ table: 'signatures', seq: 2, kind: 'row' });
+  });
+
   it('catches a chain rewritten with every later hash recomputed, through the signed checkpoints', async () => {
     const rows = h.ctx.store.sqlite.prepare('select * from entries where seq >= 3 order by seq').all() as Record<string, string | number | null>[];
     behindTriggers('entries', (db) => {
