@@ -195,7 +195,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     const insBatch = db.prepare(`insert into batches (id, batch_number, process_id, process_version, process_hash, status, version, din, din_check,
       chain_of_identity_id, patient, training, open_deviations, created_at, updated_at) values (?, ?, ?, ?, ?, 'in_process', ?, ?, ?, ?, ?, 1, 0, ?, ?)`);
     const insEntry = db.prepare('insert into entries (seq, id, batch_id, batch_seq, kind, step_id, payload, recorded_at, actor_id, training, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const insSig = db.prepare('insert into signatures (seq, id, entry_id, entry_hash, user_id, username, printed_name, meaning, signed_at, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insSig = db.prepare('insert into signatures (seq, id, entry_id, entry_hash, entry_seq, user_id, username, printed_name, meaning, signed_at, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insAudit = db.prepare('insert into audit_log (seq, at, user_id, action, entity, entity_id, batch_id, before, after, reason, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const heads = store.heads();
     const chain = {
@@ -203,9 +203,9 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     };
     let nEntries = 0, nSigs = 0, nAudit = 0;
 
-    interface Seeded { id: string; map: Map<string, string>; check: [string, string]; hashes: Map<string, string>; next: number }
+    interface Seeded { id: string; map: Map<string, string>; check: [string, string]; hashes: Map<string, { hash: string; seq: number }>; next: number }
     const newBatch = (k: number): Seeded => {
-      if (k === 0) return { id: tplRow.id, map: new Map(), check: [tplDin.check, tplDin.check], hashes: new Map(tplEntries.map((e) => [e.id, e.hash])), next: TEMPLATE_ENTRIES };
+      if (k === 0) return { id: tplRow.id, map: new Map(), check: [tplDin.check, tplDin.check], hashes: new Map(tplEntries.map((e) => [e.id, { hash: e.hash, seq: e.seq }])), next: TEMPLATE_ENTRIES };
       const d = din(k + 1);
       const id = randomUUID();
       const batchNumber = `${batchPrefix}${String(k + 1).padStart(5, '0')}`;
@@ -233,18 +233,18 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
       const hash = rowHash(chain.entries.hash, entryCells(base));
       insEntry.run(base.seq, base.id, base.batchId, base.batchSeq, base.kind, base.stepId, base.payload, base.recordedAt, base.actorId, 1, chain.entries.hash, hash);
       chain.entries = { seq: base.seq, hash };
-      b.hashes.set(entryId, hash);
+      b.hashes.set(entryId, { hash, seq: base.seq });
       nEntries++;
       // A further culture check is signed and audited like the one it copies, under its own id.
       const ids = j < TEMPLATE_ENTRIES ? b.map : new Map([[t.id, entryId]]);
       for (const s of item.sigs) {
         const signed = ids.get(s.entryId) ?? s.entryId;
         const row = {
-          seq: chain.signatures.seq + 1, id: randomUUID(), entryId: signed, entryHash: b.hashes.get(signed)!, userId: s.userId,
+          seq: chain.signatures.seq + 1, id: randomUUID(), entryId: signed, entryHash: b.hashes.get(signed)!.hash, entrySeq: b.hashes.get(signed)!.seq, userId: s.userId,
           username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt,
         };
         const h = rowHash(chain.signatures.hash, signatureCells(row));
-        insSig.run(row.seq, row.id, row.entryId, row.entryHash, row.userId, row.username, row.printedName, row.meaning, row.signedAt, chain.signatures.hash, h);
+        insSig.run(row.seq, row.id, row.entryId, row.entryHash, row.entrySeq, row.userId, row.username, row.printedName, row.meaning, row.signedAt, chain.signatures.hash, h);
         chain.signatures = { seq: row.seq, hash: h };
         nSigs++;
       }

@@ -45,7 +45,7 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
       },
       sign: (entry, signer, meaning) => {
         signatures.push(store.appendSignature({
-          id: randomUUID(), entryId: entry.id, entryHash: entry.hash, userId: signer.id, username: signer.username,
+          id: randomUUID(), entryId: entry.id, entryHash: entry.hash, entrySeq: entry.seq, userId: signer.id, username: signer.username,
           printedName: signer.fullName, meaning, signedAt: now,
         }));
       },

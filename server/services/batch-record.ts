@@ -3,6 +3,7 @@
 import type { AppContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { BatchRow, EntryRow, SignatureRow } from '../store/store.js';
+import { MOVED_SIGNATURE } from '../store/verify.js';
 import { parsePayload, type EntryPayload } from '../../schemas/entries.js';
 import { foldEvents, needsVerification, isSatisfied, stepEvent, statusOf, type BatchEvent, type BatchSnapshot, type BatchStatus } from '../../workflows/compile.js';
 import { allSteps, type ProcessDefinition, type Step } from '../../workflows/definition.js';
@@ -157,9 +158,11 @@ export function batchSummary(r: BatchRecord) {
 /** R1: whether the batch's own rows still match their hashes; the view and the PDF say so. */
 export function integrityOf(ctx: AppContext, r: BatchRecord) {
   // A failure that cannot be pinned on rows (missing or rewritten stretches, a damaged checkpoint
-  // log) makes every batch's record untrustworthy; a row-level one only the batches it touches.
+  // log) makes every batch's record untrustworthy; a row-level one only the batches it touches. A
+  // signature moved onto another entry touches two batches, one of which lost a signature and whose
+  // own rows still match: every batch says so.
   const failed = ctx.recordCheck.report?.firstInvalid;
-  if (failed?.kind === 'chain' || ctx.integrity?.log.damaged) return false;
+  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
   return ctx.store.batchIntact(r.row.id, { entries: r.entries, signatures: r.signatures });
 }
 

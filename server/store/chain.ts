@@ -14,7 +14,7 @@ export const GENESIS = '0'.repeat(64);
 /** The hashed columns of each chained table, in the order they enter the bytes. */
 export const CHAINED = {
   entries: ['seq', 'id', 'batch_id', 'batch_seq', 'kind', 'step_id', 'payload', 'recorded_at', 'actor_id', 'training'],
-  signatures: ['seq', 'id', 'entry_id', 'entry_hash', 'user_id', 'username', 'printed_name', 'meaning', 'signed_at'],
+  signatures: ['seq', 'id', 'entry_id', 'entry_hash', 'entry_seq', 'user_id', 'username', 'printed_name', 'meaning', 'signed_at'],
   audit_log: ['seq', 'at', 'user_id', 'action', 'entity', 'entity_id', 'batch_id', 'before', 'after', 'reason'],
 } as const;
 

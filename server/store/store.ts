@@ -37,7 +37,7 @@ export interface StoreOptions {
 export const entryCells = (r: Omit<EntryRow, 'hash' | 'prevHash'>): Cell[] =>
   [r.seq, r.id, r.batchId, r.batchSeq, r.kind, r.stepId, r.payload, r.recordedAt, r.actorId, r.training ? 1 : 0];
 export const signatureCells = (r: Omit<SignatureRow, 'hash' | 'prevHash'>): Cell[] =>
-  [r.seq, r.id, r.entryId, r.entryHash, r.userId, r.username, r.printedName, r.meaning, r.signedAt];
+  [r.seq, r.id, r.entryId, r.entryHash, r.entrySeq, r.userId, r.username, r.printedName, r.meaning, r.signedAt];
 export const auditCells = (r: Omit<AuditRow, 'hash' | 'prevHash'>): Cell[] =>
   [r.seq, r.at, r.userId, r.action, r.entity, r.entityId, r.batchId, r.before, r.after, r.reason];
 
@@ -283,7 +283,7 @@ export class Store {
     const last = this.lastHash('signatures');
     const base = { ...stored(s), seq: last.seq + 1 };
     const row: SignatureRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, signatureCells(base)) };
-    this.q.insertSignature.run(row.seq, row.id, row.entryId, row.entryHash, row.userId, row.username, row.printedName, row.meaning, row.signedAt, row.prevHash, row.hash);
+    this.q.insertSignature.run(row.seq, row.id, row.entryId, row.entryHash, row.entrySeq, row.userId, row.username, row.printedName, row.meaning, row.signedAt, row.prevHash, row.hash);
     this.appendedSinceCheckpoint++;
     return row;
   }
@@ -382,9 +382,13 @@ export class Store {
   batchIntact(batchId: string, read?: { entries: EntryRow[]; signatures: SignatureRow[] }): boolean {
     const entries = read?.entries ?? this.entriesOfBatch(batchId);
     const signatures = read?.signatures ?? this.signaturesOfBatch(batchId);
-    const byId = new Map(entries.map((e) => [e.id, e.hash]));
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const belongs = (sg: SignatureRow) => {
+      const e = byId.get(sg.entryId);
+      return e?.hash === sg.entryHash && (sg.entrySeq === null || sg.entrySeq === e.seq);
+    };
     return entries.every((e) => expectedHash('entries', e, this.legacyHeads) === e.hash) &&
-      signatures.every((sg) => expectedHash('signatures', sg, this.legacyHeads) === sg.hash && byId.get(sg.entryId) === sg.entryHash) &&
+      signatures.every((sg) => expectedHash('signatures', sg, this.legacyHeads) === sg.hash && belongs(sg)) &&
       this.auditOfBatch(batchId).every((a) => expectedHash('audit_log', a, this.legacyHeads) === a.hash);
   }
 }

@@ -113,6 +113,8 @@ export const signatures = sqliteTable('signatures', {
   signedAt: text('signed_at').notNull(),
   prevHash: text('prev_hash').notNull(),
   hash: text('hash').notNull(),
+  /** The seq of the entry signed (migration 0003; NULL in rows written before it). */
+  entrySeq: integer('entry_seq'),
 }, (t) => [uniqueIndex('signatures_id').on(t.id), index('signatures_entry').on(t.entryId)]);
 
 export const auditLog = sqliteTable('audit_log', {

@@ -27,6 +27,9 @@ import { expectedHash, type AuditRow, type EntryRow, type LegacyHeads, type Sign
  */
 export interface ChainReport { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' } }
 
+/** Why a signature fails when it names another entry than the one it was made for (21 CFR 11.70). */
+export const MOVED_SIGNATURE = 'the signature does not belong to the entry it names';
+
 /** One stretch of one chain for the fast pass: rows `from`..`to` inclusive. */
 export interface Segment { table: ChainTable; from: number; to: number; sql: string }
 /** `firstPrev`/`lastHash` let the caller check the links at the seams between segments. */
@@ -39,14 +42,19 @@ const PARALLEL_FROM_ROWS = 100_000;
 /**
  * The fast pass's query per table, over a range of rows: one string for the whole range, each row as
  * <check><bytes>\x1e<hash>, rows separated by \x1f, and the number of rows. <check> is 1 when the
- * row's own cross-check holds (a signature carries the hash of the entry it names), else 0.
+ * row's own cross-check holds, else 0.
  * json_array escapes every control character, so neither separator can occur inside the bytes.
  * group_concat follows the scan, which on a rowid range is seq order; were it ever otherwise, the
  * links would not hold and the walk would judge the record.
  */
 export function segmentSql(table: ChainTable): string {
   const bytes = `json_array(${['prev_hash', ...CHAINED[table]].map((c) => `r.${c}`).join(', ')})`;
-  const check = table === 'signatures' ? '((select e.hash from entries e where e.id = r.entry_id) is r.entry_hash)' : "'1'";
+  // A signature must carry the hash of the entry it names: found by its seq (a rowid lookup), or by
+  // its id in rows written before migration 0003.
+  const check = table === 'signatures'
+    ? `(case when r.entry_seq is null then (select e.hash from entries e where e.id = r.entry_id) is r.entry_hash
+        else coalesce((select e.id = r.entry_id and e.hash = r.entry_hash from entries e where e.seq = r.entry_seq), 0) end)`
+    : "'1'";
   return `select group_concat(${check} || ${bytes} || char(30) || r.hash, char(31)), count(*) from ${table} r where r.seq between ? and ?`;
 }
 
@@ -209,7 +217,7 @@ export function walkChains(sqlite: Database.Database, legacyHeads: LegacyHeads, 
     const heads = signed.get(table) ?? [];
     let lastGood = 0;
     const cols = table === 'entries' ? 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash'
-      : table === 'signatures' ? 'seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash'
+      : table === 'signatures' ? 'seq, id, entry_id as entryId, entry_hash as entryHash, entry_seq as entrySeq, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash'
         : 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash';
     for (const raw of sqlite.prepare(`select ${cols} from ${table} order by seq`).iterate()) {
       const r = raw as R;
@@ -239,10 +247,15 @@ export function walkChains(sqlite: Database.Database, legacyHeads: LegacyHeads, 
     if (beyond) return { table, seq: expectedSeq, reason: `rows ${expectedSeq}–${beyond.seq} are missing: signed checkpoint ${beyond.n} recorded them`, kind: 'chain' };
     return undefined;
   };
-  const entryHash = sqlite.prepare('select hash from entries where id = ?').pluck();
+  const entryById = sqlite.prepare('select id, hash from entries where id = ?');
+  const entryBySeq = sqlite.prepare('select id, hash from entries where seq = ?');
+  const belongs = (s: SignatureRow) => {
+    const e = (s.entrySeq === null ? entryById.get(s.entryId) : entryBySeq.get(s.entrySeq)) as { id: string; hash: string } | undefined;
+    return e?.id === s.entryId && e.hash === s.entryHash;
+  };
   const firstInvalid =
     walk<EntryRow>('entries') ??
-    walk<SignatureRow>('signatures', (s) => (entryHash.get(s.entryId) === s.entryHash ? null : 'the signature does not belong to the entry it names')) ??
+    walk<SignatureRow>('signatures', (s) => (belongs(s) ? null : MOVED_SIGNATURE)) ??
     walk<AuditRow>('audit_log');
   const n = checkpoints.length ? { checkpoints: checkpoints.length } : {};
   return firstInvalid ? { valid: false, checked, ...n, firstInvalid } : { valid: true, checked, ...n };

@@ -3,6 +3,11 @@
 -- JSON array [prev_hash, column 1, column 2, ...] in table order, which the database can render
 -- itself. Rows already written keep their hashes; the last row of each chain written in the old form
 -- is remembered here, and verification hashes rows up to it the old way. Rows are never rewritten.
+--
+-- A signature also records the seq of the entry it signs (NULL in rows written before), so that
+-- verification finds that entry by its rowid instead of searching the index of entry ids.
+ALTER TABLE `signatures` ADD `entry_seq` integer;
+--> statement-breakpoint
 INSERT INTO `settings` (`key`, `value`) SELECT 'chain.legacy-heads', json_object(
   'entries', (SELECT coalesce(max(`seq`), 0) FROM `entries`),
   'signatures', (SELECT coalesce(max(`seq`), 0) FROM `signatures`),

@@ -128,7 +128,7 @@ describe('chain verification locates a record changed behind the triggers', () =
     // A forger who knows the hashing rewrites the row hash too: the chain links hold, but the signature
     // still carries the hash of the entry it was made for (21 CFR 11.70).
     const sig = h.ctx.store.sqlite.prepare(
-      'select seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash from signatures where seq = 1',
+      'select seq, id, entry_id as entryId, entry_hash as entryHash, entry_seq as entrySeq, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash from signatures where seq = 1',
     ).get() as SignatureRow;
     expect(h.ctx.store.counts().signatures).toBe(1);
     const other = get<{ id: string }>('select id from entries where id != ? order by seq limit 1', sig.entryId);

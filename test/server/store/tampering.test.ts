@@ -21,7 +21,7 @@ interface Batch { id: string; version: number }
 
 // The same column aliases as Store.verifyChains, so rows read here hash exactly as the verifier hashes them.
 const ENTRY_COLS = 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash';
-const SIGNATURE_COLS = 'seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash';
+const SIGNATURE_COLS = 'seq, id, entry_id as entryId, entry_hash as entryHash, entry_seq as entrySeq, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash';
 
 
 let h: Harness;

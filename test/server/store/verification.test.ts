@@ -158,7 +158,8 @@ describe('a database written before migration 0003 (rows hashed in the old form)
       for (const r of db.prepare(`select * from ${table} order by seq`).all() as any[]) {
         const row = table === 'signatures' ? { ...r, entry_hash: newHash.get(r.entry_id) } : r;
         const hash = legacyChainHash(prev, shapes[table](row));
-        db.prepare(`update ${table} set prev_hash = ?, hash = ?${table === 'signatures' ? ', entry_hash = ?' : ''} where seq = ?`)
+        // Rows of the old form name their entry by id only.
+        db.prepare(`update ${table} set prev_hash = ?, hash = ?${table === 'signatures' ? ', entry_hash = ?, entry_seq = NULL' : ''} where seq = ?`)
           .run(...(table === 'signatures' ? [prev, hash, row.entry_hash, r.seq] : [prev, hash, r.seq]));
         if (table === 'entries') newHash.set(r.id, hash);
         prev = hash;
