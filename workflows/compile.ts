@@ -1,7 +1,7 @@
 // ONE compiler turns any process definition into an xstate v5 machine. The machine is pure: the
 // state of a batch is the fold of its recorded entries, and `snapshot.can(event)` decides what the
 // process allows next. The service never keeps a second copy of the step order.
-import { setup, assign, initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { setup, assign, createActor, type SnapshotFrom } from 'xstate';
 import { allSteps, type ProcessDefinition, type Step } from './definition.js';
 
 export type BatchStatus = 'in_process' | 'qc_testing' | 'qa_review' | 'released' | 'rejected' | 'terminated';
@@ -124,12 +124,20 @@ export type BatchSnapshot = SnapshotFrom<BatchMachine>;
 
 /** Folds events through the machine; pure. Throws if an event was not allowed (a corrupt record). */
 export function foldEvents(machine: BatchMachine, events: BatchEvent[]): BatchSnapshot {
-  let [snapshot] = initialTransition(machine);
-  for (const event of events) {
-    if (!snapshot.can(event)) throw new Error(`recorded event ${event.type} is not allowed in state ${String(snapshot.value)}`);
-    [snapshot] = transition(machine, snapshot, event);
+  // One actor for the whole fold: xstate's pure transition() builds a new actor scope, and with it the
+  // machine's initial state, on every call. The machine's actions are all assign(), so an actor
+  // computes exactly the snapshots transition() would.
+  const actor = createActor(machine).start();
+  try {
+    for (const event of events) {
+      const snapshot = actor.getSnapshot();
+      if (!snapshot.can(event)) throw new Error(`recorded event ${event.type} is not allowed in state ${String(snapshot.value)}`);
+      actor.send(event);
+    }
+    return actor.getSnapshot();
+  } finally {
+    actor.stop();
   }
-  return snapshot;
 }
 
 export const statusOf = (snapshot: BatchSnapshot) => snapshot.value as BatchStatus;
