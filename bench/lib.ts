@@ -211,17 +211,14 @@ export async function createUsers(dbFile: string, users: [string, Role[]][]) {
 
 // ─── the server, in its own process ─────────────────────────────────────────
 
-let compiled: Promise<void> | undefined;
+let compiled = false;
 
 /** dist/ as `npm start` builds it, plus bench/server.ts beside it (dist/bench/server.js imports ../server/app.js). */
-function compileServer(): Promise<void> {
-  compiled ??= (async () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('scripts/build.mjs failed');
-    const { build } = await import('esbuild');
-    await build({ entryPoints: [path.join(BENCH_DIR, 'server.ts')], outdir: path.join(ROOT, 'dist', 'bench'), platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
-  })();
-  return compiled;
+function compileServer() {
+  if (compiled) return;
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), path.join('bench', 'server.ts')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('scripts/build.mjs failed');
+  compiled = true;
 }
 
 export interface MemoryReport { rss: number; rssAfterGc: number; heapUsed: number; peakRss: number }
@@ -234,7 +231,7 @@ export class ServerProcess {
    * compiled to JavaScript first as `npm start` runs the service (scripts/build.mjs).
    */
   static async start(dbFile: string, opts: { adminPassword?: string; startupTimeoutMs?: number } = {}): Promise<ServerProcess> {
-    await compileServer();
+    compileServer();
     // BENCH_SERVER_NODE_OPTIONS adds node flags to the server only (e.g. --cpu-prof to profile it).
     const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...extra, '--expose-gc', path.join(ROOT, 'dist', 'bench', 'server.js')], {

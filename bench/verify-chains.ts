@@ -15,17 +15,10 @@ import os from 'node:os';
 import { createHash, hash } from 'node:crypto';
 import { Store, auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow } from '../server/store/store.js';
 import { rowBytes, type Cell } from '../server/store/chain.js';
-import { segmentSql } from '../server/store/verify.js';
+import { ROW_COLUMNS, segmentSql } from '../server/store/verify.js';
 import type { ChainTable } from '../server/store/checkpoints.js';
 import { fmt, heading, isMain, mb, note, parseArgs, pct, verdict, waitForQuiet, watchCpu, type Verdict } from './lib.js';
 import { seedPair } from './read-latency.js';
-
-// The rows as JavaScript reads them (the aliases of server/store/verify.ts, walkChains).
-const COLUMNS = {
-  entries: 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash',
-  signatures: 'seq, id, entry_id as entryId, entry_hash as entryHash, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash',
-  audit_log: 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash',
-} as const;
 
 const cellsOf: Record<ChainTable, (r: Record<string, unknown>) => Cell[]> = {
   entries: (r) => entryCells(r as unknown as EntryRow),
@@ -37,7 +30,7 @@ const cellsOf: Record<ChainTable, (r: Record<string, unknown>) => Cell[]> = {
 function baseline(store: Store) {
   let rows = 0, bytes = 0, hashMs = 0, oneShotMs = 0, readMs = 0;
   const CHUNK = 50_000;
-  for (const table of Object.keys(COLUMNS) as ChainTable[]) {
+  for (const table of Object.keys(ROW_COLUMNS) as ChainTable[]) {
     // Reading alone: the rows' bytes as the fast pass receives them, a thousand rows per query.
     const rendered = store.sqlite.prepare(segmentSql(table)).raw();
     const max = store.sqlite.prepare(`select coalesce(max(seq), 0) from ${table}`).pluck().get() as number;
@@ -57,7 +50,7 @@ function baseline(store: Store) {
       if (last.length !== 64 && chunk.length) throw new Error('sha256');
       chunk = [];
     };
-    for (const raw of store.sqlite.prepare(`select ${COLUMNS[table]} from ${table} order by seq`).iterate()) {
+    for (const raw of store.sqlite.prepare(`select ${ROW_COLUMNS[table]} from ${table} order by seq`).iterate()) {
       const r = raw as Record<string, unknown>;
       const b = rowBytes(String(r.prevHash), cellsOf[table](r));
       bytes += Buffer.byteLength(b);

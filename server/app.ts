@@ -12,7 +12,7 @@ import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
-import { openIntegrity, verifyRecord, verifyRecordInParallel } from './services/integrity.js';
+import { openIntegrity, signingKeys, verifyRecord, verifyRecordInParallel } from './services/integrity.js';
 import { writeAudit } from './services/audit.js';
 import problem, { sendProblem } from './plugins/problem.js';
 import auth from './plugins/auth.js';
@@ -44,22 +44,19 @@ export interface BuildOptions {
 /** The context with the record verified in this thread (tests, benchmarks). */
 export function createContext(opts: BuildOptions): AppContext {
   const ctx = openContext(opts);
-  return checked(ctx, verifyRecord(ctx.store, ctx.integrity?.log, signingKeysOf(ctx)));
+  return checked(ctx, verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity)));
 }
 
 /** The context with the record verified in worker threads on every core (the server's start). */
 export async function createContextInParallel(opts: BuildOptions): Promise<AppContext> {
   const ctx = openContext(opts);
   try {
-    return checked(ctx, await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeysOf(ctx)));
+    return checked(ctx, await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity)));
   } catch (e) {
     ctx.store.close();
     throw e;
   }
 }
-
-const signingKeysOf = (ctx: Pick<AppContext, 'integrity'>) =>
-  ctx.integrity ? new Map([[ctx.integrity.key.id, ctx.integrity.key.publicKeyPem]]) : new Map<string, string>();
 
 // R1: the record is verified at start, so that a file edited while the server was stopped is
 // reported before anyone works on it (and every batch view says so).

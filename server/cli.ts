@@ -43,12 +43,17 @@ export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file))
   }
 }
 
+/** `--name value` options, and the database they name (--db, else CELLBATCH_DB, else the default). */
+function options(argv: string[]) {
+  const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
+  return { opt, db: opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db' };
+}
+
 export function runCli(argv: string[]): { code: number; lines: string[] } {
   const [cmd, sub, arg] = argv;
   if (cmd === 'process' && sub === 'check' && arg) return processCheck(arg);
   if (cmd === 'restore' && sub && !sub.startsWith('--')) {
-    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
-    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    const { opt, db } = options(argv);
     try {
       const report = restoreDatabase(sub, db, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), force: argv.includes('--force') });
       return { code: 0, lines: [JSON.stringify({ restored: path.resolve(db), from: path.resolve(sub), ...report })] };
@@ -63,13 +68,11 @@ export function runCli(argv: string[]): { code: number; lines: string[] } {
 export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
   const [cmd, file] = argv;
   if (cmd === 'verify') {
-    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
-    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    const { opt, db } = options(argv);
     return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db));
   }
   if (cmd === 'backup' && file && !file.startsWith('--')) {
-    const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
-    const db = opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db';
+    const { opt, db } = options(argv);
     try {
       const r = await backupDatabase(db, file, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db) });
       return { code: 0, lines: [JSON.stringify({ backup: r.target, ...r.report })] };

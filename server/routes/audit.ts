@@ -8,9 +8,8 @@ import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
 import { requireRole } from './users.js';
-import { verifyRecordInParallel } from '../services/integrity.js';
+import { signingKeys, verifyRecordInParallel } from '../services/integrity.js';
 
-const signingKeys = (ctx: AppContext) => new Map(ctx.integrity ? [[ctx.integrity.key.id, ctx.integrity.key.publicKeyPem]] : []);
 
 export const AUDIT_READERS = ['qa', 'inspector', 'admin'];
 
@@ -70,7 +69,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
   app.get('/audit/verify', { schema: { tags: ['audit'], summary: 'Recompute every hash chain (entries, signatures, audit)' } }, async (req) => {
     requireRole(currentUser(req), AUDIT_READERS, 'verifying the record');
-    ctx.recordCheck.report = await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx));
+    ctx.recordCheck.report = await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
     return ctx.recordCheck.report;
   });
   app.get('/audit/keys', { schema: { tags: ['audit'], summary: 'Public keys that sign the checkpoints of the chain heads' } }, async (req) => {

@@ -13,6 +13,10 @@ export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY
   return { key, log: new CheckpointLog(checkpointLogFile(dbFile), key, path.join(keyDir, 'checkpoint-latest.json')) };
 }
 
+/** The public keys checkpoints may be signed with: the server's own key. */
+export const signingKeys = (integrity: { key: { id: string; publicKeyPem: string } } | undefined) =>
+  new Map<string, string>(integrity ? [[integrity.key.id, integrity.key.publicKeyPem]] : []);
+
 /** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
 export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): ChainReport {
   const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);

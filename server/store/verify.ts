@@ -201,6 +201,13 @@ function inWorkers(file: string, segments: Segment[], n: number): Promise<Segmen
   }).finally(() => Promise.all(pool.map((w) => w.terminate())));
 }
 
+/** The columns of each chained table as the walk reads them: the row types' names. */
+export const ROW_COLUMNS: Record<ChainTable, string> = {
+  entries: 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash',
+  signatures: 'seq, id, entry_id as entryId, entry_hash as entryHash, entry_seq as entrySeq, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash',
+  audit_log: 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash',
+};
+
 /**
  * Reads every row into JavaScript and recomputes its hash, in chain order, reporting the first row
  * that fails and how (streaming: constant memory).
@@ -216,10 +223,7 @@ export function walkChains(sqlite: Database.Database, legacyHeads: LegacyHeads, 
     let expectedSeq = 1;
     const heads = signed.get(table) ?? [];
     let lastGood = 0;
-    const cols = table === 'entries' ? 'seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash, hash'
-      : table === 'signatures' ? 'seq, id, entry_id as entryId, entry_hash as entryHash, entry_seq as entrySeq, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash'
-        : 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash';
-    for (const raw of sqlite.prepare(`select ${cols} from ${table} order by seq`).iterate()) {
+    for (const raw of sqlite.prepare(`select ${ROW_COLUMNS[table]} from ${table} order by seq`).iterate()) {
       const r = raw as R;
       if (table === 'entries') (r as EntryRow).training = Boolean((r as EntryRow).training);
       checked++;

@@ -101,16 +101,8 @@ beforeAll(async () => {
   const fresh2 = await createBatch(h, 'car-t', 5);
   const nk2 = await createBatch(h, 'nk', 6);
   const pending = await createBatch(h, 'car-t', 3);
-  const now = h.ctx.clock.now().getTime();
-  const receipt = await call(h, 'op1', 'POST', `/batches/${pending.id}/steps/apheresis-receipt`, {
-    values: { bagScan: din(3).keyed, collectionEnd: new Date(now - 10 * HOUR).toISOString(), receivedAt: new Date(now - HOUR).toISOString(), transportTemperature: 30, volume: 200 },
-    signature: sign('op1'), expectedVersion: pending.version,
-  });
-  expect(receipt.status).toBe(201);
-  const sample = await call(h, 'op1', 'POST', `/batches/${pending.id}/steps/starting-material-sample`, {
-    values: { wbcConcentration: 50, viability: 95, cd3Positive: 60 }, signature: sign('op1'), expectedVersion: receipt.body.batch.version,
-  });
-  expect(sample.status).toBe(201);
+  // Out of its temperature range: the receipt opens a deviation.
+  await receiptAndSample(pending, 3, 30);
   const nkBatch = await createBatch(h, 'nk', 4);
 
   for (const b of [cryo.batch, fresh, pending, nkBatch, fresh2, nk2]) {
@@ -594,19 +586,25 @@ describe('malformed URLs are answered like any other client error', () => {
   });
 });
 
+/** Records a CAR-T batch's apheresis receipt (at a transport temperature) and its starting-material sample, awaiting verification. */
+async function receiptAndSample(batch: { id: string; version: number }, dinSeq: number, transportTemperature: number) {
+  const now = h.ctx.clock.now().getTime();
+  const receipt = await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, {
+    values: { bagScan: din(dinSeq).keyed, collectionEnd: new Date(now - 10 * HOUR).toISOString(), receivedAt: new Date(now - HOUR).toISOString(), transportTemperature, volume: 200 },
+    signature: sign('op1'), expectedVersion: batch.version,
+  });
+  expect(receipt.status).toBe(201);
+  const sample = await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/starting-material-sample`, {
+    values: { wbcConcentration: 50, viability: 95, cd3Positive: 60 }, signature: sign('op1'), expectedVersion: receipt.body.batch.version,
+  });
+  expect(sample.status).toBe(201);
+  return { receipt, sample };
+}
+
 describe('refusals the fuzzer found', () => {
   it('verifying a pending entry of a terminated batch is a 409 problem+json and writes nothing', async () => {
     const batch = await createBatch(h, 'car-t', 950);
-    const now = h.ctx.clock.now().getTime();
-    const receipt = await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, {
-      values: { bagScan: din(950).keyed, collectionEnd: new Date(now - 10 * HOUR).toISOString(), receivedAt: new Date(now - HOUR).toISOString(), transportTemperature: 4, volume: 200 },
-      signature: sign('op1'), expectedVersion: batch.version,
-    });
-    expect(receipt.status).toBe(201);
-    const sample = await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/starting-material-sample`, {
-      values: { wbcConcentration: 50, viability: 95, cd3Positive: 60 }, signature: sign('op1'), expectedVersion: receipt.body.batch.version,
-    });
-    expect(sample.status).toBe(201);
+    const { sample } = await receiptAndSample(batch, 950, 4);
     expect(sample.body.entry.verified).toBe(false);
     const t = await call(h, 'sup1', 'POST', `/batches/${batch.id}/terminate`, { reason: 'patient withdrew consent', signature: sign('sup1') });
     expect(t.status).toBe(201);
