@@ -59,30 +59,31 @@ const HOUR = 3_600_000;
 export const TEMPLATE_ENTRIES = 13;
 
 /** Users of the seeded database; all have PASSWORD. */
-export const SEED_USERS = { admin: 'admin', supervisor: 'sup1', operator: 'op1', verifier: 'op2' } as const;
+export const SEED_USERS = { admin: 'admin', supervisor: 'sup1', qa: 'qa1', operator: 'op1', verifier: 'op2' } as const;
 
 async function users(ctx: AppContext) {
-  const make = async (username: string, roles: ('admin' | 'supervisor' | 'operator')[]) => {
+  const make = async (username: string, roles: ('admin' | 'supervisor' | 'qa' | 'operator')[]) => {
     await createUser(ctx, null, { username, fullName: `Bench ${username.toUpperCase()}`, roles, password: PASSWORD }, false);
     return ctx.store.findUserByUsername(username)!;
   };
   return {
     admin: await make(SEED_USERS.admin, ['admin']),
     sup: await make(SEED_USERS.supervisor, ['supervisor']),
+    qa: await make(SEED_USERS.qa, ['qa']),
     op1: await make(SEED_USERS.operator, ['operator']),
     op2: await make(SEED_USERS.verifier, ['operator']),
   };
 }
 
-/** A released lot and calibrated equipment for every lot and equipment field of CAR-T (as registerCatalogue in the tests). */
-function catalogue(ctx: AppContext, sup: UserRow) {
+/** A released lot (registered by QA) and calibrated equipment for every lot and equipment field of CAR-T (as registerCatalogue in the tests). */
+function catalogue(ctx: AppContext, sup: UserRow, qa: UserRow) {
   const def = ctx.processes.current('car-t')!.definition;
   const until = new Date(ctx.clock.now().getTime() + 400 * 24 * HOUR).toISOString().slice(0, 10);
   const lots: Record<string, string> = {};
   const equipment: Record<string, string> = {};
   for (const f of allSteps(def).flatMap((s) => s.fields)) {
     if (f.kind === 'lot' && f.materialType && !lots[f.materialType]) {
-      lots[f.materialType] = registerMaterial(ctx, sup, { type: f.materialType, name: `${f.materialType} bench lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' }).id;
+      lots[f.materialType] = registerMaterial(ctx, qa, { type: f.materialType, name: `${f.materialType} bench lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' }).id;
     }
     if (f.kind === 'equipment' && f.equipmentType && !equipment[f.equipmentType]) {
       equipment[f.equipmentType] = registerEquipment(ctx, sup, { assetId: `EQ-${f.equipmentType}`, type: f.equipmentType, name: `${f.equipmentType} bench unit`, calibrationDueOn: until }).id;
@@ -93,7 +94,7 @@ function catalogue(ctx: AppContext, sup: UserRow) {
 
 /** The template batch, recorded through the product's commands on the training clock, every step in its window. */
 async function templateBatch(ctx: AppContext, u: Awaited<ReturnType<typeof users>>) {
-  const { lots, equipment } = catalogue(ctx, u.sup);
+  const { lots, equipment } = catalogue(ctx, u.sup, u.qa);
   const d = din(1);
   let record = createBatch(ctx, u.op1, { processId: 'car-t', din: { din: d.din, check: d.check }, patient: { id: 'PT-1', weightKg: 70 } });
   const id = record.row.id;

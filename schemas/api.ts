@@ -40,7 +40,8 @@ export const ResetPasswordBody = z.strictObject({ password: z.string().min(1).ma
 
 export const CreateMaterialBody = z.strictObject({
   type: z.string().min(1).max(100), name: z.string().min(1).max(200), lotNumber: z.string().min(1).max(100),
-  expiresOn: Day, status: z.enum(['released', 'quarantined']),
+  expiresOn: Day,
+  status: z.enum(['released', 'quarantined']).optional().describe('Default quarantined; only qa may register a lot as released (21 CFR 211.22, 211.84)'),
 });
 export const PatchMaterialBody = z.strictObject({ status: z.enum(['released', 'quarantined', 'rejected']), reason: Reason });
 export const CreateEquipmentBody = z.strictObject({

@@ -39,7 +39,7 @@ const equipment: Record<string, string> = {};
 for (const { definition } of ctx.processes.list()) {
   for (const f of definition.phases.flatMap((p) => p.steps).flatMap((s) => s.fields)) {
     if (f.kind === 'lot' && f.materialType && !lots[f.materialType]) {
-      lots[f.materialType] = (await as(app, 'hoa.sup', 'POST', '/materials', { type: f.materialType, name: `${f.materialType} (training)`, lotNumber: `TR-${f.materialType.toUpperCase()}-01`, expiresOn: until, status: 'released' })).id;
+      lots[f.materialType] = (await as(app, 'huong.qa', 'POST', '/materials', { type: f.materialType, name: `${f.materialType} (training)`, lotNumber: `TR-${f.materialType.toUpperCase()}-01`, expiresOn: until, status: 'released' })).id;
     }
     if (f.kind === 'equipment' && f.equipmentType && !equipment[f.equipmentType]) {
       equipment[f.equipmentType] = (await as(app, 'hoa.sup', 'POST', '/equipment', { assetId: `TR-${f.equipmentType.toUpperCase()}-01`, type: f.equipmentType, name: `${f.equipmentType} (training)`, calibrationDueOn: until })).id;

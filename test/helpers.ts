@@ -96,7 +96,7 @@ export async function registerCatalogue(h: Harness, processId: string) {
   for (const step of def.phases.flatMap((p: any) => p.steps)) {
     for (const f of step.fields) {
       if (f.kind === 'lot' && !lots[f.materialType]) {
-        lots[f.materialType] = (await call(h, 'sup1', 'POST', '/materials', { type: f.materialType, name: `${f.materialType} test lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' })).body.id;
+        lots[f.materialType] = (await call(h, 'qa1', 'POST', '/materials', { type: f.materialType, name: `${f.materialType} test lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' })).body.id;
       }
       if (f.kind === 'equipment' && !equipment[f.equipmentType]) {
         equipment[f.equipmentType] = (await call(h, 'sup1', 'POST', '/equipment', { assetId: `EQ-${f.equipmentType}`, type: f.equipmentType, name: `${f.equipmentType} test unit`, calibrationDueOn: until })).body.id;

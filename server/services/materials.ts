@@ -7,6 +7,7 @@ import type { EquipmentRow, MaterialRow, UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
 
 const REGISTRARS = ['supervisor', 'qa'];
+const RELEASERS = ['qa'];
 
 function assertRole(user: UserRow, roles: string[], what: string) {
   if (!user.roles.some((r) => roles.includes(r))) throw forbidden('role-not-allowed', `${what} needs one of: ${roles.join(', ')}`);
@@ -15,8 +16,12 @@ function assertRole(user: UserRow, roles: string[], what: string) {
 export const materialView = ({ createdBy: _c, ...m }: MaterialRow) => m;
 export const equipmentView = ({ createdBy: _c, ...e }: EquipmentRow) => e;
 
-export function registerMaterial(ctx: AppContext, actor: UserRow, body: Omit<MaterialRow, 'id' | 'createdAt' | 'createdBy'>) {
+export function registerMaterial(ctx: AppContext, actor: UserRow, input: Omit<MaterialRow, 'id' | 'createdAt' | 'createdBy' | 'status'> & { status?: MaterialRow['status'] }) {
   assertRole(actor, REGISTRARS, 'registering a material lot');
+  // 21 CFR 211.22, 211.84: production does not release its own materials. A lot registered without
+  // the qa role is quarantined; only QA registers it released or releases it later (PATCH, with a reason).
+  if (input.status === 'released') assertRole(actor, RELEASERS, 'registering a lot as released');
+  const body = { ...input, status: input.status ?? 'quarantined' };
   const row: MaterialRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
   ctx.store.transaction(() => {
     ctx.store.insertMaterial(row);
@@ -28,7 +33,7 @@ export function registerMaterial(ctx: AppContext, actor: UserRow, body: Omit<Mat
 export function changeMaterialStatus(ctx: AppContext, actor: UserRow, id: string, status: string, reason: string) {
   const lot = ctx.store.getMaterial(id);
   if (!lot) throw notFound('material', id);
-  assertRole(actor, ['qa'], 'changing the status of a lot');
+  assertRole(actor, RELEASERS, 'changing the status of a lot');
   if (lot.status === status) return materialView(lot); // a no-op writes no audit row
   ctx.store.transaction(() => {
     ctx.store.updateMaterialStatus(id, status);

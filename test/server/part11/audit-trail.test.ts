@@ -119,7 +119,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     expect(recordState(h)).toEqual(state);
 
     await toSelection(h, batch.id, 2);
-    const expired = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-1', expiresOn: day(h, -1), status: 'released' })).body.id;
+    const expired = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-1', expiresOn: day(h, -1), status: 'released' })).body.id;
     const state2 = recordState(h);
     const lot = await auditedBy(h, async () => post('cd4-cd8-selection', { ...selectionValues(cat), bufferLot: expired }, await version(h, batch.id)));
     expect(lot.reply.status).toBe(422);
@@ -130,7 +130,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
   it('R6 [11.10(e)]: a lot status change and a calibration change write one row with the old and new value and the reason', async () => {
     const qa1 = await userIdOf(h, 'qa1');
     const sup1 = await userIdOf(h, 'sup1');
-    const lot = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-7', expiresOn: day(h, 100), status: 'released' })).body.id;
+    const lot = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-7', expiresOn: day(h, 100), status: 'released' })).body.id;
     const eq = (await call(h, 'sup1', 'POST', '/equipment', { assetId: 'EQ-7', type: 'cell-processor', name: 'Prodigy', calibrationDueOn: day(h, 10) })).body.id;
 
     const status = await auditedBy(h, () => call(h, 'qa1', 'PATCH', `/materials/${lot}`, { status: 'quarantined', reason: 'supplier recall' }));
@@ -191,7 +191,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
 
   it('R6 [11.10(e)]: a no-op writes no audit row (same roles, same lot status, same due date, clock +0 h, unlocking an unlocked user)', async () => {
     const op2 = await userIdOf(h, 'op2');
-    const lot = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-8', expiresOn: day(h, 100), status: 'released' })).body.id;
+    const lot = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-8', expiresOn: day(h, 100), status: 'released' })).body.id;
     const eq = (await call(h, 'sup1', 'POST', '/equipment', { assetId: 'EQ-8', type: 'cell-processor', name: 'Prodigy', calibrationDueOn: day(h, 100) })).body.id;
     const noops: [string, 'PATCH' | 'POST', string, unknown][] = [
       ['admin', 'PATCH', `/users/${op2}`, { roles: ['operator'], reason: 'review: unchanged' }],
@@ -211,7 +211,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
 
   it('R6 [11.10(e); Annex 11 §9]: a change without a reason is 400, changes nothing and leaves at most the attempt row', async () => {
     const op2 = await userIdOf(h, 'op2');
-    const lot = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-9', expiresOn: day(h, 100), status: 'released' })).body.id;
+    const lot = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-9', expiresOn: day(h, 100), status: 'released' })).body.id;
     const eq = (await call(h, 'sup1', 'POST', '/equipment', { assetId: 'EQ-9', type: 'cell-processor', name: 'Prodigy', calibrationDueOn: day(h, 100) })).body.id;
     const batch = await createBatch(h, 'car-t', 4);
     const receipt = await record(h, batch.id, 'apheresis-receipt', receiptValues(h, 4));
@@ -248,7 +248,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     const sup1 = await userIdOf(h, 'sup1');
     const admin = await userIdOf(h, 'admin');
     const batch = await createBatch(h, 'car-t', 5);
-    const lot = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-10', expiresOn: day(h, 100), status: 'released' })).body.id;
+    const lot = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-10', expiresOn: day(h, 100), status: 'released' })).body.id;
     const forged = { at: '2001-01-01T00:00:00Z', userId: admin, createdAt: '2001-01-01T00:00:00Z', recordedAt: '2001-01-01T00:00:00Z', performedBy: 'qa2', signedAt: '2001-01-01T00:00:00Z' };
     const bodies: [string, 'POST' | 'PATCH', string, Record<string, unknown>][] = [
       ['sup1', 'POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'F-1', expiresOn: day(h, 100), status: 'released' }],
@@ -274,7 +274,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     expect(sig.body.errors.map((e: { field: string }) => e.field)).toContain('signature.signedAt');
     // Headers a client controls (Date, a claimed user) do not reach the row: server time, session user.
     const res = await h.app.inject({
-      method: 'POST', url: '/api/v1/materials', payload: { type: 'buffer', name: 'b', lotNumber: 'F-2', expiresOn: day(h, 100), status: 'released' },
+      method: 'POST', url: '/api/v1/materials', payload: { type: 'buffer', name: 'b', lotNumber: 'F-2', expiresOn: day(h, 100), status: 'quarantined' },
       headers: { authorization: `Bearer ${h.tokens.sup1}`, date: 'Mon, 01 Jan 2001 00:00:00 GMT', 'x-user-id': admin, 'x-forwarded-user': 'admin' },
     });
     expect(res.statusCode).toBe(201);
@@ -347,7 +347,7 @@ describe('the audit listing: filters, paging and export', () => {
     const t0 = serverNow(h);
     const a = await createBatch(h, 'car-t', 11);
     await record(h, a.id, 'apheresis-receipt', receiptValues(h, 11));
-    const lot = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-11', expiresOn: day(h, 100), status: 'released' })).body.id;
+    const lot = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-11', expiresOn: day(h, 100), status: 'released' })).body.id;
     await advance(h, 2);
     const t1 = serverNow(h);
     const b = await call(h, 'op2', 'POST', '/batches', { processId: 'car-t', din: din(12).keyed, patient: { id: 'PT-12', weightKg: 60 } });

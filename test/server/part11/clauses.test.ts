@@ -51,7 +51,7 @@ describe('R2 [11.10(a); Annex 11 §5]: invalid input is refused and writes nothi
       expect(rows.map((r) => r.action)).toEqual(['attempt.refused']);
     }
     await refusedWithoutChange(() => call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: '70' } }), 400, 'patient.weightKg');
-    await refusedWithoutChange(() => call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'L-1', expiresOn: 20301231, status: 'released' }), 400, 'expiresOn');
+    await refusedWithoutChange(() => call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'L-1', expiresOn: 20301231, status: 'released' }), 400, 'expiresOn');
     expect((await call(h, 'sup1', 'GET', '/materials')).body.items).toEqual([]);
   });
 
@@ -139,7 +139,7 @@ describe('R5 [11.10(d)]: sessions', () => {
     const read = await call(h, 'op1', 'GET', '/batches');
     expect(read.status).toBe(401);
     expect(read.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect((await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'L-9', expiresOn: day(h, 100), status: 'released' })).status).toBe(401);
+    expect((await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'L-9', expiresOn: day(h, 100), status: 'released' })).status).toBe(401);
     expect((await call(h, 'op1', 'GET', '/me')).status, 'an expired session stays expired').toBe(401);
     expect(recordState(h)).toEqual(state);
     // Logging in again opens a new session.
@@ -205,7 +205,7 @@ describe('R10 [11.10(h); 211.188(b)(2)]: equipment known and calibrated, materia
     const v = await version(h, batch.id);
     const overdue = (await call(h, 'sup1', 'POST', '/equipment', { assetId: 'EQ-OVERDUE', type: 'cell-processor', name: 'Prodigy 2', calibrationDueOn: day(h, -1) })).body.id;
     const quarantined = (await call(h, 'sup1', 'POST', '/materials', { type: 'cd4-microbeads', name: 'beads', lotNumber: 'Q-1', expiresOn: day(h, 100), status: 'quarantined' })).body.id;
-    const expired = (await call(h, 'sup1', 'POST', '/materials', { type: 'cd8-microbeads', name: 'beads', lotNumber: 'E-1', expiresOn: day(h, -1), status: 'released' })).body.id;
+    const expired = (await call(h, 'qa1', 'POST', '/materials', { type: 'cd8-microbeads', name: 'beads', lotNumber: 'E-1', expiresOn: day(h, -1), status: 'released' })).body.id;
     const post = (values: Record<string, unknown>) => () => call(h, 'op1', 'POST', `/batches/${batch.id}/steps/cd4-cd8-selection`, { values: { ...selectionValues(cat), ...values }, signature: sign('op1'), expectedVersion: v });
     for (const [field, value] of [['cellProcessor', 'unknown-instrument'], ['cellProcessor', overdue], ['cd4BeadsLot', quarantined], ['cd8BeadsLot', expired]]) {
       const { rows } = await refusedWithoutChange(post({ [field]: value }), 422, `values.${field}`);

@@ -106,7 +106,7 @@ async function fixture(): Promise<Ids> {
   const sample = await record(h, batch.id, 'starting-material-sample', sampleValues); // pending verification
   const fresh = await createBatch(h, 'car-t', 2);
   const day = (d: number) => new Date(h.ctx.clock.now().getTime() + d * 86_400_000).toISOString().slice(0, 10);
-  const m = await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-1', expiresOn: day(200), status: 'released' });
+  const m = await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-1', expiresOn: day(200), status: 'released' });
   const e = await call(h, 'sup1', 'POST', '/equipment', { assetId: 'EQ-1', type: 'cell-processor', name: 'Prodigy', calibrationDueOn: day(200) });
   expect([m.status, e.status]).toEqual([201, 201]);
   const users = await call(h, 'admin', 'GET', '/users?limit=500');

@@ -8,7 +8,7 @@ let h: Harness;
 beforeEach(async () => { h = await harness(); });
 afterEach(async () => h.close());
 
-const material = (over: Record<string, unknown> = {}) => ({ type: 'buffer', name: 'CliniMACS buffer', lotNumber: 'B-001', expiresOn: day(h, 200), status: 'released', ...over });
+const material = (over: Record<string, unknown> = {}) => ({ type: 'buffer', name: 'CliniMACS buffer', lotNumber: 'B-001', expiresOn: day(h, 200), status: 'quarantined', ...over });
 const equipment = (over: Record<string, unknown> = {}) => ({ assetId: 'EQ-001', type: 'cell-processor', name: 'Prodigy 1', calibrationDueOn: day(h, 200), ...over });
 
 async function registry() {
@@ -73,6 +73,38 @@ describe('registering materials and equipment', () => {
   it('accepts an expired lot or overdue equipment at registration (using them is what is refused)', async () => {
     expect((await call(h, 'sup1', 'POST', '/materials', material({ expiresOn: day(h, -30) }))).status).toBe(201);
     expect((await call(h, 'sup1', 'POST', '/equipment', equipment({ calibrationDueOn: day(h, -30) }))).status).toBe(201);
+  });
+});
+
+describe('material release (21 CFR 211.22, 211.84: production does not release its own materials)', () => {
+  it('refuses a supervisor registering a lot as released with 403, registering nothing', async () => {
+    const r = await refusedRegistry(() => call(h, 'sup1', 'POST', '/materials', material({ status: 'released' })), 403);
+    expect(r.body.detail).toMatch(/qa/);
+  });
+
+  it('quarantines a lot a supervisor registers without a status, and a lot sent as quarantined', async () => {
+    const { status: _s, ...noStatus } = material();
+    const a = await call(h, 'sup1', 'POST', '/materials', noStatus);
+    expect(a.status).toBe(201);
+    expect(a.body.status).toBe('quarantined');
+    const b = await call(h, 'sup1', 'POST', '/materials', material({ lotNumber: 'B-002' }));
+    expect(b.body.status).toBe('quarantined');
+  });
+
+  it('lets QA register a lot as released', async () => {
+    const r = await call(h, 'qa1', 'POST', '/materials', material({ status: 'released' }));
+    expect(r.status).toBe(201);
+    expect(r.body.status).toBe('released');
+  });
+
+  it('lets QA release a supervisor\'s quarantined lot later, with a reason, audited with QA as the user', async () => {
+    const id = (await call(h, 'sup1', 'POST', '/materials', material())).body.id;
+    const r = await call(h, 'qa1', 'PATCH', `/materials/${id}`, { status: 'released', reason: 'CoA reviewed, incoming tests passed' });
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('released');
+    const rows = (await call(h, 'qa1', 'GET', '/audit?action=material.status-changed')).body.items;
+    const qa1 = (await call(h, 'admin', 'GET', '/users?limit=500')).body.items.find((u: { username: string }) => u.username === 'qa1').id;
+    expect(rows).toEqual([expect.objectContaining({ userId: qa1, entityId: id, before: { status: 'quarantined' }, after: { status: 'released' }, reason: 'CoA reviewed, incoming tests passed' })]);
   });
 });
 

@@ -154,7 +154,7 @@ describe('materials and equipment a step uses are judged (422, audited)', () => 
     return { batch, cat, v: await version(h, batch.id) };
   }
   const lot = async (type: string, expiresOn: string, status: 'released' | 'quarantined' = 'released') => {
-    const r = await call(h, 'sup1', 'POST', '/materials', { type, name: `${type} lot`, lotNumber: `X-${type}-${expiresOn}-${status}`, expiresOn, status });
+    const r = await call(h, 'qa1', 'POST', '/materials', { type, name: `${type} lot`, lotNumber: `X-${type}-${expiresOn}-${status}`, expiresOn, status });
     expect(r.status).toBe(201);
     return r.body.id as string;
   };
@@ -504,7 +504,7 @@ describe('which error wins (API.md order)', () => {
     const batch = await createBatch(h, 'car-t', 79);
     const cat = await registerCatalogue(h, 'car-t');
     await toSelection(h, batch.id, 79);
-    const expired = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-1', expiresOn: day(h, -10), status: 'released' })).body.id;
+    const expired = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-1', expiresOn: day(h, -10), status: 'released' })).body.id;
     const v = await version(h, batch.id);
     await refusedWithoutWriting(h, () => post('op1', batch.id, 'cd4-cd8-selection', { values: { ...selectionValues(cat), bufferLot: expired }, signature: sign('op1', 'wrong-password-xyz'), expectedVersion: v }), 401);
     expect((await auditOf(h, batch.id)).filter((a) => a.action === 'step.refused')).toHaveLength(0);
@@ -514,7 +514,7 @@ describe('which error wins (API.md order)', () => {
     const batch = await createBatch(h, 'car-t', 80);
     const cat = await registerCatalogue(h, 'car-t');
     await toSelection(h, batch.id, 80);
-    const expired = (await call(h, 'sup1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-2', expiresOn: day(h, -10), status: 'released' })).body.id;
+    const expired = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-2', expiresOn: day(h, -10), status: 'released' })).body.id;
     const v = await version(h, batch.id);
     await refusedWithoutWriting(h, () => post('op1', batch.id, 'cd4-cd8-selection', { values: { ...selectionValues(cat), bufferLot: expired }, signature: sign('qc1'), expectedVersion: v }), 403);
   });
