@@ -27,7 +27,7 @@ import { moveTrainingClock } from '../server/services/training-clock.js';
 import { createBatch } from '../server/commands/create-batch.js';
 import { recordStep } from '../server/commands/record-step.js';
 import { verifyEntry } from '../server/commands/verify-entry.js';
-import { loadBatch } from '../server/services/batch-record.js';
+import { loadBatch } from '../server/record/load.js';
 import { chainOfIdentityId, randomAlnum6 } from '../server/domain/isbt128.js';
 import { rowHash } from '../server/store/chain.js';
 import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';

@@ -5,7 +5,8 @@ import type { AppContext } from '../context.js';
 import { conflict } from '../errors.js';
 import type { EntryRow, UserRow } from '../store/store.js';
 import { writeAudit, type AuditEvent } from '../services/audit.js';
-import { openDeviationCount, replay, statusOfRecord, type BatchRecord } from '../services/batch-record.js';
+import { replay } from '../record/load.js';
+import { openDeviationCount, statusOfRecord, type BatchRecord } from '../record/record.js';
 import type { EntryKind, EntryPayload } from '../../schemas/entries.js';
 import { randomUUID } from 'node:crypto';
 

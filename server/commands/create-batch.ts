@@ -5,7 +5,8 @@ import type { AppContext } from '../context.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from '../services/audit.js';
-import { replay, statusOfRecord } from '../services/batch-record.js';
+import { replay } from '../record/load.js';
+import { statusOfRecord } from '../record/record.js';
 import { chainOfIdentityId, randomAlnum6 } from '../domain/isbt128.js';
 import type { EntryPayload } from '../../schemas/entries.js';
 

@@ -3,7 +3,7 @@
 import type { AppContext } from '../context.js';
 import { alreadyAudited, badRequest, forbidden, notFound, refused, type FieldProblem } from '../errors.js';
 import type { EntryRow, UserRow } from '../store/store.js';
-import { findStep, type BatchRecord } from '../services/batch-record.js';
+import { findStep, type BatchRecord } from '../record/record.js';
 import type { Step } from '../../workflows/definition.js';
 import { auditRefusal, type BatchWriter } from './append.js';
 import { equipmentProblem, identityProblem, lotProblem } from '../domain/materials-rules.js';

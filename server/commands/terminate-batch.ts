@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { conflict, forbidden } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
-import { loadBatch } from '../services/batch-record.js';
+import { loadBatch } from '../record/load.js';
 import { appendToBatch, assertVersion } from './append.js';
 
 const ROLES = ['supervisor', 'qa'] as const;

@@ -6,7 +6,12 @@ import {
   BatchListQuery, CorrectionBody, CreateBatchBody, EntryParams, IdParams, LangQuery, PageQuery, RecordStepBody, StepParams, TerminateBody, VerifyBody,
 } from '../../schemas/api.js';
 import { currentUser } from '../plugins/auth.js';
-import { batchView, entryView, loadBatch, type BatchRecord, type Lang } from '../services/batch-record.js';
+import { loadBatch } from '../record/load.js';
+import type { BatchRecord } from '../record/record.js';
+import { batchView } from '../views/batch-view.js';
+import { deviationView } from '../views/deviation-view.js';
+import { entryView } from '../views/entry-view.js';
+import type { Lang } from '../views/text.js';
 import { createBatch } from '../commands/create-batch.js';
 import { recordStep } from '../commands/record-step.js';
 import { verifyEntry } from '../commands/verify-entry.js';
@@ -72,7 +77,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/deviations', { schema: { tags: ['batches'], summary: "A batch's deviations", params: IdParams, querystring: PageQuery } }, async (req) => {
     const record = loadBatch(ctx, req.params.id);
     const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
-    const items = record.deviations.slice(start, start + req.query.limit);
+    const items = record.deviations.slice(start, start + req.query.limit).map(deviationView);
     const next = start + req.query.limit < record.deviations.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
     return { items, ...(next && { nextCursor: next }) };
   });

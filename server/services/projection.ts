@@ -1,7 +1,8 @@
 // The projection table is a cache: this rebuilds a batch's row from its entries alone, and says
 // whether the cached row agrees. A test proves both equal after every kind of write.
 import type { AppContext } from '../context.js';
-import { openDeviationCount, replay, statusOfRecord } from './batch-record.js';
+import { openDeviationCount, statusOfRecord } from '../record/record.js';
+import { replay } from '../record/load.js';
 
 export interface ProjectionState { status: string; version: number; openDeviations: number }
 

@@ -1,0 +1,14 @@
+// R1: whether a batch's own rows still match their hashes; the API view and the PDF say so.
+import type { AppContext } from '../context.js';
+import { MOVED_SIGNATURE } from '../store/verify.js';
+import type { BatchRecord } from './record.js';
+
+export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
+  // A failure that cannot be pinned on rows (missing or rewritten stretches, a damaged checkpoint
+  // log) makes every batch's record untrustworthy; a row-level one only the batches it touches. A
+  // signature moved onto another entry touches two batches, one of which lost a signature and whose
+  // own rows still match: every batch says so.
+  const failed = ctx.recordCheck.report?.firstInvalid;
+  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
+  return ctx.store.batchIntact(r.row.id, { entries: r.entries, signatures: r.signatures });
+}

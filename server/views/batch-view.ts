@@ -1,0 +1,65 @@
+// The Batch of API.md, shaped from the record: its state, the steps offered now with their fields
+// and windows, the steps locked and why, and (unless a list asks otherwise) its entries.
+import type { AppContext } from '../context.js';
+import type { Step } from '../../workflows/definition.js';
+import { scheduleOf } from '../../workflows/schedule.js';
+import { canRecord, openDeviationCount, statusOfRecord, stepsOf, type BatchRecord } from '../record/record.js';
+import { integrityOf } from '../record/integrity.js';
+import { entryViews } from './entry-view.js';
+import { lockReason } from './lock-reason.js';
+import { t, type Lang } from './text.js';
+
+function fieldView(step: Step, lang: Lang) {
+  return step.fields.map((f) => ({
+    name: f.name,
+    label: t(f.label, lang),
+    kind: f.kind,
+    ...(f.unit && { unit: f.unit }),
+    ...(f.computed && { computed: true }),
+    ...(f.spec && { spec: f.spec }),
+    ...(f.alert && { alert: f.alert }),
+    ...(f.limits && { limits: f.limits }),
+    ...(f.decimals !== undefined && { decimals: f.decimals }),
+    ...(f.options && { options: f.options }),
+    ...(f.materialType && { materialType: f.materialType }),
+    ...(f.equipmentType && { equipmentType: f.equipmentType }),
+    ...(f.identity && { identity: f.identity }),
+    required: f.required && !f.computed,
+  }));
+}
+
+export function batchSummary(r: BatchRecord) {
+  const b = r.row;
+  return {
+    id: b.id, batchNumber: b.batchNumber, processId: b.processId, processVersion: b.processVersion, processHash: b.processHash,
+    status: statusOfRecord(r), state: { value: r.snapshot.value, recorded: r.snapshot.context.recorded, pendingVerification: Object.keys(r.snapshot.context.pending) },
+    version: r.version, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId, patient: b.patient,
+    createdAt: b.createdAt, openDeviations: openDeviationCount(r), training: b.training,
+  };
+}
+
+export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean } = {}) {
+  const lang = opts.lang ?? 'en';
+  const now = ctx.clock.now();
+  const steps = stepsOf(r);
+  const availableSteps = steps.filter((s) => canRecord(r, s.id)).map((s) => {
+    const { window, remaining } = scheduleOf(s, r.history, r.snapshot.context.counts, now);
+    return {
+      stepId: s.id, title: t(s.title, lang), ...(s.instructions && { instructions: t(s.instructions, lang) }),
+      stage: s.stage, repeatable: s.repeatable, required: s.required,
+      ...(remaining !== undefined && { remaining }), ...(window && { window }),
+      fields: fieldView(s, lang),
+      signatures: s.signatures.map((g) => ({ meaning: g.meaning, roles: g.roles })),
+    };
+  });
+  const lockedSteps = steps
+    .filter((s) => !canRecord(r, s.id))
+    .flatMap((s) => { const reason = lockReason(r, s, lang); return reason ? [{ stepId: s.id, title: t(s.title, lang), reason }] : []; });
+  return {
+    ...batchSummary(r),
+    integrity: integrityOf(ctx, r),
+    availableSteps,
+    lockedSteps,
+    ...(opts.entries !== false && { entries: entryViews(r) }),
+  };
+}

@@ -1,0 +1,48 @@
+// Entries as API.md shows them, shaped from the record.
+import type { EntryRow, SignatureRow } from '../store/store.js';
+import { parsePayload } from '../../schemas/entries.js';
+import { needsVerification } from '../../workflows/compile.js';
+import type { Step } from '../../workflows/definition.js';
+import { findStep, type BatchRecord } from '../record/record.js';
+
+export function signatureView(s: SignatureRow) {
+  return { userId: s.userId, username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt };
+}
+
+/** A verification appears as the `verified` signature on the entry it verifies, not as an entry of its own. */
+export function entryViews(r: BatchRecord) {
+  return r.entries.filter((e) => e.kind !== 'verification').map((e) => entryView(r, e));
+}
+
+export function entryView(r: BatchRecord, e: EntryRow) {
+  const sigs = r.signatures.filter((s) => s.entryId === e.id).map(signatureView);
+  const base = { id: e.id, seq: e.batchSeq, kind: e.kind, recordedAt: e.recordedAt, signatures: sigs, training: e.training };
+  switch (e.kind) {
+    case 'step': {
+      const p = parsePayload('step', e.payload);
+      const step = findStep(r, p.stepId);
+      return { ...base, stepId: p.stepId, values: p.values, results: p.results, occurrence: p.occurrence, ...verifiedFlag(r, e.id, step) };
+    }
+    case 'correction': {
+      const p = parsePayload('correction', e.payload);
+      const step = findStep(r, p.stepId);
+      return { ...base, stepId: p.stepId, values: p.values, results: p.results, correctsEntryId: p.correctsEntryId, reason: p.reason, ...verifiedFlag(r, e.id, step) };
+    }
+    case 'deviation':
+      return { ...base, deviation: parsePayload('deviation', e.payload) };
+    case 'termination':
+      return { ...base, reason: parsePayload('termination', e.payload).reason };
+    case 'batch-created': {
+      const p = parsePayload('batch-created', e.payload);
+      return { ...base, values: { processId: p.processId, processVersion: p.processVersion, din: p.din, patientId: p.patient.id, weightKg: p.patient.weightKg } };
+    }
+    default:
+      return base;
+  }
+}
+
+/** `verified`: false while a required verification is pending, true once done, absent when none is needed. */
+function verifiedFlag(r: BatchRecord, entryId: string, step: Step | undefined) {
+  if (!step || !needsVerification(step)) return {};
+  return { verified: !(entryId in r.snapshot.context.pending) };
+}
