@@ -2,7 +2,7 @@
 // validates requests and describes them in the OpenAPI document. Bodies are strict: unknown keys are 400.
 import { z } from 'zod';
 import { parseDin } from '../server/domain/isbt128.js';
-import { ROLES } from '../workflows/definition.js';
+import { ADMIN_COMBINATION_PROBLEM, adminCombinesWithSigning, ROLES } from '../workflows/definition.js';
 
 const Id = z.string().min(1).max(100);
 const Reason = z.string().trim().min(1, 'a reason is required').max(2000);
@@ -28,13 +28,14 @@ export const DinSchema = z.string().max(32).transform((value, ctx) => {
 export const LoginBody = z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256) });
 export const PasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: z.string().min(1).max(256) });
 export const RoleSchema = z.enum(ROLES);
+const Roles = z.array(RoleSchema).min(1).max(6).refine((roles) => !adminCombinesWithSigning(roles), ADMIN_COMBINATION_PROBLEM);
 export const CreateUserBody = z.strictObject({
   username: z.string().regex(/^[A-Za-z0-9._-]{2,64}$/, '2–64 letters, digits, dot, dash or underscore'),
   fullName: z.string().trim().min(1).max(200),
-  roles: z.array(RoleSchema).min(1).max(6),
+  roles: Roles,
   password: z.string().min(1).max(256),
 });
-export const PatchUserBody = z.strictObject({ active: z.boolean().optional(), roles: z.array(RoleSchema).min(1).max(6).optional(), reason: Reason });
+export const PatchUserBody = z.strictObject({ active: z.boolean().optional(), roles: Roles.optional(), reason: Reason });
 export const ReasonBody = z.strictObject({ reason: Reason });
 export const ResetPasswordBody = z.strictObject({ password: z.string().min(1).max(256), reason: Reason });
 

@@ -20,7 +20,8 @@ const USERS: [string, string, string[]][] = [
 ];
 
 const { app, ctx } = await buildApp({ dbFile, training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
-await bootstrapAdmin(ctx, PASSWORD, () => {});
+const ADMIN_NAME = 'Bùi Quốc Khánh';
+await bootstrapAdmin(ctx, PASSWORD, () => {}, { fullName: ADMIN_NAME });
 for (const [username, fullName, roles] of USERS) await createUser(ctx, null, { username, fullName, roles: roles as never, password: PASSWORD }, false);
 
 async function as(app: FastifyInstance, username: string, method: 'GET' | 'POST', url: string, payload?: object) {
@@ -73,7 +74,7 @@ cellbatch TRAINING MODE on http://localhost:${port}  (API docs: /docs; database 
 Every record is marked TRAINING. The training clock moves with POST /api/v1/training/clock {advanceHours}.
 
 Logins (password for all: ${PASSWORD}):
-  admin     Administrator            admin (accounts only; signs nothing)
+  admin     ${ADMIN_NAME.padEnd(24)} admin (accounts only; signs nothing)
 ${USERS.map(([u, name, roles]) => `  ${u.padEnd(9)} ${name.padEnd(24)} ${roles.join(', ')}`).join('\n')}
 
 Batches: ${c.batchNumber} (CAR-T, DIN ${cart.keyed}) and ${n.batchNumber} (NK, DIN ${nk.keyed}), part-way through.

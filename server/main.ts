@@ -13,7 +13,13 @@ const { app, ctx } = await buildApp({
   passwordMaxAgeDays: Number(env.CELLBATCH_PASSWORD_DAYS ?? 180),
   logger: env.CELLBATCH_LOG !== '0',
 });
-await bootstrapAdmin(ctx, env.CELLBATCH_ADMIN_PASSWORD, (line) => console.log(line));
+try {
+  await bootstrapAdmin(ctx, env.CELLBATCH_ADMIN_PASSWORD, (line) => console.log(line), { username: env.CELLBATCH_ADMIN_USERNAME, fullName: env.CELLBATCH_ADMIN_NAME });
+} catch (e) {
+  console.error(e instanceof Error ? e.message : e);
+  await app.close();
+  process.exit(1);
+}
 
 const port = Number(env.PORT ?? 3000);
 await app.listen({ port, host: env.HOST ?? '0.0.0.0' });

@@ -40,7 +40,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     dbFile: path.join(dir, 'cellbatch.db'), training: opts.training ?? true, now: () => wall.now,
     idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery,
   });
-  await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {});
+  await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { fullName: 'Test ADMIN' });
   for (const [username, roles] of ROSTER) {
     await createUser(ctx, null, { username, fullName: `Test ${username.toUpperCase()}`, roles: roles as never, password: PASSWORD }, false);
   }

@@ -14,6 +14,10 @@ export const RoleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof RoleSchema>;
 /** Roles that may sign GMP records; admin and inspector never sign (21 CFR 11.10(g), DESIGN.md). */
 export const SIGNING_ROLES = ['operator', 'supervisor', 'qc', 'qa'] as const;
+/** 21 CFR 11.10(g): the administrator manages accounts and signs nothing, so `admin` never sits beside a signing role. */
+export const ADMIN_COMBINATION_PROBLEM = `admin manages accounts and signs nothing: it cannot be combined with ${SIGNING_ROLES.join(', ')} (give the person a second account)`;
+export const adminCombinesWithSigning = (roles: readonly string[]) =>
+  roles.includes('admin') && roles.some((r) => (SIGNING_ROLES as readonly string[]).includes(r));
 
 /** Acceptance limits. `min`/`max` are inclusive, `minExclusive`/`maxExclusive` exclusive; `oneOf` lists accepted options. */
 export const SpecSchema = z.strictObject({

@@ -5,7 +5,7 @@ import { alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unau
 import { checkPassword, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
-import type { Role } from '../../workflows/definition.js';
+import { ADMIN_COMBINATION_PROBLEM, adminCombinesWithSigning, type Role } from '../../workflows/definition.js';
 
 export const LOCKOUT_AFTER = 5;
 const TOUCH_EVERY_MS = 60_000;
@@ -20,6 +20,8 @@ export const userView = (u: UserRow): UserView => ({
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export async function createUser(ctx: AppContext, actor: UserRow | null, body: { username: string; fullName: string; roles: Role[]; password: string }, temporary = true) {
+  // 21 CFR 11.10(g): also for accounts made outside HTTP (first start, CLI, demo).
+  if (adminCombinesWithSigning(body.roles)) throw badRequest('The roles combine admin with a signing role', [{ field: 'roles', message: ADMIN_COMBINATION_PROBLEM }]);
   const problem = passwordProblem(body.password, body.username);
   if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
   // 21 CFR 11.100: a username is never reused, deactivated accounts included.
@@ -180,6 +182,8 @@ export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: {
     const roles = patch.roles && [...new Set(patch.roles)];
     if (roles && JSON.stringify([...roles].sort()) !== JSON.stringify([...user.roles].sort())) [before.roles, after.roles] = [user.roles, roles];
     if (Object.keys(after).length === 0) return userView(user); // a no-op writes no audit row
+    // 21 CFR 11.10(g): authority is granted by someone else, never taken by oneself.
+    if (user.id === actor.id && after.roles) throw forbidden('self-role-change', 'nobody may change their own roles; another administrator must');
     if (user.id === actor.id && after.active === false) throw forbidden('self-deactivation', 'an administrator cannot deactivate their own account');
     ctx.store.updateUser(id, after);
     if (after.active === false) ctx.store.revokeSessionsOf(id, ctx.clock.wall().toISOString());
@@ -208,6 +212,11 @@ export interface SignatureInput { username: string; password: string; meaning?: 
  */
 export async function authenticateSigner(ctx: AppContext, sig: SignatureInput, batchId?: string): Promise<UserRow> {
   const user = withEffectivePasswordState(ctx, await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId));
+  // 21 CFR 11.10(g): the administrator signs nothing, whatever other roles an older account still holds.
+  if (user.roles.includes('admin')) {
+    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'an administrator signs nothing' }));
+    throw alreadyAudited(forbidden('admin-signs-nothing', `${user.username} holds the admin role: an administrator manages accounts and signs no GMP record`));
+  }
   if (user.mustChangePassword) {
     ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'password change required' }));
     throw alreadyAudited(forbidden('password-change-required', `${user.username} must change the temporary or expired password before signing`));

@@ -1,13 +1,30 @@
-// The first administrator, created on an empty database (API.md "Start-up").
+// The first administrator, created on an empty database (API.md "Start-up"): a named person, so that
+// every account-management act in the audit trail is attributable (21 CFR 11.10(e), ALCOA attributable).
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { createUser } from './accounts.js';
 
-export async function bootstrapAdmin(ctx: AppContext, password: string | undefined, print: (line: string) => void) {
+export interface FirstAdmin {
+  /** CELLBATCH_ADMIN_USERNAME; API.md fixes the default `admin`. */
+  username?: string;
+  /** CELLBATCH_ADMIN_NAME: the printed name of the person who administers accounts. */
+  fullName?: string;
+}
+
+/** The printed name when none is configured: only a training database may go without one. */
+export const TRAINING_ADMIN_NAME = 'Training Administrator';
+
+export async function bootstrapAdmin(ctx: AppContext, password: string | undefined, print: (line: string) => void, who: FirstAdmin = {}) {
   if (ctx.store.countUsers() > 0) return;
+  const username = who.username?.trim() || 'admin';
+  const fullName = who.fullName?.trim() || (ctx.config.training ? TRAINING_ADMIN_NAME : undefined);
+  if (!fullName) {
+    throw new Error('CELLBATCH_ADMIN_NAME is not set: the first administrator of a GMP database must be a named person (the printed name shown in the audit trail). Set CELLBATCH_ADMIN_NAME (and optionally CELLBATCH_ADMIN_USERNAME, default "admin") and start again.');
+  }
+  if (!/^[A-Za-z0-9._-]{2,64}$/.test(username)) throw new Error(`CELLBATCH_ADMIN_USERNAME "${username}" is not a username: 2–64 letters, digits, dot, dash or underscore.`);
   const generated = !password;
   const pw = password ?? `Adm-${randomBytes(9).toString('base64url')}`;
-  await createUser(ctx, null, { username: 'admin', fullName: 'Administrator', roles: ['admin'], password: pw }, generated);
-  if (generated) print(`First administrator created: username "admin", temporary password "${pw}" (shown once; it must be changed at first login).`);
-  else print('First administrator "admin" created with the password in CELLBATCH_ADMIN_PASSWORD.');
+  await createUser(ctx, null, { username, fullName, roles: ['admin'], password: pw }, generated);
+  if (generated) print(`First administrator created: ${fullName}, username "${username}", temporary password "${pw}" (shown once; it must be changed at first login).`);
+  else print(`First administrator ${fullName} ("${username}") created with the password in CELLBATCH_ADMIN_PASSWORD.`);
 }
