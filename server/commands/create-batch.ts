@@ -2,7 +2,8 @@
 // batch number and the chain-of-identity id, and records the first entry.
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
+import { assertMay } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from '../services/audit.js';
 import { replay } from '../record/load.js';
@@ -12,12 +13,10 @@ import type { EntryPayload } from '../../schemas/entries.js';
 
 export interface CreateBatchInput { processId: string; din: { din: string; check: string }; patient: { id: string; weightKg: number } }
 
-const CREATORS = ['operator', 'supervisor'];
-
 export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
   const process = ctx.processes.current(input.processId);
   if (!process) throw notFound('process', input.processId);
-  if (!actor.roles.some((r) => CREATORS.includes(r))) throw forbidden('role-not-allowed', 'only an operator or a supervisor may start a batch');
+  assertMay(actor, 'batch.create');
   const { store, clock } = ctx;
   const now = clock.now();
   return store.transaction(() => {

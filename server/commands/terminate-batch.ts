@@ -1,20 +1,19 @@
 // Terminates a batch (aborted run, lost material): a signed entry with the reason; nothing is deleted.
 import type { AppContext } from '../context.js';
-import { conflict, forbidden } from '../errors.js';
+import { conflict } from '../errors.js';
+import { assertMay, PERMISSIONS } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
 import { appendToBatch, assertVersion } from './append.js';
 
-const ROLES = ['supervisor', 'qa'] as const;
-
 export async function terminateBatch(ctx: AppContext, actor: UserRow, batchId: string, input: { reason: string; signature: SignatureInput; expectedVersion?: number }) {
   const record = loadBatch(ctx, batchId);
-  if (!actor.roles.some((r) => (ROLES as readonly string[]).includes(r))) throw forbidden('role-not-allowed', 'only a supervisor or QA may terminate a batch');
+  assertMay(actor, 'batch.terminate');
   assertVersion(record, input.expectedVersion);
   if (!record.snapshot.can({ type: 'terminate' })) throw conflict('batch-closed', `a batch in ${String(record.snapshot.value)} cannot be terminated`);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, ROLES, 'the termination of a batch', batchId);
+  assertSignerRole(ctx, signer, PERMISSIONS['batch.terminate'].roles, 'the termination of a batch', batchId);
   const { record: next } = appendToBatch(ctx, record, signer, (w) => {
     const entry = w.entry('termination', { reason: input.reason });
     w.sign(entry, signer, 'approved');

@@ -7,11 +7,9 @@ import { lockoutAlerts, periodicReview } from '../services/account-review.js';
 import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
-import { requireRole } from './users.js';
+import { assertMay } from '../permissions.js';
 import { signingKeys, verifyRecordInParallel } from '../services/integrity.js';
 
-
-export const AUDIT_READERS = ['qa', 'inspector', 'admin'];
 
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
@@ -25,14 +23,14 @@ export const auditItems = (page: Page<AuditRow>) => ({ items: page.items.map(aud
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.get('/audit', { schema: { tags: ['audit'], summary: 'The audit trail, filtered and paged', querystring: AuditQuery } }, async (req) => {
-    requireRole(currentUser(req), AUDIT_READERS, 'reading the audit trail');
+    assertMay(currentUser(req), 'audit.read');
     const { from, to, user, batchId, action, limit, cursor } = req.query;
     const userId = user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined;
     return auditItems(ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor));
   });
   app.get('/audit/export', { schema: { tags: ['audit'], summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery } }, async (req, reply) => {
     const actor = currentUser(req);
-    requireRole(actor, AUDIT_READERS, 'exporting the audit trail');
+    assertMay(actor, 'audit.read', 'exporting the audit trail');
     const { from, to, user, batchId, action, format } = req.query;
     const filters = { from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId: user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined, batchId, action };
     ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'audit.exported', entity: 'audit', after: { format, filters: req.query } }));
@@ -60,20 +58,20 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body);
   });
   app.get('/alerts', { schema: { tags: ['audit'], summary: 'Account lockouts for administrators (open: still locked)' } }, async (req) => {
-    requireRole(currentUser(req), ['admin'], 'reading alerts');
+    assertMay(currentUser(req), 'alerts.read');
     return { items: lockoutAlerts(ctx) };
   });
   app.get('/reports/periodic-review', { schema: { tags: ['audit'], summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery } }, async (req) => {
-    requireRole(currentUser(req), AUDIT_READERS, 'the periodic review');
+    assertMay(currentUser(req), 'audit.read', 'the periodic review');
     return periodicReview(ctx, new Date(req.query.from).toISOString(), new Date(req.query.to).toISOString());
   });
   app.get('/audit/verify', { schema: { tags: ['audit'], summary: 'Recompute every hash chain (entries, signatures, audit)' } }, async (req) => {
-    requireRole(currentUser(req), AUDIT_READERS, 'verifying the record');
+    assertMay(currentUser(req), 'audit.read', 'verifying the record');
     ctx.recordCheck.report = await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
     return ctx.recordCheck.report;
   });
   app.get('/audit/keys', { schema: { tags: ['audit'], summary: 'Public keys that sign the checkpoints of the chain heads' } }, async (req) => {
-    requireRole(currentUser(req), AUDIT_READERS, 'reading the signing keys');
+    assertMay(currentUser(req), 'audit.read', 'reading the signing keys');
     const key = ctx.integrity?.key;
     return { items: key ? [{ id: key.id, algorithm: 'Ed25519', publicKey: key.publicKeyPem, createdAt: key.createdAt }] : [] };
   });

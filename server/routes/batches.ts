@@ -17,8 +17,8 @@ import { recordStep } from '../commands/record-step.js';
 import { verifyEntry } from '../commands/verify-entry.js';
 import { correctEntry } from '../commands/correct-entry.js';
 import { terminateBatch } from '../commands/terminate-batch.js';
-import { auditItems, AUDIT_READERS } from './audit.js';
-import { requireRole } from './users.js';
+import { auditItems } from './audit.js';
+import { assertMay } from '../permissions.js';
 
 /** English unless the terminal asks for Vietnamese (?lang=vi or Accept-Language: vi). */
 export function langOf(req: FastifyRequest): Lang {
@@ -84,7 +84,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
 
   app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], summary: "A batch's audit trail", params: IdParams, querystring: PageQuery } }, async (req) => {
     loadBatch(ctx, req.params.id);
-    requireRole(currentUser(req), AUDIT_READERS, 'reading the audit trail');
+    assertMay(currentUser(req), 'audit.read');
     return auditItems(ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor));
   });
 

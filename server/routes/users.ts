@@ -4,21 +4,16 @@ import type { AppContext } from '../context.js';
 import { CreateUserBody, IdParams, PageQuery, PatchUserBody, ReasonBody, ResetPasswordBody } from '../../schemas/api.js';
 import { createUser, resetPassword, unlockUser, updateUser, userView } from '../services/accounts.js';
 import { currentUser } from '../plugins/auth.js';
-import { forbidden } from '../errors.js';
-import type { UserRow } from '../store/store.js';
-
-export function requireRole(user: UserRow, roles: string[], what: string) {
-  if (!user.roles.some((r) => roles.includes(r))) throw forbidden('role-not-allowed', `${what} needs one of: ${roles.join(', ')}`);
-}
+import { assertMay } from '../permissions.js';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post('/users', { schema: { tags: ['users'], summary: 'Create a user (admin); the password is temporary', body: CreateUserBody } }, async (req, reply) => {
     const actor = currentUser(req);
-    requireRole(actor, ['admin'], 'creating users');
+    assertMay(actor, 'users.manage', 'creating users');
     return reply.code(201).send(await createUser(ctx, actor, req.body));
   });
   app.get('/users', { schema: { tags: ['users'], summary: 'List users', querystring: PageQuery } }, async (req) => {
-    requireRole(currentUser(req), ['admin', 'qa', 'inspector'], 'reading the user list');
+    assertMay(currentUser(req), 'users.read');
     const page = ctx.store.listUsers(req.query.limit, req.query.cursor);
     return { items: page.items.map(userView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
   });

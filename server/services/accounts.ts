@@ -5,6 +5,7 @@ import { alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unau
 import { checkPassword, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
+import { assertMay } from '../permissions.js';
 import { ADMIN_COMBINATION_PROBLEM, adminCombinesWithSigning, type Role } from '../../workflows/definition.js';
 
 export const LOCKOUT_AFTER = 5;
@@ -157,7 +158,7 @@ export async function changePassword(ctx: AppContext, user: UserRow, currentPass
 export async function resetPassword(ctx: AppContext, actor: UserRow, id: string, password: string, reason: string) {
   const user = ctx.store.findUserById(id);
   if (!user) throw notFound('user', id);
-  if (!actor.roles.includes('admin')) throw forbidden('role-not-allowed', 'resetting a password needs the admin role');
+  assertMay(actor, 'users.manage', 'resetting a password');
   const problem = passwordProblem(password, user.username) ?? (await reusedPassword(ctx, user.id, password));
   if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
   const passwordHash = await hashPassword(password);
@@ -175,7 +176,7 @@ export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: {
   return ctx.store.transaction(() => {
     const user = ctx.store.findUserById(id);
     if (!user) throw notFound('user', id);
-    if (!actor.roles.includes('admin')) throw forbidden('role-not-allowed', 'changing users needs the admin role');
+    assertMay(actor, 'users.manage', 'changing users');
     const before: Record<string, unknown> = {};
     const after: Record<string, unknown> = {};
     if (patch.active !== undefined && patch.active !== user.active) [before.active, after.active] = [user.active, patch.active];
@@ -196,7 +197,7 @@ export function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: 
   return ctx.store.transaction(() => {
     const user = ctx.store.findUserById(id);
     if (!user) throw notFound('user', id);
-    if (!actor.roles.includes('admin')) throw forbidden('role-not-allowed', 'unlocking accounts needs the admin role');
+    assertMay(actor, 'users.manage', 'unlocking accounts');
     if (!user.locked && user.failedAttempts === 0) return userView(user);
     ctx.store.updateUser(id, { locked: false, failedAttempts: 0 });
     writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'account.unlocked', entity: 'user', entityId: id, before: { locked: user.locked }, after: { locked: false }, reason });

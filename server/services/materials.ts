@@ -2,25 +2,19 @@
 // lot or an instrument may be used is decided when a step uses it (server/domain/materials-rules.ts).
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
+import { assertMay } from '../permissions.js';
 import type { EquipmentRow, MaterialRow, UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
-
-const REGISTRARS = ['supervisor', 'qa'];
-const RELEASERS = ['qa'];
-
-function assertRole(user: UserRow, roles: string[], what: string) {
-  if (!user.roles.some((r) => roles.includes(r))) throw forbidden('role-not-allowed', `${what} needs one of: ${roles.join(', ')}`);
-}
 
 export const materialView = ({ createdBy: _c, ...m }: MaterialRow) => m;
 export const equipmentView = ({ createdBy: _c, ...e }: EquipmentRow) => e;
 
 export function registerMaterial(ctx: AppContext, actor: UserRow, input: Omit<MaterialRow, 'id' | 'createdAt' | 'createdBy' | 'status'> & { status?: MaterialRow['status'] }) {
-  assertRole(actor, REGISTRARS, 'registering a material lot');
+  assertMay(actor, 'material.register');
   // 21 CFR 211.22, 211.84: production does not release its own materials. A lot registered without
   // the qa role is quarantined; only QA registers it released or releases it later (PATCH, with a reason).
-  if (input.status === 'released') assertRole(actor, RELEASERS, 'registering a lot as released');
+  if (input.status === 'released') assertMay(actor, 'material.release', 'registering a lot as released');
   const body = { ...input, status: input.status ?? 'quarantined' };
   const row: MaterialRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
   ctx.store.transaction(() => {
@@ -33,7 +27,7 @@ export function registerMaterial(ctx: AppContext, actor: UserRow, input: Omit<Ma
 export function changeMaterialStatus(ctx: AppContext, actor: UserRow, id: string, status: string, reason: string) {
   const lot = ctx.store.getMaterial(id);
   if (!lot) throw notFound('material', id);
-  assertRole(actor, RELEASERS, 'changing the status of a lot');
+  assertMay(actor, 'material.release', 'changing the status of a lot');
   if (lot.status === status) return materialView(lot); // a no-op writes no audit row
   ctx.store.transaction(() => {
     ctx.store.updateMaterialStatus(id, status);
@@ -43,7 +37,7 @@ export function changeMaterialStatus(ctx: AppContext, actor: UserRow, id: string
 }
 
 export function registerEquipment(ctx: AppContext, actor: UserRow, body: Omit<EquipmentRow, 'id' | 'createdAt' | 'createdBy'>) {
-  assertRole(actor, REGISTRARS, 'registering equipment');
+  assertMay(actor, 'equipment.register');
   const row: EquipmentRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
   ctx.store.transaction(() => {
     if (ctx.store.findEquipmentByAssetId(body.assetId)) throw conflict('asset-id-taken', `equipment with asset id ${body.assetId} is already registered`);
@@ -57,7 +51,7 @@ export function registerEquipment(ctx: AppContext, actor: UserRow, body: Omit<Eq
 export function recordCalibration(ctx: AppContext, actor: UserRow, id: string, calibrationDueOn: string, reason: string) {
   const eq = ctx.store.getEquipment(id);
   if (!eq) throw notFound('equipment', id);
-  assertRole(actor, REGISTRARS, 'recording a calibration');
+  assertMay(actor, 'equipment.calibrate');
   if (eq.calibrationDueOn === calibrationDueOn) return equipmentView(eq); // a no-op writes no audit row
   ctx.store.transaction(() => {
     ctx.store.updateEquipmentCalibration(id, calibrationDueOn);

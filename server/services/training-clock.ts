@@ -2,7 +2,8 @@
 // setting), and every move is audited.
 import type { AppContext } from '../context.js';
 import { TrainingClock } from '../clock.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
+import { assertMay } from '../permissions.js';
 import type { Store, UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
 
@@ -13,7 +14,7 @@ export const storedOffset = (store: Store) => Number(store.getSetting(KEY) ?? 0)
 export function moveTrainingClock(ctx: AppContext, actor: UserRow, body: { advanceHours?: number; set?: string }) {
   if (!(ctx.clock instanceof TrainingClock)) throw notFound('route', 'POST /training/clock (GMP mode)');
   const clock = ctx.clock;
-  if (!actor.roles.some((r) => r === 'admin' || r === 'supervisor')) throw forbidden('role-not-allowed', 'only an admin or a supervisor may move the training clock');
+  assertMay(actor, 'training.clock');
   const before = clock.now();
   const target = body.set !== undefined ? Date.parse(body.set) : before.getTime() + (body.advanceHours ?? 0) * 3_600_000;
   if (target < before.getTime()) throw conflict('clock-backwards', `the training clock never goes back: it is ${before.toISOString()}`);

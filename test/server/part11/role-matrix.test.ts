@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, call, createBatch, din, harness, recordState, sign, type Harness } from '../../helpers.js';
 import { receiptValues, record, sampleValues } from '../refusals/support.js';
 import { ATTEMPT_ACTIONS, relogin } from './support.js';
+import { may, type Action } from '../../../server/permissions.js';
+import type { Role } from '../../../workflows/definition.js';
 
 let h: Harness;
 beforeEach(async () => { h = await harness(); });
@@ -22,9 +24,15 @@ const ROLE_USERS = ['admin', 'op1', 'sup1', 'qc1', 'qa1', 'insp1'] as const;
 type RoleUser = (typeof ROLE_USERS)[number];
 type Expect = { none: number } & Record<RoleUser, number> & { query?: string };
 
+// Who may do what comes from the one permission table (server/permissions.ts); the table below says
+// which route asks it which question, and each route must answer as the table says.
+const ROLE_OF: Record<RoleUser, Role> = { admin: 'admin', op1: 'operator', sup1: 'supervisor', qc1: 'qc', qa1: 'qa', insp1: 'inspector' };
+const refusedBy = (action: Action) => ROLE_USERS.filter((u) => !may({ roles: [ROLE_OF[u]] }, action));
+const readersOf = (action: Action) => Object.fromEntries(ROLE_USERS.map((u) => [u, may({ roles: [ROLE_OF[u]] }, action) ? 200 : 403])) as Record<RoleUser, number>;
+
 const OK_ALL = { admin: 200, op1: 200, sup1: 200, qc1: 200, qa1: 200, insp1: 200 } as const;
 const BAD_BODY_ALL = { admin: 400, op1: 400, sup1: 400, qc1: 400, qa1: 400, insp1: 400 } as const;
-const AUDIT_READERS_ONLY = { admin: 200, op1: 403, sup1: 403, qc1: 403, qa1: 200, insp1: 200 } as const;
+const AUDIT_READERS_ONLY = readersOf('audit.read');
 
 const PERIOD = '?from=2020-01-01T00:00:00Z&to=2040-01-01T00:00:00Z';
 
@@ -40,7 +48,7 @@ const MATRIX: Record<string, Expect> = {
   'GET /api/v1/me': { none: 401, ...OK_ALL },
   'POST /api/v1/me/password': { none: 401, ...BAD_BODY_ALL },
   'POST /api/v1/users': { none: 401, ...BAD_BODY_ALL },
-  'GET /api/v1/users': { none: 401, ...AUDIT_READERS_ONLY },
+  'GET /api/v1/users': { none: 401, ...readersOf('users.read') },
   'PATCH /api/v1/users/{id}': { none: 401, ...BAD_BODY_ALL },
   'POST /api/v1/users/{id}/unlock': { none: 401, ...BAD_BODY_ALL },
   'POST /api/v1/users/{id}/password': { none: 401, ...BAD_BODY_ALL },
@@ -65,7 +73,7 @@ const MATRIX: Record<string, Expect> = {
   'GET /api/v1/audit/export': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/verify': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/keys': { none: 401, ...AUDIT_READERS_ONLY },
-  'GET /api/v1/alerts': { none: 401, admin: 200, op1: 403, sup1: 403, qc1: 403, qa1: 403, insp1: 403 },
+  'GET /api/v1/alerts': { none: 401, ...readersOf('alerts.read') },
   'GET /api/v1/reports/periodic-review': { none: 401, ...AUDIT_READERS_ONLY, query: PERIOD },
   'POST /api/v1/training/clock': { none: 401, ...BAD_BODY_ALL },
 };
@@ -78,7 +86,7 @@ const PUBLIC = new Set(['GET /healthz', 'POST /api/v1/auth/login']);
  * and write nothing). `[]` means every role may (its own session or password).
  */
 interface ValidWrite { body: (ids: Ids) => unknown; refused: RoleUser[]; batch?: 'fresh' }
-const NON_ADMINS: RoleUser[] = ['op1', 'sup1', 'qc1', 'qa1', 'insp1'];
+const NON_ADMINS = refusedBy('users.manage');
 const VALID_WRITES: Record<string, ValidWrite> = {
   'POST /api/v1/auth/logout': { body: () => ({}), refused: [] },
   'POST /api/v1/me/password': { body: () => ({}), refused: [] }, // each user changes their own password
@@ -86,16 +94,16 @@ const VALID_WRITES: Record<string, ValidWrite> = {
   'PATCH /api/v1/users/{id}': { body: () => ({ roles: ['operator', 'qc'], reason: 'role matrix' }), refused: NON_ADMINS },
   'POST /api/v1/users/{id}/unlock': { body: () => ({ reason: 'role matrix' }), refused: NON_ADMINS },
   'POST /api/v1/users/{id}/password': { body: () => ({ password: 'Matrix-Reset-Pass-1', reason: 'role matrix' }), refused: NON_ADMINS },
-  'POST /api/v1/materials': { body: (ids) => ({ type: 'buffer', name: 'matrix buffer', lotNumber: 'MX-1', expiresOn: ids.future, status: 'released' }), refused: ['admin', 'op1', 'qc1', 'insp1'] },
-  'PATCH /api/v1/materials/{id}': { body: () => ({ status: 'quarantined', reason: 'role matrix' }), refused: ['admin', 'op1', 'sup1', 'qc1', 'insp1'] },
-  'POST /api/v1/equipment': { body: (ids) => ({ assetId: 'MX-EQ', type: 'cell-processor', name: 'matrix unit', calibrationDueOn: ids.future }), refused: ['admin', 'op1', 'qc1', 'insp1'] },
-  'PATCH /api/v1/equipment/{id}': { body: (ids) => ({ calibrationDueOn: ids.later, reason: 'role matrix' }), refused: ['admin', 'op1', 'qc1', 'insp1'] },
-  'POST /api/v1/batches': { body: () => ({ processId: 'car-t', din: din(90).keyed, patient: { id: 'PT-90', weightKg: 70 } }), refused: ['admin', 'qc1', 'qa1', 'insp1'] },
+  'POST /api/v1/materials': { body: (ids) => ({ type: 'buffer', name: 'matrix buffer', lotNumber: 'MX-1', expiresOn: ids.future, status: 'released' }), refused: refusedBy('material.register') },
+  'PATCH /api/v1/materials/{id}': { body: () => ({ status: 'quarantined', reason: 'role matrix' }), refused: refusedBy('material.release') },
+  'POST /api/v1/equipment': { body: (ids) => ({ assetId: 'MX-EQ', type: 'cell-processor', name: 'matrix unit', calibrationDueOn: ids.future }), refused: refusedBy('equipment.register') },
+  'PATCH /api/v1/equipment/{id}': { body: (ids) => ({ calibrationDueOn: ids.later, reason: 'role matrix' }), refused: refusedBy('equipment.calibrate') },
+  'POST /api/v1/batches': { body: () => ({ processId: 'car-t', din: din(90).keyed, patient: { id: 'PT-90', weightKg: 70 } }), refused: refusedBy('batch.create') },
   'POST /api/v1/batches/{id}/steps/{stepId}': { body: (ids) => ({ values: receiptValues(h, 2), signature: sign('op1'), expectedVersion: ids.freshVersion }), refused: ['admin', 'qc1', 'qa1', 'insp1'], batch: 'fresh' },
   'POST /api/v1/batches/{id}/entries/{entryId}/verify': { body: () => ({ signature: sign('op2') }), refused: ['admin', 'qc1', 'qa1', 'insp1'] },
   'POST /api/v1/batches/{id}/entries/{entryId}/corrections': { body: () => ({ values: { viability: 90 }, reason: 'transcription error', signature: sign('op1') }), refused: ['admin', 'qc1', 'qa1', 'insp1'] },
-  'POST /api/v1/batches/{id}/terminate': { body: () => ({ reason: 'role matrix', signature: sign('sup1') }), refused: ['admin', 'op1', 'qc1', 'insp1'] },
-  'POST /api/v1/training/clock': { body: () => ({ advanceHours: 1 }), refused: ['op1', 'qc1', 'qa1', 'insp1'] },
+  'POST /api/v1/batches/{id}/terminate': { body: () => ({ reason: 'role matrix', signature: sign('sup1') }), refused: refusedBy('batch.terminate') },
+  'POST /api/v1/training/clock': { body: () => ({ advanceHours: 1 }), refused: refusedBy('training.clock') },
 };
 
 interface Ids { batchId: string; freshBatchId: string; freshVersion: number; entryId: string; userId: string; materialId: string; equipmentId: string; future: string; later: string }

@@ -1,0 +1,40 @@
+// WHO MAY DO WHAT: the one table of role-based permissions (21 CFR 11.10(d), (g): authority checks).
+// Routes, commands and services ask `assertMay(user, action)`; the role × route test and the web UI
+// read the same table (it is plain data). Whether a user may sign a step, and with which meaning, is
+// said by the step itself in its process definition (signatures[].roles), not here.
+import { forbidden } from './errors.js';
+import type { Role } from '../workflows/definition.js';
+
+export interface Permission { roles: readonly Role[]; what: string }
+
+export const PERMISSIONS = {
+  'batch.create': { roles: ['operator', 'supervisor'], what: 'starting a batch' },
+  // The same roles sign the termination ("approved").
+  'batch.terminate': { roles: ['supervisor', 'qa'], what: 'terminating a batch' },
+  'batch.review': { roles: ['qa'], what: 'signing the review of a batch record' },
+  'batch.dispose': { roles: ['qa'], what: 'the disposition of a batch' },
+  'deviation.investigate': { roles: ['qa'], what: 'recording the investigation of a deviation' },
+  'deviation.close': { roles: ['qa'], what: 'closing a deviation' },
+  'material.register': { roles: ['supervisor', 'qa'], what: 'registering a material lot' },
+  // 21 CFR 211.22, 211.84: production does not release its own materials.
+  'material.release': { roles: ['qa'], what: 'releasing a lot or changing its status' },
+  'equipment.register': { roles: ['supervisor', 'qa'], what: 'registering equipment' },
+  'equipment.calibrate': { roles: ['supervisor', 'qa'], what: 'recording a calibration' },
+  'audit.read': { roles: ['qa', 'inspector', 'admin'], what: 'reading the audit trail' },
+  'alerts.read': { roles: ['admin'], what: 'reading alerts' },
+  'users.read': { roles: ['admin', 'qa', 'inspector'], what: 'reading the user list' },
+  'users.manage': { roles: ['admin'], what: 'managing user accounts' },
+  'training.clock': { roles: ['admin', 'supervisor'], what: 'moving the training clock' },
+} as const satisfies Record<string, Permission>;
+
+export type Action = keyof typeof PERMISSIONS;
+
+export function may(user: { roles: readonly string[] }, action: Action): boolean {
+  const roles: readonly string[] = PERMISSIONS[action].roles;
+  return user.roles.some((r) => roles.includes(r));
+}
+
+/** 403 `role-not-allowed` unless the user holds one of the action's roles. */
+export function assertMay(user: { roles: readonly string[] }, action: Action, what: string = PERMISSIONS[action].what) {
+  if (!may(user, action)) throw forbidden('role-not-allowed', `${what} needs one of: ${PERMISSIONS[action].roles.join(', ')}`);
+}
