@@ -45,8 +45,16 @@ export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRe
   throw alreadyAudited(refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors));
 }
 
-/** Opens one OOS deviation per failed specification, one timing deviation per missed window. */
-export function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[]) {
-  for (const f of failures) w.entry('deviation', { kind: 'oos', severity: 'major', stepId: step.id, entryId: entry.id, description: f.description });
+/**
+ * Opens one OOS deviation per failed specification or composite criterion, one timing deviation per
+ * missed window or required day. A failure recorded on a released batch (a sterility culture that
+ * grew) is a critical post-release deviation: the released product is flagged wherever it is shown.
+ */
+export function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[], afterRelease = false) {
+  for (const f of failures) {
+    w.entry('deviation', afterRelease
+      ? { kind: 'post-release', severity: 'critical', stepId: step.id, entryId: entry.id, description: `after release: ${f.description}` }
+      : { kind: 'oos', severity: 'major', stepId: step.id, entryId: entry.id, description: f.description });
+  }
   for (const t of timing) w.entry('deviation', { kind: 'timing', severity: 'minor', stepId: step.id, entryId: entry.id, description: t });
 }
