@@ -8,13 +8,14 @@ import path from 'node:path';
 import { Store } from './store/store.js';
 import { CheckpointLog, publicKeysIn } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
-import { backupDatabase, restoreDatabase } from './store/backup.js';
+import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/backup.js';
 
 const USAGE = `usage:
   cellbatch process check FILE     check a process definition (JSON) without starting the server
   cellbatch verify [--db FILE] [--keys DIR]   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db; keys beside it)
-  cellbatch backup FILE [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its checkpoint log, verify the copy, audit it
-  cellbatch restore FILE [--db FILE] [--keys DIR] [--force]   verify a backup and put it in place (--force keeps an existing database aside); stop the server first`;
+  cellbatch backup FILE [--user NAME] [--reason TEXT] [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its checkpoint log, verify the copy, audit it
+  cellbatch restore FILE --reason TEXT [--user NAME] [--db FILE] [--keys DIR] [--force]   verify a backup and put it in place (--force keeps an existing database aside); stop the server first
+  --user names the person (an active admin or qa account; default: the OS account's name); both are audited`;
 
 export function processCheck(file: string): { code: number; lines: string[] } {
   let json: unknown;
@@ -49,13 +50,16 @@ function options(argv: string[]) {
   return { opt, db: opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db' };
 }
 
+/** The person behind a backup or restore (ALCOA attributable): --user, else the OS account of the same name. */
+const operatorOf = (opt: (name: string) => string | undefined): Operator => ({ username: opt('--user') ?? osUser(), reason: opt('--reason') });
+
 export function runCli(argv: string[]): { code: number; lines: string[] } {
   const [cmd, sub, arg] = argv;
   if (cmd === 'process' && sub === 'check' && arg) return processCheck(arg);
   if (cmd === 'restore' && sub && !sub.startsWith('--')) {
     const { opt, db } = options(argv);
     try {
-      const report = restoreDatabase(sub, db, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), force: argv.includes('--force') });
+      const report = restoreDatabase(sub, db, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), force: argv.includes('--force'), by: operatorOf(opt) });
       return { code: 0, lines: [JSON.stringify({ restored: path.resolve(db), from: path.resolve(sub), ...report })] };
     } catch (e) {
       return { code: 1, lines: [JSON.stringify({ error: (e as Error).message, ...((e as { report?: object }).report ?? {}) })] };
@@ -74,7 +78,7 @@ export async function runCliAsync(argv: string[]): Promise<{ code: number; lines
   if (cmd === 'backup' && file && !file.startsWith('--')) {
     const { opt, db } = options(argv);
     try {
-      const r = await backupDatabase(db, file, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db) });
+      const r = await backupDatabase(db, file, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), by: operatorOf(opt) });
       return { code: 0, lines: [JSON.stringify({ backup: r.target, ...r.report })] };
     } catch (e) {
       return { code: 1, lines: [JSON.stringify({ error: (e as Error).message, ...((e as { report?: object }).report ?? {}) })] };

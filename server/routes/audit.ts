@@ -13,20 +13,41 @@ import { signingKeys, verifyRecordInParallel } from '../services/integrity.js';
 
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
-export const auditItemView = (r: AuditRow) => ({
-  seq: r.seq, at: r.at, userId: r.userId, action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
+type Person = { username?: string; printedName?: string };
+type People = (userId: string | null) => Person;
+
+/**
+ * The person behind each row's user id, looked up once per user (ALCOA attributable: a reader and an
+ * export name the person, username and printed name, beside the id). Accounts are never deleted.
+ */
+export function peopleOf(ctx: AppContext): People {
+  const known = new Map<string, Person>();
+  return (userId) => {
+    if (userId === null) return {};
+    let p = known.get(userId);
+    if (!p) {
+      const u = ctx.store.findUserById(userId);
+      p = u ? { username: u.username, printedName: u.fullName } : {};
+      known.set(userId, p);
+    }
+    return p;
+  };
+}
+
+export const auditItemView = (r: AuditRow, person: People = () => ({})) => ({
+  seq: r.seq, at: r.at, userId: r.userId, ...person(r.userId), action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
   ...(r.before !== null && { before: parse(r.before) }), ...(r.after !== null && { after: parse(r.after) }),
   ...(r.reason !== null && { reason: r.reason }), hash: r.hash, prevHash: r.prevHash,
 });
 
-export const auditItems = (page: Page<AuditRow>) => ({ items: page.items.map(auditItemView), ...(page.nextCursor && { nextCursor: page.nextCursor }) });
+export const auditItems = (page: Page<AuditRow>, person?: People) => ({ items: page.items.map((r) => auditItemView(r, person)), ...(page.nextCursor && { nextCursor: page.nextCursor }) });
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.get('/audit', { schema: { tags: ['audit'], summary: 'The audit trail, filtered and paged', querystring: AuditQuery } }, async (req) => {
     assertMay(currentUser(req), 'audit.read');
     const { from, to, user, batchId, action, limit, cursor } = req.query;
     const userId = user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined;
-    return auditItems(ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor));
+    return auditItems(ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor), peopleOf(ctx));
   });
   app.get('/audit/export', { schema: { tags: ['audit'], summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery } }, async (req, reply) => {
     const actor = currentUser(req);
@@ -39,7 +60,8 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     if (checkpoint) reply.header('x-cellbatch-checkpoint', `${checkpoint.n}; key ${checkpoint.keyId}`);
     // Streamed a page of rows at a time: constant memory whatever the size of the trail.
     const rows = ctx.store.iterateAudit(filters);
-    const item = (r: AuditRow) => auditItemView(r) as Record<string, unknown>;
+    const person = peopleOf(ctx);
+    const item = (r: AuditRow) => auditItemView(r, person) as Record<string, unknown>;
     if (format === 'json') {
       const body = Readable.from((function* () {
         let first = true;
@@ -49,7 +71,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
       })());
       return reply.type('application/json').header('content-disposition', 'attachment; filename="audit.json"').send(body);
     }
-    const cols = ['seq', 'at', 'userId', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash'] as const;
+    const cols = ['seq', 'at', 'userId', 'username', 'printedName', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash'] as const;
     const cell = (v: unknown) => { const t = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v); return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
     const body = Readable.from((function* () {
       yield `${cols.join(',')}\r\n`;

@@ -17,7 +17,7 @@ import { recordStep } from '../commands/record-step.js';
 import { verifyEntry } from '../commands/verify-entry.js';
 import { correctEntry } from '../commands/correct-entry.js';
 import { terminateBatch } from '../commands/terminate-batch.js';
-import { auditItems } from './audit.js';
+import { auditItems, peopleOf } from './audit.js';
 import { assertMay } from '../permissions.js';
 
 /** English unless the terminal asks for Vietnamese (?lang=vi or Accept-Language: vi). */
@@ -77,7 +77,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/deviations', { schema: { tags: ['batches'], summary: "A batch's deviations", params: IdParams, querystring: PageQuery } }, async (req) => {
     const record = loadBatch(ctx, req.params.id);
     const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
-    const items = record.deviations.slice(start, start + req.query.limit).map((d) => deviationView(d, record));
+    const items = record.deviations.slice(start, start + req.query.limit).map(deviationView);
     const next = start + req.query.limit < record.deviations.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
     return { items, ...(next && { nextCursor: next }) };
   });
@@ -85,7 +85,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], summary: "A batch's audit trail", params: IdParams, querystring: PageQuery } }, async (req) => {
     loadBatch(ctx, req.params.id);
     assertMay(currentUser(req), 'audit.read');
-    return auditItems(ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor));
+    return auditItems(ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor), peopleOf(ctx));
   });
 
 };

@@ -7,6 +7,12 @@
 // The checkpoint log of a backup is checked without the high-water mark kept in the key folder: the
 // server may have signed newer checkpoints since, so the mark can be ahead of a backup's log. What the
 // backup held is recorded instead in the live database's `backup.created` audit row.
+//
+// Every backup and restore names a person (ALCOA attributable; 21 CFR 11.10(e)): an active account
+// holding admin or qa, given with --user (or the OS account of the same username), whose id is the
+// audit row's user; the OS account is kept beside it in `after.by`. A restore needs a reason. A refused
+// backup or restore is audited where a database exists to audit into (the live one; the one a
+// restore would replace).
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +21,8 @@ import { SystemClock } from '../clock.js';
 import { writeAudit } from '../services/audit.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../services/integrity.js';
 import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from './checkpoints.js';
-import { Store, type ChainReport } from './store.js';
+import { Store, type ChainReport, type UserRow } from './store.js';
+import { may, PERMISSIONS } from '../permissions.js';
 
 /** A refusal: the backup does not verify (the report says where), or a file is in the way. */
 export class BackupError extends Error {
@@ -27,8 +34,38 @@ export class BackupError extends Error {
 
 const SIDE_FILES = ['-wal', '-shm'] as const;
 
+/** The person who runs a backup or a restore, and why (a restore needs a reason). */
+export interface Operator { username: string; reason?: string }
+
+/** The account behind `op` in the database the audit row goes into; refuses anyone else. */
+function operatorIn(store: Store, op: Operator, what: string): UserRow {
+  const u = store.findUserByUsername(op.username);
+  if (!u || !u.active) throw new BackupError(`${what} refused: ${op.username} is not an active account of ${store.file}; name the person with --user USERNAME`);
+  if (!may(u, 'database.backup')) throw new BackupError(`${what} refused: ${op.username} (${u.roles.join(', ')}) may not; it needs one of: ${PERMISSIONS['database.backup'].roles.join(', ')}`);
+  return u;
+}
+
+/** Audits a refused backup or restore into a database that exists (best effort: the refusal stands either way). */
+function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore-refused', op: Operator, error: Error, after: Record<string, unknown>) {
+  if (!fs.existsSync(dbFile)) return;
+  try {
+    const store = new Store(dbFile);
+    try {
+      const user = store.findUserByUsername(op.username);
+      store.transaction(() => writeAudit(store, new SystemClock(), {
+        userId: user?.id ?? null, action, entity: 'database', reason: op.reason ?? null,
+        after: { ...after, error: error.message, username: op.username, by: osUser() },
+      }));
+    } finally {
+      store.close();
+    }
+  } catch {
+    // not a database this version can open: nothing to audit into
+  }
+}
+
 /** The OS account running the command: backups and restores are run by a person at the console. */
-function osUser(): string {
+export function osUser(): string {
   try {
     return os.userInfo().username;
   } catch {
@@ -87,7 +124,16 @@ function copyCheckpoints(from: string, to: string, heads: Record<ChainTable, Hea
  * server runs), with its checkpoint log, verifies the copy, and audits it in the live database.
  * Refuses an existing target; a copy that does not verify is removed and the backup throws.
  */
-export async function backupDatabase(dbFile: string, target: string, opts: { keyDir?: string; actor?: string } = {}): Promise<{ target: string; report: ChainReport }> {
+export async function backupDatabase(dbFile: string, target: string, opts: { keyDir?: string; by: Operator }): Promise<{ target: string; report: ChainReport }> {
+  try {
+    return await backupAttributed(dbFile, target, opts);
+  } catch (e) {
+    if (e instanceof BackupError) auditRefusal(dbFile, 'backup.refused', opts.by, e, { target: path.resolve(target) });
+    throw e;
+  }
+}
+
+async function backupAttributed(dbFile: string, target: string, opts: { keyDir?: string; by: Operator }): Promise<{ target: string; report: ChainReport }> {
   const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
   const dest = path.resolve(target);
   if (!fs.existsSync(dbFile)) throw new BackupError(`${dbFile}: no such database`);
@@ -99,6 +145,7 @@ export async function backupDatabase(dbFile: string, target: string, opts: { key
 
   const store = new Store(dbFile);
   try {
+    const operator = operatorIn(store, opts.by, 'the backup');
     let report: ChainReport;
     let checkpoints: number;
     try {
@@ -122,8 +169,8 @@ export async function backupDatabase(dbFile: string, target: string, opts: { key
       throw new BackupError(`the backup of ${dbFile} does not verify, so it was not kept: ${located(report)}`, report);
     }
     store.transaction(() => writeAudit(store, new SystemClock(), {
-      userId: null, action: 'backup.created', entity: 'database',
-      after: { target: dest, checked: report.checked, checkpoints, valid: report.valid, by: opts.actor ?? osUser() },
+      userId: operator.id, action: 'backup.created', entity: 'database', reason: opts.by.reason ?? null,
+      after: { target: dest, checked: report.checked, checkpoints, valid: report.valid, username: operator.username, printedName: operator.fullName, by: osUser() },
     }));
     return { target: dest, report };
   } finally {
@@ -161,8 +208,20 @@ function asideName(dbFile: string) {
  * nothing is deleted. Writes one `backup.restored` audit row into the restored database.
  * Stop the server on `dbFile` first.
  */
-export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; actor?: string } = {}): ChainReport {
+export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator }): ChainReport {
+  // The database a refused restore would have replaced is audited before anything is moved.
+  const existed = fs.existsSync(path.resolve(dbFile));
+  try {
+    return restoreAttributed(backupFile, dbFile, opts);
+  } catch (e) {
+    if (existed && e instanceof BackupError) auditRefusal(path.resolve(dbFile), 'backup.restore-refused', opts.by, e, { from: path.resolve(backupFile) });
+    throw e;
+  }
+}
+
+function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator }): ChainReport {
   const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
+  if (!opts.by.reason?.trim()) throw new BackupError('a restore replaces the record: give the reason with --reason TEXT');
   const from = path.resolve(backupFile);
   const dest = path.resolve(dbFile);
   if (!fs.existsSync(from)) throw new BackupError(`${backupFile}: no such backup`);
@@ -190,6 +249,19 @@ export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyD
     removeCopy(scratch);
     throw new BackupError(`${backupFile} was not restored: the backup does not verify: ${located(report)}`, report);
   }
+  // The restore's audit row goes into the restored record: the person must have an account there.
+  let operator: UserRow;
+  try {
+    const restored = new Store(scratch);
+    try {
+      operator = operatorIn(restored, opts.by, 'the restore');
+    } finally {
+      restored.close();
+    }
+  } catch (e) {
+    removeCopy(scratch);
+    throw e;
+  }
 
   if (existing.length) {
     foldWal(dest);
@@ -211,8 +283,8 @@ export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyD
   const store = new Store(dest);
   try {
     store.transaction(() => writeAudit(store, new SystemClock(), {
-      userId: null, action: 'backup.restored', entity: 'database',
-      after: { from, checked: report.checked, checkpoints: report.checkpoints ?? 0, by: opts.actor ?? osUser(), previousMark },
+      userId: operator.id, action: 'backup.restored', entity: 'database', reason: opts.by.reason!.trim(),
+      after: { from, checked: report.checked, checkpoints: report.checkpoints ?? 0, username: operator.username, printedName: operator.fullName, by: osUser(), previousMark },
     }));
   } finally {
     store.close();

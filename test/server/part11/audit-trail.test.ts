@@ -180,6 +180,27 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     });
   });
 
+  it('R6 [11.10(e)]: each deviation a step opens is its own audit row (an OOS and a timing deviation: two deviation.opened rows beside step.recorded)', async () => {
+    const op1 = await userIdOf(h, 'op1');
+    const batch = await createBatch(h, 'car-t', 7);
+    const now = Date.parse(serverNow(h));
+    // 30 °C in transport (spec 2–25 °C) and received 60 h after the end of collection (window 48 h).
+    const values = { ...receiptValues(h, 7), transportTemperature: 30, collectionEnd: new Date(now - 61 * HOUR).toISOString(), receivedAt: new Date(now - HOUR).toISOString() };
+    const step = await auditedBy(h, async () => call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values, signature: sign('op1'), expectedVersion: batch.version }));
+    expect(step.reply.status, JSON.stringify(step.reply.body)).toBe(201);
+    const deviations = (await call(h, 'qa1', 'GET', `/batches/${batch.id}/deviations`)).body.items as { id: string; kind: string; description: string }[];
+    expect(deviations.map((d) => d.kind).sort()).toEqual(['oos', 'timing']);
+    const opened = step.rows.filter((r) => r.action === 'deviation.opened');
+    expect(opened.map((r) => r.entityId).sort()).toEqual(deviations.map((d) => d.id).sort());
+    for (const r of opened) {
+      const d = deviations.find((x) => x.id === r.entityId)!;
+      expect(r).toMatchObject({ userId: op1, entity: 'deviation', batchId: batch.id, after: { kind: d.kind, stepId: 'apheresis-receipt', entryId: step.reply.body.entry.id, description: d.description } });
+    }
+    expect(step.rows.filter((r) => r.action === 'step.recorded')).toHaveLength(1);
+    // GET /audit?action=deviation.opened finds them like any other event.
+    expect((await auditAll(h, 'qa1', '&action=deviation.opened')).map((r) => r.entityId).sort()).toEqual(opened.map((r) => r.entityId).sort());
+  });
+
   it('R6 [11.10(e)]: an audit export writes exactly one row, in either format', async () => {
     const qa1 = await userIdOf(h, 'qa1');
     for (const format of ['csv', 'json']) {
@@ -431,25 +452,29 @@ describe('the audit listing: filters, paging and export', () => {
     const afterCsv = await auditAll(h);
     expect(afterCsv[afterCsv.length - 1]).toMatchObject({ action: 'audit.exported', userId: qa1, after: { format: 'csv' } });
     const records = parseCsv(csv.body as string);
-    expect(records[0]).toEqual(['seq', 'at', 'userId', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash']);
+    // ALCOA attributable: the person's username and printed name stand beside the user id.
+    expect(records[0]).toEqual(['seq', 'at', 'userId', 'username', 'printedName', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash']);
     const lines = records.slice(1);
     // No cell of this trail holds a line break, so the file is literally one physical line per row.
     expect((csv.body as string).split('\r\n')).toHaveLength(afterCsv.length + 2); // header + rows + '' after the last CRLF
     expect(lines.length, 'one line per row, the export itself included').toBe(afterCsv.length);
     expect(lines.map((l) => Number(l[0]))).toEqual(seqs(afterCsv));
     for (const [i, l] of lines.entries()) {
-      expect(l).toHaveLength(12);
-      expect(l[3]).toBe(afterCsv[i].action);
+      expect(l).toHaveLength(14);
+      expect(l[5]).toBe(afterCsv[i].action);
       expect(l[1]).toBe(afterCsv[i].at);
-      expect(l[11]).toBe(afterCsv[i].hash);
+      expect(l[13]).toBe(afterCsv[i].hash);
+      expect(l[3], 'username').toBe(afterCsv[i].username ?? '');
+      expect(l[4], 'printedName').toBe(afterCsv[i].printedName ?? '');
     }
+    expect(lines.find((l) => l[2] === qa1)?.slice(3, 5)).toEqual(['qa1', 'Test QA1']);
 
     const json = await call(h, 'qa1', 'GET', '/audit/export?format=json');
     expect(json.status).toBe(200);
     expect(json.headers['content-type']).toMatch(/^application\/json/);
     const afterJson = await auditAll(h);
     expect(afterJson.length).toBe(afterCsv.length + 1);
-    expect(afterJson[afterJson.length - 1]).toMatchObject({ action: 'audit.exported', userId: qa1, after: { format: 'json' } });
+    expect(afterJson[afterJson.length - 1]).toMatchObject({ action: 'audit.exported', userId: qa1, username: 'qa1', printedName: 'Test QA1', after: { format: 'json' } });
     expect(Array.isArray(json.body)).toBe(true);
     expect(json.body).toEqual(afterJson);
 

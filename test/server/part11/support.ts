@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { ADMIN_PASSWORD, call, PASSWORD, type Harness } from '../../helpers.js';
 
 export interface AuditItem {
-  seq: number; at: string; userId: string | null; action: string; entity: string; entityId: string | null; batchId: string | null;
+  seq: number; at: string; userId: string | null; username?: string; printedName?: string; action: string; entity: string; entityId: string | null; batchId: string | null;
   before?: unknown; after?: any; reason?: string; hash: string; prevHash: string;
 }
 

@@ -22,6 +22,9 @@ let keyDir: string;
 let out: string;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** The person each backup and restore names (ALCOA attributable): an active qa account of the database. */
+const BY = { username: 'qa1' };
+const RESTORE_BY = { username: 'qa1', reason: 'server replaced after a disk failure' };
 
 beforeEach(async () => {
   // Checkpoints every few rows, so that the backup carries signed checkpoints and the server signs
@@ -72,7 +75,7 @@ async function seededBackup(name = 'seed.db') {
   await recordReceipt(a, 1);
   await createBatch(h, 'car-t', 2);
   const target = path.join(out, name);
-  await backupDatabase(dbFile, target, { keyDir });
+  await backupDatabase(dbFile, target, { keyDir, by: BY });
   return target;
 }
 
@@ -102,7 +105,7 @@ describe('cellbatch backup', () => {
 
     const target = path.join(out, 'nightly', 'cellbatch-backup.db');
     const [backup] = await Promise.all([
-      backupDatabase(dbFile, target, { keyDir }),
+      backupDatabase(dbFile, target, { keyDir, by: BY }),
       createBatch(h, 'car-t', 10), createBatch(h, 'car-t', 11), createBatch(h, 'car-t', 12), createBatch(h, 'car-t', 13),
       recordReceipt(third, 3),
     ]);
@@ -115,8 +118,8 @@ describe('cellbatch backup', () => {
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(1);
     // (the step recorded during the backup may be audited after it: the row is looked up by action)
     const row = h.ctx.store.listAudit({ action: 'backup.created' }, 10).items[0];
-    expect(row).toMatchObject({ action: 'backup.created', entity: 'database', userId: null });
-    expect(JSON.parse(row.after!)).toMatchObject({ target, valid: true, checked: backup.report.checked, by: expect.any(String) });
+    expect(row).toMatchObject({ action: 'backup.created', entity: 'database', userId: h.ctx.store.findUserByUsername('qa1')!.id });
+    expect(JSON.parse(row.after!)).toMatchObject({ target, valid: true, checked: backup.report.checked, username: 'qa1', printedName: 'Test QA1', by: expect.any(String) });
     expect(verifyRecord(h.ctx.store, h.ctx.integrity!.log, publicKeysIn(keyDir)).valid).toBe(true);
 
     // The live record after the backup: what every batch in the backup must be a prefix of.
@@ -125,7 +128,7 @@ describe('cellbatch backup', () => {
     expect(live.size).toBe(7);
 
     const restored = path.join(out, 'restored', 'cellbatch.db');
-    const report = restoreDatabase(target, restored, { keyDir });
+    const report = restoreDatabase(target, restored, { keyDir, by: RESTORE_BY });
     expect(report.valid).toBe(true);
     expect(report.checkpoints).toBeGreaterThan(0);
     expect(auditCountIn(restored, 'backup.restored')).toBe(1);
@@ -136,7 +139,7 @@ describe('cellbatch backup', () => {
       const rs = r.ctx.store;
       expect(verifyRecord(rs, new CheckpointLog(checkpointLogFile(restored)), publicKeysIn(keyDir)).valid).toBe(true);
       const last = rs.lastAudit()!;
-      expect(last).toMatchObject({ action: 'backup.restored', entity: 'database', userId: null });
+      expect(last).toMatchObject({ action: 'backup.restored', entity: 'database', userId: h.ctx.store.findUserByUsername('qa1')!.id, reason: RESTORE_BY.reason });
       expect(JSON.parse(last.after!)).toMatchObject({ from: path.resolve(target), checked: report.checked });
 
       const ids = rs.allBatchIds();
@@ -170,7 +173,7 @@ describe('cellbatch backup', () => {
   it('refuses a target that exists, and writes no audit row', async () => {
     const target = path.join(out, 'exists.db');
     fs.writeFileSync(target, 'not a backup');
-    await expect(backupDatabase(dbFile, target, { keyDir })).rejects.toThrow(/already exists/);
+    await expect(backupDatabase(dbFile, target, { keyDir, by: BY })).rejects.toThrow(/already exists/);
     expect(fs.readFileSync(target, 'utf8')).toBe('not a backup');
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
   });
@@ -182,7 +185,7 @@ describe('cellbatch restore', () => {
     const dest = path.join(out, 'fresh', 'cellbatch.db');
     let error: (Error & { report?: { firstInvalid?: { table: string; seq: number } } }) | undefined;
     try {
-      restoreDatabase(copy, dest, { keyDir });
+      restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY });
     } catch (e) {
       error = e as Error;
     }
@@ -196,14 +199,14 @@ describe('cellbatch restore', () => {
   it('refuses to overwrite an existing database without force; with force keeps the old one aside', async () => {
     const backup = await seededBackup();
     const dest = path.join(out, 'site', 'cellbatch.db');
-    restoreDatabase(backup, dest, { keyDir });
-    const firstBytes = fs.readFileSync(dest);
+    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY });
 
-    expect(() => restoreDatabase(backup, dest, { keyDir })).toThrow(/already exists/);
-    expect(fs.readFileSync(dest).equals(firstBytes)).toBe(true);
+    expect(() => restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY })).toThrow(/already exists/);
+    // The database stays in place; the refused restore is its one new audit row.
     expect(auditCountIn(dest, 'backup.restored')).toBe(1);
+    expect(auditCountIn(dest, 'backup.restore-refused')).toBe(1);
 
-    const report = restoreDatabase(backup, dest, { keyDir, force: true });
+    const report = restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, force: true });
     expect(report.valid).toBe(true);
     const aside = fs.readdirSync(path.dirname(dest)).filter((f) => /^cellbatch\.db\.before-restore-[^.]+$/.test(f));
     expect(aside).toHaveLength(1);
@@ -219,7 +222,7 @@ describe('cellbatch restore', () => {
 describe('the command line', () => {
   it('backs up with exit 0 and refuses to restore a tampered backup with exit 1', async () => {
     const target = path.join(out, 'cli-backup.db');
-    const b = await runCliAsync(['backup', target, '--db', dbFile, '--keys', keyDir]);
+    const b = await runCliAsync(['backup', target, '--db', dbFile, '--keys', keyDir, '--user', 'qa1']);
     expect(b.code, b.lines.join('\n')).toBe(0);
     expect(b.lines).toHaveLength(1);
     expect(JSON.parse(b.lines[0])).toMatchObject({ backup: target, valid: true });
@@ -229,16 +232,80 @@ describe('the command line', () => {
     await createBatch(h, 'car-t', 1);
     await createBatch(h, 'car-t', 2);
     const second = path.join(out, 'cli-second.db');
-    expect((await runCliAsync(['backup', second, '--db', dbFile, '--keys', keyDir])).code).toBe(0);
+    expect((await runCliAsync(['backup', second, '--db', dbFile, '--keys', keyDir, '--user', 'admin'])).code).toBe(0);
 
     const fresh = path.join(out, 'cli-restored', 'cellbatch.db');
-    const r = await runCliAsync(['restore', tamperedCopy(second), '--db', fresh, '--keys', keyDir]);
+    const r = await runCliAsync(['restore', tamperedCopy(second), '--db', fresh, '--keys', keyDir, '--user', 'qa1', '--reason', 'drill']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.lines[0])).toMatchObject({ valid: false, firstInvalid: { table: 'entries', seq: 2 } });
     expect(fs.existsSync(fresh)).toBe(false);
 
-    const ok = await runCliAsync(['restore', second, '--db', fresh, '--keys', keyDir]);
+    const ok = await runCliAsync(['restore', second, '--db', fresh, '--keys', keyDir, '--user', 'qa1', '--reason', 'drill']);
     expect(ok.code, ok.lines.join('\n')).toBe(0);
     expect(auditCountIn(fresh, 'backup.restored')).toBe(1);
+  });
+});
+
+describe('R6 [11.10(e)]: every backup and restore names a person; refusals are audited where a database exists', () => {
+  const actions = (file: string) => {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare("select action, user_id as userId, reason, after from audit_log where action like 'backup.%' order by seq").all() as { action: string; userId: string | null; reason: string | null; after: string }[];
+    } finally {
+      db.close();
+    }
+  };
+
+  it('audits a backup and a restore with the user id, username and printed name of the person, and the OS account beside them', async () => {
+    const target = path.join(out, 'named.db');
+    await backupDatabase(dbFile, target, { keyDir, by: { username: 'admin', reason: 'before the upgrade' } });
+    const [row] = actions(dbFile);
+    expect(row).toMatchObject({ action: 'backup.created', userId: h.ctx.store.findUserByUsername('admin')!.id, reason: 'before the upgrade' });
+    expect(JSON.parse(row.after)).toMatchObject({ username: 'admin', printedName: 'Test ADMIN', by: expect.any(String) });
+    const dest = path.join(out, 'named-restore', 'cellbatch.db');
+    restoreDatabase(target, dest, { keyDir, by: RESTORE_BY });
+    const restored = actions(dest).filter((r) => r.action === 'backup.restored');
+    expect(restored).toEqual([expect.objectContaining({ userId: h.ctx.store.findUserByUsername('qa1')!.id, reason: RESTORE_BY.reason })]);
+    expect(JSON.parse(restored[0].after)).toMatchObject({ username: 'qa1', printedName: 'Test QA1' });
+  });
+
+  it('refuses a backup by an unknown account or one without admin or qa, and audits the refusal in the live database', async () => {
+    for (const username of ['nobody', 'op1']) {
+      const target = path.join(out, `by-${username}.db`);
+      await expect(backupDatabase(dbFile, target, { keyDir, by: { username } })).rejects.toThrow(username === 'op1' ? /needs one of: admin, qa/ : /not an active account/);
+      expect(fs.existsSync(target)).toBe(false);
+    }
+    const rows = actions(dbFile);
+    expect(rows.map((r) => [r.action, r.userId])).toEqual([['backup.refused', null], ['backup.refused', h.ctx.store.findUserByUsername('op1')!.id]]);
+    expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
+  });
+
+  it('refuses a restore without a reason or by an operator, audited in the database it would have replaced, which stays in place', async () => {
+    const backup = await seededBackup();
+    const dest = path.join(out, 'site2', 'cellbatch.db');
+    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY });
+    const bytes = fs.readFileSync(dest);
+    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' } })).toThrow(/--reason/);
+    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' } })).toThrow(/needs one of: admin, qa/);
+    const refused = actions(dest).filter((r) => r.action === 'backup.restore-refused');
+    expect(refused.map((r) => [r.userId, r.reason])).toEqual([
+      [h.ctx.store.findUserByUsername('qa1')!.id, null],
+      [h.ctx.store.findUserByUsername('op1')!.id, 'try'],
+    ]);
+    expect(JSON.parse(refused[1].after)).toMatchObject({ from: backup, username: 'op1', error: expect.stringMatching(/needs one of/) });
+    expect(fs.readdirSync(path.dirname(dest)).filter((f) => f.includes('before-restore'))).toEqual([]);
+    expect(actions(dest).filter((r) => r.action === 'backup.restored')).toHaveLength(1);
+    expect(fs.readFileSync(dest).length).toBeGreaterThanOrEqual(bytes.length);
+  });
+
+  it('the command line takes the person from --user and refuses a restore without --reason (exit 1)', async () => {
+    const target = path.join(out, 'cli-named.db');
+    expect((await runCliAsync(['backup', target, '--db', dbFile, '--keys', keyDir, '--user', 'qa2'])).code).toBe(0);
+    expect(actions(dbFile).map((r) => [r.action, r.userId])).toEqual([['backup.created', h.ctx.store.findUserByUsername('qa2')!.id]]);
+    const fresh = path.join(out, 'cli-named', 'cellbatch.db');
+    const r = await runCliAsync(['restore', target, '--db', fresh, '--keys', keyDir, '--user', 'qa2']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.lines[0]).error).toMatch(/--reason/);
+    expect(fs.existsSync(fresh)).toBe(false);
   });
 });
