@@ -6,6 +6,7 @@
 // `npm start` (about a second), so dist/ never lags behind the sources. Further .ts files given as
 // arguments are compiled beside the service, in the same layout (the benchmarks' server).
 import { build } from 'esbuild';
+import { buildWebUi } from './build-web.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ function modules(dir) {
 
 fs.rmSync(OUT, { recursive: true, force: true });
 await build({
-  entryPoints: [...SOURCES.flatMap((s) => modules(path.join(ROOT, s))), ...process.argv.slice(2).map((f) => path.resolve(ROOT, f))],
+  entryPoints: [...SOURCES.flatMap((s) => modules(path.join(ROOT, s))), ...process.argv.slice(2).filter((a) => !a.startsWith('--')).map((f) => path.resolve(ROOT, f))],
   outdir: OUT,
   outbase: ROOT,
   platform: 'node',
@@ -36,3 +37,6 @@ await build({
 });
 // Files the compiled modules read beside themselves.
 fs.cpSync(path.join(ROOT, 'server', 'store', 'migrations'), path.join(OUT, 'server', 'store', 'migrations'), { recursive: true });
+
+// The web UI (web/dist), rebuilt only when its sources changed (scripts/build-web.mjs).
+await buildWebUi({ force: process.argv.includes('--web') });

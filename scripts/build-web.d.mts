@@ -1,0 +1,2 @@
+export function webSourcesHash(): string;
+export function buildWebUi(options?: { force?: boolean }): Promise<boolean>;

@@ -1,0 +1,3 @@
+export function Materials() {
+  return null;
+}

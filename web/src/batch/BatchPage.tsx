@@ -1,0 +1,136 @@
+// A batch at the bench: the process as a timeline (done, available, locked with its reason, culture
+// day numbers) beside the form of the step being recorded; witness verification and corrections from
+// the entries themselves.
+import { useCallback, useEffect, useState } from 'react';
+import { api, read } from '../api/client';
+import type { Batch, Deviation, Entry, Equipment, Material, Page, ProcessDefinition } from '../api/types';
+import { formatTime, useI18n } from '../app/i18n';
+import { useSession } from '../app/session';
+import { StepForm } from './StepForm';
+import { SignatureDialog, type Credentials } from './SignatureDialog';
+import { Timeline } from './Timeline';
+import { fieldsOf, loadProcess } from './process';
+import { rawValue } from './values';
+import { DeviationList } from './DeviationList';
+
+type Selection = { kind: 'record'; stepId: string } | { kind: 'correct'; entryId: string } | null;
+
+/** An entry's values as they stand after the corrections made to it. */
+export function currentValues(entries: Entry[], entry: Entry): Record<string, unknown> {
+  return entries.filter((e) => e.kind === 'correction' && e.correctsEntryId === entry.id)
+    .reduce((v, c) => ({ ...v, ...c.values }), { ...entry.values });
+}
+
+export function BatchPage({ id }: { id: string }) {
+  const { t, lang } = useI18n();
+  const { site } = useSession();
+  const [batch, setBatch] = useState<Batch | null>(null);
+  const [def, setDef] = useState<ProcessDefinition | null>(null);
+  const [deviations, setDeviations] = useState<Deviation[]>([]);
+  const [selected, setSelected] = useState<Selection>(null);
+  const [verifying, setVerifying] = useState<Entry | null>(null);
+  const [notice, setNotice] = useState('');
+  const [focusAfter, setFocusAfter] = useState<string | null>(null);
+  const [names, setNames] = useState<Record<string, string>>({});
+
+  // Lots and equipment are stored by id; the timeline shows their lot numbers and asset ids.
+  useEffect(() => {
+    void Promise.all([
+      read<Page<Material>>(api.GET('/api/v1/materials', { params: { query: { limit: 500 } } })),
+      read<Page<Equipment>>(api.GET('/api/v1/equipment', { params: { query: { limit: 500 } } })),
+    ]).then(([m, e]) => setNames(Object.fromEntries([
+      ...m.items.map((x) => [x.id, `${x.lotNumber} (${x.name})`]),
+      ...e.items.map((x) => [x.id, `${x.assetId} (${x.name})`]),
+    ]))).catch(() => {});
+  }, []);
+
+  const load = useCallback(async () => {
+    const b = await read<Batch>(api.GET('/api/v1/batches/{id}', { params: { path: { id } } }));
+    setBatch(b);
+    setDef(await loadProcess(b.processId));
+    setDeviations((await read<Page<Deviation>>(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } }))).items);
+  }, [id]);
+  // The language is part of the answer (step titles, reasons): read again when it changes.
+  useEffect(() => { void load(); }, [load, lang]);
+
+  useEffect(() => {
+    if (!focusAfter) return;
+    document.getElementById(focusAfter)?.focus();
+    setFocusAfter(null);
+  }, [focusAfter, batch]);
+
+  if (!batch || !def) return <p className="loading">{t('common.loading')}</p>;
+  const entries = batch.entries ?? [];
+  const active = batch.status === 'in_process' || batch.status === 'qc_testing';
+
+  const recorded = (b: Batch, entryId: string, title: string) => {
+    setBatch(b);
+    setSelected(null);
+    setNotice(t('batch.recorded', { title }));
+    const entry = b.entries?.find((e) => e.id === entryId);
+    // The witness is usually beside the performer: their button gets the focus.
+    setFocusAfter(entry?.verified === false ? `verify-${entryId}` : b.availableSteps[0] ? `record-${b.availableSteps[0].stepId}` : null);
+    void read<Page<Deviation>>(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })).then((p) => setDeviations(p.items));
+  };
+
+  const verify = async ({ username, password }: Credentials) => {
+    const r = await read<{ entry: Entry; batch: Batch }>(api.POST('/api/v1/batches/{id}/entries/{entryId}/verify', {
+      params: { path: { id: batch.id, entryId: verifying!.id } }, body: { signature: { username, password }, expectedVersion: batch.version },
+    }));
+    setVerifying(null);
+    setBatch(r.batch);
+    setNotice(t('batch.verified'));
+    setFocusAfter(r.batch.availableSteps[0] ? `record-${r.batch.availableSteps[0].stepId}` : null);
+  };
+
+  const stepDef = (stepId: string | undefined) => def.phases.flatMap((p) => p.steps).find((s) => s.id === stepId);
+  let form = null;
+  if (selected?.kind === 'record') {
+    const step = batch.availableSteps.find((s) => s.stepId === selected.stepId);
+    if (step) {
+      form = <StepForm key={`r-${step.stepId}`} batch={batch} fields={step.fields} title={step.title} instructions={step.instructions}
+        mode={{ kind: 'record', stepId: step.stepId }} onDone={(b, e) => recorded(b, e, step.title)} onCancel={() => setSelected(null)} />;
+    }
+  } else if (selected?.kind === 'correct') {
+    const entry = entries.find((e) => e.id === selected.entryId);
+    const step = stepDef(entry?.stepId);
+    if (entry && step) {
+      const fields = fieldsOf(step, lang);
+      const values = currentValues(entries, entry);
+      const initial = Object.fromEntries(fields.map((f) => [f.name, rawValue(f, values[f.name])]));
+      form = <StepForm key={`c-${entry.id}`} batch={batch} fields={fields} title={step.title[lang]} mode={{ kind: 'correct', entry }} initial={initial}
+        onDone={(b, e) => recorded(b, e, step.title[lang])} onCancel={() => setSelected(null)} />;
+    }
+  }
+
+  return (
+    <div className="batch-page">
+      <header className="batch-head card">
+        <h1>{batch.batchNumber}</h1>
+        <dl className="facts">
+          <div><dt>{t('batch.process')}</dt><dd>{def.title[lang]} (v{batch.processVersion})</dd></div>
+          <div><dt>{t('batch.status')}</dt><dd>{t(`status.${batch.status}`)}</dd></div>
+          <div><dt>{t('batch.din')}</dt><dd className="mono">{batch.din} {batch.dinCheck}</dd></div>
+          <div><dt>{t('batch.patient')}</dt><dd>{batch.patient.id} · {batch.patient.weightKg} kg</dd></div>
+          <div><dt>{t('batch.started')}</dt><dd>{formatTime(batch.createdAt, lang)}</dd></div>
+          <div><dt>{t('batch.deviations')}</dt><dd>{t('batch.openDeviations', { n: batch.openDeviations })}</dd></div>
+        </dl>
+        {batch.integrity === false && <p role="alert" className="problem">{t('batch.integrityFailed')}</p>}
+      </header>
+      <p role="status" className="notice">{notice}</p>
+      <div className="columns">
+        <Timeline batch={batch} def={def} now={site.now()} names={names} selectedStep={selected?.kind === 'record' ? selected.stepId : undefined}
+          onRecord={(stepId) => { setNotice(''); setSelected({ kind: 'record', stepId }); }}
+          onVerify={active ? setVerifying : undefined}
+          onCorrect={active ? (e) => { setNotice(''); setSelected({ kind: 'correct', entryId: e.id }); } : undefined} />
+        <div className="side">
+          {form ?? <p className="card muted">{active ? t('batch.chooseStep') : t('batch.closed')}</p>}
+          <DeviationList deviations={deviations} def={def} />
+        </div>
+      </div>
+      {verifying && (
+        <SignatureDialog meaning="verified" subject={stepDef(verifying.stepId)?.title[lang] ?? ''} onSign={verify} onClose={() => setVerifying(null)} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,3 @@
+export function ReviewPage({ id }: { id: string }) {
+  return <p>{id}</p>;
+}
