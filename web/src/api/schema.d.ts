@@ -573,8 +573,11 @@ export interface paths {
                         name: string;
                         lotNumber: string;
                         expiresOn: string;
-                        /** @enum {string} */
-                        status: "released" | "quarantined";
+                        /**
+                         * @description Default quarantined; only qa may register a lot as released (21 CFR 211.22, 211.84)
+                         * @enum {string}
+                         */
+                        status?: "released" | "quarantined";
                     };
                 };
             };
