@@ -42,6 +42,7 @@ const PERIOD = '?from=2020-01-01T00:00:00Z&to=2040-01-01T00:00:00Z';
  */
 const MATRIX: Record<string, Expect> = {
   'GET /healthz': { none: 200, ...OK_ALL },
+  'GET /api/v1/site': { none: 200, ...OK_ALL },
   'POST /api/v1/auth/login': { none: 400, ...BAD_BODY_ALL },
   'POST /api/v1/auth/logout': { none: 401, admin: 204, op1: 204, sup1: 204, qc1: 204, qa1: 204, insp1: 204 },
   'GET /api/v1/auth/csrf': { none: 401, ...OK_ALL },
@@ -79,7 +80,7 @@ const MATRIX: Record<string, Expect> = {
 };
 
 /** R5: the only routes that answer without a user (plus /openapi.json and /docs*, which the description does not list). */
-const PUBLIC = new Set(['GET /healthz', 'POST /api/v1/auth/login']);
+const PUBLIC = new Set(['GET /healthz', 'GET /api/v1/site', 'POST /api/v1/auth/login']);
 
 /**
  * Pass 2: a VALID body for every write route, and the roles that may NOT call it (each must get 403
