@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import { conflict } from '../errors.js';
 import type { EntryRow, UserRow } from '../store/store.js';
 import { writeAudit, type AuditEvent } from '../services/audit.js';
+import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
 import { replay } from '../record/load.js';
 import { openDeviationCount, statusOfRecord, type BatchRecord } from '../record/record.js';
 import type { EntryKind, EntryPayload } from '../../schemas/entries.js';
@@ -13,8 +14,11 @@ import { randomUUID } from 'node:crypto';
 export interface BatchWriter {
   entry<K extends EntryKind>(kind: K, payload: EntryPayload<K>, stepId?: string): EntryRow;
   sign(entry: EntryRow, signer: UserRow, meaning: string): void;
-  audit(e: Omit<AuditEvent, 'userId' | 'batchId'>): void;
+  audit<A extends AuditAction>(e: BatchAuditEvent<A>): void;
 }
+
+/** An audit event of the batch being written: the acting user and the batch are the writer's. */
+export type BatchAuditEvent<A extends AuditAction> = A extends AuditAction ? Omit<AuditEvent<A>, 'userId' | 'batchId'> : never;
 
 export function assertVersion(record: BatchRecord, expectedVersion: number | undefined) {
   if (expectedVersion !== undefined && expectedVersion !== record.version) {
@@ -50,7 +54,7 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
           printedName: signer.fullName, meaning, signedAt: now,
         }));
       },
-      audit: (e) => writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id }),
+      audit: (e) => writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id } as AuditEvent),
     };
     const result = write(writer);
     let next: BatchRecord;
@@ -70,6 +74,6 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
 }
 
 /** Audits a refused attempt (one row) without touching the record. */
-export function auditRefusal(ctx: AppContext, actor: UserRow, record: BatchRecord, action: string, reason: string, after?: unknown) {
-  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action, entity: 'batch', entityId: record.row.id, batchId: record.row.id, reason, after }));
+export function auditRefusal<A extends 'step.refused' | 'identity.mismatch' | 'signature.refused'>(ctx: AppContext, actor: UserRow, record: BatchRecord, action: A, reason: string, after: AuditAfter<A>) {
+  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action, entity: 'batch', entityId: record.row.id, batchId: record.row.id, reason, after } as AuditEvent));
 }

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { advance, call, createBatch, din, harness, HOUR, PASSWORD, recordState, registerCatalogue, sign, type Harness } from '../../helpers.js';
 import { day, receiptValues, record, sampleValues, selectionValues, toSelection, verify, version } from '../refusals/support.js';
 import { auditAll, auditedBy, type AuditItem, serverNow, userIdOf } from './support.js';
+import { AUDIT_ACTIONS } from '../../../schemas/audit-actions.js';
 
 let h: Harness;
 beforeEach(async () => { h = await harness(); });
@@ -199,6 +200,21 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     expect(step.rows.filter((r) => r.action === 'step.recorded')).toHaveLength(1);
     // GET /audit?action=deviation.opened finds them like any other event.
     expect((await auditAll(h, 'qa1', '&action=deviation.opened')).map((r) => r.entityId).sort()).toEqual(opened.map((r) => r.entityId).sort());
+  });
+
+  it('R6 [11.10(e)]: every row of the trail names an action of the registry (schemas/audit-actions.ts), about the entity the registry gives it', async () => {
+    const batch = await createBatch(h, 'car-t', 4);
+    await record(h, batch.id, 'apheresis-receipt', receiptValues(h, 4));
+    expect((await call(h, 'op1', 'POST', '/auth/login', { username: 'op1', password: 'wrong-password-1' })).status).toBe(401);
+    expect((await call(h, 'op1', 'POST', `/batches/${batch.id}/terminate`, { reason: 'no', signature: sign('sup1') })).status).toBe(403);
+    const rows = await auditAll(h);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const r of rows) {
+      expect(Object.keys(AUDIT_ACTIONS), `row ${r.seq}`).toContain(r.action);
+      const spec = AUDIT_ACTIONS[r.action as keyof typeof AUDIT_ACTIONS];
+      if (r.action !== 'attempt.refused' && r.action !== 'signature.refused') expect(r.entity, `row ${r.seq} (${r.action})`).toBe(spec.entity);
+    }
+    expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(['user.created', 'login', 'login.failed', 'batch.created', 'step.recorded', 'attempt.refused']));
   });
 
   it('R6 [11.10(e)]: an audit export writes exactly one row, in either format', async () => {

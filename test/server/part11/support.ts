@@ -2,14 +2,15 @@
 // auditor would), counting what one request wrote, sessions, and the user ids behind usernames.
 import { expect } from 'vitest';
 import { ADMIN_PASSWORD, call, PASSWORD, type Harness } from '../../helpers.js';
+import { ATTEMPT_ACTIONS as ATTEMPT_KINDS } from '../../../schemas/audit-actions.js';
 
 export interface AuditItem {
   seq: number; at: string; userId: string | null; username?: string; printedName?: string; action: string; entity: string; entityId: string | null; batchId: string | null;
   before?: unknown; after?: any; reason?: string; hash: string; prevHash: string;
 }
 
-/** The actions that record a refused attempt, never a change (API.md "Conventions", app.ts onRefusal). */
-export const ATTEMPT_ACTIONS = ['attempt.refused', 'signature.failed', 'step.refused', 'identity.mismatch', 'signature.refused', 'login.failed'];
+/** The actions that record a refused attempt, never a change (API.md "Conventions", app.ts onRefusal): the registry's. */
+export const ATTEMPT_ACTIONS: readonly string[] = ATTEMPT_KINDS;
 
 /** Every audit row, walking GET /audit page by page (a read writes no audit row). */
 export async function auditAll(h: Harness, reader = 'qa1', query = ''): Promise<AuditItem[]> {
