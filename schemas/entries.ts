@@ -32,6 +32,29 @@ export const EntryPayloads = {
     stepId: z.string().optional(), entryId: z.string().optional(), description: z.string(),
   }),
   termination: z.object({ reason: z.string() }),
+  /** QA's signed investigation of a deviation (C3): it moves the deviation to `investigating`; a later one supersedes it. */
+  'deviation-investigation': z.object({
+    deviationId: z.string(), rootCause: z.string(), productImpact: z.string(), otherBatchesImpact: z.string(),
+    capaReference: z.string().optional(),
+  }),
+  /** QA closes a deviation (signed `approved`): the investigation as concluded and the conclusion. */
+  'deviation-closure': z.object({ deviationId: z.string(), investigation: z.string(), conclusion: z.string() }),
+  /** QA changes a deviation's severity, with the reason (signed `approved`). */
+  'deviation-reclassification': z.object({
+    deviationId: z.string(), from: z.enum(['minor', 'major', 'critical']), to: z.enum(['minor', 'major', 'critical']), reason: z.string(),
+  }),
+  /** QA's signed review of the record and its audit trail (C4): the exceptions it covered, by id. */
+  review: z.object({ comment: z.string().optional(), covered: z.array(z.string()) }),
+  /**
+   * QA's signed disposition. `conditional`: released while results that may follow release are still
+   * pending (their step ids in `pendingTests`); `failedTests`: what an exceptional release accepted.
+   */
+  disposition: z.object({
+    decision: z.enum(['release', 'reject', 'exceptional-release']),
+    justification: z.string().optional(), physicianRequest: z.string().optional(),
+    conditional: z.boolean(), pendingTests: z.array(z.string()), failedTests: z.array(z.string()),
+    reviewEntryId: z.string().optional(),
+  }),
 } as const;
 
 export type EntryKind = keyof typeof EntryPayloads;

@@ -24,6 +24,7 @@ import auditRoutes from './routes/audit.js';
 import trainingRoutes from './routes/training.js';
 import webUi from './plugins/web-ui.js';
 import siteRoutes from './routes/site.js';
+import qaRoutes from './routes/qa.js';
 import { API_DESCRIPTION } from './openapi-description.js';
 
 export interface BuildOptions {
@@ -132,7 +133,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'Liveness', security: [] } }, async () => ({ status: 'ok' }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(async (api) => {
-    for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, batchRoutes, auditRoutes]) await api.register(routes, { ctx });
+    for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, batchRoutes, qaRoutes, auditRoutes]) await api.register(routes, { ctx });
     if (ctx.config.training) await api.register(trainingRoutes, { ctx });
   }, { prefix: '/api/v1' });
   await app.register(webUi);

@@ -13,7 +13,12 @@ export const PERMISSIONS = {
   'batch.terminate': { roles: ['supervisor', 'qa'], what: 'terminating a batch' },
   'batch.review': { roles: ['qa'], what: 'signing the review of a batch record' },
   'batch.dispose': { roles: ['qa'], what: 'the disposition of a batch' },
+  // The review lists the batch's audit rows: the readers of the audit trail read it.
+  'batch.review.read': { roles: ['qa', 'inspector', 'admin'], what: 'reading the review of a batch' },
+  // Whoever works on batches reports a deviation; QA investigates, reclassifies and closes it (C3).
+  'deviation.open': { roles: ['operator', 'supervisor', 'qc', 'qa'], what: 'opening a deviation' },
   'deviation.investigate': { roles: ['qa'], what: 'recording the investigation of a deviation' },
+  'deviation.reclassify': { roles: ['qa'], what: 'changing the severity of a deviation' },
   'deviation.close': { roles: ['qa'], what: 'closing a deviation' },
   'material.register': { roles: ['supervisor', 'qa'], what: 'registering a material lot' },
   // 21 CFR 211.22, 211.84: production does not release its own materials.

@@ -198,3 +198,29 @@ function judgeCriterion(step: Step, c: Criterion, values: Record<string, unknown
 }
 
 const fmt = (v: unknown, unit?: string) => (v === undefined ? 'not recorded' : `${String(v)}${unit ? ` ${unit}` : ''}`);
+
+/**
+ * The limits that a computed field's specification sets, for this batch, on an input of the same step
+ * when the computed value is proportional to it (dose per kg = total cells ÷ the patient's weight).
+ * Shown on the input so that the analyst sees what the total must reach for this patient; the judgement
+ * stays on the computed field. Undefined when no computed spec is proportional to the input alone.
+ */
+export function impliedSpec(step: Step, input: Field, history: StepHistory, now: Date): { spec: Spec; from: string } | undefined {
+  if (input.computed || input.spec || (input.kind !== 'number' && input.kind !== 'result') || input.options) return undefined;
+  for (const c of step.fields) {
+    if (!c.computed || !c.spec || c.spec.oneOf) continue;
+    const at = (x: number) => evaluate(c.computed!, { [input.name]: x }, history, now);
+    const [zero, one, two] = [at(0), at(1), at(2)];
+    if (zero === undefined || one === undefined || two === undefined || !(one > 0) || Math.abs(zero) > 1e-12 || Math.abs(two - 2 * one) > 1e-9 * one) continue;
+    const d = input.decimals ?? 4;
+    const up = (v: number) => Math.ceil(roundTo(v / one) * 10 ** d) / 10 ** d;
+    const down = (v: number) => Math.floor(roundTo(v / one) * 10 ** d) / 10 ** d;
+    const { min, max, minExclusive, maxExclusive } = c.spec;
+    const spec: Spec = {
+      ...(min !== undefined && { min: up(min) }), ...(max !== undefined && { max: down(max) }),
+      ...(minExclusive !== undefined && { minExclusive: roundTo(minExclusive / one, d) }), ...(maxExclusive !== undefined && { maxExclusive: roundTo(maxExclusive / one, d) }),
+    };
+    return { spec, from: c.name };
+  }
+  return undefined;
+}

@@ -43,7 +43,7 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
     w.sign(correction, signer, 'performed');
     // A value corrected into failure opens a deviation; one that already failed has its deviation.
     const previous = judgeValues(step, current).results;
-    openDeviations(w, correction, step, failures.filter((f) => previous[f.name] !== 'fail'), []);
+    openDeviations(w, correction, step, failures.filter((f) => previous[f.name] !== 'fail'), [], status === 'released');
     w.audit({ action: 'entry.corrected', entity: 'entry', entityId: entryId, before, after: { ...changed, signedBy: signer.username, session: actor.username }, reason: input.reason });
     return correction;
   });

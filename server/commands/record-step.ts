@@ -6,7 +6,7 @@ import { badRequest, conflict } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
-import { canRecord, type BatchRecord } from '../record/record.js';
+import { canRecord, statusOfRecord, type BatchRecord } from '../record/record.js';
 import { lockReason } from '../views/lock-reason.js';
 import { computeValues, judgeValues, validateValues } from '../../workflows/values.js';
 import { judgeTiming, missedOccurrences } from '../../workflows/schedule.js';
@@ -40,7 +40,7 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
     const entry = w.entry('step', { stepId, values, results, occurrence }, stepId);
     w.sign(entry, signer, 'performed');
-    openDeviations(w, entry, step, failures, timing);
+    openDeviations(w, entry, step, failures, timing, statusOfRecord(record) === 'released');
     w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, signedBy: signer.username, session: actor.username } });
     return entry;
   });

@@ -46,16 +46,21 @@ export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRe
 }
 
 /**
- * Opens one OOS deviation per failed specification, one timing deviation per missed window. Each is
- * its own audit row (21 CFR 11.10(e), R6), not only a part of the step's row: the trail shows every
- * deviation opened, by whom and when, filtered by action like any other event.
+ * Opens one OOS deviation per failed specification or composite criterion, one timing deviation per
+ * missed window or required day. A failure recorded on a released batch (a sterility culture that
+ * grew) is a critical post-release deviation: the released product is flagged wherever it is shown.
+ * Each is its own audit row (21 CFR 11.10(e), R6), not only a part of the step's row: the trail shows
+ * every deviation opened, by whom and when, filtered by action like any other event.
  */
-export function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[]) {
-  const open = (kind: 'oos' | 'timing', severity: 'major' | 'minor', description: string) => {
+export function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[], afterRelease = false) {
+  const open = (kind: 'oos' | 'timing' | 'post-release', severity: 'major' | 'minor' | 'critical', description: string) => {
     const payload = { kind, severity, stepId: step.id, entryId: entry.id, description };
     const deviation = w.entry('deviation', payload);
     w.audit({ action: 'deviation.opened', entity: 'deviation', entityId: deviation.id, after: payload });
   };
-  for (const f of failures) open('oos', 'major', f.description);
+  for (const f of failures) {
+    if (afterRelease) open('post-release', 'critical', `after release: ${f.description}`);
+    else open('oos', 'major', f.description);
+  }
   for (const t of timing) open('timing', 'minor', t);
 }

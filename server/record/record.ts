@@ -7,11 +7,12 @@ import { stepEvent, statusOf, type BatchSnapshot, type BatchStatus } from '../..
 import { allSteps, type Step } from '../../workflows/definition.js';
 import type { StepHistory } from '../../workflows/values.js';
 import type { LoadedProcess } from '../processes/registry.js';
+import type { DeviationProgress, QaState } from './qa-state.js';
 
 export type DeviationStatus = 'open' | 'investigating' | 'closed';
 
 /** A deviation as its entries left it: opened by a `deviation` entry, moved on by the entries that name it. */
-export interface Deviation {
+export interface Deviation extends DeviationProgress {
   id: string; batchId: string; kind: EntryPayload<'deviation'>['kind']; status: DeviationStatus;
   severity: EntryPayload<'deviation'>['severity']; stepId?: string; entryId?: string; description: string; openedAt: string;
 }
@@ -25,6 +26,8 @@ export interface BatchRecord {
   history: StepHistory;
   /** In the order they were opened. */
   deviations: Deviation[];
+  /** QA's reviews and disposition (the status itself comes from the machine). */
+  qa: QaState;
   /** The batch version a write must state: the number of entries recorded. */
   version: number;
 }

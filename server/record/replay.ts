@@ -10,6 +10,7 @@ import { allSteps, type Step } from '../../workflows/definition.js';
 import type { StepHistory } from '../../workflows/values.js';
 import type { LoadedProcess } from '../processes/registry.js';
 import type { BatchRecord, Deviation } from './record.js';
+import { emptyQaState, foldClosure, foldDisposition, foldInvestigation, foldReclassification, foldReview, type QaState } from './qa-state.js';
 
 type Occurrence = StepHistory['occurrences'][string][number];
 
@@ -20,6 +21,7 @@ interface Replaying {
   history: StepHistory;
   occurrenceOf: Map<string, Occurrence>;
   deviations: Map<string, Deviation>;
+  qa: QaState;
 }
 
 interface KindFold<K extends EntryKind> {
@@ -55,11 +57,20 @@ const FOLDS: { [K in EntryKind]: KindFold<K> } = {
     fold: (p, e, r) => {
       r.deviations.set(e.id, {
         id: e.id, batchId: r.row.id, kind: p.kind, status: 'open', severity: p.severity,
-        stepId: p.stepId, entryId: p.entryId, description: p.description, openedAt: e.recordedAt,
+        stepId: p.stepId, entryId: p.entryId, description: p.description, openedAt: e.recordedAt, reclassifications: [],
       });
     },
   },
   termination: { event: () => ({ type: 'terminate' }) },
+  'deviation-investigation': { fold: (p, e, r) => foldInvestigation(deviationOf(r, p.deviationId), p, e) },
+  'deviation-closure': { fold: (p, e, r) => foldClosure(deviationOf(r, p.deviationId), p, e) },
+  'deviation-reclassification': { fold: (p, e, r) => foldReclassification(deviationOf(r, p.deviationId), p, e) },
+  review: { fold: (p, e, r) => foldReview(r.qa, p, e) },
+  // The batch's status follows from the machine: released and exceptional release both end in released.
+  disposition: {
+    event: (p) => ({ type: p.decision === 'reject' ? 'dispose.reject' : 'dispose.release' }),
+    fold: (p, e, r) => foldDisposition(r.qa, p, e),
+  },
 };
 
 /** The deviation an entry names; a record that names an unknown one is corrupt. */
@@ -77,6 +88,7 @@ export function replayEntries(process: LoadedProcess, row: BatchRow, entries: En
     history: { occurrences: {}, patient: { weightKg: row.patient.weightKg } },
     occurrenceOf: new Map(),
     deviations: new Map(),
+    qa: emptyQaState(),
   };
   const events: BatchEvent[] = [];
   for (const e of entries) {
@@ -89,5 +101,5 @@ export function replayEntries(process: LoadedProcess, row: BatchRow, entries: En
     fold.fold?.(payload, e, r);
   }
   const snapshot = foldEvents(process.machine, events);
-  return { row, process, entries, signatures, snapshot, history: r.history, deviations: [...r.deviations.values()], version: entries.length };
+  return { row, process, entries, signatures, snapshot, history: r.history, deviations: [...r.deviations.values()], qa: r.qa, version: entries.length };
 }

@@ -77,7 +77,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/deviations', { schema: { tags: ['batches'], summary: "A batch's deviations", params: IdParams, querystring: PageQuery } }, async (req) => {
     const record = loadBatch(ctx, req.params.id);
     const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
-    const items = record.deviations.slice(start, start + req.query.limit).map(deviationView);
+    const items = record.deviations.slice(start, start + req.query.limit).map((d) => deviationView(d, record));
     const next = start + req.query.limit < record.deviations.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
     return { items, ...(next && { nextCursor: next }) };
   });

@@ -256,6 +256,10 @@ export class Store {
   allBatchIds() {
     return this.db.select({ id: t.batches.id }).from(t.batches).all().map((r) => r.id);
   }
+  /** Batches with at least one entry of this kind (e.g. every batch that has had a deviation). */
+  batchIdsWithEntryKind(kind: string): string[] {
+    return this.db.selectDistinct({ id: t.entries.batchId }).from(t.entries).where(eq(t.entries.kind, kind)).orderBy(asc(t.entries.batchId)).all().map((r) => r.id);
+  }
   /** A DIN in use by a batch that is neither terminated nor rejected. */
   findActiveBatchByDin(din: string) {
     return this.db.select().from(t.batches)

@@ -3,29 +3,36 @@
 import type { AppContext } from '../context.js';
 import type { Step } from '../../workflows/definition.js';
 import { scheduleOf } from '../../workflows/schedule.js';
+import { impliedSpec } from '../../workflows/values.js';
 import { canRecord, openDeviationCount, statusOfRecord, stepsOf, type BatchRecord } from '../record/record.js';
 import { integrityOf } from '../record/integrity.js';
 import { entryViews } from './entry-view.js';
 import { lockReason } from './lock-reason.js';
+import { conditionalRelease, dispositionView, postReleaseFinding } from './disposition-view.js';
 import { t, type Lang } from './text.js';
 
-function fieldView(step: Step, lang: Lang) {
-  return step.fields.map((f) => ({
-    name: f.name,
-    label: t(f.label, lang),
-    kind: f.kind,
-    ...(f.unit && { unit: f.unit }),
-    ...(f.computed && { computed: true }),
-    ...(f.spec && { spec: f.spec }),
-    ...(f.alert && { alert: f.alert }),
-    ...(f.limits && { limits: f.limits }),
-    ...(f.decimals !== undefined && { decimals: f.decimals }),
-    ...(f.options && { options: f.options }),
-    ...(f.materialType && { materialType: f.materialType }),
-    ...(f.equipmentType && { equipmentType: f.equipmentType }),
-    ...(f.identity && { identity: f.identity }),
-    required: f.required && !f.computed,
-  }));
+function fieldView(step: Step, lang: Lang, r: BatchRecord, now: Date) {
+  return step.fields.map((f) => {
+    const implied = impliedSpec(step, f, r.history, now);
+    return {
+      name: f.name,
+      label: t(f.label, lang),
+      kind: f.kind,
+      ...(f.unit && { unit: f.unit }),
+      ...(f.computed && { computed: true }),
+      ...(f.spec && { spec: f.spec }),
+      // For this batch: the limits a computed field's spec sets on this input (dose per kg → total cells).
+      ...(implied && { spec: implied.spec, specFrom: implied.from }),
+      ...(f.alert && { alert: f.alert }),
+      ...(f.limits && { limits: f.limits }),
+      ...(f.decimals !== undefined && { decimals: f.decimals }),
+      ...(f.options && { options: f.options }),
+      ...(f.materialType && { materialType: f.materialType }),
+      ...(f.equipmentType && { equipmentType: f.equipmentType }),
+      ...(f.identity && { identity: f.identity }),
+      required: f.required && !f.computed,
+    };
+  });
 }
 
 export function batchSummary(r: BatchRecord) {
@@ -35,6 +42,7 @@ export function batchSummary(r: BatchRecord) {
     status: statusOfRecord(r), state: { value: r.snapshot.value, recorded: r.snapshot.context.recorded, pendingVerification: Object.keys(r.snapshot.context.pending) },
     version: r.version, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId, patient: b.patient,
     createdAt: b.createdAt, openDeviations: openDeviationCount(r), training: b.training,
+    disposition: dispositionView(r), conditionalRelease: conditionalRelease(r), postReleaseFinding: postReleaseFinding(r),
   };
 }
 
@@ -45,11 +53,11 @@ export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; 
   const availableSteps = steps.filter((s) => canRecord(r, s.id)).map((s) => {
     const { window, remaining } = scheduleOf(s, r.history, r.snapshot.context.counts, now);
     return {
-      stepId: s.id, title: t(s.title, lang), ...(s.instructions && { instructions: t(s.instructions, lang) }),
-      stage: s.stage, repeatable: s.repeatable, required: s.required,
-      ...(remaining !== undefined && { remaining }), ...(window && { window }),
-      fields: fieldView(s, lang),
-      signatures: s.signatures.map((g) => ({ meaning: g.meaning, roles: g.roles })),
+        stepId: s.id, title: t(s.title, lang), ...(s.instructions && { instructions: t(s.instructions, lang) }),
+        stage: s.stage, repeatable: s.repeatable, required: s.required,
+        ...(remaining !== undefined && { remaining }), ...(window && { window }),
+        fields: fieldView(s, lang, r, now),
+        signatures: s.signatures.map((g) => ({ meaning: g.meaning, roles: g.roles })),
     };
   });
   const lockedSteps = steps

@@ -36,6 +36,17 @@ export function entryView(r: BatchRecord, e: EntryRow) {
       const p = parsePayload('batch-created', e.payload);
       return { ...base, values: { processId: p.processId, processVersion: p.processVersion, din: p.din, patientId: p.patient.id, weightKg: p.patient.weightKg } };
     }
+    // QA's entries carry no top-level stepId: they sign no step (the walk and clients read stepId as a step).
+    case 'deviation-investigation':
+      return { ...base, investigation: parsePayload('deviation-investigation', e.payload) };
+    case 'deviation-closure':
+      return { ...base, closure: parsePayload('deviation-closure', e.payload) };
+    case 'deviation-reclassification':
+      return { ...base, reclassification: parsePayload('deviation-reclassification', e.payload) };
+    case 'review':
+      return { ...base, review: parsePayload('review', e.payload) };
+    case 'disposition':
+      return { ...base, disposition: parsePayload('disposition', e.payload) };
     default:
       return base;
   }

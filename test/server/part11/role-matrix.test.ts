@@ -70,6 +70,18 @@ const MATRIX: Record<string, Expect> = {
   'POST /api/v1/batches/{id}/terminate': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/batches/{id}/deviations': { none: 401, ...OK_ALL },
   'GET /api/v1/batches/{id}/audit': { none: 401, ...AUDIT_READERS_ONLY },
+  'POST /api/v1/batches/{id}/deviations': { none: 401, ...BAD_BODY_ALL },
+  'GET /api/v1/deviations': { none: 401, ...OK_ALL },
+  'GET /api/v1/deviations/{id}': { none: 401, ...OK_ALL },
+  'POST /api/v1/deviations/{id}/investigation': { none: 401, ...BAD_BODY_ALL },
+  'POST /api/v1/deviations/{id}/reclassification': { none: 401, ...BAD_BODY_ALL },
+  'POST /api/v1/deviations/{id}/close': { none: 401, ...BAD_BODY_ALL },
+  'GET /api/v1/batches/{id}/review': { none: 401, ...readersOf('batch.review.read') },
+  'POST /api/v1/batches/{id}/review': { none: 401, ...BAD_BODY_ALL },
+  'POST /api/v1/batches/{id}/disposition': { none: 401, ...BAD_BODY_ALL },
+  'GET /api/v1/batches/{id}/coa': { none: 401, ...OK_ALL },
+  'GET /api/v1/batches/{id}/containers': { none: 401, ...OK_ALL },
+  'GET /api/v1/me/pending': { none: 401, ...OK_ALL },
   'GET /api/v1/audit': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/export': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/verify': { none: 401, ...AUDIT_READERS_ONLY },
@@ -105,14 +117,22 @@ const VALID_WRITES: Record<string, ValidWrite> = {
   'POST /api/v1/batches/{id}/entries/{entryId}/corrections': { body: () => ({ values: { viability: 90 }, reason: 'transcription error', signature: sign('op1') }), refused: ['admin', 'qc1', 'qa1', 'insp1'] },
   'POST /api/v1/batches/{id}/terminate': { body: () => ({ reason: 'role matrix', signature: sign('sup1') }), refused: refusedBy('batch.terminate') },
   'POST /api/v1/training/clock': { body: () => ({ advanceHours: 1 }), refused: refusedBy('training.clock') },
+  'POST /api/v1/batches/{id}/deviations': { body: () => ({ description: 'role matrix', severity: 'minor' }), refused: refusedBy('deviation.open') },
+  'POST /api/v1/deviations/{id}/investigation': { body: () => ({ rootCause: 'r', productImpact: 'p', otherBatchesImpact: 'o', signature: sign('qa1') }), refused: refusedBy('deviation.investigate') },
+  'POST /api/v1/deviations/{id}/reclassification': { body: () => ({ severity: 'critical', reason: 'role matrix', signature: sign('qa1') }), refused: refusedBy('deviation.reclassify') },
+  'POST /api/v1/deviations/{id}/close': { body: () => ({ investigation: 'i', conclusion: 'c', signature: sign('qa1') }), refused: refusedBy('deviation.close') },
+  'POST /api/v1/batches/{id}/review': { body: () => ({ signature: sign('qa1') }), refused: refusedBy('batch.review') },
+  'POST /api/v1/batches/{id}/disposition': { body: () => ({ decision: 'reject', justification: 'role matrix', signature: sign('qa1') }), refused: refusedBy('batch.dispose') },
 };
 
-interface Ids { batchId: string; freshBatchId: string; freshVersion: number; entryId: string; userId: string; materialId: string; equipmentId: string; future: string; later: string }
+interface Ids { deviationId: string; batchId: string; freshBatchId: string; freshVersion: number; entryId: string; userId: string; materialId: string; equipmentId: string; future: string; later: string }
 
 async function fixture(): Promise<Ids> {
   const batch = await createBatch(h, 'car-t', 1);
   await record(h, batch.id, 'apheresis-receipt', receiptValues(h, 1));
   const sample = await record(h, batch.id, 'starting-material-sample', sampleValues); // pending verification
+  const deviation = await call(h, 'op1', 'POST', `/batches/${batch.id}/deviations`, { description: 'role matrix', severity: 'minor' });
+  expect(deviation.status).toBe(201);
   const fresh = await createBatch(h, 'car-t', 2);
   const day = (d: number) => new Date(h.ctx.clock.now().getTime() + d * 86_400_000).toISOString().slice(0, 10);
   const m = await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'buffer', lotNumber: 'B-1', expiresOn: day(200), status: 'released' });
@@ -121,7 +141,7 @@ async function fixture(): Promise<Ids> {
   const users = await call(h, 'admin', 'GET', '/users?limit=500');
   const op2 = users.body.items.find((u: { username: string }) => u.username === 'op2');
   return {
-    batchId: batch.id, freshBatchId: fresh.id, freshVersion: fresh.version, entryId: sample.entry.id, userId: op2.id,
+    deviationId: deviation.body.deviation.id, batchId: batch.id, freshBatchId: fresh.id, freshVersion: fresh.version, entryId: sample.entry.id, userId: op2.id,
     materialId: m.body.id, equipmentId: e.body.id, future: day(300), later: day(500),
   };
 }
@@ -151,6 +171,7 @@ function concrete(path: string, ids: Ids, batch: 'main' | 'fresh' = 'main'): str
       if (path.startsWith('/api/v1/equipment/')) return ids.equipmentId;
       if (path.startsWith('/api/v1/batches/')) return batch === 'fresh' ? ids.freshBatchId : ids.batchId;
       if (path.startsWith('/api/v1/processes/')) return 'car-t';
+      if (path.startsWith('/api/v1/deviations/')) return ids.deviationId;
     }
     throw new Error(`the role matrix has no id for {${name}} in ${path}: add one to concrete()`);
   });

@@ -1,0 +1,51 @@
+// Request bodies and query strings of QA's routes (deviations, review, disposition, certificate of
+// analysis, containers, pending work). Bodies are strict: unknown keys are 400.
+import { z } from 'zod';
+import { PageQuery, signatureSchema } from './api.js';
+
+const Text = (what: string, max = 4000) => z.string().trim().min(1, `${what} is required`).max(max);
+const ExpectedVersion = z.number().int().min(0).optional();
+export const SeveritySchema = z.enum(['minor', 'major', 'critical']);
+export const DeviationStatusSchema = z.enum(['open', 'investigating', 'closed']);
+
+export const OpenDeviationBody = z.strictObject({
+  description: Text('a description'), severity: SeveritySchema,
+  stepId: z.string().min(1).max(100).optional(), entryId: z.string().min(1).max(100).optional(), expectedVersion: ExpectedVersion,
+});
+export const InvestigationBody = z.strictObject({
+  rootCause: Text('the root cause'), productImpact: Text('the impact on product quality'), otherBatchesImpact: Text('the impact on other batches'),
+  capaReference: z.string().trim().min(1).max(100).optional(), signature: signatureSchema('investigated'), expectedVersion: ExpectedVersion,
+});
+export const CloseDeviationBody = z.strictObject({
+  investigation: Text('the investigation'), conclusion: Text('the conclusion'), signature: signatureSchema('approved'), expectedVersion: ExpectedVersion,
+});
+export const ReclassifyBody = z.strictObject({
+  severity: SeveritySchema, reason: Text('a reason', 2000), signature: signatureSchema('approved'), expectedVersion: ExpectedVersion,
+});
+export const ReviewBody = z.strictObject({ comment: z.string().trim().min(1).max(4000).optional(), signature: signatureSchema('reviewed'), expectedVersion: ExpectedVersion });
+
+/** API.md: release and exceptional release are signed "released", reject "rejected"; a meaning sent that differs is 400. */
+export const DispositionBody = z.strictObject({
+  decision: z.enum(['release', 'reject', 'exceptional-release']),
+  justification: z.string().trim().min(1).max(4000).optional(),
+  physicianRequest: z.string().trim().min(1).max(4000).optional().describe("The treating physician's request (exceptional release of an out-of-specification ATMP)"),
+  signature: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256), meaning: z.string().optional() })
+    .describe('Signature: the signer\'s own credentials; meaning "released" (release, exceptional release) or "rejected" (reject) is set by the server'),
+  expectedVersion: ExpectedVersion,
+}).superRefine((b, ctx) => {
+  const meaning = b.decision === 'reject' ? 'rejected' : 'released';
+  if (b.signature.meaning !== undefined && b.signature.meaning !== meaning) {
+    ctx.addIssue({ code: 'custom', path: ['signature', 'meaning'], message: `the meaning of a ${b.decision} is "${meaning}"` });
+  }
+  if (b.decision !== 'release' && b.justification === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['justification'], message: `a ${b.decision} needs a justification` });
+  }
+  if (b.decision === 'exceptional-release' && b.physicianRequest === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['physicianRequest'], message: "an exceptional release needs the treating physician's request" });
+  }
+  if (b.decision !== 'exceptional-release' && b.physicianRequest !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['physicianRequest'], message: 'a physician request belongs to an exceptional release only' });
+  }
+});
+
+export const DeviationListQuery = PageQuery.extend({ status: DeviationStatusSchema.optional(), severity: SeveritySchema.optional() });

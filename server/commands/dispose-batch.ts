@@ -1,0 +1,87 @@
+// QA's disposition of a batch (21 CFR 211.22, 211.165; EU GMP Part IV §11 and Annex 16): release,
+// reject, or the exceptional release of an out-of-specification ATMP (EU GMP Part IV §11.5: on the
+// treating physician's request, with a justification). Signed "released" or "rejected"; the batch's
+// status follows from the entry through the machine (dispose.release / dispose.reject), never from a
+// stored field. Order of refusals (API.md): 404 → 403 role → 409 state, version → 401 signature →
+// 403 separation of duties → 422 rules. (The body — meaning, justification, physician request — is
+// checked before any of these by the route's schema.)
+import type { AppContext } from '../context.js';
+import { conflict, refused, type FieldProblem } from '../errors.js';
+import type { UserRow } from '../store/store.js';
+import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
+import { loadBatch } from '../record/load.js';
+import { statusOfRecord, type BatchRecord } from '../record/record.js';
+import { reviewState } from '../record/exceptions.js';
+import { awaitedTests, failedTests, followingTests, releaseTests } from '../record/release-tests.js';
+import type { EntryPayload } from '../../schemas/entries.js';
+import { appendToBatch, assertVersion } from './append.js';
+import { assertIndependentOfBatch } from './qa-rules.js';
+import { assertMay, PERMISSIONS } from '../permissions.js';
+
+
+export type Decision = EntryPayload<'disposition'>['decision'];
+export interface DisposeBatchInput {
+  decision: Decision; justification?: string; physicianRequest?: string; signature: SignatureInput; expectedVersion?: number;
+}
+
+export const meaningOf = (decision: Decision) => (decision === 'reject' ? 'rejected' : 'released');
+
+export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: string, input: DisposeBatchInput) {
+  const record = loadBatch(ctx, batchId);
+  assertMay(actor, 'batch.dispose');
+  assertVersion(record, input.expectedVersion);
+  const releasing = input.decision !== 'reject';
+  if (!record.snapshot.can({ type: releasing ? 'dispose.release' : 'dispose.reject' })) {
+    const status = statusOfRecord(record);
+    throw conflict('not-ready-for-disposition', releasing
+      ? `the batch is ${status}; it can be released only from qa_review, once every required step and release test is recorded`
+      : `the batch is ${status} and can no longer be rejected`);
+  }
+  const signer = await authenticateSigner(ctx, input.signature, batchId);
+  assertSignerRole(ctx, signer, PERMISSIONS['batch.dispose'].roles, 'the disposition of a batch', batchId);
+  assertIndependentOfBatch(ctx, signer, record);
+  const tests = releaseTests(record);
+  if (releasing) assertReleasable(record, input.decision, tests);
+
+  const pending = releasing ? followingTests(tests).map((t) => t.step.id) : [];
+  const payload: EntryPayload<'disposition'> = {
+    decision: input.decision, conditional: pending.length > 0, pendingTests: pending,
+    failedTests: releasing ? failedTests(tests).map((t) => t.step.id) : [],
+    ...(input.justification !== undefined && { justification: input.justification }),
+    ...(input.physicianRequest !== undefined && { physicianRequest: input.physicianRequest }),
+    ...(releasing && { reviewEntryId: reviewState(record, record.qa.reviews).current!.entryId }),
+  };
+  const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
+    const e = w.entry('disposition', payload);
+    w.sign(e, signer, meaningOf(input.decision));
+    w.audit({ action: 'batch.disposed', entity: 'batch', entityId: batchId, after: { ...payload, entryId: e.id, signedBy: signer.username, session: actor.username }, reason: input.justification });
+    return e;
+  });
+  afterDispositionCommitted(ctx, next);
+  return { entryId: entry.id, record: next };
+}
+
+/** API.md "Review and disposition": what a release and an exceptional release need (422 otherwise, every reason listed). */
+function assertReleasable(record: BatchRecord, decision: Decision, tests: ReturnType<typeof releaseTests>) {
+  const problems: FieldProblem[] = [];
+  for (const d of record.deviations.filter((x) => x.status !== 'closed')) {
+    problems.push({ field: `deviations.${d.id}`, message: `${d.kind} deviation (${d.severity}, ${d.status}) is open: ${d.description}` });
+  }
+  for (const t of awaitedTests(tests)) problems.push({ field: `tests.${t.step.id}`, message: `"${t.step.title.en}" has no result` });
+  // An exceptional release accepts failed tests; a release does not.
+  if (decision === 'release') {
+    for (const t of failedTests(tests)) problems.push({ field: `tests.${t.step.id}`, message: `"${t.step.title.en}" failed its specification; only an exceptional release can release it` });
+  }
+  const review = reviewState(record, record.qa.reviews);
+  if (review.voided) problems.push({ field: 'review', message: `the review signed ${review.voided.review.signedAt} is void: exceptions appeared after it (${review.voided.by.join(', ')}); sign a new review` });
+  else if (!review.current) problems.push({ field: 'review', message: 'the review of the record and its audit trail is not signed' });
+  if (problems.length) throw refused('not-releasable', `batch ${record.row.batchNumber} cannot be ${decision === 'release' ? 'released' : 'released exceptionally'}: ${problems.map((p) => p.message).join('; ')}`, problems);
+}
+
+/**
+ * After the disposition is committed: side effects that must not undo it, each guarded so that one
+ * failing leaves the disposition and the others standing. The batch record PDF is frozen here.
+ */
+export function afterDispositionCommitted(_ctx: AppContext, _record: BatchRecord) {
+  // Nothing yet: the reports module hooks the frozen PDF in here (API.md "PDF bytes").
+}

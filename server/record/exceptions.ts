@@ -1,0 +1,165 @@
+// Review by exception (21 CFR 211.192; EU GMP Part IV §6.5; C4): of a batch's record and audit trail,
+// only what QA must look at, each a typed exception that says what it points to and why it is listed.
+// Exceptions drawn from the record's entries can void a signed review (a correction or a deviation
+// that appears after it); exceptions drawn from audit rows are listed but void nothing, because a
+// refused attempt changes no record (API.md: a refusal writes at most its audit row). Pure.
+import type { AuditRow } from '../store/store.js';
+import { parsePayload } from '../../schemas/entries.js';
+import type { Step } from '../../workflows/definition.js';
+import { describeSpec } from '../../workflows/values.js';
+import { findStep, type BatchRecord } from './record.js';
+import { releaseTests } from './release-tests.js';
+import type { ReviewRecord } from './qa-state.js';
+
+export const EXCEPTION_KINDS = [
+  'deviation', 'out-of-specification', 'alert', 'correction', 'late-entry', 'repeated-verifier-pair',
+  'refused-attempt', 'pending-result', 'audit',
+] as const;
+export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
+
+export interface BatchException {
+  /** Stable: the same fact gives the same id on every read; a review records the ids it covered. */
+  id: string;
+  kind: ExceptionKind;
+  /** What the exception points to. */
+  target: { type: 'entry' | 'deviation' | 'audit' | 'step'; id: string };
+  stepId?: string;
+  at: string;
+  why: string;
+  /** Drawn from the record's entries: one that appears after a review voids it. */
+  record: boolean;
+}
+
+/** A step entry recorded this long after the time it says the step was performed is late (ALCOA+: contemporaneous). */
+export const LATE_AFTER_HOURS = 4;
+/** A performer–verifier pair that verified at least this many steps, and most of the batch's, is listed (four eyes in name only). */
+export const REPEATED_PAIR_MIN = 3;
+
+/** Refusals audited on a batch: wrong credentials, refused signatures, identity mismatches, refused steps or attempts. */
+export const REFUSAL_ACTIONS = ['signature.failed', 'signature.refused', 'identity.mismatch', 'step.refused', 'attempt.refused'];
+/** Audit rows every batch has, or whose facts are already listed from the record (corrections, deviations). */
+export const ROUTINE_ACTIONS = [
+  'batch.created', 'step.recorded', 'step.verified', 'batch.status-changed', 'entry.corrected',
+  'deviation.opened', 'deviation.investigated', 'deviation.closed', 'deviation.reclassified', 'review.signed', 'batch.disposed',
+  'batch.exported', 'record.exported',
+];
+
+const HOUR = 3_600_000;
+const fmt = (v: unknown, unit?: string) => `${typeof v === 'string' ? v : JSON.stringify(v)}${unit ? ` ${unit}` : ''}`;
+
+function judged(step: Step | undefined, name: string, values: Record<string, unknown>): string {
+  const f = step?.fields.find((x) => x.name === name);
+  if (f) {
+    const spec = f.spec ? `specification ${describeSpec(f.spec, f.unit)}` : '';
+    const alert = f.alert ? `alert limit ${describeSpec(f.alert, f.unit)}` : '';
+    return `${f.label.en} ${fmt(values[name], f.unit)} (${[spec, alert].filter(Boolean).join(', ')})`;
+  }
+  const c = step?.criteria.find((x) => x.id === name);
+  return c ? c.label.en : name;
+}
+
+/** Exceptions drawn from the batch's entries. */
+export function recordExceptions(r: BatchRecord): BatchException[] {
+  const out: BatchException[] = [];
+  const performer = new Map<string, string>();
+  const printed = new Map<string, string>();
+  for (const s of r.signatures) {
+    printed.set(s.userId, s.printedName);
+    if (s.meaning === 'performed') performer.set(s.entryId, s.userId);
+  }
+  for (const d of r.deviations) {
+    out.push({
+      id: `deviation:${d.id}`, kind: 'deviation', target: { type: 'deviation', id: d.id }, ...(d.stepId && { stepId: d.stepId }), at: d.openedAt, record: true,
+      why: `${d.kind} deviation, ${d.severity}, ${d.status}: ${d.description}`,
+    });
+  }
+  for (const e of r.entries) {
+    if (e.kind !== 'step' && e.kind !== 'correction') continue;
+    const p = e.kind === 'step' ? parsePayload('step', e.payload) : parsePayload('correction', e.payload);
+    const step = findStep(r, p.stepId);
+    for (const [name, result] of Object.entries(p.results)) {
+      if (result === 'pass') continue;
+      const kind = result === 'fail' ? 'out-of-specification' : 'alert';
+      out.push({
+        id: `${kind}:${e.id}:${name}`, kind, target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
+        why: `${result === 'fail' ? 'outside its specification' : 'outside its alert limit'}: ${judged(step, name, p.values)}`,
+      });
+    }
+    if (e.kind === 'correction') {
+      const c = parsePayload('correction', e.payload);
+      out.push({
+        id: `correction:${e.id}`, kind: 'correction', target: { type: 'entry', id: e.id }, stepId: c.stepId, at: e.recordedAt, record: true,
+        why: `${Object.keys(c.values).join(', ')} of "${step?.title.en ?? c.stepId}" corrected (entry ${c.correctsEntryId}): ${c.reason}`,
+      });
+    }
+    if (e.kind === 'step' && step?.window?.at) {
+      const performedAt = p.values[step.window.at.field];
+      const t = typeof performedAt === 'string' ? Date.parse(performedAt) : NaN;
+      const hours = (Date.parse(e.recordedAt) - t) / HOUR;
+      if (hours > LATE_AFTER_HOURS) {
+        out.push({
+          id: `late-entry:${e.id}`, kind: 'late-entry', target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
+          why: `"${step.title.en}" was recorded ${hours.toFixed(1)} h after it was performed (${performedAt}); more than ${LATE_AFTER_HOURS} h is a late entry`,
+        });
+      }
+    }
+  }
+  // Four eyes in name only: the same two people performing and verifying step after step.
+  const pairs = new Map<string, string[]>();
+  let verified = 0;
+  for (const s of r.signatures) {
+    if (s.meaning !== 'verified') continue;
+    const who = performer.get(s.entryId);
+    if (!who) continue;
+    verified++;
+    const key = `${who}:${s.userId}`;
+    pairs.set(key, [...(pairs.get(key) ?? []), s.entryId]);
+  }
+  for (const [key, entryIds] of pairs) {
+    if (entryIds.length < REPEATED_PAIR_MIN || entryIds.length * 2 <= verified) continue;
+    const [p, v] = key.split(':');
+    out.push({
+      id: `repeated-verifier-pair:${key}`, kind: 'repeated-verifier-pair', target: { type: 'entry', id: entryIds[0] },
+      at: r.entries.find((e) => e.id === entryIds[entryIds.length - 1])?.recordedAt ?? r.row.createdAt, record: true,
+      why: `${printed.get(v) ?? v} verified ${entryIds.length} of the ${verified} verified steps performed by ${printed.get(p) ?? p} (entries ${entryIds.join(', ')})`,
+    });
+  }
+  for (const t of releaseTests(r)) {
+    if (t.outcome !== 'pending') continue;
+    out.push({
+      id: `pending-result:${t.step.id}`, kind: 'pending-result', target: { type: 'step', id: t.step.id }, stepId: t.step.id, at: r.row.createdAt, record: true,
+      why: `"${t.step.title.en}" has no result yet${t.step.mayFollowRelease ? ' (it may follow release: a release now is conditional)' : ''}`,
+    });
+  }
+  return out;
+}
+
+/** Exceptions drawn from the batch's audit rows: refusals, and whatever is not routine. */
+export function auditExceptions(rows: AuditRow[]): BatchException[] {
+  const out: BatchException[] = [];
+  for (const a of rows) {
+    const refusal = REFUSAL_ACTIONS.includes(a.action);
+    if (!refusal && ROUTINE_ACTIONS.includes(a.action)) continue;
+    const detail = a.reason ?? (a.after ? a.after.slice(0, 300) : '');
+    out.push({
+      id: `${refusal ? 'refused-attempt' : 'audit'}:${a.seq}`, kind: refusal ? 'refused-attempt' : 'audit', target: { type: 'audit', id: String(a.seq) },
+      at: a.at, record: false, why: `${a.action}${detail ? `: ${detail}` : ''}`,
+    });
+  }
+  return out;
+}
+
+export interface ReviewState {
+  /** The latest review, if it still covers every exception of the record. */
+  current?: ReviewRecord;
+  /** The latest review when a later exception voided it, and the exceptions it did not cover. */
+  voided?: { review: ReviewRecord; by: string[] };
+}
+
+export function reviewState(r: BatchRecord, reviews: ReviewRecord[], exceptions = recordExceptions(r)): ReviewState {
+  const latest = reviews[reviews.length - 1];
+  if (!latest) return {};
+  const covered = new Set(latest.covered);
+  const uncovered = exceptions.filter((x) => x.record && !covered.has(x.id)).map((x) => x.id);
+  return uncovered.length ? { voided: { review: latest, by: uncovered } } : { current: latest };
+}

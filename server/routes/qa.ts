@@ -1,0 +1,115 @@
+// QA's work on batches: deviations (open, investigate, reclassify, close; site-wide list), the review by
+// exception, the disposition, the certificate of analysis, the final containers, and each user's
+// pending work.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import { IdParams, LangQuery, PageQuery } from '../../schemas/api.js';
+import { CloseDeviationBody, DeviationListQuery, DispositionBody, InvestigationBody, OpenDeviationBody, ReclassifyBody, ReviewBody } from '../../schemas/qa.js';
+import { currentUser } from '../plugins/auth.js';
+import { loadBatch } from '../record/load.js';
+import type { BatchRecord } from '../record/record.js';
+import { batchView } from '../views/batch-view.js';
+import { entryView } from '../views/entry-view.js';
+import { deviationView } from '../views/deviation-view.js';
+import { listDeviations } from '../views/deviation-list.js';
+import { reviewView } from '../views/review-view.js';
+import { coaView } from '../views/coa-view.js';
+import { containersView } from '../views/containers-view.js';
+import { pendingFor } from '../views/pending-view.js';
+import { openDeviation } from '../commands/open-deviation.js';
+import { investigateDeviation } from '../commands/investigate-deviation.js';
+import { closeDeviation } from '../commands/close-deviation.js';
+import { reclassifyDeviation } from '../commands/reclassify-deviation.js';
+import { signReview } from '../commands/sign-review.js';
+import { disposeBatch } from '../commands/dispose-batch.js';
+import { loadDeviation } from '../commands/qa-rules.js';
+import { langOf } from './batches.js';
+import { assertMay } from '../permissions.js';
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const withDeviation = (req: FastifyRequest, record: BatchRecord, deviationId: string) => ({
+    deviation: { ...deviationView(record.deviations.find((d) => d.id === deviationId)!, record), batchNumber: record.row.batchNumber },
+    batch: batchView(ctx, record, { lang: langOf(req), entries: false }),
+  });
+  const withEntry = (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
+    entry: entryView(record, record.entries.find((e) => e.id === entryId)!),
+    batch: batchView(ctx, record, { lang: langOf(req) }),
+  });
+
+  // ─── deviations ─────────────────────────────────────────────────────────────────────────────
+  app.post('/batches/:id/deviations', {
+    schema: { tags: ['deviations'], summary: 'Open a deviation by hand (operator, supervisor, qc, qa)', params: IdParams, body: OpenDeviationBody },
+  }, async (req, reply) => {
+    const { deviationId, record } = await openDeviation(ctx, currentUser(req), req.params.id, req.body);
+    return reply.code(201).send(withDeviation(req, record, deviationId));
+  });
+
+  app.get('/deviations', { schema: { tags: ['deviations'], summary: "Every batch's deviations, oldest first, filtered and paged", querystring: DeviationListQuery } }, async (req) =>
+    listDeviations(ctx, req.query));
+
+  app.get('/deviations/:id', { schema: { tags: ['deviations'], summary: 'A deviation with its investigation, reclassifications and closure', params: IdParams } }, async (req) => {
+    const { record, deviation } = loadDeviation(ctx, req.params.id);
+    return { ...deviationView(deviation, record), batchNumber: record.row.batchNumber };
+  });
+
+  app.post('/deviations/:id/investigation', {
+    schema: { tags: ['deviations'], summary: 'Record the investigation of a deviation (qa), signed "investigated"', params: IdParams, body: InvestigationBody },
+  }, async (req, reply) => {
+    const { deviationId, record } = await investigateDeviation(ctx, currentUser(req), req.params.id, req.body);
+    return reply.code(201).send(withDeviation(req, record, deviationId));
+  });
+
+  app.post('/deviations/:id/reclassification', {
+    schema: { tags: ['deviations'], summary: 'Change the severity of a deviation with a reason (qa), signed "approved"', params: IdParams, body: ReclassifyBody },
+  }, async (req, reply) => {
+    const { deviationId, record } = await reclassifyDeviation(ctx, currentUser(req), req.params.id, req.body);
+    return reply.code(201).send(withDeviation(req, record, deviationId));
+  });
+
+  app.post('/deviations/:id/close', {
+    schema: { tags: ['deviations'], summary: 'Close a deviation with its investigation and conclusion (qa), signed "approved"', params: IdParams, body: CloseDeviationBody },
+  }, async (req) => {
+    const { deviationId, record } = await closeDeviation(ctx, currentUser(req), req.params.id, req.body);
+    return withDeviation(req, record, deviationId);
+  });
+
+  // ─── review and disposition ─────────────────────────────────────────────────────────────────
+  app.get('/batches/:id/review', {
+    schema: { tags: ['qa'], summary: 'Review by exception: what QA must look at, the reviews and the disposition (the evidence packet)', params: IdParams, querystring: LangQuery },
+  }, async (req) => {
+    const record = loadBatch(ctx, req.params.id);
+    assertMay(currentUser(req), 'batch.review.read');
+    return reviewView(ctx, record, langOf(req));
+  });
+
+  app.post('/batches/:id/review', {
+    schema: { tags: ['qa'], summary: 'Sign the review of the record and its audit trail (qa), signed "reviewed"', params: IdParams, body: ReviewBody },
+  }, async (req, reply) => {
+    const { entryId, covered, record } = await signReview(ctx, currentUser(req), req.params.id, req.body);
+    return reply.code(201).send({ ...withEntry(req, record, entryId), covered });
+  });
+
+  app.post('/batches/:id/disposition', {
+    schema: { tags: ['qa'], summary: 'Release, reject or release exceptionally (qa), signed "released" or "rejected"', params: IdParams, body: DispositionBody },
+  }, async (req, reply) => {
+    const { entryId, record } = await disposeBatch(ctx, currentUser(req), req.params.id, req.body);
+    return reply.code(201).send(withEntry(req, record, entryId));
+  });
+
+  // ─── what follows from the record ──────────────────────────────────────────────────────────
+  app.get('/batches/:id/coa', { schema: { tags: ['qa'], summary: 'Certificate of analysis: every release test, its specification and result, and the disposition', params: IdParams, querystring: LangQuery } }, async (req) =>
+    coaView(ctx, loadBatch(ctx, req.params.id), langOf(req)));
+
+  app.get('/batches/:id/containers', { schema: { tags: ['qa'], summary: 'The final containers of a batch: identifier, volume, dose, label scan, status', params: IdParams, querystring: LangQuery } }, async (req) =>
+    containersView(loadBatch(ctx, req.params.id), langOf(req)));
+
+  app.get('/me/pending', { schema: { tags: ['qa'], summary: 'What the caller can do now, across every batch', querystring: PageQuery.extend(LangQuery.shape) } }, async (req) => {
+    const all = pendingFor(ctx, currentUser(req), langOf(req));
+    const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
+    const items = all.slice(start, start + req.query.limit);
+    const next = start + req.query.limit < all.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
+    return { items, ...(next && { nextCursor: next }) };
+  });
+};
+export default routes;

@@ -1,0 +1,161 @@
+// QA's whole job on real CAR-T and NK batches through HTTP: review by exception, conditional release
+// completed by the sterility culture, a post-release finding, rejection and exceptional release. The
+// status always comes from the record (the machine's fold of the disposition entry).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { call, sign, type Harness, harness } from '../../helpers.js';
+import { rebuildProjection } from '../../../server/services/projection.js';
+import { batch, batchInQaReview, closeAll, closeBody, deviations, dispose, review } from './support.js';
+
+let h: Harness;
+beforeEach(async () => { h = await harness(); });
+afterEach(async () => h.close());
+
+const projectionAgrees = (id: string) => { const p = rebuildProjection(h.ctx, id)!; expect(p.cached).toEqual(p.rebuilt); };
+
+describe('release of a CAR-T batch', () => {
+  it('reviews by exception, releases conditionally while the sterility culture runs, and completes the release when it shows no growth', async () => {
+    const d = await batchInQaReview(h, 'car-t', 1);
+
+    const before = await call(h, 'qa1', 'GET', `/batches/${d.id}/review`);
+    expect(before.status).toBe(200);
+    const kinds = before.body.exceptions.map((x: any) => x.kind);
+    expect(kinds).toContain('pending-result');
+    expect(kinds).toContain('repeated-verifier-pair'); // op1 performed and op2 verified every step
+    expect(before.body.exceptions.find((x: any) => x.kind === 'pending-result')).toMatchObject({ stepId: 'release-sterility', target: { type: 'step', id: 'release-sterility' } });
+    expect(before.body).toMatchObject({ reviewable: true, currentReview: null, disposition: null });
+
+    const signed = await review(h, d.id, 'qa1');
+    expect(signed.status, JSON.stringify(signed.body)).toBe(201);
+    expect(signed.body.entry).toMatchObject({ kind: 'review', signatures: [{ username: 'qa1', meaning: 'reviewed', printedName: 'Test QA1' }] });
+    expect([...signed.body.covered].sort()).toEqual(before.body.exceptions.map((x: any) => x.id).sort());
+    const after = (await call(h, 'qa1', 'GET', `/batches/${d.id}/review`)).body;
+    expect(after.currentReview).toMatchObject({ entryId: signed.body.entry.id });
+    expect(after.exceptions.every((x: any) => x.covered)).toBe(true);
+
+    const released = await dispose(h, d.id, { decision: 'release' }, 'qa2');
+    expect(released.status, JSON.stringify(released.body)).toBe(201);
+    expect(released.body.entry).toMatchObject({ kind: 'disposition', signatures: [{ username: 'qa2', meaning: 'released' }] });
+    expect(released.body.batch).toMatchObject({
+      status: 'released', conditionalRelease: true, postReleaseFinding: false,
+      disposition: { decision: 'release', conditional: true, pendingTests: ['release-sterility'], stillPending: ['release-sterility'], signature: { username: 'qa2', meaning: 'released' } },
+    });
+    expect((await call(h, 'op1', 'GET', '/batches?status=released')).body.items).toEqual([expect.objectContaining({ id: d.id, conditionalRelease: true })]);
+    projectionAgrees(d.id);
+
+    const coa = (await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body;
+    expect(coa).toMatchObject({ batchNumber: d.batch.batchNumber, conditionalRelease: true, labelling: 'FOR AUTOLOGOUS USE ONLY', disposition: { decision: 'release', conditional: true } });
+    expect(coa.tests.filter((t: any) => t.outcome !== 'pass').map((t: any) => [t.stepId, t.outcome])).toEqual([['release-sterility', 'pending']]);
+    const potency = coa.tests.find((t: any) => t.stepId === 'release-potency');
+    expect(potency.specification).toContain('Potency: target-cell survival < 70 % or killing difference > 50 %: passes when any of: Target-cell survival at E:T 1:1 < 70 % or Killing difference, CAR vs untransduced, at E:T 4:1 > 50 %');
+    expect(potency.recordedBy).toEqual([expect.objectContaining({ username: 'qc1', meaning: 'performed' })]);
+    const dose = coa.tests.find((t: any) => t.stepId === 'release-dose');
+    expect(dose.results).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'dosePerKg', value: 2, result: 'pass', specification: '≥ 0.5 10^6/kg' })]));
+
+    const bags = (await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body;
+    expect(bags.items).toHaveLength(2);
+    expect(bags.items[0]).toMatchObject({
+      containerId: `${d.batch.batchNumber}-01`, isbt128: { din: d.batch.din, division: 'A0' }, bagNumber: 1,
+      volume: { value: 35, unit: 'mL' }, dose: { value: 70, unit: '10^6', fractionPercent: 50 },
+      labelScan: { value: d.batch.batchNumber, result: 'matched' }, status: 'released-conditionally',
+    });
+    expect(bags.items[1]).toMatchObject({ isbt128: { division: 'B0' }, bagNumber: 2 });
+
+    await d.refresh();
+    const sterility = await d.record('release-sterility', { sterility: 'no growth' }, 'qc1');
+    expect(sterility.status, JSON.stringify(sterility.body)).toBe(201);
+    expect(sterility.body.batch).toMatchObject({ status: 'released', conditionalRelease: false, openDeviations: 0, disposition: { conditional: true, stillPending: [] } });
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items.map((b: any) => b.status)).toEqual(['released', 'released']);
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body.tests.every((t: any) => t.outcome === 'pass')).toBe(true);
+    const audit = (await call(h, 'qa1', 'GET', `/batches/${d.id}/audit?limit=500`)).body.items.map((a: any) => a.action);
+    expect(audit).toEqual(expect.arrayContaining(['review.signed', 'batch.disposed', 'batch.status-changed']));
+  });
+
+  it("releases exceptionally, on the physician's request, a batch whose potency failed both branches at their exact limits", async () => {
+    const d = await batchInQaReview(h, 'car-t', 2, { 'release-potency': { targetSurvival: 70, killingDifference: 50 } });
+    const [oos] = await deviations(h, d.id);
+    expect(oos).toMatchObject({ kind: 'oos', severity: 'major', status: 'open', stepId: 'release-potency' });
+    expect(oos.description).toMatch(/Potency.*fails/);
+
+    const investigated = await call(h, 'qa1', 'POST', `/deviations/${oos.id}/investigation`, {
+      rootCause: 'Effector cells of low potency: donor T cells were exhausted.', productImpact: 'Potency below specification; identity and safety unaffected.',
+      otherBatchesImpact: 'None: autologous, one patient.', capaReference: 'CAPA-2026-014', signature: sign('qa1'),
+    });
+    expect(investigated.status, JSON.stringify(investigated.body)).toBe(201);
+    expect(investigated.body.deviation).toMatchObject({ status: 'investigating', investigation: { capaReference: 'CAPA-2026-014', signature: { username: 'qa1', meaning: 'investigated' } } });
+    const reclassified = await call(h, 'qa1', 'POST', `/deviations/${oos.id}/reclassification`, { severity: 'critical', reason: 'The product may not be efficacious.', signature: sign('qa1') });
+    expect(reclassified.status, JSON.stringify(reclassified.body)).toBe(201);
+    expect(reclassified.body.deviation).toMatchObject({ severity: 'critical', reclassifications: [{ from: 'major', to: 'critical', reason: 'The product may not be efficacious.' }] });
+    await closeAll(h, d.id);
+    expect((await deviations(h, d.id))[0]).toMatchObject({ status: 'closed', closure: { conclusion: closeBody().conclusion, signature: { username: 'qa1', meaning: 'approved' } } });
+    expect((await review(h, d.id)).status).toBe(201);
+
+    const plain = await dispose(h, d.id, { decision: 'release' });
+    expect(plain.status).toBe(422);
+    expect(plain.body.errors).toEqual([expect.objectContaining({ field: 'tests.release-potency' })]);
+    const exceptional = await dispose(h, d.id, {
+      decision: 'exceptional-release', justification: 'No alternative therapy; the benefit outweighs the reduced potency.', physicianRequest: 'Dr. Tran, haematology, request of 2026-03-12',
+    });
+    expect(exceptional.status, JSON.stringify(exceptional.body)).toBe(201);
+    expect(exceptional.body.batch).toMatchObject({
+      status: 'released', disposition: { decision: 'exceptional-release', failedTests: ['release-potency'], physicianRequest: 'Dr. Tran, haematology, request of 2026-03-12', signature: { meaning: 'released' } },
+    });
+    const coa = (await call(h, 'qc1', 'GET', `/batches/${d.id}/coa`)).body;
+    expect(coa.tests.find((t: any) => t.stepId === 'release-potency')).toMatchObject({ outcome: 'fail' });
+    expect(coa.disposition.decision).toBe('exceptional-release');
+    projectionAgrees(d.id);
+  });
+});
+
+describe('NK batches', () => {
+  it('flags a released batch whose sterility culture grows: a critical post-release deviation, shown in every view, investigated, closed and reviewed again', async () => {
+    const d = await batchInQaReview(h, 'nk', 3);
+    expect((await review(h, d.id)).status).toBe(201);
+    expect((await dispose(h, d.id, { decision: 'release' })).status).toBe(201);
+
+    await d.refresh();
+    const growth = await d.record('release-sterility', { sterility: 'growth' }, 'qc1');
+    expect(growth.status, JSON.stringify(growth.body)).toBe(201);
+    expect(growth.body.batch).toMatchObject({ status: 'released', postReleaseFinding: true, conditionalRelease: false, openDeviations: 1 });
+    const [finding] = await deviations(h, d.id);
+    expect(finding).toMatchObject({ kind: 'post-release', severity: 'critical', status: 'open', stepId: 'release-sterility' });
+    expect((await call(h, 'op1', 'GET', '/batches')).body.items.find((b: any) => b.id === d.id)).toMatchObject({ postReleaseFinding: true });
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items).toEqual([expect.objectContaining({ status: 'released-with-finding', volume: { value: 100, unit: 'mL' }, dose: expect.objectContaining({ value: 1.5, unit: '10^9' }) })]);
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body).toMatchObject({ postReleaseFinding: true });
+    const critical = await call(h, 'qa2', 'GET', '/deviations?severity=critical&status=open');
+    expect(critical.body.items).toEqual([expect.objectContaining({ id: finding.id, batchNumber: d.batch.batchNumber })]);
+
+    // The review signed before release is void: a new exception appeared after it.
+    const packet = (await call(h, 'insp1', 'GET', `/batches/${d.id}/review`)).body;
+    expect(packet.currentReview).toBeNull();
+    expect(packet.voidedReview.voidedBy).toEqual(expect.arrayContaining([`deviation:${finding.id}`]));
+    const pending = (await call(h, 'qa1', 'GET', '/me/pending')).body.items;
+    expect(pending).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'investigate-deviation', deviationId: finding.id, batchId: d.id })]));
+
+    expect((await review(h, d.id)).status).toBe(422); // still open
+    await closeAll(h, d.id);
+    const again = await review(h, d.id);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect((await call(h, 'qa1', 'GET', `/batches/${d.id}/review`)).body.currentReview).toMatchObject({ entryId: again.body.entry.id });
+    projectionAgrees(d.id);
+  });
+
+  it('rejects a batch whose endotoxin sits exactly on its exclusive limit, with a justification, after its deviation is closed', async () => {
+    const d = await batchInQaReview(h, 'nk', 4, { 'release-endotoxin': { endotoxin: 5 } });
+    const [oos] = await deviations(h, d.id);
+    expect(oos).toMatchObject({ kind: 'oos', stepId: 'release-endotoxin', status: 'open' });
+    expect((await review(h, d.id)).status).toBe(422);
+    await closeAll(h, d.id);
+    expect((await review(h, d.id)).status).toBe(201);
+    expect((await dispose(h, d.id, { decision: 'release' })).status).toBe(422);
+
+    const rejected = await dispose(h, d.id, { decision: 'reject', justification: 'Endotoxin at 5 EU/mL: not safe to infuse.', signature: { ...sign('qa2'), meaning: 'rejected' } });
+    expect(rejected.status, JSON.stringify(rejected.body)).toBe(201);
+    expect(rejected.body.entry.signatures).toEqual([expect.objectContaining({ username: 'qa2', meaning: 'rejected' })]);
+    expect(rejected.body.batch).toMatchObject({ status: 'rejected', availableSteps: [], disposition: { decision: 'reject', justification: 'Endotoxin at 5 EU/mL: not safe to infuse.' } });
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items.map((b: any) => b.status)).toEqual(['rejected']);
+    // Nothing more is recorded on a rejected batch.
+    await d.refresh();
+    expect((await d.record('release-sterility', { sterility: 'no growth' }, 'qc1')).status).toBe(409);
+    projectionAgrees(d.id);
+  });
+});
