@@ -1,9 +1,10 @@
 // The one way a command writes to a batch: inside ONE immediate transaction, check that nobody wrote
 // since the batch was replayed (optimistic concurrency: 409), append entries, signatures and audit
-// rows, then refresh the projection from the replayed entries.
+// rows, then refresh the projection from the replayed entries. Starting a batch is the same write
+// on a batch with no entries yet (startBatch).
 import type { AppContext } from '../context.js';
 import { conflict } from '../errors.js';
-import type { EntryRow, UserRow } from '../store/store.js';
+import type { BatchRow, EntryRow, UserRow } from '../store/store.js';
 import { writeAudit, type AuditEvent } from '../services/audit.js';
 import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
 import { replay } from '../record/load.js';
@@ -27,13 +28,33 @@ export function assertVersion(record: BatchRecord, expectedVersion: number | und
 }
 
 export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
-  const { store, clock } = ctx;
-  return store.transaction(() => {
+  return ctx.store.transaction(() => {
     // Another request may have committed while this one awaited a password check.
-    const version = store.batchVersion(record.row.id);
+    const version = ctx.store.batchVersion(record.row.id);
     if (version !== record.version) {
       throw conflict('stale-version', `the batch changed while this request was processed (version ${version}); reload it and try again`);
     }
+    return append(ctx, record, actor, write);
+  });
+}
+
+/**
+ * Starts a batch in ONE immediate transaction: `newRow` runs inside it (checks that need the lock,
+ * such as a DIN in use, and the batch number), the row is inserted with no entries, and `write`
+ * appends its first entries through the same writer as every other command.
+ */
+export function startBatch<T>(ctx: AppContext, actor: UserRow, newRow: () => BatchRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
+  return ctx.store.transaction(() => {
+    const row = newRow();
+    ctx.store.insertBatch(row);
+    return append(ctx, replay(ctx, row, [], []), actor, write);
+  });
+}
+
+/** Inside the caller's transaction: appends what `write` says, replays, audits a status change, saves the projection. */
+function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
+  const { store, clock } = ctx;
+  {
     const now = clock.now().toISOString();
     // Nothing else can write to the batch inside this transaction: the record after it is the record
     // before it plus what is appended here, and is replayed from memory.
@@ -70,7 +91,7 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
     const state = { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now };
     store.saveBatchState(record.row.id, state);
     return { result, record: { ...next, row: { ...next.row, ...state } } };
-  });
+  }
 }
 
 /** Audits a refused attempt (one row) without touching the record. */

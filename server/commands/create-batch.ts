@@ -1,13 +1,12 @@
 // Starts a batch: pins the process definition (id, version, content hash), checks the DIN, issues the
-// batch number and the chain-of-identity id, and records the first entry.
+// batch number and the chain-of-identity id, and records the first entry through the one write path
+// of every command (append.ts).
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import { assertMay } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
-import { writeAudit } from '../services/audit.js';
-import { replay } from '../record/load.js';
-import { statusOfRecord } from '../record/record.js';
+import { startBatch } from './append.js';
 import { chainOfIdentityId, randomAlnum6 } from '../domain/isbt128.js';
 import type { EntryPayload } from '../../schemas/entries.js';
 
@@ -19,7 +18,9 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
   assertMay(actor, 'batch.create');
   const { store, clock } = ctx;
   const now = clock.now();
-  return store.transaction(() => {
+  let payload!: EntryPayload<'batch-created'>;
+  const { record } = startBatch(ctx, actor, () => {
+    // Inside the write transaction: no other request can take the DIN or the number meanwhile.
     const active = store.findActiveBatchByDin(input.din.din);
     if (active) throw conflict('din-in-use', `DIN ${input.din.din} is already used by batch ${active.batchNumber} (${active.status})`);
     const def = process.definition;
@@ -27,25 +28,19 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     // Batch numbers say the product and year; training batches can never be mistaken for GMP ones.
     const prefix = `${ctx.config.training ? 'TRN-' : ''}${def.productType === 'CAR-T' ? 'CART' : 'NK'}-${now.getUTCFullYear()}-`;
     const batchNumber = `${prefix}${String(store.countBatchNumbers(prefix) + 1).padStart(5, '0')}`;
-    const id = randomUUID();
-    const payload: EntryPayload<'batch-created'> = {
+    payload = {
       processId: def.id, processVersion: def.version, processHash: process.hash, batchNumber,
       din: input.din.din, dinCheck: input.din.check, chainOfIdentityId: chainOfIdentityId(input.din.din, randomAlnum6()),
       patient: input.patient, training: ctx.config.training,
     };
-    const row = {
-      id, batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 1,
+    return {
+      id: randomUUID(), batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 0,
       din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient,
       training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(),
     };
-    store.insertBatch(row);
-    const entry = store.appendEntry({
-      id: randomUUID(), batchId: id, kind: 'batch-created', stepId: null, payload: JSON.stringify(payload),
-      recordedAt: now.toISOString(), actorId: actor.id, training: ctx.config.training,
-    });
-    writeAudit(store, clock, { userId: actor.id, action: 'batch.created', entity: 'batch', entityId: id, batchId: id, after: { ...payload, entryId: entry.id } });
-    const record = replay(ctx, row, [entry]);
-    store.saveBatchState(id, { status: statusOfRecord(record), version: record.version, openDeviations: 0, updatedAt: row.updatedAt });
-    return record;
+  }, (w) => {
+    const entry = w.entry('batch-created', payload);
+    w.audit({ action: 'batch.created', entity: 'batch', entityId: entry.batchId, after: { ...payload, entryId: entry.id } });
   });
+  return record;
 }
