@@ -121,7 +121,10 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     onRefusal: (request, r) => {
       const params = (request.params ?? {}) as { id?: string };
       const url = request.routeOptions.url ?? request.url;
-      const batchId = url.startsWith('/api/v1/batches/') && params.id && ctx.store.getBatch(params.id) ? params.id : null;
+      // A refusal about a batch, or about one of its deviations, is on that batch's trail (its review lists it).
+      const deviation = url.startsWith('/api/v1/deviations/') && params.id ? ctx.store.getEntry(params.id) : undefined;
+      const batchId = url.startsWith('/api/v1/batches/') && params.id && ctx.store.getBatch(params.id) ? params.id
+        : deviation?.kind === 'deviation' ? deviation.batchId : null;
       ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
         userId: request.user!.id, action: 'attempt.refused', entity: url.split('/')[3] ?? 'api', entityId: params.id ?? null, batchId,
         after: { route: `${request.method} ${url}`, status: r.status, code: r.code, detail: r.detail, ...(r.errors && { errors: r.errors }) },

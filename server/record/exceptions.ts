@@ -4,6 +4,7 @@
 // that appears after it); exceptions drawn from audit rows are listed but void nothing, because a
 // refused attempt changes no record (API.md: a refusal writes at most its audit row). Pure.
 import type { AuditRow } from '../store/store.js';
+import { ATTEMPT_ACTIONS, type AuditAction } from '../../schemas/audit-actions.js';
 import { parsePayload } from '../../schemas/entries.js';
 import type { Step } from '../../workflows/definition.js';
 import { describeSpec } from '../../workflows/values.js';
@@ -35,14 +36,13 @@ export const LATE_AFTER_HOURS = 4;
 /** A performer–verifier pair that verified at least this many steps, and most of the batch's, is listed (four eyes in name only). */
 export const REPEATED_PAIR_MIN = 3;
 
-/** Refusals audited on a batch: wrong credentials, refused signatures, identity mismatches, refused steps or attempts. */
-export const REFUSAL_ACTIONS = ['signature.failed', 'signature.refused', 'identity.mismatch', 'step.refused', 'attempt.refused'];
+/** Refused attempts audited on a batch (the registry's `attempt` kind): wrong credentials, refused signatures, identity mismatches, refused steps. */
+export const REFUSAL_ACTIONS: readonly string[] = ATTEMPT_ACTIONS;
 /** Audit rows every batch has, or whose facts are already listed from the record (corrections, deviations). */
-export const ROUTINE_ACTIONS = [
+export const ROUTINE_ACTIONS: readonly string[] = [
   'batch.created', 'step.recorded', 'step.verified', 'batch.status-changed', 'entry.corrected',
   'deviation.opened', 'deviation.investigated', 'deviation.closed', 'deviation.reclassified', 'review.signed', 'batch.disposed',
-  'batch.exported', 'record.exported',
-];
+] satisfies AuditAction[];
 
 const HOUR = 3_600_000;
 const fmt = (v: unknown, unit?: string) => `${typeof v === 'string' ? v : JSON.stringify(v)}${unit ? ` ${unit}` : ''}`;

@@ -145,6 +145,9 @@ describe('the disposition', () => {
     expect(packet.exceptions.find((x: any) => x.id === `correction:${box.body.entry.id}`)).toMatchObject({ kind: 'correction', covered: false, voidsReview: true });
     // Refused attempts on the batch are listed for the reviewer, and void nothing.
     expect(packet.exceptions.filter((x: any) => x.kind === 'refused-attempt').length).toBeGreaterThan(5);
+    // Refusals on the batch's deviations are on its trail too.
+    expect(packet.exceptions.some((x: any) => x.kind === 'refused-attempt' && x.why.includes('POST /api/v1/deviations/:id/close'))).toBe(true);
+    expect(packet.exceptions.every((x: any) => x.kind !== 'refused-attempt' || x.voidsReview === false)).toBe(true);
 
     expect((await review(h, d.id)).status).toBe(201);
     const ok = await dispose(h, d.id, exceptional);
