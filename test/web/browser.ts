@@ -61,10 +61,11 @@ export async function expectAccessible(page: Page, what: string) {
 export const isFocused = (l: Locator) => l.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el.ownerDocument.activeElement === el);
 
 /** Saves a screenshot under docs/screenshots when CELLBATCH_SCREENSHOTS is set (see docs/ui.md). */
-export async function screenshot(page: Page, name: string) {
+export async function screenshot(page: Page, name: string, { top = false } = {}) {
   if (!process.env.CELLBATCH_SCREENSHOTS) return;
   const dir = path.resolve(import.meta.dirname, '../../docs/screenshots');
   fs.mkdirSync(dir, { recursive: true });
+  if (top) await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: false });
 }
 
