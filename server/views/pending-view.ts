@@ -22,7 +22,7 @@ export interface PendingItem {
 
 const holds = (user: UserRow, roles: readonly string[]) => user.roles.some((r) => roles.includes(r));
 
-function pendingOfBatch(ctx: AppContext, user: UserRow, r: BatchRecord, lang: Lang, now: Date): PendingItem[] {
+function pendingOfBatch(user: UserRow, r: BatchRecord, lang: Lang, now: Date): PendingItem[] {
   const status = statusOfRecord(r);
   const base = { batchId: r.row.id, batchNumber: r.row.batchNumber, status };
   const out: PendingItem[] = [];
@@ -83,7 +83,7 @@ export function pendingFor(ctx: AppContext, user: UserRow, lang: Lang = 'en'): P
     // A rejected or terminated batch waits for nothing but its open deviations (QA).
     if ((row.status === 'rejected' || row.status === 'terminated') && (row.openDeviations === 0 || !holds(user, ['qa']))) continue;
     if (row.status === 'released' && row.openDeviations === 0 && !holds(user, ['qa', 'qc'])) continue;
-    items.push(...pendingOfBatch(ctx, user, loadBatch(ctx, id), lang, now));
+    items.push(...pendingOfBatch(user, loadBatch(ctx, id), lang, now));
   }
   return items;
 }
