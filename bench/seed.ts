@@ -185,7 +185,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     const items = templateItems(tplEntries, store.signaturesOf(tplEntries.map((e) => e.id)), store.listAudit({ batchId: tplRow.id }, 10_000).items);
     const extra = items[items.length - 1]; // the third culture check: copied for every further entry
     if (extra.entry.kind !== 'step' || extra.payload.stepId !== 'culture-check') throw new Error('the template does not end with a culture check');
-    const tplPatientId = tplRow.patient.id;
+    const tplPatientId = tplRow.patient!.id;
     const tplDin = din(1);
     const batchPrefix = tplRow.batchNumber.slice(0, -5);
 
@@ -211,7 +211,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
       const id = randomUUID();
       const batchNumber = `${batchPrefix}${String(k + 1).padStart(5, '0')}`;
       const coi = chainOfIdentityId(d.din, randomAlnum6());
-      const patient = { id: `PT-${k + 1}`, weightKg: tplRow.patient.weightKg };
+      const patient = { id: `PT-${k + 1}`, weightKg: tplRow.patient!.weightKg };
       const map = new Map<string, string>([
         [tplRow.id, id], [tplRow.batchNumber, batchNumber], [tplDin.keyed, d.keyed], [tplDin.din, d.din],
         [tplRow.chainOfIdentityId, coi], [tplPatientId, patient.id], ...tplEntries.map((e): [string, string] => [e.id, randomUUID()]),

@@ -28,7 +28,7 @@ export const DinSchema = z.string().max(32).transform((value, ctx) => {
 export const LoginBody = z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256) });
 export const PasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: z.string().min(1).max(256) });
 export const RoleSchema = z.enum(ROLES);
-const Roles = z.array(RoleSchema).min(1).max(6).refine((roles) => !adminCombinesWithSigning(roles), ADMIN_COMBINATION_PROBLEM);
+const Roles = z.array(RoleSchema).min(1).max(ROLES.length).refine((roles) => !adminCombinesWithSigning(roles), ADMIN_COMBINATION_PROBLEM);
 export const CreateUserBody = z.strictObject({
   username: z.string().regex(/^[A-Za-z0-9._-]{2,64}$/, '2–64 letters, digits, dot, dash or underscore'),
   fullName: z.string().trim().min(1).max(200),
@@ -57,7 +57,12 @@ export const CreateBatchBody = z.strictObject({
   patient: z.strictObject({
     id: z.string().trim().min(1).max(64).describe('Patient identifier (never the name: 21 CFR 1271.290(c))'),
     weightKg: z.number().positive().max(500),
-  }),
+  }).optional().describe('The recipient: required by autologous processes; for an allogeneic one as its definition says (recipient)'),
+  donor: z.strictObject({
+    id: z.string().trim().min(1).max(64).describe('Donor identifier (never the name)'),
+    eligibility: z.enum(['eligible', 'pending', 'ineligible']).describe('The donor eligibility determination so far (21 CFR 1271.50); an ineligible donor is refused'),
+  }).optional().describe('The donor of an allogeneic process (autologous: false); refused for an autologous one'),
+  parents: z.array(z.string().min(1).max(100)).min(1).max(50).optional().describe('Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows'),
 });
 
 const Values = z.record(z.string().max(64), z.unknown()).refine((v) => Object.keys(v).length <= 100, 'at most 100 values');

@@ -11,7 +11,13 @@ export const EntryPayloads = {
   'batch-created': z.object({
     processId: z.string(), processVersion: z.number(), processHash: z.string(),
     batchNumber: z.string(), din: z.string(), dinCheck: z.string(), chainOfIdentityId: z.string(),
-    patient: z.object({ id: z.string(), weightKg: z.number() }), training: z.boolean(),
+    /** Absent for an allogeneic batch that names no recipient. */
+    patient: z.object({ id: z.string(), weightKg: z.number() }).optional(),
+    /** The donor of an allogeneic batch and the eligibility determination at start. */
+    donor: z.object({ id: z.string(), eligibility: z.string() }).optional(),
+    /** The batches this one is made from (genealogy). */
+    parents: z.array(z.object({ id: z.string(), batchNumber: z.string(), processId: z.string() })).optional(),
+    training: z.boolean(),
   }),
   step: z.object({
     stepId: z.string(),

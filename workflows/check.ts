@@ -3,7 +3,7 @@
 // and the process never dead-ends before QA review. A bad definition is refused, naming step and field.
 import { createHash } from 'node:crypto';
 import { initialTransition, transition } from 'xstate';
-import { allSteps, ProcessDefinitionSchema, type Expr, type Field, type ProcessDefinition, type Ref, type Spec, type Step } from './definition.js';
+import { allSteps, BUILTIN_PRODUCTS, ProcessDefinitionSchema, recipientRule, type Expr, type Field, type ProcessDefinition, type ProductType, type Ref, type Spec, type Step } from './definition.js';
 import { compileProcess, stepEvent, statusOf } from './compile.js';
 
 export interface DefinitionProblem { step?: string; field?: string; message: string }
@@ -27,14 +27,36 @@ export function definitionHash(def: ProcessDefinition): string {
   return createHash('sha256').update(JSON.stringify(sorted(def))).digest('hex');
 }
 
-export function checkDefinition(input: unknown): CheckResult {
+export interface CheckOptions {
+  /** The site's product catalogue; the built-in one (CAR-T, NK) by default. */
+  products?: readonly ProductType[];
+}
+
+export function checkDefinition(input: unknown, opts: CheckOptions = {}): CheckResult {
   const parsed = ProcessDefinitionSchema.safeParse(input);
   if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => locate(input, i.path, i.message)) };
   const def = parsed.data;
-  const problems = [...checkCoherence(def)];
+  const problems = [...checkProduct(def, opts.products ?? BUILTIN_PRODUCTS), ...checkCoherence(def)];
   if (problems.length === 0) problems.push(...checkReachability(def));
   return problems.length ? { ok: false, problems } : { ok: true, definition: def, hash: definitionHash(def) };
 }
+
+/** What a definition says about its product and the people a batch of it names. */
+function* checkProduct(def: ProcessDefinition, products: readonly ProductType[]): Generator<DefinitionProblem> {
+  if (!products.some((p) => p.type === def.productType)) {
+    yield { message: `productType "${def.productType}" is not in the site's product catalogue (${products.map((p) => p.type).join(', ')}): add it to products.json with its batch-number prefix` };
+  }
+  const recipient = recipientRule(def);
+  if (def.autologous && recipient !== 'required') yield { message: `an autologous process always names its patient: recipient "${recipient}" needs autologous: false` };
+  if (recipient === 'none') {
+    for (const s of allSteps(def)) for (const f of s.fields) {
+      if (f.computed && usesWeight(f.computed)) yield { step: s.id, field: f.name, message: 'uses the patient\'s weight, but batches of this process name no recipient (recipient "none")' };
+    }
+  }
+  if (def.parents && def.parents.min > def.parents.max) yield { message: `parents.min (${def.parents.min}) is above parents.max (${def.parents.max})` };
+}
+
+const usesWeight = (e: Expr): boolean => typeof e !== 'number' && ('patient' in e || operands(e).some(usesWeight));
 
 /** Turns a zod path (phases.0.steps.2.fields.1.spec) into the step id and field name it points at. */
 function locate(input: unknown, path: PropertyKey[], message: string): DefinitionProblem {
@@ -78,7 +100,11 @@ function* checkCoherence(def: ProcessDefinition): Generator<DefinitionProblem> {
     if (s.repeatable && s.occurrences && 'days' in s.occurrences && !steps.some((x) => x.after.includes(s.id))) {
       yield { step: s.id, message: 'a repeatable step with required days needs a later step that waits for it, or its missed days are never judged' };
     }
-    if (s.mayFollowRelease && s.stage !== 'release') yield { step: s.id, message: 'only a release test may follow release' };
+    if (s.mayFollowRelease && s.stage !== 'release') yield { step: s.id, message: 'only a release test may follow release (steps after release have stage "after-release")' };
+    for (const d of s.after) {
+      if (s.stage !== 'after-release' && byId.get(d)?.stage === 'after-release') yield { step: s.id, message: `waits for "${d}", a step after release: the batch would never reach release (dead end)` };
+    }
+    yield* checkRoutes(s, byId, ancestors);
     if (s.occurrences) {
       const ref = 'days' in s.occurrences ? s.occurrences.from : s.occurrences.countFrom;
       yield* checkRef(s, undefined, ref, 'days' in s.occurrences ? 'datetime' : 'integer', byId, ancestors, 'occurrences');
@@ -103,6 +129,34 @@ function* checkCoherence(def: ProcessDefinition): Generator<DefinitionProblem> {
   yield* findCycles(steps);
 }
 
+/** `until`, `when` and `atLeastOneOf`: what ends a repeatable step, the route a step belongs to, either/or fields. */
+function* checkRoutes(s: Step, byId: Map<string, Step>, ancestors: Map<string, Set<string>>): Generator<DefinitionProblem> {
+  if (s.until) {
+    const end = byId.get(s.until);
+    if (!s.repeatable) yield { step: s.id, message: 'until is only for repeatable steps' };
+    if (!end) yield { step: s.id, message: `until names step "${s.until}", which does not exist` };
+    else if (end.id === s.id) yield { step: s.id, message: 'until names the step itself' };
+    else if (ancestors.get(s.id)?.has(end.id)) yield { step: s.id, message: `until names "${end.id}", which is recorded before this step: it would never be offered` };
+  }
+  if (s.when) {
+    const route = byId.get(s.when.step);
+    const field = route?.fields.find((f) => f.name === s.when!.field);
+    if (!route) yield { step: s.id, message: `when names step "${s.when.step}", which does not exist` };
+    else if (!ancestors.get(s.id)?.has(route.id)) yield { step: s.id, message: `when names step "${route.id}", which is not recorded before this step (add it to "after")` };
+    else if (!field) yield { step: s.id, message: `when names field "${s.when.field}" of step "${route.id}", which does not exist` };
+    else if (field.kind === 'boolean' ? typeof s.when.equals !== 'boolean' : !(field.kind === 'choice' && typeof s.when.equals === 'string' && field.options?.includes(s.when.equals))) {
+      yield { step: s.id, message: `when: "${s.when.field}" of step "${route.id}" (${field.kind}${field.options ? `: ${field.options.join(', ')}` : ''}) never equals ${JSON.stringify(s.when.equals)}; a route is chosen by a choice or a boolean field` };
+    }
+  }
+  for (const group of s.atLeastOneOf ?? []) {
+    for (const name of group) {
+      const f = s.fields.find((x) => x.name === name);
+      if (!f) yield { step: s.id, field: name, message: 'atLeastOneOf names a field that does not exist' };
+      else if (f.required || f.computed) yield { step: s.id, field: name, message: 'atLeastOneOf is for optional fields the client sends (required: false, not computed)' };
+    }
+  }
+}
+
 function* checkField(s: Step, f: Field, byId: Map<string, Step>, ancestors: Map<string, Set<string>>): Generator<DefinitionProblem> {
   const at = { step: s.id, field: f.name };
   if (f.kind === 'lot' && !f.materialType) yield { ...at, message: 'a lot field needs materialType' };
@@ -114,10 +168,13 @@ function* checkField(s: Step, f: Field, byId: Map<string, Step>, ancestors: Map<
   if (f.limits?.min !== undefined && f.limits.max !== undefined && f.limits.min > f.limits.max) {
     yield { ...at, message: `limits.min (${f.limits.min}) is above limits.max (${f.limits.max})` };
   }
+  if (f.censored && (!NUMERIC.has(f.kind) || f.kind === 'integer' || f.options || f.computed)) {
+    yield { ...at, message: 'only a measured number or numeric result may be censored (not an integer, option-valued or computed field)' };
+  }
   if (f.computed) {
     if (f.kind !== 'number' && f.kind !== 'integer') yield { ...at, message: 'a computed field must be a number or an integer' };
     for (const ref of refsOf(f.computed)) {
-      const kind = 'since' in ref ? 'datetime' : 'number';
+      const kind = 'time' in ref ? 'time' : 'number';
       yield* checkRef(s, f, ref.ref, kind, byId, ancestors, 'computed');
       if (!ref.ref.step && ref.ref.field === f.name) yield { ...at, message: 'a computed field cannot refer to itself' };
       const own = !ref.ref.step ? s.fields.findIndex((x) => x.name === ref.ref.field) : -1;
@@ -145,14 +202,27 @@ function* checkSpec(s: Step, f: Field, spec: Spec, what: string): Generator<Defi
   }
 }
 
-type ExprRef = { ref: Ref } | { ref: Ref; since: true };
+type ExprRef = { ref: Ref } | { ref: Ref; time: true };
 function refsOf(e: Expr): ExprRef[] {
   if (typeof e === 'number' || 'patient' in e) return [];
   if ('field' in e) return [{ ref: e }];
-  if ('daysSince' in e) return [{ ref: e.daysSince, since: true }];
-  if ('hoursSince' in e) return [{ ref: e.hoursSince, since: true }];
-  const args = 'add' in e ? e.add : 'mul' in e ? e.mul : 'sub' in e ? e.sub : e.div;
-  return args.flatMap(refsOf);
+  if ('daysSince' in e) return [{ ref: e.daysSince, time: true }];
+  if ('hoursSince' in e) return [{ ref: e.hoursSince, time: true }];
+  if ('hoursBetween' in e) return e.hoursBetween.map((ref) => ({ ref, time: true as const }));
+  if ('minutesBetween' in e) return e.minutesBetween.map((ref) => ({ ref, time: true as const }));
+  return operands(e).flatMap(refsOf);
+}
+
+/** The sub-expressions of an arithmetic or logarithm operator (none for references and numbers). */
+function operands(e: Exclude<Expr, number>): Expr[] {
+  if ('add' in e) return e.add;
+  if ('mul' in e) return e.mul;
+  if ('sub' in e) return e.sub;
+  if ('div' in e) return e.div;
+  if ('log' in e) return [e.log];
+  if ('log2' in e) return [e.log2];
+  if ('ln' in e) return [e.ln];
+  return [];
 }
 
 /** A reference must name an earlier step (one this step waits for, directly or not) and a field of the right kind. */
@@ -217,42 +287,69 @@ function* findCycles(steps: Step[]): Generator<DefinitionProblem> {
 
 /**
  * Drives the compiled machine as a lab would — record every step it offers, verify what waits for
- * verification, fill counted occurrences — until nothing more is offered. A step never offered is
- * unreachable; a process that stops before QA review dead-ends.
+ * verification, fill counted occurrences — until nothing more is offered, then release and record what
+ * follows release. A step never offered is unreachable; a process that stops before QA review
+ * dead-ends. Every alternative route is walked: once per option of each field that chooses a route.
  */
 function checkReachability(def: ProcessDefinition): DefinitionProblem[] {
   const machine = compileProcess(def);
   const steps = allSteps(def);
-  let [snap] = initialTransition(machine);
+  const routeFields = [...new Map(steps.flatMap((s) => (s.when ? [[`${s.when.step}.${s.when.field}`, s.when] as const] : []))).values()];
+  const optionsOf = (w: NonNullable<Step['when']>): unknown[] => {
+    const f = steps.find((s) => s.id === w.step)?.fields.find((x) => x.name === w.field);
+    return f?.kind === 'boolean' ? [true, false] : (f?.options ?? []);
+  };
+  const defaults = Object.fromEntries(routeFields.map((w) => [`${w.step}.${w.field}`, optionsOf(w)[0]]));
+  const variants = routeFields.length === 0 ? [defaults]
+    : routeFields.flatMap((w) => optionsOf(w).map((o) => ({ ...defaults, [`${w.step}.${w.field}`]: o })));
   const seen = new Set<string>();
-  let n = 0;
-  for (let progress = true; progress && n < 10_000; ) {
-    progress = false;
-    for (const id of Object.keys(snap.context.pending)) {
-      [snap] = transition(machine, snap, { type: 'verify', entryId: id });
-      progress = true;
-    }
-    for (const s of steps) {
-      const due = !s.repeatable || (snap.context.recorded[s.id] ?? 0) < (snap.context.counts[s.id] ?? 1);
-      const event = { type: stepEvent(s.id), entryId: `check-${n++}`, values: countValues(s) };
-      if (due && snap.can(event)) {
-        [snap] = transition(machine, snap, event);
-        seen.add(s.id);
-        progress = true;
-      }
+  const problems: DefinitionProblem[] = [];
+  for (const choices of variants) {
+    const status = walk(machine, steps, choices, seen);
+    if (status !== 'qa_review') {
+      const route = routeFields.length ? ` on the route ${Object.entries(choices).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')}` : '';
+      problems.unshift({ message: `the process dead-ends in ${status}${route}: it never reaches QA review once every step offered is recorded` });
     }
   }
-  const problems: DefinitionProblem[] = [];
   for (const s of steps) {
     if (seen.has(s.id)) continue;
     const waiting = s.after.filter((d) => !seen.has(d));
     problems.push({ step: s.id, message: `is unreachable: it is never offered${waiting.length ? ` (it waits for ${waiting.join(', ')})` : ''}` });
   }
-  const status = statusOf(snap);
-  if (status !== 'qa_review') {
-    problems.push({ message: `the process dead-ends in ${status}: it never reaches QA review once every step offered is recorded` });
-  }
   return problems;
+}
+
+/** One walk: the status reached before release; the steps offered are added to `seen`. */
+function walk(machine: ReturnType<typeof compileProcess>, steps: Step[], choices: Record<string, unknown>, seen: Set<string>): string {
+  let [snap] = initialTransition(machine);
+  let n = 0;
+  let before: string | undefined;
+  for (let round = 0; round < 2; round++) {
+    for (let progress = true; progress && n < 10_000; ) {
+      progress = false;
+      for (const id of Object.keys(snap.context.pending)) {
+        [snap] = transition(machine, snap, { type: 'verify', entryId: id });
+        progress = true;
+      }
+      for (const s of steps) {
+        const due = !s.repeatable || (snap.context.recorded[s.id] ?? 0) < (snap.context.counts[s.id] ?? 1);
+        const values = { ...countValues(s), ...Object.fromEntries(s.fields.filter((f) => `${s.id}.${f.name}` in choices).map((f) => [f.name, choices[`${s.id}.${f.name}`]])) };
+        const event = { type: stepEvent(s.id), entryId: `check-${n++}`, values };
+        if (due && snap.can(event)) {
+          [snap] = transition(machine, snap, event);
+          seen.add(s.id);
+          progress = true;
+        }
+      }
+    }
+    if (round === 0) {
+      before = statusOf(snap);
+      // What follows release is offered on a released batch: release, then walk on.
+      if (before !== 'qa_review') break;
+      [snap] = transition(machine, snap, { type: 'dispose.release' });
+    }
+  }
+  return before!;
 }
 
 /** Values that set the counted occurrences of later steps to one during the reachability walk. */

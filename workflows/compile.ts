@@ -13,6 +13,8 @@ export interface BatchContext {
   pending: Record<string, string>;
   /** Required occurrences of steps whose count a recorded value decides (e.g. one fill per bag). */
   counts: Record<string, number>;
+  /** Steps of alternative routes, decided by a recorded choice: true when the route was not taken. */
+  skipped: Record<string, boolean>;
 }
 
 export type BatchEvent =
@@ -23,12 +25,24 @@ export type BatchEvent =
   | { type: 'dispose.release' }
   | { type: 'dispose.reject' };
 
-interface StepParams { stepId: string; after: string[]; repeatable: boolean }
-interface RecordParams { stepId: string; needsVerification: boolean; countsFor: { stepId: string; field: string }[] }
+interface StepParams { stepId: string; after: string[]; repeatable: boolean; until?: string }
+interface Route { stepId: string; field: string; equals: string | boolean }
+interface RecordParams { stepId: string; needsVerification: boolean; countsFor: { stepId: string; field: string }[]; decides: Route[] }
 
-/** A step counts as done for the steps after it once its required occurrences are in and none awaits verification. */
+/**
+ * A step counts as done for the steps after it once its required occurrences are in and none awaits
+ * verification, or when it belongs to a route that was not taken.
+ */
 export function isSatisfied(context: BatchContext, stepId: string): boolean {
+  if (context.skipped[stepId]) return true;
   return (context.recorded[stepId] ?? 0) >= (context.counts[stepId] ?? 1) && !Object.values(context.pending).includes(stepId);
+}
+
+/** The routes a step's values decide: for each step whose `when` names a field sent, whether it is skipped. */
+function decide(routes: Route[], values: Record<string, unknown>, skipped: Record<string, boolean>, onlySent: boolean) {
+  const out = { ...skipped };
+  for (const r of routes) if (!onlySent || r.field in values) out[r.stepId] = values[r.field] !== r.equals;
+  return out;
 }
 
 export const stepEvent = (stepId: string) => `step.${stepId}` as const;
@@ -42,13 +56,15 @@ export function compileProcess(def: ProcessDefinition) {
         ? [{ stepId: s.id, field: s.occurrences.countFrom.field }]
         : [],
     );
+  const decidedBy = (stepId: string): Route[] =>
+    steps.flatMap((s) => (s.when?.step === stepId ? [{ stepId: s.id, field: s.when.field, equals: s.when.equals }] : []));
   const stepTransitions = (selected: Step[]) =>
     Object.fromEntries(
       selected.map((s) => [
         stepEvent(s.id),
         {
-          guard: { type: 'stepReady' as const, params: { stepId: s.id, after: s.after, repeatable: s.repeatable } },
-          actions: { type: 'recordStep' as const, params: { stepId: s.id, needsVerification: needsVerification(s), countsFor: countsFor(s.id) } },
+          guard: { type: 'stepReady' as const, params: { stepId: s.id, after: s.after, repeatable: s.repeatable, ...(s.until && { until: s.until }) } },
+          actions: { type: 'recordStep' as const, params: { stepId: s.id, needsVerification: needsVerification(s), countsFor: countsFor(s.id), decides: decidedBy(s.id) } },
         },
       ]),
     );
@@ -57,6 +73,8 @@ export function compileProcess(def: ProcessDefinition) {
   const process = steps.filter((s) => s.stage === 'process');
   const release = steps.filter((s) => s.stage === 'release');
   const followers = release.filter((s) => s.mayFollowRelease);
+  // Custody steps of a released batch: thaw, dose issue, per-dose QC, administrations.
+  const afterRelease = steps.filter((s) => s.stage === 'after-release');
   const recordKeeping = {
     verify: { guard: 'isPending' as const, actions: 'markVerified' as const },
     correct: { actions: 'markCorrected' as const },
@@ -66,7 +84,8 @@ export function compileProcess(def: ProcessDefinition) {
     types: { context: {} as BatchContext, events: {} as BatchEvent },
     guards: {
       stepReady: ({ context }, p: StepParams) =>
-        (p.repeatable || !context.recorded[p.stepId]) && p.after.every((d) => isSatisfied(context, d)),
+        !context.skipped[p.stepId] && (p.repeatable || !context.recorded[p.stepId]) && !(p.until && context.recorded[p.until]) &&
+        p.after.every((d) => isSatisfied(context, d)),
       stageComplete: ({ context }, p: { steps: string[] }) => p.steps.every((id) => isSatisfied(context, id)),
       isPending: ({ context, event }) => event.type === 'verify' && event.entryId in context.pending,
     },
@@ -80,6 +99,7 @@ export function compileProcess(def: ProcessDefinition) {
           recorded: { ...context.recorded, [p.stepId]: (context.recorded[p.stepId] ?? 0) + 1 },
           pending: p.needsVerification ? { ...context.pending, [entryId]: p.stepId } : context.pending,
           counts,
+          skipped: p.decides.length ? decide(p.decides, values, context.skipped, false) : context.skipped,
         };
       }),
       markVerified: assign(({ context, event }) => {
@@ -92,12 +112,14 @@ export function compileProcess(def: ProcessDefinition) {
         // A corrected count (e.g. the number of bags) changes how many occurrences are due.
         const counts = { ...context.counts };
         for (const c of countsFor(event.stepId)) if (typeof event.values[c.field] === 'number') counts[c.stepId] = event.values[c.field] as number;
-        return { counts, ...(event.needsVerification && { pending: { ...context.pending, [event.entryId]: event.stepId } }) };
+        // A corrected route choice re-decides the steps of the routes not yet recorded.
+        const skipped = decide(decidedBy(event.stepId), event.values, context.skipped, true);
+        return { counts, skipped, ...(event.needsVerification && { pending: { ...context.pending, [event.entryId]: event.stepId } }) };
       }),
     },
   }).createMachine({
     id: def.id,
-    context: { recorded: {}, pending: {}, counts: {} },
+    context: { recorded: {}, pending: {}, counts: {}, skipped: {} },
     initial: 'in_process',
     states: {
       in_process: {
@@ -112,7 +134,7 @@ export function compileProcess(def: ProcessDefinition) {
         on: { ...stepTransitions(followers), ...recordKeeping, 'dispose.release': 'released', 'dispose.reject': 'rejected', terminate: 'terminated' },
       },
       // Not final: results that follow release (sterility culture) are still recorded on a released batch.
-      released: { on: { ...stepTransitions(followers), ...recordKeeping } },
+      released: { on: { ...stepTransitions([...followers, ...afterRelease]), ...recordKeeping } },
       rejected: { type: 'final' },
       terminated: { type: 'final' },
     },

@@ -36,7 +36,9 @@ export function dayOccurrences(step: Step, history: StepHistory) {
   const base = referenceTime(occ.from, history);
   if (base === undefined) return [];
   const times = (history.occurrences[step.id] ?? []).map((o) => Date.parse(o.recordedAt));
-  return occ.days.map((day) => {
+  // Days that open after the step that ends them (harvest ends the culture checks) are no longer due.
+  const endedAt = step.until ? referenceTime({ step: step.until }, history) : undefined;
+  return occ.days.filter((day) => endedAt === undefined || base + day * 24 * HOUR < endedAt).map((day) => {
     const opens = base + day * 24 * HOUR;
     const closes = opens + 24 * HOUR;
     return { day, opens, closes, covered: times.some((t) => t >= opens && t < closes) };
@@ -74,11 +76,13 @@ export function judgeTiming(step: Step, values: Record<string, unknown>, history
   const at = w.at ? referenceTime({ field: w.at.field }, history, values) : now.getTime();
   if (at === undefined) return null;
   const { opens, closes } = span(base, w.opensAfterHours, w.closesAfterHours);
-  const hours = ((at - base) / HOUR).toFixed(1);
   const what = w.from.step ? `${w.from.step}${w.from.field ? `.${w.from.field}` : ''}` : String(w.from.field);
-  const expected = [w.opensAfterHours !== undefined && `from ${w.opensAfterHours} h`, w.closesAfterHours !== undefined && `until ${w.closesAfterHours} h`].filter(Boolean).join(' ');
-  if (opens !== undefined && at < opens) return `${step.title.en} was recorded ${hours} h after ${what}, before its window (${expected} after it)`;
-  if (closes !== undefined && at > closes) return `${step.title.en} was recorded ${hours} h after ${what}, after its window (${expected} after it)`;
+  // A window may open before its reference time (within ±7 days of delivery): negative hours read "before".
+  const rel = (h: number) => `${Math.abs(h).toFixed(h % 1 === 0 ? 0 : 1)} h ${h < 0 ? 'before' : 'after'}`;
+  const expected = [w.opensAfterHours !== undefined && `from ${rel(w.opensAfterHours)}`, w.closesAfterHours !== undefined && `until ${rel(w.closesAfterHours)}`].filter(Boolean).join(' ');
+  const when = `${rel(Number(((at - base) / HOUR).toFixed(1)))} ${what}`;
+  if (opens !== undefined && at < opens) return `${step.title.en} was recorded ${when}, before its window (${expected} it)`;
+  if (closes !== undefined && at > closes) return `${step.title.en} was recorded ${when}, after its window (${expected} it)`;
   return null;
 }
 

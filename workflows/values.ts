@@ -8,7 +8,18 @@ export interface FieldError { field: string; message: string }
 export interface StepHistory {
   /** step id → occurrences in recording order. */
   occurrences: Record<string, { entryId: string; recordedAt: string; values: Record<string, unknown> }[]>;
-  patient: { weightKg: number };
+  /** The recipient, when the batch names one (an allogeneic batch may not): per-kg values need it. */
+  patient: { weightKg?: number };
+}
+
+/** A censored result: below (or above) what the method quantifies, "< 0.05 EU/mL". */
+export type Censored = { below: number } | { above: number };
+
+export function isCensored(v: unknown): v is Censored {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  const n = (v as Record<string, unknown>)[keys[0]];
+  return keys.length === 1 && (keys[0] === 'below' || keys[0] === 'above') && typeof n === 'number' && Number.isFinite(n);
 }
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$/;
@@ -41,10 +52,34 @@ export function validateValues(step: Step, values: Record<string, unknown>, now:
     const problem = checkKind(f, v, now);
     if (problem) errors.push({ field: `values.${f.name}`, message: problem });
   }
+  if (!partial) errors.push(...missingAlternatives(step, values));
+  return errors;
+}
+
+/**
+ * Either/or rules over optional fields: a group of `atLeastOneOf`, and a composite criterion whose
+ * fields the client sends. Neither recorded is refused, or the criterion would pass unjudged.
+ */
+function missingAlternatives(step: Step, values: Record<string, unknown>): FieldError[] {
+  const label = (name: string) => step.fields.find((f) => f.name === name)?.label.en ?? name;
+  const sent = (name: string) => values[name] !== undefined && values[name] !== null;
+  const errors: FieldError[] = [];
+  for (const group of step.atLeastOneOf ?? []) {
+    if (!group.some(sent)) errors.push({ field: `values.${group[0]}`, message: `at least one of ${group.map(label).join(', ')} is required` });
+  }
+  for (const c of step.criteria) {
+    const names = c.anyOf.map((b) => b.field);
+    const computed = names.some((n) => step.fields.find((f) => f.name === n)?.computed);
+    if (!computed && !names.some(sent)) errors.push({ field: `values.${names[0]}`, message: `${c.label.en}: at least one of ${[...new Set(names)].map(label).join(', ')} is required` });
+  }
   return errors;
 }
 
 function checkKind(f: Field, v: unknown, now: Date): string | null {
+  if (f.censored && v && typeof v === 'object') {
+    if (!isCensored(v)) return `${f.label.en} must be a number, or censored as {"below": n} or {"above": n}`;
+    return checkLimits(f, 'below' in v ? v.below : v.above);
+  }
   switch (f.kind) {
     case 'number':
     case 'integer': {
@@ -102,6 +137,17 @@ export function evaluate(expr: Expr, own: Record<string, unknown>, history: Step
     return typeof v === 'number' ? v : undefined;
   }
   if ('patient' in expr) return history.patient.weightKg;
+  if ('hoursBetween' in expr || 'minutesBetween' in expr) {
+    const [from, to] = ('hoursBetween' in expr ? expr.hoursBetween : expr.minutesBetween).map((r) => lookup(r, own, history, nowIso));
+    if (!isTime(from) || !isTime(to)) return undefined;
+    return (Date.parse(to) - Date.parse(from)) / ('hoursBetween' in expr ? HOUR : 60_000);
+  }
+  if ('log' in expr || 'log2' in expr || 'ln' in expr) {
+    const x = num('log' in expr ? expr.log : 'log2' in expr ? expr.log2 : expr.ln);
+    // A logarithm of zero or less has no value: the field stays empty rather than -Infinity or NaN.
+    if (x === undefined || x <= 0) return undefined;
+    return 'log' in expr ? Math.log10(x) : 'log2' in expr ? Math.log2(x) : Math.log(x);
+  }
   if ('daysSince' in expr || 'hoursSince' in expr) {
     const ref = 'daysSince' in expr ? expr.daysSince : expr.hoursSince;
     const v = lookup(ref, own, history, nowIso);
@@ -120,6 +166,8 @@ export function evaluate(expr: Expr, own: Record<string, unknown>, history: Step
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
 
+const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+
 const roundTo = (v: number, decimals = 6) => Math.round(v * 10 ** decimals) / 10 ** decimals;
 
 /** Fills every computed field from the sent values, earlier steps and batch data. */
@@ -135,8 +183,23 @@ export function computeValues(step: Step, sent: Record<string, unknown>, history
 
 // ─── judgement against specifications ─────────────────────────────────────────────
 
-export function withinSpec(spec: Spec, v: unknown): boolean {
+/**
+ * Whether a value meets a spec. A censored value stands for an interval — "< 0.05" for every value from
+ * the field's lower physical limit up to 0.05 — and passes only when the whole interval does.
+ */
+export function withinSpec(spec: Spec, v: unknown, limits?: Field['limits']): boolean {
   if (spec.oneOf) return typeof v === 'string' && spec.oneOf.includes(v);
+  if (isCensored(v)) {
+    const [lo, hi] = 'below' in v ? [limits?.min ?? -Infinity, v.below] : [v.above, limits?.max ?? Infinity];
+    return !(
+      (spec.min !== undefined && lo < spec.min) ||
+      (spec.minExclusive !== undefined && lo < spec.minExclusive) ||
+      (spec.minExclusive !== undefined && lo === spec.minExclusive && 'below' in v) ||
+      (spec.max !== undefined && hi > spec.max) ||
+      (spec.maxExclusive !== undefined && hi > spec.maxExclusive) ||
+      (spec.maxExclusive !== undefined && hi === spec.maxExclusive && 'above' in v)
+    );
+  }
   if (typeof v !== 'number') return false;
   return !(
     (spec.min !== undefined && v < spec.min) ||
@@ -173,20 +236,21 @@ export function judgeValues(step: Step, values: Record<string, unknown>): Judgem
     const v = values[f.name];
     if (v === undefined) continue;
     if (f.spec) {
-      const ok = withinSpec(f.spec, v);
+      const ok = withinSpec(f.spec, v, f.limits);
       results[f.name] = ok ? 'pass' : 'fail';
       if (!ok) failures.push({ name: f.name, description: `${f.label.en} ${fmt(v, f.unit)} is outside the specification ${describeSpec(f.spec, f.unit)}` });
     }
-    if (f.alert && results[f.name] !== 'fail' && !withinSpec(f.alert, v)) results[f.name] = 'alert';
+    if (f.alert && results[f.name] !== 'fail' && !withinSpec(f.alert, v, f.limits)) results[f.name] = 'alert';
   }
   for (const c of step.criteria) judgeCriterion(step, c, values, results, failures);
   return { results, failures };
 }
 
 function judgeCriterion(step: Step, c: Criterion, values: Record<string, unknown>, results: Judgement['results'], failures: Judgement['failures']) {
+  // Nothing recorded for any branch (a computed one left empty) fails: an either/or never passes unjudged.
   const branches = c.anyOf.filter((b) => values[b.field] !== undefined);
-  if (branches.length === 0) return;
-  const ok = branches.some((b) => withinSpec(b.spec, values[b.field]));
+  const limitsOf = (name: string) => step.fields.find((f) => f.name === name)?.limits;
+  const ok = branches.some((b) => withinSpec(b.spec, values[b.field], limitsOf(b.field)));
   results[c.id] = ok ? 'pass' : 'fail';
   if (!ok) {
     const words = c.anyOf.map((b) => {
@@ -197,7 +261,14 @@ function judgeCriterion(step: Step, c: Criterion, values: Record<string, unknown
   }
 }
 
-const fmt = (v: unknown, unit?: string) => (v === undefined ? 'not recorded' : `${String(v)}${unit ? ` ${unit}` : ''}`);
+/** A value in words: "0.4 EU/mL", "< 0.05 EU/mL" for a censored one, "not recorded". */
+export function fmt(v: unknown, unit?: string): string {
+  if (v === undefined) return 'not recorded';
+  const u = unit ? ` ${unit}` : '';
+  if (isCensored(v)) return 'below' in v ? `< ${v.below}${u}` : `> ${v.above}${u}`;
+  return `${String(v)}${u}`;
+}
+
 
 /**
  * The limits that a computed field's specification sets, for this batch, on an input of the same step

@@ -1,16 +1,24 @@
-// Starts a batch: pins the process definition (id, version, content hash), checks the DIN, issues the
-// batch number and the chain-of-identity id, and records the first entry through the one write path
-// of every command (append.ts).
+// Starts a batch: pins the process definition (id, version, content hash), checks the DIN, the people
+// the batch names (patient; donor of an allogeneic process) and its parent batches, issues the batch
+// number and the chain-of-identity id, and records the first entry through the one write path of
+// every command (append.ts).
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound, refused, type FieldProblem } from '../errors.js';
 import { assertMay } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { startBatch } from './append.js';
 import { chainOfIdentityId, randomAlnum6 } from '../domain/isbt128.js';
 import type { EntryPayload } from '../../schemas/entries.js';
+import { recipientRule, type ProcessDefinition } from '../../workflows/definition.js';
 
-export interface CreateBatchInput { processId: string; din: { din: string; check: string }; patient: { id: string; weightKg: number } }
+export interface CreateBatchInput {
+  processId: string;
+  din: { din: string; check: string };
+  patient?: { id: string; weightKg: number };
+  donor?: { id: string; eligibility: 'eligible' | 'pending' | 'ineligible' };
+  parents?: string[];
+}
 
 export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
   const process = ctx.processes.current(input.processId);
@@ -24,18 +32,25 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     const active = store.findActiveBatchByDin(input.din.din);
     if (active) throw conflict('din-in-use', `DIN ${input.din.din} is already used by batch ${active.batchNumber} (${active.status})`);
     const def = process.definition;
+    const subject = subjectProblems(def, input);
+    if (subject.length) throw badRequest(`The batch does not name what process ${def.id} asks for`, subject);
+    // 21 CFR 1271.45(b): cells of a donor determined ineligible are not made into a product here.
+    if (input.donor?.eligibility === 'ineligible') throw refused('donor-ineligible', `donor ${input.donor.id} was determined ineligible`, [{ field: 'donor.eligibility', message: 'the donor is ineligible' }]);
+    const parents = parentBatches(ctx, def, input.parents ?? []);
     store.saveDefinition({ hash: process.hash, processId: def.id, version: def.version, definition: JSON.stringify(def), loadedAt: now.toISOString() });
-    // Batch numbers say the product and year; training batches can never be mistaken for GMP ones.
-    const prefix = `${ctx.config.training ? 'TRN-' : ''}${def.productType === 'CAR-T' ? 'CART' : 'NK'}-${now.getUTCFullYear()}-`;
+    // Batch numbers say the product (its prefix in the site's catalogue) and year; training batches can
+    // never be mistaken for GMP ones.
+    const prefix = `${ctx.config.training ? 'TRN-' : ''}${ctx.processes.prefixOf(def.productType)}-${now.getUTCFullYear()}-`;
     const batchNumber = `${prefix}${String(store.countBatchNumbers(prefix) + 1).padStart(5, '0')}`;
     payload = {
       processId: def.id, processVersion: def.version, processHash: process.hash, batchNumber,
       din: input.din.din, dinCheck: input.din.check, chainOfIdentityId: chainOfIdentityId(input.din.din, randomAlnum6()),
-      patient: input.patient, training: ctx.config.training,
+      ...(input.patient && { patient: input.patient }), ...(input.donor && { donor: input.donor }),
+      ...(parents.length && { parents }), training: ctx.config.training,
     };
     return {
       id: randomUUID(), batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 0,
-      din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient,
+      din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient ?? null, donor: input.donor ?? null,
       training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(),
     };
   }, (w) => {
@@ -43,4 +58,36 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     w.audit({ action: 'batch.created', entity: 'batch', entityId: entry.batchId, after: { ...payload, entryId: entry.id } });
   });
   return record;
+}
+
+/** The patient and donor the definition asks for: an autologous batch names its patient; an allogeneic one its donor. */
+function subjectProblems(def: ProcessDefinition, input: CreateBatchInput): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const recipient = recipientRule(def);
+  if (recipient === 'required' && !input.patient) problems.push({ field: 'patient', message: `process ${def.id} needs the patient (id and weight)` });
+  if (recipient === 'none' && input.patient) problems.push({ field: 'patient', message: `process ${def.id} names no recipient` });
+  if (def.autologous && input.donor) problems.push({ field: 'donor', message: `process ${def.id} is autologous: the patient is the donor` });
+  if (!def.autologous && !input.donor) problems.push({ field: 'donor', message: `process ${def.id} is allogeneic: the donor (id and eligibility) is required` });
+  const n = input.parents?.length ?? 0;
+  const rule = def.parents;
+  if (!rule && n) problems.push({ field: 'parents', message: `batches of process ${def.id} are not made from other batches` });
+  if (rule && (n < rule.min || n > rule.max)) problems.push({ field: 'parents', message: `process ${def.id} takes ${rule.min === rule.max ? rule.min : `${rule.min} to ${rule.max}`} parent batches, not ${n}` });
+  return problems;
+}
+
+/** The parent batches (genealogy): each must exist, be of a process the definition allows, and not be rejected or terminated. */
+function parentBatches(ctx: AppContext, def: ProcessDefinition, ids: string[]) {
+  const problems: FieldProblem[] = [];
+  const parents = ids.flatMap((id, i) => {
+    const field = `parents.${i}`;
+    const b = ctx.store.getBatch(id);
+    if (!b) return problems.push({ field, message: `batch ${id} does not exist` }), [];
+    if (ids.indexOf(id) !== i) problems.push({ field, message: `batch ${b.batchNumber} is named twice` });
+    if (b.status === 'rejected' || b.status === 'terminated') problems.push({ field, message: `batch ${b.batchNumber} is ${b.status}` });
+    if (def.parents?.processes && !def.parents.processes.includes(b.processId)) problems.push({ field, message: `batch ${b.batchNumber} is of process ${b.processId}; process ${def.id} is made from ${def.parents.processes.join(', ')}` });
+    if (b.training !== ctx.config.training) problems.push({ field, message: `batch ${b.batchNumber} is ${b.training ? 'a training' : 'a GMP'} batch` });
+    return [{ id: b.id, batchNumber: b.batchNumber, processId: b.processId }];
+  });
+  if (problems.length) throw refused('parent-batch-refused', problems.map((p) => p.message).join('; '), problems);
+  return parents;
 }

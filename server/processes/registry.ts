@@ -7,18 +7,30 @@ import { carT } from '../../workflows/builtin/car-t.js';
 import { nk } from '../../workflows/builtin/nk.js';
 import { checkDefinition, describeProblem } from '../../workflows/check.js';
 import { compileProcess, type BatchMachine } from '../../workflows/compile.js';
-import type { ProcessDefinition } from '../../workflows/definition.js';
+import { z } from 'zod';
+import { BUILTIN_PRODUCTS, ProductTypeSchema, type ProcessDefinition, type ProductType } from '../../workflows/definition.js';
 import type { Store } from '../store/store.js';
 
 export interface LoadedProcess { definition: ProcessDefinition; hash: string; machine: BatchMachine }
+
+/** The site's product catalogue beside its definitions: [{type, prefix, title?}]. */
+export const PRODUCTS_FILE = 'products.json';
 
 export class ProcessRegistry {
   private readonly byHash = new Map<string, LoadedProcess>();
   private readonly latest = new Map<string, LoadedProcess>();
 
+  /** The product catalogue: the built-in types and the site's own. */
+  constructor(readonly products: readonly ProductType[] = BUILTIN_PRODUCTS) {}
+
+  /** The batch-number prefix of a product type (a pinned definition's type may have left the catalogue). */
+  prefixOf(productType: string): string {
+    return this.products.find((p) => p.type === productType)?.prefix ?? productType.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 8);
+  }
+
   /** Adds a definition after its checks; throws with every problem named by step and field. */
   add(input: unknown, source: string): LoadedProcess {
-    const result = checkDefinition(input);
+    const result = checkDefinition(input, { products: this.products });
     if (!result.ok) throw new Error(`${source}: ${result.problems.map(describeProblem).join('; ')}`);
     const loaded = this.remember(result.definition, result.hash);
     const current = this.latest.get(loaded.definition.id);
@@ -50,20 +62,38 @@ export class ProcessRegistry {
   }
 }
 
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The built-in catalogue plus the site's products.json; a type or a prefix means one thing only. */
+export function productCatalogue(file?: string): ProductType[] {
+  if (!file || !fs.existsSync(file)) return [...BUILTIN_PRODUCTS];
+  const parsed = z.array(ProductTypeSchema).safeParse(readJson(file));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(catalogue)'}: ${i.message}`).join('; ')}`);
+  const all = [...BUILTIN_PRODUCTS];
+  for (const p of parsed.data) {
+    const same = all.find((q) => q.type === p.type);
+    if (same && same.prefix !== p.prefix) throw new Error(`${file}: product type ${p.type} has the batch-number prefix ${same.prefix}, not ${p.prefix}`);
+    const clash = all.find((q) => q.prefix === p.prefix && q.type !== p.type);
+    if (clash) throw new Error(`${file}: the batch-number prefix ${p.prefix} of ${p.type} is already that of ${clash.type}`);
+    if (!same) all.push(p);
+  }
+  return all;
+}
+
 export function loadProcesses(dir?: string): ProcessRegistry {
-  const registry = new ProcessRegistry();
+  const registry = new ProcessRegistry(productCatalogue(dir && path.join(dir, PRODUCTS_FILE)));
   registry.add(carT, 'built-in car-t');
   registry.add(nk, 'built-in nk');
   if (dir) {
-    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json') && f !== PRODUCTS_FILE).sort()) {
       const full = path.join(dir, file);
-      let json: unknown;
-      try {
-        json = JSON.parse(fs.readFileSync(full, 'utf8'));
-      } catch (e) {
-        throw new Error(`${full}: not valid JSON (${(e as Error).message})`);
-      }
-      registry.add(json, full);
+      registry.add(readJson(full), full);
     }
   }
   return registry;

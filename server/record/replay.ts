@@ -85,7 +85,7 @@ export function replayEntries(process: LoadedProcess, row: BatchRow, entries: En
   const r: Replaying = {
     row,
     steps: new Map(allSteps(process.definition).map((s) => [s.id, s])),
-    history: { occurrences: {}, patient: { weightKg: row.patient.weightKg } },
+    history: { occurrences: {}, patient: { ...(row.patient && { weightKg: row.patient.weightKg }) } },
     occurrenceOf: new Map(),
     deviations: new Map(),
     qa: emptyQaState(),

@@ -78,7 +78,10 @@ export const batches = sqliteTable('batches', {
   din: text('din').notNull(),
   dinCheck: text('din_check').notNull(),
   chainOfIdentityId: text('chain_of_identity_id').notNull(),
-  patient: text('patient', { mode: 'json' }).$type<{ id: string; weightKg: number }>().notNull(),
+  /** The recipient; NULL for an allogeneic batch that names none (migration 0004). */
+  patient: text('patient', { mode: 'json' }).$type<{ id: string; weightKg: number } | null>(),
+  /** The donor of an allogeneic batch (migration 0004). */
+  donor: text('donor', { mode: 'json' }).$type<{ id: string; eligibility: string } | null>(),
   training: integer('training', { mode: 'boolean' }).notNull(),
   openDeviations: integer('open_deviations').notNull(),
   createdAt: text('created_at').notNull(),

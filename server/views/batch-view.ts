@@ -1,6 +1,7 @@
 // The Batch of API.md, shaped from the record: its state, the steps offered now with their fields
 // and windows, the steps locked and why, and (unless a list asks otherwise) its entries.
 import type { AppContext } from '../context.js';
+import { parsePayload } from '../../schemas/entries.js';
 import type { Step } from '../../workflows/definition.js';
 import { scheduleOf } from '../../workflows/schedule.js';
 import { impliedSpec } from '../../workflows/values.js';
@@ -35,12 +36,22 @@ function fieldView(step: Step, lang: Lang, r: BatchRecord, now: Date) {
   });
 }
 
+/** The batches this one was made from, as its first entry names them (genealogy). */
+function parentsOf(r: BatchRecord) {
+  const first = r.entries[0];
+  return first?.kind === 'batch-created' ? parsePayload('batch-created', first.payload).parents : undefined;
+}
+
 export function batchSummary(r: BatchRecord) {
   const b = r.row;
+  const parents = parentsOf(r);
   return {
     id: b.id, batchNumber: b.batchNumber, processId: b.processId, processVersion: b.processVersion, processHash: b.processHash,
     status: statusOfRecord(r), state: { value: r.snapshot.value, recorded: r.snapshot.context.recorded, pendingVerification: Object.keys(r.snapshot.context.pending) },
-    version: r.version, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId, patient: b.patient,
+    version: r.version, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId,
+    // An allogeneic batch names its donor, and its patient only where there is one.
+    ...(b.patient && { patient: b.patient }), ...(b.donor && { donor: b.donor }), ...(parents && { parents }),
+    productType: r.process.definition.productType, autologous: r.process.definition.autologous,
     createdAt: b.createdAt, openDeviations: openDeviationCount(r), training: b.training,
     disposition: dispositionView(r), conditionalRelease: conditionalRelease(r), postReleaseFinding: postReleaseFinding(r),
   };

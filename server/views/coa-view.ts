@@ -60,7 +60,7 @@ export function coaView(ctx: AppContext, r: BatchRecord, lang: Lang = 'en') {
   return {
     batchId: b.id, batchNumber: b.batchNumber, processId: b.processId, processVersion: b.processVersion, processHash: b.processHash,
     product: t(r.process.definition.title, lang), productType: r.process.definition.productType,
-    din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId, patientId: b.patient.id, training: b.training,
+    din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId, ...(b.patient && { patientId: b.patient.id }), ...(b.donor && { donorId: b.donor.id }), training: b.training,
     ...(r.process.definition.autologous && { labelling: 'FOR AUTOLOGOUS USE ONLY' }),
     generatedAt: ctx.clock.now().toISOString(),
     tests: coaTests(r, lang),

@@ -34,7 +34,15 @@ export function entryView(r: BatchRecord, e: EntryRow) {
       return { ...base, reason: parsePayload('termination', e.payload).reason };
     case 'batch-created': {
       const p = parsePayload('batch-created', e.payload);
-      return { ...base, values: { processId: p.processId, processVersion: p.processVersion, din: p.din, patientId: p.patient.id, weightKg: p.patient.weightKg } };
+      return {
+        ...base,
+        values: {
+          processId: p.processId, processVersion: p.processVersion, din: p.din,
+          ...(p.patient && { patientId: p.patient.id, weightKg: p.patient.weightKg }),
+          ...(p.donor && { donorId: p.donor.id, donorEligibility: p.donor.eligibility }),
+          ...(p.parents && { parents: p.parents.map((x) => x.batchNumber) }),
+        },
+      };
     }
     // QA's entries carry no top-level stepId: they sign no step (the walk and clients read stepId as a step).
     case 'deviation-investigation':

@@ -12,6 +12,9 @@ export function lockReason(r: BatchRecord, step: Step, lang: Lang): string | nul
   const vi = lang === 'vi';
   if (status === 'terminated' || status === 'rejected') return vi ? `Lô đã ${status === 'terminated' ? 'bị chấm dứt' : 'bị loại'}: không còn bước nào.` : `The batch is ${status}: no further steps are allowed.`;
   if (!step.repeatable && ctx.recorded[step.id]) return null; // done, not locked
+  if (ctx.skipped[step.id]) return vi ? 'Không áp dụng: lô đi theo một quy trình thay thế khác.' : 'Does not apply: the batch took another route.';
+  if (step.until && ctx.recorded[step.until]) return vi ? `Đã kết thúc khi bước «${title(step.until)}» được ghi nhận.` : `Ended when "${title(step.until)}" was recorded.`;
+  if (step.stage === 'after-release' && status !== 'released') return vi ? 'Được ghi sau khi lô được xuất xưởng.' : 'Recorded once the batch is released.';
   if (step.stage === 'release' && status === 'in_process') {
     return vi ? 'Kiểm nghiệm xuất xưởng bắt đầu khi mọi bước sản xuất đã được ghi và xác minh.' : 'Release testing opens once every manufacturing step is recorded and verified.';
   }

@@ -1,0 +1,146 @@
+// A site's allogeneic umbilical-cord MSC process (docs/examples/uc-msc), written in the definition
+// format with no code of its own, runs through HTTP from the donor to QA review: its product type and
+// batch prefix from the site catalogue, a donor instead of a patient, the physician's eligibility
+// signature, the enzymatic route, culture checks ended by the harvest, computed doublings and
+// durations, censored release results, and a second batch that names the first as its parent.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../server/services/accounts.js';
+import { advance, call, din, harness, HOUR, PASSWORD, recordState, registerCatalogue, sign, type Harness } from '../helpers.js';
+
+const MSC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/examples/uc-msc');
+const DONOR = { id: 'CORD-DONOR-0042', eligibility: 'pending' };
+
+let h: Harness;
+let lots: Record<string, string>;
+beforeAll(async () => {
+  h = await harness({ processesDir: MSC_DIR });
+  await createUser(h.ctx, null, { username: 'doc1', fullName: 'Dr Test Physician', roles: ['physician'], password: PASSWORD }, false);
+  h.tokens.doc1 = (await call(h, null, 'POST', '/auth/login', { username: 'doc1', password: PASSWORD })).body.token;
+  ({ lots } = await registerCatalogue(h, 'uc-msc'));
+});
+afterAll(() => h.close());
+
+const iso = (msAgo: number) => new Date(h.ctx.clock.now().getTime() - msAgo).toISOString();
+
+async function record(batch: any, stepId: string, values: Record<string, unknown>, by = 'op1') {
+  return call(h, by, 'POST', `/batches/${batch.id}/steps/${stepId}`, { values, signature: sign(by), expectedVersion: batch.version });
+}
+
+describe('starting an allogeneic batch', () => {
+  it('lists the site process with its own product type', async () => {
+    const r = await call(h, 'op1', 'GET', '/processes');
+    expect(r.body).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'uc-msc', productType: 'MSC' }), expect.objectContaining({ id: 'car-t', productType: 'CAR-T' })]));
+  });
+
+  it('refuses a batch without its donor, with a donor on an autologous process, or without the patient an autologous process needs', async () => {
+    const before = recordState(h);
+    const noDonor = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(501).keyed, patient: { id: 'PT-9', weightKg: 60 } });
+    expect(noDonor.status).toBe(400);
+    expect(noDonor.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(noDonor.body.errors).toEqual([{ field: 'donor', message: 'process uc-msc is allogeneic: the donor (id and eligibility) is required' }]);
+    const donorOnCarT = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(502).keyed, patient: { id: 'PT-9', weightKg: 60 }, donor: DONOR });
+    expect(donorOnCarT.status).toBe(400);
+    expect(donorOnCarT.body.errors).toEqual([{ field: 'donor', message: 'process car-t is autologous: the patient is the donor' }]);
+    const noPatient = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(503).keyed });
+    expect(noPatient.status).toBe(400);
+    expect(noPatient.body.errors).toEqual([{ field: 'patient', message: 'process car-t needs the patient (id and weight)' }]);
+    const parentsOnCarT = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(504).keyed, patient: { id: 'PT-9', weightKg: 60 }, parents: ['x'] });
+    expect(parentsOnCarT.body.errors).toEqual([{ field: 'parents', message: 'batches of process car-t are not made from other batches' }]);
+    const ineligible = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(505).keyed, donor: { ...DONOR, eligibility: 'ineligible' } });
+    expect(ineligible.status).toBe(422);
+    expect(ineligible.body.errors).toEqual([{ field: 'donor.eligibility', message: 'the donor is ineligible' }]);
+    expect(recordState(h)).toEqual(before);
+  });
+});
+
+describe('an allogeneic UC-MSC batch from donor to QA review', () => {
+  let b: any;
+  const step = async (stepId: string, values: Record<string, unknown>, by = 'op1') => {
+    const r = await record(b, stepId, values, by);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    b = r.body.batch;
+    return r.body;
+  };
+  const locked = (stepId: string) => b.lockedSteps.find((s: any) => s.stepId === stepId)?.reason;
+
+  it('starts with the donor and no patient; the batch number has the catalogue prefix', async () => {
+    const r = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(510).keyed, donor: DONOR });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    b = r.body;
+    expect(b.batchNumber).toMatch(/^TRN-MSC-\d{4}-00001$/);
+    expect(b).toMatchObject({ donor: DONOR, productType: 'MSC', autologous: false, status: 'in_process' });
+    expect(b).not.toHaveProperty('patient');
+    expect(b.entries[0].values).toMatchObject({ donorId: DONOR.id, donorEligibility: 'pending' });
+  });
+
+  it('takes the maternal sample inside ±7 days of delivery, and the eligibility only from the physician', async () => {
+    await step('donor-screening', { cordScan: din(510).keyed, deliveryAt: iso(30 * HOUR), maternalSampleAt: iso(4 * 24 * HOUR), infectiousMarkers: 'negative' });
+    expect(b.openDeviations).toBe(0);
+    const byOperator = await record(b, 'donor-eligibility', { determination: 'eligible' });
+    expect(byOperator.status).toBe(403);
+    const body = await step('donor-eligibility', { determination: 'eligible', rationale: 'Screening and history acceptable' }, 'doc1');
+    expect(body.entry.signatures).toEqual([expect.objectContaining({ username: 'doc1', meaning: 'performed' })]);
+  });
+
+  it('takes the enzymatic route: the explant culture does not apply', async () => {
+    await step('tissue-processing', { cordLength: 35, isolationMethod: 'enzymatic' });
+    expect(b.availableSteps.map((s: any) => s.stepId)).toEqual(['enzymatic-digestion']);
+    expect(locked('explant-culture')).toBe('Does not apply: the batch took another route.');
+    const body = await step('enzymatic-digestion', { collagenaseLot: lots.collagenase, digestionStart: iso(3 * HOUR), digestionEnd: iso(0.5 * HOUR) });
+    expect(body.entry.values.digestionMinutes).toBe(150);
+    expect(b.availableSteps.map((s: any) => s.stepId)).toEqual(['culture-start']);
+  });
+
+  it('offers the culture checks until the harvest, which needs one of its two viabilities and computes the doublings', async () => {
+    await step('culture-start', { cultureStart: iso(0), seededCells: 10 });
+    await advance(h, 3 * 24 + 2);
+    await step('culture-check', { confluence: 40, morphology: 'spindle-shaped' });
+    await advance(h, 4 * 24);
+    await step('culture-check', { confluence: 85, morphology: 'spindle-shaped' });
+    await advance(h, 24 - 2);
+    const before = recordState(h);
+    const neither = await record(b, 'harvest', { harvestedCells: 640 });
+    expect(neither.status).toBe(400);
+    expect(neither.body.errors).toEqual([{ field: 'values.viabilityTrypan', message: 'at least one of Viability (trypan blue), Viability (7-AAD) is required' }]);
+    expect(recordState(h)).toEqual(before);
+    const body = await step('harvest', { harvestedCells: 640, viabilityFlow: 93 });
+    expect(body.entry.values).toMatchObject({ populationDoublings: 6, doublingTime: 32 });
+    expect(locked('culture-check')).toBe('Ended when "Harvest" was recorded.');
+    const v = await call(h, 'sup1', 'POST', `/batches/${b.id}/entries/${body.entry.id}/verify`, { signature: sign('sup1') });
+    expect(v.status).toBe(201);
+    b = v.body.batch;
+    expect(b.openDeviations).toBe(0);
+  });
+
+  it('freezes without a per-kg dose (no recipient yet) and times the freezing from the harvest', async () => {
+    await advance(h, 1);
+    const body = await step('cryopreservation', { freezeStart: iso(0.5 * HOUR), doses: 20, cellsPerDose: 30 });
+    expect(body.entry.values.timeToFreeze).toBe(30);
+    expect(body.entry.values).not.toHaveProperty('dosePerKg');
+    expect(b.status).toBe('qc_testing');
+  });
+
+  it('records censored release results as such and reaches QA review with no deviation', async () => {
+    await step('release-sterility', { sterility: 'no growth' }, 'qc1');
+    const endotoxin = await step('release-endotoxin', { endotoxin: { below: 0.05 } }, 'qc1');
+    expect(endotoxin.entry.values.endotoxin).toEqual({ below: 0.05 });
+    expect(endotoxin.entry.results).toEqual({ endotoxin: 'pass' });
+    await step('release-phenotype', { cd73: 99.1, cd90: 98.4, cd45: { below: 1 } }, 'qc1');
+    expect(b.status).toBe('qa_review');
+    expect(b.openDeviations).toBe(0);
+    expect(locked('thaw')).toBe('Recorded once the batch is released.');
+  });
+
+  it('starts a batch that names this one as its parent; an unknown parent is refused', async () => {
+    const unknown = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(511).keyed, donor: DONOR, parents: ['no-such-batch'] });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors).toEqual([{ field: 'parents.0', message: 'batch no-such-batch does not exist' }]);
+    const child = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(512).keyed, donor: DONOR, patient: { id: 'PT-77', weightKg: 20 }, parents: [b.id] });
+    expect(child.status, JSON.stringify(child.body)).toBe(201);
+    expect(child.body.parents).toEqual([{ id: b.id, batchNumber: b.batchNumber, processId: 'uc-msc' }]);
+    expect(child.body.patient).toEqual({ id: 'PT-77', weightKg: 20 });
+    expect(child.body.batchNumber).toMatch(/^TRN-MSC-\d{4}-00002$/);
+  });
+});
