@@ -1,8 +1,9 @@
 // A site's allogeneic umbilical-cord MSC process (docs/examples/uc-msc), written in the definition
-// format with no code of its own, runs through HTTP from the donor to QA review: its product type and
+// format with no code of its own, runs through HTTP from the donor to release and dose issue: its product type and
 // batch prefix from the site catalogue, a donor instead of a patient, the physician's eligibility
 // signature, the enzymatic route, culture checks ended by the harvest, computed doublings and
-// durations, censored release results, and a second batch that names the first as its parent.
+// durations, censored release results, release and the steps after it, and a second batch that names
+// the first as its parent.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +132,22 @@ describe('an allogeneic UC-MSC batch from donor to QA review', () => {
     expect(b.status).toBe('qa_review');
     expect(b.openDeviations).toBe(0);
     expect(locked('thaw')).toBe('Recorded once the batch is released.');
+  });
+
+  it('is released by QA, then offers thaw and dose issue (steps after release), repeatedly', async () => {
+    const reviewed = await call(h, 'qa1', 'POST', `/batches/${b.id}/review`, { comment: 'Reviewed by exception.', signature: sign('qa1') });
+    expect(reviewed.status, JSON.stringify(reviewed.body)).toBe(201);
+    const released = await call(h, 'qa2', 'POST', `/batches/${b.id}/disposition`, { decision: 'release', signature: sign('qa2') });
+    expect(released.status, JSON.stringify(released.body)).toBe(201);
+    b = (await call(h, 'op1', 'GET', `/batches/${b.id}`)).body;
+    expect(b.status).toBe('released');
+    expect(b.availableSteps.map((s: any) => s.stepId)).toEqual(['thaw']);
+    await step('thaw', { thawedAt: iso(0.2 * HOUR), postThawViability: 88 });
+    const issue = await step('dose-issue', { recipientId: 'PT-12', issuedAt: iso(0) }, 'sup1');
+    expect(issue.entry.verified).toBe(false);
+    await step('thaw', { thawedAt: iso(0), postThawViability: 86 }, 'qc1');
+    expect(b.status).toBe('released');
+    expect(b.entries.filter((e: any) => e.stepId === 'thaw')).toHaveLength(2);
   });
 
   it('starts a batch that names this one as its parent; an unknown parent is refused', async () => {
