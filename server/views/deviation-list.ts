@@ -9,21 +9,22 @@ import { deviationView } from './deviation-view.js';
 export interface DeviationFilter { status?: Deviation['status']; severity?: Deviation['severity']; limit: number; cursor?: string }
 
 export function listDeviations(ctx: AppContext, f: DeviationFilter) {
-  const rows: { d: Deviation; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
+  const rows: { key: string; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
   for (const batchId of ctx.store.batchIdsWithEntryKind('deviation')) {
     const r = loadBatch(ctx, batchId);
-    for (const d of r.deviations) {
-      if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) continue;
-      rows.push({ d, view: { ...deviationView(d, r), batchNumber: r.row.batchNumber } });
-    }
+    r.deviations.forEach((d, i) => {
+      if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) return;
+      // Oldest first; deviations opened at the same time keep their batch's order (append-only: stable).
+      rows.push({ key: `${d.openedAt}|${batchId}|${String(i).padStart(6, '0')}`, view: { ...deviationView(d, r), batchNumber: r.row.batchNumber } });
+    });
   }
-  rows.sort((a, b) => a.d.openedAt.localeCompare(b.d.openedAt) || a.d.id.localeCompare(b.d.id));
-  // The cursor is the last (openedAt, id) served: stable while deviations are added after it.
+  rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // The cursor is the key of the last deviation served: stable while deviations are added after it.
   const after = f.cursor ? Buffer.from(f.cursor, 'base64url').toString() : undefined;
-  const start = after ? rows.findIndex((x) => `${x.d.openedAt}|${x.d.id}` > after) : 0;
-  const from = start === -1 ? rows.length : start;
-  const items = rows.slice(from, from + f.limit);
+  const from = after ? rows.findIndex((x) => x.key > after) : 0;
+  const start = from === -1 ? rows.length : from;
+  const items = rows.slice(start, start + f.limit);
   const last = items[items.length - 1];
-  const next = from + f.limit < rows.length && last ? Buffer.from(`${last.d.openedAt}|${last.d.id}`).toString('base64url') : undefined;
+  const next = start + f.limit < rows.length && last ? Buffer.from(last.key).toString('base64url') : undefined;
   return { items: items.map((x) => x.view), ...(next && { nextCursor: next }) };
 }

@@ -48,6 +48,17 @@ describe('composite criteria and bounds at their exact limits', () => {
     expect(above.body.entry.results).toEqual({ endotoxin: 'fail' });
     expect(await outcome('release-endotoxin')).toMatchObject({ outcome: 'fail', specification: ['Endotoxin: ≤ 0.5 EU/mL'], correctionIds: [above.body.entry.id] });
     expect(await deviations(h, d.id)).toHaveLength(4);
+
+    // The site-wide list pages through them oldest first and filters by status and severity.
+    const first = await call(h, 'qa1', 'GET', '/deviations?limit=3');
+    expect(first.body.items).toHaveLength(3);
+    const rest = await call(h, 'qa1', 'GET', `/deviations?limit=3&cursor=${first.body.nextCursor}`);
+    expect(rest.body).toEqual({ items: [expect.objectContaining({ batchNumber: d.batch.batchNumber })] });
+    expect([...first.body.items, ...rest.body.items].map((x: any) => x.id)).toEqual((await deviations(h, d.id)).map((x) => x.id));
+    expect((await call(h, 'op1', 'GET', '/deviations?status=closed')).body).toEqual({ items: [] });
+    expect((await call(h, 'op1', 'GET', '/deviations?status=open&severity=major')).body.items).toHaveLength(4);
+    // Nothing is released yet: the final containers are in quarantine.
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body).toMatchObject({ status: 'quarantined', items: [{ status: 'quarantined' }, { status: 'quarantined' }] });
   });
 
   it('shows the analyst the total a per-kg dose specification implies for this patient, and judges the dose at that limit', async () => {
