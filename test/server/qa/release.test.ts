@@ -106,6 +106,30 @@ describe('release of a CAR-T batch', () => {
   });
 });
 
+describe('rejection and exceptional release of the other product', () => {
+  it('rejects a CAR-T batch in which replication-competent lentivirus was detected', async () => {
+    const d = await batchInQaReview(h, 'car-t', 5, { 'release-rcl': { rcl: 'detected' } });
+    expect(await deviations(h, d.id)).toEqual([expect.objectContaining({ kind: 'oos', stepId: 'release-rcl' })]);
+    await closeAll(h, d.id);
+    expect((await review(h, d.id)).status).toBe(201);
+    const rejected = await dispose(h, d.id, { decision: 'reject', justification: 'RCL detected: the product is not safe.' });
+    expect(rejected.status, JSON.stringify(rejected.body)).toBe(201);
+    expect(rejected.body.batch).toMatchObject({ status: 'rejected', conditionalRelease: false, disposition: { decision: 'reject', signature: { meaning: 'rejected' } } });
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items.map((b: any) => b.status)).toEqual(['rejected', 'rejected']);
+    projectionAgrees(d.id);
+  });
+
+  it("releases exceptionally an NK batch whose dose is above its range, on the physician's request", async () => {
+    const d = await batchInQaReview(h, 'nk', 6, { 'release-dose': { cellDose: 2.5 } });
+    await closeAll(h, d.id);
+    expect((await review(h, d.id)).status).toBe(201);
+    const r = await dispose(h, d.id, { decision: 'exceptional-release', justification: 'The infusion is split by the clinic.', physicianRequest: 'Dr. Le, oncology' });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.batch).toMatchObject({ status: 'released', conditionalRelease: true, disposition: { decision: 'exceptional-release', failedTests: ['release-dose'], pendingTests: ['release-sterility'] } });
+    projectionAgrees(d.id);
+  });
+});
+
 describe('NK batches', () => {
   it('flags a released batch whose sterility culture grows: a critical post-release deviation, shown in every view, investigated, closed and reviewed again', async () => {
     const d = await batchInQaReview(h, 'nk', 3);
