@@ -26,12 +26,15 @@ import webUi from './plugins/web-ui.js';
 import siteRoutes from './routes/site.js';
 import qaRoutes from './routes/qa.js';
 import { API_DESCRIPTION } from './openapi-description.js';
+import { patientIdPattern } from './domain/patient-id.js';
 
 export interface BuildOptions {
   dbFile: string;
   training?: boolean;
   processesDir?: string;
   timeZone?: string;
+  /** CELLBATCH_PATIENT_ID_PATTERN: a regular expression a whole patient id must match (default DEFAULT_PATIENT_ID_PATTERN). */
+  patientIdPattern?: string;
   idleTimeoutMinutes?: number;
   passwordMaxAgeDays?: number;
   /** Wall-clock source (tests inject one they control). */
@@ -71,7 +74,8 @@ function checked(ctx: AppContext, report: AppContext['recordCheck']['report']): 
 }
 
 function openContext(opts: BuildOptions): AppContext {
-  // Definitions first: a bad one stops the start before any database file is created.
+  // Settings and definitions first: a bad one stops the start before any database file is created.
+  const patientIds = patientIdPattern(opts.patientIdPattern);
   const processes = opts.processes ?? loadProcesses(opts.processesDir);
   const integrity = opts.dbFile === ':memory:' ? undefined : openIntegrity(opts.dbFile, opts.keyDir);
   const store = new Store(opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
@@ -83,7 +87,7 @@ function openContext(opts: BuildOptions): AppContext {
   }
   const training = !!opts.training;
   const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
-  const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180 };
+  const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds };
   return { store, clock, config, processes, integrity, recordCheck: { report: undefined } };
 }
 

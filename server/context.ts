@@ -13,6 +13,8 @@ export interface Config {
   passwordMaxAgeDays: number;
   /** The site's time zone: expiry and calibration dates are last valid days in it. */
   timeZone: string;
+  /** The site's format of patient identifiers (medical record number or pseudonym), never a name: 21 CFR 1271.290(c). */
+  patientIdPattern: RegExp;
 }
 
 export interface AppContext {

@@ -9,6 +9,7 @@ const { app, ctx } = await buildApp({
   training: env.CELLBATCH_TRAINING === '1',
   processesDir: env.CELLBATCH_PROCESSES_DIR,
   timeZone: env.CELLBATCH_TZ ?? 'UTC',
+  patientIdPattern: env.CELLBATCH_PATIENT_ID_PATTERN,
   idleTimeoutMinutes: Number(env.CELLBATCH_IDLE_MINUTES ?? 15),
   passwordMaxAgeDays: Number(env.CELLBATCH_PASSWORD_DAYS ?? 180),
   logger: env.CELLBATCH_LOG !== '0',

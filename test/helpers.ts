@@ -25,7 +25,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions { training?: boolean; idleTimeoutMinutes?: number; processesDir?: string; checkpointEvery?: number }
+export interface HarnessOptions { training?: boolean; idleTimeoutMinutes?: number; processesDir?: string; checkpointEvery?: number; patientIdPattern?: string }
 
 /** Users every test can sign with: two of each signing role, plus admin and inspector. */
 export const ROSTER: [string, string[]][] = [
@@ -38,7 +38,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const wall = { now: Date.parse('2026-03-02T08:00:00Z') };
   const { app, ctx } = await buildApp({
     dbFile: path.join(dir, 'cellbatch.db'), training: opts.training ?? true, now: () => wall.now,
-    idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery,
+    idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery, patientIdPattern: opts.patientIdPattern,
   });
   await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { fullName: 'Test ADMIN' });
   for (const [username, roles] of ROSTER) {

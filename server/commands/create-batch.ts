@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, refused, type FieldProblem } from '../errors.js';
+import { patientIdProblem } from '../domain/patient-id.js';
 import { assertMay } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { startBatch } from './append.js';
@@ -21,6 +22,13 @@ export interface CreateBatchInput {
 }
 
 export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
+  // Values of the body, judged with its shape (400 before 404), against the site's configured format:
+  // a patient or donor is a code, never a name (21 CFR 1271.290(c)).
+  const idProblems = ([['patient.id', input.patient?.id], ['donor.id', input.donor?.id]] as const).flatMap(([field, id]) => {
+    const message = id === undefined ? null : patientIdProblem(id, ctx.config.patientIdPattern);
+    return message ? [{ field, message }] : [];
+  });
+  if (idProblems.length) throw badRequest('A person\'s id does not follow the site\'s format', idProblems);
   const process = ctx.processes.current(input.processId);
   if (!process) throw notFound('process', input.processId);
   assertMay(actor, 'batch.create');

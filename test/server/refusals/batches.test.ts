@@ -141,6 +141,40 @@ describe('POST /batches refuses DINs in use, bad patients, unknown processes and
     await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(23).keyed, patient: { weightKg: 70 } }), 400, ['patient.id']);
   });
 
+  it('refuses a patient\'s name as patient id (21 CFR 1271.290(c)) with 400 on patient.id; the name reaches no record', async () => {
+    const name = 'Nguyễn Văn An';
+    for (const id of [name, 'Smith', 'PT 0001', 'An', 'Jane Doe']) {
+      const r = await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(26).keyed, patient: { id, weightKg: 70 } }), 400, ['patient.id']);
+      expect(r.body.errors.find((e: { field: string }) => e.field === 'patient.id').message).toMatch(/never a name/);
+    }
+    // The refused attempt is audited without the value: the name is kept nowhere.
+    const audit = JSON.stringify((await call(h, 'qa1', 'GET', '/audit?limit=500')).body.items);
+    expect(audit).not.toContain('Nguyễn');
+    expect(audit).not.toContain('Smith');
+    expect((await call(h, 'op1', 'GET', '/batches')).body.items).toEqual([]);
+  });
+
+  it('accepts medical record numbers and pseudonyms of the default format (control), as the contract walk sends them', async () => {
+    for (const [i, id] of ['PT-00012345', 'MRN123456', 'CAR.2026_007'].entries()) {
+      const r = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(40 + i).keyed, patient: { id, weightKg: 70 } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body.patient.id).toBe(id);
+    }
+  });
+
+  it('judges the patient id against the site\'s configured pattern (CELLBATCH_PATIENT_ID_PATTERN), before an unknown process (400 before 404)', async () => {
+    const site = await harness({ patientIdPattern: 'MRN[0-9]{6}' });
+    try {
+      expect((await call(site, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(50).keyed, patient: { id: 'MRN123456', weightKg: 70 } })).status).toBe(201);
+      expectProblem(await call(site, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(51).keyed, patient: { id: 'PT-00012345', weightKg: 70 } }), 400, ['patient.id']);
+      expectProblem(await call(site, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(51).keyed, patient: { id: 'MRN1234567', weightKg: 70 } }), 400, ['patient.id']);
+      expectProblem(await call(site, 'op1', 'POST', '/batches', { processId: 'no-such', din: din(51).keyed, patient: { id: 'Jane Doe', weightKg: 70 } }), 400, ['patient.id']);
+    } finally {
+      await site.close();
+    }
+    await expect(harness({ patientIdPattern: '([' })).rejects.toThrow(/CELLBATCH_PATIENT_ID_PATTERN/);
+  });
+
   it('refuses an unknown key in the body or in patient, naming it', async () => {
     await refusedWithoutWriting(h, () => start(din(24).keyed, 'op1', { batchNumber: 'CART-2026-99999' }), 400, ['batchNumber']);
     await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(24).keyed, patient: { id: 'PT-24', weightKg: 70, name: 'Jane Doe' } }), 400, ['patient.name']);
