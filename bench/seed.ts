@@ -28,6 +28,7 @@ import { createBatch } from '../server/commands/create-batch.js';
 import { recordStep } from '../server/commands/record-step.js';
 import { verifyEntry } from '../server/commands/verify-entry.js';
 import { loadBatch } from '../server/record/load.js';
+import { rebuildAllProjections } from '../server/services/projection.js';
 import { chainOfIdentityId, randomAlnum6 } from '../server/domain/isbt128.js';
 import { rowHash } from '../server/store/chain.js';
 import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';
@@ -288,7 +289,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
         }
       }
     }
-    store.saveBatchState(tplRow.id, { status: 'in_process', version: perBatch, openDeviations: 0, updatedAt: tplRow.updatedAt });
+    store.saveBatchState(tplRow.id, { status: 'in_process', version: perBatch, openDeviations: 0, updatedAt: tplRow.updatedAt, recordState: null });
     const fastSeconds = (performance.now() - tFast) / 1000;
     db.pragma('synchronous = FULL');
 
@@ -298,6 +299,10 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
       const r = loadBatch(ctx, id);
       if (r.version !== perBatch || !store.batchIntact(id)) throw new Error(`seeded batch ${id} does not replay to ${perBatch} entries with intact rows`);
     }
+    // The read model of the lists, as the server writes it with every entry: rebuilt from the entries.
+    const tState = performance.now();
+    store.transaction(() => rebuildAllProjections(ctx));
+    log(`  read model of ${fmt(ids.length)} batches rebuilt from their entries in ${fmt((performance.now() - tState) / 1000, 1)} s`);
     store.checkpoint('interval'); // sign the heads, as the server does every 1000 rows
     db.pragma('wal_checkpoint(TRUNCATE)');
     const counts = store.counts();

@@ -9,6 +9,7 @@ import { writeAudit, type AuditEvent } from '../services/audit.js';
 import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
 import { replay } from '../record/load.js';
 import { openDeviationCount, statusOfRecord, type BatchRecord } from '../record/record.js';
+import { serializeRecordState } from '../record/record-state.js';
 import type { EntryKind, EntryPayload } from '../../schemas/entries.js';
 import { randomUUID } from 'node:crypto';
 
@@ -88,7 +89,8 @@ function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: 
     const [before, after] = [statusOfRecord(record), statusOfRecord(next)];
     // 21 CFR 11.10(e): a state change of the batch is an event of its own in the audit trail.
     if (before !== after) writer.audit({ action: 'batch.status-changed', entity: 'batch', entityId: record.row.id, before: { status: before }, after: { status: after } });
-    const state = { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now };
+    // The read model the lists serve, in the same transaction as what it is read from.
+    const state = { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now, recordState: serializeRecordState(next) };
     store.saveBatchState(record.row.id, state);
     return { result, record: { ...next, row: { ...next.row, ...state } } };
   }

@@ -59,7 +59,7 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     return {
       id: randomUUID(), batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 0,
       din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient ?? null, donor: input.donor ?? null,
-      training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(),
+      training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(), recordState: null,
     };
   }, (w) => {
     const entry = w.entry('batch-created', payload);

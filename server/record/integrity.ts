@@ -12,3 +12,17 @@ export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
   if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
   return ctx.store.batchIntact(r.row.id, { entries: r.entries, signatures: r.signatures });
 }
+
+/**
+ * R1 for a list of batches, which does not re-hash every batch's rows on every page: what the last
+ * verification of the whole record found (at start and at every GET /audit/verify), and the batch's
+ * own rows hashed again whenever that verification found a problem or has not run. A single batch
+ * (GET /batches/{id}), its export and its PDF always hash its rows.
+ */
+export function listedIntegrity(ctx: AppContext, batchId: string): boolean {
+  const report = ctx.recordCheck.report;
+  const failed = report?.firstInvalid;
+  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
+  if (report?.valid) return true;
+  return ctx.store.batchIntact(batchId);
+}

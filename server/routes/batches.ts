@@ -9,6 +9,7 @@ import { currentUser } from '../plugins/auth.js';
 import { loadBatch } from '../record/load.js';
 import type { BatchRecord } from '../record/record.js';
 import { batchView } from '../views/batch-view.js';
+import { listBatchViews } from '../views/batch-list.js';
 import { deviationView } from '../views/deviation-view.js';
 import { entryView } from '../views/entry-view.js';
 import type { Lang } from '../views/text.js';
@@ -36,11 +37,8 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/batches', { schema: { tags: ['batches'], summary: 'Start a batch (operator, supervisor)', body: CreateBatchBody } }, async (req, reply) =>
     reply.code(201).send(batchView(ctx, createBatch(ctx, currentUser(req), req.body), { lang: langOf(req) })));
 
-  app.get('/batches', { schema: { tags: ['batches'], summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery } }, async (req) => {
-    const page = ctx.store.listBatches(req.query.status, req.query.limit, req.query.cursor);
-    const items = page.items.map((row) => batchView(ctx, loadBatch(ctx, row.id), { lang: langOf(req), entries: false }));
-    return { items, ...(page.nextCursor && { nextCursor: page.nextCursor }) };
-  });
+  app.get('/batches', { schema: { tags: ['batches'], summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery } }, async (req) =>
+    listBatchViews(ctx, req.query, langOf(req)));
 
   app.get('/batches/:id', { schema: { tags: ['batches'], summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery } }, async (req) =>
     batchView(ctx, loadBatch(ctx, req.params.id), { lang: langOf(req) }));

@@ -1,18 +1,22 @@
 // The projection table is a cache: this rebuilds a batch's row from its entries alone, and says
-// whether the cached row agrees. A test proves both equal after every kind of write.
+// whether the cached row agrees. A test proves both equal after every kind of write. The row holds
+// the read model the lists serve (record-state.ts): it is rebuilt and compared like the rest.
+import { isDeepStrictEqual } from 'node:util';
 import type { AppContext } from '../context.js';
 import { openDeviationCount, statusOfRecord } from '../record/record.js';
 import { replay } from '../record/load.js';
+import { recordStateOf, type RecordState } from '../record/record-state.js';
 
-export interface ProjectionState { status: string; version: number; openDeviations: number }
+export interface ProjectionState { status: string; version: number; openDeviations: number; recordState: RecordState | null }
 
 export function rebuildProjection(ctx: AppContext, batchId: string): { cached: ProjectionState; rebuilt: ProjectionState } | undefined {
   const row = ctx.store.getBatch(batchId);
   if (!row) return undefined;
   const record = replay(ctx, row, ctx.store.entriesOfBatch(batchId));
   return {
-    cached: { status: row.status, version: row.version, openDeviations: row.openDeviations },
-    rebuilt: { status: statusOfRecord(record), version: record.version, openDeviations: openDeviationCount(record) },
+    cached: { status: row.status, version: row.version, openDeviations: row.openDeviations, recordState: row.recordState ? (JSON.parse(row.recordState) as RecordState) : null },
+    // Through JSON, as it is stored.
+    rebuilt: { status: statusOfRecord(record), version: record.version, openDeviations: openDeviationCount(record), recordState: JSON.parse(JSON.stringify(recordStateOf(record))) as RecordState },
   };
 }
 
@@ -21,8 +25,8 @@ export function rebuildAllProjections(ctx: AppContext) {
   let fixed = 0;
   for (const id of ctx.store.allBatchIds()) {
     const r = rebuildProjection(ctx, id)!;
-    if (JSON.stringify(r.cached) !== JSON.stringify(r.rebuilt)) {
-      ctx.store.saveBatchState(id, { ...r.rebuilt, updatedAt: ctx.clock.now().toISOString() });
+    if (!isDeepStrictEqual(r.cached, r.rebuilt)) {
+      ctx.store.saveBatchState(id, { ...r.rebuilt, recordState: JSON.stringify(r.rebuilt.recordState), updatedAt: ctx.clock.now().toISOString() });
       fixed++;
     }
   }

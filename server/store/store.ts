@@ -242,8 +242,8 @@ export class Store {
     this.db.insert(t.batches).values(row).run();
   }
   /** Replaces the cached state of a batch; the projection is rebuilt from entries whenever needed. */
-  saveBatchState(id: string, state: Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt'>) {
-    this.q.saveBatchState.run(state.status, state.version, state.openDeviations, state.updatedAt, id);
+  saveBatchState(id: string, state: Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt' | 'recordState'>) {
+    this.q.saveBatchState.run(state.status, state.version, state.openDeviations, state.updatedAt, state.recordState, id);
   }
   getBatch(id: string) {
     return this.q.batch.get({ id });
@@ -407,7 +407,7 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
     material: db.select().from(t.materials).where(eq(t.materials.id, p('id'))).prepare(),
     equipment: db.select().from(t.equipment).where(eq(t.equipment.id, p('id'))).prepare(),
     batch: db.select().from(t.batches).where(eq(t.batches.id, p('id'))).prepare(),
-    saveBatchState: sqlite.prepare('update batches set status = ?, version = ?, open_deviations = ?, updated_at = ? where id = ?'),
+    saveBatchState: sqlite.prepare('update batches set status = ?, version = ?, open_deviations = ?, updated_at = ?, record_state = ? where id = ?'),
     entry: db.select().from(t.entries).where(eq(t.entries.id, p('id'))).prepare(),
     entriesOfBatch: db.select().from(t.entries).where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.entries.batchSeq)).prepare(),
     signaturesOfBatch: db.select(getTableColumns(t.signatures)).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))

@@ -86,6 +86,8 @@ export const batches = sqliteTable('batches', {
   openDeviations: integer('open_deviations').notNull(),
   createdAt: text('created_at').notNull(),
   updatedAt: text('updated_at').notNull(),
+  /** Read model: the replayed state the lists show (server/record/record-state.ts), rewritten with every write. */
+  recordState: text('record_state'),
 }, (t) => [uniqueIndex('batches_batch_number').on(t.batchNumber), index('batches_din').on(t.din), index('batches_status').on(t.status, t.id)]);
 
 export const entries = sqliteTable('entries', {

@@ -57,7 +57,8 @@ export function batchSummary(r: BatchRecord) {
   };
 }
 
-export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean } = {}) {
+/** `integrity`: a list passes what it knows (record/integrity.ts listedIntegrity); otherwise the batch's rows are hashed. */
+export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean } = {}) {
   const lang = opts.lang ?? 'en';
   const now = ctx.clock.now();
   const steps = stepsOf(r);
@@ -76,7 +77,7 @@ export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; 
     .flatMap((s) => { const reason = lockReason(r, s, lang); return reason ? [{ stepId: s.id, title: t(s.title, lang), reason }] : []; });
   return {
     ...batchSummary(r),
-    integrity: integrityOf(ctx, r),
+    integrity: opts.integrity ?? integrityOf(ctx, r),
     availableSteps,
     lockedSteps,
     ...(opts.entries !== false && { entries: entryViews(r) }),

@@ -1,0 +1,18 @@
+// GET /batches: a page of Batches without entries, served from the read model kept in each batch's
+// projection row (record/record-state.ts) instead of replaying every batch of the page. A row written
+// before the read model existed is replayed.
+import type { AppContext } from '../context.js';
+import { processOf, replay } from '../record/load.js';
+import { recordFromRow } from '../record/record-state.js';
+import { listedIntegrity } from '../record/integrity.js';
+import { batchView } from './batch-view.js';
+import type { Lang } from './text.js';
+
+export function listBatchViews(ctx: AppContext, q: { status?: string; limit: number; cursor?: string }, lang: Lang) {
+  const page = ctx.store.listBatches(q.status, q.limit, q.cursor);
+  const items = page.items.map((row) => {
+    const record = recordFromRow(processOf(ctx, row), row) ?? replay(ctx, row, ctx.store.entriesOfBatch(row.id));
+    return batchView(ctx, record, { lang, entries: false, integrity: listedIntegrity(ctx, row.id) });
+  });
+  return { items, ...(page.nextCursor && { nextCursor: page.nextCursor }) };
+}
