@@ -128,6 +128,7 @@ describe('the bench terminal', () => {
     await expect.poll(() => isFocused(verify)).toBe(true);
     await act.click(verify);
     const witness = page.getByRole('dialog', { name: 'Sign as witness (second person)' });
+    await expect.poll(() => isFocused(witness.getByLabel('Username'))).toBe(true);
     expect(await witness.getByLabel('Username').inputValue()).toBe('');
     await act.enter(witness.getByLabel('Username'), 'op2', 'Tab');
     await act.enter(witness.getByLabel('Password'), PASSWORD);
@@ -140,9 +141,15 @@ describe('the bench terminal', () => {
     await page.reload();
     const check = new Actions();
     await check.click(page.getByRole('button', { name: 'Record "Culture check"' }));
+    // The culture day is computed; focus starts on the first value and Enter moves to the next.
+    await expect.poll(() => isFocused(page.getByLabel('Viable cell density'))).toBe(true);
     await check.enter(page.getByLabel('Viable cell density'), '1.2');
+    await expect.poll(() => isFocused(page.getByLabel('Viability'))).toBe(true);
     await check.enter(page.getByLabel('Viability'), '91');
+    await expect.poll(() => isFocused(page.getByLabel('Culture volume'))).toBe(true);
     await check.enter(page.getByLabel('Culture volume'), '70');
+    // The dialog opens with the performer's username filled in and the focus on the password.
+    await expect.poll(() => isFocused(page.getByRole('dialog').getByLabel('Password'))).toBe(true);
     await check.enter(page.getByRole('dialog').getByLabel('Password'), PASSWORD);
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Recorded: Culture check' }).isVisible()).toBe(true);
     expect(check.count).toBeLessThanOrEqual(8);

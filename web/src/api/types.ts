@@ -58,3 +58,34 @@ export interface DefinitionStep {
 }
 export interface ProcessDefinition { id: string; version: number; title: Texts; phases: { id: string; title: Texts; steps: DefinitionStep[] }[] }
 export interface ProcessSummary { id: string; version: number; name: string; title?: Texts; productType: string; hash: string }
+
+// ─── QA (GET /batches/{id}/review, /me/pending) ──────────────────────────────────────────────────
+export interface DeviationDetail extends Deviation {
+  investigation?: { rootCause: string; productImpact: string; otherBatchesImpact: string; capaReference?: string; signature?: StoredSignature };
+  closure?: { investigation: string; conclusion: string; signature?: StoredSignature };
+}
+export interface ReviewException {
+  id: string; kind: string; target: { type: 'entry' | 'deviation' | 'audit' | 'step'; id: string }; stepId?: string;
+  at: string; why: string; voidsReview: boolean; covered: boolean;
+}
+export interface Disposition {
+  entryId: string; decision: 'release' | 'reject' | 'exceptional-release'; decidedAt: string; justification?: string; physicianRequest?: string;
+  conditional: boolean; pendingTests: string[]; stillPending: string[]; failedTests: string[]; signature: StoredSignature | null;
+}
+export interface ReleaseTest {
+  stepId: string; test: string; specification: string[]; followsRelease: boolean; outcome: 'pass' | 'fail' | 'pending';
+  results?: { name: string; label: string; value: unknown; unit?: string; result?: string }[];
+}
+export interface Review {
+  batch: Batch & { disposition: Disposition | null; conditionalRelease: boolean; postReleaseFinding: boolean };
+  exceptions: ReviewException[]; reviewable: boolean; blockedBy?: string[];
+  reviews: { entryId: string; signedAt: string; comment?: string; signature: StoredSignature | null; current: boolean }[];
+  currentReview: { entryId: string; signedAt: string } | null;
+  voidedReview?: { entryId: string; signedAt: string };
+  deviations: DeviationDetail[]; releaseTests: ReleaseTest[]; disposition: Disposition | null;
+}
+export interface PendingItem {
+  action: 'verify' | 'record-step' | 'enter-result' | 'investigate-deviation' | 'close-deviation' | 'sign-review' | 'dispose';
+  batchId: string; batchNumber: string; status: BatchStatus; stepId?: string; entryId?: string; deviationId?: string; title: string;
+  due?: 'due' | 'overdue' | 'upcoming'; opensAt?: string; closesAt?: string; detail?: string;
+}

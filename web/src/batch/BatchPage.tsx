@@ -11,7 +11,7 @@ import { SignatureDialog, type Credentials } from './SignatureDialog';
 import { Timeline } from './Timeline';
 import { fieldsOf, loadProcess } from './process';
 import { rawValue } from './values';
-import { DeviationList } from './DeviationList';
+import { DeviationList, ReportDeviation } from './DeviationList';
 
 type Selection = { kind: 'record'; stepId: string } | { kind: 'correct'; entryId: string } | null;
 
@@ -52,6 +52,15 @@ export function BatchPage({ id }: { id: string }) {
   }, [id]);
   // The language is part of the answer (step titles, reasons): read again when it changes.
   useEffect(() => { void load(); }, [load, lang]);
+
+  // A link from the QA desk names an entry or a step (#entry-…, #step-…): one click to it.
+  const ready = !!batch && !!def;
+  useEffect(() => {
+    if (!ready || !location.hash) return;
+    const el = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    el?.scrollIntoView({ block: 'center' });
+    el?.focus();
+  }, [ready]);
 
   useEffect(() => {
     if (!focusAfter) return;
@@ -126,6 +135,7 @@ export function BatchPage({ id }: { id: string }) {
         <div className="side">
           {form ?? <p className="card muted">{active ? t('batch.chooseStep') : t('batch.closed')}</p>}
           <DeviationList deviations={deviations} def={def} />
+          {active && <ReportDeviation batch={batch} def={def} onDone={(b) => { setBatch(b); setNotice(t('deviation.reported')); void load(); }} />}
         </div>
       </div>
       {verifying && (

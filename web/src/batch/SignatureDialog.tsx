@@ -9,7 +9,7 @@ import { TextField } from '../ui/fields';
 import { ProblemMessage } from '../ui/ProblemMessage';
 import type { MessageKey } from '../i18n/en';
 
-export type Meaning = 'performed' | 'verified' | 'reviewed' | 'approved' | 'released' | 'rejected';
+export type Meaning = 'performed' | 'verified' | 'investigated' | 'reviewed' | 'approved' | 'released' | 'rejected';
 export interface Credentials { username: string; password: string }
 
 export function SignatureDialog({ meaning, subject, username: suggested, onSign, onClose }: {

@@ -30,7 +30,7 @@ export function Timeline({ batch, def, now, names, selectedStep, onRecord, onVer
     const notYet = win?.opensAt && Date.parse(win.opensAt) > now;
     const fields = fieldsOf(step, lang);
     return (
-      <li key={step.id} className={`step ${status}${selectedStep === step.id ? ' selected' : ''}`}>
+      <li key={step.id} id={`step-${step.id}`} tabIndex={-1} className={`step ${status}${selectedStep === step.id ? ' selected' : ''}`}>
         <div className="step-head">
           <span className={`badge ${status}`}>{t(`timeline.${status}`)}</span>
           <span className="step-title">{title}</span>
@@ -43,7 +43,7 @@ export function Timeline({ batch, def, now, names, selectedStep, onRecord, onVer
           const witness = [e, ...corrections].flatMap((x) => x.signatures).filter((s) => s.meaning === 'verified').pop();
           const pending = corrections.length ? corrections[corrections.length - 1].verified === false : e.verified === false;
           return (
-            <div key={e.id} className="entry">
+            <div key={e.id} id={`entry-${e.id}`} tabIndex={-1} className="entry">
               <div className="entry-line">
                 {dayLabel(e.recordedAt)}
                 <span>{formatTime(e.recordedAt, lang)}</span>
@@ -58,7 +58,7 @@ export function Timeline({ batch, def, now, names, selectedStep, onRecord, onVer
                 ))}
               </ul>
               {corrections.map((c) => (
-                <p key={c.id} className="correction">{t('timeline.corrected', { name: c.signatures[0]?.printedName ?? '', at: formatTime(c.recordedAt, lang), reason: c.reason ?? '' })}</p>
+                <p key={c.id} id={`entry-${c.id}`} tabIndex={-1} className="correction">{t('timeline.corrected', { name: c.signatures[0]?.printedName ?? '', at: formatTime(c.recordedAt, lang), reason: c.reason ?? '' })}</p>
               ))}
               <div className="row">
                 {pending && onVerify && (

@@ -7,6 +7,8 @@ export function Dialog({ title, onClose, children }: { title: string; onClose: (
   useEffect(() => {
     const d = ref.current!;
     if (!d.open) d.showModal();
+    // showModal focuses the first control; the field the form asked for (data-autofocus) comes first.
+    d.querySelector<HTMLElement>('[data-autofocus]')?.focus();
     return () => d.close();
   }, []);
   return (

@@ -34,7 +34,7 @@ export function TextField(props: Common & {
     <FieldFrame id={id} {...props}>
       <div className="input-row">
         <input id={id} ref={props.inputRef} name={props.name} type={props.type ?? 'text'} value={props.value} autoComplete={props.autoComplete ?? 'off'}
-          inputMode={props.inputMode} required={props.required} autoFocus={props.autoFocus}
+          inputMode={props.inputMode} required={props.required} autoFocus={props.autoFocus} data-autofocus={props.autoFocus || undefined}
           aria-invalid={props.error ? true : undefined} aria-describedby={describedBy(id, props)}
           onChange={(e) => props.onChange(e.target.value)} onKeyDown={props.onKeyDown} onBlur={props.onBlur} />
         {props.suffix && <span className="suffix" aria-hidden="true">{props.suffix}</span>}
@@ -50,7 +50,7 @@ export function SelectField(props: Common & {
   const id = useId();
   return (
     <FieldFrame id={id} {...props}>
-      <select id={id} ref={props.inputRef} name={props.name} value={props.value} required={props.required} autoFocus={props.autoFocus}
+      <select id={id} ref={props.inputRef} name={props.name} value={props.value} required={props.required} autoFocus={props.autoFocus} data-autofocus={props.autoFocus || undefined}
         aria-invalid={props.error ? true : undefined} aria-describedby={describedBy(id, props)}
         onChange={(e) => props.onChange(e.target.value)} onKeyDown={props.onKeyDown}>
         <option value="">{props.placeholder}</option>
@@ -64,7 +64,7 @@ export function TextArea(props: Common & { value: string; onChange: (v: string) 
   const id = useId();
   return (
     <FieldFrame id={id} {...props}>
-      <textarea id={id} value={props.value} required={props.required} autoFocus={props.autoFocus} rows={3}
+      <textarea id={id} value={props.value} required={props.required} autoFocus={props.autoFocus} data-autofocus={props.autoFocus || undefined} rows={3}
         aria-invalid={props.error ? true : undefined} aria-describedby={describedBy(id, props)}
         onChange={(e) => props.onChange(e.target.value)} />
     </FieldFrame>
