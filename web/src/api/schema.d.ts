@@ -307,7 +307,7 @@ export interface paths {
                     "application/json": {
                         username: string;
                         fullName: string;
-                        roles: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector")[];
+                        roles: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
                         password: string;
                     };
                 };
@@ -355,7 +355,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         active?: boolean;
-                        roles?: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector")[];
+                        roles?: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
                         reason: string;
                     };
                 };
@@ -794,11 +794,24 @@ export interface paths {
                         processId: string;
                         /** @description ISBT 128 DIN: 13 characters + check character (keyed, 14) or = + 13 characters + 2 flags (scanned, 16) */
                         din: string;
-                        patient: {
+                        /** @description The recipient: required by autologous processes; for an allogeneic one as its definition says (recipient) */
+                        patient?: {
                             /** @description Patient identifier (never the name: 21 CFR 1271.290(c)) */
                             id: string;
                             weightKg: number;
                         };
+                        /** @description The donor of an allogeneic process (autologous: false); refused for an autologous one */
+                        donor?: {
+                            /** @description Donor identifier (never the name) */
+                            id: string;
+                            /**
+                             * @description The donor eligibility determination so far (21 CFR 1271.50); an ineligible donor is refused
+                             * @enum {string}
+                             */
+                            eligibility: "eligible" | "pending" | "ineligible";
+                        };
+                        /** @description Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows */
+                        parents?: string[];
                     };
                 };
             };
