@@ -4,9 +4,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppContext, Config } from './context.js';
 import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
@@ -25,8 +24,10 @@ import trainingRoutes from './routes/training.js';
 import webUi from './plugins/web-ui.js';
 import siteRoutes from './routes/site.js';
 import qaRoutes from './routes/qa.js';
-import { API_DESCRIPTION } from './openapi-description.js';
 import { patientIdPattern } from './domain/patient-id.js';
+import { registerOpenApi } from './openapi.js';
+import { HealthReply } from '../schemas/responses.js';
+import { replySerializerCompiler } from './plugins/replies.js';
 
 export interface BuildOptions {
   dbFile: string;
@@ -45,6 +46,8 @@ export interface BuildOptions {
   keyDir?: string;
   /** Sign the chain heads every this many appended rows (default 1000). */
   checkpointEvery?: number;
+  /** Refuse (500) a reply field its response schema does not declare, instead of dropping it (default: CELLBATCH_STRICT_REPLIES=1; the tests). */
+  strictReplies?: boolean;
 }
 
 /** The context with the record verified in this thread (tests, benchmarks). */
@@ -102,7 +105,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(replySerializerCompiler({ strict: opts.strictReplies ?? process.env.CELLBATCH_STRICT_REPLIES === '1' }));
   app.addHook('onClose', async () => {
     ctx.store.checkpoint('shutdown');
     ctx.store.close();
@@ -110,15 +113,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
 
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(rateLimit, { global: false });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'cellbatch', version: '1.0.0', description: API_DESCRIPTION },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await registerOpenApi(app);
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(problem, {
     // A refused attempt is audited exactly once: here, unless the command already wrote its row.
@@ -137,7 +132,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   });
   await app.register(auth, { ctx });
 
-  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'Liveness', security: [] } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: HealthReply } } }, async () => ({ status: 'ok' as const }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(async (api) => {
     for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, batchRoutes, qaRoutes, auditRoutes]) await api.register(routes, { ctx });

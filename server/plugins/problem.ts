@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, TITLES, type FieldProblem } from '../errors.js';
+import { ReplyDriftError } from './replies.js';
 
 export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: FieldProblem[]) {
   return reply.code(status).type('application/problem+json').send({
@@ -58,6 +59,8 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
       return refuse(request, reply, { status, code: String(err.code ?? 'bad-request').toLowerCase(), detail: err.message, errors });
     }
     request.log.error({ err, url: request.url, method: request.method }, 'unhandled error');
+    // A reply that does not fit its schema is formed after the command ran: what was recorded stands.
+    if (err instanceof ReplyDriftError) return sendProblem(reply, 500, 'internal-error', 'The server could not form its reply; the request may have been recorded (read it back before repeating it). The incident is logged.');
     return sendProblem(reply, 500, 'internal-error', 'The server could not complete the request; nothing was recorded. The incident is logged.');
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`));

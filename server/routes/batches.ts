@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import {
   BatchListQuery, CorrectionBody, CreateBatchBody, EntryParams, IdParams, LangQuery, PageQuery, RecordStepBody, StepParams, TerminateBody, VerifyBody,
 } from '../../schemas/api.js';
+import { AuditPage, BatchPage, BatchSchema, DeviationPage, EntryReply, errors, json } from '../../schemas/responses.js';
 import { currentUser } from '../plugins/auth.js';
 import { loadBatch } from '../record/load.js';
 import type { BatchRecord } from '../record/record.js';
@@ -34,45 +35,57 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     batch: batchView(ctx, record, { lang: langOf(req) }),
   });
 
-  app.post('/batches', { schema: { tags: ['batches'], summary: 'Start a batch (operator, supervisor)', body: CreateBatchBody } }, async (req, reply) =>
+  app.post('/batches', { schema: { tags: ['batches'], operationId: 'createBatch', summary: 'Start a batch (operator, supervisor)', body: CreateBatchBody, response: { 201: json(BatchSchema, 'The batch started'), ...errors(400, 401, 403, 404, 409, 415) } } }, async (req, reply) =>
     reply.code(201).send(batchView(ctx, createBatch(ctx, currentUser(req), req.body), { lang: langOf(req) })));
 
-  app.get('/batches', { schema: { tags: ['batches'], summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery } }, async (req) =>
+  app.get('/batches', { schema: { tags: ['batches'], operationId: 'listBatches', summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery, response: { 200: json(BatchPage, 'A page of batches'), ...errors(400, 401, 403) } } }, async (req) =>
     listBatchViews(ctx, req.query, langOf(req)));
 
-  app.get('/batches/:id', { schema: { tags: ['batches'], summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery } }, async (req) =>
+  app.get('/batches/:id', { schema: { tags: ['batches'], operationId: 'getBatch', summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery, response: { 200: json(BatchSchema, 'The batch'), ...errors(400, 401, 403, 404) } } }, async (req) =>
     batchView(ctx, loadBatch(ctx, req.params.id), { lang: langOf(req) }));
 
   app.post('/batches/:id/steps/:stepId', {
-    schema: { tags: ['batches'], summary: 'Record a step, signed "performed" by the credentials in `signature`', params: StepParams, body: RecordStepBody },
+    schema: {
+      tags: ['batches'], operationId: 'recordStep', summary: 'Record a step, signed "performed" by the credentials in `signature`', params: StepParams, body: RecordStepBody,
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+    },
   }, async (req, reply) => {
     const { entryId, record } = await recordStep(ctx, currentUser(req), req.params.id, req.params.stepId, req.body);
     return reply.code(201).send(reply201(req, record, entryId));
   });
 
   app.post('/batches/:id/entries/:entryId/verify', {
-    schema: { tags: ['batches'], summary: 'Verify a step entry (a second person), signed "verified"', params: EntryParams, body: VerifyBody },
+    schema: {
+      tags: ['batches'], operationId: 'verifyEntry', summary: 'Verify a step entry (a second person), signed "verified"', params: EntryParams, body: VerifyBody,
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+    },
   }, async (req, reply) => {
     const { entryId, record } = await verifyEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
     return reply.code(201).send(reply201(req, record, entryId));
   });
 
   app.post('/batches/:id/entries/:entryId/corrections', {
-    schema: { tags: ['batches'], summary: 'Correct a step entry: a new signed entry that keeps the original', params: EntryParams, body: CorrectionBody },
+    schema: {
+      tags: ['batches'], operationId: 'correctEntry', summary: 'Correct a step entry: a new signed entry that keeps the original', params: EntryParams, body: CorrectionBody,
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+    },
   }, async (req, reply) => {
     const { entryId, record } = await correctEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
     return reply.code(201).send(reply201(req, record, entryId));
   });
 
   app.post('/batches/:id/terminate', {
-    schema: { tags: ['batches'], summary: 'Terminate a batch (supervisor, qa), signed "approved"', params: IdParams, body: TerminateBody },
+    schema: {
+      tags: ['batches'], operationId: 'terminateBatch', summary: 'Terminate a batch (supervisor, qa), signed "approved"', params: IdParams, body: TerminateBody,
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+    },
   }, async (req, reply) => {
     const { record } = await terminateBatch(ctx, currentUser(req), req.params.id, req.body);
     const entry = record.entries[record.entries.length - 1];
     return reply.code(201).send({ entry: entryView(record, entry), batch: batchView(ctx, record, { lang: langOf(req) }) });
   });
 
-  app.get('/batches/:id/deviations', { schema: { tags: ['batches'], summary: "A batch's deviations", params: IdParams, querystring: PageQuery } }, async (req) => {
+  app.get('/batches/:id/deviations', { schema: { tags: ['batches'], operationId: 'listBatchDeviations', summary: "A batch's deviations", params: IdParams, querystring: PageQuery, response: { 200: json(DeviationPage, "A page of the batch's deviations"), ...errors(400, 401, 403, 404) } } }, async (req) => {
     const record = loadBatch(ctx, req.params.id);
     const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
     const items = record.deviations.slice(start, start + req.query.limit).map((d) => deviationView(d, record));
@@ -80,7 +93,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     return { items, ...(next && { nextCursor: next }) };
   });
 
-  app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], summary: "A batch's audit trail", params: IdParams, querystring: PageQuery } }, async (req) => {
+  app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], operationId: 'listBatchAudit', summary: "A batch's audit trail", params: IdParams, querystring: PageQuery, response: { 200: json(AuditPage, "A page of the batch's audit trail"), ...errors(400, 401, 403, 404) } } }, async (req) => {
     loadBatch(ctx, req.params.id);
     assertMay(currentUser(req), 'audit.read');
     return auditItems(ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor), peopleOf(ctx));

@@ -1,5 +1,5 @@
 // The Batch of API.md, shaped from the record: its state, the steps offered now with their fields
-// and windows, the steps locked and why, and (unless a list asks otherwise) its entries.
+// and windows, the steps locked and why, and (but in lists) its entries.
 import type { AppContext } from '../context.js';
 import { parsePayload } from '../../schemas/entries.js';
 import type { Step } from '../../workflows/definition.js';
@@ -57,8 +57,8 @@ export function batchSummary(r: BatchRecord) {
   };
 }
 
-/** `integrity`: a list passes what it knows (record/integrity.ts listedIntegrity); otherwise the batch's rows are hashed. */
-export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean } = {}) {
+/** A batch as lists show it: everything but its entries. `integrity`: a list passes what it knows (record/integrity.ts listedIntegrity); otherwise the batch's rows are hashed. */
+export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; integrity?: boolean } = {}) {
   const lang = opts.lang ?? 'en';
   const now = ctx.clock.now();
   const steps = stepsOf(r);
@@ -80,6 +80,15 @@ export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; 
     integrity: opts.integrity ?? integrityOf(ctx, r),
     availableSteps,
     lockedSteps,
-    ...(opts.entries !== false && { entries: entryViews(r) }),
   };
+}
+
+type ListView = ReturnType<typeof batchListView>;
+
+/** The Batch of API.md: the list view and its entries (`entries: false` gives the list view). */
+export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries: false; integrity?: boolean }): ListView;
+export function batchView(ctx: AppContext, r: BatchRecord, opts?: { lang?: Lang; entries?: true; integrity?: boolean }): ListView & { entries: ReturnType<typeof entryViews> };
+export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean } = {}) {
+  const view = batchListView(ctx, r, opts);
+  return opts.entries === false ? view : { ...view, entries: entryViews(r) };
 }

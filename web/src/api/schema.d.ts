@@ -8,24 +8,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -757,74 +740,10 @@ export interface paths {
             cookie?: never;
         };
         /** Batches, oldest first, paged; without entries */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    status?: "in_process" | "qc_testing" | "qa_review" | "released" | "rejected" | "terminated";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listBatches"];
         put?: never;
         /** Start a batch (operator, supervisor) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        processId: string;
-                        /** @description ISBT 128 DIN: 13 characters + check character (keyed, 14) or = + 13 characters + 2 flags (scanned, 16) */
-                        din: string;
-                        /** @description The recipient: required by autologous processes; for an allogeneic one as its definition says (recipient) */
-                        patient?: {
-                            /** @description Patient identifier (never the name: 21 CFR 1271.290(c)) */
-                            id: string;
-                            weightKg: number;
-                        };
-                        /** @description The donor of an allogeneic process (autologous: false); refused for an autologous one */
-                        donor?: {
-                            /** @description Donor identifier (never the name) */
-                            id: string;
-                            /**
-                             * @description The donor eligibility determination so far (21 CFR 1271.50); an ineligible donor is refused
-                             * @enum {string}
-                             */
-                            eligibility: "eligible" | "pending" | "ineligible";
-                        };
-                        /** @description Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows */
-                        parents?: string[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["createBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -839,28 +758,7 @@ export interface paths {
             cookie?: never;
         };
         /** A batch: state, available and locked steps, entries */
-        get: {
-            parameters: {
-                query?: {
-                    lang?: "en" | "vi";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getBatch"];
         put?: never;
         post?: never;
         delete?: never;
@@ -879,42 +777,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Record a step, signed "performed" by the credentials in `signature` */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    stepId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        values: {
-                            [key: string]: unknown;
-                        };
-                        /** @description Signature: the signer's own credentials; meaning "performed" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["recordStep"];
         delete?: never;
         options?: never;
         head?: never;
@@ -931,39 +794,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Verify a step entry (a second person), signed "verified" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    entryId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Signature: the signer's own credentials; meaning "verified" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["verifyEntry"];
         delete?: never;
         options?: never;
         head?: never;
@@ -980,43 +811,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Correct a step entry: a new signed entry that keeps the original */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    entryId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        values: {
-                            [key: string]: unknown;
-                        };
-                        reason: string;
-                        /** @description Signature: the signer's own credentials; meaning "performed" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["correctEntry"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1033,39 +828,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Terminate a batch (supervisor, qa), signed "approved" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        reason: string;
-                        /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["terminateBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1080,29 +843,7 @@ export interface paths {
             cookie?: never;
         };
         /** A batch's deviations */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listBatchDeviations"];
         put?: never;
         /** Open a deviation by hand (operator, supervisor, qc, qa) */
         post: {
@@ -1150,29 +891,7 @@ export interface paths {
             cookie?: never;
         };
         /** A batch's audit trail */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listBatchAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1914,7 +1633,409 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description A row of the audit trail (21 CFR 11.10(e)) */
+        AuditItem: {
+            /** @description The row's position in the audit chain */
+            seq: number;
+            /** @description ISO-8601 UTC time */
+            at: string;
+            userId: string | null;
+            username?: string;
+            /** @description The person behind userId (ALCOA: attributable) */
+            printedName?: string;
+            /** @description e.g. step.recorded, attempt.refused, login.failed, account.locked */
+            action: string;
+            entity: string;
+            entityId: string | null;
+            batchId: string | null;
+            before?: unknown;
+            after?: unknown;
+            reason?: string;
+            /** @description SHA-256 of the previous hash and this row */
+            hash: string;
+            prevHash: string;
+        };
+        /** @description A page of AuditItem items */
+        AuditItemPage: {
+            items: components["schemas"]["AuditItem"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
+        AvailableStep: {
+            stepId: string;
+            title: string;
+            instructions?: string;
+            /** @enum {string} */
+            stage: "process" | "release" | "after-release";
+            repeatable: boolean;
+            required: boolean;
+            /** @description Required occurrences still due (repeatable steps) */
+            remaining?: number;
+            /** @description Shown, not enforced: outside it a timing deviation opens */
+            window?: {
+                /** @description ISO-8601 UTC time */
+                opensAt?: string;
+                /** @description ISO-8601 UTC time */
+                closesAt?: string;
+            };
+            fields: components["schemas"]["StepField"][];
+            signatures: {
+                /** @enum {string} */
+                meaning: "performed" | "verified";
+                roles: ("operator" | "supervisor" | "qc" | "qa" | "physician")[];
+            }[];
+        };
+        Batch: {
+            id: string;
+            batchNumber: string;
+            processId: string;
+            processVersion: number;
+            processHash: string;
+            status: components["schemas"]["BatchStatus"];
+            state: {
+                /** @description The batch machine's state (a name or nested names) */
+                value: unknown;
+                /** @description Occurrences recorded per step */
+                recorded: {
+                    [key: string]: number;
+                };
+                /** @description Entry ids awaiting a second person */
+                pendingVerification: string[];
+            };
+            /** @description Send as `expectedVersion` on the next write */
+            version: number;
+            din: string;
+            dinCheck: string;
+            chainOfIdentityId: string;
+            /** @description The recipient; absent for an allogeneic batch that names none */
+            patient?: {
+                id: string;
+                weightKg: number;
+            };
+            /** @description The donor of an allogeneic batch */
+            donor?: {
+                id: string;
+                eligibility: string;
+            };
+            /** @description The batches this one is made from (cell-bank genealogy, pooled donors) */
+            parents?: {
+                id: string;
+                batchNumber: string;
+                processId: string;
+            }[];
+            /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
+            productType: string;
+            autologous: boolean;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            openDeviations: number;
+            training: boolean;
+            /** @description null until QA disposes of the batch */
+            disposition: components["schemas"]["Disposition"] | null;
+            /** @description Released with results that may follow release still outstanding */
+            conditionalRelease: boolean;
+            /** @description A failing result after release flags the product */
+            postReleaseFinding: boolean;
+            /** @description false when the batch's own rows fail their hashes, or the record fails in a way no row can be pinned on */
+            integrity: boolean;
+            availableSteps: components["schemas"]["AvailableStep"][];
+            lockedSteps: components["schemas"]["LockedStep"][];
+            entries: components["schemas"]["Entry"][];
+        };
+        /** @enum {string} */
+        BatchStatus: "in_process" | "qc_testing" | "qa_review" | "released" | "rejected" | "terminated";
+        /** @description A batch without its entries (lists) */
+        BatchSummary: {
+            id: string;
+            batchNumber: string;
+            processId: string;
+            processVersion: number;
+            processHash: string;
+            status: components["schemas"]["BatchStatus"];
+            state: {
+                /** @description The batch machine's state (a name or nested names) */
+                value: unknown;
+                /** @description Occurrences recorded per step */
+                recorded: {
+                    [key: string]: number;
+                };
+                /** @description Entry ids awaiting a second person */
+                pendingVerification: string[];
+            };
+            /** @description Send as `expectedVersion` on the next write */
+            version: number;
+            din: string;
+            dinCheck: string;
+            chainOfIdentityId: string;
+            /** @description The recipient; absent for an allogeneic batch that names none */
+            patient?: {
+                id: string;
+                weightKg: number;
+            };
+            /** @description The donor of an allogeneic batch */
+            donor?: {
+                id: string;
+                eligibility: string;
+            };
+            /** @description The batches this one is made from (cell-bank genealogy, pooled donors) */
+            parents?: {
+                id: string;
+                batchNumber: string;
+                processId: string;
+            }[];
+            /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
+            productType: string;
+            autologous: boolean;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            openDeviations: number;
+            training: boolean;
+            /** @description null until QA disposes of the batch */
+            disposition: components["schemas"]["Disposition"] | null;
+            /** @description Released with results that may follow release still outstanding */
+            conditionalRelease: boolean;
+            /** @description A failing result after release flags the product */
+            postReleaseFinding: boolean;
+            /** @description false when the batch's own rows fail their hashes, or the record fails in a way no row can be pinned on */
+            integrity: boolean;
+            availableSteps: components["schemas"]["AvailableStep"][];
+            lockedSteps: components["schemas"]["LockedStep"][];
+        };
+        /** @description A page of BatchSummary items */
+        BatchSummaryPage: {
+            items: components["schemas"]["BatchSummary"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
+        /** @description A deviation (C3): opened, investigated, reclassified, closed — each step a signed entry */
+        Deviation: {
+            id: string;
+            batchId: string;
+            /** @enum {string} */
+            kind: "oos" | "timing" | "manual" | "post-release";
+            /** @enum {string} */
+            status: "open" | "investigating" | "closed";
+            /** @enum {string} */
+            severity: "minor" | "major" | "critical";
+            stepId?: string;
+            entryId?: string;
+            description: string;
+            /** @description ISO-8601 UTC time */
+            openedAt: string;
+            /** @description The latest investigation (signed "investigated") */
+            investigation?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                recordedAt: string;
+                rootCause: string;
+                productImpact: string;
+                otherBatchesImpact: string;
+                capaReference?: string;
+                signature?: components["schemas"]["StoredSignature"];
+            };
+            reclassifications?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                at: string;
+                /** @enum {string} */
+                from: "minor" | "major" | "critical";
+                /** @enum {string} */
+                to: "minor" | "major" | "critical";
+                reason: string;
+                signature?: components["schemas"]["StoredSignature"];
+            }[];
+            /** @description Signed "approved" */
+            closure?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                closedAt: string;
+                investigation: string;
+                conclusion: string;
+                signature?: components["schemas"]["StoredSignature"];
+            };
+        };
+        /** @description A page of Deviation items */
+        DeviationPage: {
+            items: components["schemas"]["Deviation"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
+        /** @description QA's disposition of the batch */
+        Disposition: {
+            entryId: string;
+            /** @enum {string} */
+            decision: "release" | "reject" | "exceptional-release";
+            /** @description ISO-8601 UTC time */
+            decidedAt: string;
+            justification?: string;
+            physicianRequest?: string;
+            /** @description Released while results that may follow release were pending */
+            conditional: boolean;
+            pendingTests: string[];
+            /** @description Of pendingTests, those still without a result */
+            stillPending: string[];
+            /** @description What an exceptional release accepted */
+            failedTests: string[];
+            signature: components["schemas"]["StoredSignature"] | null;
+        };
+        /** @description An entry of the batch record; which optional fields are present depends on `kind` */
+        Entry: {
+            id: string;
+            /** @description Position in the batch (gaps where verifications were recorded) */
+            seq: number;
+            /** @description One of: batch-created, step, verification, correction, deviation, termination, deviation-investigation, deviation-closure, deviation-reclassification, review, disposition */
+            kind: string;
+            /** @description ISO-8601 UTC time */
+            recordedAt: string;
+            signatures: components["schemas"]["StoredSignature"][];
+            training: boolean;
+            stepId?: string;
+            /** @description As sent plus the values the server computed */
+            values?: {
+                [key: string]: unknown;
+            };
+            /** @description Field or criterion → pass / fail / alert against the specifications */
+            results?: {
+                [key: string]: "pass" | "fail" | "alert";
+            };
+            /** @description Which occurrence of a repeatable step (1-based) */
+            occurrence?: number;
+            /** @description false while a required verification is pending, true once done, absent when none is needed */
+            verified?: boolean;
+            correctsEntryId?: string;
+            /** @description Of a correction or a termination */
+            reason?: string;
+            /** @description Of a deviation entry */
+            deviation?: {
+                /** @enum {string} */
+                kind: "oos" | "timing" | "manual" | "post-release";
+                /** @enum {string} */
+                severity: "minor" | "major" | "critical";
+                stepId?: string;
+                entryId?: string;
+                description: string;
+            };
+            /** @description Of a deviation investigation */
+            investigation?: {
+                deviationId: string;
+                rootCause: string;
+                productImpact: string;
+                otherBatchesImpact: string;
+                capaReference?: string;
+            };
+            /** @description Of a deviation closure */
+            closure?: {
+                deviationId: string;
+                investigation: string;
+                conclusion: string;
+            };
+            /** @description Of a deviation reclassification */
+            reclassification?: {
+                deviationId: string;
+                /** @enum {string} */
+                from: "minor" | "major" | "critical";
+                /** @enum {string} */
+                to: "minor" | "major" | "critical";
+                reason: string;
+            };
+            /** @description Of QA's review */
+            review?: {
+                comment?: string;
+                covered: string[];
+            };
+            /** @description Of QA's disposition */
+            disposition?: {
+                /** @enum {string} */
+                decision: "release" | "reject" | "exceptional-release";
+                justification?: string;
+                physicianRequest?: string;
+                conditional: boolean;
+                pendingTests: string[];
+                failedTests: string[];
+                reviewEntryId?: string;
+            };
+        };
+        /** @description The entry just recorded and the batch after it */
+        EntryWithBatch: {
+            entry: components["schemas"]["Entry"];
+            batch: components["schemas"]["Batch"];
+        };
+        FieldProblem: {
+            /** @description Dotted path of the offending input (`values.viability`, `patient.weightKg`, `query.limit`) */
+            field: string;
+            message: string;
+        };
+        Health: {
+            /** @constant */
+            status: "ok";
+        };
+        LockedStep: {
+            stepId: string;
+            title: string;
+            /** @description Why, in words */
+            reason: string;
+        };
+        /** @description RFC 9457 problem details; a refusal changes no record */
+        Problem: {
+            /** @description https://cellbatch.org/problems/<code>: the machine-readable reason (e.g. `role-not-allowed`, `stale-version`) */
+            type: string;
+            title: string;
+            status: number;
+            /** @description What was refused and why, in words */
+            detail: string;
+            /** @description Present on every 400: which inputs were wrong */
+            errors?: components["schemas"]["FieldProblem"][];
+        };
+        StepField: {
+            name: string;
+            label: string;
+            /** @enum {string} */
+            kind: "number" | "integer" | "text" | "choice" | "boolean" | "datetime" | "lot" | "equipment" | "identity" | "result";
+            unit?: string;
+            /** @description Filled by the server; refused if sent */
+            computed?: boolean;
+            spec?: {
+                min?: number;
+                max?: number;
+                minExclusive?: number;
+                maxExclusive?: number;
+                oneOf?: string[];
+            };
+            /** @description For this batch: the computed field whose spec sets the limits shown in `spec` (dose per kg → total cells) */
+            specFrom?: string;
+            /** @description Alert limits: flagged, no deviation */
+            alert?: {
+                min?: number;
+                max?: number;
+                minExclusive?: number;
+                maxExclusive?: number;
+                oneOf?: string[];
+            };
+            /** @description Physically possible values: outside them 400 */
+            limits?: {
+                min?: number;
+                max?: number;
+            };
+            decimals?: number;
+            options?: string[];
+            materialType?: string;
+            equipmentType?: string;
+            /** @enum {string} */
+            identity?: "din" | "batchNumber";
+            required: boolean;
+        };
+        /** @description A signature as recorded (21 CFR 11.50: printed name, time, meaning) */
+        StoredSignature: {
+            userId: string;
+            username: string;
+            printedName: string;
+            /** @description performed, verified, reviewed, approved, released, rejected */
+            meaning: string;
+            /** @description ISO-8601 UTC time */
+            signedAt: string;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -1922,4 +2043,793 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    listBatches: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "in_process" | "qc_testing" | "qa_review" | "released" | "rejected" | "terminated";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of batches */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchSummaryPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    processId: string;
+                    /** @description ISBT 128 DIN: 13 characters + check character (keyed, 14) or = + 13 characters + 2 flags (scanned, 16) */
+                    din: string;
+                    /** @description The recipient: required by autologous processes; for an allogeneic one as its definition says (recipient) */
+                    patient?: {
+                        /** @description Patient identifier (never the name: 21 CFR 1271.290(c)) */
+                        id: string;
+                        weightKg: number;
+                    };
+                    /** @description The donor of an allogeneic process (autologous: false); refused for an autologous one */
+                    donor?: {
+                        /** @description Donor identifier (never the name) */
+                        id: string;
+                        /**
+                         * @description The donor eligibility determination so far (21 CFR 1271.50); an ineligible donor is refused
+                         * @enum {string}
+                         */
+                        eligibility: "eligible" | "pending" | "ineligible";
+                    };
+                    /** @description Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows */
+                    parents?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description The batch started */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBatch: {
+        parameters: {
+            query?: {
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordStep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                stepId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    values: {
+                        [key: string]: unknown;
+                    };
+                    /** @description Signature: the signer's own credentials; meaning "performed" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The entry recorded and the batch after it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                entryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Signature: the signer's own credentials; meaning "verified" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The entry recorded and the batch after it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    correctEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                entryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    values: {
+                        [key: string]: unknown;
+                    };
+                    reason: string;
+                    /** @description Signature: the signer's own credentials; meaning "performed" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The entry recorded and the batch after it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    terminateBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                    /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The entry recorded and the batch after it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBatchDeviations: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the batch's deviations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBatchAudit: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the batch's audit trail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditItemPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+}

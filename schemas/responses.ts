@@ -1,0 +1,242 @@
+// Replies of the HTTP API: the zod schemas that serialize every response body (server/plugins/
+// replies.ts) and document it in GET /openapi.json — the schema that shapes a reply is the one that
+// describes it. Named schemas carry `.meta({ id })`: they become components.schemas with that stable
+// name (a schema also used in a request is published a second time with an `Input` suffix).
+//
+// Objects are not strict: a field the view has and the schema lacks is dropped from the reply (and
+// fails the tests, which build the app with strict replies); a client must ignore fields it does not
+// know, so that adding one is not a breaking change.
+import { z } from 'zod';
+import { EntryPayloads } from './entries.js';
+import { ExprSchema, FIELD_KINDS, ProcessDefinitionSchema, RoleSchema, SignatureRuleSchema, SpecSchema, StepSchema } from '../workflows/definition.js';
+
+const Time = z.string().describe('ISO-8601 UTC time');
+const Day = z.string().describe('A calendar day YYYY-MM-DD (the last valid day, in the site\'s time zone)');
+
+// ─── problems (every error) ──────────────────────────────────────────────────────────────────
+
+export const FieldProblemSchema = z.object({
+  field: z.string().describe('Dotted path of the offending input (`values.viability`, `patient.weightKg`, `query.limit`)'),
+  message: z.string(),
+}).meta({ id: 'FieldProblem' });
+
+export const ProblemSchema = z.object({
+  type: z.string().describe('https://cellbatch.org/problems/<code>: the machine-readable reason (e.g. `role-not-allowed`, `stale-version`)'),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().describe('What was refused and why, in words'),
+  errors: z.array(FieldProblemSchema).optional().describe('Present on every 400: which inputs were wrong'),
+}).meta({ id: 'Problem', description: 'RFC 9457 problem details; a refusal changes no record' });
+
+const PROBLEM_TEXT: Record<number, string> = {
+  400: 'Malformed or invalid input (`errors` names each field)',
+  401: 'Not authenticated, or the signature credentials are wrong',
+  403: 'Role not allowed, separation of duties, or a password change is required',
+  404: 'Unknown id',
+  405: 'Method not allowed on this path (`Allow` lists the methods it serves)',
+  409: "Not allowed in the batch's current state, or a stale `expectedVersion`",
+  413: 'Request body too large',
+  415: 'Unsupported media type (bodies are JSON)',
+  422: 'Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …)',
+  423: 'Account locked',
+  429: 'Too many requests',
+  500: 'Internal error (logged; the detail never leaks internals)',
+};
+
+export type ProblemStatus = keyof typeof PROBLEM_TEXT & number;
+
+/**
+ * The error replies a route can give, as application/problem+json: spread into `response`.
+ * `errors(400, 401, 404)` → `{ 400: {...}, 401: {...}, 404: {...} }`.
+ */
+export function errors<S extends ProblemStatus>(...statuses: S[]) {
+  return Object.fromEntries(statuses.map((s) => [s, {
+    description: PROBLEM_TEXT[s],
+    content: { 'application/problem+json': { schema: ProblemSchema } },
+  }])) as Record<S, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }>;
+}
+
+/** A success reply: its schema and, in words, what it is. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A reply with no body (204). */
+export const noContent = (description: string) => z.undefined().describe(description);
+
+/** `{items, nextCursor?}`: every collection (API.md "Lists"); registered as `<Name>Page`. */
+export function page<T extends z.ZodType>(item: T, name: string) {
+  return z.object({
+    items: z.array(item),
+    nextCursor: z.string().optional().describe('Pass as `cursor` for the next page; absent on the last page'),
+  }).meta({ id: `${name}Page`, description: `A page of ${name} items` });
+}
+
+// ─── users, materials, equipment ─────────────────────────────────────────────────────────────
+
+export const UserSchema = z.object({
+  id: z.string(), username: z.string(), fullName: z.string(), roles: z.array(RoleSchema), active: z.boolean(),
+  mustChangePassword: z.boolean().describe('While true, every route but logout and POST /me/password answers 403'),
+  locked: z.boolean(), lastLoginAt: Time.optional(),
+}).meta({ id: 'User' });
+
+export const LoginReply = z.object({
+  token: z.string().describe('Send as `Authorization: Bearer <token>`'),
+  user: UserSchema,
+  mustChangePassword: z.boolean(),
+  csrfToken: z.string().describe('For cookie-authenticated browsers: send in `x-csrf-token` on every write'),
+}).meta({ id: 'Session' });
+
+export const CsrfReply = z.object({ csrfToken: z.string() }).meta({ id: 'CsrfToken' });
+
+export const LotSchema = z.object({
+  id: z.string(), type: z.string(), name: z.string(), lotNumber: z.string(), expiresOn: Day,
+  status: z.enum(['released', 'quarantined', 'rejected']), createdAt: Time,
+}).meta({ id: 'Lot', description: 'A material lot' });
+
+export const EquipmentSchema = z.object({
+  id: z.string(), assetId: z.string(), type: z.string(), name: z.string(), calibrationDueOn: Day, createdAt: Time,
+}).meta({ id: 'Equipment' });
+
+// ─── processes ───────────────────────────────────────────────────────────────────────────────
+
+ExprSchema.meta({ id: 'Expression', description: 'A computation over recorded values (computed fields)' });
+SpecSchema.meta({ id: 'Spec', description: 'Acceptance limits: min/max inclusive, minExclusive/maxExclusive exclusive, oneOf accepted options' });
+
+export const ProcessSummarySchema = z.object({
+  id: z.string(), version: z.number().int(), name: z.string(), title: z.object({ en: z.string(), vi: z.string() }),
+  productType: z.string().describe("A type of the site's product catalogue (built-ins: CAR-T, NK)"), hash: z.string().describe('SHA-256 of the definition: the master record a batch is bound to'),
+}).meta({ id: 'ProcessSummary' });
+
+export const ProcessSchema = ProcessDefinitionSchema.extend({ hash: z.string() }).meta({ id: 'Process', description: 'A full process definition (the master batch record)' });
+
+// ─── batches ─────────────────────────────────────────────────────────────────────────────────
+
+export const BatchStatusSchema = z.enum(['in_process', 'qc_testing', 'qa_review', 'released', 'rejected', 'terminated']).meta({ id: 'BatchStatus' });
+
+export const StoredSignatureSchema = z.object({
+  userId: z.string(), username: z.string(), printedName: z.string(),
+  meaning: z.string().describe('performed, verified, reviewed, approved, released, rejected'), signedAt: Time,
+}).meta({ id: 'StoredSignature', description: 'A signature as recorded (21 CFR 11.50: printed name, time, meaning)' });
+
+const Results = z.record(z.string(), z.enum(['pass', 'fail', 'alert'])).describe('Field or criterion → pass / fail / alert against the specifications');
+const DeviationPayload = EntryPayloads.deviation;
+
+export const EntrySchema = z.object({
+  id: z.string(),
+  seq: z.number().int().describe('Position in the batch (gaps where verifications were recorded)'),
+  kind: z.string().describe(`One of: ${Object.keys(EntryPayloads).join(', ')}`),
+  recordedAt: Time,
+  signatures: z.array(StoredSignatureSchema),
+  training: z.boolean(),
+  stepId: z.string().optional(),
+  values: z.record(z.string(), z.unknown()).optional().describe('As sent plus the values the server computed'),
+  results: Results.optional(),
+  occurrence: z.number().int().optional().describe('Which occurrence of a repeatable step (1-based)'),
+  verified: z.boolean().optional().describe('false while a required verification is pending, true once done, absent when none is needed'),
+  correctsEntryId: z.string().optional(),
+  reason: z.string().optional().describe('Of a correction or a termination'),
+  deviation: DeviationPayload.optional().describe('Of a deviation entry'),
+  investigation: EntryPayloads['deviation-investigation'].optional().describe('Of a deviation investigation'),
+  closure: EntryPayloads['deviation-closure'].optional().describe('Of a deviation closure'),
+  reclassification: EntryPayloads['deviation-reclassification'].optional().describe('Of a deviation reclassification'),
+  review: EntryPayloads.review.optional().describe("Of QA's review"),
+  disposition: EntryPayloads.disposition.optional().describe("Of QA's disposition"),
+}).meta({ id: 'Entry', description: 'An entry of the batch record; which optional fields are present depends on `kind`' });
+
+export const DeviationSchema = z.object({
+  id: z.string(), batchId: z.string(), kind: DeviationPayload.shape.kind,
+  status: z.enum(['open', 'investigating', 'closed']), severity: DeviationPayload.shape.severity,
+  stepId: z.string().optional(), entryId: z.string().optional(), description: z.string(), openedAt: Time,
+  investigation: z.object({
+    entryId: z.string(), recordedAt: Time, rootCause: z.string(), productImpact: z.string(), otherBatchesImpact: z.string(),
+    capaReference: z.string().optional(), signature: StoredSignatureSchema.optional(),
+  }).optional().describe('The latest investigation (signed "investigated")'),
+  reclassifications: z.array(z.object({
+    entryId: z.string(), at: Time, from: DeviationPayload.shape.severity, to: DeviationPayload.shape.severity, reason: z.string(), signature: StoredSignatureSchema.optional(),
+  })).optional(),
+  closure: z.object({
+    entryId: z.string(), closedAt: Time, investigation: z.string(), conclusion: z.string(), signature: StoredSignatureSchema.optional(),
+  }).optional().describe('Signed "approved"'),
+}).meta({ id: 'Deviation', description: 'A deviation (C3): opened, investigated, reclassified, closed — each step a signed entry' });
+
+const FieldView = z.object({
+  name: z.string(), label: z.string(), kind: z.enum(FIELD_KINDS), unit: z.string().optional(),
+  computed: z.boolean().optional().describe('Filled by the server; refused if sent'),
+  spec: SpecSchema.optional(),
+  specFrom: z.string().optional().describe("For this batch: the computed field whose spec sets the limits shown in `spec` (dose per kg → total cells)"),
+  alert: SpecSchema.optional().describe('Alert limits: flagged, no deviation'),
+  limits: z.object({ min: z.number().optional(), max: z.number().optional() }).optional().describe('Physically possible values: outside them 400'),
+  decimals: z.number().int().optional(), options: z.array(z.string()).optional(),
+  materialType: z.string().optional(), equipmentType: z.string().optional(),
+  identity: z.enum(['din', 'batchNumber']).optional(), required: z.boolean(),
+}).meta({ id: 'StepField' });
+
+const AvailableStep = z.object({
+  stepId: z.string(), title: z.string(), instructions: z.string().optional(), stage: StepSchema.shape.stage.unwrap(),
+  repeatable: z.boolean(), required: z.boolean(),
+  remaining: z.number().int().optional().describe('Required occurrences still due (repeatable steps)'),
+  window: z.object({ opensAt: Time.optional(), closesAt: Time.optional() }).optional().describe('Shown, not enforced: outside it a timing deviation opens'),
+  fields: z.array(FieldView),
+  signatures: z.array(SignatureRuleSchema),
+}).meta({ id: 'AvailableStep' });
+
+const LockedStep = z.object({ stepId: z.string(), title: z.string(), reason: z.string().describe('Why, in words') }).meta({ id: 'LockedStep' });
+
+export const DispositionSchema = z.object({
+  entryId: z.string(), decision: EntryPayloads.disposition.shape.decision, decidedAt: Time,
+  justification: z.string().optional(), physicianRequest: z.string().optional(),
+  conditional: z.boolean().describe('Released while results that may follow release were pending'),
+  pendingTests: z.array(z.string()), stillPending: z.array(z.string()).describe('Of pendingTests, those still without a result'),
+  failedTests: z.array(z.string()).describe('What an exceptional release accepted'),
+  signature: StoredSignatureSchema.nullable(),
+}).meta({ id: 'Disposition', description: "QA's disposition of the batch" });
+
+export const BatchSummarySchema = z.object({
+  id: z.string(), batchNumber: z.string(), processId: z.string(), processVersion: z.number().int(), processHash: z.string(),
+  status: BatchStatusSchema,
+  state: z.object({
+    value: z.unknown().describe("The batch machine's state (a name or nested names)"),
+    recorded: z.record(z.string(), z.number().int()).describe('Occurrences recorded per step'),
+    pendingVerification: z.array(z.string()).describe('Entry ids awaiting a second person'),
+  }),
+  version: z.number().int().describe('Send as `expectedVersion` on the next write'),
+  din: z.string(), dinCheck: z.string(), chainOfIdentityId: z.string(),
+  patient: z.object({ id: z.string(), weightKg: z.number() }).optional().describe('The recipient; absent for an allogeneic batch that names none'),
+  donor: z.object({ id: z.string(), eligibility: z.string() }).optional().describe('The donor of an allogeneic batch'),
+  parents: EntryPayloads['batch-created'].shape.parents.describe('The batches this one is made from (cell-bank genealogy, pooled donors)'),
+  productType: z.string().describe("A type of the site's product catalogue (built-ins: CAR-T, NK)"),
+  autologous: z.boolean(),
+  createdAt: Time, openDeviations: z.number().int(), training: z.boolean(),
+  disposition: DispositionSchema.nullable().describe('null until QA disposes of the batch'),
+  conditionalRelease: z.boolean().describe('Released with results that may follow release still outstanding'),
+  postReleaseFinding: z.boolean().describe('A failing result after release flags the product'),
+  integrity: z.boolean().describe("false when the batch's own rows fail their hashes, or the record fails in a way no row can be pinned on"),
+  availableSteps: z.array(AvailableStep),
+  lockedSteps: z.array(LockedStep),
+}).meta({ id: 'BatchSummary', description: 'A batch without its entries (lists)' });
+
+export const BatchSchema = BatchSummarySchema.extend({ entries: z.array(EntrySchema) }).meta({ id: 'Batch' });
+
+export const EntryReply = z.object({ entry: EntrySchema, batch: BatchSchema }).meta({ id: 'EntryWithBatch', description: 'The entry just recorded and the batch after it' });
+
+export const BatchPage = page(BatchSummarySchema, 'BatchSummary');
+export const DeviationPage = page(DeviationSchema, 'Deviation');
+export const UserPage = page(UserSchema, 'User');
+export const LotPage = page(LotSchema, 'Lot');
+export const EquipmentPage = page(EquipmentSchema, 'Equipment');
+
+// ─── audit ───────────────────────────────────────────────────────────────────────────────────
+
+export const AuditItemSchema = z.object({
+  seq: z.number().int().describe("The row's position in the audit chain"), at: Time, userId: z.string().nullable(),
+  username: z.string().optional(), printedName: z.string().optional().describe('The person behind userId (ALCOA: attributable)'),
+  action: z.string().describe('e.g. step.recorded, attempt.refused, login.failed, account.locked'),
+  entity: z.string(), entityId: z.string().nullable(), batchId: z.string().nullable(),
+  before: z.unknown().optional(), after: z.unknown().optional(), reason: z.string().optional(),
+  hash: z.string().describe('SHA-256 of the previous hash and this row'), prevHash: z.string(),
+}).meta({ id: 'AuditItem', description: 'A row of the audit trail (21 CFR 11.10(e))' });
+
+export const AuditPage = page(AuditItemSchema, 'AuditItem');
+
+export const HealthReply = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });

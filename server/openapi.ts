@@ -1,0 +1,63 @@
+// The OpenAPI 3.1 description (GET /openapi.json, /docs, `npm run openapi`): generated from the
+// routes' zod schemas by @fastify/swagger and fastify-type-provider-zod. Reusable schemas are the
+// ones registered with an id (schemas/responses.ts); what no operation references is left out, so
+// the components list only what a client meets.
+import type { FastifyInstance } from 'fastify';
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { API_DESCRIPTION } from './openapi-description.js';
+
+export const TAGS = [
+  { name: 'health', description: 'Liveness of the service (no authentication)' },
+  { name: 'auth', description: 'Log in and out, the current user, own password (21 CFR 11.300)' },
+  { name: 'users', description: 'Accounts, administered by `admin`: never deleted, deactivated with a reason' },
+  { name: 'processes', description: 'Process definitions (master batch records) offered for new batches' },
+  { name: 'materials', description: 'Material lots: registration and status (quarantine, release by QA)' },
+  { name: 'equipment', description: 'Equipment and its calibration' },
+  { name: 'batches', description: 'Batch records: start, steps, verifications, corrections, termination, deviations' },
+  { name: 'audit', description: 'The audit trail, chain verification and account reviews (qa, inspector, admin)' },
+  { name: 'training', description: 'Training mode only: the simulated clock' },
+];
+
+type Doc = Record<string, any>;
+
+/** Drops components.schemas no operation reaches (the library publishes each registered schema for input and output). */
+export function pruneUnusedSchemas(doc: Doc): Doc {
+  const schemas: Doc = doc.components?.schemas ?? {};
+  const used = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) {
+        const name = v.slice('#/components/schemas/'.length);
+        if (!used.has(name)) { used.add(name); visit(schemas[name]); }
+      } else visit(v);
+    }
+  };
+  visit(doc.paths);
+  return { ...doc, components: { ...doc.components, schemas: Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)).sort(([a], [b]) => a.localeCompare(b))) } };
+}
+
+export const swaggerOptions: FastifyDynamicSwaggerOptions = {
+  openapi: {
+    openapi: '3.1.0',
+    info: {
+      title: 'cellbatch',
+      version: '1.0.0',
+      description: API_DESCRIPTION,
+      contact: { name: 'cellbatch maintainers', url: 'https://cellbatch.org' },
+      license: { name: 'Apache 2.0', identifier: 'Apache-2.0' },
+    },
+    servers: [{ url: '/', description: 'This server (every API path is under /api/v1)' }],
+    tags: TAGS,
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token from POST /api/v1/auth/login' } } },
+    security: [{ bearer: [] }],
+  },
+  transform: jsonSchemaTransform,
+  transformObject: (documentObject) => pruneUnusedSchemas(jsonSchemaTransformObject(documentObject) as Doc) as ReturnType<typeof jsonSchemaTransformObject>,
+};
+
+export async function registerOpenApi(app: FastifyInstance) {
+  await app.register(swagger, swaggerOptions);
+}
