@@ -20,7 +20,7 @@ export interface RecordState {
   history: CompactHistory;
   deviations: Deviation[];
   qa: QaState;
-  /** The signatures a list shows: the disposition's. */
+  /** The signatures the lists show: the disposition's, and those of QA's entries on each deviation. */
   signatures: SignatureRow[];
 }
 
@@ -30,10 +30,16 @@ export function recordStateOf(r: BatchRecord): RecordState {
     const last = list[list.length - 1];
     if (last) history[stepId] = { times: list.map((o) => o.recordedAt), lastEntryId: last.entryId, lastValues: last.values };
   }
-  const disposition = r.qa.disposition?.entryId;
+  const shown = new Set<string>();
+  if (r.qa.disposition) shown.add(r.qa.disposition.entryId);
+  for (const d of r.deviations) {
+    if (d.investigation) shown.add(d.investigation.entryId);
+    if (d.closure) shown.add(d.closure.entryId);
+    for (const c of d.reclassifications) shown.add(c.entryId);
+  }
   return {
     value: String(r.snapshot.value), context: r.snapshot.context, history, deviations: r.deviations, qa: r.qa,
-    signatures: disposition ? r.signatures.filter((s) => s.entryId === disposition) : [],
+    signatures: r.signatures.filter((s) => shown.has(s.entryId)),
   };
 }
 

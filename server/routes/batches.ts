@@ -11,6 +11,7 @@ import { loadBatch } from '../record/load.js';
 import type { BatchRecord } from '../record/record.js';
 import { batchView } from '../views/batch-view.js';
 import { listBatchViews } from '../views/batch-list.js';
+import { listedIntegrity } from '../record/integrity.js';
 import { deviationView } from '../views/deviation-view.js';
 import { entryView } from '../views/entry-view.js';
 import type { Lang } from '../views/text.js';
@@ -30,9 +31,11 @@ export function langOf(req: FastifyRequest): Lang {
 }
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  // The reply to a write is built from the record the command replayed, without hashing the batch's
+  // rows again: its integrity is what the last verification found (record/integrity.ts).
   const reply201 = (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
     entry: entryView(record, record.entries.find((e) => e.id === entryId)!),
-    batch: batchView(ctx, record, { lang: langOf(req) }),
+    batch: batchView(ctx, record, { lang: langOf(req), integrity: listedIntegrity(ctx, record.row.id) }),
   });
 
   app.post('/batches', { schema: { tags: ['batches'], operationId: 'createBatch', summary: 'Start a batch (operator, supervisor)', body: CreateBatchBody, response: { 201: json(BatchSchema, 'The batch started'), ...errors(400, 401, 403, 404, 409, 415) } } }, async (req, reply) =>
@@ -81,8 +84,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     },
   }, async (req, reply) => {
     const { record } = await terminateBatch(ctx, currentUser(req), req.params.id, req.body);
-    const entry = record.entries[record.entries.length - 1];
-    return reply.code(201).send({ entry: entryView(record, entry), batch: batchView(ctx, record, { lang: langOf(req) }) });
+    return reply.code(201).send(reply201(req, record, record.entries[record.entries.length - 1].id));
   });
 
   app.get('/batches/:id/deviations', { schema: { tags: ['batches'], operationId: 'listBatchDeviations', summary: "A batch's deviations", params: IdParams, querystring: PageQuery, response: { 200: json(DeviationPage, "A page of the batch's deviations"), ...errors(400, 401, 403, 404) } } }, async (req) => {

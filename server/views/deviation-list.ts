@@ -1,8 +1,9 @@
 // GET /deviations: every batch's deviations, site-wide, oldest first, filtered by status and severity
-// and paged. It replays the batches that have had a deviation; the read model of the lists will serve
-// it once it exists.
+// and paged. Served from the read model of the batches that have had a deviation (their projection
+// rows, record/record-state.ts): no batch is replayed.
 import type { AppContext } from '../context.js';
-import { loadBatch } from '../record/load.js';
+import { loadBatch, processOf } from '../record/load.js';
+import { recordFromRow } from '../record/record-state.js';
 import type { Deviation } from '../record/record.js';
 import { deviationView } from './deviation-view.js';
 
@@ -11,7 +12,8 @@ export interface DeviationFilter { status?: Deviation['status']; severity?: Devi
 export function listDeviations(ctx: AppContext, f: DeviationFilter) {
   const rows: { key: string; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
   for (const batchId of ctx.store.batchIdsWithEntryKind('deviation')) {
-    const r = loadBatch(ctx, batchId);
+    const row = ctx.store.getBatch(batchId)!;
+    const r = recordFromRow(processOf(ctx, row), row) ?? loadBatch(ctx, batchId);
     r.deviations.forEach((d, i) => {
       if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) return;
       // Oldest first; deviations opened at the same time keep their batch's order (append-only: stable).
