@@ -4,8 +4,9 @@
 // large one (default 1,000 batches × 200,000 entries; --full: 10,000 × 5,000,000) and a 100-batch one.
 // Both servers run at the same time (bench/server.ts, each in its own process) and the requests
 // alternate between them, one at a time, so that whatever else the machine is doing weighs on both
-// alike. Measured: GET /batches/{id} (random batches) and GET /batches?limit=50 (random pages), p50 of
-// each on the large database ÷ the same on the small one (target ≤ 1.5); the RSS of the large
+// alike. Measured: GET /batches/{id} (random batches), GET /batches?limit=50 (random pages), and the
+// other lists served from the read model, GET /deviations?limit=50 and GET /me/pending?limit=50 (as an
+// operator), p50 of each on the large database ÷ the same on the small one (target ≤ 1.5; and ≤ 50 ms); the RSS of the large
 // database's server after the load (target ≤ 200 MB); and, as information, how long that server took
 // to start (it verifies every chain at start).
 import fs from 'node:fs';
@@ -26,7 +27,10 @@ async function timedGet(base: string, url: string, token: string) {
   return { ms: elapsed, bytes: body.length };
 }
 
-interface Side { name: string; seed: SeedResult; server: ServerProcess; token: string; ids: string[]; byId: number[]; list: number[]; bytes: { id: number; list: number } }
+interface Side { name: string; seed: SeedResult; server: ServerProcess; token: string; ids: string[]; byId: number[]; list: number[]; lists: Record<string, number[]>; bytes: { id: number; list: number } }
+
+/** The other lists the read model serves, each timed like GET /batches. */
+const OTHER_LISTS = ['/deviations?limit=50', '/me/pending?limit=50'];
 
 const random = (n: number) => Math.floor(Math.random() * n);
 const cursorOf = (id: string) => Buffer.from(id).toString('base64url');
@@ -39,7 +43,7 @@ export async function runReadLatency(large: SeedResult, small: SeedResult, o: Re
       const server = await ServerProcess.start(seed.dbFile);
       console.log(`${name} database: ${fmt(seed.batches)} batches × ${fmt(seed.entriesPerBatch)} entries (${fmt(seed.entries + seed.signatures + seed.audit)} chained rows); server started in ${fmt(server.startupMs / 1000, 1)} s (it verifies every chain at start)`);
       const token = await login(server.url, SEED_USERS.operator);
-      sides.push({ name, seed, server, token, ids: [...seed.batchIds].sort(), byId: [], list: [], bytes: { id: 0, list: 0 } });
+      sides.push({ name, seed, server, token, ids: [...seed.batchIds].sort(), byId: [], list: [], lists: Object.fromEntries(OTHER_LISTS.map((u) => [u, []])), bytes: { id: 0, list: 0 } });
     }
     const idUrl = (s: Side) => `/batches/${s.ids[random(s.ids.length)]}`;
     const listUrl = (s: Side) => {
@@ -58,16 +62,28 @@ export async function runReadLatency(large: SeedResult, small: SeedResult, o: Re
     for (let i = 0; i < o.listRequests; i++) {
       for (const s of i % 2 ? sides : [...sides].reverse()) s.list.push((await timedGet(s.server.url, listUrl(s), s.token)).ms);
     }
+    for (const url of OTHER_LISTS) {
+      for (let i = 0; i < o.listRequests; i++) {
+        for (const s of i % 2 ? sides : [...sides].reverse()) s.lists[url].push((await timedGet(s.server.url, url, s.token)).ms);
+      }
+    }
     const otherShare = other();
     for (const s of sides) {
       console.log(`${s.name}: GET /batches/{id} p50 ${ms(percentile(s.byId, 50))}, p95 ${ms(percentile(s.byId, 95))} (${fmt(s.bytes.id / 1024)} KiB); `
         + `GET /batches?limit=50 p50 ${ms(percentile(s.list, 50))}, p95 ${ms(percentile(s.list, 95))} (${fmt(s.bytes.list / 1024)} KiB)`);
     }
+    for (const s of sides) console.log(`${s.name}: ${OTHER_LISTS.map((u) => `GET ${u} p50 ${ms(percentile(s.lists[u], 50))}, p95 ${ms(percentile(s.lists[u], 95))}`).join('; ')}`);
     console.log(`${fmt(o.idRequests)} + ${fmt(o.listRequests)} requests per database, alternating; other processes used ${pct(otherShare)} of the CPUs meanwhile`);
     const [L, S] = sides;
     const verdicts: Verdict[] = [];
     verdicts.push(verdict(`GET /batches/{id}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.byId, 50))}`, `small database p50 ${ms(percentile(S.byId, 50))}`, percentile(L.byId, 50) / percentile(S.byId, 50), { max: 1.5 }));
     verdicts.push(verdict(`GET /batches?limit=50, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.list, 50))}`, `small database p50 ${ms(percentile(S.list, 50))}`, percentile(L.list, 50) / percentile(S.list, 50), { max: 1.5 }));
+    for (const url of OTHER_LISTS) {
+      verdicts.push(verdict(`GET ${url}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.lists[url], 50))}`, `small database p50 ${ms(percentile(S.lists[url], 50))}`, percentile(L.lists[url], 50) / percentile(S.lists[url], 50), { max: 1.5 }));
+    }
+    for (const [name, series] of [['GET /batches?limit=50', (s: Side) => s.list], ...OTHER_LISTS.map((u) => [`GET ${u}`, (s: Side) => s.lists[u]] as const)] as const) {
+      verdicts.push(verdict(`${name} p50 at ${fmt(L.seed.batches)} batches`, `p50 ${ms(percentile(series(L), 50))}`, 'target 50 ms', percentile(series(L), 50) / 50, { max: 1 }));
+    }
     const memory = await L.server.memory();
     verdicts.push(verdict(`server RSS after the read load, ${fmt(L.seed.batches)} batches (after GC)`, mb(memory.rssAfterGc), `limit 200 MB (before GC ${mb(memory.rss)}, peak ${mb(memory.peakRss)}, heap ${mb(memory.heapUsed)})`, memory.rssAfterGc / (200 * 1024 * 1024), { max: 1 }));
     verdicts.push(note('server start, large database', `server start on the large database: ${fmt(L.server.startupMs / 1000, 1)} s for ${fmt(L.seed.entries + L.seed.signatures + L.seed.audit)} chained rows verified (${fmt((L.seed.entries + L.seed.signatures + L.seed.audit) / (L.server.startupMs / 1000))} rows/s)`));

@@ -20,7 +20,7 @@ export interface RecordState {
   history: CompactHistory;
   deviations: Deviation[];
   qa: QaState;
-  /** The signatures the lists show: the disposition's, and those of QA's entries on each deviation. */
+  /** The signatures the lists show: the disposition's, those of QA's entries on each deviation, and those of entries awaiting verification. */
   signatures: SignatureRow[];
 }
 
@@ -30,7 +30,7 @@ export function recordStateOf(r: BatchRecord): RecordState {
     const last = list[list.length - 1];
     if (last) history[stepId] = { times: list.map((o) => o.recordedAt), lastEntryId: last.entryId, lastValues: last.values };
   }
-  const shown = new Set<string>();
+  const shown = new Set<string>(Object.keys(r.snapshot.context.pending));
   if (r.qa.disposition) shown.add(r.qa.disposition.entryId);
   for (const d of r.deviations) {
     if (d.investigation) shown.add(d.investigation.entryId);

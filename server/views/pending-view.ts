@@ -1,10 +1,12 @@
 // GET /me/pending: across every batch, what the caller can do now — verifications they may sign (not of
 // their own steps), steps due or overdue for their roles, release results to enter, deviations to
-// investigate or close, reviews and dispositions. It reads every open batch's record: the read model
-// of the lists will serve it once it exists.
+// investigate or close, reviews and dispositions. A batch is read from its read model (its projection
+// row, record/record-state.ts) unless QA's review or disposition of it is in question: the review
+// reads the batch's exceptions, which need its whole record.
 import type { AppContext } from '../context.js';
 import type { UserRow } from '../store/store.js';
-import { loadBatch } from '../record/load.js';
+import { loadBatch, processOf } from '../record/load.js';
+import { recordFromRow } from '../record/record-state.js';
 import { canRecord, statusOfRecord, stepsOf, type BatchRecord } from '../record/record.js';
 import { reviewState } from '../record/exceptions.js';
 import { awaitedTests, failedTests, releaseTests } from '../record/release-tests.js';
@@ -83,7 +85,9 @@ export function pendingFor(ctx: AppContext, user: UserRow, lang: Lang = 'en'): P
     // A rejected or terminated batch waits for nothing but its open deviations (QA).
     if ((row.status === 'rejected' || row.status === 'terminated') && (row.openDeviations === 0 || !holds(user, ['qa']))) continue;
     if (row.status === 'released' && row.openDeviations === 0 && !holds(user, ['qa', 'qc'])) continue;
-    items.push(...pendingOfBatch(user, loadBatch(ctx, id), lang, now));
+    const whole = holds(user, ['qa']) && (row.status === 'qa_review' || row.status === 'released');
+    const record = (!whole && recordFromRow(processOf(ctx, row), row)) || loadBatch(ctx, id);
+    items.push(...pendingOfBatch(user, record, lang, now));
   }
   return items;
 }
