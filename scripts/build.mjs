@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const SOURCES = ['server', 'workflows', 'schemas'];
+const SOURCES = ['server', 'workflows', 'schemas', 'reports'];
 const OUT = path.join(ROOT, 'dist');
 
 /** Every .ts module under a folder (declaration files aside). */

@@ -20,6 +20,7 @@ import userRoutes from './routes/users.js';
 import registryRoutes from './routes/registries.js';
 import batchRoutes from './routes/batches.js';
 import auditRoutes from './routes/audit.js';
+import recordRoutes from './routes/records.js';
 import trainingRoutes from './routes/training.js';
 import webUi from './plugins/web-ui.js';
 import siteRoutes from './routes/site.js';
@@ -135,7 +136,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: HealthReply } } }, async () => ({ status: 'ok' as const }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(async (api) => {
-    for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, batchRoutes, qaRoutes, auditRoutes]) await api.register(routes, { ctx });
+    for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, batchRoutes, qaRoutes, auditRoutes, recordRoutes]) await api.register(routes, { ctx });
     if (ctx.config.training) await api.register(trainingRoutes, { ctx });
   }, { prefix: '/api/v1' });
   await app.register(webUi);

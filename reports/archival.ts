@@ -1,0 +1,99 @@
+// An archival PDF (ISO 19005-3, PDF/A-3b; regulations.md P1, P2, P5): PDF 1.7, XMP metadata with
+// pdfaid part 3 conformance B agreeing with the document information, the sRGB output intent, every
+// font embedded (Noto Sans, which covers Vietnamese), no encryption and no JavaScript, and the
+// machine-readable record attached as an associated file. Every date in the file comes from the
+// record, never from the clock, so the same record gives the same bytes.
+import { createRequire } from 'node:module';
+import PDFDocument from 'pdfkit';
+
+const require = createRequire(import.meta.url);
+const fontFile = (weight: string) => require.resolve(`@expo-google-fonts/noto-sans/${weight}/NotoSans_${weight}.ttf`);
+
+/** Font names the layout uses; both are embedded (subset) TrueType fonts. */
+export const FONTS = { regular: 'NotoSans-Regular', bold: 'NotoSans-Bold', outline: 'NotoSans-Black' } as const;
+// The watermark's letters are drawn as outlines from a font that writes no text (and so is not
+// embedded): reading a composite glyph's outline (À) caches its components (A) without their
+// characters, and pdfkit would then map A to no text in the font that writes it.
+const FONT_FILES = { [FONTS.regular]: fontFile('400Regular'), [FONTS.bold]: fontFile('700Bold'), [FONTS.outline]: fontFile('900Black') };
+
+export interface ArchivalOptions {
+  title: string;
+  subject: string;
+  lang: string;
+  /** The document's date: CreationDate and ModDate, in the information dictionary and the XMP. */
+  date: Date;
+  /** Keywords (the SHA-256 of the attachment): the file ID is derived from the information dictionary. */
+  keywords: string;
+  attachment?: { name: string; data: Buffer; description: string; mimeType: string };
+}
+
+// XMP values are written into XML as they are: only text that needs no escaping goes there.
+const xmpSafe = (s: string) => s.replace(/[<>&"']/g, ' ');
+
+export function archivalDocument(o: ArchivalOptions): PDFKit.PDFDocument {
+  const info = {
+    Title: xmpSafe(o.title), Subject: xmpSafe(o.subject), Keywords: xmpSafe(o.keywords),
+    Creator: 'cellbatch', Producer: 'cellbatch (PDFKit)', CreationDate: o.date, ModDate: o.date,
+  };
+  const doc = new PDFDocument({
+    pdfVersion: '1.7', subset: 'PDF/A-3b', lang: o.lang, displayTitle: true, size: 'A4', bufferPages: true, autoFirstPage: false,
+    margins: { top: 64, bottom: 56, left: 48, right: 48 },
+    // The default font would be Helvetica, which is never embedded: start with an embedded one.
+    font: FONT_FILES[FONTS.regular],
+    info,
+  });
+  for (const [name, file] of Object.entries(FONT_FILES)) {
+    doc.registerFont(name, file);
+    precomposed(doc.font(name));
+  }
+  doc.font(FONTS.regular);
+  // pdfkit writes xmp:CreateDate but not xmp:ModifyDate; PDF/A needs the XMP to agree with ModDate.
+  doc.appendXML(`
+        <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/">
+            <xmp:ModifyDate>${o.date.toISOString().split('.')[0]}Z</xmp:ModifyDate>
+            <xmp:MetadataDate>${o.date.toISOString().split('.')[0]}Z</xmp:MetadataDate>
+        </rdf:Description>
+        `);
+  if (o.attachment) {
+    // ISO 19005-3 §6.8: an associated file with its relationship and MIME type (regulations.md P2).
+    // pdfkit 0.20 takes `relationship` (AFRelationship); its type declarations do not list it yet.
+    const options = {
+      name: o.attachment.name, type: o.attachment.mimeType, relationship: 'Data', description: o.attachment.description,
+      creationDate: o.date, modifiedDate: o.date,
+    };
+    doc.file(o.attachment.data, options as PDFKit.Mixins.PDFAttachmentOptions);
+  }
+  return doc;
+}
+
+/** What pdfkit keeps of the current font: the parsed TrueType font (fontkit) on `_font.font`. */
+export interface ParsedFont {
+  unitsPerEm: number;
+  layout(text: string, features?: unknown): unknown;
+  glyphForCodePoint(codePoint: number): { advanceWidth: number; path: { toSVG(): string } };
+}
+export const parsedFont = (doc: PDFKit.PDFDocument) => (doc as unknown as { _font: { font: ParsedFont } })._font.font;
+
+/**
+ * Lays text out with the font's precomposed Vietnamese letters (ụ, ị, ạ…) instead of letting the
+ * glyph composition feature (ccmp) split them into a base letter and a mark: pdfkit maps each glyph to
+ * one text, so a base letter shared by "u" and "ụ" made the page's text read wrongly (pdftotext,
+ * search, screen readers) although it looked right. Per document: each document parses its own fonts.
+ */
+function precomposed(doc: PDFKit.PDFDocument) {
+  const font = parsedFont(doc);
+  const layout = font.layout.bind(font);
+  // A fresh object each time: fontkit fills the features it is given in with its defaults.
+  font.layout = (text, features) => layout(text, features ?? { ccmp: false });
+}
+
+/** Ends the document and collects its bytes. */
+export function pdfBytes(doc: PDFKit.PDFDocument): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    doc.on('data', (c: Buffer) => chunks.push(c));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+    doc.end();
+  });
+}

@@ -1,0 +1,288 @@
+// The executed batch record as an archival PDF (regulations.md R3, C1–C6, S1, P1–P5; DESIGN.md "The
+// PDF batch record"): a pure function of the export document and a language. It reads nothing else,
+// asks no clock, and attaches the very bytes it was drawn from, so the same record gives the same PDF.
+import { createHash } from 'node:crypto';
+import type { Step } from '../workflows/definition.js';
+import type { BatchRecordExport } from '../schemas/export.js';
+import { archivalDocument, pdfBytes } from './archival.js';
+import { Sheet, type Cell, type Line } from './layout.js';
+import { fill, messages, type ReportLang } from './messages/index.js';
+import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from './values.js';
+
+type Entry = BatchRecordExport['entries'][number];
+type Result = 'pass' | 'fail' | 'alert';
+interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string }
+interface CorrectionPayload extends StepPayload { correctsEntryId: string; reason: string }
+
+const RED = '#b00020';
+
+export interface BatchRecordPdfInput {
+  record: BatchRecordExport;
+  /** The export's bytes exactly as GET /export serves them: attached as record.json. */
+  recordJson: Buffer;
+  lang: ReportLang;
+}
+
+export async function renderBatchRecord({ record, recordJson, lang }: BatchRecordPdfInput): Promise<Buffer> {
+  const m = messages[lang];
+  const r = readerOf(record, lang, m);
+  const b = record.batch;
+  const jsonSha = createHash('sha256').update(recordJson).digest('hex');
+  const title = `${m.documentTitle} ${b.batchNumber}`;
+  const doc = archivalDocument({
+    title, subject: fill(m.documentSubject, { batch: b.batchNumber }), lang, date: new Date(record.asOf), keywords: `record.json SHA-256 ${jsonSha}`,
+    attachment: { name: 'record.json', data: recordJson, mimeType: 'application/json', description: `${record.format}: the electronic batch record ${b.batchNumber}` },
+  });
+  const sheet = new Sheet(doc, {
+    header: fill(m.header, { batch: b.batchNumber, din: `${b.din}${b.dinCheck}`, process: record.process.id, version: record.process.version }),
+    pageOf: (page, pages) => fill(m.pageOf, { page, pages }),
+    footer: `${fill(m.asOf, { time: time(r, record.asOf) })} · ${b.chainOfIdentityId}${record.training ? ` · ${m.training}` : ''}`,
+    ...(record.training && { watermark: m.training }),
+    ...(r.def.autologous && { banner: m.autologous }),
+  });
+  sheet.newPage();
+  cover(sheet, r, record, jsonSha);
+  steps(sheet, r, record);
+  releaseResults(sheet, r, record);
+  deviations(sheet, r, record);
+  reviewAndDisposition(sheet, r, record);
+  containers(sheet, r, record);
+  registries(sheet, r, record);
+  otherEntries(sheet, r, record);
+  auditTrail(sheet, r, record);
+  chains(sheet, r, record);
+  sheet.finish();
+  return pdfBytes(doc);
+}
+
+function dispositionText(r: Reader, record: BatchRecordExport): string {
+  const d = record.disposition as { decision?: string; conditional?: boolean } | undefined;
+  if (!d?.decision) return r.m.cover.noDisposition;
+  return [r.m.decision[d.decision] ?? d.decision, d.conditional ? r.m.decision.conditional : ''].filter(Boolean).join(' · ');
+}
+
+function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) {
+  const { m } = r;
+  const b = record.batch;
+  s.paragraph(m.documentTitle, { bold: true, size: 18 });
+  s.paragraph(r.def.title[r.lang], { size: 11 });
+  s.gap();
+  if (r.def.autologous) s.paragraph(m.autologous, { bold: true, size: 14, color: RED, align: 'center' });
+  if (record.training) s.paragraph(m.trainingNote, { bold: true, size: 10, color: RED, align: 'center' });
+  s.gap();
+  s.keyValues([
+    [m.cover.batchNumber, [{ text: b.batchNumber, bold: true }]],
+    [m.cover.din, [{ text: `${b.din} ${b.dinCheck}`, bold: true }]],
+    [m.cover.chainOfIdentity, b.chainOfIdentityId],
+    [m.cover.patientId, b.patient.id],
+    [m.cover.weight, `${num(r, b.patient.weightKg)} kg`],
+    [m.cover.productType, r.def.productType],
+    [m.cover.process, `${record.process.id} v${record.process.version}: ${r.def.name}`],
+    [m.cover.processHash, record.process.hash],
+    [m.cover.started, time(r, b.createdAt)],
+    [m.cover.status, [{ text: m.status[b.status] ?? b.status, bold: true }]],
+    [m.cover.disposition, [{ text: dispositionText(r, record), bold: true }]],
+    [m.cover.openDeviations, String(b.openDeviations)],
+    [m.cover.integrity, [{ text: record.integrity.intact ? m.cover.intact : m.cover.notIntact, bold: true, ...(!record.integrity.intact && { color: RED }) }]],
+    [m.cover.attachment, fill(m.cover.attachmentText, { format: record.format, sha: jsonSha })],
+  ]);
+}
+
+/** Signature lines of an entry. */
+const signatureLines = (r: Reader, e: Entry): Line[] =>
+  e.signatures.length ? e.signatures.map((sg) => ({ text: signatureText(r, sg) })) : [{ text: r.m.signature.none, color: RED }];
+
+const resultCell = (r: Reader, result: Result | undefined): Cell =>
+  result ? [{ text: r.m.step[result], bold: true, ...(result !== 'pass' && { color: RED }) }] : '';
+
+function steps(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  const corrections = new Map<string, Entry[]>();
+  for (const e of record.entries) {
+    if (e.kind !== 'correction') continue;
+    const p = e.payload as unknown as CorrectionPayload;
+    corrections.set(p.correctsEntryId, [...(corrections.get(p.correctsEntryId) ?? []), e]);
+  }
+  s.newPage();
+  s.heading(m.sections.steps, 1);
+  for (const phase of r.def.phases) {
+    s.heading(phase.title[r.lang], 2);
+    for (const step of phase.steps) {
+      const recorded = record.entries.filter((e) => e.kind === 'step' && e.stepId === step.id);
+      if (recorded.length === 0) {
+        s.heading(step.title[r.lang], 3);
+        s.note(m.step.notRecorded);
+        continue;
+      }
+      for (const e of recorded) stepEntry(s, r, step, e, corrections.get(e.id) ?? []);
+    }
+  }
+}
+
+function stepEntry(s: Sheet, r: Reader, step: Step, e: Entry, corrections: Entry[]) {
+  const { m } = r;
+  const p = e.payload as unknown as StepPayload;
+  const occurrence = step.repeatable && p.occurrence ? ` · ${fill(m.step.occurrence, { n: p.occurrence })}` : '';
+  s.heading(`${step.title[r.lang]}${occurrence} · ${fill(m.step.entry, { seq: e.batchSeq })}`, 3);
+  s.note([
+    p.performedAt ? `${m.step.performedAt}: ${time(r, p.performedAt)}` : '',
+    `${m.step.recordedAt}: ${time(r, e.recordedAt)}`,
+  ].filter(Boolean).join(' · '));
+  // The value history of each field: the original, then each correction in order.
+  const history = (name: string) => [p.values[name], ...corrections.map((c) => (c.payload as unknown as CorrectionPayload).values).filter((v) => name in v).map((v) => v[name])];
+  const lastResults = corrections.length ? (corrections[corrections.length - 1].payload as unknown as CorrectionPayload).results : p.results;
+  const rows: Cell[][] = step.fields.filter((f) => f.name in p.values || history(f.name).length > 1).map((f) => {
+    const values = history(f.name);
+    const lines: Line[] = values.map((v, i) => ({ text: valueText(r, f, v), strike: i < values.length - 1, ...(i > 0 && { bold: true }) }));
+    const label: Line[] = [{ text: f.label[r.lang] }];
+    if (f.computed) label.push({ text: fill(m.step.computed, { how: exprText(r, f.computed, step) }), color: '#555555' });
+    return [label, lines, specText(r, f.spec, f), resultCell(r, lastResults[f.name])];
+  });
+  for (const c of step.criteria) {
+    const how = c.anyOf.map((a) => `${step.fields.find((f) => f.name === a.field)?.label[r.lang] ?? a.field}: ${specText(r, a.spec, step.fields.find((f) => f.name === a.field))}`).join(m.spec.or);
+    const row: Cell[] = [[{ text: `${m.step.criterion}: ${c.label[r.lang]}` }], '', how, resultCell(r, lastResults[c.id])];
+    rows.push(row);
+  }
+  s.table([{ header: m.step.field, width: 0.3 }, { header: m.step.value, width: 0.3 }, { header: m.step.spec, width: 0.26 }, { header: m.step.result, width: 0.14 }], rows);
+  s.table([{ header: '', width: 1 }], [[signatureLines(r, e)]], { headless: true });
+  for (const c of corrections) {
+    const cp = c.payload as unknown as CorrectionPayload;
+    s.paragraph(fill(m.correction.title, { seq: c.batchSeq, of: e.batchSeq }), { bold: true });
+    const changes = Object.entries(cp.values).map(([name, v]) => {
+      const f = step.fields.find((x) => x.name === name);
+      return `${f?.label[r.lang] ?? name}: ${valueText(r, f, v)}`;
+    });
+    s.keyValues([
+      [m.step.recordedAt, time(r, c.recordedAt)],
+      [m.correction.now, changes.join('; ')],
+      [m.correction.reason, cp.reason],
+      [m.by, signatureLines(r, c)],
+    ], 0.2);
+  }
+}
+
+function releaseResults(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  const release = r.def.phases.flatMap((p) => p.steps).filter((st) => st.stage === 'release');
+  if (release.length === 0) return;
+  s.heading(m.sections.coa, 2);
+  const rows: Cell[][] = release.map((st) => {
+    const entries = record.entries.filter((e) => e.kind === 'step' && e.stepId === st.id);
+    const last = entries[entries.length - 1];
+    if (!last) return [st.title[r.lang], st.fields.map((f) => specText(r, f.spec, f)).filter(Boolean).join('; '), [{ text: m.coa.notDone, color: '#555555' }], ''];
+    const corr = record.entries.filter((e) => e.kind === 'correction' && (e.payload as unknown as CorrectionPayload).correctsEntryId === last.id);
+    const p = last.payload as unknown as StepPayload;
+    const values = { ...p.values, ...Object.assign({}, ...corr.map((c) => (c.payload as unknown as CorrectionPayload).values)) } as Record<string, unknown>;
+    const results = corr.length ? (corr[corr.length - 1].payload as unknown as CorrectionPayload).results : p.results;
+    const failed = Object.values(results).some((x) => x === 'fail');
+    return [
+      st.title[r.lang],
+      [...st.fields.map((f) => specText(r, f.spec, f)).filter(Boolean), ...st.criteria.map((c) => c.label[r.lang])].join('; '),
+      st.fields.filter((f) => f.name in values).map((f) => ({ text: `${f.label[r.lang]}: ${valueText(r, f, values[f.name])}` })),
+      resultCell(r, failed ? 'fail' : Object.keys(results).length ? 'pass' : undefined),
+    ];
+  });
+  s.table([{ header: m.coa.test, width: 0.25 }, { header: m.coa.specification, width: 0.3 }, { header: m.coa.result, width: 0.3 }, { header: m.coa.conclusion, width: 0.15 }], rows);
+}
+
+/** Any value of a record part whose shape belongs to another module, as readable text. */
+const plain = (r: Reader, v: unknown): string => {
+  if (typeof v === 'string') return /^\d{4}-\d{2}-\d{2}T/.test(v) ? time(r, v) : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return valueText(r, undefined, v);
+  return JSON.stringify(v);
+};
+
+function deviations(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  s.heading(m.sections.deviations, 2);
+  if (record.deviations.length === 0) return s.note(m.deviation.none);
+  const known: Record<string, string> = { kind: m.deviation.kind, severity: m.deviation.severity, status: m.deviation.status, openedAt: m.deviation.opened, stepId: m.deviation.step, description: m.deviation.description, investigation: m.deviation.investigation, conclusion: m.deviation.conclusion, closedAt: m.deviation.closed };
+  for (const d of record.deviations) {
+    s.heading(`${String(d.id)}`, 3);
+    const rows: [string, Cell][] = Object.entries(d).filter(([k, v]) => !['id', 'batchId', 'entryId'].includes(k) && v !== undefined && v !== null).map(([k, v]) => {
+      if (k === 'stepId') return [known[k], r.steps.get(String(v))?.title[r.lang] ?? String(v)];
+      if (k === 'signatures' && Array.isArray(v)) return [m.by, v.map((sg) => ({ text: signatureText(r, sg) }))];
+      return [known[k] ?? k, plain(r, v)];
+    });
+    s.keyValues(rows, 0.22);
+  }
+}
+
+function objectRows(r: Reader, o: Record<string, unknown>, labels: Record<string, string>): [string, Cell][] {
+  return Object.entries(o).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => {
+    if (k === 'signatures' && Array.isArray(v)) return [r.m.by, v.map((sg) => ({ text: signatureText(r, sg) }))];
+    if (k === 'signature' && v && typeof v === 'object') return [r.m.by, signatureText(r, v as never)];
+    if (k === 'decision') return [labels[k] ?? k, [{ text: r.m.decision[String(v)] ?? String(v), bold: true }]];
+    return [labels[k] ?? k, plain(r, v)];
+  });
+}
+
+function reviewAndDisposition(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  s.heading(m.sections.review, 2);
+  if (!record.review && !record.disposition) return s.note(m.review.none);
+  const labels = { comment: m.review.comment, decision: m.review.decision, justification: m.review.justification, physicianRequest: m.review.physicianRequest };
+  if (record.review) { s.heading(m.review.reviewed, 3); s.keyValues(objectRows(r, record.review, labels), 0.22); }
+  if (record.disposition) { s.heading(m.cover.disposition, 3); s.keyValues(objectRows(r, record.disposition, labels), 0.22); }
+}
+
+function containers(s: Sheet, r: Reader, record: BatchRecordExport) {
+  if (!record.containers) return;
+  s.heading(r.m.sections.containers, 2);
+  if (record.containers.length === 0) return s.note(r.m.containers.none);
+  for (const c of record.containers) s.keyValues(objectRows(r, c, {}), 0.22);
+}
+
+function registries(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  s.heading(m.sections.materials, 2);
+  if (record.materials.length === 0) s.note(m.material.none);
+  else s.table([{ header: m.material.type, width: 0.2 }, { header: m.material.name, width: 0.3 }, { header: m.material.lot, width: 0.2 }, { header: m.material.expires, width: 0.15 }, { header: m.material.status, width: 0.15 }],
+    record.materials.map((x) => [x.type, x.name, x.lotNumber, valueText(r, undefined, x.expiresOn), x.status]));
+  s.heading(m.sections.equipment, 2);
+  if (record.equipment.length === 0) s.note(m.material.none);
+  else s.table([{ header: m.material.asset, width: 0.2 }, { header: m.material.type, width: 0.25 }, { header: m.material.name, width: 0.35 }, { header: m.material.calibration, width: 0.2 }],
+    record.equipment.map((x) => [x.assetId, x.type, x.name, x.calibrationDueOn]));
+}
+
+function otherEntries(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const rendered = new Set(['step', 'correction', 'verification', 'deviation']);
+  const others = record.entries.filter((e) => !rendered.has(e.kind));
+  if (others.length === 0) return;
+  s.heading(r.m.sections.other, 2);
+  s.table([{ header: '#', width: 0.06 }, { header: r.m.audit.at, width: 0.2 }, { header: r.m.audit.action, width: 0.18 }, { header: r.m.audit.detail, width: 0.56 }],
+    others.map((e) => [String(e.batchSeq), time(r, e.recordedAt), r.m.kind[e.kind] ?? e.kind, [
+      ...Object.entries(e.payload).map(([k, v]) => ({ text: `${k}: ${plain(r, v)}` })),
+      ...signatureLines(r, e).filter(() => e.signatures.length > 0),
+    ]]));
+}
+
+const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n)} … (record.json)` : t);
+
+function auditTrail(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  s.newPage();
+  s.heading(m.sections.audit, 1);
+  s.note(m.audit.excluded);
+  if (record.audit.length === 0) return s.note(m.audit.none);
+  s.table(
+    [{ header: m.audit.seq, width: 0.07 }, { header: m.audit.at, width: 0.2 }, { header: m.audit.user, width: 0.18 }, { header: m.audit.action, width: 0.17 }, { header: m.audit.detail, width: 0.38 }],
+    record.audit.map((a) => [
+      String(a.seq), time(r, a.at), userText(r, a.userId), a.action,
+      clip([a.before !== undefined ? `${m.correction.was}: ${JSON.stringify(a.before)}` : '', a.after !== undefined ? JSON.stringify(a.after) : '', a.reason ? `${m.correction.reason}: ${a.reason}` : ''].filter(Boolean).join(' · '), 400),
+    ]),
+    { size: 6.5 },
+  );
+}
+
+function chains(s: Sheet, r: Reader, record: BatchRecordExport) {
+  const { m } = r;
+  s.heading(m.sections.integrity, 2);
+  s.note(m.chains.intro);
+  if (record.checkpoints.length === 0) return s.note(m.chains.none);
+  for (const c of record.checkpoints) {
+    s.paragraph(fill(m.chains.checkpoint, { n: c.n, reason: c.reason, time: time(r, c.at), key: c.keyId }), { size: 7 });
+    s.note(fill(m.chains.heads, { e: `${c.heads.entries.seq}:${c.heads.entries.hash}`, s: `${c.heads.signatures.seq}:${c.heads.signatures.hash}`, a: `${c.heads.audit_log.seq}:${c.heads.audit_log.hash}` }));
+  }
+  for (const k of record.publicKeys) s.note(`${k.algorithm} ${k.id}\n${k.publicKeyPem.trim()}`);
+}

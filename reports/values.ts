@@ -1,0 +1,94 @@
+// How recorded values, acceptance ranges and computed values read on paper, from the definition the
+// batch was executed against (shared by the batch record and the certificate of analysis).
+import type { Expr, Field, ProcessDefinition, Spec, Step } from '../workflows/definition.js';
+import type { BatchRecordExport } from '../schemas/export.js';
+import { formatDay, formatNumber, formatTime } from './format.js';
+import { fill, type Messages, type ReportLang } from './messages/index.js';
+
+export interface Reader {
+  lang: ReportLang;
+  m: Messages;
+  timeZone: string;
+  def: ProcessDefinition;
+  steps: Map<string, Step>;
+  materials: Map<string, BatchRecordExport['materials'][number]>;
+  equipment: Map<string, BatchRecordExport['equipment'][number]>;
+  users: Map<string, BatchRecordExport['users'][number]>;
+}
+
+export function readerOf(doc: BatchRecordExport, lang: ReportLang, m: Messages): Reader {
+  const def = doc.process.definition as ProcessDefinition;
+  return {
+    lang, m, timeZone: doc.timeZone, def,
+    steps: new Map(def.phases.flatMap((p) => p.steps).map((s) => [s.id, s])),
+    materials: new Map(doc.materials.map((x) => [x.id, x])),
+    equipment: new Map(doc.equipment.map((x) => [x.id, x])),
+    users: new Map(doc.users.map((u) => [u.id, u])),
+  };
+}
+
+export const time = (r: Reader, iso: string) => formatTime(iso, r.lang, r.timeZone);
+export const num = (r: Reader, n: number, decimals?: number) => formatNumber(n, r.lang, decimals);
+
+/** A recorded value as a reader expects it: with its unit, a lot by its number, equipment by asset id. */
+export function valueText(r: Reader, f: Field | undefined, v: unknown): string {
+  if (v === undefined || v === null) return '—';
+  if (typeof v === 'number') return `${num(r, v, f?.decimals)}${f?.unit ? ` ${f.unit}` : ''}`;
+  if (typeof v === 'boolean') return v ? r.m.yes : r.m.no;
+  if (typeof v !== 'string') return JSON.stringify(v);
+  if (f?.kind === 'datetime') return time(r, v);
+  if (f?.kind === 'lot') {
+    const lot = r.materials.get(v);
+    return lot ? `${lot.lotNumber} (${lot.name}; ${r.m.material.expires} ${formatDay(lot.expiresOn, r.lang)})` : v;
+  }
+  if (f?.kind === 'equipment') {
+    const q = r.equipment.get(v);
+    return q ? `${q.assetId} (${q.name}; ${r.m.material.calibration} ${formatDay(q.calibrationDueOn, r.lang)})` : v;
+  }
+  return v;
+}
+
+/** An acceptance range in words (the font has no ≥ or ≤). */
+export function specText(r: Reader, spec: Spec | undefined, f?: Field): string {
+  if (!spec) return '';
+  const n = (x: number) => `${num(r, x)}${f?.unit ? ` ${f.unit}` : ''}`;
+  const parts: string[] = [];
+  if (spec.min !== undefined && spec.max !== undefined) parts.push(fill(r.m.spec.range, { min: num(r, spec.min), max: n(spec.max) }));
+  else if (spec.min !== undefined) parts.push(fill(r.m.spec.min, { v: n(spec.min) }));
+  else if (spec.max !== undefined) parts.push(fill(r.m.spec.max, { v: n(spec.max) }));
+  if (spec.minExclusive !== undefined) parts.push(fill(r.m.spec.gt, { v: n(spec.minExclusive) }));
+  if (spec.maxExclusive !== undefined) parts.push(fill(r.m.spec.lt, { v: n(spec.maxExclusive) }));
+  if (spec.oneOf) parts.push(fill(r.m.spec.any, { v: spec.oneOf.join(', ') }));
+  return parts.join('; ');
+}
+
+const stepTitle = (r: Reader, id: string) => r.steps.get(id)?.title[r.lang] ?? id;
+
+/** How a computed value was computed, in words. */
+export function exprText(r: Reader, e: Expr, step: Step): string {
+  if (typeof e === 'number') return num(r, e);
+  if ('field' in e) {
+    const owner = e.step ? r.steps.get(e.step) : step;
+    const label = owner?.fields.find((f) => f.name === e.field)?.label[r.lang] ?? e.field;
+    return e.step && e.step !== step.id ? fill(r.m.expr.of, { field: label, step: stepTitle(r, e.step) }) : label;
+  }
+  if ('patient' in e) return r.m.expr.weight;
+  if ('add' in e) return `(${e.add.map((x) => exprText(r, x, step)).join(' + ')})`;
+  if ('sub' in e) return `(${exprText(r, e.sub[0], step)} − ${exprText(r, e.sub[1], step)})`;
+  if ('mul' in e) return e.mul.map((x) => exprText(r, x, step)).join(' × ');
+  if ('div' in e) return `${exprText(r, e.div[0], step)} ÷ ${exprText(r, e.div[1], step)}`;
+  const ref = 'daysSince' in e ? e.daysSince : e.hoursSince;
+  const refText = ref.field ? exprText(r, { field: ref.field, ...(ref.step && { step: ref.step }) }, step) : fill(r.m.expr.performed, { step: stepTitle(r, ref.step ?? step.id) });
+  return fill('daysSince' in e ? r.m.expr.daysSince : r.m.expr.hoursSince, { ref: refText });
+}
+
+/** A signature's manifestation (21 CFR 11.50): printed name, date and time with zone, meaning. */
+export function signatureText(r: Reader, s: { printedName: string; username: string; meaning: string; signedAt: string }): string {
+  return fill(r.m.signature.line, { name: s.printedName, username: s.username, meaning: r.m.signature.meaning[s.meaning] ?? s.meaning, time: time(r, s.signedAt) });
+}
+
+export const userText = (r: Reader, id: string | null) => {
+  if (!id) return '—';
+  const u = r.users.get(id);
+  return u ? `${u.fullName} (${u.username})` : id;
+};

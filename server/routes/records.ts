@@ -1,0 +1,25 @@
+// The batch record for regulators: the electronic copy (JSON) and the executed batch record (PDF/A-3b).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.js';
+import { IdParams, LangQuery } from '../../schemas/api.js';
+import { currentUser } from '../plugins/auth.js';
+import { exportBatchRecord } from '../commands/export-batch-record.js';
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.get('/batches/:id/export', {
+    schema: { tags: ['records'], summary: "The batch's complete electronic record as JSON (qa, inspector, admin; audited with its SHA-256)", params: IdParams },
+  }, async (req, reply) => {
+    const out = await exportBatchRecord(ctx, currentUser(req), req.params.id, { kind: 'json' });
+    return reply.type('application/json; charset=utf-8').header('etag', `"${out.sha256}"`)
+      .header('content-disposition', `attachment; filename="${out.batchNumber}-record.json"`).send(out.body);
+  });
+
+  app.get('/batches/:id/record.pdf', {
+    schema: { tags: ['records'], summary: 'The executed batch record, PDF/A-3b with the JSON record attached (qa, inspector, admin; audited with its SHA-256)', params: IdParams, querystring: LangQuery },
+  }, async (req, reply) => {
+    const out = await exportBatchRecord(ctx, currentUser(req), req.params.id, { kind: 'pdf', lang: req.query.lang ?? 'en' });
+    return reply.type('application/pdf').header('etag', `"${out.sha256}"`)
+      .header('content-disposition', `inline; filename="${out.batchNumber}-record.pdf"`).send(out.body);
+  });
+};
+export default routes;

@@ -1,0 +1,148 @@
+// The electronic copy of a batch record (21 CFR 11.10(b); regulations.md R3, C1–C6): everything the
+// record holds about one batch, with the stored form of each of its chained rows and the signed
+// checkpoints that cover them, so that a reader without the server can recompute every hash and check
+// every checkpoint signature (docs/export-format.md). The PDF is drawn from this same document and
+// carries it as its attachment: the printed and the electronic copy cannot say different things.
+import type { AppContext } from '../context.js';
+import { CHAINED, type Cell } from '../store/chain.js';
+import { CHAIN_TABLES, type ChainTable, type Checkpoint } from '../store/checkpoints.js';
+import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow } from '../store/store.js';
+import { openDeviationCount, statusOfRecord, stepsOf, type BatchRecord } from '../record/record.js';
+import { integrityOf } from '../record/integrity.js';
+import { deviationView } from './deviation-view.js';
+import { EXPORT_FORMAT, type BatchRecordExport } from '../../schemas/export.js';
+
+/** The audit action of an export; its rows are left out of the documents themselves (API.md "PDF bytes"). */
+export const EXPORT_ACTION = 'record.exported';
+
+const parseJson = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
+
+/** The batch's rows of each chain, in chain order. */
+function rowsOf(ctx: AppContext, record: BatchRecord) {
+  return {
+    entries: record.entries,
+    signatures: record.signatures,
+    audit_log: ctx.store.auditOfBatch(record.row.id).filter((a) => a.action !== EXPORT_ACTION),
+  };
+}
+
+/** The last row of this batch in each chain: what a signed checkpoint must reach to cover the record. */
+export function batchHeads(ctx: AppContext, record: BatchRecord): Record<ChainTable, number> {
+  const rows = rowsOf(ctx, record);
+  return Object.fromEntries(CHAIN_TABLES.map((t) => [t, Math.max(0, ...rows[t].map((r) => r.seq))])) as Record<ChainTable, number>;
+}
+
+/**
+ * The earliest signed checkpoint covering the batch's last row of each chain. The earliest, so that
+ * the choice never changes once made: the same record gives the same document.
+ */
+function coveringCheckpoints(checkpoints: Checkpoint[], heads: Record<ChainTable, number>): Checkpoint[] {
+  const chosen = new Map<number, Checkpoint>();
+  for (const t of CHAIN_TABLES) {
+    if (heads[t] === 0) continue;
+    const c = checkpoints.find((x) => x.heads[t].seq >= heads[t]);
+    if (c) chosen.set(c.n, c);
+  }
+  return [...chosen.values()].sort((a, b) => a.n - b.n);
+}
+
+/** Whether a signed checkpoint already covers every row of the batch. */
+export function covered(ctx: AppContext, record: BatchRecord): boolean {
+  const last = ctx.integrity?.log.last();
+  if (!ctx.integrity) return true; // an in-memory database signs nothing
+  const heads = batchHeads(ctx, record);
+  return !!last && CHAIN_TABLES.every((t) => last.heads[t].seq >= heads[t]);
+}
+
+function chainOf<R extends { seq: number; prevHash: string; hash: string }>(ctx: AppContext, table: ChainTable, rows: R[], cells: (r: R) => Cell[]) {
+  return {
+    columns: [...CHAINED[table]],
+    rows: rows.map((r) => ({ seq: r.seq, prevHash: r.prevHash, hash: r.hash, cells: cells(r), form: r.seq <= ctx.store.legacyHeads[table] ? 'legacy' as const : 'json-array' as const })),
+  };
+}
+
+/** Materials and equipment named by the batch's lot and equipment fields (steps and their corrections). */
+function usedRegistries(ctx: AppContext, record: BatchRecord) {
+  const kinds = new Map<string, 'lot' | 'equipment'>();
+  for (const s of stepsOf(record)) for (const f of s.fields) if (f.kind === 'lot' || f.kind === 'equipment') kinds.set(`${s.id}.${f.name}`, f.kind);
+  const lots = new Set<string>();
+  const assets = new Set<string>();
+  for (const e of record.entries) {
+    if (e.kind !== 'step' && e.kind !== 'correction') continue;
+    const p = JSON.parse(e.payload) as { stepId: string; values: Record<string, unknown> };
+    for (const [name, v] of Object.entries(p.values)) {
+      const kind = kinds.get(`${p.stepId}.${name}`);
+      if (typeof v !== 'string') continue;
+      if (kind === 'lot') lots.add(v);
+      if (kind === 'equipment') assets.add(v);
+    }
+  }
+  const materials = [...lots].sort().flatMap((id) => {
+    const m = ctx.store.getMaterial(id);
+    return m ? [{ id: m.id, type: m.type, name: m.name, lotNumber: m.lotNumber, expiresOn: m.expiresOn, status: m.status }] : [];
+  });
+  const equipment = [...assets].sort().flatMap((id) => {
+    const q = ctx.store.getEquipment(id);
+    return q ? [{ id: q.id, assetId: q.assetId, type: q.type, name: q.name, calibrationDueOn: q.calibrationDueOn }] : [];
+  });
+  return { materials, equipment };
+}
+
+function usersOf(ctx: AppContext, ids: Iterable<string | null>) {
+  return [...new Set([...ids].filter((x): x is string => !!x))].sort().flatMap((id) => {
+    const u = ctx.store.findUserById(id);
+    return u ? [{ id: u.id, username: u.username, fullName: u.fullName }] : [];
+  });
+}
+
+const signatureItem = (s: SignatureRow) => ({
+  id: s.id, userId: s.userId, username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt, entryId: s.entryId, entryHash: s.entryHash,
+});
+
+const entryItem = (e: EntryRow, signatures: SignatureRow[]) => ({
+  id: e.id, seq: e.seq, batchSeq: e.batchSeq, kind: e.kind, stepId: e.stepId, recordedAt: e.recordedAt, actorId: e.actorId, training: e.training,
+  payload: JSON.parse(e.payload) as Record<string, unknown>,
+  signatures: signatures.filter((s) => s.entryId === e.id).map(signatureItem),
+});
+
+const auditItem = (a: AuditRow) => ({
+  seq: a.seq, at: a.at, userId: a.userId, action: a.action, entity: a.entity, entityId: a.entityId,
+  ...(a.before !== null && { before: parseJson(a.before) }), ...(a.after !== null && { after: parseJson(a.after) }), reason: a.reason,
+});
+
+/** The export document of a replayed batch: a pure reading of the store (it writes nothing). */
+export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordExport {
+  const b = record.row;
+  const rows = rowsOf(ctx, record);
+  const heads = batchHeads(ctx, record);
+  const checkpoints = coveringCheckpoints(ctx.integrity?.log.read() ?? [], heads);
+  const times = [b.createdAt, ...rows.entries.map((e) => e.recordedAt), ...rows.signatures.map((s) => s.signedAt), ...rows.audit_log.map((a) => a.at)];
+  const key = ctx.integrity?.key;
+  return {
+    format: EXPORT_FORMAT,
+    asOf: times.reduce((a, t) => (t > a ? t : a)),
+    timeZone: ctx.config.timeZone,
+    training: b.training,
+    batch: {
+      id: b.id, batchNumber: b.batchNumber, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId,
+      patient: { id: b.patient.id, weightKg: b.patient.weightKg }, createdAt: b.createdAt, status: statusOfRecord(record), openDeviations: openDeviationCount(record),
+    },
+    process: { id: b.processId, version: b.processVersion, hash: b.processHash, definition: record.process.definition },
+    integrity: { intact: integrityOf(ctx, record) },
+    entries: rows.entries.map((e) => entryItem(e, rows.signatures)),
+    deviations: record.deviations.map(deviationView),
+    ...usedRegistries(ctx, record),
+    users: usersOf(ctx, [...rows.entries.map((e) => e.actorId), ...rows.signatures.map((s) => s.userId), ...rows.audit_log.map((a) => a.userId)]),
+    audit: rows.audit_log.map(auditItem),
+    chains: {
+      entries: chainOf(ctx, 'entries', rows.entries, entryCells),
+      signatures: chainOf(ctx, 'signatures', rows.signatures, signatureCells),
+      audit_log: chainOf(ctx, 'audit_log', rows.audit_log, auditCells),
+    },
+    checkpoints,
+    publicKeys: key && checkpoints.length ? [{ id: key.id, algorithm: 'Ed25519' as const, publicKeyPem: key.publicKeyPem }] : [],
+  };
+}
+
+/** The document's bytes: JSON, two-space indented, one final newline (what GET /export serves and the PDF attaches). */
+export const exportBytes = (doc: BatchRecordExport): Buffer => Buffer.from(`${JSON.stringify(doc, null, 2)}\n`);

@@ -1,0 +1,219 @@
+// The executed batch record (GET /batches/{id}/record.pdf) as an inspector's tools read it: archival
+// PDF/A-3b, the JSON record attached, every step, value and signature in its text, the same bytes for
+// the same record, and a cover that says when the record no longer verifies (regulations.md R3, C1–C6,
+// S1, P1–P5).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createBatch, harness, registerCatalogue, type Harness } from '../helpers.js';
+import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
+import { pdfFile } from './pdf-tools.js';
+
+let h: Harness;
+let d: BatchDriver;
+const pdfs: ReturnType<typeof pdfFile>[] = [];
+
+async function recordPdf(user: string, batchId: string, query = '') {
+  const r = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${batchId}/record.pdf${query}`, headers: { authorization: `Bearer ${h.tokens[user]}` } });
+  return { status: r.statusCode, headers: r.headers, bytes: r.rawPayload, json: () => r.json() };
+}
+
+async function opened(query = '') {
+  const r = await recordPdf('qa1', d.id, query);
+  expect(r.status).toBe(200);
+  const f = pdfFile(r.bytes);
+  pdfs.push(f);
+  return { ...f, bytes: r.bytes };
+}
+
+/** The pages of the text, split at form feeds. */
+const pagesOf = (text: string) => text.split('\f').filter((p) => p.trim());
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-/;
+const squeeze = (s: string) => s.replace(/\s+/g, ' ');
+
+beforeAll(async () => {
+  h = await harness();
+  d = new BatchDriver(h, await createBatch(h, 'car-t', 1), await registerCatalogue(h, 'car-t'));
+  await d.run(CART_PLAN);
+  const sample = d.entriesOf('starting-material-sample')[0];
+  expect((await d.correct(sample.id, { viability: 93 }, 'Transcription error: the counter read 93 %')).status).toBe(201);
+  for (const [stepId, values] of Object.entries(CART_RELEASE_VALUES)) expect((await d.record(stepId, values, 'qc1')).status).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  for (const f of pdfs) f.done();
+  await h.close();
+});
+
+describe('P1: an archival PDF (PDF/A-3b)', () => {
+  it('passes qpdf --check, is PDF 1.7, unencrypted, without JavaScript, with every font embedded', async () => {
+    const f = await opened();
+    expect(f.bytes.subarray(0, 8).toString()).toBe('%PDF-1.7');
+    expect(f.check()).toMatch(/No syntax or stream encoding errors/);
+    const info = f.info();
+    expect(info).toMatch(/Encrypted:\s+no/);
+    expect(info).toMatch(/JavaScript:\s+no/);
+    const fonts = f.fonts().trim().split('\n').slice(2);
+    expect(fonts.length).toBeGreaterThan(0);
+    for (const line of fonts) expect(line, line).toMatch(/^\S+\+NotoSans-\S+\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes/);
+  });
+
+  it('declares pdfaid part 3 conformance B in its XMP, which agrees with the document information', async () => {
+    const f = await opened();
+    const meta = f.meta();
+    expect(meta).toMatch(/<pdfaid:part>3<\/pdfaid:part>/);
+    expect(meta).toMatch(/<pdfaid:conformance>B<\/pdfaid:conformance>/);
+    const info = f.info();
+    const title = /Title:\s+(.+)/.exec(info)![1].trim();
+    expect(title).toBe(`Executed batch record ${d.batch.batchNumber}`);
+    expect(meta).toContain(`<rdf:li xml:lang="x-default">${title}</rdf:li>`);
+    // The document's date is the record's latest time, in the information dictionary and the XMP alike.
+    const exported = (await call(h, 'qa1', 'GET', `/batches/${d.id}/export`)).body;
+    const asOf = `${exported.asOf.split('.')[0]}Z`;
+    expect(meta).toContain(`<xmp:CreateDate>${asOf}</xmp:CreateDate>`);
+    expect(meta).toContain(`<xmp:ModifyDate>${asOf}</xmp:ModifyDate>`);
+    expect(new Date(/CreationDate:\s+(.+)/.exec(info)![1]).toISOString()).toBe(new Date(asOf).toISOString());
+  });
+
+  it('P2: attaches the JSON record (record.json), byte for byte what GET /export serves', async () => {
+    const f = await opened();
+    expect(f.attachments()).toMatch(/1 embedded files\s+1: record\.json/);
+    const exported = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/export`, headers: { authorization: `Bearer ${h.tokens.inspector ?? h.tokens.insp1}` } });
+    expect(exported.statusCode).toBe(200);
+    expect(f.attachment('record.json').equals(exported.rawPayload)).toBe(true);
+  });
+});
+
+describe('R3, C1–C6, S1: what the record says', () => {
+  it('holds every step title, every recorded value, and each signature with printed name, meaning and zoned time', async () => {
+    const f = await opened();
+    const text = squeeze(f.text());
+    const def = (await call(h, 'qa1', 'GET', '/processes/car-t')).body;
+    for (const step of def.phases.flatMap((p: any) => p.steps)) {
+      if (step.id === 'release-sterility') continue; // may follow release: not recorded here
+      expect(text, step.id).toContain(step.title.en);
+    }
+    const batch = await d.refresh();
+    for (const e of batch.entries.filter((x: any) => x.kind === 'step')) {
+      for (const [name, v] of Object.entries(e.values as Record<string, unknown>)) {
+        if (typeof v === 'number') expect(text, `${e.stepId}.${name}`).toMatch(new RegExp(`(^|[^\\d.])${String(v).replace('.', '\\.')}(\\.0+)?([^\\d]|$)`));
+        if (typeof v === 'string' && !/^\d{4}-/.test(v) && !UUID.test(v)) expect(text, `${e.stepId}.${name}`).toContain(v);
+      }
+    }
+    expect(text).toMatch(/Test OP1 \(op1\) · performed · 2026-03-02 08:00:00 UTC/);
+    expect(text).toMatch(/Test OP2 \(op2\) · verified · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+    expect(text).toMatch(/Test QC1 \(qc1\) · performed · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+  });
+
+  it('C1, C5, C6, P3: the cover names product, process, DIN with check character and chain of identity; every page carries the batch number, DIN, process, "Page X of N" and the record time', async () => {
+    const f = await opened();
+    const b = d.batch;
+    const pages = pagesOf(f.text());
+    const cover = squeeze(pages[0]);
+    for (const s of ['CAR-T', `car-t v1`, b.processHash, b.batchNumber, `${b.din} ${b.dinCheck}`, b.chainOfIdentityId, b.patient.id, 'FOR AUTOLOGOUS USE ONLY', 'TRAINING RECORD', 'QA review', 'VERIFIED INTACT']) {
+      expect(cover, s).toContain(s);
+    }
+    expect(pages.length).toBeGreaterThan(3);
+    pages.forEach((page, i) => {
+      const p = squeeze(page);
+      expect(p, `page ${i + 1}`).toContain(`Page ${i + 1} of ${pages.length}`);
+      expect(p).toContain(`Batch ${b.batchNumber} · DIN ${b.din}${b.dinCheck} · car-t v1`);
+      expect(p).toMatch(/Generated from the record as of \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+      expect(p).toContain('FOR AUTOLOGOUS USE ONLY');
+    });
+  });
+
+  it('P4: a correction shows the old value and the new one, who corrected it, when and why', async () => {
+    const f = await opened();
+    const text = squeeze(f.text());
+    expect(text).toMatch(/Viability 94\.0 % 93\.0 % min\. 70 % PASS/);
+    expect(text).toMatch(/Correction \(entry \d+\) of entry 3/);
+    expect(text).toContain('Corrected to Viability: 93.0 %');
+    expect(text).toContain('Reason Transcription error: the counter read 93 %');
+    expect(text).toMatch(/Signed Test OP1 \(op1\) · performed · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+  });
+
+  it('lists the release results as a certificate of analysis and the audit trail as an appendix', async () => {
+    const text = squeeze((await opened()).text());
+    expect(text).toContain('Release results (certificate of analysis)');
+    expect(text).toMatch(/Endotoxin .*0\.12/);
+    expect(text).toContain('Audit trail of the batch');
+    expect(text).toContain('step.recorded');
+    expect(text).toContain('entry.corrected');
+  });
+
+  it('in Vietnamese (?lang=vi): labels, definition texts and numbers of the language, diacritics intact', async () => {
+    const f = await opened('?lang=vi');
+    const pages = pagesOf(f.text());
+    const text = squeeze(f.text());
+    for (const s of ['Hồ sơ lô đã thực hiện', 'Tiếp nhận sản phẩm gạn tách', 'Lấy mẫu nguyên liệu ban đầu', 'Chờ QA xem xét', 'Tính toàn vẹn của hồ sơ', 'ĐÃ XÁC MINH NGUYÊN VẸN', 'Mục ghi', 'Quyết định xuất xưởng', 'thực hiện', 'xác minh']) {
+      expect(text, s).toContain(s);
+    }
+    expect(text).toMatch(/Khả năng sống 94,0 % 93,0 % tối thiểu 70 % ĐẠT/);
+    expect(squeeze(pages[0])).toContain(`Trang 1/${pages.length}`);
+    expect(f.meta()).toMatch(/<pdfaid:part>3<\/pdfaid:part>/);
+  });
+});
+
+describe('P5: the same record gives the same bytes, and every export is audited', () => {
+  it('renders twice to identical bytes, each export audited with the SHA-256 of what was served', async () => {
+    const { createHash } = await import('node:crypto');
+    const a = await recordPdf('qa1', d.id);
+    const b = await recordPdf('insp1', d.id);
+    expect(a.status).toBe(200);
+    expect(b.bytes.equals(a.bytes)).toBe(true);
+    const sha = createHash('sha256').update(a.bytes).digest('hex');
+    expect(a.headers.etag).toBe(`"${sha}"`);
+    const audit = (await call(h, 'qa1', 'GET', `/audit?batchId=${d.id}&action=record.exported&limit=500`)).body.items;
+    const last2 = audit.slice(-2);
+    expect(last2.map((x: any) => x.after.sha256)).toEqual([sha, sha]);
+    expect(last2.map((x: any) => x.after.document)).toEqual(['record.pdf', 'record.pdf']);
+    expect(last2.map((x: any) => x.userId)).toEqual([h.ctx.store.findUserByUsername('qa1')!.id, h.ctx.store.findUserByUsername('insp1')!.id]);
+  });
+
+  it('renders anew once the record changes', async () => {
+    const before = await recordPdf('qa1', d.id);
+    expect((await d.record('release-sterility', { sterility: 'no growth' }, 'qc1')).status).toBe(201);
+    const after = await recordPdf('qa1', d.id);
+    expect(after.bytes.equals(before.bytes)).toBe(false);
+    expect(squeeze(pdfFile(after.bytes).text())).toContain('Sterility');
+  });
+});
+
+describe('refusals', () => {
+  it('is read by qa, inspector and admin only: 403 to an operator, a supervisor and a QC analyst, and nothing recorded', async () => {
+    const rows = h.ctx.store.counts().audit;
+    for (const user of ['op1', 'sup1', 'qc1']) {
+      const r = await recordPdf(user, d.id);
+      expect(r.status).toBe(403);
+      expect(r.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect((await call(h, user, 'GET', `/batches/${d.id}/export`)).status).toBe(403);
+    }
+    expect(h.ctx.store.counts().audit).toBe(rows);
+    expect((await recordPdf('admin', d.id)).status).toBe(200);
+  });
+
+  it('answers 401 without a session, 404 for an unknown batch, 400 for an unknown language', async () => {
+    expect((await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/record.pdf` })).statusCode).toBe(401);
+    const missing = await recordPdf('qa1', 'no-such-batch');
+    expect(missing.status).toBe(404);
+    const lang = await recordPdf('qa1', d.id, '?lang=fr');
+    expect(lang.status).toBe(400);
+    expect(lang.json().errors[0].field).toMatch(/lang/);
+  });
+});
+
+describe('R1: a record altered in the database', () => {
+  it('says on its cover that verification failed', async () => {
+    const db = h.ctx.store.sqlite;
+    const seq = d.entriesOf('apheresis-receipt')[0].seq;
+    const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'entries'").all() as { name: string; sql: string }[];
+    for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+    const row = db.prepare('select payload from entries where batch_id = ? and batch_seq = ?').get(d.id, seq) as { payload: string };
+    const payload = JSON.parse(row.payload);
+    payload.values.transportTemperature = 8;
+    db.prepare('update entries set payload = ? where batch_id = ? and batch_seq = ?').run(JSON.stringify(payload), d.id, seq);
+    for (const t of triggers) db.exec(t.sql);
+    const cover = squeeze(pagesOf((await opened()).text())[0]);
+    expect(cover).toContain('VERIFICATION FAILED');
+    expect(cover).not.toContain('VERIFIED INTACT');
+  });
+});
