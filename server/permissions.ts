@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   'equipment.register': { roles: ['supervisor', 'qa'], what: 'registering equipment' },
   'equipment.calibrate': { roles: ['supervisor', 'qa'], what: 'recording a calibration' },
   'audit.read': { roles: ['qa', 'inspector', 'admin'], what: 'reading the audit trail' },
+  // The export and the PDF hold the batch's audit trail: those who read the audit (API.md).
+  'record.export': { roles: ['qa', 'inspector', 'admin'], what: 'exporting the batch record' },
   'alerts.read': { roles: ['admin'], what: 'reading alerts' },
   'users.read': { roles: ['admin', 'qa', 'inspector'], what: 'reading the user list' },
   'users.manage': { roles: ['admin'], what: 'managing user accounts' },

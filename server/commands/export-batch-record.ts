@@ -3,7 +3,7 @@
 // and electronic form. Every export is audited with the SHA-256 of the document served (API.md
 // "Audit"; regulations.md P5), and the chain heads it was taken at are signed into the checkpoint log.
 import type { AppContext } from '../context.js';
-import { forbidden } from '../errors.js';
+import { assertMay } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { sha256 } from '../store/chain.js';
 import { loadBatch } from '../record/load.js';
@@ -13,16 +13,11 @@ import { renderBatchRecord } from '../../reports/batch-record.js';
 import type { ReportLang } from '../../reports/messages/index.js';
 import { EXPORT_FORMAT } from '../../schemas/export.js';
 
-/** The export holds the batch's audit trail: it is read by those who read the audit (API.md). */
-export const RECORD_READERS = ['qa', 'inspector', 'admin'] as const;
-
 export type RecordDocument = { kind: 'json' } | { kind: 'pdf'; lang: ReportLang };
 
 export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId: string, document: RecordDocument) {
   const record = loadBatch(ctx, batchId);
-  if (!actor.roles.some((r) => (RECORD_READERS as readonly string[]).includes(r))) {
-    throw forbidden('role-not-allowed', `exporting the batch record needs one of: ${RECORD_READERS.join(', ')}`);
-  }
+  assertMay(actor, 'record.export');
   // DESIGN.md "The record": chain heads are signed at every export. Rows not yet under a signed
   // checkpoint are signed before they are copied out, so the copy carries the checkpoint that covers them.
   if (!covered(ctx, record)) ctx.store.checkpoint('export');

@@ -82,6 +82,8 @@ const MATRIX: Record<string, Expect> = {
   'GET /api/v1/batches/{id}/coa': { none: 401, ...OK_ALL },
   'GET /api/v1/batches/{id}/containers': { none: 401, ...OK_ALL },
   'GET /api/v1/me/pending': { none: 401, ...OK_ALL },
+  'GET /api/v1/batches/{id}/export': { none: 401, ...readersOf('record.export') },
+  'GET /api/v1/batches/{id}/record.pdf': { none: 401, ...readersOf('record.export') },
   'GET /api/v1/audit': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/export': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/verify': { none: 401, ...AUDIT_READERS_ONLY },
@@ -90,6 +92,9 @@ const MATRIX: Record<string, Expect> = {
   'GET /api/v1/reports/periodic-review': { none: 401, ...AUDIT_READERS_ONLY, query: PERIOD },
   'POST /api/v1/training/clock': { none: 401, ...BAD_BODY_ALL },
 };
+
+/** Reads that are exports, audited with what was exported (API.md "Audit"). */
+const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf']);
 
 /** R5: the only routes that answer without a user (plus /openapi.json and /docs*, which the description does not list). */
 const PUBLIC = new Set(['GET /healthz', 'GET /api/v1/site', 'POST /api/v1/auth/login']);
@@ -244,7 +249,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
         // R6: a logged-in user's write leaves exactly one audit row (the refused attempt, or the logout);
         // reads and anonymous calls leave none, except the audited export.
         const wrote = auditCount() - auditBefore;
-        const wantRows = who === null || PUBLIC.has(route) ? 0 : write ? 1 : route === 'GET /api/v1/audit/export' && r.status === 200 ? 1 : 0;
+        const wantRows = who === null || PUBLIC.has(route) ? 0 : write ? 1 : AUDITED_READS.has(route) && r.status === 200 ? 1 : 0;
         if (wrote !== wantRows) failures.push(`${route} as ${who ?? 'nobody'}: ${wrote} audit rows, expected ${wantRows}`);
         if (route === 'POST /api/v1/auth/logout' && who && r.status === 204) await relogin(h, who);
       }
