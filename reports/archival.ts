@@ -3,6 +3,7 @@
 // font embedded (Noto Sans, which covers Vietnamese), no encryption and no JavaScript, and the
 // machine-readable record attached as an associated file. Every date in the file comes from the
 // record, never from the clock, so the same record gives the same bytes.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import PDFDocument from 'pdfkit';
 
@@ -15,6 +16,10 @@ export const FONTS = { regular: 'NotoSans-Regular', bold: 'NotoSans-Bold', outli
 // embedded): reading a composite glyph's outline (À) caches its components (A) without their
 // characters, and pdfkit would then map A to no text in the font that writes it.
 const FONT_FILES = { [FONTS.regular]: fontFile('400Regular'), [FONTS.bold]: fontFile('700Bold'), [FONTS.outline]: fontFile('900Black') };
+
+const fontBytes = new Map<string, Buffer>();
+/** Each font file is read once per process (each document still parses its own copy). */
+const fontData = (file: string) => fontBytes.get(file) ?? fontBytes.set(file, fs.readFileSync(file)).get(file)!;
 
 export interface ArchivalOptions {
   title: string;
@@ -39,11 +44,11 @@ export function archivalDocument(o: ArchivalOptions): PDFKit.PDFDocument {
     pdfVersion: '1.7', subset: 'PDF/A-3b', lang: o.lang, displayTitle: true, size: 'A4', bufferPages: true, autoFirstPage: false,
     margins: { top: 64, bottom: 56, left: 48, right: 48 },
     // The default font would be Helvetica, which is never embedded: start with an embedded one.
-    font: FONT_FILES[FONTS.regular],
+    font: fontData(FONT_FILES[FONTS.regular]) as unknown as string, // pdfkit takes a path or the bytes
     info,
   });
   for (const [name, file] of Object.entries(FONT_FILES)) {
-    doc.registerFont(name, file);
+    doc.registerFont(name, fontData(file));
     precomposed(doc.font(name));
   }
   doc.font(FONTS.regular);
@@ -75,16 +80,20 @@ export interface ParsedFont {
 export const parsedFont = (doc: PDFKit.PDFDocument) => (doc as unknown as { _font: { font: ParsedFont } })._font.font;
 
 /**
- * Lays text out with the font's precomposed Vietnamese letters (ụ, ị, ạ…) instead of letting the
- * glyph composition feature (ccmp) split them into a base letter and a mark: pdfkit maps each glyph to
- * one text, so a base letter shared by "u" and "ụ" made the page's text read wrongly (pdftotext,
- * search, screen readers) although it looked right. Per document: each document parses its own fonts.
+ * Lays text out glyph by glyph from the font's character map, without OpenType substitutions or
+ * positioning. Two reasons. The glyph composition feature (ccmp) would split precomposed Vietnamese
+ * letters (ụ, ị, ạ…) into a base letter and a mark, and pdfkit maps each glyph to one text, so a base
+ * letter shared by "u" and "ụ" made the page's text read wrongly (pdftotext, search, screen readers)
+ * although it looked right; ligatures would likewise hide letters from the text. And shaping every
+ * word through the font's lookup tables was most of the time spent rendering a record. Per document:
+ * each document parses its own fonts.
  */
+const PLAIN_FEATURES = ['ccmp', 'locl', 'rlig', 'mark', 'mkmk', 'calt', 'clig', 'liga', 'rclt', 'curs', 'kern', 'rvrn', 'ltra', 'ltrm', 'frac', 'numr', 'dnom'];
 function precomposed(doc: PDFKit.PDFDocument) {
   const font = parsedFont(doc);
   const layout = font.layout.bind(font);
   // A fresh object each time: fontkit fills the features it is given in with its defaults.
-  font.layout = (text, features) => layout(text, features ?? { ccmp: false });
+  font.layout = (text, features) => layout(text, features ?? Object.fromEntries(PLAIN_FEATURES.map((f) => [f, false])));
 }
 
 /** Ends the document and collects its bytes. */

@@ -74,8 +74,8 @@ function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) 
     [m.cover.batchNumber, [{ text: b.batchNumber, bold: true }]],
     [m.cover.din, [{ text: `${b.din} ${b.dinCheck}`, bold: true }]],
     [m.cover.chainOfIdentity, b.chainOfIdentityId],
-    [m.cover.patientId, b.patient.id],
-    [m.cover.weight, `${num(r, b.patient.weightKg)} kg`],
+    [m.cover.patientId, b.patient?.id ?? '—'],
+    [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
     [m.cover.productType, r.def.productType],
     [m.cover.process, `${record.process.id} v${record.process.version}: ${r.def.name}`],
     [m.cover.processHash, record.process.hash],
@@ -192,45 +192,88 @@ const plain = (r: Reader, v: unknown): string => {
   return JSON.stringify(v);
 };
 
+interface Signed { signature?: Parameters<typeof signatureText>[1] | null }
+interface DeviationDoc {
+  id: string; kind: string; status: string; severity: string; stepId?: string; description: string; openedAt: string;
+  investigation?: Signed & { recordedAt: string; rootCause: string; productImpact: string; otherBatchesImpact: string; capaReference?: string };
+  reclassifications?: (Signed & { at: string; from: string; to: string; reason: string })[];
+  closure?: Signed & { closedAt: string; investigation: string; conclusion: string };
+}
+interface ReviewDoc extends Signed { signedAt: string; comment?: string; covered: string[] }
+interface DispositionDoc extends Signed {
+  decision: string; decidedAt: string; justification?: string; physicianRequest?: string; conditional: boolean; pendingTests: string[]; failedTests: string[];
+}
+interface ContainerDoc {
+  containerId: string; bagNumber: number; filledAt: string; status: string; isbt128: { din: string; division: string };
+  volume: { value: number; unit: string } | null; dose: { value: number; unit: string; label: string } | null; labelScan: { value: unknown; result: string };
+}
+
+const signedBy = (r: Reader, x: Signed): [string, Cell] => [r.m.by, x.signature ? signatureText(r, x.signature) : [{ text: r.m.signature.none, color: RED }]];
+const titles = (r: Reader, ids: string[]) => ids.map((id) => r.steps.get(id)?.title[r.lang] ?? id).join(', ');
+
 function deviations(s: Sheet, r: Reader, record: BatchRecordExport) {
   const { m } = r;
   s.heading(m.sections.deviations, 2);
   if (record.deviations.length === 0) return s.note(m.deviation.none);
-  const known: Record<string, string> = { kind: m.deviation.kind, severity: m.deviation.severity, status: m.deviation.status, openedAt: m.deviation.opened, stepId: m.deviation.step, description: m.deviation.description, investigation: m.deviation.investigation, conclusion: m.deviation.conclusion, closedAt: m.deviation.closed };
-  for (const d of record.deviations) {
-    s.heading(`${String(d.id)}`, 3);
-    const rows: [string, Cell][] = Object.entries(d).filter(([k, v]) => !['id', 'batchId', 'entryId'].includes(k) && v !== undefined && v !== null).map(([k, v]) => {
-      if (k === 'stepId') return [known[k], r.steps.get(String(v))?.title[r.lang] ?? String(v)];
-      if (k === 'signatures' && Array.isArray(v)) return [m.by, v.map((sg) => ({ text: signatureText(r, sg) }))];
-      return [known[k] ?? k, plain(r, v)];
-    });
+  for (const d of record.deviations as unknown as DeviationDoc[]) {
+    s.heading(`${m.deviation.kind}: ${d.kind} · ${m.deviation.severity}: ${d.severity} · ${m.deviation.status}: ${d.status}`, 3);
+    const rows: [string, Cell][] = [
+      [m.deviation.opened, time(r, d.openedAt)],
+      ...(d.stepId ? [[m.deviation.step, r.steps.get(d.stepId)?.title[r.lang] ?? d.stepId] as [string, Cell]] : []),
+      [m.deviation.description, d.description],
+    ];
+    if (d.investigation) {
+      const i = d.investigation;
+      rows.push([m.deviation.investigation, [
+        { text: `${m.deviation.rootCause}: ${i.rootCause}` }, { text: `${m.deviation.productImpact}: ${i.productImpact}` },
+        { text: `${m.deviation.otherBatches}: ${i.otherBatchesImpact}` }, ...(i.capaReference ? [{ text: `CAPA: ${i.capaReference}` }] : []),
+      ]], signedBy(r, i));
+    }
+    for (const c of d.reclassifications ?? []) rows.push([m.deviation.reclassified, `${c.from} > ${c.to}: ${c.reason} (${time(r, c.at)})`], signedBy(r, c));
+    if (d.closure) rows.push([m.deviation.closed, time(r, d.closure.closedAt)], [m.deviation.investigation, d.closure.investigation], [m.deviation.conclusion, d.closure.conclusion], signedBy(r, d.closure));
     s.keyValues(rows, 0.22);
   }
-}
-
-function objectRows(r: Reader, o: Record<string, unknown>, labels: Record<string, string>): [string, Cell][] {
-  return Object.entries(o).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => {
-    if (k === 'signatures' && Array.isArray(v)) return [r.m.by, v.map((sg) => ({ text: signatureText(r, sg) }))];
-    if (k === 'signature' && v && typeof v === 'object') return [r.m.by, signatureText(r, v as never)];
-    if (k === 'decision') return [labels[k] ?? k, [{ text: r.m.decision[String(v)] ?? String(v), bold: true }]];
-    return [labels[k] ?? k, plain(r, v)];
-  });
 }
 
 function reviewAndDisposition(s: Sheet, r: Reader, record: BatchRecordExport) {
   const { m } = r;
   s.heading(m.sections.review, 2);
-  if (!record.review && !record.disposition) return s.note(m.review.none);
-  const labels = { comment: m.review.comment, decision: m.review.decision, justification: m.review.justification, physicianRequest: m.review.physicianRequest };
-  if (record.review) { s.heading(m.review.reviewed, 3); s.keyValues(objectRows(r, record.review, labels), 0.22); }
-  if (record.disposition) { s.heading(m.cover.disposition, 3); s.keyValues(objectRows(r, record.disposition, labels), 0.22); }
+  const reviews = (record.reviews ?? []) as unknown as ReviewDoc[];
+  const d = record.disposition as unknown as DispositionDoc | undefined;
+  if (reviews.length === 0 && !d) return s.note(m.review.none);
+  for (const v of reviews) {
+    s.heading(`${m.review.reviewed} · ${time(r, v.signedAt)}`, 3);
+    s.keyValues([
+      ...(v.comment ? [[m.review.comment, v.comment] as [string, Cell]] : []),
+      [m.review.covered, String(v.covered.length)],
+      signedBy(r, v),
+    ], 0.22);
+  }
+  if (d) {
+    s.heading(`${m.cover.disposition} · ${time(r, d.decidedAt)}`, 3);
+    s.keyValues([
+      [m.review.decision, [{ text: dispositionText(r, record), bold: true }]],
+      ...(d.justification ? [[m.review.justification, d.justification] as [string, Cell]] : []),
+      ...(d.physicianRequest ? [[m.review.physicianRequest, d.physicianRequest] as [string, Cell]] : []),
+      ...(d.pendingTests.length ? [[m.review.pendingTests, titles(r, d.pendingTests)] as [string, Cell]] : []),
+      ...(d.failedTests.length ? [[m.review.failedTests, [{ text: titles(r, d.failedTests), color: RED }]] as [string, Cell]] : []),
+      signedBy(r, d),
+    ], 0.22);
+  }
 }
 
 function containers(s: Sheet, r: Reader, record: BatchRecordExport) {
-  if (!record.containers) return;
-  s.heading(r.m.sections.containers, 2);
-  if (record.containers.length === 0) return s.note(r.m.containers.none);
-  for (const c of record.containers) s.keyValues(objectRows(r, c, {}), 0.22);
+  const { m } = r;
+  const items = (record.containers ?? []) as unknown as ContainerDoc[];
+  s.heading(m.sections.containers, 2);
+  if (items.length === 0) return s.note(m.containers.none);
+  s.table(
+    [{ header: m.containers.id, width: 0.22 }, { header: 'ISBT 128', width: 0.18 }, { header: m.containers.volume, width: 0.12 }, { header: m.containers.dose, width: 0.18 }, { header: m.containers.filled, width: 0.18 }, { header: m.deviation.status, width: 0.12 }],
+    items.map((c) => [
+      c.containerId, `${c.isbt128.din} ${c.isbt128.division}`, c.volume ? `${num(r, c.volume.value)} ${c.volume.unit}` : '—',
+      c.dose ? `${num(r, c.dose.value)} ${c.dose.unit}` : '—', time(r, c.filledAt), c.status,
+    ]),
+  );
 }
 
 function registries(s: Sheet, r: Reader, record: BatchRecordExport) {

@@ -1,6 +1,6 @@
 // How recorded values, acceptance ranges and computed values read on paper, from the definition the
 // batch was executed against (shared by the batch record and the certificate of analysis).
-import type { Expr, Field, ProcessDefinition, Spec, Step } from '../workflows/definition.js';
+import type { Expr, Field, ProcessDefinition, Ref, Spec, Step } from '../workflows/definition.js';
 import type { BatchRecordExport } from '../schemas/export.js';
 import { formatDay, formatNumber, formatTime } from './format.js';
 import { fill, type Messages, type ReportLang } from './messages/index.js';
@@ -77,9 +77,14 @@ export function exprText(r: Reader, e: Expr, step: Step): string {
   if ('sub' in e) return `(${exprText(r, e.sub[0], step)} − ${exprText(r, e.sub[1], step)})`;
   if ('mul' in e) return e.mul.map((x) => exprText(r, x, step)).join(' × ');
   if ('div' in e) return `${exprText(r, e.div[0], step)} ÷ ${exprText(r, e.div[1], step)}`;
-  const ref = 'daysSince' in e ? e.daysSince : e.hoursSince;
-  const refText = ref.field ? exprText(r, { field: ref.field, ...(ref.step && { step: ref.step }) }, step) : fill(r.m.expr.performed, { step: stepTitle(r, ref.step ?? step.id) });
-  return fill('daysSince' in e ? r.m.expr.daysSince : r.m.expr.hoursSince, { ref: refText });
+  if ('log' in e) return `log10(${exprText(r, e.log, step)})`;
+  if ('log2' in e) return `log2(${exprText(r, e.log2, step)})`;
+  if ('ln' in e) return `ln(${exprText(r, e.ln, step)})`;
+  const refText = (ref: Ref) => (ref.field ? exprText(r, { field: ref.field, ...(ref.step && { step: ref.step }) }, step) : fill(r.m.expr.performed, { step: stepTitle(r, ref.step ?? step.id) }));
+  if ('hoursBetween' in e) return fill(r.m.expr.hoursBetween, { from: refText(e.hoursBetween[0]), to: refText(e.hoursBetween[1]) });
+  if ('minutesBetween' in e) return fill(r.m.expr.minutesBetween, { from: refText(e.minutesBetween[0]), to: refText(e.minutesBetween[1]) });
+  if ('daysSince' in e) return fill(r.m.expr.daysSince, { ref: refText(e.daysSince) });
+  return fill(r.m.expr.hoursSince, { ref: refText(e.hoursSince) });
 }
 
 /** A signature's manifestation (21 CFR 11.50): printed name, date and time with zone, meaning. */

@@ -17,6 +17,7 @@ import type { EntryPayload } from '../../schemas/entries.js';
 import { appendToBatch, assertVersion } from './append.js';
 import { assertIndependentOfBatch } from './qa-rules.js';
 import { assertMay, PERMISSIONS } from '../permissions.js';
+import { freezeRecordPdfs } from './export-batch-record.js';
 
 
 export type Decision = EntryPayload<'disposition'>['decision'];
@@ -57,7 +58,7 @@ export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: str
     w.audit({ action: 'batch.disposed', entity: 'batch', entityId: batchId, after: { ...payload, entryId: e.id, signedBy: signer.username, session: actor.username }, reason: input.justification });
     return e;
   });
-  afterDispositionCommitted(ctx, next);
+  await afterDispositionCommitted(ctx, next);
   return { entryId: entry.id, record: next };
 }
 
@@ -82,6 +83,12 @@ function assertReleasable(record: BatchRecord, decision: Decision, tests: Return
  * After the disposition is committed: side effects that must not undo it, each guarded so that one
  * failing leaves the disposition and the others standing. The batch record PDF is frozen here.
  */
-export function afterDispositionCommitted(_ctx: AppContext, _record: BatchRecord) {
-  // Nothing yet: the reports module hooks the frozen PDF in here (API.md "PDF bytes").
+export async function afterDispositionCommitted(ctx: AppContext, record: BatchRecord) {
+  // API.md "PDF bytes": the batch record is rendered and stored now, and served byte-identical after.
+  // Should it fail, the disposition stands and the first GET of record.pdf freezes it instead.
+  try {
+    await freezeRecordPdfs(ctx, record);
+  } catch {
+    /* frozen at the first request instead */
+  }
 }

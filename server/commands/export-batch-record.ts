@@ -2,33 +2,71 @@
 // (PDF/A-3b with the JSON attached). 21 CFR 11.10(b): accurate and complete copies in human-readable
 // and electronic form. Every export is audited with the SHA-256 of the document served (API.md
 // "Audit"; regulations.md P5), and the chain heads it was taken at are signed into the checkpoint log.
+// The PDF is frozen at disposition: rendered then, stored, and served byte-identical afterwards.
 import type { AppContext } from '../context.js';
-import { assertMay } from '../permissions.js';
-import type { UserRow } from '../store/store.js';
+import type { RecordPdfRow, UserRow } from '../store/store.js';
 import { sha256 } from '../store/chain.js';
+import { assertMay } from '../permissions.js';
 import { loadBatch } from '../record/load.js';
+import type { BatchRecord } from '../record/record.js';
 import { writeAudit } from '../services/audit.js';
-import { buildExport, covered, EXPORT_ACTION, exportBytes } from '../views/export-view.js';
+import { buildExport, covered, EXPORT_ACTION, exportBytes, FROZEN_ACTION } from '../views/export-view.js';
 import { renderBatchRecord } from '../../reports/batch-record.js';
 import type { ReportLang } from '../../reports/messages/index.js';
 import { EXPORT_FORMAT } from '../../schemas/export.js';
 
 export type RecordDocument = { kind: 'json' } | { kind: 'pdf'; lang: ReportLang };
 
+const LANGS: ReportLang[] = ['en', 'vi'];
+
 export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId: string, document: RecordDocument) {
   const record = loadBatch(ctx, batchId);
   assertMay(actor, 'record.export');
+  // API.md "PDF bytes": once the batch is disposed of, its PDF is the one frozen at disposition (frozen
+  // now if that failed, or the disposition predates this store).
+  const body = document.kind === 'pdf' && record.qa.disposition
+    ? (ctx.store.getRecordPdf(batchId, document.lang) ?? (await freezeRecordPdfs(ctx, record, [document.lang]))[0]).bytes
+    : await renderDocument(ctx, record, document);
+  const digest = sha256(body);
+  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+    userId: actor.id, action: EXPORT_ACTION, entity: 'batch', entityId: batchId, batchId,
+    after: { document: document.kind === 'json' ? 'export' as const : 'record.pdf' as const, ...(document.kind === 'pdf' && { lang: document.lang }), format: EXPORT_FORMAT, sha256: digest, bytes: body.length },
+  }));
+  ctx.store.checkpoint('export');
+  return { body, sha256: digest, batchNumber: record.row.batchNumber };
+}
+
+/** The document of the record as it stands now; its rows are put under a signed checkpoint first. */
+async function renderDocument(ctx: AppContext, record: BatchRecord, document: RecordDocument): Promise<Buffer> {
   // DESIGN.md "The record": chain heads are signed at every export. Rows not yet under a signed
   // checkpoint are signed before they are copied out, so the copy carries the checkpoint that covers them.
   if (!covered(ctx, record)) ctx.store.checkpoint('export');
   const doc = buildExport(ctx, record);
   const json = exportBytes(doc);
-  const body = document.kind === 'json' ? json : await renderBatchRecord({ record: doc, recordJson: json, lang: document.lang });
-  const digest = sha256(body);
-  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
-    userId: actor.id, action: EXPORT_ACTION, entity: 'batch', entityId: batchId, batchId,
-    after: { document: document.kind === 'json' ? 'export' : 'record.pdf', ...(document.kind === 'pdf' && { lang: document.lang }), format: EXPORT_FORMAT, sha256: digest, bytes: body.length },
-  }));
-  ctx.store.checkpoint('export');
-  return { body, sha256: digest, batchNumber: record.row.batchNumber };
+  return document.kind === 'json' ? json : renderBatchRecord({ record: doc, recordJson: json, lang: document.lang });
+}
+
+/**
+ * Renders the PDFs of the record as it stands and stores them, append-only, with one audit row each
+ * (`record.frozen`, with the SHA-256). Every language is rendered before any is stored, so that all
+ * show the same record. A PDF already frozen stands: the first one wins.
+ */
+export async function freezeRecordPdfs(ctx: AppContext, record: BatchRecord, langs: ReportLang[] = LANGS): Promise<RecordPdfRow[]> {
+  const batchId = record.row.id;
+  const rendered: RecordPdfRow[] = [];
+  for (const lang of langs) {
+    const bytes = await renderDocument(ctx, record, { kind: 'pdf', lang });
+    rendered.push({ batchId, lang, sha256: sha256(bytes), bytes, frozenAt: ctx.clock.now().toISOString() });
+  }
+  ctx.store.transaction(() => {
+    for (const row of rendered) {
+      if (ctx.store.getRecordPdf(batchId, row.lang)) continue;
+      ctx.store.saveRecordPdf(row);
+      writeAudit(ctx.store, ctx.clock, {
+        userId: null, action: FROZEN_ACTION, entity: 'batch', entityId: batchId, batchId,
+        after: { document: 'record.pdf' as const, lang: row.lang, format: EXPORT_FORMAT, sha256: row.sha256, bytes: row.bytes.length },
+      });
+    }
+  });
+  return langs.map((lang) => ctx.store.getRecordPdf(batchId, lang)!);
 }

@@ -42,6 +42,7 @@ export const REFUSAL_ACTIONS: readonly string[] = ATTEMPT_ACTIONS;
 export const ROUTINE_ACTIONS: readonly string[] = [
   'batch.created', 'step.recorded', 'step.verified', 'batch.status-changed', 'entry.corrected',
   'deviation.opened', 'deviation.investigated', 'deviation.closed', 'deviation.reclassified', 'review.signed', 'batch.disposed',
+  'record.exported', 'record.frozen',
 ] satisfies AuditAction[];
 
 const HOUR = 3_600_000;

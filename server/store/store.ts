@@ -16,6 +16,7 @@ export type BatchRow = typeof t.batches.$inferSelect;
 export type EntryRow = typeof t.entries.$inferSelect;
 export type SignatureRow = typeof t.signatures.$inferSelect;
 export type AuditRow = typeof t.auditLog.$inferSelect;
+export type RecordPdfRow = typeof t.recordPdfs.$inferSelect;
 
 export type NewEntry = Omit<EntryRow, 'seq' | 'batchSeq' | 'prevHash' | 'hash'>;
 export type NewSignature = Omit<SignatureRow, 'seq' | 'prevHash' | 'hash'>;
@@ -321,6 +322,14 @@ export class Store {
   signaturesOf(entryIds: string[]): SignatureRow[] {
     if (entryIds.length === 0) return [];
     return this.db.select().from(t.signatures).where(inArray(t.signatures.entryId, entryIds)).orderBy(asc(t.signatures.seq)).all();
+  }
+  /** The batch record PDF frozen at disposition, in a language (API.md "PDF bytes"). */
+  getRecordPdf(batchId: string, lang: string): RecordPdfRow | undefined {
+    return this.db.select().from(t.recordPdfs).where(and(eq(t.recordPdfs.batchId, batchId), eq(t.recordPdfs.lang, lang))).get();
+  }
+  /** Stores a frozen PDF once; the first one stands (append-only, migration 0006). */
+  saveRecordPdf(row: RecordPdfRow) {
+    this.db.insert(t.recordPdfs).values(row).onConflictDoNothing().run();
   }
   auditOfBatch(batchId: string): AuditRow[] {
     return this.q.auditOfBatch.all({ batchId });

@@ -1,7 +1,7 @@
 // The database tables (drizzle, SQLite dialect). camelCase in code, snake_case in the database.
 // `entries`, `signatures` and `audit_log` are append-only: triggers in the migrations refuse UPDATE and
 // DELETE on them (21 CFR 11.10(e), Annex 11 §9), and every row carries the hash of its chain.
-import { sqliteTable, text, integer, uniqueIndex, index } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, uniqueIndex, index, blob, primaryKey } from 'drizzle-orm/sqlite-core';
 
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
@@ -142,3 +142,15 @@ export const settings = sqliteTable('settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 });
+
+/**
+ * The executed batch record as rendered at disposition (API.md "PDF bytes"): served byte-identical
+ * afterwards. Append-only like the record (triggers in migration 0006): a frozen PDF is never replaced.
+ */
+export const recordPdfs = sqliteTable('record_pdfs', {
+  batchId: text('batch_id').notNull().references(() => batches.id),
+  lang: text('lang').notNull(),
+  sha256: text('sha256').notNull(),
+  bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+  frozenAt: text('frozen_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.batchId, t.lang] })]);

@@ -10,10 +10,16 @@ import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, t
 import { openDeviationCount, statusOfRecord, stepsOf, type BatchRecord } from '../record/record.js';
 import { integrityOf } from '../record/integrity.js';
 import { deviationView } from './deviation-view.js';
+import { dispositionView } from './disposition-view.js';
+import { containersView } from './containers-view.js';
+import { signatureView } from './entry-view.js';
 import { EXPORT_FORMAT, type BatchRecordExport } from '../../schemas/export.js';
 
-/** The audit action of an export; its rows are left out of the documents themselves (API.md "PDF bytes"). */
+/** The audit action of an export, and of the PDF frozen at disposition. */
 export const EXPORT_ACTION = 'record.exported';
+export const FROZEN_ACTION = 'record.frozen';
+/** Rows about the documents themselves are left out of them: none can hold its own record (API.md "PDF bytes"). */
+const DOCUMENT_ACTIONS = new Set([EXPORT_ACTION, FROZEN_ACTION]);
 
 const parseJson = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
@@ -22,7 +28,7 @@ function rowsOf(ctx: AppContext, record: BatchRecord) {
   return {
     entries: record.entries,
     signatures: record.signatures,
-    audit_log: ctx.store.auditOfBatch(record.row.id).filter((a) => a.action !== EXPORT_ACTION),
+    audit_log: ctx.store.auditOfBatch(record.row.id).filter((a) => !DOCUMENT_ACTIONS.has(a.action)),
   };
 }
 
@@ -95,6 +101,11 @@ function usersOf(ctx: AppContext, ids: Iterable<string | null>) {
   });
 }
 
+const signatureOf = (r: BatchRecord, entryId: string) => {
+  const s = r.signatures.find((x) => x.entryId === entryId);
+  return s ? signatureView(s) : null;
+};
+
 const signatureItem = (s: SignatureRow) => ({
   id: s.id, userId: s.userId, username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt, entryId: s.entryId, entryHash: s.entryHash,
 });
@@ -118,6 +129,7 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
   const checkpoints = coveringCheckpoints(ctx.integrity?.log.read() ?? [], heads);
   const times = [b.createdAt, ...rows.entries.map((e) => e.recordedAt), ...rows.signatures.map((s) => s.signedAt), ...rows.audit_log.map((a) => a.at)];
   const key = ctx.integrity?.key;
+  const containers = containersView(record).items;
   return {
     format: EXPORT_FORMAT,
     asOf: times.reduce((a, t) => (t > a ? t : a)),
@@ -125,12 +137,15 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
     training: b.training,
     batch: {
       id: b.id, batchNumber: b.batchNumber, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId,
-      patient: { id: b.patient.id, weightKg: b.patient.weightKg }, createdAt: b.createdAt, status: statusOfRecord(record), openDeviations: openDeviationCount(record),
+      patient: b.patient ? { id: b.patient.id, weightKg: b.patient.weightKg } : null, createdAt: b.createdAt, status: statusOfRecord(record), openDeviations: openDeviationCount(record),
     },
     process: { id: b.processId, version: b.processVersion, hash: b.processHash, definition: record.process.definition },
     integrity: { intact: integrityOf(ctx, record) },
     entries: rows.entries.map((e) => entryItem(e, rows.signatures)),
-    deviations: record.deviations.map(deviationView),
+    deviations: record.deviations.map((d) => deviationView(d, record)),
+    ...(record.qa.reviews.length > 0 && { reviews: record.qa.reviews.map((v) => ({ ...v, signature: signatureOf(record, v.entryId) })) }),
+    ...(record.qa.disposition && { disposition: dispositionView(record)! }),
+    ...(containers.length > 0 && { containers }),
     ...usedRegistries(ctx, record),
     users: usersOf(ctx, [...rows.entries.map((e) => e.actorId), ...rows.signatures.map((s) => s.userId), ...rows.audit_log.map((a) => a.userId)]),
     audit: rows.audit_log.map(auditItem),

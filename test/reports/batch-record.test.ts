@@ -3,7 +3,7 @@
 // the same record, and a cover that says when the record no longer verifies (regulations.md R3, C1–C6,
 // S1, P1–P5).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createBatch, harness, registerCatalogue, type Harness } from '../helpers.js';
+import { call, createBatch, harness, PASSWORD, registerCatalogue, type Harness } from '../helpers.js';
 import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
 import { pdfFile } from './pdf-tools.js';
 
@@ -206,14 +206,52 @@ describe('R1: a record altered in the database', () => {
     const db = h.ctx.store.sqlite;
     const seq = d.entriesOf('apheresis-receipt')[0].seq;
     const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'entries'").all() as { name: string; sql: string }[];
-    for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
-    const row = db.prepare('select payload from entries where batch_id = ? and batch_seq = ?').get(d.id, seq) as { payload: string };
-    const payload = JSON.parse(row.payload);
+    const edit = (payload: string) => {
+      for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+      db.prepare('update entries set payload = ? where batch_id = ? and batch_seq = ?').run(payload, d.id, seq);
+      for (const t of triggers) db.exec(t.sql);
+    };
+    const original = (db.prepare('select payload from entries where batch_id = ? and batch_seq = ?').get(d.id, seq) as { payload: string }).payload;
+    const payload = JSON.parse(original);
     payload.values.transportTemperature = 8;
-    db.prepare('update entries set payload = ? where batch_id = ? and batch_seq = ?').run(JSON.stringify(payload), d.id, seq);
-    for (const t of triggers) db.exec(t.sql);
+    edit(JSON.stringify(payload));
     const cover = squeeze(pagesOf((await opened()).text())[0]);
     expect(cover).toContain('VERIFICATION FAILED');
     expect(cover).not.toContain('VERIFIED INTACT');
+    edit(original); // put back: the tests after this one work on an intact record
+    expect(squeeze(pagesOf((await opened()).text())[0])).toContain('VERIFIED INTACT');
+  });
+});
+
+describe('P5: frozen at disposition', () => {
+  it('renders and stores the PDF in both languages when QA disposes of the batch, and serves those bytes afterwards, whatever happens to the record', async () => {
+    const { createHash } = await import('node:crypto');
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect((await call(h, 'qa1', 'POST', `/batches/${d.id}/review`, { comment: 'Reviewed by exception.', signature: { username: 'qa1', password: PASSWORD } })).status).toBe(201);
+    const released = await call(h, 'qa2', 'POST', `/batches/${d.id}/disposition`, { decision: 'release', signature: { username: 'qa2', password: PASSWORD } });
+    expect(released.status, JSON.stringify(released.body)).toBe(201);
+    const frozen = (await call(h, 'qa1', 'GET', `/audit?batchId=${d.id}&action=record.frozen`)).body.items;
+    expect(frozen.map((a: any) => a.after.lang)).toEqual(['en', 'vi']);
+
+    const first = await recordPdf('qa1', d.id);
+    expect(sha(first.bytes)).toBe(frozen[0].after.sha256);
+    const text = squeeze(pdfFile(first.bytes).text());
+    expect(text).toMatch(/Disposition Released/);
+    expect(text).toMatch(/Test QA2 \(qa2\) · released · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+    expect(text).toMatch(/Test QA1 \(qa1\) · reviewed · /);
+    const vi = await recordPdf('insp1', d.id, '?lang=vi');
+    expect(sha(vi.bytes)).toBe(frozen[1].after.sha256);
+
+    // The record moves on (a refused attempt on the batch is audited): the JSON export follows it, the PDF does not.
+    const exportBefore = (await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/export`, headers: { authorization: `Bearer ${h.tokens.qa1}` } })).rawPayload;
+    expect(pdfFile(first.bytes).attachment('record.json').equals(exportBefore)).toBe(true);
+    expect((await call(h, 'op1', 'POST', `/batches/${d.id}/steps/culture-check`, { values: {}, signature: { username: 'op1', password: PASSWORD }, expectedVersion: 0 })).status).toBe(409);
+    const exportAfter = (await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/export`, headers: { authorization: `Bearer ${h.tokens.qa1}` } })).rawPayload;
+    expect(exportAfter.equals(exportBefore)).toBe(false);
+    const later = await recordPdf('admin', d.id);
+    expect(later.bytes.equals(first.bytes)).toBe(true);
+    // The frozen row cannot be changed in the database.
+    expect(() => h.ctx.store.sqlite.prepare('update record_pdfs set sha256 = ? where batch_id = ?').run('0', d.id)).toThrow(/append-only/);
+    expect(() => h.ctx.store.sqlite.prepare('delete from record_pdfs where batch_id = ?').run(d.id)).toThrow(/append-only/);
   });
 });
