@@ -35,10 +35,10 @@ export function App() {
     void refreshSite();
     // A reload keeps the cookie session: ask who we are and for a CSRF token for this page.
     (async () => {
-      const me = await api.GET('/api/v1/me');
-      if (!me.response.ok) return setUser(null);
-      const csrf = await read<{ csrfToken: string }>(api.GET('/api/v1/auth/csrf'));
-      setCsrfToken(csrf.csrfToken);
+      // Both at once (a page load waits for them): the CSRF token is only used when there is a session.
+      const [me, csrf] = await Promise.all([api.GET('/api/v1/me'), api.GET('/api/v1/auth/csrf')]);
+      if (!me.response.ok || !csrf.response.ok) return setUser(null);
+      setCsrfToken((csrf.data as unknown as { csrfToken: string }).csrfToken);
       setUser(me.data as unknown as User);
     })().catch(() => setUser(null));
     return onSessionExpired(() => setExpired(true));

@@ -45,10 +45,13 @@ export function BatchPage({ id }: { id: string }) {
   }, []);
 
   const load = useCallback(async () => {
-    const b = await read<Batch>(api.GET('/api/v1/batches/{id}', { params: { path: { id } } }));
-    setBatch(b);
+    const [b, devs] = await Promise.all([
+      read<Batch>(api.GET('/api/v1/batches/{id}', { params: { path: { id } } })),
+      read<Page<Deviation>>(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })),
+    ]);
     setDef(await loadProcess(b.processId));
-    setDeviations((await read<Page<Deviation>>(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } }))).items);
+    setBatch(b);
+    setDeviations(devs.items);
   }, [id]);
   // The language is part of the answer (step titles, reasons): read again when it changes.
   useEffect(() => { void load(); }, [load, lang]);

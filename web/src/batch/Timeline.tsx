@@ -1,11 +1,15 @@
 // The process as a timeline: each step done (with its entries), available (with its window), or
 // locked (with the reason in words); culture days counted from the definition's day 0.
+import { useState } from 'react';
 import type { Batch, DefinitionStep, Entry, ProcessDefinition } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
 import { cultureDay, dayZero, fieldsOf } from './process';
 import { currentValues } from './BatchPage';
 
 type Status = 'done' | 'available' | 'locked' | 'waiting';
+
+/** A repeatable step shows its latest entries; the rest on demand (a long culture stays quick to open). */
+const SHOWN = 5;
 
 export function Timeline({ batch, def, now, names, selectedStep, onRecord, onVerify, onCorrect }: {
   batch: Batch; def: ProcessDefinition; now: number; names: Record<string, string>; selectedStep?: string;
@@ -14,6 +18,13 @@ export function Timeline({ batch, def, now, names, selectedStep, onRecord, onVer
   const { t, lang } = useI18n();
   const entries = batch.entries ?? [];
   const day0 = dayZero(def, entries);
+  // A link to one entry (#entry-…) opens its step's full list.
+  const [expanded, setExpanded] = useState<Set<string>>(() => {
+    const target = location.hash.startsWith('#entry-') ? location.hash.slice(7) : '';
+    const e = entries.find((x) => x.id === target);
+    const stepId = e?.stepId ?? entries.find((x) => x.id === e?.correctsEntryId)?.stepId;
+    return new Set(stepId ? [stepId] : []);
+  });
   const dayLabel = (at: string | undefined) => {
     const d = cultureDay(day0, at);
     return d === undefined || d < 0 ? null : <span className="day">{t('batch.day', { n: d })}</span>;
@@ -36,7 +47,12 @@ export function Timeline({ batch, def, now, names, selectedStep, onRecord, onVer
           <span className="step-title">{title}</span>
           {available?.repeatable && available.remaining !== undefined && <span className="muted">{t('timeline.remaining', { n: available.remaining })}</span>}
         </div>
-        {done.map((e) => {
+        {done.length > SHOWN && !expanded.has(step.id) && (
+          <button type="button" className="link" onClick={() => setExpanded(new Set([...expanded, step.id]))}>
+            {t('timeline.showAll', { n: done.length })}
+          </button>
+        )}
+        {(expanded.has(step.id) ? done : done.slice(-SHOWN)).map((e) => {
           const values = currentValues(entries, e);
           const corrections = entries.filter((c) => c.kind === 'correction' && c.correctsEntryId === e.id);
           const performer = e.signatures.find((s) => s.meaning === 'performed');

@@ -2,7 +2,8 @@
 // waits for a witness, most urgent first.
 import { useEffect, useState } from 'react';
 import { api, read } from '../api/client';
-import type { Batch, Page } from '../api/types';
+import type { Batch, Page, PendingItem } from '../api/types';
+import type { MessageKey } from '../i18n/en';
 import { formatTime, useI18n } from '../app/i18n';
 import { hasRole, useSession } from '../app/session';
 import { Link } from '../ui/Link';
@@ -27,7 +28,10 @@ export function WorkList() {
   const { t, lang } = useI18n();
   const { user, site } = useSession();
   const [batches, setBatches] = useState<Batch[] | null>(null);
+  const [pending, setPending] = useState<PendingItem[]>([]);
   useEffect(() => {
+    void read<Page<PendingItem>>(api.GET('/api/v1/me/pending', { params: { query: { limit: 200 } } }))
+      .then((p) => setPending(p.items.filter((i) => i.due !== 'upcoming'))).catch(() => setPending([]));
     (async () => {
       const statuses = hasRole(user, 'qc') && !hasRole(user, 'operator', 'supervisor') ? ['qc_testing'] as const : ['in_process', 'qc_testing'] as const;
       const pages = await Promise.all(statuses.map((status) => read<Page<Batch>>(api.GET('/api/v1/batches', { params: { query: { status, limit: 200 } } }))));
@@ -41,6 +45,22 @@ export function WorkList() {
         <h1 id="work-title">{t('work.title')}</h1>
         {hasRole(user, 'operator', 'supervisor') && <Link to="/batches/new" className="button primary">{t('work.newBatch')}</Link>}
       </div>
+      {pending.length > 0 && (
+        <section className="card" aria-labelledby="pending-title">
+          <h2 id="pending-title">{t('work.pending', { n: pending.length })}</h2>
+          <ul className="due">
+            {pending.map((p, i) => (
+              <li key={i} className={p.due}>
+                {p.due && <span className={`badge ${p.due}`}>{t(`work.${p.due}`)}</span>}{' '}
+                <Link to={`/batches/${p.batchId}${p.entryId ? `#entry-${p.entryId}` : p.stepId ? `#step-${p.stepId}` : ''}`}>
+                  {t(`pending.${p.action}` as MessageKey)}: {p.title} · {p.batchNumber}
+                </Link>
+                {p.detail && <span className="muted"> · {p.detail}</span>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {batches === null ? <p className="loading">{t('common.loading')}</p> : batches.length === 0 ? <p className="card muted">{t('work.none')}</p> : (
         <ul className="work-list">
           {[...batches].sort((a, b) => urgency(a, now) - urgency(b, now)).map((b) => {

@@ -265,5 +265,7 @@ export const en = {
   'deviation.noStep': "No particular step",
   'deviation.submit': "Report the deviation",
   'deviation.reported': "Deviation reported.",
+  'work.pending': "For me now ({n})",
+  'timeline.showAll': "Show all {n} entries",
 };
 export type MessageKey = keyof typeof en;

@@ -266,4 +266,6 @@ export const vi: Record<MessageKey, string> = {
   'deviation.noStep': "Không thuộc bước cụ thể",
   'deviation.submit': "Gửi báo cáo sai lệch",
   'deviation.reported': "Đã báo cáo sai lệch.",
+  'work.pending': "Việc của tôi bây giờ ({n})",
+  'timeline.showAll': "Hiện tất cả {n} lần ghi",
 };
