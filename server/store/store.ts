@@ -261,6 +261,17 @@ export class Store {
   batchIdsWithEntryKind(kind: string): string[] {
     return this.db.selectDistinct({ id: t.entries.batchId }).from(t.entries).where(eq(t.entries.kind, kind)).orderBy(asc(t.entries.batchId)).all().map((r) => r.id);
   }
+  /**
+   * The read model's deviations and signatures of every batch that has had a deviation (record-state.ts),
+   * taken out of the stored JSON by SQLite; a batch written before the read model existed has none here.
+   */
+  deviationStates(): { id: string; batchNumber: string; deviations: string; signatures: string }[] {
+    return this.q.deviationStates.all() as { id: string; batchNumber: string; deviations: string; signatures: string }[];
+  }
+  /** Batches whose projection row has no read model yet (written before it existed). */
+  batchIdsWithoutRecordState(): string[] {
+    return this.q.batchIdsWithoutRecordState.all() as string[];
+  }
   /** A DIN in use by a batch that is neither terminated nor rejected. */
   findActiveBatchByDin(din: string) {
     return this.db.select().from(t.batches)
@@ -416,6 +427,10 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
     material: db.select().from(t.materials).where(eq(t.materials.id, p('id'))).prepare(),
     equipment: db.select().from(t.equipment).where(eq(t.equipment.id, p('id'))).prepare(),
     batch: db.select().from(t.batches).where(eq(t.batches.id, p('id'))).prepare(),
+    deviationStates: sqlite.prepare(`select id, batch_number as batchNumber, json_extract(record_state, '$.deviations') as deviations,
+      json_extract(record_state, '$.signatures') as signatures from batches
+      where record_state is not null and json_array_length(record_state, '$.deviations') > 0 order by id`),
+    batchIdsWithoutRecordState: sqlite.prepare('select id from batches where record_state is null order by id').pluck(),
     saveBatchState: sqlite.prepare('update batches set status = ?, version = ?, open_deviations = ?, updated_at = ?, record_state = ? where id = ?'),
     entry: db.select().from(t.entries).where(eq(t.entries.id, p('id'))).prepare(),
     entriesOfBatch: db.select().from(t.entries).where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.entries.batchSeq)).prepare(),

@@ -1,32 +1,42 @@
 // GET /deviations: every batch's deviations, site-wide, oldest first, filtered by status and severity
-// and paged. Served from the read model of the batches that have had a deviation (their projection
-// rows, record/record-state.ts): no batch is replayed.
+// and paged. Served from the read model (record/record-state.ts): the deviations and signatures kept in
+// the projection rows of the batches that have had one, taken out of the stored JSON by SQLite; no
+// batch is replayed. A batch written before the read model existed is replayed.
 import type { AppContext } from '../context.js';
-import { loadBatch, processOf } from '../record/load.js';
-import { recordFromRow } from '../record/record-state.js';
-import type { Deviation } from '../record/record.js';
+import { loadBatch } from '../record/load.js';
+import type { BatchRecord, Deviation } from '../record/record.js';
+import type { SignatureRow } from '../store/store.js';
 import { deviationView } from './deviation-view.js';
 
 export interface DeviationFilter { status?: Deviation['status']; severity?: Deviation['severity']; limit: number; cursor?: string }
 
-export function listDeviations(ctx: AppContext, f: DeviationFilter) {
-  const rows: { key: string; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
-  for (const batchId of ctx.store.batchIdsWithEntryKind('deviation')) {
-    const row = ctx.store.getBatch(batchId)!;
-    const r = recordFromRow(processOf(ctx, row), row) ?? loadBatch(ctx, batchId);
-    r.deviations.forEach((d, i) => {
-      if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) return;
-      // Oldest first; deviations opened at the same time keep their batch's order (append-only: stable).
-      rows.push({ key: `${d.openedAt}|${batchId}|${String(i).padStart(6, '0')}`, view: { ...deviationView(d, r), batchNumber: r.row.batchNumber } });
-    });
+function* deviationsOfBatches(ctx: AppContext): Generator<{ batchNumber: string; deviations: Deviation[]; signatures: SignatureRow[] }> {
+  for (const row of ctx.store.deviationStates()) {
+    yield { batchNumber: row.batchNumber, deviations: JSON.parse(row.deviations) as Deviation[], signatures: JSON.parse(row.signatures) as SignatureRow[] };
   }
-  rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  // The cursor is the key of the last deviation served: stable while deviations are added after it.
+  for (const id of ctx.store.batchIdsWithoutRecordState()) {
+    const r = loadBatch(ctx, id);
+    if (r.deviations.length) yield { batchNumber: r.row.batchNumber, deviations: r.deviations, signatures: r.signatures };
+  }
+}
+
+export function listDeviations(ctx: AppContext, f: DeviationFilter) {
+  const rows: { d: Deviation; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
+  for (const b of deviationsOfBatches(ctx)) {
+    // deviationView reads the signatures of QA's entries on the deviation, which the read model keeps.
+    const signed = { signatures: b.signatures } as Pick<BatchRecord, 'signatures'> as BatchRecord;
+    for (const d of b.deviations) {
+      if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) continue;
+      rows.push({ d, view: { ...deviationView(d, signed), batchNumber: b.batchNumber } });
+    }
+  }
+  rows.sort((a, b) => a.d.openedAt.localeCompare(b.d.openedAt) || a.d.id.localeCompare(b.d.id));
+  // The cursor is the last (openedAt, id) served: stable while deviations are added after it.
   const after = f.cursor ? Buffer.from(f.cursor, 'base64url').toString() : undefined;
-  const from = after ? rows.findIndex((x) => x.key > after) : 0;
-  const start = from === -1 ? rows.length : from;
-  const items = rows.slice(start, start + f.limit);
+  const start = after ? rows.findIndex((x) => `${x.d.openedAt}|${x.d.id}` > after) : 0;
+  const from = start === -1 ? rows.length : start;
+  const items = rows.slice(from, from + f.limit);
   const last = items[items.length - 1];
-  const next = start + f.limit < rows.length && last ? Buffer.from(last.key).toString('base64url') : undefined;
+  const next = from + f.limit < rows.length && last ? Buffer.from(`${last.d.openedAt}|${last.d.id}`).toString('base64url') : undefined;
   return { items: items.map((x) => x.view), ...(next && { nextCursor: next }) };
 }
