@@ -84,6 +84,11 @@ export const AUDIT_ACTIONS = {
   'backup.refused': action<undefined, Record<string, unknown> & { error: string } & Operator>()('database', 'attempt'),
   'backup.restore-refused': action<undefined, Record<string, unknown> & { error: string } & Operator>()('database', 'attempt'),
   'training.clock-moved': action<{ now: string }, { now: string }>()('clock', 'change'),
+  // An alert for QA and the administrator: the clock read earlier than a chain's last row and a write
+  // was refused (server/store/store.ts). Dated at the audit chain's last time; the reading is in after.
+  'clock.went-back': action<{ lastRecordedAt: string; chain: string }, { clockReads: string }>()('clock', 'event'),
+  // The database's mode (training or GMP), bound when it is created and fixed for its life.
+  'database.mode-bound': action<undefined, { mode: 'training' | 'gmp' }>()('database', 'change'),
 
   // Any refused request a command did not audit itself (server/app.ts): its entity is the route's.
   'attempt.refused': action<undefined, { route: string; status: number; code: string; detail: string; errors?: { field: string; message: string }[] }>()('api' as string, 'attempt'),

@@ -11,6 +11,7 @@ import { SystemClock, TrainingClock, type Clock } from './clock.js';
 import { Store } from './store/store.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
+import { bindMode } from './services/database-mode.js';
 import { openIntegrity, signingKeys, verifyRecord, verifyRecordInParallel } from './services/integrity.js';
 import { writeAudit } from './services/audit.js';
 import problem, { sendProblem } from './plugins/problem.js';
@@ -91,6 +92,12 @@ function openContext(opts: BuildOptions): AppContext {
   }
   const training = !!opts.training;
   const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
+  try {
+    bindMode(store, clock, training);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds };
   return { store, clock, config, processes, integrity, recordCheck: { report: undefined } };
 }

@@ -23,11 +23,13 @@ export const notFound = (what: string, id: string) => new AppError('not-found', 
 export const conflict = (code: string, detail: string) => new AppError(code, 409, detail);
 export const refused = (code: string, detail: string, errors?: FieldProblem[]) => new AppError(code, 422, detail, errors);
 export const locked = (detail: string) => new AppError('account-locked', 423, detail);
+/** The server's clock reads earlier than the last row of a chain: no write until it is put right (ALCOA consistent). */
+export const clockWentBack = (detail: string) => new AppError('clock-went-back', 503, detail);
 
 export const TITLES: Record<number, string> = {
   400: 'Invalid input', 401: 'Not authenticated', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
   406: 'Not acceptable', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
-  422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 500: 'Internal error',
+  422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
 };
 
 /** Marks a refusal whose audit row is already written. */

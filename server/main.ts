@@ -13,6 +13,10 @@ const { app, ctx } = await buildApp({
   idleTimeoutMinutes: Number(env.CELLBATCH_IDLE_MINUTES ?? 15),
   passwordMaxAgeDays: Number(env.CELLBATCH_PASSWORD_DAYS ?? 180),
   logger: env.CELLBATCH_LOG !== '0',
+}).catch((e: unknown) => {
+  // A start refused for a reason the operator must fix (mode of the database, a setting): say it plainly.
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
 });
 try {
   await bootstrapAdmin(ctx, env.CELLBATCH_ADMIN_PASSWORD, (line) => console.log(line), { username: env.CELLBATCH_ADMIN_USERNAME, fullName: env.CELLBATCH_ADMIN_NAME });

@@ -17,7 +17,9 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SystemClock } from '../clock.js';
+import { SystemClock, TrainingClock, type Clock } from '../clock.js';
+import { recordedMode } from '../services/database-mode.js';
+import { storedOffset } from '../services/training-clock.js';
 import { writeAudit } from '../services/audit.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../services/integrity.js';
 import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from './checkpoints.js';
@@ -46,13 +48,13 @@ function operatorIn(store: Store, op: Operator, what: string): UserRow {
 }
 
 /** Audits a refused backup or restore into a database that exists (best effort: the refusal stands either way). */
-function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore-refused', op: Operator, error: Error, after: Record<string, unknown>) {
+function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore-refused', op: Operator, error: Error, after: Record<string, unknown>, now?: () => number) {
   if (!fs.existsSync(dbFile)) return;
   try {
     const store = new Store(dbFile);
     try {
       const user = store.findUserByUsername(op.username);
-      store.transaction(() => writeAudit(store, new SystemClock(), {
+      store.transaction(() => writeAudit(store, clockOf(store, now), {
         userId: user?.id ?? null, action, entity: 'database', reason: op.reason ?? null,
         after: { ...after, error: error.message, username: op.username, by: osUser() },
       }));
@@ -62,6 +64,11 @@ function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore
   } catch {
     // not a database this version can open: nothing to audit into
   }
+}
+
+/** The process clock of a database (its audit rows must never go back along its chain): simulated for a training one. */
+function clockOf(store: Store, now?: () => number): Clock {
+  return recordedMode(store) === 'training' ? new TrainingClock(storedOffset(store), now) : new SystemClock(now);
 }
 
 /** The OS account running the command: backups and restores are run by a person at the console. */
@@ -124,16 +131,16 @@ function copyCheckpoints(from: string, to: string, heads: Record<ChainTable, Hea
  * server runs), with its checkpoint log, verifies the copy, and audits it in the live database.
  * Refuses an existing target; a copy that does not verify is removed and the backup throws.
  */
-export async function backupDatabase(dbFile: string, target: string, opts: { keyDir?: string; by: Operator }): Promise<{ target: string; report: ChainReport }> {
+export async function backupDatabase(dbFile: string, target: string, opts: { keyDir?: string; by: Operator; now?: () => number }): Promise<{ target: string; report: ChainReport }> {
   try {
     return await backupAttributed(dbFile, target, opts);
   } catch (e) {
-    if (e instanceof BackupError) auditRefusal(dbFile, 'backup.refused', opts.by, e, { target: path.resolve(target) });
+    if (e instanceof BackupError) auditRefusal(dbFile, 'backup.refused', opts.by, e, { target: path.resolve(target) }, opts.now);
     throw e;
   }
 }
 
-async function backupAttributed(dbFile: string, target: string, opts: { keyDir?: string; by: Operator }): Promise<{ target: string; report: ChainReport }> {
+async function backupAttributed(dbFile: string, target: string, opts: { keyDir?: string; by: Operator; now?: () => number }): Promise<{ target: string; report: ChainReport }> {
   const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
   const dest = path.resolve(target);
   if (!fs.existsSync(dbFile)) throw new BackupError(`${dbFile}: no such database`);
@@ -168,7 +175,7 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
       removeCopy(dest);
       throw new BackupError(`the backup of ${dbFile} does not verify, so it was not kept: ${located(report)}`, report);
     }
-    store.transaction(() => writeAudit(store, new SystemClock(), {
+    store.transaction(() => writeAudit(store, clockOf(store, opts.now), {
       userId: operator.id, action: 'backup.created', entity: 'database', reason: opts.by.reason ?? null,
       after: { target: dest, checked: report.checked, checkpoints, valid: report.valid, username: operator.username, printedName: operator.fullName, by: osUser() },
     }));
@@ -208,18 +215,18 @@ function asideName(dbFile: string) {
  * nothing is deleted. Writes one `backup.restored` audit row into the restored database.
  * Stop the server on `dbFile` first.
  */
-export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator }): ChainReport {
+export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator; now?: () => number }): ChainReport {
   // The database a refused restore would have replaced is audited before anything is moved.
   const existed = fs.existsSync(path.resolve(dbFile));
   try {
     return restoreAttributed(backupFile, dbFile, opts);
   } catch (e) {
-    if (existed && e instanceof BackupError) auditRefusal(path.resolve(dbFile), 'backup.restore-refused', opts.by, e, { from: path.resolve(backupFile) });
+    if (existed && e instanceof BackupError) auditRefusal(path.resolve(dbFile), 'backup.restore-refused', opts.by, e, { from: path.resolve(backupFile) }, opts.now);
     throw e;
   }
 }
 
-function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator }): ChainReport {
+function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator; now?: () => number }): ChainReport {
   const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
   if (!opts.by.reason?.trim()) throw new BackupError('a restore replaces the record: give the reason with --reason TEXT');
   const from = path.resolve(backupFile);
@@ -282,7 +289,7 @@ function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: 
   if (restoredLast) fs.writeFileSync(markFile, JSON.stringify({ n: restoredLast.n, hash: checkpointHash(restoredLast) }));
   const store = new Store(dest);
   try {
-    store.transaction(() => writeAudit(store, new SystemClock(), {
+    store.transaction(() => writeAudit(store, clockOf(store, opts.now), {
       userId: operator.id, action: 'backup.restored', entity: 'database', reason: opts.by.reason!.trim(),
       after: { from, checked: report.checked, checkpoints: report.checkpoints ?? 0, username: operator.username, printedName: operator.fullName, by: osUser(), previousMark },
     }));

@@ -7,6 +7,10 @@ import * as t from './tables.js';
 import { CHAINED, GENESIS, legacyChainHash, rowHash, storable, type Cell } from './chain.js';
 import { verifyChains, verifyChainsInParallel, type ChainReport, type ParallelOptions } from './verify.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint, type CheckpointLog, type Head } from './checkpoints.js';
+import { AppError, clockWentBack } from '../errors.js';
+
+/** The time column of each chain: what must never go backwards along it. */
+const TIME_COLUMN: Record<ChainTable, string> = { entries: 'recorded_at', signatures: 'signed_at', audit_log: 'at' };
 
 export type UserRow = typeof t.users.$inferSelect;
 export type SessionRow = typeof t.sessions.$inferSelect;
@@ -123,6 +127,16 @@ export class Store {
       result = this.sqlite.transaction(fn).immediate();
     } catch (e) {
       this.appendedSinceCheckpoint = before; // rolled back: nothing was appended
+      const alert = this.clockAlert;
+      if (alert && !this.sqlite.inTransaction) {
+        this.clockAlert = undefined;
+        try {
+          this.writeClockAlert(alert);
+        } catch {
+          // the refusal stands; the alert could not be written (the database is not writable)
+        }
+        if (e instanceof AppError) e.audited = true;
+      }
       throw e;
     }
     const every = this.options.checkpointEvery ?? 1000;
@@ -287,7 +301,33 @@ export class Store {
     return (this.q.head[table].get() as Head | undefined) ?? { seq: 0, hash: GENESIS };
   }
 
+  /**
+   * ALCOA consistent, 21 CFR 11.10(e): time on every chain never goes backwards. A row dated before
+   * the chain's last row means the clock went back; the write is refused (503) and, once the
+   * transaction has rolled back, an alert row is written (see `transaction`).
+   */
+  private assertForward(table: ChainTable, at: string) {
+    const last = this.q.lastTime[table].get() as string | undefined;
+    if (last !== undefined && at < last) {
+      const e = clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
+      this.clockAlert = { table, observed: at, last };
+      throw e;
+    }
+  }
+  private clockAlert: { table: ChainTable; observed: string; last: string } | undefined;
+
+  /** The alert of a clock that went back: one audit row dated at the audit chain's last time, the clock's reading inside. */
+  private writeClockAlert(alert: { table: ChainTable; observed: string; last: string }) {
+    const lastAudit = (this.q.lastTime.audit_log.get() as string | undefined) ?? alert.observed;
+    const at = alert.observed > lastAudit ? alert.observed : lastAudit;
+    this.sqlite.transaction(() => this.appendAudit({
+      at, userId: null, action: 'clock.went-back', entity: 'clock', entityId: null, batchId: null, reason: 'the server clock reads earlier than the last recorded row',
+      before: { lastRecordedAt: alert.last, chain: alert.table }, after: { clockReads: alert.observed },
+    })).immediate();
+  }
+
   appendEntry(e: NewEntry): EntryRow {
+    this.assertForward('entries', e.recordedAt);
     const last = this.lastHash('entries');
     const base = { ...stored(e), seq: last.seq + 1, batchSeq: this.batchVersion(e.batchId) + 1 };
     const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
@@ -296,6 +336,7 @@ export class Store {
     return row;
   }
   appendSignature(s: NewSignature): SignatureRow {
+    this.assertForward('signatures', s.signedAt);
     const last = this.lastHash('signatures');
     const base = { ...stored(s), seq: last.seq + 1 };
     const row: SignatureRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, signatureCells(base)) };
@@ -304,6 +345,7 @@ export class Store {
     return row;
   }
   appendAudit(a: NewAudit): AuditRow {
+    this.assertForward('audit_log', a.at);
     const last = this.lastHash('audit_log');
     const base = stored({
       ...a, seq: last.seq + 1,
@@ -439,6 +481,7 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
     auditOfBatch: db.select().from(t.auditLog).where(eq(t.auditLog.batchId, p('batchId'))).orderBy(asc(t.auditLog.seq)).prepare(),
     batchVersion: sqlite.prepare('select coalesce(max(batch_seq), 0) from entries where batch_id = ?').pluck(),
     head: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select seq, hash from ${table} order by seq desc limit 1`)])) as Record<ChainTable, Database.Statement>,
+    lastTime: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select ${TIME_COLUMN[table]} as at from ${table} order by seq desc limit 1`).pluck()])) as Record<ChainTable, Database.Statement>,
     insertEntry: insert('entries', CHAINED.entries),
     insertSignature: insert('signatures', CHAINED.signatures),
     insertAudit: insert('audit_log', CHAINED.audit_log),

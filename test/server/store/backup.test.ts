@@ -75,7 +75,7 @@ async function seededBackup(name = 'seed.db') {
   await recordReceipt(a, 1);
   await createBatch(h, 'car-t', 2);
   const target = path.join(out, name);
-  await backupDatabase(dbFile, target, { keyDir, by: BY });
+  await backupDatabase(dbFile, target, { keyDir, by: BY, now: () => h.wall.now });
   return target;
 }
 
@@ -105,7 +105,7 @@ describe('cellbatch backup', () => {
 
     const target = path.join(out, 'nightly', 'cellbatch-backup.db');
     const [backup] = await Promise.all([
-      backupDatabase(dbFile, target, { keyDir, by: BY }),
+      backupDatabase(dbFile, target, { keyDir, by: BY, now: () => h.wall.now }),
       createBatch(h, 'car-t', 10), createBatch(h, 'car-t', 11), createBatch(h, 'car-t', 12), createBatch(h, 'car-t', 13),
       recordReceipt(third, 3),
     ]);
@@ -128,7 +128,7 @@ describe('cellbatch backup', () => {
     expect(live.size).toBe(7);
 
     const restored = path.join(out, 'restored', 'cellbatch.db');
-    const report = restoreDatabase(target, restored, { keyDir, by: RESTORE_BY });
+    const report = restoreDatabase(target, restored, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     expect(report.valid).toBe(true);
     expect(report.checkpoints).toBeGreaterThan(0);
     expect(auditCountIn(restored, 'backup.restored')).toBe(1);
@@ -173,7 +173,7 @@ describe('cellbatch backup', () => {
   it('refuses a target that exists, and writes no audit row', async () => {
     const target = path.join(out, 'exists.db');
     fs.writeFileSync(target, 'not a backup');
-    await expect(backupDatabase(dbFile, target, { keyDir, by: BY })).rejects.toThrow(/already exists/);
+    await expect(backupDatabase(dbFile, target, { keyDir, by: BY, now: () => h.wall.now })).rejects.toThrow(/already exists/);
     expect(fs.readFileSync(target, 'utf8')).toBe('not a backup');
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
   });
@@ -185,7 +185,7 @@ describe('cellbatch restore', () => {
     const dest = path.join(out, 'fresh', 'cellbatch.db');
     let error: (Error & { report?: { firstInvalid?: { table: string; seq: number } } }) | undefined;
     try {
-      restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY });
+      restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     } catch (e) {
       error = e as Error;
     }
@@ -199,14 +199,14 @@ describe('cellbatch restore', () => {
   it('refuses to overwrite an existing database without force; with force keeps the old one aside', async () => {
     const backup = await seededBackup();
     const dest = path.join(out, 'site', 'cellbatch.db');
-    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY });
+    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
 
-    expect(() => restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY })).toThrow(/already exists/);
+    expect(() => restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now })).toThrow(/already exists/);
     // The database stays in place; the refused restore is its one new audit row.
     expect(auditCountIn(dest, 'backup.restored')).toBe(1);
     expect(auditCountIn(dest, 'backup.restore-refused')).toBe(1);
 
-    const report = restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, force: true });
+    const report = restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, force: true, now: () => h.wall.now });
     expect(report.valid).toBe(true);
     const aside = fs.readdirSync(path.dirname(dest)).filter((f) => /^cellbatch\.db\.before-restore-[^.]+$/.test(f));
     expect(aside).toHaveLength(1);
@@ -221,6 +221,10 @@ describe('cellbatch restore', () => {
 
 describe('the command line', () => {
   it('backs up with exit 0 and refuses to restore a tampered backup with exit 1', async () => {
+    // The harness's record starts with its users' audit rows; give it entries to tamper with. (The
+    // command line runs on the system clock, later than the test's: the server writes nothing after it.)
+    await createBatch(h, 'car-t', 1);
+    await createBatch(h, 'car-t', 2);
     const target = path.join(out, 'cli-backup.db');
     const b = await runCliAsync(['backup', target, '--db', dbFile, '--keys', keyDir, '--user', 'qa1']);
     expect(b.code, b.lines.join('\n')).toBe(0);
@@ -228,9 +232,6 @@ describe('the command line', () => {
     expect(JSON.parse(b.lines[0])).toMatchObject({ backup: target, valid: true });
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(1);
 
-    // The harness's record starts with its users' audit rows; give it entries to tamper with.
-    await createBatch(h, 'car-t', 1);
-    await createBatch(h, 'car-t', 2);
     const second = path.join(out, 'cli-second.db');
     expect((await runCliAsync(['backup', second, '--db', dbFile, '--keys', keyDir, '--user', 'admin'])).code).toBe(0);
 
@@ -258,12 +259,12 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
 
   it('audits a backup and a restore with the user id, username and printed name of the person, and the OS account beside them', async () => {
     const target = path.join(out, 'named.db');
-    await backupDatabase(dbFile, target, { keyDir, by: { username: 'admin', reason: 'before the upgrade' } });
+    await backupDatabase(dbFile, target, { keyDir, by: { username: 'admin', reason: 'before the upgrade' }, now: () => h.wall.now });
     const [row] = actions(dbFile);
     expect(row).toMatchObject({ action: 'backup.created', userId: h.ctx.store.findUserByUsername('admin')!.id, reason: 'before the upgrade' });
     expect(JSON.parse(row.after)).toMatchObject({ username: 'admin', printedName: 'Test ADMIN', by: expect.any(String) });
     const dest = path.join(out, 'named-restore', 'cellbatch.db');
-    restoreDatabase(target, dest, { keyDir, by: RESTORE_BY });
+    restoreDatabase(target, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     const restored = actions(dest).filter((r) => r.action === 'backup.restored');
     expect(restored).toEqual([expect.objectContaining({ userId: h.ctx.store.findUserByUsername('qa1')!.id, reason: RESTORE_BY.reason })]);
     expect(JSON.parse(restored[0].after)).toMatchObject({ username: 'qa1', printedName: 'Test QA1' });
@@ -272,7 +273,7 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
   it('refuses a backup by an unknown account or one without admin or qa, and audits the refusal in the live database', async () => {
     for (const username of ['nobody', 'op1']) {
       const target = path.join(out, `by-${username}.db`);
-      await expect(backupDatabase(dbFile, target, { keyDir, by: { username } })).rejects.toThrow(username === 'op1' ? /needs one of: admin, qa/ : /not an active account/);
+      await expect(backupDatabase(dbFile, target, { keyDir, by: { username }, now: () => h.wall.now })).rejects.toThrow(username === 'op1' ? /needs one of: admin, qa/ : /not an active account/);
       expect(fs.existsSync(target)).toBe(false);
     }
     const rows = actions(dbFile);
@@ -283,10 +284,10 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
   it('refuses a restore without a reason or by an operator, audited in the database it would have replaced, which stays in place', async () => {
     const backup = await seededBackup();
     const dest = path.join(out, 'site2', 'cellbatch.db');
-    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY });
+    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     const bytes = fs.readFileSync(dest);
-    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' } })).toThrow(/--reason/);
-    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' } })).toThrow(/needs one of: admin, qa/);
+    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' }, now: () => h.wall.now })).toThrow(/--reason/);
+    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' }, now: () => h.wall.now })).toThrow(/needs one of: admin, qa/);
     const refused = actions(dest).filter((r) => r.action === 'backup.restore-refused');
     expect(refused.map((r) => [r.userId, r.reason])).toEqual([
       [h.ctx.store.findUserByUsername('qa1')!.id, null],

@@ -1,0 +1,63 @@
+// Clock integrity (21 CFR 11.10(e); ALCOA consistent). The inspector's finding, reproduced: a GMP
+// database opened in training mode took a step dated 72 h ahead, and nothing refused a time earlier
+// than the last row of a chain. Now a database is bound to one mode when it is created, and a write
+// dated before a chain's last row is refused (503) with an alert row for QA and the administrator.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../../server/app.js';
+import { call, createBatch, din, harness, HOUR, recordState, type Harness } from '../../helpers.js';
+import { expectProblem } from '../refusals/support.js';
+
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true }); });
+function dbFile() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-clock-'));
+  dirs.push(dir);
+  return path.join(dir, 'cellbatch.db');
+}
+
+describe('a database is bound to one mode for its life', () => {
+  it('refuses to start a GMP database in training mode, and a training database in GMP mode, with a clear message', async () => {
+    const gmp = dbFile();
+    await (await buildApp({ dbFile: gmp, training: false })).app.close();
+    await expect(buildApp({ dbFile: gmp, training: true })).rejects.toThrow(/is a GMP database: it cannot be started in training mode/);
+    const training = dbFile();
+    await (await buildApp({ dbFile: training, training: true })).app.close();
+    await expect(buildApp({ dbFile: training, training: false })).rejects.toThrow(/is a training database: it can never become a GMP database/);
+    // The same mode starts (control), and the binding is one audit row of the record.
+    const again = await buildApp({ dbFile: gmp, training: false });
+    try {
+      expect(again.ctx.store.listAudit({ action: 'database.mode-bound' }, 10).items.map((r) => JSON.parse(r.after!))).toEqual([{ mode: 'gmp' }]);
+    } finally {
+      await again.app.close();
+    }
+  });
+});
+
+describe('time on every chain never goes backwards', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('refuses a write while the clock reads earlier than the last row (503), records nothing, and writes one clock.went-back alert for QA and the administrator', async () => {
+    h = await harness({ training: false, idleTimeoutMinutes: 600 });
+    await createBatch(h, 'car-t', 1);
+    const lastAt = h.ctx.store.lastAudit()!.at;
+    const before = recordState(h);
+    h.tick(-2 * HOUR); // the server's clock is set back two hours
+    const r = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: 70 } });
+    expectProblem(r, 503);
+    expect(r.body.type).toMatch(/clock-went-back/);
+    expect(recordState(h)).toEqual(before);
+    const alerts = (await call(h, 'qa1', 'GET', '/audit?action=clock.went-back')).body.items;
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ userId: null, entity: 'clock', at: lastAt, after: { clockReads: new Date(h.wall.now).toISOString() } });
+    expect(alerts[0].before.lastRecordedAt >= alerts[0].after.clockReads).toBe(true);
+    expect((await call(h, 'admin', 'GET', '/audit?action=clock.went-back')).body.items).toHaveLength(1);
+    // The chains still verify, and once the clock is right again work goes on.
+    expect((await call(h, 'qa1', 'GET', '/audit/verify')).body.valid).toBe(true);
+    h.tick(3 * HOUR);
+    expect((await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: 70 } })).status).toBe(201);
+  });
+});
