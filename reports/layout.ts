@@ -125,10 +125,13 @@ export class Sheet {
     const size = o.size ?? SIZE.body;
     const widths = columns.map((c) => c.width * this.width);
     const xs = widths.map((_, i) => this.left + widths.slice(0, i).reduce((a, b) => a + b, 0));
-    const measure = (cells: Cell[], bold = false) => Math.max(size + 2 * PAD, ...cells.map((c, i) => cellLines(c).reduce((h, l) => {
+    // A line that fits its cell is one line high: only longer ones go through pdfkit's line wrapping.
+    const lineHeight = (l: Line, width: number, bold: boolean) => {
       doc.font(bold || l.bold ? FONTS.bold : FONTS.regular).fontSize(size);
-      return h + doc.heightOfString(l.text || ' ', { width: widths[i] - 2 * PAD });
-    }, 0) + 2 * PAD));
+      const text = l.text || ' ';
+      return !text.includes('\n') && doc.widthOfString(text) <= width ? doc.currentLineHeight(true) : doc.heightOfString(text, { width });
+    };
+    const measure = (cells: Cell[], bold = false) => Math.max(size + 2 * PAD, ...cells.map((c, i) => cellLines(c).reduce((h, l) => h + lineHeight(l, widths[i] - 2 * PAD, bold), 0) + 2 * PAD));
     const draw = (cells: Cell[], height: number, header = false) => {
       const y = doc.y;
       if (header) doc.rect(this.left, y, this.width, height).fillColor('#eeeeee').fill();
