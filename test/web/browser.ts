@@ -19,7 +19,7 @@ export interface Terminal {
   browser: Browser;
   /** A fresh browser context (cookies, storage) at a bench terminal's screen size, in UTC. */
   open(opts?: { width?: number; height?: number }): Promise<{ context: BrowserContext; page: Page }>;
-  /** Requests any page made outside the app (nothing may be fetched from the internet). */
+  /** Requests any page made outside the app (nothing may be fetched from the internet), and CSP refusals. */
   external: string[];
   close(): Promise<void>;
 }
@@ -39,6 +39,8 @@ export async function startTerminal(opts: HarnessOptions = {}): Promise<Terminal
       const page = await context.newPage();
       // Anything the page asks of another origin would break the "nothing from the internet" rule.
       page.on('request', (r) => { if (!r.url().startsWith(url)) external.push(r.url()); });
+      // The page must work under the server's Content-Security-Policy: a refusal is a failure too.
+      page.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) external.push(`CSP: ${m.text()}`); });
       return { context, page };
     },
     async close() {
