@@ -31,7 +31,16 @@ export function webSourcesHash() {
 export async function buildWebUi({ force = false } = {}) {
   const digest = webSourcesHash();
   if (!force && fs.existsSync(STAMP) && fs.readFileSync(STAMP, 'utf8') === digest) return false;
-  const { build } = await import('vite');
+  let build;
+  try {
+    ({ build } = await import('vite'));
+  } catch {
+    // An install without devDependencies (npm ci --omit=dev) cannot build: it serves what was built.
+    console.warn(fs.existsSync(path.join(DIST, 'index.html'))
+      ? 'web UI: vite is not installed; serving the web/dist built earlier'
+      : 'web UI: vite is not installed and web/dist is missing; the UI will not be served (npm ci installs it)');
+    return false;
+  }
   // Always React's production build: a caller's NODE_ENV (vitest sets "test") would give the
   // development build, twice the size and several times slower to render.
   const before = process.env.NODE_ENV;
