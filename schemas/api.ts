@@ -62,6 +62,7 @@ export const CreateBatchBody = z.strictObject({
     id: z.string().trim().min(1).max(64).describe('Donor identifier (never the name)'),
     eligibility: z.enum(['eligible', 'pending', 'ineligible']).describe('The donor eligibility determination so far (21 CFR 1271.50); an ineligible donor is refused'),
   }).optional().describe('The donor of an allogeneic process (autologous: false); refused for an autologous one'),
+  processVersion: z.number().int().min(1).max(1_000_000).optional().describe('Training mode only: rehearse a version that is not yet effective (draft, in review, approved); GMP batches start on the effective version'),
   parents: z.array(z.string().min(1).max(100)).min(1).max(50).optional().describe('Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows'),
 });
 
@@ -90,3 +91,20 @@ export const LangQuery = z.strictObject({ lang: z.enum(['en', 'vi']).optional() 
 export const IdParams = z.strictObject({ id: Id });
 export const StepParams = z.strictObject({ id: Id, stepId: Id });
 export const EntryParams = z.strictObject({ id: Id, entryId: Id });
+
+// Master batch records: process versions and their signed lifecycle.
+export const ProcessVersionParams = z.strictObject({ id: Id, version: z.coerce.number().int().min(1).max(1_000_000) });
+export const CompareParams = ProcessVersionParams.extend({ other: z.coerce.number().int().min(1).max(1_000_000) });
+/** The meaning each lifecycle action signs with (set by the server; a different one sent is 400). */
+export const VERSION_MEANINGS = { submit: 'authored', review: 'reviewed', approve: 'approved', 'make-effective': 'effective', withdraw: 'withdrawn' } as const;
+export const VersionTransitionBody = z.strictObject({
+  action: z.enum(['submit', 'review', 'approve', 'make-effective', 'withdraw']),
+  reason: Reason,
+  signature: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256), meaning: z.string().optional() })
+    .describe('Signature: the signer\'s own credentials; the meaning follows the action (authored, reviewed, approved, effective, withdrawn)'),
+}).refine((b) => b.signature.meaning === undefined || b.signature.meaning === VERSION_MEANINGS[b.action], {
+  path: ['signature', 'meaning'], message: 'the meaning of this signature is set by the action',
+});
+/** A process definition in the JSON format of docs/process-definitions.md; checked by the load checks. */
+export const ProcessDefinitionBody = z.looseObject({ id: z.string().max(100), version: z.number(), phases: z.array(z.unknown()) })
+  .describe('A process definition (docs/process-definitions.md); its content is checked by the load checks');

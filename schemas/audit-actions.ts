@@ -68,6 +68,11 @@ export const AUDIT_ACTIONS = {
   'review.signed': action<undefined, { entryId: string; covered: number; comment?: string } & Signed>()('batch', 'change'),
   'batch.disposed': action<undefined, Disposition & { entryId: string } & Signed>()('batch', 'change'),
 
+  // Master batch records: process versions and their signed lifecycle
+  'process.version-created': action<undefined, { processId: string; version: number; hash: string; source: string; status: string }>()('process', 'change'),
+  'process.version-transition': action<{ status: string }, { status: string; action: string; meaning: string } & Signed>()('process', 'change'),
+  'process.version-superseded': action<{ status: string }, { status: 'superseded'; by: number }>()('process', 'change'),
+
   // Materials and equipment
   'material.registered': action<undefined, { type: string; name: string; lotNumber: string; expiresOn: string; status: string }>()('material', 'change'),
   'material.status-changed': action<Status, Status>()('material', 'change'),

@@ -19,6 +19,8 @@ import auth from './plugins/auth.js';
 import authRoutes from './routes/auth.js';
 import userRoutes from './routes/users.js';
 import registryRoutes from './routes/registries.js';
+import processRoutes from './routes/processes.js';
+import { syncMasterRecords } from './processes/master-records.js';
 import batchRoutes from './routes/batches.js';
 import auditRoutes from './routes/audit.js';
 import recordRoutes from './routes/records.js';
@@ -75,6 +77,14 @@ function checked(ctx: AppContext, report: AppContext['recordCheck']['report']): 
   ctx.recordCheck.report = report;
   // Heads left unsigned by a run that crashed are signed now, once the record has verified.
   if (report?.valid) ctx.store.checkpoint('start');
+  // Master records: built-ins and site-folder definitions not yet held become effective versions
+  // (audited), and new batches start on each process's effective version (Annex 11 §10).
+  try {
+    syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
+  } catch (e) {
+    ctx.store.close();
+    throw e;
+  }
   return ctx;
 }
 
@@ -143,7 +153,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: HealthReply } } }, async () => ({ status: 'ok' as const }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(async (api) => {
-    for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, batchRoutes, qaRoutes, auditRoutes, recordRoutes]) await api.register(routes, { ctx });
+    for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, processRoutes, batchRoutes, qaRoutes, auditRoutes, recordRoutes]) await api.register(routes, { ctx });
     if (ctx.config.training) await api.register(trainingRoutes, { ctx });
   }, { prefix: '/api/v1' });
   await app.register(webUi);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { checkDefinition, describeProblem } from '../workflows/check.js';
 import path from 'node:path';
 import { Store } from './store/store.js';
+import { productCatalogue, PRODUCTS_FILE } from './processes/registry.js';
 import { CheckpointLog, publicKeysIn } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
 import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/backup.js';
@@ -24,7 +25,14 @@ export function processCheck(file: string): { code: number; lines: string[] } {
   } catch (e) {
     return { code: 1, lines: [`${file}: cannot be read as JSON: ${(e as Error).message}`] };
   }
-  const result = checkDefinition(json);
+  // The site's product catalogue lives beside its definitions (products.json).
+  let products;
+  try {
+    products = productCatalogue(path.join(path.dirname(file), PRODUCTS_FILE));
+  } catch (e) {
+    return { code: 1, lines: [(e as Error).message] };
+  }
+  const result = checkDefinition(json, { products });
   if (result.ok) {
     const d = result.definition;
     const steps = d.phases.reduce((n, p) => n + p.steps.length, 0);

@@ -32,6 +32,12 @@ export const PERMISSIONS = {
   'users.read': { roles: ['admin', 'qa', 'inspector'], what: 'reading the user list' },
   'users.manage': { roles: ['admin'], what: 'managing user accounts' },
   'training.clock': { roles: ['admin', 'supervisor'], what: 'moving the training clock' },
+  // Master batch records (21 CFR 211.186, Annex 11 §10): a process engineer (supervisor) or QA writes
+  // and reviews a version; only QA approves it, puts it into effect or withdraws it. The signer of each
+  // transition must hold the same role (server/commands/transition-process-version.ts).
+  'process.author': { roles: ['supervisor', 'qa'], what: 'writing a process version' },
+  'process.review': { roles: ['supervisor', 'qa'], what: 'reviewing a process version' },
+  'process.approve': { roles: ['qa'], what: 'approving, putting into effect or withdrawing a process version' },
   // The command line's backup and restore (server/store/backup.ts): run by a named person.
   'database.backup': { roles: ['admin', 'qa'], what: 'backing up or restoring the database' },
 } as const satisfies Record<string, Permission>;

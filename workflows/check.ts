@@ -6,7 +6,11 @@ import { initialTransition, transition } from 'xstate';
 import { allSteps, BUILTIN_PRODUCTS, ProcessDefinitionSchema, recipientRule, type Expr, type Field, type ProcessDefinition, type ProductType, type Ref, type Spec, type Step } from './definition.js';
 import { compileProcess, stepEvent, statusOf } from './compile.js';
 
-export interface DefinitionProblem { step?: string; field?: string; message: string }
+export interface DefinitionProblem {
+  step?: string; field?: string; message: string;
+  /** Where in the JSON: phases.0.steps.2.fields.1 (the definition's own key, or `phases` for the whole process). */
+  path?: string;
+}
 export type CheckResult =
   | { ok: true; definition: ProcessDefinition; hash: string }
   | { ok: false; problems: DefinitionProblem[] };
@@ -34,26 +38,37 @@ export interface CheckOptions {
 
 export function checkDefinition(input: unknown, opts: CheckOptions = {}): CheckResult {
   const parsed = ProcessDefinitionSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => locate(input, i.path, i.message)) };
+  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => ({ ...locate(input, i.path, i.message), path: i.path.join('.') || 'definition' })) };
   const def = parsed.data;
   const problems = [...checkProduct(def, opts.products ?? BUILTIN_PRODUCTS), ...checkCoherence(def)];
   if (problems.length === 0) problems.push(...checkReachability(def));
-  return problems.length ? { ok: false, problems } : { ok: true, definition: def, hash: definitionHash(def) };
+  return problems.length ? { ok: false, problems: problems.map((p) => ({ ...p, path: p.path ?? pathOf(def, p) })) } : { ok: true, definition: def, hash: definitionHash(def) };
+}
+
+/** The JSON path of the step (and field) a problem names: phases.1.steps.0.fields.3. */
+function pathOf(def: ProcessDefinition, p: DefinitionProblem): string {
+  for (const [i, phase] of def.phases.entries()) {
+    const j = phase.steps.findIndex((s) => s.id === p.step);
+    if (j < 0) continue;
+    const k = p.field ? phase.steps[j].fields.findIndex((f) => f.name === p.field) : -1;
+    return `phases.${i}.steps.${j}${k >= 0 ? `.fields.${k}` : ''}`;
+  }
+  return 'phases';
 }
 
 /** What a definition says about its product and the people a batch of it names. */
 function* checkProduct(def: ProcessDefinition, products: readonly ProductType[]): Generator<DefinitionProblem> {
   if (!products.some((p) => p.type === def.productType)) {
-    yield { message: `productType "${def.productType}" is not in the site's product catalogue (${products.map((p) => p.type).join(', ')}): add it to products.json with its batch-number prefix` };
+    yield { path: 'productType', message: `productType "${def.productType}" is not in the site's product catalogue (${products.map((p) => p.type).join(', ')}): add it to products.json with its batch-number prefix` };
   }
   const recipient = recipientRule(def);
-  if (def.autologous && recipient !== 'required') yield { message: `an autologous process always names its patient: recipient "${recipient}" needs autologous: false` };
+  if (def.autologous && recipient !== 'required') yield { path: 'recipient', message: `an autologous process always names its patient: recipient "${recipient}" needs autologous: false` };
   if (recipient === 'none') {
     for (const s of allSteps(def)) for (const f of s.fields) {
       if (f.computed && usesWeight(f.computed)) yield { step: s.id, field: f.name, message: 'uses the patient\'s weight, but batches of this process name no recipient (recipient "none")' };
     }
   }
-  if (def.parents && def.parents.min > def.parents.max) yield { message: `parents.min (${def.parents.min}) is above parents.max (${def.parents.max})` };
+  if (def.parents && def.parents.min > def.parents.max) yield { path: 'parents', message: `parents.min (${def.parents.min}) is above parents.max (${def.parents.max})` };
 }
 
 const usesWeight = (e: Expr): boolean => typeof e !== 'number' && ('patient' in e || operands(e).some(usesWeight));

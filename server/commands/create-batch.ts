@@ -7,6 +7,7 @@ import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, refused, type FieldProblem } from '../errors.js';
 import { patientIdProblem } from '../domain/patient-id.js';
 import { assertMay } from '../permissions.js';
+import { loadVersion, versionOrNotFound } from '../processes/master-records.js';
 import type { UserRow } from '../store/store.js';
 import { startBatch } from './append.js';
 import { chainOfIdentityId, randomAlnum6 } from '../domain/isbt128.js';
@@ -19,6 +20,7 @@ export interface CreateBatchInput {
   patient?: { id: string; weightKg: number };
   donor?: { id: string; eligibility: 'eligible' | 'pending' | 'ineligible' };
   parents?: string[];
+  processVersion?: number;
 }
 
 export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
@@ -29,8 +31,7 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     return message ? [{ field, message }] : [];
   });
   if (idProblems.length) throw badRequest('A person\'s id does not follow the site\'s format', idProblems);
-  const process = ctx.processes.current(input.processId);
-  if (!process) throw notFound('process', input.processId);
+  const process = processToRun(ctx, input);
   assertMay(actor, 'batch.create');
   const { store, clock } = ctx;
   const now = clock.now();
@@ -66,6 +67,22 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     w.audit({ action: 'batch.created', entity: 'batch', entityId: entry.batchId, after: { ...payload, entryId: entry.id } });
   });
   return record;
+}
+
+/**
+ * The version a batch starts on: the effective master record (Annex 11 §10). Training mode may
+ * rehearse a version still in its lifecycle (draft, in review, approved); the batch shows its status.
+ */
+function processToRun(ctx: AppContext, input: CreateBatchInput) {
+  const effective = ctx.processes.current(input.processId);
+  if (input.processVersion === undefined || input.processVersion === effective?.definition.version) {
+    if (!effective) throw notFound('process', input.processId);
+    return effective;
+  }
+  const v = versionOrNotFound(ctx, input.processId, input.processVersion);
+  if (!ctx.config.training) throw conflict('version-not-effective', `process ${input.processId} v${v.version} is ${v.status}: GMP batches start only on the effective version${effective ? ` (v${effective.definition.version})` : ''}`);
+  if (!['draft', 'in_review', 'approved'].includes(v.status)) throw conflict('version-not-runnable', `process ${input.processId} v${v.version} is ${v.status}: training rehearses only a version in its lifecycle or the effective one`);
+  return loadVersion(ctx.processes, v);
 }
 
 /** The patient and donor the definition asks for: an autologous batch names its patient; an allogeneic one its donor. */

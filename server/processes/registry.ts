@@ -19,6 +19,8 @@ export const PRODUCTS_FILE = 'products.json';
 export class ProcessRegistry {
   private readonly byHash = new Map<string, LoadedProcess>();
   private readonly latest = new Map<string, LoadedProcess>();
+  /** Every definition added from code or the site folder, with where it came from: the start imports them as master records. */
+  readonly added: { loaded: LoadedProcess; source: 'builtin' | 'site-folder' }[] = [];
 
   /** The product catalogue: the built-in types and the site's own. */
   constructor(readonly products: readonly ProductType[] = BUILTIN_PRODUCTS) {}
@@ -38,6 +40,7 @@ export class ProcessRegistry {
       throw new Error(`${source}: process ${loaded.definition.id} version ${loaded.definition.version} is already loaded with different content; issue a new version`);
     }
     if (!current || current.definition.version < loaded.definition.version) this.latest.set(loaded.definition.id, loaded);
+    this.added.push({ loaded, source: source.startsWith('built-in') ? 'builtin' : 'site-folder' });
     return loaded;
   }
 
@@ -49,6 +52,15 @@ export class ProcessRegistry {
       this.byHash.set(hash, loaded);
     }
     return loaded;
+  }
+
+  /** The version new batches start on: the effective master record (server/processes/master-records.ts). */
+  setCurrent(loaded: LoadedProcess) {
+    this.latest.set(loaded.definition.id, loaded);
+  }
+  /** A process whose effective version was withdrawn offers nothing to new batches. */
+  clearCurrent(id: string) {
+    this.latest.delete(id);
   }
 
   byContentHash(hash: string) {

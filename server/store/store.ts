@@ -21,6 +21,8 @@ export type EntryRow = typeof t.entries.$inferSelect;
 export type SignatureRow = typeof t.signatures.$inferSelect;
 export type AuditRow = typeof t.auditLog.$inferSelect;
 export type RecordPdfRow = typeof t.recordPdfs.$inferSelect;
+export type ProcessVersionRow = typeof t.processVersions.$inferSelect;
+export type ProcessVersionSignatureRow = typeof t.processVersionSignatures.$inferSelect;
 
 export type NewEntry = Omit<EntryRow, 'seq' | 'batchSeq' | 'prevHash' | 'hash'>;
 export type NewSignature = Omit<SignatureRow, 'seq' | 'prevHash' | 'hash'>;
@@ -249,6 +251,35 @@ export class Store {
   }
   getDefinition(hash: string) {
     return this.db.select().from(t.processDefinitions).where(eq(t.processDefinitions.hash, hash)).get();
+  }
+
+  // ─── master records: process versions under change control ────────────
+
+  insertProcessVersion(row: ProcessVersionRow) {
+    this.db.insert(t.processVersions).values(row).run();
+  }
+  /** Moves a version through its lifecycle; its content is locked by a trigger (migration 0007). */
+  setProcessVersionStatus(id: string, status: string, updatedAt: string) {
+    this.db.update(t.processVersions).set({ status, updatedAt }).where(eq(t.processVersions.id, id)).run();
+  }
+  processVersions(processId?: string): ProcessVersionRow[] {
+    const q = this.db.select().from(t.processVersions);
+    return (processId ? q.where(eq(t.processVersions.processId, processId)) : q).orderBy(asc(t.processVersions.processId), asc(t.processVersions.version)).all();
+  }
+  processVersion(processId: string, version: number): ProcessVersionRow | undefined {
+    return this.db.select().from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))).get();
+  }
+  appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>) {
+    this.db.insert(t.processVersionSignatures).values(row).run();
+  }
+  processVersionSignatures(versionId: string): ProcessVersionSignatureRow[] {
+    return this.db.select().from(t.processVersionSignatures).where(eq(t.processVersionSignatures.versionId, versionId)).orderBy(asc(t.processVersionSignatures.seq)).all();
+  }
+  /** Batches of a process not yet at a final status, with the version each runs: the impact of a change. */
+  runningBatchesOf(processId: string) {
+    return this.db.select({ id: t.batches.id, batchNumber: t.batches.batchNumber, processVersion: t.batches.processVersion, status: t.batches.status, training: t.batches.training })
+      .from(t.batches).where(and(eq(t.batches.processId, processId), sql`${t.batches.status} not in ('released', 'rejected', 'terminated')`))
+      .orderBy(asc(t.batches.batchNumber)).all();
   }
 
   // ─── batches (projection) ─────────────────────────────────────────────

@@ -154,3 +154,36 @@ export const recordPdfs = sqliteTable('record_pdfs', {
   bytes: blob('bytes', { mode: 'buffer' }).notNull(),
   frozenAt: text('frozen_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.batchId, t.lang] })]);
+
+/**
+ * Master batch records under change control (21 CFR 211.186, Annex 11 §10): every version of every
+ * process definition and where it stands in its lifecycle (draft → in_review → approved → effective →
+ * superseded, or withdrawn). The content of a version never changes (migration 0007 refuses it); its
+ * status moves only through signed, audited transitions.
+ */
+export const processVersions = sqliteTable('process_versions', {
+  id: text('id').primaryKey(),
+  processId: text('process_id').notNull(),
+  version: integer('version').notNull(),
+  hash: text('hash').notNull(),
+  definition: text('definition').notNull(),
+  status: text('status').notNull(),
+  /** `builtin`, `site-folder` (imported at start) or `api` (POST /processes). */
+  source: text('source').notNull(),
+  createdAt: text('created_at').notNull(),
+  createdBy: text('created_by'),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [uniqueIndex('process_versions_process_version').on(t.processId, t.version)]);
+
+/** The signed transitions of a version (authored, reviewed, approved, effective, withdrawn); append-only. */
+export const processVersionSignatures = sqliteTable('process_version_signatures', {
+  seq: integer('seq').primaryKey(),
+  versionId: text('version_id').notNull(),
+  action: text('action').notNull(),
+  meaning: text('meaning').notNull(),
+  userId: text('user_id').notNull(),
+  username: text('username').notNull(),
+  printedName: text('printed_name').notNull(),
+  reason: text('reason').notNull(),
+  signedAt: text('signed_at').notNull(),
+}, (t) => [index('process_version_signatures_version').on(t.versionId, t.seq)]);

@@ -78,6 +78,9 @@ export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: La
   return {
     ...batchSummary(r),
     integrity: opts.integrity ?? integrityOf(ctx, r),
+    // The master record's status: "effective" (or "superseded" for a batch started before a change);
+    // a training batch may rehearse a version not yet effective, and every view says so.
+    processStatus: ctx.store.processVersion(r.row.processId, r.row.processVersion)?.status ?? 'effective',
     availableSteps,
     lockedSteps,
   };

@@ -14,6 +14,7 @@ import { receiptValues, record, sampleValues } from '../refusals/support.js';
 import { ATTEMPT_ACTIONS, relogin } from './support.js';
 import { may, type Action } from '../../../server/permissions.js';
 import type { Role } from '../../../workflows/definition.js';
+import { carT } from '../../../workflows/builtin/car-t.js';
 
 let h: Harness;
 beforeEach(async () => { h = await harness(); });
@@ -55,6 +56,11 @@ const MATRIX: Record<string, Expect> = {
   'POST /api/v1/users/{id}/password': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/processes': { none: 401, ...OK_ALL },
   'GET /api/v1/processes/{id}': { none: 401, ...OK_ALL },
+  'POST /api/v1/processes': { none: 401, ...BAD_BODY_ALL },
+  'GET /api/v1/processes/{id}/versions': { none: 401, ...OK_ALL },
+  'GET /api/v1/processes/{id}/versions/{version}': { none: 401, ...OK_ALL },
+  'POST /api/v1/processes/{id}/versions/{version}/transitions': { none: 401, ...BAD_BODY_ALL },
+  'GET /api/v1/processes/{id}/versions/{version}/compare/{other}': { none: 401, ...OK_ALL },
   'POST /api/v1/materials': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/materials': { none: 401, ...OK_ALL },
   'PATCH /api/v1/materials/{id}': { none: 401, ...BAD_BODY_ALL },
@@ -122,6 +128,8 @@ const VALID_WRITES: Record<string, ValidWrite> = {
   'POST /api/v1/batches/{id}/entries/{entryId}/corrections': { body: () => ({ values: { viability: 90 }, reason: 'transcription error', signature: sign('op1') }), refused: ['admin', 'qc1', 'qa1', 'insp1'] },
   'POST /api/v1/batches/{id}/terminate': { body: () => ({ reason: 'role matrix', signature: sign('sup1') }), refused: refusedBy('batch.terminate') },
   'POST /api/v1/training/clock': { body: () => ({ advanceHours: 1 }), refused: refusedBy('training.clock') },
+  'POST /api/v1/processes': { body: () => ({ ...carT, version: 2 }), refused: refusedBy('process.author') },
+  'POST /api/v1/processes/{id}/versions/{version}/transitions': { body: () => ({ action: 'submit', reason: 'role matrix', signature: sign('sup1') }), refused: refusedBy('process.author') },
   'POST /api/v1/batches/{id}/deviations': { body: () => ({ description: 'role matrix', severity: 'minor' }), refused: refusedBy('deviation.open') },
   'POST /api/v1/deviations/{id}/investigation': { body: () => ({ rootCause: 'r', productImpact: 'p', otherBatchesImpact: 'o', signature: sign('qa1') }), refused: refusedBy('deviation.investigate') },
   'POST /api/v1/deviations/{id}/reclassification': { body: () => ({ severity: 'critical', reason: 'role matrix', signature: sign('qa1') }), refused: refusedBy('deviation.reclassify') },
@@ -170,6 +178,7 @@ function concrete(path: string, ids: Ids, batch: 'main' | 'fresh' = 'main'): str
   return path.replace(/\{(\w+)\}/g, (_m, name: string) => {
     if (name === 'stepId') return 'apheresis-receipt';
     if (name === 'entryId') return ids.entryId;
+    if (name === 'version' || name === 'other') return '1';
     if (name === 'id') {
       if (path.startsWith('/api/v1/users/')) return ids.userId;
       if (path.startsWith('/api/v1/materials/')) return ids.materialId;

@@ -1,0 +1,72 @@
+// Master batch records under change control (21 CFR 211.186, EU GMP Annex 11 §10): each version of a
+// process definition lives in the database with its lifecycle — draft → in_review → approved →
+// effective → superseded, or withdrawn — and new batches start only on the effective version. The
+// built-ins and the site folder become effective versions when the server first sees them (audited).
+import { randomUUID } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import { writeAudit } from '../services/audit.js';
+import { notFound } from '../errors.js';
+import type { ProcessVersionRow, Store } from '../store/store.js';
+import type { ProcessDefinition } from '../../workflows/definition.js';
+import type { LoadedProcess, ProcessRegistry } from './registry.js';
+import type { Clock } from '../clock.js';
+
+export const VERSION_STATUSES = ['draft', 'in_review', 'approved', 'effective', 'superseded', 'withdrawn'] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+/**
+ * At start: a built-in or site-folder definition the database does not hold yet becomes its process's
+ * effective version (the older effective one is superseded), audited as the system's act; then the
+ * registry offers each process's effective version to new batches.
+ */
+export function syncMasterRecords(store: Store, clock: Clock, registry: ProcessRegistry) {
+  store.transaction(() => {
+    for (const { loaded, source } of registry.added) {
+      const { id, version } = loaded.definition;
+      const existing = store.processVersion(id, version);
+      if (existing) {
+        if (existing.hash !== loaded.hash) throw new Error(`process ${id} version ${version} differs from its master record (stored hash ${existing.hash.slice(0, 12)}…, loaded ${loaded.hash.slice(0, 12)}…); issue a new version instead`);
+        continue;
+      }
+      const now = clock.now().toISOString();
+      const effective = store.processVersions(id).filter((v) => v.status === 'effective');
+      const status: VersionStatus = effective.some((v) => v.version > version) ? 'superseded' : 'effective';
+      const row: ProcessVersionRow = {
+        id: randomUUID(), processId: id, version, hash: loaded.hash, definition: JSON.stringify(loaded.definition), status, source,
+        createdAt: now, createdBy: null, updatedAt: now,
+      };
+      store.insertProcessVersion(row);
+      writeAudit(store, clock, { userId: null, action: 'process.version-created', entityId: row.id, after: { processId: id, version, hash: loaded.hash, source, status } });
+      if (status === 'effective') for (const old of effective) supersede(store, clock, old, version);
+    }
+  });
+  for (const v of store.processVersions().filter((x) => x.status === 'effective')) registry.setCurrent(loadVersion(registry, v));
+}
+
+/** The previous effective version gives way to a newer one (audited; the newer one's signature covers it). */
+export function supersede(store: Store, clock: Clock, old: ProcessVersionRow, by: number) {
+  store.setProcessVersionStatus(old.id, 'superseded', clock.now().toISOString());
+  writeAudit(store, clock, { userId: null, action: 'process.version-superseded', entityId: old.id, before: { status: old.status }, after: { status: 'superseded', by } });
+}
+
+export function loadVersion(registry: ProcessRegistry, v: ProcessVersionRow): LoadedProcess {
+  return registry.remember(JSON.parse(v.definition) as ProcessDefinition, v.hash);
+}
+
+export function versionOrNotFound(ctx: AppContext, processId: string, version: number): ProcessVersionRow {
+  const v = ctx.store.processVersion(processId, version);
+  if (!v) throw notFound('process version', `${processId} v${version}`);
+  return v;
+}
+
+/** A version as GET /processes/{id}/versions shows it: its status, source and signed transitions. */
+export function versionView(ctx: AppContext, v: ProcessVersionRow) {
+  const author = v.createdBy ? ctx.store.findUserById(v.createdBy) : undefined;
+  return {
+    id: v.id, processId: v.processId, version: v.version, hash: v.hash, status: v.status as VersionStatus, source: v.source,
+    createdAt: v.createdAt, ...(author && { createdBy: author.username }), updatedAt: v.updatedAt,
+    signatures: ctx.store.processVersionSignatures(v.id).map((s) => ({
+      action: s.action, meaning: s.meaning, username: s.username, printedName: s.printedName, reason: s.reason, signedAt: s.signedAt,
+    })),
+  };
+}

@@ -1,0 +1,38 @@
+// Master batch records under change control: draft a version (POST /processes), list a process's
+// versions, move a version through its signed lifecycle, compare two versions with the batches they
+// touch. GET /processes and GET /processes/{id} (the effective versions) stay in registries.ts.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.js';
+import { CompareParams, IdParams, ProcessDefinitionBody, ProcessVersionParams, VersionTransitionBody } from '../../schemas/api.js';
+import { currentUser } from '../plugins/auth.js';
+import { notFound } from '../errors.js';
+import { createProcessVersion } from '../commands/create-process-version.js';
+import { transitionProcessVersion } from '../commands/transition-process-version.js';
+import { compareVersions } from '../processes/compare-versions.js';
+import { versionOrNotFound, versionView } from '../processes/master-records.js';
+
+const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.post('/processes', {
+    schema: { tags: ['processes'], summary: 'Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path', body: ProcessDefinitionBody },
+  }, async (req, reply) => reply.code(201).send(createProcessVersion(ctx, currentUser(req), req.body)));
+
+  app.get('/processes/:id/versions', { schema: { tags: ['processes'], summary: 'Every version of a process with its lifecycle status and signatures', params: IdParams } }, async (req) => {
+    const versions = ctx.store.processVersions(req.params.id);
+    if (versions.length === 0) throw notFound('process', req.params.id);
+    return { items: versions.map((v) => versionView(ctx, v)) };
+  });
+
+  app.get('/processes/:id/versions/:version', { schema: { tags: ['processes'], summary: 'One version: status, signatures and its definition', params: ProcessVersionParams } }, async (req) => {
+    const v = versionOrNotFound(ctx, req.params.id, req.params.version);
+    return { ...versionView(ctx, v), definition: JSON.parse(v.definition) as unknown };
+  });
+
+  app.post('/processes/:id/versions/:version/transitions', {
+    schema: { tags: ['processes'], summary: 'Submit, review, approve, make effective or withdraw a version, signed, with a reason', params: ProcessVersionParams, body: VersionTransitionBody },
+  }, async (req, reply) => reply.code(201).send(await transitionProcessVersion(ctx, currentUser(req), req.params.id, req.params.version, req.body)));
+
+  app.get('/processes/:id/versions/:version/compare/:other', {
+    schema: { tags: ['processes'], summary: 'What changed from one version to another, in words, and the running batches of each version', params: CompareParams },
+  }, async (req) => compareVersions(ctx, req.params.id, req.params.version, req.params.other));
+};
+export default routes;
