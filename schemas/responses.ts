@@ -207,6 +207,8 @@ export const BatchSummarySchema = z.object({
   parents: EntryPayloads['batch-created'].shape.parents.describe('The batches this one is made from (cell-bank genealogy, pooled donors)'),
   productType: z.string().describe("A type of the site's product catalogue (built-ins: CAR-T, NK)"),
   autologous: z.boolean(),
+  processStatus: z.enum(['draft', 'in_review', 'approved', 'effective', 'superseded', 'withdrawn']).optional()
+    .describe('The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle'),
   createdAt: Time, openDeviations: z.number().int(), training: z.boolean(),
   disposition: DispositionSchema.nullable().describe('null until QA disposes of the batch'),
   conditionalRelease: z.boolean().describe('Released with results that may follow release still outstanding'),
@@ -240,3 +242,36 @@ export const AuditItemSchema = z.object({
 export const AuditPage = page(AuditItemSchema, 'AuditItem');
 
 export const HealthReply = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+// ─── master records: process versions (docs/master-records.md) ───────────────────────────────
+
+export const ProcessVersionSchema = z.object({
+  id: z.string(), processId: z.string(), version: z.number().int(), hash: z.string().describe('SHA-256 of the definition'),
+  status: z.enum(['draft', 'in_review', 'approved', 'effective', 'superseded', 'withdrawn']),
+  source: z.enum(['builtin', 'site-folder', 'api']).describe('Imported at start (built-in, site folder) or drafted through POST /processes'),
+  createdAt: Time, createdBy: z.string().optional().describe('The author (username); absent for an imported version'), updatedAt: Time,
+  signatures: z.array(z.object({
+    action: z.string(), meaning: z.enum(['authored', 'reviewed', 'approved', 'effective', 'withdrawn']),
+    username: z.string(), printedName: z.string(), reason: z.string(), signedAt: Time,
+  })).describe('The signed transitions, oldest first'),
+}).meta({ id: 'ProcessVersion', description: 'A version of a master batch record and its lifecycle' });
+
+export const ProcessVersionDetail = ProcessVersionSchema.extend({ definition: z.record(z.string(), z.unknown()).describe('The definition (docs/process-definitions.md)') })
+  .meta({ id: 'ProcessVersionDetail' });
+
+export const ProcessVersionList = z.object({ items: z.array(ProcessVersionSchema) }).meta({ id: 'ProcessVersionList' });
+
+export const VersionComparisonSchema = z.object({
+  processId: z.string(),
+  from: z.object({ version: z.number().int(), status: z.string(), hash: z.string() }),
+  to: z.object({ version: z.number().int(), status: z.string(), hash: z.string() }),
+  changes: z.array(z.object({
+    kind: z.enum(['process', 'step', 'field', 'spec', 'window', 'signature', 'criterion']),
+    change: z.enum(['added', 'removed', 'changed']),
+    step: z.string().optional(), field: z.string().optional(), text: z.string().describe('The change in words'),
+  })),
+  impact: z.array(z.object({
+    version: z.number().int(),
+    batches: z.array(z.object({ id: z.string(), batchNumber: z.string(), status: z.string(), training: z.boolean() })),
+  })).describe('Batches not released, rejected or terminated, by the version they run'),
+}).meta({ id: 'VersionComparison', description: 'What changed from one version to another, and the batches of each version' });

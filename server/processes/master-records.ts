@@ -63,10 +63,10 @@ export function versionOrNotFound(ctx: AppContext, processId: string, version: n
 export function versionView(ctx: AppContext, v: ProcessVersionRow) {
   const author = v.createdBy ? ctx.store.findUserById(v.createdBy) : undefined;
   return {
-    id: v.id, processId: v.processId, version: v.version, hash: v.hash, status: v.status as VersionStatus, source: v.source,
+    id: v.id, processId: v.processId, version: v.version, hash: v.hash, status: v.status as VersionStatus, source: v.source as 'builtin' | 'site-folder' | 'api',
     createdAt: v.createdAt, ...(author && { createdBy: author.username }), updatedAt: v.updatedAt,
     signatures: ctx.store.processVersionSignatures(v.id).map((s) => ({
-      action: s.action, meaning: s.meaning, username: s.username, printedName: s.printedName, reason: s.reason, signedAt: s.signedAt,
+      action: s.action, meaning: s.meaning as 'authored' | 'reviewed' | 'approved' | 'effective' | 'withdrawn', username: s.username, printedName: s.printedName, reason: s.reason, signedAt: s.signedAt,
     })),
   };
 }

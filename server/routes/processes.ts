@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
 import { CompareParams, IdParams, ProcessDefinitionBody, ProcessVersionParams, VersionTransitionBody } from '../../schemas/api.js';
+import { errors, json, ProcessVersionDetail, ProcessVersionList, ProcessVersionSchema, VersionComparisonSchema } from '../../schemas/responses.js';
 import { currentUser } from '../plugins/auth.js';
 import { notFound } from '../errors.js';
 import { createProcessVersion } from '../commands/create-process-version.js';
@@ -13,26 +14,39 @@ import { versionOrNotFound, versionView } from '../processes/master-records.js';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post('/processes', {
-    schema: { tags: ['processes'], summary: 'Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path', body: ProcessDefinitionBody },
+    schema: {
+      tags: ['processes'], operationId: 'createProcessVersion', summary: 'Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path', body: ProcessDefinitionBody,
+      response: { 201: json(ProcessVersionSchema, 'The draft version'), ...errors(400, 401, 403, 409, 415) },
+    },
   }, async (req, reply) => reply.code(201).send(createProcessVersion(ctx, currentUser(req), req.body)));
 
-  app.get('/processes/:id/versions', { schema: { tags: ['processes'], summary: 'Every version of a process with its lifecycle status and signatures', params: IdParams } }, async (req) => {
+  app.get('/processes/:id/versions', {
+    schema: { tags: ['processes'], operationId: 'listProcessVersions', summary: 'Every version of a process with its lifecycle status and signatures', params: IdParams, response: { 200: json(ProcessVersionList, 'The versions, oldest first'), ...errors(400, 401, 404) } },
+  }, async (req) => {
     const versions = ctx.store.processVersions(req.params.id);
     if (versions.length === 0) throw notFound('process', req.params.id);
     return { items: versions.map((v) => versionView(ctx, v)) };
   });
 
-  app.get('/processes/:id/versions/:version', { schema: { tags: ['processes'], summary: 'One version: status, signatures and its definition', params: ProcessVersionParams } }, async (req) => {
+  app.get('/processes/:id/versions/:version', {
+    schema: { tags: ['processes'], operationId: 'getProcessVersion', summary: 'One version: status, signatures and its definition', params: ProcessVersionParams, response: { 200: json(ProcessVersionDetail, 'The version'), ...errors(400, 401, 404) } },
+  }, async (req) => {
     const v = versionOrNotFound(ctx, req.params.id, req.params.version);
-    return { ...versionView(ctx, v), definition: JSON.parse(v.definition) as unknown };
+    return { ...versionView(ctx, v), definition: JSON.parse(v.definition) as Record<string, unknown> };
   });
 
   app.post('/processes/:id/versions/:version/transitions', {
-    schema: { tags: ['processes'], summary: 'Submit, review, approve, make effective or withdraw a version, signed, with a reason', params: ProcessVersionParams, body: VersionTransitionBody },
+    schema: {
+      tags: ['processes'], operationId: 'transitionProcessVersion', summary: 'Submit, review, approve, make effective or withdraw a version, signed, with a reason', params: ProcessVersionParams, body: VersionTransitionBody,
+      response: { 201: json(ProcessVersionSchema, 'The version after the transition'), ...errors(400, 401, 403, 404, 409, 415, 423) },
+    },
   }, async (req, reply) => reply.code(201).send(await transitionProcessVersion(ctx, currentUser(req), req.params.id, req.params.version, req.body)));
 
   app.get('/processes/:id/versions/:version/compare/:other', {
-    schema: { tags: ['processes'], summary: 'What changed from one version to another, in words, and the running batches of each version', params: CompareParams },
+    schema: {
+      tags: ['processes'], operationId: 'compareProcessVersions', summary: 'What changed from one version to another, in words, and the running batches of each version', params: CompareParams,
+      response: { 200: json(VersionComparisonSchema, 'The changes and their impact'), ...errors(400, 401, 404) },
+    },
   }, async (req) => compareVersions(ctx, req.params.id, req.params.version, req.params.other));
 };
 export default routes;

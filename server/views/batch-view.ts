@@ -1,6 +1,7 @@
 // The Batch of API.md, shaped from the record: its state, the steps offered now with their fields
 // and windows, the steps locked and why, and (but in lists) its entries.
 import type { AppContext } from '../context.js';
+import type { VersionStatus } from '../processes/master-records.js';
 import { parsePayload } from '../../schemas/entries.js';
 import type { Step } from '../../workflows/definition.js';
 import { scheduleOf } from '../../workflows/schedule.js';
@@ -80,7 +81,7 @@ export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: La
     integrity: opts.integrity ?? integrityOf(ctx, r),
     // The master record's status: "effective" (or "superseded" for a batch started before a change);
     // a training batch may rehearse a version not yet effective, and every view says so.
-    processStatus: ctx.store.processVersion(r.row.processId, r.row.processVersion)?.status ?? 'effective',
+    processStatus: (ctx.store.processVersion(r.row.processId, r.row.processVersion)?.status ?? 'effective') as VersionStatus,
     availableSteps,
     lockedSteps,
   };

@@ -467,7 +467,8 @@ export interface paths {
             };
         };
         put?: never;
-        post?: never;
+        /** Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path */
+        post: operations["createProcessVersion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -730,6 +731,74 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a process with its lifecycle status and signatures */
+        get: operations["listProcessVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version: status, signatures and its definition */
+        get: operations["getProcessVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions/{version}/transitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Submit, review, approve, make effective or withdraw a version, signed, with a reason */
+        post: operations["transitionProcessVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions/{version}/compare/{other}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What changed from one version to another, in words, and the running batches of each version */
+        get: operations["compareProcessVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/batches": {
@@ -1801,6 +1870,11 @@ export interface components {
             /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
             productType: string;
             autologous: boolean;
+            /**
+             * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
+             * @enum {string}
+             */
+            processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1861,6 +1935,11 @@ export interface components {
             /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
             productType: string;
             autologous: boolean;
+            /**
+             * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
+             * @enum {string}
+             */
+            processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -2061,6 +2140,76 @@ export interface components {
             /** @description Present on every 400: which inputs were wrong */
             errors?: components["schemas"]["FieldProblem"][];
         };
+        /** @description A version of a master batch record and its lifecycle */
+        ProcessVersion: {
+            id: string;
+            processId: string;
+            version: number;
+            /** @description SHA-256 of the definition */
+            hash: string;
+            /** @enum {string} */
+            status: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+            /**
+             * @description Imported at start (built-in, site folder) or drafted through POST /processes
+             * @enum {string}
+             */
+            source: "builtin" | "site-folder" | "api";
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description The author (username); absent for an imported version */
+            createdBy?: string;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+            /** @description The signed transitions, oldest first */
+            signatures: {
+                action: string;
+                /** @enum {string} */
+                meaning: "authored" | "reviewed" | "approved" | "effective" | "withdrawn";
+                username: string;
+                printedName: string;
+                reason: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+            }[];
+        };
+        ProcessVersionDetail: {
+            id: string;
+            processId: string;
+            version: number;
+            /** @description SHA-256 of the definition */
+            hash: string;
+            /** @enum {string} */
+            status: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+            /**
+             * @description Imported at start (built-in, site folder) or drafted through POST /processes
+             * @enum {string}
+             */
+            source: "builtin" | "site-folder" | "api";
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description The author (username); absent for an imported version */
+            createdBy?: string;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+            /** @description The signed transitions, oldest first */
+            signatures: {
+                action: string;
+                /** @enum {string} */
+                meaning: "authored" | "reviewed" | "approved" | "effective" | "withdrawn";
+                username: string;
+                printedName: string;
+                reason: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+            }[];
+            /** @description The definition (docs/process-definitions.md) */
+            definition: {
+                [key: string]: unknown;
+            };
+        };
+        ProcessVersionList: {
+            items: components["schemas"]["ProcessVersion"][];
+        };
         StepField: {
             name: string;
             label: string;
@@ -2109,6 +2258,40 @@ export interface components {
             /** @description ISO-8601 UTC time */
             signedAt: string;
         };
+        /** @description What changed from one version to another, and the batches of each version */
+        VersionComparison: {
+            processId: string;
+            from: {
+                version: number;
+                status: string;
+                hash: string;
+            };
+            to: {
+                version: number;
+                status: string;
+                hash: string;
+            };
+            changes: {
+                /** @enum {string} */
+                kind: "process" | "step" | "field" | "spec" | "window" | "signature" | "criterion";
+                /** @enum {string} */
+                change: "added" | "removed" | "changed";
+                step?: string;
+                field?: string;
+                /** @description The change in words */
+                text: string;
+            }[];
+            /** @description Batches not released, rejected or terminated, by the version they run */
+            impact: {
+                version: number;
+                batches: {
+                    id: string;
+                    batchNumber: string;
+                    status: string;
+                    training: boolean;
+                }[];
+            }[];
+        };
     };
     responses: never;
     parameters: never;
@@ -2134,6 +2317,332 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    createProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A process definition (docs/process-definitions.md); its content is checked by the load checks */
+        requestBody: {
+            content: {
+                "application/json": {
+                    id: string;
+                    version: number;
+                    phases: unknown[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The draft version */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersion"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProcessVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersionList"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersionDetail"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    transitionProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "submit" | "review" | "approve" | "make-effective" | "withdraw";
+                    reason: string;
+                    /** @description Signature: the signer's own credentials; the meaning follows the action (authored, reviewed, approved, effective, withdrawn) */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The version after the transition */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersion"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    compareProcessVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: number;
+                other: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changes and their impact */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionComparison"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2218,6 +2727,8 @@ export interface operations {
                          */
                         eligibility: "eligible" | "pending" | "ineligible";
                     };
+                    /** @description Training mode only: rehearse a version that is not yet effective (draft, in review, approved); GMP batches start on the effective version */
+                    processVersion?: number;
                     /** @description Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows */
                     parents?: string[];
                 };
