@@ -2,6 +2,7 @@
 import type { AppContext } from '../context.js';
 import { MOVED_SIGNATURE } from '../store/verify.js';
 import type { BatchRecord } from './record.js';
+import { rowMatchesChain } from './load.js';
 
 export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
   // A failure that cannot be pinned on rows (missing or rewritten stretches, a damaged checkpoint
@@ -10,6 +11,9 @@ export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
   // own rows still match: every batch says so.
   const failed = ctx.recordCheck.report?.firstInvalid;
   if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
+  // The mutable row must show the identity its chained creation entry holds (R1: an edit is detected).
+  const row = ctx.store.getBatch(r.row.id);
+  if (row && !rowMatchesChain(row, r.entries)) return false;
   return ctx.store.batchIntact(r.row.id, { entries: r.entries, signatures: r.signatures });
 }
 

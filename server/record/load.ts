@@ -6,6 +6,7 @@ import type { ProcessDefinition } from '../../workflows/definition.js';
 import type { LoadedProcess } from '../processes/registry.js';
 import type { BatchRecord } from './record.js';
 import { replayEntries } from './replay.js';
+import { parsePayload } from '../../schemas/entries.js';
 
 /** The definition a batch was started with (pinned by content hash), compiled once. */
 export function processOf(ctx: AppContext, row: BatchRow): LoadedProcess {
@@ -25,5 +26,24 @@ export function loadBatch(ctx: AppContext, id: string): BatchRecord {
 
 /** Replays a batch's entries; its signatures are read unless the caller has them. */
 export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[], signatures = ctx.store.signaturesOfBatch(row.id)): BatchRecord {
-  return replayEntries(processOf(ctx, row), row, entries, signatures);
+  return replayEntries(processOf(ctx, row), chainedIdentity(row, entries), entries, signatures);
+}
+
+/**
+ * 21 CFR 11.10(a), 211.188(b): a batch's identity (batch number, DIN, chain of identity, patient and
+ * weight) is what its hash-chained `batch-created` entry holds, never the mutable `batches` row, for
+ * replay, identity scans and per-kg doses. A row that disagrees is reported by verification.
+ */
+export function chainedIdentity(row: BatchRow, entries: EntryRow[]): BatchRow {
+  const created = entries.find((e) => e.kind === 'batch-created');
+  if (!created) return row;
+  const p = parsePayload('batch-created', created.payload);
+  return { ...row, batchNumber: p.batchNumber, din: p.din, dinCheck: p.dinCheck, chainOfIdentityId: p.chainOfIdentityId, patient: p.patient ?? null };
+}
+
+/** Whether the stored row shows the identity its creation entry holds. */
+export function rowMatchesChain(row: BatchRow, entries: EntryRow[]): boolean {
+  const c = chainedIdentity(row, entries);
+  return c.batchNumber === row.batchNumber && c.din === row.din && c.dinCheck === row.dinCheck && c.chainOfIdentityId === row.chainOfIdentityId
+    && JSON.stringify(c.patient) === JSON.stringify(row.patient);
 }

@@ -20,13 +20,19 @@ export const signingKeys = (integrity: { key: { id: string; publicKeyPem: string
 /** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
 export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): ChainReport {
   const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
-  return withLogProblem(store.verifyChains(checkpoints), logProblem);
+  return withMismatches(store, withLogProblem(store.verifyChains(checkpoints), logProblem));
 }
 
 /** The same, hashing in worker threads on every core: for the server's start, GET /audit/verify and the CLI. */
 export async function verifyRecordInParallel(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): Promise<ChainReport> {
   const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
-  return withLogProblem(await store.verifyChainsInParallel(checkpoints), logProblem);
+  return withMismatches(store, withLogProblem(await store.verifyChainsInParallel(checkpoints), logProblem));
+}
+
+/** A mutable row that disagrees with the chain makes the record invalid, and is named (table, row, field). */
+function withMismatches(store: Store, report: ChainReport): ChainReport {
+  const mismatches = store.identityMismatches();
+  return mismatches.length ? { ...report, valid: false, mismatches } : report;
 }
 
 /** The signed checkpoints to hold the chains to: none when the log itself is damaged (reported instead). */

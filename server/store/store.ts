@@ -5,7 +5,7 @@ import { and, asc, desc, eq, getTableColumns, gt, gte, lte, inArray, sql, type S
 import { openDatabase, type Db } from './database.js';
 import * as t from './tables.js';
 import { CHAINED, GENESIS, legacyChainHash, rowHash, storable, type Cell } from './chain.js';
-import { verifyChains, verifyChainsInParallel, type ChainReport, type ParallelOptions } from './verify.js';
+import { verifyChains, verifyChainsInParallel, type ChainReport, type ParallelOptions, type RowMismatch } from './verify.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint, type CheckpointLog, type Head } from './checkpoints.js';
 import { AppError, clockWentBack } from '../errors.js';
 
@@ -355,6 +355,22 @@ export class Store {
       at, userId: null, action: 'clock.went-back', entity: 'clock', entityId: null, batchId: null, reason: 'the server clock reads earlier than the last recorded row',
       before: { lastRecordedAt: alert.last, chain: alert.table }, after: { clockReads: alert.observed },
     })).immediate();
+  }
+
+  /**
+   * 21 CFR 11.10(a), 211.188(b): the identity a batch row shows must be the one its chained
+   * `batch-created` entry holds; a row edited in the file is named here by table, row and field.
+   */
+  identityMismatches(): RowMismatch[] {
+    const fields: [string, string, string][] = [
+      ['batchNumber', 'b.batch_number', "e.payload ->> '$.batchNumber'"], ['din', 'b.din', "e.payload ->> '$.din'"],
+      ['dinCheck', 'b.din_check', "e.payload ->> '$.dinCheck'"], ['chainOfIdentityId', 'b.chain_of_identity_id', "e.payload ->> '$.chainOfIdentityId'"],
+      ['patient.id', "b.patient ->> '$.id'", "e.payload ->> '$.patient.id'"], ['patient.weightKg', "b.patient ->> '$.weightKg'", "e.payload ->> '$.patient.weightKg'"],
+    ];
+    const rows = this.sqlite.prepare(`select b.id, ${fields.map(([, r, c], i) => `${r} as r${i}, ${c} as c${i}`).join(', ')}
+      from batches b join entries e on e.batch_id = b.id and e.kind = 'batch-created'
+      where ${fields.map(([, r, c]) => `(${r}) is not (${c})`).join(' or ')} order by b.id`).all() as Record<string, unknown>[];
+    return rows.flatMap((r) => fields.flatMap(([field], i) => (r[`r${i}`] === r[`c${i}`] ? [] : [{ table: 'batches' as const, row: String(r.id), field, row_value: r[`r${i}`], chain_value: r[`c${i}`] }])));
   }
 
   appendEntry(e: NewEntry): EntryRow {

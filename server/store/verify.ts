@@ -25,7 +25,12 @@ import { expectedHash, type AuditRow, type EntryRow, type LegacyHeads, type Sign
  * hash, or a signature names another entry) or only on a stretch of the record (`chain`: rows missing,
  * reordered, rewritten with recomputed hashes, or the checkpoint log damaged).
  */
-export interface ChainReport { valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' } }
+export interface ChainReport {
+  valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' };
+  /** Mutable rows that disagree with the chain (a batch's identity against its creation entry): table, row and field. */
+  mismatches?: RowMismatch[];
+}
+export interface RowMismatch { table: 'batches'; row: string; field: string; row_value: unknown; chain_value: unknown }
 
 /** Why a signature fails when it names another entry than the one it was made for (21 CFR 11.70). */
 export const MOVED_SIGNATURE = 'the signature does not belong to the entry it names';
