@@ -8,14 +8,9 @@ import { archivalDocument, pdfBytes } from './archival.js';
 import { Sheet, type Cell, type Line } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from './values.js';
+import { dispositionText, RED, releaseResults, resultCell, type CorrectionPayload, type StepPayload } from './record-parts.js';
 
 type Entry = BatchRecordExport['entries'][number];
-type Result = 'pass' | 'fail' | 'alert';
-interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string }
-interface CorrectionPayload extends StepPayload { correctsEntryId: string; reason: string }
-
-const RED = '#b00020';
-
 export interface BatchRecordPdfInput {
   record: BatchRecordExport;
   /** The export's bytes exactly as GET /export serves them: attached as record.json. */
@@ -55,12 +50,6 @@ export async function renderBatchRecord({ record, recordJson, lang }: BatchRecor
   return pdfBytes(doc);
 }
 
-function dispositionText(r: Reader, record: BatchRecordExport): string {
-  const d = record.disposition as { decision?: string; conditional?: boolean } | undefined;
-  if (!d?.decision) return r.m.cover.noDisposition;
-  return [r.m.decision[d.decision] ?? d.decision, d.conditional ? r.m.decision.conditional : ''].filter(Boolean).join(' · ');
-}
-
 function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) {
   const { m } = r;
   const b = record.batch;
@@ -91,9 +80,6 @@ function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) 
 /** Signature lines of an entry. */
 const signatureLines = (r: Reader, e: Entry): Line[] =>
   e.signatures.length ? e.signatures.map((sg) => ({ text: signatureText(r, sg) })) : [{ text: r.m.signature.none, color: RED }];
-
-const resultCell = (r: Reader, result: Result | undefined): Cell =>
-  result ? [{ text: r.m.step[result], bold: true, ...(result !== 'pass' && { color: RED }) }] : '';
 
 function steps(s: Sheet, r: Reader, record: BatchRecordExport) {
   const { m } = r;
@@ -159,30 +145,6 @@ function stepEntry(s: Sheet, r: Reader, step: Step, e: Entry, corrections: Entry
       [m.by, signatureLines(r, c)],
     ], 0.2);
   }
-}
-
-function releaseResults(s: Sheet, r: Reader, record: BatchRecordExport) {
-  const { m } = r;
-  const release = r.def.phases.flatMap((p) => p.steps).filter((st) => st.stage === 'release');
-  if (release.length === 0) return;
-  s.heading(m.sections.coa, 2);
-  const rows: Cell[][] = release.map((st) => {
-    const entries = record.entries.filter((e) => e.kind === 'step' && e.stepId === st.id);
-    const last = entries[entries.length - 1];
-    if (!last) return [st.title[r.lang], st.fields.map((f) => specText(r, f.spec, f)).filter(Boolean).join('; '), [{ text: m.coa.notDone, color: '#555555' }], ''];
-    const corr = record.entries.filter((e) => e.kind === 'correction' && (e.payload as unknown as CorrectionPayload).correctsEntryId === last.id);
-    const p = last.payload as unknown as StepPayload;
-    const values = { ...p.values, ...Object.assign({}, ...corr.map((c) => (c.payload as unknown as CorrectionPayload).values)) } as Record<string, unknown>;
-    const results = corr.length ? (corr[corr.length - 1].payload as unknown as CorrectionPayload).results : p.results;
-    const failed = Object.values(results).some((x) => x === 'fail');
-    return [
-      st.title[r.lang],
-      [...st.fields.map((f) => specText(r, f.spec, f)).filter(Boolean), ...st.criteria.map((c) => c.label[r.lang])].join('; '),
-      st.fields.filter((f) => f.name in values).map((f) => ({ text: `${f.label[r.lang]}: ${valueText(r, f, values[f.name])}` })),
-      resultCell(r, failed ? 'fail' : Object.keys(results).length ? 'pass' : undefined),
-    ];
-  });
-  s.table([{ header: m.coa.test, width: 0.25 }, { header: m.coa.specification, width: 0.3 }, { header: m.coa.result, width: 0.3 }, { header: m.coa.conclusion, width: 0.15 }], rows);
 }
 
 /** Any value of a record part whose shape belongs to another module, as readable text. */

@@ -22,7 +22,7 @@ const action = <Before = undefined, After = undefined>() =>
   <Entity extends string>(entity: Entity, kind: AuditKind): AuditActionSpec<Entity, Before, After> => ({ entity, kind });
 
 type Status = { status: string };
-type RecordDocument = { document: 'export' | 'record.pdf'; lang?: string; format: string; sha256: string; bytes: number };
+type RecordDocument = { document: 'export' | 'record.pdf' | 'coa.pdf'; lang?: string; format: string; sha256: string; bytes: number };
 type Signed = { signedBy: string; session: string };
 type Values = Record<string, unknown>;
 type UserRoles = { active?: boolean; roles?: string[] };

@@ -80,7 +80,7 @@ export const vi: Messages = {
   },
   review: { reviewed: 'Xem xét', comment: 'Nhận xét', decision: 'Quyết định', justification: 'Lý giải', physicianRequest: 'Yêu cầu của bác sĩ', none: 'Chưa được xem xét.', covered: 'Số ngoại lệ đã xem xét', pendingTests: 'Kết quả còn chờ', failedTests: 'Kết quả không đạt' },
   containers: { none: 'Không có bao bì chứa nào được ghi.', id: 'Bao bì', volume: 'Thể tích', dose: 'Liều', filled: 'Chiết rót lúc' },
-  coa: { test: 'Phép thử', specification: 'Tiêu chuẩn', result: 'Kết quả', conclusion: 'Kết luận', notDone: 'chưa có kết quả', none: 'Chưa có phép thử xuất xưởng nào được ghi.' },
+  coa: { title: 'Phiếu kiểm nghiệm', subject: 'Phiếu kiểm nghiệm của lô {batch}', test: 'Phép thử', specification: 'Tiêu chuẩn', result: 'Kết quả', conclusion: 'Kết luận', notDone: 'chưa có kết quả', none: 'Chưa có phép thử xuất xưởng nào được ghi.' },
   spec: { min: 'tối thiểu {v}', max: 'tối đa {v}', range: '{min} – {max}', gt: 'lớn hơn {v}', lt: 'nhỏ hơn {v}', any: 'một trong: {v}', or: ' hoặc ' },
   expr: { hoursBetween: 'số giờ từ {from} đến {to}', minutesBetween: 'số phút từ {from} đến {to}', weight: 'cân nặng bệnh nhân (kg)', daysSince: 'số ngày kể từ {ref}', hoursSince: 'số giờ kể từ {ref}', performed: 'lúc thực hiện «{step}»', of: '{field} của «{step}»' },
   kind: { termination: 'Chấm dứt lô', 'batch-created': 'Bắt đầu lô' },

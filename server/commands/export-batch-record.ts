@@ -12,16 +12,20 @@ import type { BatchRecord } from '../record/record.js';
 import { writeAudit } from '../services/audit.js';
 import { buildExport, covered, EXPORT_ACTION, exportBytes, FROZEN_ACTION } from '../views/export-view.js';
 import { renderBatchRecord } from '../../reports/batch-record.js';
+import { renderCoa } from '../../reports/coa.js';
 import type { ReportLang } from '../../reports/messages/index.js';
 import { EXPORT_FORMAT } from '../../schemas/export.js';
 
-export type RecordDocument = { kind: 'json' } | { kind: 'pdf'; lang: ReportLang };
+export type RecordDocument = { kind: 'json' } | { kind: 'pdf'; lang: ReportLang } | { kind: 'coa'; lang: ReportLang };
 
 const LANGS: ReportLang[] = ['en', 'vi'];
+const DOCUMENT_NAMES = { json: 'export', pdf: 'record.pdf', coa: 'coa.pdf' } as const;
 
 export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId: string, document: RecordDocument) {
   const record = loadBatch(ctx, batchId);
-  assertMay(actor, 'record.export');
+  // The certificate of analysis is read by whoever reads GET /batches/{id}/coa; the record and its
+  // export hold the audit trail and are read by those who read the audit.
+  if (document.kind !== 'coa') assertMay(actor, 'record.export');
   // API.md "PDF bytes": once the batch is disposed of, its PDF is the one frozen at disposition (frozen
   // now if that failed, or the disposition predates this store).
   const body = document.kind === 'pdf' && record.qa.disposition
@@ -30,7 +34,7 @@ export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId
   const digest = sha256(body);
   ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
     userId: actor.id, action: EXPORT_ACTION, entity: 'batch', entityId: batchId, batchId,
-    after: { document: document.kind === 'json' ? 'export' as const : 'record.pdf' as const, ...(document.kind === 'pdf' && { lang: document.lang }), format: EXPORT_FORMAT, sha256: digest, bytes: body.length },
+    after: { document: DOCUMENT_NAMES[document.kind], ...(document.kind !== 'json' && { lang: document.lang }), format: EXPORT_FORMAT, sha256: digest, bytes: body.length },
   }));
   ctx.store.checkpoint('export');
   return { body, sha256: digest, batchNumber: record.row.batchNumber };
@@ -43,6 +47,7 @@ async function renderDocument(ctx: AppContext, record: BatchRecord, document: Re
   if (!covered(ctx, record)) ctx.store.checkpoint('export');
   const doc = buildExport(ctx, record);
   const json = exportBytes(doc);
+  if (document.kind === 'coa') return renderCoa({ record: doc, lang: document.lang });
   return document.kind === 'json' ? json : renderBatchRecord({ record: doc, recordJson: json, lang: document.lang });
 }
 

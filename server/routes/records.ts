@@ -21,5 +21,13 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     return reply.type('application/pdf').header('etag', `"${out.sha256}"`)
       .header('content-disposition', `inline; filename="${out.batchNumber}-record.pdf"`).send(out.body);
   });
+
+  app.get('/batches/:id/coa.pdf', {
+    schema: { tags: ['records'], summary: 'The certificate of analysis, PDF/A-3b (every role that reads the batch; audited with its SHA-256)', params: IdParams, querystring: LangQuery },
+  }, async (req, reply) => {
+    const out = await exportBatchRecord(ctx, currentUser(req), req.params.id, { kind: 'coa', lang: req.query.lang ?? 'en' });
+    return reply.type('application/pdf').header('etag', `"${out.sha256}"`)
+      .header('content-disposition', `inline; filename="${out.batchNumber}-coa.pdf"`).send(out.body);
+  });
 };
 export default routes;

@@ -223,6 +223,28 @@ describe('R1: a record altered in the database', () => {
   });
 });
 
+describe('the certificate of analysis (GET /batches/{id}/coa.pdf)', () => {
+  it('is an archival PDF of the release results, read by every role that reads the batch, audited with its SHA-256', async () => {
+    const { createHash } = await import('node:crypto');
+    const r = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/coa.pdf`, headers: { authorization: `Bearer ${h.tokens.op1}` } });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('application/pdf');
+    const f = pdfFile(r.rawPayload);
+    pdfs.push(f);
+    expect(f.check()).toMatch(/No syntax or stream encoding errors/);
+    expect(f.meta()).toMatch(/<pdfaid:part>3<\/pdfaid:part>/);
+    for (const line of f.fonts().trim().split('\n').slice(2)) expect(line).toMatch(/\s+yes\s+yes\s+yes\s/);
+    const text = squeeze(f.text());
+    for (const s of ['Certificate of analysis', d.batch.batchNumber, `${d.batch.din} ${d.batch.dinCheck}`, 'FOR AUTOLOGOUS USE ONLY', 'Endotoxin: 0.12 EU/mL', 'Mycoplasma: absent', 'Page 1 of']) expect(text, s).toContain(s);
+    const rows = (await call(h, 'qa1', 'GET', `/audit?batchId=${d.id}&action=record.exported&limit=500`)).body.items;
+    expect(rows[rows.length - 1].after).toMatchObject({ document: 'coa.pdf', lang: 'en', sha256: createHash('sha256').update(r.rawPayload).digest('hex') });
+    const vi = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/coa.pdf?lang=vi`, headers: { authorization: `Bearer ${h.tokens.qc1}` } });
+    const viFile = pdfFile(vi.rawPayload);
+    pdfs.push(viFile);
+    expect(squeeze(viFile.text())).toContain('Phiếu kiểm nghiệm');
+  });
+});
+
 describe('P5: frozen at disposition', () => {
   it('renders and stores the PDF in both languages when QA disposes of the batch, and serves those bytes afterwards, whatever happens to the record', async () => {
     const { createHash } = await import('node:crypto');

@@ -90,6 +90,7 @@ const MATRIX: Record<string, Expect> = {
   'GET /api/v1/me/pending': { none: 401, ...OK_ALL },
   'GET /api/v1/batches/{id}/export': { none: 401, ...readersOf('record.export') },
   'GET /api/v1/batches/{id}/record.pdf': { none: 401, ...readersOf('record.export') },
+  'GET /api/v1/batches/{id}/coa.pdf': { none: 401, ...OK_ALL },
   'GET /api/v1/audit': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/export': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/audit/verify': { none: 401, ...AUDIT_READERS_ONLY },
@@ -100,7 +101,7 @@ const MATRIX: Record<string, Expect> = {
 };
 
 /** Reads that are exports, audited with what was exported (API.md "Audit"). */
-const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf']);
+const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf', 'GET /api/v1/batches/{id}/coa.pdf']);
 
 /** R5: the only routes that answer without a user (plus /openapi.json and /docs*, which the description does not list). */
 const PUBLIC = new Set(['GET /healthz', 'GET /api/v1/site', 'POST /api/v1/auth/login']);
