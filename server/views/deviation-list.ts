@@ -10,33 +10,34 @@ import { deviationView } from './deviation-view.js';
 
 export interface DeviationFilter { status?: Deviation['status']; severity?: Deviation['severity']; limit: number; cursor?: string }
 
-function* deviationsOfBatches(ctx: AppContext): Generator<{ batchNumber: string; deviations: Deviation[]; signatures: SignatureRow[] }> {
+function* deviationsOfBatches(ctx: AppContext): Generator<{ batchId: string; batchNumber: string; deviations: Deviation[]; signatures: SignatureRow[] }> {
   for (const row of ctx.store.deviationStates()) {
-    yield { batchNumber: row.batchNumber, deviations: JSON.parse(row.deviations) as Deviation[], signatures: JSON.parse(row.signatures) as SignatureRow[] };
+    yield { batchId: row.id, batchNumber: row.batchNumber, deviations: JSON.parse(row.deviations) as Deviation[], signatures: JSON.parse(row.signatures) as SignatureRow[] };
   }
   for (const id of ctx.store.batchIdsWithoutRecordState()) {
     const r = loadBatch(ctx, id);
-    if (r.deviations.length) yield { batchNumber: r.row.batchNumber, deviations: r.deviations, signatures: r.signatures };
+    if (r.deviations.length) yield { batchId: id, batchNumber: r.row.batchNumber, deviations: r.deviations, signatures: r.signatures };
   }
 }
 
 export function listDeviations(ctx: AppContext, f: DeviationFilter) {
-  const rows: { d: Deviation; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
+  const rows: { key: string; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
   for (const b of deviationsOfBatches(ctx)) {
     // deviationView reads the signatures of QA's entries on the deviation, which the read model keeps.
     const signed = { signatures: b.signatures } as Pick<BatchRecord, 'signatures'> as BatchRecord;
-    for (const d of b.deviations) {
-      if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) continue;
-      rows.push({ d, view: { ...deviationView(d, signed), batchNumber: b.batchNumber } });
-    }
+    b.deviations.forEach((d, i) => {
+      if ((f.status && d.status !== f.status) || (f.severity && d.severity !== f.severity)) return;
+      // Oldest first; deviations opened at the same time keep their batch's order (append-only: stable).
+      rows.push({ key: `${d.openedAt}|${b.batchId}|${String(i).padStart(6, '0')}`, view: { ...deviationView(d, signed), batchNumber: b.batchNumber } });
+    });
   }
-  rows.sort((a, b) => a.d.openedAt.localeCompare(b.d.openedAt) || a.d.id.localeCompare(b.d.id));
-  // The cursor is the last (openedAt, id) served: stable while deviations are added after it.
+  rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // The cursor is the key of the last deviation served: stable while deviations are added after it.
   const after = f.cursor ? Buffer.from(f.cursor, 'base64url').toString() : undefined;
-  const start = after ? rows.findIndex((x) => `${x.d.openedAt}|${x.d.id}` > after) : 0;
-  const from = start === -1 ? rows.length : start;
-  const items = rows.slice(from, from + f.limit);
+  const from = after ? rows.findIndex((x) => x.key > after) : 0;
+  const start = from === -1 ? rows.length : from;
+  const items = rows.slice(start, start + f.limit);
   const last = items[items.length - 1];
-  const next = from + f.limit < rows.length && last ? Buffer.from(`${last.d.openedAt}|${last.d.id}`).toString('base64url') : undefined;
+  const next = start + f.limit < rows.length && last ? Buffer.from(last.key).toString('base64url') : undefined;
   return { items: items.map((x) => x.view), ...(next && { nextCursor: next }) };
 }
