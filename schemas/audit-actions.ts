@@ -32,6 +32,8 @@ type Disposition = {
 };
 /** A backup or restore is run by a named person (the row's user) from an OS account. */
 type Operator = { username: string; printedName?: string; by: string };
+/** Break-glass recovery from the console: the OS user who ran it. */
+type ConsoleActor = { by: string; via: 'cli' };
 
 export const AUDIT_ACTIONS = {
   // Sessions and accounts (21 CFR 11.300)
@@ -43,11 +45,12 @@ export const AUDIT_ACTIONS = {
   'signature.failed': action<undefined, { username: string } | undefined>()('user', 'attempt'),
   'signature.refused': action<undefined, { entryId: string } | { entryIds: string[] } | undefined>()('user' as 'user' | 'batch', 'attempt'),
   'account.locked': action<{ locked: boolean }, { locked: boolean }>()('user', 'change'),
-  'account.unlocked': action<{ locked: boolean }, { locked: boolean }>()('user', 'change'),
+  // From the server's console (`cellbatch unlock` / `reset-password`, issue 10): no user id; `by` is the OS user.
+  'account.unlocked': action<{ locked: boolean }, { locked: boolean } & Partial<ConsoleActor>>()('user', 'change'),
   'user.created': action<undefined, { username: string; fullName: string; roles: string[]; mustChangePassword: boolean }>()('user', 'change'),
   'user.updated': action<UserRoles, UserRoles>()('user', 'change'),
   'password.changed': action()('user', 'change'),
-  'password.reset': action<undefined, { mustChangePassword: true }>()('user', 'change'),
+  'password.reset': action<undefined, { mustChangePassword: true } & Partial<ConsoleActor>>()('user', 'change'),
 
   // Batches and their entries
   'batch.created': action<undefined, EntryPayload<'batch-created'> & { entryId: string }>()('batch', 'change'),
@@ -88,6 +91,8 @@ export const AUDIT_ACTIONS = {
   'backup.restored': action<undefined, { from: string; checked: number; checkpoints: number; previousMark: unknown } & Operator>()('database', 'change'),
   'backup.refused': action<undefined, Record<string, unknown> & { error: string } & Operator>()('database', 'attempt'),
   'backup.restore-refused': action<undefined, Record<string, unknown> & { error: string } & Operator>()('database', 'attempt'),
+  // `npm run demo` marks its own database (the next run may delete only a database so marked).
+  'demo.created': action<undefined, { training: true }>()('database', 'change'),
   'training.clock-moved': action<{ now: string }, { now: string }>()('clock', 'change'),
   // An alert for QA and the administrator: the clock read earlier than a chain's last row and a write
   // was refused (server/store/store.ts). Dated at the audit chain's last time; the reading is in after.

@@ -32,6 +32,10 @@ import { patientIdPattern } from './domain/patient-id.js';
 import { registerOpenApi } from './openapi.js';
 import { HealthReply } from '../schemas/responses.js';
 import { replySerializerCompiler } from './plugins/replies.js';
+import { PerUserQueue } from './auth/per-user-queue.js';
+
+/** Password checks of one account allowed to wait behind the running one before 429 (docs/security.md). */
+const MAX_QUEUED_PER_USER = 16;
 
 export interface BuildOptions {
   dbFile: string;
@@ -41,6 +45,8 @@ export interface BuildOptions {
   /** CELLBATCH_PATIENT_ID_PATTERN: a regular expression a whole patient id must match (default DEFAULT_PATIENT_ID_PATTERN). */
   patientIdPattern?: string;
   idleTimeoutMinutes?: number;
+  /** Absolute session lifetime in hours (default 12). */
+  sessionMaxHours?: number;
   passwordMaxAgeDays?: number;
   /** Wall-clock source (tests inject one they control). */
   now?: () => number;
@@ -52,7 +58,30 @@ export interface BuildOptions {
   checkpointEvery?: number;
   /** Refuse (500) a reply field its response schema does not declare, instead of dropping it (default: CELLBATCH_STRICT_REPLIES=1; the tests). */
   strictReplies?: boolean;
+  /** Fastify's trustProxy (CELLBATCH_TRUST_PROXY): believe X-Forwarded-For/-Proto from these proxies. */
+  trustProxy?: boolean | string | number;
+  /** Session cookies always Secure (else only on requests that came over https). */
+  secureCookies?: boolean;
+  /** Serve HTTPS with this PEM certificate and key (CELLBATCH_TLS_CERT / CELLBATCH_TLS_KEY). */
+  https?: { cert: Buffer; key: Buffer };
 }
+
+/**
+ * A strict Content-Security-Policy (issue 10): scripts, styles, images and fonts from this origin only,
+ * no inline scripts or event-handler attributes, no framing, no plugins. /docs (swagger-ui) loads
+ * everything from its own static files and works under it; a Vite-built UI does too (Vite emits
+ * <script type="module" src> and <link rel="stylesheet">, never inline code). data: images and fonts
+ * are allowed for the icons swagger-ui embeds. No upgrade-insecure-requests: a site may run plain HTTP
+ * on its own network while it sets up TLS (docs/deployment.md).
+ */
+/** The hash of the one inline <style> swagger-ui's bundle injects (allowed under /docs only). */
+const SWAGGER_UI_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='";
+
+export const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"], baseUri: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"], formAction: ["'self'"],
+  scriptSrc: ["'self'"], scriptSrcAttr: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+};
 
 /** The context with the record verified in this thread (tests, benchmarks). */
 export function createContext(opts: BuildOptions): AppContext {
@@ -108,14 +137,23 @@ function openContext(opts: BuildOptions): AppContext {
     store.close();
     throw e;
   }
-  const config: Config = { training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds };
-  return { store, clock, config, processes, integrity, recordCheck: { report: undefined } };
+  const config: Config = {
+    training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, sessionMaxHours: opts.sessionMaxHours ?? 12,
+    timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds,
+  };
+  return { store, clock, config, processes, integrity, recordCheck: { report: undefined }, credentialQueue: new PerUserQueue(MAX_QUEUED_PER_USER) };
 }
+
+/** trustProxy as a number of hops: the addresses of the nearest `n` proxies are trusted. */
+const hopsTrusted = (n: number) => (_address: string, hop: number) => hop < n;
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
   const ctx = await createContextInParallel(opts);
   const app = Fastify({
-    logger: opts.logger ?? false, bodyLimit: 256 * 1024, trustProxy: false,
+    logger: opts.logger ?? false, bodyLimit: 256 * 1024,
+    trustProxy: typeof opts.trustProxy === 'number' ? hopsTrusted(opts.trustProxy) : opts.trustProxy ?? false,
+    // The routes and hooks are the same over TLS; only the listening socket differs (typed as HTTP).
+    ...(opts.https && ({ https: opts.https } as object)),
     // Router errors (a malformed URL, an over-long path parameter) answer problem+json like the rest.
     frameworkErrors: (err, _request, reply) => {
       const status = err.statusCode ?? 400;
@@ -129,10 +167,15 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     ctx.store.close();
   });
 
-  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } });
   await app.register(rateLimit, { global: false });
   await registerOpenApi(app);
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // swagger-ui's bundle injects one <style> element of its own: /docs alone allows exactly that style,
+    // by its hash (test/server/security/csp-browser.test.ts fails if an upgrade changes it).
+    transformStaticCSP: (header) => String(header).replace("style-src 'self'", `style-src 'self' ${SWAGGER_UI_STYLE}`),
+  });
   await app.register(problem, {
     // A refused attempt is audited exactly once: here, unless the command already wrote its row.
     onRefusal: (request, r) => {
@@ -148,7 +191,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
       }));
     },
   });
-  await app.register(auth, { ctx });
+  await app.register(auth, { ctx, secureCookies: opts.secureCookies });
 
   app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: HealthReply } } }, async () => ({ status: 'ok' as const }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

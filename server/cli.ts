@@ -1,19 +1,24 @@
 // The cellbatch command line: checks that need no running server.
 //   cellbatch process check FILE   report what is wrong with a process definition (exit 1 if anything)
-//   cellbatch verify [--db FILE] [--keys DIR]   recompute every hash chain and check the signed checkpoints (exit 1 if broken)
+//   cellbatch verify [--db FILE] [--keys DIR] [--key FILE]...   recompute every hash chain and check the signed checkpoints (exit 1 if broken)
+//   cellbatch unlock USER --reason TEXT / reset-password USER --reason TEXT   break-glass recovery (services/break-glass.ts)
 //   cellbatch backup FILE / cellbatch restore FILE [--force]   online backup and verified restore (server/store/backup.ts)
 import fs from 'node:fs';
 import { checkDefinition, describeProblem } from '../workflows/check.js';
 import path from 'node:path';
 import { Store } from './store/store.js';
 import { productCatalogue, PRODUCTS_FILE } from './processes/registry.js';
-import { CheckpointLog, publicKeysIn } from './store/checkpoints.js';
+import { CheckpointLog, publicKeysFrom, publicKeysIn } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
 import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/backup.js';
+import { BreakGlassError, resetPasswordFromConsole, unlockFromConsole } from './services/break-glass.js';
 
 const USAGE = `usage:
   cellbatch process check FILE     check a process definition (JSON) without starting the server
-  cellbatch verify [--db FILE] [--keys DIR]   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db; keys beside it)
+  cellbatch verify [--db FILE] [--keys DIR] [--key FILE]...   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db);
+                                   trusts only the --key public keys given, else the server's own key in --keys/$CELLBATCH_KEY_DIR (keys/ beside the database)
+  cellbatch unlock USER --reason TEXT [--db FILE]           break-glass: unlock an account (audited with your OS user)
+  cellbatch reset-password USER --reason TEXT [--db FILE]   break-glass: print a temporary password once (changed at next login), end its sessions, unlock it
   cellbatch backup FILE [--user NAME] [--reason TEXT] [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its checkpoint log, verify the copy, audit it
   cellbatch restore FILE --reason TEXT [--user NAME] [--db FILE] [--keys DIR] [--force]   verify a backup and put it in place (--force keeps an existing database aside); stop the server first
   --user names the person (an active admin or qa account; default: the OS account's name); both are audited`;
@@ -41,11 +46,14 @@ export function processCheck(file: string): { code: number; lines: string[] } {
   return { code: 1, lines: [`${file}: ${result.problems.length} problem(s)`, ...result.problems.map((p) => `  - ${describeProblem(p)}`)] };
 }
 
-export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file)): Promise<{ code: number; lines: string[] }> {
+/** Verifies with the keys named (`--key`), else with the server's own key only (never any *.pub.pem lying around). */
+export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = []): Promise<{ code: number; lines: string[] }> {
   if (!fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
+  for (const k of keyFiles) if (!fs.existsSync(k)) return { code: 1, lines: [`${k}: no such key file`] };
   const store = new Store(file);
   try {
-    const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), publicKeysIn(keyDir));
+    const keys = keyFiles.length ? publicKeysFrom(keyFiles) : publicKeysIn(keyDir);
+    const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), keys);
     return { code: r.valid ? 0 : 1, lines: [JSON.stringify(r)] };
   } finally {
     store.close();
@@ -55,7 +63,8 @@ export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file))
 /** `--name value` options, and the database they name (--db, else CELLBATCH_DB, else the default). */
 function options(argv: string[]) {
   const opt = (name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
-  return { opt, db: opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db' };
+  const all = (name: string) => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]] : []));
+  return { opt, all, db: opt('--db') ?? process.env.CELLBATCH_DB ?? './data/cellbatch.db' };
 }
 
 /** The person behind a backup or restore (ALCOA attributable): --user, else the OS account of the same name. */
@@ -80,9 +89,10 @@ export function runCli(argv: string[]): { code: number; lines: string[] } {
 export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
   const [cmd, file] = argv;
   if (cmd === 'verify') {
-    const { opt, db } = options(argv);
-    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db));
+    const { opt, all, db } = options(argv);
+    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), all('--key'));
   }
+  if ((cmd === 'unlock' || cmd === 'reset-password') && file && !file.startsWith('--')) return breakGlass(cmd, file, argv);
   if (cmd === 'backup' && file && !file.startsWith('--')) {
     const { opt, db } = options(argv);
     try {
@@ -93,6 +103,28 @@ export async function runCliAsync(argv: string[]): Promise<{ code: number; lines
     }
   }
   return runCli(argv);
+}
+
+/** `unlock` / `reset-password`: for whoever holds the server when no administrator can log in. */
+async function breakGlass(cmd: 'unlock' | 'reset-password', username: string, argv: string[]): Promise<{ code: number; lines: string[] }> {
+  const { opt, db } = options(argv);
+  const reason = opt('--reason');
+  if (!reason?.trim()) return { code: 2, lines: [`${cmd} needs --reason TEXT (it goes into the audit trail)`, USAGE] };
+  if (!fs.existsSync(db)) return { code: 1, lines: [`${db}: no such database`] };
+  const store = new Store(db);
+  try {
+    if (cmd === 'unlock') {
+      const done = unlockFromConsole(store, username, reason, osUser());
+      return { code: 0, lines: [done ? `${username} unlocked (audited as account.unlocked by ${osUser()})` : `${username} was not locked; nothing changed`] };
+    }
+    const password = await resetPasswordFromConsole(store, username, reason, osUser());
+    return { code: 0, lines: [`temporary password for ${username}: ${password}`, '(shown once; it must be changed at the next login; the account\'s sessions have ended and it is unlocked)'] };
+  } catch (e) {
+    if (e instanceof BreakGlassError) return { code: 1, lines: [e.message] };
+    throw e;
+  } finally {
+    store.close();
+  }
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!)) {

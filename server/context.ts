@@ -4,11 +4,14 @@ import type { ProcessRegistry } from './processes/registry.js';
 import type { Store } from './store/store.js';
 import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
 import type { ChainReport } from './store/store.js';
+import type { PerUserQueue } from './auth/per-user-queue.js';
 
 export interface Config {
   training: boolean;
   /** Idle session timeout, wall-clock minutes (Part 11: sessions end when left alone). */
   idleTimeoutMinutes: number;
+  /** A session ends this many hours after login however active it is (absolute lifetime). */
+  sessionMaxHours: number;
   /** Passwords expire after this many days (21 CFR 11.300(b)); 0 disables expiry. */
   passwordMaxAgeDays: number;
   /** The site's time zone: expiry and calibration dates are last valid days in it. */
@@ -26,4 +29,6 @@ export interface AppContext {
   integrity?: { log: CheckpointLog; key: SigningKey };
   /** The last full verification of the record (at start and at every GET /audit/verify). */
   recordCheck: { report?: ChainReport };
+  /** Password checks, one at a time per account (21 CFR 11.300(d): the lockout cannot be raced). */
+  credentialQueue: PerUserQueue;
 }

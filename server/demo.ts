@@ -1,36 +1,53 @@
 // `npm run demo`: a TRAINING-mode server for staff training programmes, seeded with users of every
 // role, released lots, calibrated equipment, and one CAR-T and one NK batch part-way through.
-// Every record it makes is marked TRAINING; the database is ./data/demo.db, made afresh each run.
-import fs from 'node:fs';
+// Every record it makes is marked TRAINING; the database is CELLBATCH_DEMO_DB (./data/demo.db), made
+// afresh each run. It never reads CELLBATCH_DB (a production variable left exported must not point the
+// demo at a GMP record), and it deletes an existing file only if that file is a demo database it made
+// (server/demo-safety.ts). Every user gets its own generated password, printed once.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { createUser } from './services/accounts.js';
 import { bootstrapAdmin } from './services/bootstrap.js';
 import { checkCharacter } from './domain/isbt128.js';
+import { DEMO_MARK, demoKeyDir, removeDemoDatabase } from './demo-safety.js';
+import { writeAudit } from './services/audit.js';
 
 const env = process.env;
-const dbFile = env.CELLBATCH_DB ?? './data/demo.db';
-for (const suffix of ['', '-wal', '-shm']) fs.rmSync(dbFile + suffix, { force: true });
+const dbFile = env.CELLBATCH_DEMO_DB || './data/demo.db';
+try {
+  removeDemoDatabase(dbFile);
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(1);
+}
 
-const PASSWORD = 'Training-2026!';
+const passwords: Record<string, string> = {};
+const passwordOf = (username: string) => (passwords[username] ??= `Trn-${randomBytes(9).toString('base64url')}`);
 const USERS: [string, string, string[]][] = [
   ['lan.op', 'Nguyễn Thị Lan', ['operator']], ['minh.op', 'Trần Văn Minh', ['operator']],
   ['hoa.sup', 'Lê Thị Hoa', ['supervisor']], ['tuan.qc', 'Phạm Anh Tuấn', ['qc']], ['mai.qc', 'Võ Thị Mai', ['qc']],
   ['huong.qa', 'Đặng Thu Hương', ['qa']], ['insp', 'Inspector (read-only)', ['inspector']],
 ];
 
-const { app, ctx } = await buildApp({ dbFile, training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
+const { app, ctx } = await buildApp({ dbFile, keyDir: demoKeyDir(dbFile), training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
+// The mark that lets the next run delete this file (and nothing else).
+ctx.store.transaction(() => {
+  ctx.store.putSetting(DEMO_MARK, '1');
+  writeAudit(ctx.store, ctx.clock, { userId: null, action: 'demo.created', entity: 'database', after: { training: true } });
+});
 const ADMIN_NAME = 'Bùi Quốc Khánh';
-await bootstrapAdmin(ctx, PASSWORD, () => {}, { fullName: ADMIN_NAME });
-for (const [username, fullName, roles] of USERS) await createUser(ctx, null, { username, fullName, roles: roles as never, password: PASSWORD }, false);
+await bootstrapAdmin(ctx, passwordOf('admin'), () => {}, { fullName: ADMIN_NAME });
+for (const [username, fullName, roles] of USERS) await createUser(ctx, null, { username, fullName, roles: roles as never, password: passwordOf(username) }, false);
 
+const tokens: Record<string, string> = {};
 async function as(app: FastifyInstance, username: string, method: 'GET' | 'POST', url: string, payload?: object) {
-  const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: PASSWORD } });
-  const r = await app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${login.json().token}` }, ...(payload && { payload }) });
+  tokens[username] ??= (await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: passwordOf(username) } })).json().token;
+  const r = await app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${tokens[username]}` }, ...(payload && { payload }) });
   if (r.statusCode >= 300) throw new Error(`${method} ${url} as ${username} → ${r.statusCode}: ${r.body}`);
   return r.json();
 }
-const sig = (username: string) => ({ username, password: PASSWORD });
+const sig = (username: string) => ({ username, password: passwordOf(username) });
 const ago = (minutes: number) => new Date(ctx.clock.now().getTime() - minutes * 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
 const until = new Date(ctx.clock.now().getTime() + 365 * 86_400_000).toISOString().slice(0, 10);
 
@@ -68,14 +85,16 @@ const n = await as(app, 'lan.op', 'POST', '/batches', { processId: 'nk', din: nk
 await step(n.id, 'blood-receipt', { bagScan: nk.keyed, collectedAt: ago(240), receivedAt: ago(20), volume: 50, transportTemperature: 20 });
 
 const port = Number(env.PORT ?? 3000);
-await app.listen({ port, host: env.HOST ?? '0.0.0.0' });
-console.log(`
-cellbatch TRAINING MODE on http://localhost:${port}  (API docs: /docs; database ${dbFile}, made afresh each run)
+const host = env.HOST || '127.0.0.1';
+await app.listen({ port, host });
+// Passwords on stderr, like the server's generated admin password: never into a collected stdout log.
+console.error(`
+cellbatch TRAINING MODE on http://${host === '0.0.0.0' ? 'localhost' : host}:${port}  (API docs: /docs; database ${dbFile}, made afresh each run)
 Every record is marked TRAINING. The training clock moves with POST /api/v1/training/clock {advanceHours}.
 
-Logins (password for all: ${PASSWORD}):
-  admin     ${ADMIN_NAME.padEnd(24)} admin (accounts only; signs nothing)
-${USERS.map(([u, name, roles]) => `  ${u.padEnd(9)} ${name.padEnd(24)} ${roles.join(', ')}`).join('\n')}
+Logins (each password generated for this run and shown once):
+  admin     ${ADMIN_NAME.padEnd(24)} ${'admin (accounts only; signs nothing)'.padEnd(48)} ${passwordOf('admin')}
+${USERS.map(([u, name, roles]) => `  ${u.padEnd(9)} ${name.padEnd(24)} ${roles.join(', ').padEnd(48)} ${passwordOf(u)}`).join('\n')}
 
 Batches: ${c.batchNumber} (CAR-T, DIN ${cart.keyed}) and ${n.batchNumber} (NK, DIN ${nk.keyed}), part-way through.
 `);

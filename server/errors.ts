@@ -5,6 +5,8 @@ export interface FieldProblem { field: string; message: string }
 export class AppError extends Error {
   /** Set when the refusal already wrote its audit row (so that an attempt is audited exactly once). */
   audited = false;
+  /** Seconds a client should wait before trying again (429): sent as Retry-After. */
+  retryAfter?: number;
 
   constructor(
     readonly code: string,
@@ -25,6 +27,11 @@ export const refused = (code: string, detail: string, errors?: FieldProblem[]) =
 export const locked = (detail: string) => new AppError('account-locked', 423, detail);
 /** The server's clock reads earlier than the last row of a chain: no write until it is put right (ALCOA consistent). */
 export const clockWentBack = (detail: string) => new AppError('clock-went-back', 503, detail);
+export function tooManyRequests(code: string, detail: string, retryAfterSeconds: number): AppError {
+  const e = new AppError(code, 429, detail);
+  e.retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+  return e;
+}
 
 export const TITLES: Record<number, string> = {
   400: 'Invalid input', 401: 'Not authenticated', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',

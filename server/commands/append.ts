@@ -3,7 +3,7 @@
 // rows, then refresh the projection from the replayed entries. Starting a batch is the same write
 // on a batch with no entries yet (startBatch).
 import type { AppContext } from '../context.js';
-import { conflict } from '../errors.js';
+import { conflict, locked, unauthorized } from '../errors.js';
 import type { BatchRow, EntryRow, UserRow } from '../store/store.js';
 import { writeAudit, type AuditEvent } from '../services/audit.js';
 import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
@@ -71,6 +71,10 @@ function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: 
         return entry;
       },
       sign: (entry, signer, meaning) => {
+        // 21 CFR 11.300(d): a lock (or deactivation) that landed after the signer's password check wins.
+        const current = store.findUserById(signer.id);
+        if (current?.locked) throw locked(`the account ${signer.username} was locked while this signature was being checked`);
+        if (!current?.active) throw unauthorized(`the account ${signer.username} was deactivated while this signature was being checked`);
         signatures.push(store.appendSignature({
           id: randomUUID(), entryId: entry.id, entryHash: entry.hash, entrySeq: entry.seq, userId: signer.id, username: signer.username,
           printedName: signer.fullName, meaning, signedAt: now,

@@ -22,9 +22,9 @@ export function currentUser(request: FastifyRequest): UserRow {
   return request.user;
 }
 
-export default fp<{ ctx: AppContext }>(async (app, { ctx }) => {
+export default fp<{ ctx: AppContext; secureCookies?: boolean }>(async (app, { ctx, secureCookies }) => {
   // Cookie parsing and the CSRF machinery first: their onRequest hook must run before ours.
-  await app.register(cookieSession);
+  await app.register(cookieSession, { secureCookies });
   app.decorateRequest('user', null);
   app.decorateRequest('token', null);
   app.decorateRequest('authVia', null);

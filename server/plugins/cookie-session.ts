@@ -4,6 +4,10 @@
 // handed out in the login body and comes back in the x-csrf-token header). API clients keep using
 // Authorization: Bearer, which a browser never sends on its own, so they need no CSRF token.
 // Registered by the auth plugin (server/plugins/auth.ts), which decides which requests are checked.
+// The CSRF token is bound to its session (csrf's userInfo: a hash of the session token), so that a token
+// obtained for one session (cookie tossing from a sibling subdomain, a token read before a re-login) is
+// refused with another. The HMAC key lives in memory: after a restart the page asks GET /auth/csrf again.
+import { createHash, randomBytes } from 'node:crypto';
 import fp from 'fastify-plugin';
 import cookie from '@fastify/cookie';
 import csrfProtection from '@fastify/csrf-protection';
@@ -15,9 +19,19 @@ export const SESSION_COOKIE = 'cellbatch_session';
 export const CSRF_COOKIE = 'cellbatch_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
+declare module 'fastify' {
+  interface FastifyInstance { secureCookies: boolean }
+}
+
 const BASE = { path: '/', sameSite: 'strict', httpOnly: true } as const;
-/** Cookies are Secure whenever the request itself came over https (trustProxy is off: the real socket). */
-const cookieOptions = (request: FastifyRequest) => ({ ...BASE, secure: request.protocol === 'https' });
+/**
+ * Cookies are Secure whenever the request came over https: the socket's own TLS, or X-Forwarded-Proto
+ * from a proxy that trustProxy (CELLBATCH_TRUST_PROXY) believes; always with CELLBATCH_SECURE_COOKIES=1.
+ */
+const cookieOptions = (request: FastifyRequest) => ({ ...BASE, secure: request.server.secureCookies || request.protocol === 'https' });
+
+/** What a CSRF token is bound to: the session it was issued for (a hash, never the token itself). */
+const sessionBinding = (sessionToken: string | null | undefined) => createHash('sha256').update(`csrf:${sessionToken ?? ''}`).digest('base64url');
 
 const headerToken = (request: FastifyRequest): string | undefined => {
   const v = request.headers[CSRF_HEADER];
@@ -39,11 +53,12 @@ export function startCookieSession(request: FastifyRequest, reply: FastifyReply,
   reply.setCookie(SESSION_COOKIE, token, options);
   // generateCsrf reuses the secret the request brought; forget it so that every login gets a new one.
   delete request.cookies[CSRF_COOKIE];
-  return reply.generateCsrf(options);
+  return reply.generateCsrf({ ...options, userInfo: sessionBinding(token) });
 }
 
 /** A CSRF token for the secret the browser already holds (or a new secret), e.g. after a page reload. */
-export const csrfToken = (request: FastifyRequest, reply: FastifyReply): string => reply.generateCsrf(cookieOptions(request));
+export const csrfToken = (request: FastifyRequest, reply: FastifyReply): string =>
+  reply.generateCsrf({ ...cookieOptions(request), userInfo: sessionBinding(cookieToken(request)) });
 
 /** Logout: tells the browser to drop both cookies (same Path as when they were set). */
 export function endCookieSession(request: FastifyRequest, reply: FastifyReply) {
@@ -75,12 +90,15 @@ export function assertCsrf(app: FastifyInstance, request: FastifyRequest, reply:
   throw forbidden('csrf-token-invalid', `the ${CSRF_HEADER} header does not match this browser session's CSRF token`);
 }
 
-export default fp(async (app) => {
+export default fp<{ secureCookies?: boolean }>(async (app, opts) => {
+  app.decorate('secureCookies', !!opts.secureCookies);
   // Cookie parsing runs at onRequest, so it must come before the authentication hook.
   await app.register(cookie);
   await app.register(csrfProtection, {
     cookieKey: CSRF_COOKIE,
     cookieOpts: BASE,
     getToken: headerToken,
+    getUserInfo: (request) => sessionBinding(cookieToken(request)),
+    csrfOpts: { hmacKey: randomBytes(32) },
   });
 }, { name: 'cellbatch-cookie-session' });

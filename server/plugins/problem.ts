@@ -48,6 +48,7 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
     return sendProblem(reply, r.status, r.code, r.detail, r.errors);
   };
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+    if (err instanceof AppError && err.retryAfter) reply.header('retry-after', String(err.retryAfter));
     if (err instanceof AppError) return refuse(request, reply, { status: err.status, code: err.code, detail: err.detail, errors: err.errors ?? (err.status === 400 ? [] : undefined) }, err.audited);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const errors = fieldErrors(err.validationContext, err.validation as unknown as ZodIssueLike[]);

@@ -11,6 +11,13 @@ import { assertMay } from '../permissions.js';
 import { signingKeys, verifyRecordInParallel } from '../services/integrity.js';
 
 
+/**
+ * CSV formula injection (OWASP): a cell a spreadsheet would read as a formula (= + - @, or a leading TAB
+ * or CR) is prefixed with a single quote, so that text a client put into the trail (an id in a URL
+ * path, a reason) is shown, never executed, when an auditor opens the export.
+ */
+export const neutralised = (text: string) => (/^[=+\-@\t\r]/.test(text) ? `'${text}` : text);
+
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
 type Person = { username?: string; printedName?: string };
@@ -72,7 +79,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
       return reply.type('application/json').header('content-disposition', 'attachment; filename="audit.json"').send(body);
     }
     const cols = ['seq', 'at', 'userId', 'username', 'printedName', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash'] as const;
-    const cell = (v: unknown) => { const t = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v); return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
+    const cell = (v: unknown) => { const t = neutralised(v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v)); return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
     const body = Readable.from((function* () {
       yield `${cols.join(',')}\r\n`;
       for (const r of rows) { const i = item(r); yield `${cols.map((c) => cell(i[c])).join(',')}\r\n`; }

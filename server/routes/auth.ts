@@ -39,9 +39,9 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
 
   app.post('/me/password', {
     config: { allowPasswordChange: true },
-    schema: { tags: ['auth'], summary: 'Change my password (the token stays valid)', body: PasswordBody },
+    schema: { tags: ['auth'], summary: 'Change my password (this token stays valid; the other sessions end)', body: PasswordBody },
   }, async (req, reply) => {
-    await changePassword(ctx, currentUser(req), req.body.currentPassword, req.body.newPassword);
+    await changePassword(ctx, currentUser(req), req.body.currentPassword, req.body.newPassword, req.token!);
     return reply.code(204).send();
   });
 };

@@ -2,7 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
-import { checkPassword, hashPassword, passwordProblem } from '../auth/passwords.js';
+import { checkPassword, dummyHash, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
 import { assertMay } from '../permissions.js';
@@ -46,45 +46,78 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
   });
 }
 
-/** A failed password (login or signature) counts toward lockout; the fifth in a row locks (11.300). */
+/**
+ * A failed password (login or signature) counts toward lockout; the fifth in a row locks (11.300(d)).
+ * Runs inside the transaction that re-read the row, so exactly one failure is the fifth: one
+ * `account.locked` row, and the account's sessions end with the lock.
+ */
 function recordFailure(ctx: AppContext, user: UserRow | undefined, username: string, action: 'login.failed' | 'signature.failed', batchId?: string) {
-  ctx.store.transaction(() => {
-    writeAudit(ctx.store, ctx.clock, { userId: user?.id ?? null, action, entity: 'user', entityId: user?.id ?? null, batchId, after: { username } });
-    if (!user) return;
-    const failedAttempts = user.failedAttempts + 1;
-    const lockNow = failedAttempts >= LOCKOUT_AFTER;
-    ctx.store.updateUser(user.id, { failedAttempts, ...(lockNow && { locked: true }) });
-    if (lockNow) {
-      writeAudit(ctx.store, ctx.clock, {
-        userId: user.id, action: 'account.locked', entity: 'user', entityId: user.id,
-        before: { locked: false }, after: { locked: true }, reason: `${LOCKOUT_AFTER} consecutive failed logins or signatures`,
-      });
+  writeAudit(ctx.store, ctx.clock, { userId: user?.id ?? null, action, entity: 'user', entityId: user?.id ?? null, batchId, after: { username } });
+  if (!user) return;
+  const failedAttempts = user.failedAttempts + 1;
+  const lockNow = failedAttempts >= LOCKOUT_AFTER;
+  ctx.store.updateUser(user.id, { failedAttempts, ...(lockNow && { locked: true }) });
+  if (lockNow) {
+    ctx.store.revokeSessionsOf(user.id, ctx.clock.wall().toISOString());
+    writeAudit(ctx.store, ctx.clock, {
+      userId: user.id, action: 'account.locked', entity: 'user', entityId: user.id,
+      before: { locked: false }, after: { locked: true }, reason: `${LOCKOUT_AFTER} consecutive failed logins or signatures`,
+    });
+  }
+}
+
+const lockedProblem = (user: UserRow) => locked(`the account ${user.username} is locked after repeated failures; an administrator must unlock it`);
+
+/**
+ * Checks a username and password for a login or a signature, counting failures toward lockout.
+ * Serialised per username (server/auth/per-user-queue.ts), and the outcome is decided inside one write
+ * transaction on the row as it is after the argon2 check: a lock (or a password reset, or a
+ * deactivation) that landed meanwhile wins. `onSuccess` runs in that same transaction (a login's
+ * session is created there, so no session can start on an account that is locked by then).
+ */
+async function authenticate<T = void>(
+  ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed', batchId?: string,
+  onSuccess?: (user: UserRow) => T,
+): Promise<{ user: UserRow; result: T }> {
+  return ctx.credentialQueue.run(username, async () => {
+    const what = action === 'login.failed' ? 'login' : 'signature';
+    const seen = ctx.store.findUserByUsername(username);
+    const refuseLocked = (user: UserRow) => {
+      writeAudit(ctx.store, ctx.clock, { userId: user.id, action, entity: 'user', entityId: user.id, batchId, reason: 'account locked' });
+    };
+    if (seen?.locked) {
+      ctx.store.transaction(() => refuseLocked(seen));
+      throw alreadyAudited(lockedProblem(seen));
     }
+    // An unknown username costs one argon2 verification too: no timing difference tells it apart.
+    const ok = seen ? await checkPassword(seen.passwordHash, password) : (await checkPassword(await dummyHash(), password), false);
+    const outcome = ctx.store.transaction((): { user: UserRow; result: T } | 'locked' | 'failed' => {
+      const user = seen && ctx.store.findUserById(seen.id);
+      if (user?.locked) {
+        refuseLocked(user);
+        return 'locked';
+      }
+      if (!user || !ok || !user.active || user.passwordHash !== seen!.passwordHash) {
+        recordFailure(ctx, user?.active ? user : undefined, username, action, batchId);
+        return 'failed';
+      }
+      if (user.failedAttempts > 0) ctx.store.updateUser(user.id, { failedAttempts: 0 });
+      const fresh = ctx.store.findUserById(user.id)!;
+      return { user: fresh, result: onSuccess ? onSuccess(fresh) : (undefined as T) };
+    });
+    if (outcome === 'locked') throw alreadyAudited(lockedProblem(seen!));
+    if (outcome === 'failed') {
+      // The failure that locked the account is answered 401 like the others; the next attempt is 423.
+      throw alreadyAudited(unauthorized(`${what} refused: the username or password is wrong, or the account is deactivated`));
+    }
+    return outcome;
   });
 }
 
-/** Checks a username and password for a login or a signature, counting failures toward lockout. */
-async function authenticate(ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed', batchId?: string): Promise<UserRow> {
-  const user = ctx.store.findUserByUsername(username);
-  const what = action === 'login.failed' ? 'login' : 'signature';
-  if (user?.locked) {
-    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action, entity: 'user', entityId: user.id, batchId, reason: 'account locked' }));
-    throw alreadyAudited(locked(`the account ${user.username} is locked after repeated failures; an administrator must unlock it`));
-  }
-  const ok = user ? await checkPassword(user.passwordHash, password) : (await hashPassword(password), false);
-  if (!user || !ok || !user.active) {
-    recordFailure(ctx, user && user.active ? ctx.store.findUserById(user.id) : undefined, username, action, batchId);
-    throw alreadyAudited(unauthorized(`${what} refused: the username or password is wrong, or the account is deactivated`));
-  }
-  if (user.failedAttempts > 0) ctx.store.updateUser(user.id, { failedAttempts: 0 });
-  return ctx.store.findUserById(user.id)!;
-}
-
 export async function login(ctx: AppContext, username: string, password: string) {
-  const user = await authenticate(ctx, username, password, 'login.failed');
   const token = randomBytes(32).toString('base64url');
-  const now = ctx.clock.wall().toISOString();
-  ctx.store.transaction(() => {
+  const { user } = await authenticate(ctx, username, password, 'login.failed', undefined, (user) => {
+    const now = ctx.clock.wall().toISOString();
     ctx.store.insertSession({ tokenHash: tokenHash(token), userId: user.id, createdAt: now, lastSeenAt: now, revokedAt: null });
     ctx.store.updateUser(user.id, { lastLoginAt: now });
     writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
@@ -93,20 +126,31 @@ export async function login(ctx: AppContext, username: string, password: string)
   return { token, user: userView(fresh), mustChangePassword: fresh.mustChangePassword };
 }
 
-/** The user behind a bearer token; 401 for unknown, revoked or idle sessions and deactivated users (R5). */
+/**
+ * The user behind a bearer token; 401 for unknown, revoked, idle or too old sessions and deactivated
+ * users (R5), 423 while the account is locked (its sessions were revoked with the lock; the holder of
+ * one is told why).
+ */
 export function sessionUser(ctx: AppContext, token: string): UserRow {
   const hash = tokenHash(token);
   const session = ctx.store.findSession(hash);
-  if (!session || session.revokedAt) throw unauthorized('the session is not valid; log in again');
+  if (!session) throw unauthorized('the session is not valid; log in again');
+  const user = ctx.store.findUserById(session.userId);
+  if (user?.locked && user.active) throw lockedProblem(user);
+  if (session.revokedAt) throw unauthorized('the session is not valid; log in again');
   const now = ctx.clock.wall();
-  if (now.getTime() - Date.parse(session.lastSeenAt) > ctx.config.idleTimeoutMinutes * 60_000) {
+  const idle = now.getTime() - Date.parse(session.lastSeenAt) > ctx.config.idleTimeoutMinutes * 60_000;
+  // An absolute lifetime as well as the idle one: a stolen token is not good forever by being used.
+  const tooOld = now.getTime() - Date.parse(session.createdAt) > ctx.config.sessionMaxHours * 3_600_000;
+  if (idle || tooOld) {
     ctx.store.transaction(() => {
       ctx.store.revokeSession(hash, now.toISOString());
-      writeAudit(ctx.store, ctx.clock, { userId: session.userId, action: 'session.expired', entity: 'session', entityId: session.userId });
+      writeAudit(ctx.store, ctx.clock, { userId: session.userId, action: 'session.expired', entity: 'session', entityId: session.userId, ...(tooOld && !idle && { reason: 'absolute session lifetime' }) });
     });
-    throw unauthorized(`the session ended after ${ctx.config.idleTimeoutMinutes} minutes without activity; log in again`);
+    throw unauthorized(idle
+      ? `the session ended after ${ctx.config.idleTimeoutMinutes} minutes without activity; log in again`
+      : `the session ended after ${ctx.config.sessionMaxHours} hours (the longest a session lasts); log in again`);
   }
-  const user = ctx.store.findUserById(session.userId);
   if (!user || !user.active) throw unauthorized('the account is deactivated');
   // The idle clock needs minute precision, not a write (and its fsync) on every request.
   if (now.getTime() - Date.parse(session.lastSeenAt) >= TOUCH_EVERY_MS) ctx.store.touchSession(hash, now.toISOString());
@@ -141,7 +185,11 @@ export function logout(ctx: AppContext, token: string, user: UserRow) {
   });
 }
 
-export async function changePassword(ctx: AppContext, user: UserRow, currentPassword: string, newPassword: string) {
+/**
+ * The current session stays valid (API.md); every other session of the user ends: whoever changes a
+ * password because it may be known to someone else must not leave that someone logged in.
+ */
+export async function changePassword(ctx: AppContext, user: UserRow, currentPassword: string, newPassword: string, currentToken?: string) {
   await authenticate(ctx, user.username, currentPassword, 'login.failed');
   const problem = passwordProblem(newPassword, user.username) ?? (await reusedPassword(ctx, user.id, newPassword));
   if (problem) throw badRequest('The new password does not meet the password policy', [{ field: 'newPassword', message: problem }]);
@@ -150,6 +198,7 @@ export async function changePassword(ctx: AppContext, user: UserRow, currentPass
   ctx.store.transaction(() => {
     ctx.store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: now });
     ctx.store.addPasswordHistory(user.id, passwordHash, now);
+    ctx.store.revokeSessionsOf(user.id, now, currentToken && tokenHash(currentToken));
     writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'password.changed', entity: 'user', entityId: user.id });
   });
 }
@@ -186,11 +235,27 @@ export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: {
     // 21 CFR 11.10(g): authority is granted by someone else, never taken by oneself.
     if (user.id === actor.id && after.roles) throw forbidden('self-role-change', 'nobody may change their own roles; another administrator must');
     if (user.id === actor.id && after.active === false) throw forbidden('self-deactivation', 'an administrator cannot deactivate their own account');
+    assertNotLastAdmin(ctx, user, after as { active?: boolean; roles?: string[] });
     ctx.store.updateUser(id, after);
     if (after.active === false) ctx.store.revokeSessionsOf(id, ctx.clock.wall().toISOString());
     writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'user.updated', entity: 'user', entityId: id, before, after, reason: patch.reason });
     return userView(ctx.store.findUserById(id)!);
   });
+}
+
+/**
+ * The system keeps at least one active administrator (409 last-admin): without one nobody can create,
+ * unlock or reset accounts except from the server's console (docs/security.md). A locked admin still
+ * counts: the lock is lifted, by another admin or `cellbatch unlock`.
+ */
+function assertNotLastAdmin(ctx: AppContext, user: UserRow, after: { active?: boolean; roles?: string[] }) {
+  const wasAdmin = user.active && user.roles.includes('admin');
+  const staysAdmin = (after.active ?? user.active) && (after.roles ?? user.roles).includes('admin');
+  if (!wasAdmin || staysAdmin) return;
+  const others = ctx.store.activeAdminIds().filter((id) => id !== user.id);
+  if (others.length === 0) {
+    throw conflict('last-admin', `${user.username} is the last active administrator: make another user admin first`);
+  }
 }
 
 export function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: string) {
@@ -212,7 +277,7 @@ export interface SignatureInput { username: string; password: string; meaning?: 
  * name, not the session. Returns the signer; 401 wrong credentials, 423 locked, 403 password change due.
  */
 export async function authenticateSigner(ctx: AppContext, sig: SignatureInput, batchId?: string): Promise<UserRow> {
-  const user = withEffectivePasswordState(ctx, await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId));
+  const user = withEffectivePasswordState(ctx, (await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId)).user);
   // 21 CFR 11.10(g): the administrator signs nothing, whatever other roles an older account still holds.
   if (user.roles.includes('admin')) {
     ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'an administrator signs nothing' }));

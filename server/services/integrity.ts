@@ -4,12 +4,15 @@
 import path from 'node:path';
 import { CheckpointLog, checkCheckpointLog, loadOrCreateKey, type Checkpoint } from '../store/checkpoints.js';
 import type { ChainReport, Store } from '../store/store.js';
+import { tighten } from '../store/database.js';
 
 export const checkpointLogFile = (dbFile: string) => `${dbFile}.checkpoints.jsonl`;
 export const defaultKeyDir = (dbFile: string) => path.join(path.dirname(path.resolve(dbFile)), 'keys');
 
 export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(dbFile)) {
   const key = loadOrCreateKey(keyDir, () => new Date());
+  tighten(checkpointLogFile(dbFile)); // made 0640 by earlier versions
+
   return { key, log: new CheckpointLog(checkpointLogFile(dbFile), key, path.join(keyDir, 'checkpoint-latest.json')) };
 }
 

@@ -25,6 +25,7 @@ import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../services/inte
 import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from './checkpoints.js';
 import { Store, type ChainReport, type UserRow } from './store.js';
 import { may, PERMISSIONS } from '../permissions.js';
+import { privateFile, tighten } from './database.js';
 
 /** A refusal: the backup does not verify (the report says where), or a file is in the way. */
 export class BackupError extends Error {
@@ -122,7 +123,7 @@ function copyCheckpoints(from: string, to: string, heads: Record<ChainTable, Hea
     if (!CHAIN_TABLES.every((t) => typeof c.heads?.[t]?.seq === 'number' && c.heads[t].seq <= heads[t].seq)) break;
     kept.push(line);
   }
-  fs.writeFileSync(to, kept.map((l) => `${l}\n`).join(''), { flag: 'wx', mode: 0o640 });
+  fs.writeFileSync(to, kept.map((l) => `${l}\n`).join(''), { flag: 'wx', mode: 0o600 });
   return kept.length;
 }
 
@@ -148,7 +149,7 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
   for (const f of [dest, ...SIDE_FILES.map((s) => dest + s), checkpointLogFile(dest)]) {
     if (fs.existsSync(f)) throw new BackupError(`${f} already exists: a backup never overwrites a file`);
   }
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
 
   const store = new Store(dbFile);
   try {
@@ -156,6 +157,8 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
     let report: ChainReport;
     let checkpoints: number;
     try {
+      // A backup holds what the database holds: 0600 from its first byte (issue 10).
+      privateFile(dest);
       await store.sqlite.backup(dest);
       // The copy's own chain heads decide which signed checkpoints it can carry.
       const copy = new Store(dest);
@@ -240,13 +243,14 @@ function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: 
   if (existing.length && !opts.force) throw new BackupError(`${existing[0]} already exists: restore with --force to keep it aside and replace it`);
 
   // Verify a scratch copy beside the destination (the backup itself is only read), then move it in.
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
   const scratch = `${dest}.restoring-${stamp()}-${process.pid}`;
   let report: ChainReport;
   try {
     fs.copyFileSync(from, scratch, fs.constants.COPYFILE_EXCL);
     if (fs.existsSync(from + '-wal')) fs.copyFileSync(from + '-wal', scratch + '-wal', fs.constants.COPYFILE_EXCL);
     fs.copyFileSync(checkpointLogFile(from), checkpointLogFile(scratch), fs.constants.COPYFILE_EXCL);
+    tighten(scratch, scratch + '-wal', checkpointLogFile(scratch));
     report = verifyCopy(scratch, keyDir);
   } catch (e) {
     removeCopy(scratch);
@@ -286,7 +290,7 @@ function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: 
   const markFile = path.join(keyDir, 'checkpoint-latest.json');
   const previousMark = fs.existsSync(markFile) ? (JSON.parse(fs.readFileSync(markFile, 'utf8')) as unknown) : null;
   const restoredLast = new CheckpointLog(checkpointLogFile(dest)).last();
-  if (restoredLast) fs.writeFileSync(markFile, JSON.stringify({ n: restoredLast.n, hash: checkpointHash(restoredLast) }));
+  if (restoredLast) fs.writeFileSync(markFile, JSON.stringify({ n: restoredLast.n, hash: checkpointHash(restoredLast) }), { mode: 0o600 });
   const store = new Store(dest);
   try {
     store.transaction(() => writeAudit(store, clockOf(store, opts.now), {

@@ -41,7 +41,7 @@ function markProblem(checkpoints: Checkpoint[], mark: Mark | 'unreadable' | unde
 /** Write to a temporary file, fsync, rename: a crash leaves the old content or the new, never a torn file. */
 function writeAtomically(file: string, data: string) {
   const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o640);
+  const fd = fs.openSync(tmp, 'w', 0o600);
   try {
     fs.writeSync(fd, data);
     fs.fsyncSync(fd);
@@ -64,8 +64,8 @@ export function loadOrCreateKey(dir: string, now: () => Date): SigningKey {
   if (!fs.existsSync(privateFile)) {
     const { privateKey } = generateKeyPairSync('ed25519');
     fs.writeFileSync(privateFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-    fs.writeFileSync(metaFile, JSON.stringify({ createdAt: now().toISOString() }));
-    fs.writeFileSync(path.join(dir, 'checkpoint-ed25519.pub.pem'), createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }));
+    fs.writeFileSync(metaFile, JSON.stringify({ createdAt: now().toISOString() }), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'checkpoint-ed25519.pub.pem'), createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }), { mode: 0o600 });
   }
   const privateKey = createPrivateKey(fs.readFileSync(privateFile));
   const publicKey = createPublicKey(privateKey);
@@ -147,7 +147,7 @@ export class CheckpointLog {
     if (last && CHAIN_TABLES.every((t) => last.heads[t].seq === heads[t].seq && last.heads[t].hash === heads[t].hash) && (reason === 'interval' || reason === 'start')) return last;
     const body = { n: (last?.n ?? 0) + 1, at: at.toISOString(), reason, heads, keyId: this.key.id, prev: last ? checkpointHash(last) : '' };
     const checkpoint: Checkpoint = { ...body, signature: sign(null, Buffer.from(signedPart(body)), this.key.privateKey).toString('base64') };
-    const fd = fs.openSync(this.file, 'a', 0o640);
+    const fd = fs.openSync(this.file, 'a', 0o600);
     try {
       fs.writeSync(fd, `${JSON.stringify(checkpoint)}\n`);
       fs.fsyncSync(fd);
@@ -175,13 +175,20 @@ export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<st
   return null;
 }
 
-/** Public keys found in a key folder, by key id: what an offline verifier needs (never the private key). */
+/**
+ * The server's own public key in a key folder, and nothing else: derived from the private key when it is
+ * there, else read from checkpoint-ed25519.pub.pem. Any other *.pub.pem lying in the folder is ignored:
+ * whoever could drop a file there could otherwise sign checkpoints of a rewritten record (issue 10).
+ * Keys of earlier servers (after a rotation) are trusted only when named: `cellbatch verify --key FILE`.
+ */
 export function publicKeysIn(dir: string): Map<string, string> {
-  const keys = new Map<string, string>();
-  if (!fs.existsSync(dir)) return keys;
-  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.pub.pem'))) {
-    const pub = createPublicKey(fs.readFileSync(path.join(dir, f)));
-    keys.set(keyIdOf(pub), pub.export({ type: 'spki', format: 'pem' }).toString());
-  }
-  return keys;
+  const privateFile = path.join(dir, 'checkpoint-ed25519.key.pem');
+  const publicFile = path.join(dir, 'checkpoint-ed25519.pub.pem');
+  if (fs.existsSync(privateFile)) return keyMap([createPublicKey(createPrivateKey(fs.readFileSync(privateFile)))]);
+  return fs.existsSync(publicFile) ? publicKeysFrom([publicFile]) : new Map();
 }
+
+/** Public keys from PEM files named on purpose (`--key`). */
+export const publicKeysFrom = (files: string[]) => keyMap(files.map((f) => createPublicKey(fs.readFileSync(f))));
+
+const keyMap = (keys: KeyObject[]) => new Map(keys.map((k) => [keyIdOf(k), k.export({ type: 'spki', format: 'pem' }).toString()]));

@@ -1,7 +1,7 @@
 // The store: the only place that knows SQL. Commands and services see this interface, never a driver,
 // so that a PostgreSQL store can follow behind the same methods (DESIGN.md "The record").
 import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, getTableColumns, gt, gte, lte, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, gte, lte, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import { openDatabase, type Db } from './database.js';
 import * as t from './tables.js';
 import { CHAINED, GENESIS, legacyChainHash, rowHash, storable, type Cell } from './chain.js';
@@ -174,6 +174,11 @@ export class Store {
       .orderBy(asc(t.users.usernameKey)).limit(limit + 1).all();
     return page(rows, limit, (r) => r.usernameKey);
   }
+  /** Ids of the active users holding the admin role. */
+  activeAdminIds(): string[] {
+    return this.db.select({ id: t.users.id, roles: t.users.roles }).from(t.users).where(eq(t.users.active, true)).all()
+      .filter((u) => u.roles.includes('admin')).map((u) => u.id);
+  }
   countUsers() {
     return this.db.select({ n: sql<number>`count(*)` }).from(t.users).get()?.n ?? 0;
   }
@@ -202,8 +207,10 @@ export class Store {
   revokeSession(tokenHash: string, at: string) {
     this.db.update(t.sessions).set({ revokedAt: at }).where(eq(t.sessions.tokenHash, tokenHash)).run();
   }
-  revokeSessionsOf(userId: string, at: string) {
-    this.db.update(t.sessions).set({ revokedAt: at }).where(and(eq(t.sessions.userId, userId), sql`${t.sessions.revokedAt} is null`)).run();
+  /** Revokes every open session of a user, but the one whose token hash is `except`. */
+  revokeSessionsOf(userId: string, at: string, except?: string) {
+    this.db.update(t.sessions).set({ revokedAt: at })
+      .where(and(eq(t.sessions.userId, userId), sql`${t.sessions.revokedAt} is null`, except ? ne(t.sessions.tokenHash, except) : undefined)).run();
   }
 
   // ─── materials and equipment ──────────────────────────────────────────
