@@ -38,7 +38,8 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/me', { schema: { tags: ['auth'], summary: 'The logged-in user' } }, async (req) => userView(currentUser(req)));
 
   app.post('/me/password', {
-    config: { allowPasswordChange: true },
+    // Each call checks the current password (argon2) and counts toward lockout: limited per address like login.
+    config: { allowPasswordChange: true, rateLimit: { max: 30, timeWindow: '1 minute' } },
     schema: { tags: ['auth'], summary: 'Change my password (this token stays valid; the other sessions end)', body: PasswordBody },
   }, async (req, reply) => {
     await changePassword(ctx, currentUser(req), req.body.currentPassword, req.body.newPassword, req.token!);

@@ -210,7 +210,7 @@ describe('files are the service account\'s alone', () => {
 
   it('a backup and its checkpoint log are 0600, in a folder made 0700', async () => {
     const target = path.join(h.dir, 'backups', 'b1.db');
-    const r = await runCliAsync(['backup', target, '--db', dbFile()]);
+    const r = await runCliAsync(['backup', target, '--user', 'qa1', '--db', dbFile()]);
     expect(r.code, r.lines.join('\n')).toBe(0);
     expect(fs.statSync(target).mode & 0o777).toBe(0o600);
     expect(fs.statSync(`${target}.checkpoints.jsonl`).mode & 0o777).toBe(0o600);
