@@ -25,7 +25,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions { training?: boolean; idleTimeoutMinutes?: number; processesDir?: string; checkpointEvery?: number; patientIdPattern?: string }
+export interface HarnessOptions {
+  training?: boolean; idleTimeoutMinutes?: number; processesDir?: string; checkpointEvery?: number; patientIdPattern?: string;
+  /** Where the wall clock starts (default 2026-03-02T08:00Z); the real time for tests that mix in a CLI writing on the system clock. */
+  start?: number;
+}
 
 /** Users every test can sign with: two of each signing role, plus admin and inspector. */
 export const ROSTER: [string, string[]][] = [
@@ -35,7 +39,7 @@ export const ROSTER: [string, string[]][] = [
 
 export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
-  const wall = { now: Date.parse('2026-03-02T08:00:00Z') };
+  const wall = { now: opts.start ?? Date.parse('2026-03-02T08:00:00Z') };
   const { app, ctx } = await buildApp({
     dbFile: path.join(dir, 'cellbatch.db'), training: opts.training ?? true, now: () => wall.now,
     idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery, patientIdPattern: opts.patientIdPattern,
