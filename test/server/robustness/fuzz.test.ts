@@ -474,7 +474,9 @@ describe('the fuzzer reads the API from GET /openapi.json', () => {
     // The converter alone, on schemas without refinements it cannot see (calendar dates, DIN check characters).
     expect(share('POST /api/v1/auth/login', api.LoginBody, false)).toBe(1);
     expect(share('PATCH /api/v1/materials/{id}', api.PatchMaterialBody, false)).toBeGreaterThan(0.9);
-    expect(share('POST /api/v1/users', api.CreateUserBody, false)).toBeGreaterThan(0.7);
+    // Roles: a refinement the converter cannot see refuses admin beside a signing role; with five signing
+    // roles of seven (physician included), about half of the random role sets combine them.
+    expect(share('POST /api/v1/users', api.CreateUserBody, false)).toBeGreaterThan(0.4);
     // With the fuzzer's hints, enough bodies get past body validation to reach the rules behind it.
     for (const [key, schema] of [['POST /api/v1/materials', api.CreateMaterialBody], ['POST /api/v1/batches', api.CreateBatchBody], ['POST /api/v1/batches/{id}/terminate', api.TerminateBody],
       ['POST /api/v1/batches/{id}/steps/{stepId}', api.RecordStepBody], ['POST /api/v1/training/clock', api.ClockBody]] as const) {
