@@ -100,8 +100,9 @@ export const EquipmentSchema = z.object({
 
 // ─── processes ───────────────────────────────────────────────────────────────────────────────
 
-ExprSchema.meta({ id: 'Expression', description: 'A computation over recorded values (computed fields)' });
-SpecSchema.meta({ id: 'Spec', description: 'Acceptance limits: min/max inclusive, minExclusive/maxExclusive exclusive, oneOf accepted options' });
+// The definition's own schemas, registered as they are (`.meta()` would register a copy the definition does not use).
+z.globalRegistry.add(ExprSchema, { id: 'Expression', description: 'A computation over recorded values (computed fields)' });
+z.globalRegistry.add(SpecSchema, { id: 'Spec', description: 'Acceptance limits: min/max inclusive, minExclusive/maxExclusive exclusive, oneOf accepted options' });
 
 export const ProcessSummarySchema = z.object({
   id: z.string(), version: z.number().int(), name: z.string(), title: z.object({ en: z.string(), vi: z.string() }),
@@ -240,6 +241,46 @@ export const AuditItemSchema = z.object({
 }).meta({ id: 'AuditItem', description: 'A row of the audit trail (21 CFR 11.10(e))' });
 
 export const AuditPage = page(AuditItemSchema, 'AuditItem');
+
+export const AuditExportRows = z.array(AuditItemSchema).describe('Every row the filters select, oldest first');
+
+export const ChainReportSchema = z.object({
+  valid: z.boolean(),
+  checked: z.number().int().describe('Rows checked over all chains'),
+  checkpoints: z.number().int().optional().describe('Signed checkpoints the chains were checked against'),
+  firstInvalid: z.object({
+    table: z.enum(['entries', 'signatures', 'audit_log', 'checkpoints']), seq: z.number().int().describe("The row's position in that table's chain"),
+    reason: z.string(), kind: z.enum(['row', 'chain']).describe('row: pinned on one row; chain: a stretch was removed, reordered or rewritten'),
+  }).optional(),
+}).meta({ id: 'ChainReport', description: 'The verification of every hash chain (entries, signatures, audit) against the signed checkpoints' });
+
+export const SigningKeyPage = z.object({
+  items: z.array(z.object({ id: z.string(), algorithm: z.literal('Ed25519'), publicKey: z.string().describe('PEM (SPKI)'), createdAt: Time })),
+}).meta({ id: 'SigningKeyList', description: 'Public keys that sign the checkpoints of the chain heads' });
+
+export const AlertList = z.object({
+  items: z.array(z.object({
+    id: z.string(), kind: z.literal('account-locked'), at: Time, userId: z.string().nullable(), username: z.string().optional(),
+    detail: z.string(), open: z.boolean().describe('Still locked by this lockout'),
+  })),
+}).meta({ id: 'AlertList', description: 'Account lockouts, newest first' });
+
+const AccountEvent = z.object({
+  seq: z.number().int(), at: Time, by: z.string().nullable(), action: z.string(), userId: z.string().nullable(),
+  before: z.unknown().optional(), after: z.unknown().optional(), reason: z.string().nullable(),
+}).meta({ id: 'AccountEvent' });
+
+export const PeriodicReviewSchema = z.object({
+  period: z.object({ from: Time, to: Time }),
+  generatedAt: Time,
+  users: z.array(UserSchema.extend({ createdAt: Time, passwordChangedAt: Time, failedLoginsInPeriod: z.number().int() })),
+  privilegeChanges: z.array(AccountEvent), lockouts: z.array(AccountEvent), unlocks: z.array(AccountEvent),
+}).meta({ id: 'PeriodicReview', description: 'The periodic review of accounts (EU GMP Annex 11 §11)' });
+
+export const ClockReply = z.object({ now: Time.describe('The simulated now') }).meta({ id: 'TrainingClock' });
+
+export const BatchRecordExport = z.record(z.string(), z.unknown())
+  .meta({ id: 'BatchRecordExport', description: 'The complete electronic record of a batch (entries, signatures, audit rows, definition), as archived' });
 
 export const HealthReply = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 

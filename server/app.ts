@@ -30,7 +30,7 @@ import siteRoutes from './routes/site.js';
 import qaRoutes from './routes/qa.js';
 import { patientIdPattern } from './domain/patient-id.js';
 import { registerOpenApi } from './openapi.js';
-import { HealthReply } from '../schemas/responses.js';
+import { HealthReply, json } from '../schemas/responses.js';
 import { replySerializerCompiler } from './plugins/replies.js';
 import { PerUserQueue } from './auth/per-user-queue.js';
 
@@ -193,7 +193,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   });
   await app.register(auth, { ctx, secureCookies: opts.secureCookies });
 
-  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: HealthReply } } }, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: json(HealthReply, 'The service is up') } } }, async () => ({ status: 'ok' as const }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(async (api) => {
     for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, processRoutes, batchRoutes, qaRoutes, auditRoutes, recordRoutes]) await api.register(routes, { ctx });

@@ -15,6 +15,9 @@ export const TAGS = [
   { name: 'materials', description: 'Material lots: registration and status (quarantine, release by QA)' },
   { name: 'equipment', description: 'Equipment and its calibration' },
   { name: 'batches', description: 'Batch records: start, steps, verifications, corrections, termination, deviations' },
+  { name: 'deviations', description: 'Deviations through their lifecycle: opened, investigated, reclassified, closed (qa)' },
+  { name: 'qa', description: "QA's review by exception, disposition, certificate of analysis, containers; each user's pending work" },
+  { name: 'records', description: "A batch's record for regulators: the JSON export and the PDF/A-3b executed batch record" },
   { name: 'audit', description: 'The audit trail, chain verification and account reviews (qa, inspector, admin)' },
   { name: 'training', description: 'Training mode only: the simulated clock' },
 ];

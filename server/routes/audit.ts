@@ -3,6 +3,8 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
 import { AuditExportQuery, AuditQuery, PeriodQuery } from '../../schemas/api.js';
+import { AlertList, AuditExportRows, AuditPage, ChainReportSchema, errors, json, PeriodicReviewSchema, SigningKeyPage } from '../../schemas/responses.js';
+import { z } from 'zod';
 import { lockoutAlerts, periodicReview } from '../services/account-review.js';
 import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
@@ -50,13 +52,22 @@ export const auditItemView = (r: AuditRow, person: People = () => ({})) => ({
 export const auditItems = (page: Page<AuditRow>, person?: People) => ({ items: page.items.map((r) => auditItemView(r, person)), ...(page.nextCursor && { nextCursor: page.nextCursor }) });
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
-  app.get('/audit', { schema: { tags: ['audit'], summary: 'The audit trail, filtered and paged', querystring: AuditQuery } }, async (req) => {
+  app.get('/audit', { schema: { tags: ['audit'], operationId: 'listAudit', summary: 'The audit trail, filtered and paged', querystring: AuditQuery, response: { 200: json(AuditPage, 'A page of audit rows'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read');
     const { from, to, user, batchId, action, limit, cursor } = req.query;
     const userId = user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined;
     return auditItems(ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor), peopleOf(ctx));
   });
-  app.get('/audit/export', { schema: { tags: ['audit'], summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery } }, async (req, reply) => {
+  app.get('/audit/export', { schema: {
+      tags: ['audit'], operationId: 'exportAudit', summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery,
+      response: {
+        200: {
+          description: 'The rows, streamed (`x-cellbatch-checkpoint` names the signed checkpoint the export is anchored to)',
+          content: { 'application/json': { schema: AuditExportRows }, 'text/csv': { schema: z.string().describe('One row per audit row, the columns of AuditItem') } },
+        },
+        ...errors(400, 401, 403),
+      },
+    } }, async (req, reply) => {
     const actor = currentUser(req);
     assertMay(actor, 'audit.read', 'exporting the audit trail');
     const { from, to, user, batchId, action, format } = req.query;
@@ -76,7 +87,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
         for (const r of rows) { yield `${first ? '' : ','}\n${JSON.stringify(item(r))}`; first = false; }
         yield '\n]\n';
       })());
-      return reply.type('application/json').header('content-disposition', 'attachment; filename="audit.json"').send(body);
+      return reply.type('application/json').header('content-disposition', 'attachment; filename="audit.json"').send(body as never); // a stream: piped, not serialized
     }
     const cols = ['seq', 'at', 'userId', 'username', 'printedName', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash'] as const;
     const cell = (v: unknown) => { const t = neutralised(v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v)); return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
@@ -84,25 +95,25 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
       yield `${cols.join(',')}\r\n`;
       for (const r of rows) { const i = item(r); yield `${cols.map((c) => cell(i[c])).join(',')}\r\n`; }
     })());
-    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body);
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body as never); // a stream: piped, not serialized
   });
-  app.get('/alerts', { schema: { tags: ['audit'], summary: 'Account lockouts for administrators (open: still locked)' } }, async (req) => {
+  app.get('/alerts', { schema: { tags: ['audit'], operationId: 'listAlerts', summary: 'Account lockouts for administrators (open: still locked)', response: { 200: json(AlertList, 'The lockouts, newest first'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'alerts.read');
     return { items: lockoutAlerts(ctx) };
   });
-  app.get('/reports/periodic-review', { schema: { tags: ['audit'], summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery } }, async (req) => {
+  app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'the periodic review');
     return periodicReview(ctx, new Date(req.query.from).toISOString(), new Date(req.query.to).toISOString());
   });
-  app.get('/audit/verify', { schema: { tags: ['audit'], summary: 'Recompute every hash chain (entries, signatures, audit)' } }, async (req) => {
+  app.get('/audit/verify', { schema: { tags: ['audit'], operationId: 'verifyAudit', summary: 'Recompute every hash chain (entries, signatures, audit)', response: { 200: json(ChainReportSchema, 'The verification report'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'verifying the record');
     ctx.recordCheck.report = await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
     return ctx.recordCheck.report;
   });
-  app.get('/audit/keys', { schema: { tags: ['audit'], summary: 'Public keys that sign the checkpoints of the chain heads' } }, async (req) => {
+  app.get('/audit/keys', { schema: { tags: ['audit'], operationId: 'listSigningKeys', summary: 'Public keys that sign the checkpoints of the chain heads', response: { 200: json(SigningKeyPage, 'The public keys'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'reading the signing keys');
     const key = ctx.integrity?.key;
-    return { items: key ? [{ id: key.id, algorithm: 'Ed25519', publicKey: key.publicKeyPem, createdAt: key.createdAt }] : [] };
+    return { items: key ? [{ id: key.id, algorithm: 'Ed25519' as const, publicKey: key.publicKeyPem, createdAt: key.createdAt }] : [] };
   });
 };
 export default routes;

@@ -20,7 +20,7 @@ export function lockoutAlerts(ctx: AppContext) {
     const user = row.entityId ? ctx.store.findUserById(row.entityId) : undefined;
     const open = !!user?.locked && row.seq > (lastUnlock.get(user.id) ?? 0);
     items.push({
-      id: String(row.seq), kind: 'account-locked', at: row.at, userId: row.entityId, username: user?.username,
+      id: String(row.seq), kind: 'account-locked' as const, at: row.at, userId: row.entityId, username: user?.username,
       detail: `${user?.username ?? row.entityId} was locked: ${row.reason ?? 'repeated failures'}`, open,
     });
   }

@@ -7,7 +7,9 @@ import { assertMay } from '../permissions.js';
 import type { EquipmentRow, MaterialRow, UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
 
-export const materialView = ({ createdBy: _c, ...m }: MaterialRow) => m;
+/** The stored status is one of these (only the registry's own functions write it). */
+export type LotStatus = 'released' | 'quarantined' | 'rejected';
+export const materialView = ({ createdBy: _c, ...m }: MaterialRow) => ({ ...m, status: m.status as LotStatus });
 export const equipmentView = ({ createdBy: _c, ...e }: EquipmentRow) => e;
 
 export function registerMaterial(ctx: AppContext, actor: UserRow, input: Omit<MaterialRow, 'id' | 'createdAt' | 'createdBy' | 'status'> & { status?: MaterialRow['status'] }) {

@@ -61,7 +61,7 @@ export function containersView(r: BatchRecord, lang: Lang = 'en') {
         volume: volumeField ? { value: v[volumeField.name] as number, unit: 'mL' } : null,
         dose,
         // A label that did not match was refused (422) and never recorded: a recorded scan matched.
-        labelScan: { field: label.name, value: v[label.name] ?? null, result: v[label.name] === undefined ? 'not-scanned' : 'matched' },
+        labelScan: { field: label.name, value: v[label.name] ?? null, result: v[label.name] === undefined ? 'not-scanned' as const : 'matched' as const },
         status,
       };
     }),

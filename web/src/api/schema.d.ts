@@ -25,33 +25,7 @@ export interface paths {
             cookie?: never;
         };
         /** Training mode, process clock and time zone (no authentication) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Training mode: simulated clock, every record marked TRAINING */
-                            training: boolean;
-                            /** @description The process clock's now (ISO-8601 UTC): simulated in training mode */
-                            now: string;
-                            /** @description The site's time zone (CELLBATCH_TZ): expiry and calibration dates are days there */
-                            timeZone: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getSite"];
         put?: never;
         post?: never;
         delete?: never;
@@ -73,31 +47,7 @@ export interface paths {
          * Log in; returns a bearer token
          * @description Also sets the httpOnly session cookie for the browser and returns `csrfToken`, which a cookie-authenticated request that changes anything must send in the `x-csrf-token` header.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        username: string;
-                        password: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -114,24 +64,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Log out (revokes the token, clears the session cookie) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["logout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -146,24 +79,7 @@ export interface paths {
             cookie?: never;
         };
         /** A CSRF token for the browser session (e.g. after a page reload) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getCsrfToken"];
         put?: never;
         post?: never;
         delete?: never;
@@ -180,24 +96,7 @@ export interface paths {
             cookie?: never;
         };
         /** The logged-in user */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -216,31 +115,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Change my password (the token stays valid) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        currentPassword: string;
-                        newPassword: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["changeMyPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -254,57 +129,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List users */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /** List users (admin, qa, inspector) */
+        get: operations["listUsers"];
         put?: never;
         /** Create a user (admin); the password is temporary */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        username: string;
-                        fullName: string;
-                        roles: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
-                        password: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["createUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -325,34 +154,7 @@ export interface paths {
         options?: never;
         head?: never;
         /** Change roles or deactivate a user (admin), with a reason */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        active?: boolean;
-                        roles?: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
-                        reason: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/api/v1/users/{id}/unlock": {
@@ -365,32 +167,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Unlock a locked account (admin), with a reason */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        reason: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["unlockUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -407,33 +184,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Reset a password (admin), with a reason: the user must change it at next login */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        password: string;
-                        reason: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["resetPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -448,27 +199,9 @@ export interface paths {
             cookie?: never;
         };
         /** Process definitions offered for new batches */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listProcesses"];
         put?: never;
-        /** Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path */
-        post: operations["createProcessVersion"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -483,26 +216,7 @@ export interface paths {
             cookie?: never;
         };
         /** The full definition: phases, steps, fields, specs, signatures, windows */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getProcess"];
         put?: never;
         post?: never;
         delete?: never;
@@ -519,62 +233,10 @@ export interface paths {
             cookie?: never;
         };
         /** Material lots, optionally of one type */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    type?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listMaterials"];
         put?: never;
         /** Register a material lot (supervisor, qa) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        type: string;
-                        name: string;
-                        lotNumber: string;
-                        expiresOn: string;
-                        /**
-                         * @description Default quarantined; only qa may register a lot as released (21 CFR 211.22, 211.84)
-                         * @enum {string}
-                         */
-                        status?: "released" | "quarantined";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["createMaterial"];
         delete?: never;
         options?: never;
         head?: never;
@@ -595,34 +257,7 @@ export interface paths {
         options?: never;
         head?: never;
         /** Change a lot's status (qa), with a reason */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "released" | "quarantined" | "rejected";
-                        reason: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        patch: operations["updateMaterialStatus"];
         trace?: never;
     };
     "/api/v1/equipment": {
@@ -633,57 +268,10 @@ export interface paths {
             cookie?: never;
         };
         /** Equipment, optionally of one type */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    type?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listEquipment"];
         put?: never;
         /** Register equipment (supervisor, qa) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        assetId: string;
-                        type: string;
-                        name: string;
-                        calibrationDueOn: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["createEquipment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -704,101 +292,7 @@ export interface paths {
         options?: never;
         head?: never;
         /** Record a calibration: the new due date (supervisor, qa), with a reason */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        calibrationDueOn: string;
-                        reason: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/processes/{id}/versions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Every version of a process with its lifecycle status and signatures */
-        get: operations["listProcessVersions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/processes/{id}/versions/{version}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One version: status, signatures and its definition */
-        get: operations["getProcessVersion"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/processes/{id}/versions/{version}/transitions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Submit, review, approve, make effective or withdraw a version, signed, with a reason */
-        post: operations["transitionProcessVersion"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/processes/{id}/versions/{version}/compare/{other}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** What changed from one version to another, in words, and the running batches of each version */
-        get: operations["compareProcessVersions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
+        patch: operations["recordCalibration"];
         trace?: never;
     };
     "/api/v1/batches": {
@@ -915,37 +409,7 @@ export interface paths {
         get: operations["listBatchDeviations"];
         put?: never;
         /** Open a deviation by hand (operator, supervisor, qc, qa) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        description: string;
-                        /** @enum {string} */
-                        severity: "minor" | "major" | "critical";
-                        stepId?: string;
-                        entryId?: string;
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["openDeviation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -977,29 +441,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every batch's deviations, oldest first, filtered and paged */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    status?: "open" | "investigating" | "closed";
-                    severity?: "minor" | "major" | "critical";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listDeviations"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1016,26 +458,7 @@ export interface paths {
             cookie?: never;
         };
         /** A deviation with its investigation, reclassifications and closure */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getDeviation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1054,42 +477,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Record the investigation of a deviation (qa), signed "investigated" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        rootCause: string;
-                        productImpact: string;
-                        otherBatchesImpact: string;
-                        capaReference?: string;
-                        /** @description Signature: the signer's own credentials; meaning "investigated" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["investigateDeviation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1106,41 +494,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Change the severity of a deviation with a reason (qa), signed "approved" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        severity: "minor" | "major" | "critical";
-                        reason: string;
-                        /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["reclassifyDeviation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1157,40 +511,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Close a deviation with its investigation and conclusion (qa), signed "approved" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        investigation: string;
-                        conclusion: string;
-                        /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["closeDeviation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1205,63 +526,10 @@ export interface paths {
             cookie?: never;
         };
         /** Review by exception: what QA must look at, the reviews and the disposition (the evidence packet) */
-        get: {
-            parameters: {
-                query?: {
-                    lang?: "en" | "vi";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getReview"];
         put?: never;
         /** Sign the review of the record and its audit trail (qa), signed "reviewed" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        comment?: string;
-                        /** @description Signature: the signer's own credentials; meaning "reviewed" is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["signReview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1278,43 +546,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Release, reject or release exceptionally (qa), signed "released" or "rejected" */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        decision: "release" | "reject" | "exceptional-release";
-                        justification?: string;
-                        /** @description The treating physician's request (exceptional release of an out-of-specification ATMP) */
-                        physicianRequest?: string;
-                        /** @description Signature: the signer's own credentials; meaning "released" (release, exceptional release) or "rejected" (reject) is set by the server */
-                        signature: {
-                            username: string;
-                            password: string;
-                            meaning?: string;
-                        };
-                        expectedVersion?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["disposeBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1329,28 +561,7 @@ export interface paths {
             cookie?: never;
         };
         /** Certificate of analysis: every release test, its specification and result, and the disposition */
-        get: {
-            parameters: {
-                query?: {
-                    lang?: "en" | "vi";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getCertificateOfAnalysis"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1367,28 +578,7 @@ export interface paths {
             cookie?: never;
         };
         /** The final containers of a batch: identifier, volume, dose, label scan, status */
-        get: {
-            parameters: {
-                query?: {
-                    lang?: "en" | "vi";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listContainers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1405,28 +595,7 @@ export interface paths {
             cookie?: never;
         };
         /** What the caller can do now, across every batch */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    lang?: "en" | "vi";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listMyPending"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1443,32 +612,7 @@ export interface paths {
             cookie?: never;
         };
         /** The audit trail, filtered and paged */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    from?: string;
-                    to?: string;
-                    user?: string;
-                    batchId?: string;
-                    action?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1485,31 +629,7 @@ export interface paths {
             cookie?: never;
         };
         /** The whole filtered audit trail as JSON or CSV (audited as an export) */
-        get: {
-            parameters: {
-                query?: {
-                    from?: string;
-                    to?: string;
-                    user?: string;
-                    batchId?: string;
-                    action?: string;
-                    format?: "json" | "csv";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["exportAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1526,24 +646,7 @@ export interface paths {
             cookie?: never;
         };
         /** Account lockouts for administrators (open: still locked) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listAlerts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1560,27 +663,7 @@ export interface paths {
             cookie?: never;
         };
         /** Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts */
-        get: {
-            parameters: {
-                query: {
-                    from: string;
-                    to: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["getPeriodicReview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1597,24 +680,7 @@ export interface paths {
             cookie?: never;
         };
         /** Recompute every hash chain (entries, signatures, audit) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["verifyAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1631,24 +697,41 @@ export interface paths {
             cookie?: never;
         };
         /** Public keys that sign the checkpoints of the chain heads */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
+        get: operations["listSigningKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /** The batch's complete electronic record as JSON (qa, inspector, admin; audited with its SHA-256) */
+        get: operations["exportBatchRecord"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{id}/record.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The executed batch record, PDF/A-3b with the JSON record attached (qa, inspector, admin; audited with its SHA-256) */
+        get: operations["getBatchRecordPdf"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1740,33 +823,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Advance or set the simulated clock (admin, supervisor); {advanceHours: 0} reads it */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        advanceHours?: number;
-                        /** Format: date-time */
-                        set?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /**
+         * Advance or set the simulated clock (admin, supervisor); {advanceHours: 0} reads it
+         * @description Training mode only: a server in GMP mode answers 404.
+         */
+        post: operations["moveTrainingClock"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1777,6 +838,32 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AccountEvent: {
+            seq: number;
+            /** @description ISO-8601 UTC time */
+            at: string;
+            by: string | null;
+            action: string;
+            userId: string | null;
+            before?: unknown;
+            after?: unknown;
+            reason: string | null;
+        };
+        /** @description Account lockouts, newest first */
+        AlertList: {
+            items: {
+                id: string;
+                /** @constant */
+                kind: "account-locked";
+                /** @description ISO-8601 UTC time */
+                at: string;
+                userId: string | null;
+                username?: string;
+                detail: string;
+                /** @description Still locked by this lockout */
+                open: boolean;
+            }[];
+        };
         /** @description A row of the audit trail (21 CFR 11.10(e)) */
         AuditItem: {
             /** @description The row's position in the audit chain */
@@ -1870,11 +957,6 @@ export interface components {
             /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
             productType: string;
             autologous: boolean;
-            /**
-             * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
-             * @enum {string}
-             */
-            processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1890,6 +972,10 @@ export interface components {
             availableSteps: components["schemas"]["AvailableStep"][];
             lockedSteps: components["schemas"]["LockedStep"][];
             entries: components["schemas"]["Entry"][];
+        };
+        /** @description The complete electronic record of a batch (entries, signatures, audit rows, definition), as archived */
+        BatchRecordExport: {
+            [key: string]: unknown;
         };
         /** @enum {string} */
         BatchStatus: "in_process" | "qc_testing" | "qa_review" | "released" | "rejected" | "terminated";
@@ -1935,11 +1021,6 @@ export interface components {
             /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
             productType: string;
             autologous: boolean;
-            /**
-             * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
-             * @enum {string}
-             */
-            processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1960,6 +1041,92 @@ export interface components {
             items: components["schemas"]["BatchSummary"][];
             /** @description Pass as `cursor` for the next page; absent on the last page */
             nextCursor?: string;
+        };
+        CertificateOfAnalysis: {
+            batchId: string;
+            batchNumber: string;
+            processId: string;
+            processVersion: number;
+            processHash: string;
+            product: string;
+            productType: string;
+            din: string;
+            dinCheck: string;
+            chainOfIdentityId: string;
+            patientId?: string;
+            /** @description Allogeneic batches */
+            donorId?: string;
+            training: boolean;
+            labelling?: string;
+            /** @description ISO-8601 UTC time */
+            generatedAt: string;
+            tests: components["schemas"]["ReleaseTest"][];
+            disposition: components["schemas"]["Disposition"] | null;
+            conditionalRelease: boolean;
+            postReleaseFinding: boolean;
+        };
+        /** @description The verification of every hash chain (entries, signatures, audit) against the signed checkpoints */
+        ChainReport: {
+            valid: boolean;
+            /** @description Rows checked over all chains */
+            checked: number;
+            /** @description Signed checkpoints the chains were checked against */
+            checkpoints?: number;
+            firstInvalid?: {
+                /** @enum {string} */
+                table: "entries" | "signatures" | "audit_log" | "checkpoints";
+                /** @description The row's position in that table's chain */
+                seq: number;
+                reason: string;
+                /**
+                 * @description row: pinned on one row; chain: a stretch was removed, reordered or rewritten
+                 * @enum {string}
+                 */
+                kind: "row" | "chain";
+            };
+        };
+        /** @description The final containers of a batch */
+        Containers: {
+            batchId: string;
+            batchNumber: string;
+            din: string;
+            dinCheck: string;
+            chainOfIdentityId: string;
+            /** @description quarantined, released, released-conditionally, released-with-finding, rejected or discarded */
+            status: string;
+            items: {
+                containerId: string;
+                isbt128: {
+                    din: string;
+                    productCode: string | null;
+                    division: string;
+                };
+                bagNumber: number;
+                entryId: string;
+                stepId: string;
+                /** @description ISO-8601 UTC time */
+                filledAt: string;
+                volume: {
+                    value: number;
+                    unit: string;
+                } | null;
+                dose: {
+                    value: number;
+                    unit: string;
+                    label: string;
+                    fractionPercent?: number;
+                } | null;
+                labelScan: {
+                    field: string;
+                    value: unknown;
+                    /** @enum {string} */
+                    result: "matched" | "not-scanned";
+                };
+                status: string;
+            }[];
+        };
+        CsrfToken: {
+            csrfToken: string;
         };
         /** @description A deviation (C3): opened, investigated, reclassified, closed — each step a signed entry */
         Deviation: {
@@ -2008,11 +1175,71 @@ export interface components {
                 signature?: components["schemas"]["StoredSignature"];
             };
         };
+        /** @description A deviation with the number of its batch */
+        DeviationDetail: {
+            id: string;
+            batchId: string;
+            /** @enum {string} */
+            kind: "oos" | "timing" | "manual" | "post-release";
+            /** @enum {string} */
+            status: "open" | "investigating" | "closed";
+            /** @enum {string} */
+            severity: "minor" | "major" | "critical";
+            stepId?: string;
+            entryId?: string;
+            description: string;
+            /** @description ISO-8601 UTC time */
+            openedAt: string;
+            /** @description The latest investigation (signed "investigated") */
+            investigation?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                recordedAt: string;
+                rootCause: string;
+                productImpact: string;
+                otherBatchesImpact: string;
+                capaReference?: string;
+                signature?: components["schemas"]["StoredSignature"];
+            };
+            reclassifications?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                at: string;
+                /** @enum {string} */
+                from: "minor" | "major" | "critical";
+                /** @enum {string} */
+                to: "minor" | "major" | "critical";
+                reason: string;
+                signature?: components["schemas"]["StoredSignature"];
+            }[];
+            /** @description Signed "approved" */
+            closure?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                closedAt: string;
+                investigation: string;
+                conclusion: string;
+                signature?: components["schemas"]["StoredSignature"];
+            };
+            batchNumber: string;
+        };
+        /** @description A page of DeviationDetail items */
+        DeviationDetailPage: {
+            items: components["schemas"]["DeviationDetail"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
         /** @description A page of Deviation items */
         DeviationPage: {
             items: components["schemas"]["Deviation"][];
             /** @description Pass as `cursor` for the next page; absent on the last page */
             nextCursor?: string;
+        };
+        /** @description The deviation after the change and its batch */
+        DeviationWithBatch: {
+            deviation: components["schemas"]["DeviationDetail"];
+            /** @description The batch after the change, without its entries */
+            batch: components["schemas"]["BatchSummary"];
         };
         /** @description QA's disposition of the batch */
         Disposition: {
@@ -2114,6 +1341,82 @@ export interface components {
             entry: components["schemas"]["Entry"];
             batch: components["schemas"]["Batch"];
         };
+        Equipment: {
+            id: string;
+            assetId: string;
+            type: string;
+            name: string;
+            /** @description A calendar day YYYY-MM-DD (the last valid day, in the site's time zone) */
+            calibrationDueOn: string;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+        };
+        /** @description A page of Equipment items */
+        EquipmentPage: {
+            items: components["schemas"]["Equipment"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
+        /** @description A computation over recorded values (computed fields) */
+        Expression: number | {
+            field: string;
+            step?: string;
+        } | {
+            /** @constant */
+            patient: "weightKg";
+        } | {
+            add: components["schemas"]["Expression"][];
+        } | {
+            sub: [
+                components["schemas"]["Expression"],
+                components["schemas"]["Expression"]
+            ];
+        } | {
+            mul: components["schemas"]["Expression"][];
+        } | {
+            div: [
+                components["schemas"]["Expression"],
+                components["schemas"]["Expression"]
+            ];
+        } | {
+            daysSince: {
+                step?: string;
+                field?: string;
+            };
+        } | {
+            hoursSince: {
+                step?: string;
+                field?: string;
+            };
+        } | {
+            log: components["schemas"]["Expression"];
+        } | {
+            log2: components["schemas"]["Expression"];
+        } | {
+            ln: components["schemas"]["Expression"];
+        } | {
+            hoursBetween: [
+                {
+                    step?: string;
+                    field?: string;
+                },
+                {
+                    step?: string;
+                    field?: string;
+                }
+            ];
+        } | {
+            minutesBetween: [
+                {
+                    step?: string;
+                    field?: string;
+                },
+                {
+                    step?: string;
+                    field?: string;
+                }
+            ];
+        };
         FieldProblem: {
             /** @description Dotted path of the offending input (`values.viability`, `patient.weightKg`, `query.limit`) */
             field: string;
@@ -2129,6 +1432,80 @@ export interface components {
             /** @description Why, in words */
             reason: string;
         };
+        /** @description A material lot */
+        Lot: {
+            id: string;
+            type: string;
+            name: string;
+            lotNumber: string;
+            /** @description A calendar day YYYY-MM-DD (the last valid day, in the site's time zone) */
+            expiresOn: string;
+            /** @enum {string} */
+            status: "released" | "quarantined" | "rejected";
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+        };
+        /** @description A page of Lot items */
+        LotPage: {
+            items: components["schemas"]["Lot"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
+        PendingItem: {
+            /** @enum {string} */
+            action: "verify" | "record-step" | "enter-result" | "investigate-deviation" | "close-deviation" | "sign-review" | "dispose";
+            batchId: string;
+            batchNumber: string;
+            status: string;
+            stepId?: string;
+            entryId?: string;
+            deviationId?: string;
+            title: string;
+            /** @enum {string} */
+            due?: "due" | "overdue" | "upcoming";
+            /** @description ISO-8601 UTC time */
+            opensAt?: string;
+            /** @description ISO-8601 UTC time */
+            closesAt?: string;
+            detail?: string;
+        };
+        /** @description A page of PendingItem items */
+        PendingItemPage: {
+            items: components["schemas"]["PendingItem"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
+        };
+        /** @description The periodic review of accounts (EU GMP Annex 11 §11) */
+        PeriodicReview: {
+            period: {
+                /** @description ISO-8601 UTC time */
+                from: string;
+                /** @description ISO-8601 UTC time */
+                to: string;
+            };
+            /** @description ISO-8601 UTC time */
+            generatedAt: string;
+            users: {
+                id: string;
+                username: string;
+                fullName: string;
+                roles: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
+                active: boolean;
+                /** @description While true, every route but logout and POST /me/password answers 403 */
+                mustChangePassword: boolean;
+                locked: boolean;
+                /** @description ISO-8601 UTC time */
+                lastLoginAt?: string;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+                /** @description ISO-8601 UTC time */
+                passwordChangedAt: string;
+                failedLoginsInPeriod: number;
+            }[];
+            privilegeChanges: components["schemas"]["AccountEvent"][];
+            lockouts: components["schemas"]["AccountEvent"][];
+            unlocks: components["schemas"]["AccountEvent"][];
+        };
         /** @description RFC 9457 problem details; a refusal changes no record */
         Problem: {
             /** @description https://cellbatch.org/problems/<code>: the machine-readable reason (e.g. `role-not-allowed`, `stale-version`) */
@@ -2140,75 +1517,316 @@ export interface components {
             /** @description Present on every 400: which inputs were wrong */
             errors?: components["schemas"]["FieldProblem"][];
         };
-        /** @description A version of a master batch record and its lifecycle */
-        ProcessVersion: {
+        /** @description A full process definition (the master batch record) */
+        Process: {
             id: string;
-            processId: string;
             version: number;
-            /** @description SHA-256 of the definition */
-            hash: string;
-            /** @enum {string} */
-            status: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
-            /**
-             * @description Imported at start (built-in, site folder) or drafted through POST /processes
-             * @enum {string}
-             */
-            source: "builtin" | "site-folder" | "api";
-            /** @description ISO-8601 UTC time */
-            createdAt: string;
-            /** @description The author (username); absent for an imported version */
-            createdBy?: string;
-            /** @description ISO-8601 UTC time */
-            updatedAt: string;
-            /** @description The signed transitions, oldest first */
-            signatures: {
-                action: string;
-                /** @enum {string} */
-                meaning: "authored" | "reviewed" | "approved" | "effective" | "withdrawn";
-                username: string;
-                printedName: string;
-                reason: string;
-                /** @description ISO-8601 UTC time */
-                signedAt: string;
-            }[];
-        };
-        ProcessVersionDetail: {
-            id: string;
-            processId: string;
-            version: number;
-            /** @description SHA-256 of the definition */
-            hash: string;
-            /** @enum {string} */
-            status: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
-            /**
-             * @description Imported at start (built-in, site folder) or drafted through POST /processes
-             * @enum {string}
-             */
-            source: "builtin" | "site-folder" | "api";
-            /** @description ISO-8601 UTC time */
-            createdAt: string;
-            /** @description The author (username); absent for an imported version */
-            createdBy?: string;
-            /** @description ISO-8601 UTC time */
-            updatedAt: string;
-            /** @description The signed transitions, oldest first */
-            signatures: {
-                action: string;
-                /** @enum {string} */
-                meaning: "authored" | "reviewed" | "approved" | "effective" | "withdrawn";
-                username: string;
-                printedName: string;
-                reason: string;
-                /** @description ISO-8601 UTC time */
-                signedAt: string;
-            }[];
-            /** @description The definition (docs/process-definitions.md) */
-            definition: {
-                [key: string]: unknown;
+            name: string;
+            title: {
+                en: string;
+                vi: string;
             };
+            productType: string;
+            description?: {
+                en: string;
+                vi: string;
+            };
+            /** @default true */
+            autologous: boolean;
+            /** @enum {string} */
+            recipient?: "required" | "optional" | "none";
+            parents?: {
+                min: number;
+                max: number;
+                processes?: string[];
+            };
+            phases: {
+                id: string;
+                title: {
+                    en: string;
+                    vi: string;
+                };
+                steps: {
+                    id: string;
+                    title: {
+                        en: string;
+                        vi: string;
+                    };
+                    instructions?: {
+                        en: string;
+                        vi: string;
+                    };
+                    /**
+                     * @default process
+                     * @enum {string}
+                     */
+                    stage: "process" | "release" | "after-release";
+                    /** @default [] */
+                    after: string[];
+                    /** @default true */
+                    required: boolean;
+                    /** @default false */
+                    repeatable: boolean;
+                    occurrences?: {
+                        days: number[];
+                        from: {
+                            step?: string;
+                            field?: string;
+                        };
+                    } | {
+                        countFrom: {
+                            step?: string;
+                            field?: string;
+                        };
+                    };
+                    /** @default false */
+                    mayFollowRelease: boolean;
+                    until?: string;
+                    when?: {
+                        step: string;
+                        field: string;
+                        equals: string | boolean;
+                    };
+                    window?: {
+                        from: {
+                            step?: string;
+                            field?: string;
+                        };
+                        at?: {
+                            field: string;
+                        };
+                        opensAfterHours?: number;
+                        closesAfterHours?: number;
+                    };
+                    fields: {
+                        name: string;
+                        label: {
+                            en: string;
+                            vi: string;
+                        };
+                        /** @enum {string} */
+                        kind: "number" | "integer" | "text" | "choice" | "boolean" | "datetime" | "lot" | "equipment" | "identity" | "result";
+                        unit?: string;
+                        decimals?: number;
+                        /** @default true */
+                        required: boolean;
+                        spec?: components["schemas"]["Spec"];
+                        alert?: components["schemas"]["Spec"];
+                        limits?: {
+                            min?: number;
+                            max?: number;
+                        };
+                        options?: string[];
+                        materialType?: string;
+                        equipmentType?: string;
+                        /** @enum {string} */
+                        identity?: "din" | "batchNumber";
+                        computed?: components["schemas"]["Expression"];
+                        censored?: boolean;
+                    }[];
+                    /** @default [] */
+                    criteria: {
+                        id: string;
+                        label: {
+                            en: string;
+                            vi: string;
+                        };
+                        anyOf: {
+                            field: string;
+                            spec: components["schemas"]["Spec"];
+                        }[];
+                    }[];
+                    atLeastOneOf?: string[][];
+                    signatures: {
+                        /** @enum {string} */
+                        meaning: "performed" | "verified";
+                        roles: ("operator" | "supervisor" | "qc" | "qa" | "physician")[];
+                    }[];
+                }[];
+            }[];
+            hash: string;
         };
-        ProcessVersionList: {
-            items: components["schemas"]["ProcessVersion"][];
+        ProcessSummary: {
+            id: string;
+            version: number;
+            name: string;
+            title: {
+                en: string;
+                vi: string;
+            };
+            /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
+            productType: string;
+            /** @description SHA-256 of the definition: the master record a batch is bound to */
+            hash: string;
+        };
+        ReleaseTest: {
+            stepId: string;
+            test: string;
+            method: string;
+            specification: string[];
+            followsRelease: boolean;
+            /** @enum {string} */
+            outcome: "pass" | "fail" | "pending";
+            results?: {
+                name: string;
+                label: string;
+                value: unknown;
+                unit?: string;
+                specification?: string;
+                /** @enum {string} */
+                result?: "pass" | "fail" | "alert";
+            }[];
+            entryId?: string;
+            correctionIds?: string[];
+            recordedBy: components["schemas"]["StoredSignature"][];
+            verifiedBy: components["schemas"]["StoredSignature"][];
+        };
+        /** @description Review by exception: what QA must look at (the evidence packet) */
+        Review: {
+            batch: {
+                id: string;
+                batchNumber: string;
+                processId: string;
+                processVersion: number;
+                processHash: string;
+                status: components["schemas"]["BatchStatus"];
+                state: {
+                    /** @description The batch machine's state (a name or nested names) */
+                    value: unknown;
+                    /** @description Occurrences recorded per step */
+                    recorded: {
+                        [key: string]: number;
+                    };
+                    /** @description Entry ids awaiting a second person */
+                    pendingVerification: string[];
+                };
+                /** @description Send as `expectedVersion` on the next write */
+                version: number;
+                din: string;
+                dinCheck: string;
+                chainOfIdentityId: string;
+                /** @description The recipient; absent for an allogeneic batch that names none */
+                patient?: {
+                    id: string;
+                    weightKg: number;
+                };
+                /** @description The donor of an allogeneic batch */
+                donor?: {
+                    id: string;
+                    eligibility: string;
+                };
+                /** @description The batches this one is made from (cell-bank genealogy, pooled donors) */
+                parents?: {
+                    id: string;
+                    batchNumber: string;
+                    processId: string;
+                }[];
+                /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
+                productType: string;
+                autologous: boolean;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+                openDeviations: number;
+                training: boolean;
+                /** @description null until QA disposes of the batch */
+                disposition: components["schemas"]["Disposition"] | null;
+                /** @description Released with results that may follow release still outstanding */
+                conditionalRelease: boolean;
+                /** @description A failing result after release flags the product */
+                postReleaseFinding: boolean;
+            };
+            /** @description ISO-8601 UTC time */
+            generatedAt: string;
+            exceptions: components["schemas"]["ReviewException"][];
+            /** @description Whether a review can be signed now */
+            reviewable: boolean;
+            /** @description Open deviations that block the review */
+            blockedBy?: string[];
+            reviews: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+                comment?: string;
+                covered: string[];
+                signature: components["schemas"]["StoredSignature"] | null;
+                current: boolean;
+            }[];
+            currentReview: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+            } | null;
+            voidedReview?: {
+                entryId: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+                /** @description The exceptions the review did not cover */
+                voidedBy: string[];
+            };
+            deviations: components["schemas"]["Deviation"][];
+            releaseTests: components["schemas"]["ReleaseTest"][];
+            disposition: components["schemas"]["Disposition"] | null;
+        };
+        ReviewException: {
+            /** @description Stable: the same fact gives the same id on every read */
+            id: string;
+            /** @enum {string} */
+            kind: "deviation" | "out-of-specification" | "alert" | "correction" | "late-entry" | "repeated-verifier-pair" | "refused-attempt" | "pending-result" | "audit";
+            target: {
+                /** @enum {string} */
+                type: "entry" | "deviation" | "audit" | "step";
+                id: string;
+            };
+            stepId?: string;
+            /** @description ISO-8601 UTC time */
+            at: string;
+            why: string;
+            /** @description Drawn from the record: appearing after a review voids it */
+            voidsReview: boolean;
+            /** @description Covered by the current review */
+            covered: boolean;
+        };
+        ReviewWithBatch: {
+            entry: components["schemas"]["Entry"];
+            batch: components["schemas"]["Batch"];
+            /** @description The exception ids the review covered */
+            covered: string[];
+        };
+        Session: {
+            /** @description Send as `Authorization: Bearer <token>` */
+            token: string;
+            user: components["schemas"]["User"];
+            mustChangePassword: boolean;
+            /** @description For cookie-authenticated browsers: send in `x-csrf-token` on every write */
+            csrfToken: string;
+        };
+        /** @description Public keys that sign the checkpoints of the chain heads */
+        SigningKeyList: {
+            items: {
+                id: string;
+                /** @constant */
+                algorithm: "Ed25519";
+                /** @description PEM (SPKI) */
+                publicKey: string;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+            }[];
+        };
+        Site: {
+            /** @description Training mode: simulated clock, every record marked TRAINING */
+            training: boolean;
+            /** @description The process clock's now (ISO-8601 UTC): simulated in training mode */
+            now: string;
+            /** @description The site's time zone (CELLBATCH_TZ): expiry and calibration dates are days there */
+            timeZone: string;
+        };
+        /** @description Acceptance limits: min/max inclusive, minExclusive/maxExclusive exclusive, oneOf accepted options */
+        Spec: {
+            min?: number;
+            max?: number;
+            minExclusive?: number;
+            maxExclusive?: number;
+            oneOf?: string[];
         };
         StepField: {
             name: string;
@@ -2218,23 +1836,11 @@ export interface components {
             unit?: string;
             /** @description Filled by the server; refused if sent */
             computed?: boolean;
-            spec?: {
-                min?: number;
-                max?: number;
-                minExclusive?: number;
-                maxExclusive?: number;
-                oneOf?: string[];
-            };
+            spec?: components["schemas"]["Spec"];
             /** @description For this batch: the computed field whose spec sets the limits shown in `spec` (dose per kg → total cells) */
             specFrom?: string;
             /** @description Alert limits: flagged, no deviation */
-            alert?: {
-                min?: number;
-                max?: number;
-                minExclusive?: number;
-                maxExclusive?: number;
-                oneOf?: string[];
-            };
+            alert?: components["schemas"]["Spec"];
             /** @description Physically possible values: outside them 400 */
             limits?: {
                 min?: number;
@@ -2258,39 +1864,27 @@ export interface components {
             /** @description ISO-8601 UTC time */
             signedAt: string;
         };
-        /** @description What changed from one version to another, and the batches of each version */
-        VersionComparison: {
-            processId: string;
-            from: {
-                version: number;
-                status: string;
-                hash: string;
-            };
-            to: {
-                version: number;
-                status: string;
-                hash: string;
-            };
-            changes: {
-                /** @enum {string} */
-                kind: "process" | "step" | "field" | "spec" | "window" | "signature" | "criterion";
-                /** @enum {string} */
-                change: "added" | "removed" | "changed";
-                step?: string;
-                field?: string;
-                /** @description The change in words */
-                text: string;
-            }[];
-            /** @description Batches not released, rejected or terminated, by the version they run */
-            impact: {
-                version: number;
-                batches: {
-                    id: string;
-                    batchNumber: string;
-                    status: string;
-                    training: boolean;
-                }[];
-            }[];
+        TrainingClock: {
+            /** @description The simulated now */
+            now: string;
+        };
+        User: {
+            id: string;
+            username: string;
+            fullName: string;
+            roles: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
+            active: boolean;
+            /** @description While true, every route but logout and POST /me/password answers 403 */
+            mustChangePassword: boolean;
+            locked: boolean;
+            /** @description ISO-8601 UTC time */
+            lastLoginAt?: string;
+        };
+        /** @description A page of User items */
+        UserPage: {
+            items: components["schemas"]["User"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page */
+            nextCursor?: string;
         };
     };
     responses: never;
@@ -2310,7 +1904,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description The service is up */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2321,214 +1915,49 @@ export interface operations {
             };
         };
     };
-    createProcessVersion: {
+    getSite: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description A process definition (docs/process-definitions.md); its content is checked by the load checks */
-        requestBody: {
-            content: {
-                "application/json": {
-                    id: string;
-                    version: number;
-                    phases: unknown[];
-                } & {
-                    [key: string]: unknown;
-                };
-            };
-        };
-        responses: {
-            /** @description The draft version */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ProcessVersion"];
-                };
-            };
-            /** @description Malformed or invalid input (`errors` names each field) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not authenticated, or the signature credentials are wrong */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Role not allowed, separation of duties, or a password change is required */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unsupported media type (bodies are JSON) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    listProcessVersions: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
         requestBody?: never;
         responses: {
-            /** @description The versions, oldest first */
+            /** @description The site */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProcessVersionList"];
-                };
-            };
-            /** @description Malformed or invalid input (`errors` names each field) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not authenticated, or the signature credentials are wrong */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unknown id */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["Site"];
                 };
             };
         };
     };
-    getProcessVersion: {
+    login: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                id: string;
-                version: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The version */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ProcessVersionDetail"];
-                };
-            };
-            /** @description Malformed or invalid input (`errors` names each field) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not authenticated, or the signature credentials are wrong */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unknown id */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    transitionProcessVersion: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-                version: number;
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": {
-                    /** @enum {string} */
-                    action: "submit" | "review" | "approve" | "make-effective" | "withdraw";
-                    reason: string;
-                    /** @description Signature: the signer's own credentials; the meaning follows the action (authored, reviewed, approved, effective, withdrawn) */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    username: string;
+                    password: string;
                 };
             };
         };
         responses: {
-            /** @description The version after the transition */
-            201: {
+            /** @description The session: a bearer token and the user */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProcessVersion"];
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description Malformed or invalid input (`errors` names each field) */
@@ -2542,33 +1971,6 @@ export interface operations {
             };
             /** @description Not authenticated, or the signature credentials are wrong */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Role not allowed, separation of duties, or a password change is required */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unknown id */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2594,28 +1996,200 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    compareProcessVersions: {
+    logout: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                id: string;
-                version: number;
-                other: number;
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The changes and their impact */
+            /** @description Logged out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCsrfToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A fresh CSRF token */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VersionComparison"];
+                    "application/json": components["schemas"]["CsrfToken"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user of the session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeMyPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currentPassword: string;
+                    newPassword: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Password changed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPage"];
                 };
             };
             /** @description Malformed or invalid input (`errors` names each field) */
@@ -2636,8 +2210,804 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    username: string;
+                    fullName: string;
+                    roles: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    active?: boolean;
+                    roles?: ("operator" | "supervisor" | "qc" | "qa" | "admin" | "inspector" | "physician")[];
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user, unlocked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user, with a temporary password */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProcesses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The processes (not paged: a handful) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessSummary"][];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProcess: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The definition, by id or content hash */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Process"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMaterials: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of lots */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LotPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createMaterial: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    type: string;
+                    name: string;
+                    lotNumber: string;
+                    expiresOn: string;
+                    /**
+                     * @description Default quarantined; only qa may register a lot as released (21 CFR 211.22, 211.84)
+                     * @enum {string}
+                     */
+                    status?: "released" | "quarantined";
+                };
+            };
+        };
+        responses: {
+            /** @description The lot registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lot"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateMaterialStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    status: "released" | "quarantined" | "rejected";
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The lot after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lot"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listEquipment: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of equipment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EquipmentPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createEquipment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    assetId: string;
+                    type: string;
+                    name: string;
+                    calibrationDueOn: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The equipment registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Equipment"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordCalibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    calibrationDueOn: string;
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The equipment after the calibration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Equipment"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2727,8 +3097,6 @@ export interface operations {
                          */
                         eligibility: "eligible" | "pending" | "ineligible";
                     };
-                    /** @description Training mode only: rehearse a version that is not yet effective (draft, in review, approved); GMP batches start on the effective version */
-                    processVersion?: number;
                     /** @description Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows */
                     parents?: string[];
                 };
@@ -3356,6 +3724,102 @@ export interface operations {
             };
         };
     };
+    openDeviation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description: string;
+                    /** @enum {string} */
+                    severity: "minor" | "major" | "critical";
+                    stepId?: string;
+                    entryId?: string;
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The deviation opened and its batch */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listBatchAudit: {
         parameters: {
             query?: {
@@ -3408,6 +3872,1366 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDeviations: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "open" | "investigating" | "closed";
+                severity?: "minor" | "major" | "critical";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deviations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationDetailPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDeviation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deviation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationDetail"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    investigateDeviation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    rootCause: string;
+                    productImpact: string;
+                    otherBatchesImpact: string;
+                    capaReference?: string;
+                    /** @description Signature: the signer's own credentials; meaning "investigated" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The deviation investigated and its batch */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reclassifyDeviation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    severity: "minor" | "major" | "critical";
+                    reason: string;
+                    /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The deviation reclassified and its batch */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    closeDeviation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    investigation: string;
+                    conclusion: string;
+                    /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The deviation closed and its batch */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviationWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReview: {
+        parameters: {
+            query?: {
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What QA must look at */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Review"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                    /** @description Signature: the signer's own credentials; meaning "reviewed" is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The review entry, the batch after it and the exceptions covered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disposeBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    decision: "release" | "reject" | "exceptional-release";
+                    justification?: string;
+                    /** @description The treating physician's request (exceptional release of an out-of-specification ATMP) */
+                    physicianRequest?: string;
+                    /** @description Signature: the signer's own credentials; meaning "released" (release, exceptional release) or "rejected" (reject) is set by the server */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                    expectedVersion?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The disposition entry and the batch after it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryWithBatch"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCertificateOfAnalysis: {
+        parameters: {
+            query?: {
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate of analysis */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateOfAnalysis"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listContainers: {
+        parameters: {
+            query?: {
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The containers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Containers"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMyPending: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of pending work */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingItemPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                from?: string;
+                to?: string;
+                user?: string;
+                batchId?: string;
+                action?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditItemPage"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportAudit: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                user?: string;
+                batchId?: string;
+                action?: string;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows, streamed (`x-cellbatch-checkpoint` names the signed checkpoint the export is anchored to) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditItem"][];
+                    "text/csv": string;
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAlerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lockouts, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertList"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPeriodicReview: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The review of the period */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeriodicReview"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyAudit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReport"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSigningKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKeyList"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportBatchRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record (`ETag` is its SHA-256) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchRecordExport"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBatchRecordPdf: {
+        parameters: {
+            query?: {
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PDF (`ETag` is its SHA-256) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    moveTrainingClock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    advanceHours?: number;
+                    /** Format: date-time */
+                    set?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The simulated now after the move */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingClock"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
