@@ -25,7 +25,8 @@ export const DinSchema = z.string().max(32).transform((value, ctx) => {
   return { din: r.din, check: r.check };
 }).describe('ISBT 128 DIN: 13 characters + check character (keyed, 14) or = + 13 characters + 2 flags (scanned, 16)');
 
-export const LoginBody = z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256) });
+export const LoginBody = z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256) })
+  .meta({ examples: [{ username: 'op1', password: 'Correct-Horse-Battery-9' }] });
 export const PasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: z.string().min(1).max(256) });
 export const RoleSchema = z.enum(ROLES);
 const Roles = z.array(RoleSchema).min(1).max(ROLES.length).refine((roles) => !adminCombinesWithSigning(roles), ADMIN_COMBINATION_PROBLEM);
@@ -64,10 +65,11 @@ export const CreateBatchBody = z.strictObject({
   }).optional().describe('The donor of an allogeneic process (autologous: false); refused for an autologous one'),
   processVersion: z.number().int().min(1).max(1_000_000).optional().describe('Training mode only: rehearse a version that is not yet effective (draft, in review, approved); GMP batches start on the effective version'),
   parents: z.array(z.string().min(1).max(100)).min(1).max(50).optional().describe('Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows'),
-});
+}).meta({ examples: [{ processId: 'car-t', din: 'W123426000001N', patient: { id: 'PT-000123', weightKg: 72.5 } }] });
 
 const Values = z.record(z.string().max(64), z.unknown()).refine((v) => Object.keys(v).length <= 100, 'at most 100 values');
-export const RecordStepBody = z.strictObject({ values: Values, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0) });
+export const RecordStepBody = z.strictObject({ values: Values, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0) })
+  .meta({ examples: [{ values: { viability: 92.5, cellCount: 1.2 }, signature: { username: 'op1', password: 'Correct-Horse-Battery-9' }, expectedVersion: 3 }] });
 export const VerifyBody = z.strictObject({ signature: signatureSchema('verified'), expectedVersion: z.number().int().min(0).optional() });
 export const CorrectionBody = z.strictObject({ values: Values, reason: Reason, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0).optional() });
 export const TerminateBody = z.strictObject({ reason: Reason, signature: signatureSchema('approved'), expectedVersion: z.number().int().min(0).optional() });

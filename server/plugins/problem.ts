@@ -5,6 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, TITLES, type FieldProblem } from '../errors.js';
 import { ReplyDriftError } from './replies.js';
+import { collectRoutes } from './allowed-methods.js';
 
 export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: FieldProblem[]) {
   return reply.code(status).type('application/problem+json').send({
@@ -64,5 +65,13 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
     if (err instanceof ReplyDriftError) return sendProblem(reply, 500, 'internal-error', 'The server could not form its reply; the request may have been recorded (read it back before repeating it). The incident is logged.');
     return sendProblem(reply, 500, 'internal-error', 'The server could not complete the request; nothing was recorded. The incident is logged.');
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  const allowed = collectRoutes(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const methods = allowed(path);
+    if (methods.length > 0) {
+      return sendProblem(reply.header('allow', methods.join(', ')), 405, 'method-not-allowed', `${path} does not answer ${request.method}; it answers ${methods.join(', ')}`);
+    }
+    return sendProblem(reply, 404, 'not-found', `no route ${request.method} ${path}`);
+  });
 });

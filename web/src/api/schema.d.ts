@@ -740,80 +740,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/batches/{id}/export": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The batch's complete electronic record as JSON (qa, inspector, admin; audited with its SHA-256) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/batches/{id}/record.pdf": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The executed batch record, PDF/A-3b with the JSON record attached (qa, inspector, admin; audited with its SHA-256) */
-        get: {
-            parameters: {
-                query?: {
-                    lang?: "en" | "vi";
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/training/clock": {
         parameters: {
             query?: never;
@@ -1944,6 +1870,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "username": "op1",
+                 *       "password": "Correct-Horse-Battery-9"
+                 *     }
+                 */
                 "application/json": {
                     username: string;
                     password: string;
@@ -3240,6 +3172,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "values": {
+                 *         "viability": 92.5,
+                 *         "cellCount": 1.2
+                 *       },
+                 *       "signature": {
+                 *         "username": "op1",
+                 *         "password": "Correct-Horse-Battery-9"
+                 *       },
+                 *       "expectedVersion": 3
+                 *     }
+                 */
                 "application/json": {
                     values: {
                         [key: string]: unknown;

@@ -1,0 +1,103 @@
+// The OpenAPI description is the contract (issue 9): every operation named, its success reply typed,
+// every error it can answer declared as problem+json with the shared Problem schema; public operations
+// need no token; the reusable schemas have stable names. And the router answers 405 with Allow for a
+// known path asked with a method it does not serve.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, harness, type Harness } from '../../helpers.js';
+
+let h: Harness;
+let doc: Record<string, any>;
+beforeAll(async () => {
+  h = await harness();
+  doc = (await call(h, null, 'GET', '/openapi.json')).body;
+});
+afterAll(async () => h.close());
+
+const operations = () => Object.entries(doc.paths as Record<string, Record<string, any>>)
+  .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })));
+
+describe('every operation is described', () => {
+  it('has a unique camelCase operationId, a summary and declared tags', () => {
+    const ids = operations().map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][a-zA-Z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const tags = new Set((doc.tags as { name: string; description: string }[]).map((t) => t.name));
+    expect((doc.tags as { description: string }[]).every((t) => t.description.length > 0)).toBe(true);
+    for (const { key, op } of operations()) {
+      expect(op.summary, key).toBeTruthy();
+      for (const t of op.tags) expect(tags.has(t), `${key}: tag ${t}`).toBe(true);
+    }
+  });
+
+  it('declares its success status with a schema, or 204 without a body', () => {
+    for (const { key, op } of operations()) {
+      const ok = Object.keys(op.responses).filter((s) => s.startsWith('2'));
+      expect(ok.length, key).toBe(1);
+      const r = op.responses[ok[0]];
+      expect(r.description, key).not.toBe('Default Response');
+      if (ok[0] === '204') expect(r.content, key).toBeUndefined();
+      else expect(Object.values(r.content ?? {}).every((c: any) => c.schema && Object.keys(c.schema).length > 0), key).toBe(true);
+    }
+  });
+
+  it('declares its errors as application/problem+json with the shared Problem schema', () => {
+    for (const { key, op } of operations()) {
+      const public_ = Array.isArray(op.security) && op.security.length === 0;
+      const errors = Object.keys(op.responses).filter((s) => /^[45]/.test(s));
+      if (!public_) expect(errors, key).toEqual(expect.arrayContaining(['401']));
+      for (const s of errors) expect(op.responses[s].content, `${key} ${s}`).toEqual({ 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
+      // A body that can be wrong can be refused with 400.
+      if (op.requestBody) expect(errors, key).toEqual(expect.arrayContaining(['400', '415']));
+    }
+  });
+
+  it('marks exactly the public operations with security: []', () => {
+    const public_ = operations().filter(({ op }) => Array.isArray(op.security) && op.security.length === 0).map(({ key }) => key).sort();
+    expect(public_).toEqual(['GET /api/v1/site', 'GET /healthz', 'POST /api/v1/auth/login']);
+    expect(doc.security).toEqual([{ bearer: [] }]);
+  });
+
+  it('names its reusable schemas and says who publishes it under which licence', () => {
+    for (const name of ['Batch', 'BatchSummary', 'Entry', 'StoredSignature', 'Deviation', 'User', 'Lot', 'Equipment', 'Problem', 'BatchSummaryPage', 'UserPage', 'LotPage', 'EquipmentPage', 'DeviationPage', 'AuditItemPage']) {
+      expect(doc.components.schemas[name], name).toBeDefined();
+    }
+    expect(doc.info.license).toEqual({ name: 'Apache 2.0', identifier: 'Apache-2.0' });
+    expect(doc.info.contact.url).toMatch(/^https:/);
+    expect(doc.servers.length).toBeGreaterThan(0);
+  });
+
+  it('gives the login and record-step bodies an example', async () => {
+    const example = (key: string) => {
+      const [method, path] = key.split(' ');
+      return doc.paths[path][method.toLowerCase()].requestBody.content['application/json'].example;
+    };
+    expect(example('POST /api/v1/auth/login')).toEqual({ username: expect.any(String), password: expect.any(String) });
+    expect(example('POST /api/v1/batches/{id}/steps/{stepId}')).toMatchObject({ signature: expect.any(Object), expectedVersion: expect.any(Number) });
+  });
+});
+
+describe('405 for a known path asked with a method it does not serve', () => {
+  it('answers 405 problem+json with Allow, and 404 for an unknown path', async () => {
+    for (const [method, url, allow] of [
+      ['DELETE', '/api/v1/batches/some-id', 'GET, HEAD'],
+      ['PUT', '/api/v1/batches', 'GET, HEAD, POST'],
+      ['GET', '/api/v1/users/u1/unlock', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const r = await h.app.inject({ method, url, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+      expect(r.statusCode, `${method} ${url}`).toBe(405);
+      expect(r.headers.allow).toBe(allow);
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.json()).toMatchObject({ status: 405, title: 'Method not allowed', type: 'https://cellbatch.org/problems/method-not-allowed' });
+    }
+    const unknown = await h.app.inject({ method: 'DELETE', url: '/api/v1/nothing-here', headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers.allow).toBeUndefined();
+  });
+
+  it('answers 405 without a token too: the path and its methods are public in the description', async () => {
+    const r = await h.app.inject({ method: 'DELETE', url: '/api/v1/batches/some-id' });
+    expect(r.statusCode).toBe(405);
+    expect(r.headers.allow).toBe('GET, HEAD');
+  });
+});
