@@ -14,7 +14,7 @@ import { storedOffset } from './services/training-clock.js';
 import { bindMode } from './services/database-mode.js';
 import { openIntegrity, signingKeys, verifyRecord, verifyRecordInParallel } from './services/integrity.js';
 import { writeAudit } from './services/audit.js';
-import problem, { sendProblem } from './plugins/problem.js';
+import problem, { clientErrorHandler, sendProblem } from './plugins/problem.js';
 import auth from './plugins/auth.js';
 import authRoutes from './routes/auth.js';
 import userRoutes from './routes/users.js';
@@ -154,6 +154,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     trustProxy: typeof opts.trustProxy === 'number' ? hopsTrusted(opts.trustProxy) : opts.trustProxy ?? false,
     // The routes and hooks are the same over TLS; only the listening socket differs (typed as HTTP).
     ...(opts.https && ({ https: opts.https } as object)),
+    clientErrorHandler,
     // Router errors (a malformed URL, an over-long path parameter) answer problem+json like the rest.
     frameworkErrors: (err, _request, reply) => {
       const status = err.statusCode ?? 400;

@@ -35,8 +35,8 @@ export function tooManyRequests(code: string, detail: string, retryAfterSeconds:
 
 export const TITLES: Record<number, string> = {
   400: 'Invalid input', 401: 'Not authenticated', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
-  406: 'Not acceptable', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
-  422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
+  406: 'Not acceptable', 408: 'Request timeout', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
+  422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 431: 'Request header fields too large', 500: 'Internal error', 503: 'Service unavailable',
 };
 
 /** Marks a refusal whose audit row is already written. */

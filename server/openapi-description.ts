@@ -2,7 +2,7 @@
 export const API_DESCRIPTION = `Electronic batch record for autologous CAR-T and NK cell manufacturing.
 
 All paths but /healthz, /openapi.json and /docs are under /api/v1 and need \`Authorization: Bearer <token>\` from POST /api/v1/auth/login.
-Errors are application/problem+json {type, title, status, detail, errors?: [{field, message}]}.
+Errors are application/problem+json {type, title, status, detail, errors?: [{field, message}]} (schema Problem); each operation lists the statuses it can answer. A known path asked with a method it does not serve answers 405 with \`Allow\`; headers over the limit 431, an unparsable request 400 (problem+json too, before any route). Every reply is serialized by the schema that describes it; clients must ignore fields they do not know.
 
 Choices where the contract leaves room:
 - Unknown processId in POST /batches is 404 (an unknown id), after the body shape is checked.

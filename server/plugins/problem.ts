@@ -1,5 +1,7 @@
 // One error handler: everything becomes application/problem+json {type, title, status, detail,
 // errors?}. Client mistakes get their 4xx with the field and why; a 5xx never leaks its message.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -15,6 +17,28 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, d
     detail,
     ...(errors && { errors }),
   });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers over the limit: 431; a request
+ * line or header that does not parse: 400; a request not received in time: 408) answer problem+json
+ * like every other refusal. No route, no user: nothing to audit. (Fastify's default writes its own JSON.)
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'header-fields-too-large', 'The request headers exceed the size the server accepts']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request-timeout', 'The request was not received in time']
+      : [400, 'malformed-request', 'The request could not be parsed as HTTP'];
+  const body = JSON.stringify({
+    type: `https://cellbatch.org/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail,
+    ...(status === 400 && { errors: [{ field: 'request', message: detail }] }),
+  });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 interface ZodIssueLike { instancePath: string; message: string; keyword: string; params?: { keys?: string[] } }

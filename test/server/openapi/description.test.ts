@@ -2,6 +2,7 @@
 // every error it can answer declared as problem+json with the shared Problem schema; public operations
 // need no token; the reusable schemas have stable names. And the router answers 405 with Allow for a
 // known path asked with a method it does not serve.
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, harness, type Harness } from '../../helpers.js';
 
@@ -99,5 +100,31 @@ describe('405 for a known path asked with a method it does not serve', () => {
     const r = await h.app.inject({ method: 'DELETE', url: '/api/v1/batches/some-id' });
     expect(r.statusCode).toBe(405);
     expect(r.headers.allow).toBe('GET, HEAD');
+  });
+});
+
+describe("refusals Node's HTTP parser makes before any route", () => {
+  const raw = async (request: string) => {
+    if (!h.app.server.listening) await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = h.app.server.address() as AddressInfo;
+    return new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.end(request));
+      let data = '';
+      socket.on('data', (d) => { data += d; }).on('close', () => resolve(data)).on('error', reject);
+    });
+  };
+
+  it('answers headers over the limit with 431 problem+json', async () => {
+    const res = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(res).toMatch(/^HTTP\/1\.1 431 /);
+    expect(res).toMatch(/Content-Type: application\/problem\+json/);
+    expect(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, type: 'https://cellbatch.org/problems/header-fields-too-large' });
+  });
+
+  it('answers a malformed request line with 400 problem+json naming the request', async () => {
+    const res = await raw('GET /healthz NOT-HTTP\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 400 /);
+    expect(res).toMatch(/Content-Type: application\/problem\+json/);
+    expect(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 400, errors: [{ field: 'request', message: expect.any(String) }] });
   });
 });
