@@ -114,7 +114,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change my password (the token stays valid) */
+        /** Change my password (this token stays valid; the other sessions end) */
         post: operations["changeMyPassword"];
         delete?: never;
         options?: never;
@@ -201,7 +201,8 @@ export interface paths {
         /** Process definitions offered for new batches */
         get: operations["listProcesses"];
         put?: never;
-        post?: never;
+        /** Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path */
+        post: operations["createProcessVersion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -293,6 +294,74 @@ export interface paths {
         head?: never;
         /** Record a calibration: the new due date (supervisor, qa), with a reason */
         patch: operations["recordCalibration"];
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a process with its lifecycle status and signatures */
+        get: operations["listProcessVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version: status, signatures and its definition */
+        get: operations["getProcessVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions/{version}/transitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Submit, review, approve, make effective or withdraw a version, signed, with a reason */
+        post: operations["transitionProcessVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/processes/{id}/versions/{version}/compare/{other}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What changed from one version to another, in words, and the running batches of each version */
+        get: operations["compareProcessVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/batches": {
@@ -740,6 +809,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/batches/{id}/coa.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The certificate of analysis, PDF/A-3b (every role that reads the batch; audited with its SHA-256) */
+        get: operations["getCertificateOfAnalysisPdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/training/clock": {
         parameters: {
             query?: never;
@@ -883,6 +969,11 @@ export interface components {
             /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
             productType: string;
             autologous: boolean;
+            /**
+             * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
+             * @enum {string}
+             */
+            processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -947,6 +1038,11 @@ export interface components {
             /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
             productType: string;
             autologous: boolean;
+            /**
+             * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
+             * @enum {string}
+             */
+            processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1585,6 +1681,76 @@ export interface components {
             /** @description SHA-256 of the definition: the master record a batch is bound to */
             hash: string;
         };
+        /** @description A version of a master batch record and its lifecycle */
+        ProcessVersion: {
+            id: string;
+            processId: string;
+            version: number;
+            /** @description SHA-256 of the definition */
+            hash: string;
+            /** @enum {string} */
+            status: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+            /**
+             * @description Imported at start (built-in, site folder) or drafted through POST /processes
+             * @enum {string}
+             */
+            source: "builtin" | "site-folder" | "api";
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description The author (username); absent for an imported version */
+            createdBy?: string;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+            /** @description The signed transitions, oldest first */
+            signatures: {
+                action: string;
+                /** @enum {string} */
+                meaning: "authored" | "reviewed" | "approved" | "effective" | "withdrawn";
+                username: string;
+                printedName: string;
+                reason: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+            }[];
+        };
+        ProcessVersionDetail: {
+            id: string;
+            processId: string;
+            version: number;
+            /** @description SHA-256 of the definition */
+            hash: string;
+            /** @enum {string} */
+            status: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+            /**
+             * @description Imported at start (built-in, site folder) or drafted through POST /processes
+             * @enum {string}
+             */
+            source: "builtin" | "site-folder" | "api";
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description The author (username); absent for an imported version */
+            createdBy?: string;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+            /** @description The signed transitions, oldest first */
+            signatures: {
+                action: string;
+                /** @enum {string} */
+                meaning: "authored" | "reviewed" | "approved" | "effective" | "withdrawn";
+                username: string;
+                printedName: string;
+                reason: string;
+                /** @description ISO-8601 UTC time */
+                signedAt: string;
+            }[];
+            /** @description The definition (docs/process-definitions.md) */
+            definition: {
+                [key: string]: unknown;
+            };
+        };
+        ProcessVersionList: {
+            items: components["schemas"]["ProcessVersion"][];
+        };
         ReleaseTest: {
             stepId: string;
             test: string;
@@ -1650,6 +1816,11 @@ export interface components {
                 /** @description A type of the site's product catalogue (built-ins: CAR-T, NK) */
                 productType: string;
                 autologous: boolean;
+                /**
+                 * @description The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle
+                 * @enum {string}
+                 */
+                processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
                 /** @description ISO-8601 UTC time */
                 createdAt: string;
                 openDeviations: number;
@@ -1811,6 +1982,40 @@ export interface components {
             items: components["schemas"]["User"][];
             /** @description Pass as `cursor` for the next page; absent on the last page */
             nextCursor?: string;
+        };
+        /** @description What changed from one version to another, and the batches of each version */
+        VersionComparison: {
+            processId: string;
+            from: {
+                version: number;
+                status: string;
+                hash: string;
+            };
+            to: {
+                version: number;
+                status: string;
+                hash: string;
+            };
+            changes: {
+                /** @enum {string} */
+                kind: "process" | "step" | "field" | "spec" | "window" | "signature" | "criterion";
+                /** @enum {string} */
+                change: "added" | "removed" | "changed";
+                step?: string;
+                field?: string;
+                /** @description The change in words */
+                text: string;
+            }[];
+            /** @description Batches not released, rejected or terminated, by the version they run */
+            impact: {
+                version: number;
+                batches: {
+                    id: string;
+                    batchNumber: string;
+                    status: string;
+                    training: boolean;
+                }[];
+            }[];
         };
     };
     responses: never;
@@ -2094,6 +2299,24 @@ export interface operations {
             };
             /** @description Unsupported media type (bodies are JSON) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2478,6 +2701,82 @@ export interface operations {
             };
             /** @description Role not allowed, separation of duties, or a password change is required */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A process definition (docs/process-definitions.md); its content is checked by the load checks */
+        requestBody: {
+            content: {
+                "application/json": {
+                    id: string;
+                    version: number;
+                    phases: unknown[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The draft version */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersion"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2949,6 +3248,256 @@ export interface operations {
             };
         };
     };
+    listProcessVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersionList"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersionDetail"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    transitionProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "submit" | "review" | "approve" | "make-effective" | "withdraw";
+                    reason: string;
+                    /** @description Signature: the signer's own credentials; the meaning follows the action (authored, reviewed, approved, effective, withdrawn) */
+                    signature: {
+                        username: string;
+                        password: string;
+                        meaning?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The version after the transition */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersion"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account locked */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    compareProcessVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: number;
+                other: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changes and their impact */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionComparison"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listBatches: {
         parameters: {
             query?: {
@@ -3029,6 +3578,8 @@ export interface operations {
                          */
                         eligibility: "eligible" | "pending" | "ineligible";
                     };
+                    /** @description Training mode only: rehearse a version that is not yet effective (draft, in review, approved); GMP batches start on the effective version */
+                    processVersion?: number;
                     /** @description Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows */
                     parents?: string[];
                 };
@@ -5045,6 +5596,66 @@ export interface operations {
         };
     };
     getBatchRecordPdf: {
+        parameters: {
+            query?: {
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PDF (`ETag` is its SHA-256) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCertificateOfAnalysisPdf: {
         parameters: {
             query?: {
                 lang?: "en" | "vi";
