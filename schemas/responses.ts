@@ -39,7 +39,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   415: 'Unsupported media type (bodies are JSON)',
   422: 'Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …)',
   423: 'Account locked',
-  429: 'Too many requests',
+  429: 'Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again)',
   500: 'Internal error (logged; the detail never leaks internals)',
 };
 

@@ -50,7 +50,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/batches/:id/steps/:stepId', {
     schema: {
       tags: ['batches'], operationId: 'recordStep', summary: 'Record a step, signed "performed" by the credentials in `signature`', params: StepParams, body: RecordStepBody,
-      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) },
     },
   }, async (req, reply) => {
     const { entryId, record } = await recordStep(ctx, currentUser(req), req.params.id, req.params.stepId, req.body);
@@ -60,7 +60,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/batches/:id/entries/:entryId/verify', {
     schema: {
       tags: ['batches'], operationId: 'verifyEntry', summary: 'Verify a step entry (a second person), signed "verified"', params: EntryParams, body: VerifyBody,
-      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) },
     },
   }, async (req, reply) => {
     const { entryId, record } = await verifyEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
@@ -70,7 +70,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/batches/:id/entries/:entryId/corrections', {
     schema: {
       tags: ['batches'], operationId: 'correctEntry', summary: 'Correct a step entry: a new signed entry that keeps the original', params: EntryParams, body: CorrectionBody,
-      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) },
     },
   }, async (req, reply) => {
     const { entryId, record } = await correctEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
@@ -80,7 +80,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/batches/:id/terminate', {
     schema: {
       tags: ['batches'], operationId: 'terminateBatch', summary: 'Terminate a batch (supervisor, qa), signed "approved"', params: IdParams, body: TerminateBody,
-      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) },
+      response: { 201: json(EntryReply, 'The entry recorded and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) },
     },
   }, async (req, reply) => {
     const { record } = await terminateBatch(ctx, currentUser(req), req.params.id, req.body);

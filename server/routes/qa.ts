@@ -56,21 +56,21 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
 
   app.post('/deviations/:id/investigation', {
-    schema: { tags: ['deviations'], operationId: 'investigateDeviation', summary: 'Record the investigation of a deviation (qa), signed "investigated"', params: IdParams, body: InvestigationBody, response: { 201: json(DeviationReply, 'The deviation investigated and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) } },
+    schema: { tags: ['deviations'], operationId: 'investigateDeviation', summary: 'Record the investigation of a deviation (qa), signed "investigated"', params: IdParams, body: InvestigationBody, response: { 201: json(DeviationReply, 'The deviation investigated and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { deviationId, record } = await investigateDeviation(ctx, currentUser(req), req.params.id, req.body);
     return reply.code(201).send(withDeviation(req, record, deviationId));
   });
 
   app.post('/deviations/:id/reclassification', {
-    schema: { tags: ['deviations'], operationId: 'reclassifyDeviation', summary: 'Change the severity of a deviation with a reason (qa), signed "approved"', params: IdParams, body: ReclassifyBody, response: { 201: json(DeviationReply, 'The deviation reclassified and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) } },
+    schema: { tags: ['deviations'], operationId: 'reclassifyDeviation', summary: 'Change the severity of a deviation with a reason (qa), signed "approved"', params: IdParams, body: ReclassifyBody, response: { 201: json(DeviationReply, 'The deviation reclassified and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { deviationId, record } = await reclassifyDeviation(ctx, currentUser(req), req.params.id, req.body);
     return reply.code(201).send(withDeviation(req, record, deviationId));
   });
 
   app.post('/deviations/:id/close', {
-    schema: { tags: ['deviations'], operationId: 'closeDeviation', summary: 'Close a deviation with its investigation and conclusion (qa), signed "approved"', params: IdParams, body: CloseDeviationBody, response: { 200: json(DeviationReply, 'The deviation closed and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) } },
+    schema: { tags: ['deviations'], operationId: 'closeDeviation', summary: 'Close a deviation with its investigation and conclusion (qa), signed "approved"', params: IdParams, body: CloseDeviationBody, response: { 200: json(DeviationReply, 'The deviation closed and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req) => {
     const { deviationId, record } = await closeDeviation(ctx, currentUser(req), req.params.id, req.body);
     return withDeviation(req, record, deviationId);
@@ -86,14 +86,14 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
 
   app.post('/batches/:id/review', {
-    schema: { tags: ['qa'], operationId: 'signReview', summary: 'Sign the review of the record and its audit trail (qa), signed "reviewed"', params: IdParams, body: ReviewBody, response: { 201: json(ReviewReply, 'The review entry, the batch after it and the exceptions covered'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) } },
+    schema: { tags: ['qa'], operationId: 'signReview', summary: 'Sign the review of the record and its audit trail (qa), signed "reviewed"', params: IdParams, body: ReviewBody, response: { 201: json(ReviewReply, 'The review entry, the batch after it and the exceptions covered'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { entryId, covered, record } = await signReview(ctx, currentUser(req), req.params.id, req.body);
     return reply.code(201).send({ ...withEntry(req, record, entryId), covered });
   });
 
   app.post('/batches/:id/disposition', {
-    schema: { tags: ['qa'], operationId: 'disposeBatch', summary: 'Release, reject or release exceptionally (qa), signed "released" or "rejected"', params: IdParams, body: DispositionBody, response: { 201: json(EntryReply, 'The disposition entry and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423) } },
+    schema: { tags: ['qa'], operationId: 'disposeBatch', summary: 'Release, reject or release exceptionally (qa), signed "released" or "rejected"', params: IdParams, body: DispositionBody, response: { 201: json(EntryReply, 'The disposition entry and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { entryId, record } = await disposeBatch(ctx, currentUser(req), req.params.id, req.body);
     return reply.code(201).send(withEntry(req, record, entryId));

@@ -8,7 +8,7 @@ import { currentUser } from '../plugins/auth.js';
 import { assertMay } from '../permissions.js';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
-  app.post('/users', { schema: { tags: ['users'], operationId: 'createUser', summary: 'Create a user (admin); the password is temporary', body: CreateUserBody, response: { 201: json(UserSchema, 'The user created'), ...errors(400, 401, 403, 409, 415) } } }, async (req, reply) => {
+  app.post('/users', { schema: { tags: ['users'], operationId: 'createUser', summary: 'Create a user (admin); the password is temporary', body: CreateUserBody, response: { 201: json(UserSchema, 'The user created'), ...errors(400, 401, 403, 409, 415, 429) } } }, async (req, reply) => {
     const actor = currentUser(req);
     assertMay(actor, 'users.manage', 'creating users');
     return reply.code(201).send(await createUser(ctx, actor, req.body));
@@ -24,7 +24,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/users/:id/unlock', { schema: { tags: ['users'], operationId: 'unlockUser', summary: 'Unlock a locked account (admin), with a reason', params: IdParams, body: ReasonBody, response: { 200: json(UserSchema, 'The user, unlocked'), ...errors(400, 401, 403, 404, 415) } } }, async (req) => {
     return unlockUser(ctx, currentUser(req), req.params.id, req.body.reason);
   });
-  app.post('/users/:id/password', { schema: { tags: ['users'], operationId: 'resetPassword', summary: 'Reset a password (admin), with a reason: the user must change it at next login', params: IdParams, body: ResetPasswordBody, response: { 200: json(UserSchema, 'The user, with a temporary password'), ...errors(400, 401, 403, 404, 415) } } }, async (req) =>
+  app.post('/users/:id/password', { schema: { tags: ['users'], operationId: 'resetPassword', summary: 'Reset a password (admin), with a reason: the user must change it at next login', params: IdParams, body: ResetPasswordBody, response: { 200: json(UserSchema, 'The user, with a temporary password'), ...errors(400, 401, 403, 404, 415, 429) } } }, async (req) =>
     resetPassword(ctx, currentUser(req), req.params.id, req.body.password, req.body.reason));
 };
 export default routes;

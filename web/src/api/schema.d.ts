@@ -2133,7 +2133,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2315,7 +2315,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2441,6 +2441,15 @@ export interface operations {
             };
             /** @description Unsupported media type (bodies are JSON) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2663,6 +2672,15 @@ export interface operations {
             };
             /** @description Unsupported media type (bodies are JSON) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3832,6 +3850,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     verifyEntry: {
@@ -3932,6 +3959,15 @@ export interface operations {
             };
             /** @description Account locked */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4050,6 +4086,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     terminateBatch: {
@@ -4150,6 +4195,15 @@ export interface operations {
             };
             /** @description Account locked */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4595,6 +4649,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     reclassifyDeviation: {
@@ -4704,6 +4767,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     closeDeviation: {
@@ -4805,6 +4877,15 @@ export interface operations {
             };
             /** @description Account locked */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4979,6 +5060,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     disposeBatch: {
@@ -5083,6 +5173,15 @@ export interface operations {
             };
             /** @description Account locked */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
