@@ -252,6 +252,10 @@ export const ChainReportSchema = z.object({
     table: z.enum(['entries', 'signatures', 'audit_log', 'checkpoints']), seq: z.number().int().describe("The row's position in that table's chain"),
     reason: z.string(), kind: z.enum(['row', 'chain']).describe('row: pinned on one row; chain: a stretch was removed, reordered or rewritten'),
   }).optional(),
+  mismatches: z.array(z.object({
+    table: z.literal('batches'), row: z.string().describe("The mutable row's id"), field: z.string(),
+    row_value: z.unknown().describe('What the mutable row holds'), chain_value: z.unknown().describe('What the chained batch-created entry holds'),
+  })).optional().describe('Mutable rows that disagree with the hash-chained record (identity in the chain, 21 CFR 11.10(a))'),
 }).meta({ id: 'ChainReport', description: 'The verification of every hash chain (entries, signatures, audit) against the signed checkpoints' });
 
 export const SigningKeyPage = z.object({

@@ -1106,6 +1106,18 @@ export interface components {
                  */
                 kind: "row" | "chain";
             };
+            /** @description Mutable rows that disagree with the hash-chained record (identity in the chain, 21 CFR 11.10(a)) */
+            mismatches?: {
+                /** @constant */
+                table: "batches";
+                /** @description The mutable row's id */
+                row: string;
+                field: string;
+                /** @description What the mutable row holds */
+                row_value: unknown;
+                /** @description What the chained batch-created entry holds */
+                chain_value: unknown;
+            }[];
         };
         /** @description The final containers of a batch */
         Containers: {
@@ -2133,7 +2145,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2315,7 +2327,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2448,7 +2460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2679,7 +2691,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3850,7 +3862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3966,7 +3978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4086,7 +4098,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4202,7 +4214,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4649,7 +4661,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4767,7 +4779,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4884,7 +4896,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5060,7 +5072,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5180,7 +5192,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the server is busy checking passwords ( says when to try again) */
+            /** @description Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again) */
             429: {
                 headers: {
                     [name: string]: unknown;
