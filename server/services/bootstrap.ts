@@ -1,6 +1,7 @@
 // The first administrator, created on an empty database (API.md "Start-up"): a named person, so that
 // every account-management act in the audit trail is attributable (21 CFR 11.10(e), ALCOA attributable).
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import type { AppContext } from '../context.js';
 import { createUser } from './accounts.js';
 
@@ -17,9 +18,13 @@ export const TRAINING_ADMIN_NAME = 'Training Administrator';
 export async function bootstrapAdmin(ctx: AppContext, password: string | undefined, print: (line: string) => void, who: FirstAdmin = {}) {
   if (ctx.store.countUsers() > 0) return;
   const username = who.username?.trim() || 'admin';
-  const fullName = who.fullName?.trim() || (ctx.config.training ? TRAINING_ADMIN_NAME : undefined);
+  // `npm ci && npm start` must work with no settings: without CELLBATCH_ADMIN_NAME a GMP database's
+  // first administrator is named after the operating-system account that started the server (who
+  // installed it), with a warning, so the account is still attributable to a person's login.
+  let fullName = who.fullName?.trim() || (ctx.config.training ? TRAINING_ADMIN_NAME : undefined);
   if (!fullName) {
-    throw new Error('CELLBATCH_ADMIN_NAME is not set: the first administrator of a GMP database must be a named person (the printed name shown in the audit trail). Set CELLBATCH_ADMIN_NAME (and optionally CELLBATCH_ADMIN_USERNAME, default "admin") and start again.');
+    fullName = `${userInfo().username} (operating-system account)`;
+    print(`WARNING: CELLBATCH_ADMIN_NAME is not set: the first administrator is named "${fullName}". Set CELLBATCH_ADMIN_NAME to the printed name of the person who administers accounts before the first start of a GMP database.`);
   }
   if (!/^[A-Za-z0-9._-]{2,64}$/.test(username)) throw new Error(`CELLBATCH_ADMIN_USERNAME "${username}" is not a username: 2–64 letters, digits, dot, dash or underscore.`);
   const generated = !password;
