@@ -269,6 +269,10 @@ export class Store {
   setProcessVersionStatus(id: string, status: string, updatedAt: string) {
     this.db.update(t.processVersions).set({ status, updatedAt }).where(eq(t.processVersions.id, id)).run();
   }
+  /** A draft's author replaces its content; the database refuses it once the version has left draft (migration 0008). */
+  replaceProcessVersionContent(id: string, definition: string, hash: string, updatedAt: string) {
+    this.db.update(t.processVersions).set({ definition, hash, updatedAt }).where(eq(t.processVersions.id, id)).run();
+  }
   processVersions(processId?: string): ProcessVersionRow[] {
     const q = this.db.select().from(t.processVersions);
     return (processId ? q.where(eq(t.processVersions.processId, processId)) : q).orderBy(asc(t.processVersions.processId), asc(t.processVersions.version)).all();

@@ -158,8 +158,9 @@ export const recordPdfs = sqliteTable('record_pdfs', {
 /**
  * Master batch records under change control (21 CFR 211.186, Annex 11 §10): every version of every
  * process definition and where it stands in its lifecycle (draft → in_review → approved → effective →
- * superseded, or withdrawn). The content of a version never changes (migration 0007 refuses it); its
- * status moves only through signed, audited transitions.
+ * superseded, or withdrawn). The content of a version never changes once it has left draft (migrations
+ * 0007 and 0008 refuse it; a draft's author may replace it, audited); its status moves only through
+ * signed, audited transitions.
  */
 export const processVersions = sqliteTable('process_versions', {
   id: text('id').primaryKey(),

@@ -115,9 +115,11 @@ describe('master records', () => {
 });
 
 describe('the database locks a version\'s content', () => {
-  it('refuses an UPDATE of a definition, a DELETE of a version and any change of its signatures', () => {
+  it('refuses an UPDATE of a definition past draft, of a version\'s identity, a DELETE of a version and any change of its signatures', () => {
     const db = h.ctx.store.sqlite;
-    expect(() => db.prepare("update process_versions set definition = '{}' where process_id = 'car-t'").run()).toThrow(/the content of a version never changes/);
+    expect(() => db.prepare("update process_versions set definition = '{}' where process_id = 'car-t'").run()).toThrow(/the content of a version never changes once it leaves draft/);
+    expect(() => db.prepare("update process_versions set hash = 'x' where process_id = 'nk'").run()).toThrow(/the content of a version never changes once it leaves draft/);
+    expect(() => db.prepare("update process_versions set created_by = 'someone' where process_id = 'nk'").run()).toThrow(/the identity of a version never changes/);
     expect(() => db.prepare("delete from process_versions where process_id = 'nk'").run()).toThrow(/DELETE refused/);
     expect(() => db.prepare("update process_version_signatures set reason = 'x'").run()).toThrow(/append-only/);
     expect(() => db.prepare('delete from process_version_signatures').run()).toThrow(/append-only/);
