@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { Step } from '../workflows/definition.js';
 import type { BatchRecordExport } from '../schemas/export.js';
-import { archivalDocument, pdfBytes } from './archival.js';
+import { batchFrame, openReport } from './document.js';
 import { Sheet, type Cell, type Line } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from './values.js';
-import { dispositionText, RED, releaseResults, resultCell, type CorrectionPayload, type StepPayload } from './record-parts.js';
+import { dispositionText, identification, RED, releaseResults, resultCell, type CorrectionPayload, type StepPayload } from './record-parts.js';
 
 type Entry = BatchRecordExport['entries'][number];
 export interface BatchRecordPdfInput {
@@ -24,18 +24,11 @@ export async function renderBatchRecord({ record, recordJson, lang }: BatchRecor
   const b = record.batch;
   const jsonSha = createHash('sha256').update(recordJson).digest('hex');
   const title = `${m.documentTitle} ${b.batchNumber}`;
-  const doc = archivalDocument({
+  const { sheet, end } = openReport({
     title, subject: fill(m.documentSubject, { batch: b.batchNumber }), lang, date: new Date(record.asOf), keywords: `record.json SHA-256 ${jsonSha}`,
     attachment: { name: 'record.json', data: recordJson, mimeType: 'application/json', description: `${record.format}: the electronic batch record ${b.batchNumber}` },
+    frame: batchFrame(r, record), m,
   });
-  const sheet = new Sheet(doc, {
-    header: fill(m.header, { batch: b.batchNumber, din: `${b.din}${b.dinCheck}`, process: record.process.id, version: record.process.version }),
-    pageOf: (page, pages) => fill(m.pageOf, { page, pages }),
-    footer: `${fill(m.asOf, { time: time(r, record.asOf) })} · ${b.chainOfIdentityId}${record.training ? ` · ${m.training}` : ''}`,
-    ...(record.training && { watermark: m.training }),
-    ...(r.def.autologous && { banner: m.autologous }),
-  });
-  sheet.newPage();
   cover(sheet, r, record, jsonSha);
   steps(sheet, r, record);
   releaseResults(sheet, r, record);
@@ -46,8 +39,7 @@ export async function renderBatchRecord({ record, recordJson, lang }: BatchRecor
   otherEntries(sheet, r, record);
   auditTrail(sheet, r, record);
   chains(sheet, r, record);
-  sheet.finish();
-  return pdfBytes(doc);
+  return end();
 }
 
 function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) {
@@ -60,14 +52,7 @@ function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) 
   if (record.training) s.paragraph(m.trainingNote, { bold: true, size: 10, color: RED, align: 'center' });
   s.gap();
   s.keyValues([
-    [m.cover.batchNumber, [{ text: b.batchNumber, bold: true }]],
-    [m.cover.din, [{ text: `${b.din} ${b.dinCheck}`, bold: true }]],
-    [m.cover.chainOfIdentity, b.chainOfIdentityId],
-    [m.cover.patientId, b.patient?.id ?? '—'],
-    [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
-    [m.cover.productType, r.def.productType],
-    [m.cover.process, `${record.process.id} v${record.process.version}: ${r.def.name}`],
-    [m.cover.processHash, record.process.hash],
+    ...identification(r, record),
     [m.cover.started, time(r, b.createdAt)],
     [m.cover.status, [{ text: m.status[b.status] ?? b.status, bold: true }]],
     [m.cover.disposition, [{ text: dispositionText(r, record), bold: true }]],

@@ -3,27 +3,20 @@
 // QA's disposition with its signature. A pure function of the export document and a language, under
 // the same archival rules as the batch record (PDF/A-3b, embedded fonts, dates from the record).
 import type { BatchRecordExport } from '../schemas/export.js';
-import { archivalDocument, pdfBytes } from './archival.js';
-import { Sheet, type Cell } from './layout.js';
+import { batchFrame, openReport } from './document.js';
+import type { Cell } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
-import { dispositionText, RED, releaseResults } from './record-parts.js';
-import { num, readerOf, signatureText, time } from './values.js';
+import { dispositionText, identification, RED, releaseResults } from './record-parts.js';
+import { readerOf, signatureText } from './values.js';
 
 export async function renderCoa({ record, lang }: { record: BatchRecordExport; lang: ReportLang }): Promise<Buffer> {
   const m = messages[lang];
   const r = readerOf(record, lang, m);
   const b = record.batch;
-  const doc = archivalDocument({
+  const { sheet, end } = openReport({
     title: `${m.coa.title} ${b.batchNumber}`, subject: fill(m.coa.subject, { batch: b.batchNumber }), lang, date: new Date(record.asOf), keywords: `${record.format} ${b.batchNumber}`,
+    frame: batchFrame(r, record), m,
   });
-  const sheet = new Sheet(doc, {
-    header: fill(m.header, { batch: b.batchNumber, din: `${b.din}${b.dinCheck}`, process: record.process.id, version: record.process.version }),
-    pageOf: (page, pages) => fill(m.pageOf, { page, pages }),
-    footer: `${fill(m.asOf, { time: time(r, record.asOf) })} · ${b.chainOfIdentityId}${record.training ? ` · ${m.training}` : ''}`,
-    ...(record.training && { watermark: m.training }),
-    ...(r.def.autologous && { banner: m.autologous }),
-  });
-  sheet.newPage();
   sheet.paragraph(m.coa.title, { bold: true, size: 18 });
   sheet.paragraph(r.def.title[lang], { size: 11 });
   sheet.gap();
@@ -31,14 +24,7 @@ export async function renderCoa({ record, lang }: { record: BatchRecordExport; l
   if (record.training) sheet.paragraph(m.trainingNote, { bold: true, size: 9, color: RED, align: 'center' });
   const d = record.disposition as { signature?: Parameters<typeof signatureText>[1] | null } | undefined;
   const rows: [string, Cell][] = [
-    [m.cover.batchNumber, [{ text: b.batchNumber, bold: true }]],
-    [m.cover.din, [{ text: `${b.din} ${b.dinCheck}`, bold: true }]],
-    [m.cover.chainOfIdentity, b.chainOfIdentityId],
-    [m.cover.patientId, b.patient?.id ?? '—'],
-    [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
-    [m.cover.productType, r.def.productType],
-    [m.cover.process, `${record.process.id} v${record.process.version}: ${r.def.name}`],
-    [m.cover.processHash, record.process.hash],
+    ...identification(r, record),
     [m.cover.status, [{ text: m.status[b.status] ?? b.status, bold: true }]],
     [m.cover.disposition, [{ text: dispositionText(r, record), bold: true }]],
     ...(d?.signature ? [[m.by, signatureText(r, d.signature)] as [string, Cell]] : []),
@@ -46,6 +32,5 @@ export async function renderCoa({ record, lang }: { record: BatchRecordExport; l
   ];
   sheet.keyValues(rows);
   releaseResults(sheet, r, record);
-  sheet.finish();
-  return pdfBytes(doc);
+  return end();
 }

@@ -2,13 +2,29 @@
 // analysis) and the disposition in words. Pure, like the documents.
 import type { BatchRecordExport } from '../schemas/export.js';
 import type { Cell, Sheet } from './layout.js';
-import { specText, valueText, type Reader } from './values.js';
+import { num, specText, valueText, type Reader } from './values.js';
 
 export type Result = 'pass' | 'fail' | 'alert';
 export interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string }
 export interface CorrectionPayload extends StepPayload { correctsEntryId: string; reason: string }
 
 export const RED = '#b00020';
+
+/** Who and what the document is about (regulations.md R3: the identity an inspector checks first; a patient by id, never by name). */
+export function identification(r: Reader, record: Pick<BatchRecordExport, 'batch' | 'process'>): [string, Cell][] {
+  const { m } = r;
+  const b = record.batch;
+  return [
+    [m.cover.batchNumber, [{ text: b.batchNumber, bold: true }]],
+    [m.cover.din, [{ text: `${b.din} ${b.dinCheck}`, bold: true }]],
+    [m.cover.chainOfIdentity, b.chainOfIdentityId],
+    [m.cover.patientId, b.patient?.id ?? '—'],
+    [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
+    [m.cover.productType, r.def.productType],
+    [m.cover.process, `${record.process.id} v${record.process.version}: ${r.def.name}`],
+    [m.cover.processHash, record.process.hash],
+  ];
+}
 
 export function dispositionText(r: Reader, record: BatchRecordExport): string {
   const d = record.disposition as { decision?: string; conditional?: boolean } | undefined;

@@ -1,0 +1,49 @@
+// How every printed document begins and ends: an archival PDF (archival.ts) with its page frame
+// (layout.ts) — the header and "Page X of Y" on every page, the footer with the time the document is
+// as of, the TRAINING watermark and the autologous banner where they apply — and, at the end, the
+// frame written on every page and the bytes collected. One place, so that the batch record, the
+// certificate of analysis, the evidence packet and the periodic review cannot drift apart in what
+// an archival copy must carry (regulations.md P1–P5).
+import type { BatchRecordExport } from '../schemas/export.js';
+import { archivalDocument, pdfBytes, type ArchivalOptions } from './archival.js';
+import { Sheet, type Frame } from './layout.js';
+import { fill, type Messages } from './messages/index.js';
+import { time, type Reader } from './values.js';
+
+export interface Report {
+  sheet: Sheet;
+  /** Writes the frame on every page and returns the document's bytes. */
+  end(): Promise<Buffer>;
+}
+
+/** Opens an archival document with its frame, fonts and metadata, on its first page. */
+export function openReport(o: ArchivalOptions & { frame: Omit<Frame, 'pageOf'>; m: Messages }): Report {
+  const { frame, m, ...archival } = o;
+  const doc = archivalDocument(archival);
+  const sheet = new Sheet(doc, { ...frame, pageOf: (page, pages) => fill(m.pageOf, { page, pages }) });
+  sheet.newPage();
+  return {
+    sheet,
+    end: () => {
+      sheet.finish();
+      return pdfBytes(doc);
+    },
+  };
+}
+
+/**
+ * The frame of a document about one batch: its batch number, DIN, process and version on every page
+ * (regulations.md R3), the record's time and chain-of-identity id in the footer, TRAINING behind
+ * every page of a training record, FOR AUTOLOGOUS USE ONLY above the header where the process is
+ * autologous (21 CFR 1271.90(c)).
+ */
+export function batchFrame(r: Reader, record: Pick<BatchRecordExport, 'batch' | 'process' | 'asOf' | 'training'>): Omit<Frame, 'pageOf'> {
+  const { m } = r;
+  const b = record.batch;
+  return {
+    header: fill(m.header, { batch: b.batchNumber, din: `${b.din}${b.dinCheck}`, process: record.process.id, version: record.process.version }),
+    footer: `${fill(m.asOf, { time: time(r, record.asOf) })} · ${b.chainOfIdentityId}${record.training ? ` · ${m.training}` : ''}`,
+    ...(record.training && { watermark: m.training }),
+    ...(r.def.autologous && { banner: m.autologous }),
+  };
+}
