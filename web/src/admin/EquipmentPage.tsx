@@ -1,7 +1,7 @@
 // Equipment and its calibration: registered by a supervisor or QA; a calibration records the new due date.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, read } from '../api/client';
-import type { Equipment, Page } from '../api/types';
+import type { Equipment } from '../api/types';
 import { useI18n } from '../app/i18n';
 import { useSession } from '../app/session';
 import { TextField } from '../ui/fields';
@@ -18,7 +18,7 @@ export function EquipmentPage() {
   const [due, setDue] = useState('');
   const today = new Date(site.now()).toISOString().slice(0, 10);
 
-  const load = useCallback(async () => setItems((await read<Page<Equipment>>(api.GET('/api/v1/equipment', { params: { query: { limit: 500 } } }))).items), []);
+  const load = useCallback(async () => setItems((await read(api.GET('/api/v1/equipment', { params: { query: { limit: 500 } } }))).items), []);
   useEffect(() => { void load(); }, [load]);
 
   const register = async (e: FormEvent) => {

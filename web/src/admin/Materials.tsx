@@ -2,7 +2,7 @@
 // them with a reason (21 CFR 211.84: production does not release its own materials).
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, read } from '../api/client';
-import type { Material, Page } from '../api/types';
+import type { Material } from '../api/types';
 import { useI18n } from '../app/i18n';
 import { hasRole, useSession } from '../app/session';
 import { SelectField, TextField } from '../ui/fields';
@@ -22,7 +22,7 @@ export function Materials() {
   const [changing, setChanging] = useState<{ m: Material; to: Status } | null>(null);
   const today = new Date(site.now()).toISOString().slice(0, 10);
 
-  const load = useCallback(async () => setItems((await read<Page<Material>>(api.GET('/api/v1/materials', { params: { query: { limit: 500 } } }))).items), []);
+  const load = useCallback(async () => setItems((await read(api.GET('/api/v1/materials', { params: { query: { limit: 500 } } }))).items), []);
   useEffect(() => { void load(); }, [load]);
 
   const register = async (e: FormEvent) => {

@@ -15,7 +15,7 @@ export function TrainingClock() {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      const r = await read<{ now: string }>(api.POST('/api/v1/training/clock', { body: { advanceHours: Number(hours.replace(',', '.')) } }));
+      const r = await read(api.POST('/api/v1/training/clock', { body: { advanceHours: Number(hours.replace(',', '.')) } }));
       await site.refresh();
       setNow(Date.parse(r.now));
       setHours('');

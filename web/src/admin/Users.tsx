@@ -2,7 +2,7 @@
 // password, unlock after a lockout — each with a reason (21 CFR 11.10(d), (g); Annex 11 §12).
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, read } from '../api/client';
-import type { Page, Role, User } from '../api/types';
+import type { Role, User } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
 import { TextField } from '../ui/fields';
 import { ProblemMessage } from '../ui/ProblemMessage';
@@ -40,8 +40,8 @@ export function Users() {
   const [tempPassword, setTempPassword] = useState('');
 
   const load = useCallback(async () => {
-    setUsers((await read<Page<User>>(api.GET('/api/v1/users', { params: { query: { limit: 500 } } }))).items);
-    setAlerts((await read<{ items: Alert[] }>(api.GET('/api/v1/alerts')).catch(() => ({ items: [] }))).items.filter((a) => a.open));
+    setUsers((await read(api.GET('/api/v1/users', { params: { query: { limit: 500 } } }))).items);
+    setAlerts((await read(api.GET('/api/v1/alerts')).catch(() => ({ items: [] }))).items.filter((a) => a.open));
   }, []);
   useEffect(() => { void load(); }, [load]);
 

@@ -33,6 +33,8 @@ export class ApiError extends Error {
 }
 
 type Answer = { data?: unknown; error?: unknown; response: Response };
+/** The body of an answer's success, as the generated schema declares it for that operation. */
+type Body<A extends Answer> = NonNullable<A['data']>;
 
 /** Listeners told when the session turned out to be gone (the page then asks to log in again). */
 const expiredListeners = new Set<() => void>();
@@ -46,9 +48,9 @@ export const onSessionExpired = (listener: () => void) => {
  * A 401 is either a session that ended or (on a signed request) wrong signature credentials: the
  * session is asked (GET /me) to tell which, and only an ended session sends the user to log in.
  */
-export async function read<T>(answer: Promise<Answer>): Promise<T> {
+export async function read<A extends Answer>(answer: Promise<A>): Promise<Body<A>> {
   const { data, error, response } = await answer;
-  if (response.ok) return data as T;
+  if (response.ok) return data as Body<A>;
   const problem: Problem = isProblem(error) ? error : { type: 'about:blank', title: response.statusText, status: response.status, detail: response.statusText };
   if (response.status === 401 && !response.url.endsWith('/auth/login')) {
     const me = await api.GET('/api/v1/me');

@@ -27,7 +27,7 @@ export function App() {
   useEffect(() => { setApiLanguage(lang); document.documentElement.lang = lang; }, [lang]);
 
   const refreshSite = useCallback(async () => {
-    const s = await read<Site>(api.GET('/api/v1/site'));
+    const s = await read(api.GET('/api/v1/site'));
     setSite({ training: s.training, offset: Date.parse(s.now) - Date.now() });
   }, []);
 
@@ -37,9 +37,9 @@ export function App() {
     (async () => {
       // Both at once (a page load waits for them): the CSRF token is only used when there is a session.
       const [me, csrf] = await Promise.all([api.GET('/api/v1/me'), api.GET('/api/v1/auth/csrf')]);
-      if (!me.response.ok || !csrf.response.ok) return setUser(null);
-      setCsrfToken((csrf.data as unknown as { csrfToken: string }).csrfToken);
-      setUser(me.data as unknown as User);
+      if (!me.data || !csrf.data) return setUser(null);
+      setCsrfToken(csrf.data.csrfToken);
+      setUser(me.data);
     })().catch(() => setUser(null));
     return onSessionExpired(() => setExpired(true));
   }, [refreshSite]);

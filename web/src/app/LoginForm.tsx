@@ -17,7 +17,7 @@ export function LoginForm({ onLoggedIn, username: knownUser, embedded }: { onLog
     e.preventDefault();
     setBusy(true);
     try {
-      const s = await read<Session>(api.POST('/api/v1/auth/login', { body: { username, password } }));
+      const s = await read(api.POST('/api/v1/auth/login', { body: { username, password } }));
       setCsrfToken(s.csrfToken);
       onLoggedIn({ ...s.user, mustChangePassword: s.mustChangePassword });
     } catch (err) {

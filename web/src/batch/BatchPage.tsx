@@ -3,7 +3,7 @@
 // the entries themselves.
 import { useCallback, useEffect, useState } from 'react';
 import { api, read } from '../api/client';
-import type { Batch, Deviation, Entry, Equipment, Material, Page, ProcessDefinition } from '../api/types';
+import type { Batch, Deviation, Entry, Equipment, Material, ProcessDefinition } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
 import { useSession } from '../app/session';
 import { StepForm } from './StepForm';
@@ -36,8 +36,8 @@ export function BatchPage({ id }: { id: string }) {
   // Lots and equipment are stored by id; the timeline shows their lot numbers and asset ids.
   useEffect(() => {
     void Promise.all([
-      read<Page<Material>>(api.GET('/api/v1/materials', { params: { query: { limit: 500 } } })),
-      read<Page<Equipment>>(api.GET('/api/v1/equipment', { params: { query: { limit: 500 } } })),
+      read(api.GET('/api/v1/materials', { params: { query: { limit: 500 } } })),
+      read(api.GET('/api/v1/equipment', { params: { query: { limit: 500 } } })),
     ]).then(([m, e]) => setNames(Object.fromEntries([
       ...m.items.map((x) => [x.id, `${x.lotNumber} (${x.name})`]),
       ...e.items.map((x) => [x.id, `${x.assetId} (${x.name})`]),
@@ -46,8 +46,8 @@ export function BatchPage({ id }: { id: string }) {
 
   const load = useCallback(async () => {
     const [b, devs] = await Promise.all([
-      read<Batch>(api.GET('/api/v1/batches/{id}', { params: { path: { id } } })),
-      read<Page<Deviation>>(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })),
+      read(api.GET('/api/v1/batches/{id}', { params: { path: { id } } })),
+      read(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })),
     ]);
     setDef(await loadProcess(b.processId));
     setBatch(b);
@@ -82,11 +82,11 @@ export function BatchPage({ id }: { id: string }) {
     const entry = b.entries?.find((e) => e.id === entryId);
     // The witness is usually beside the performer: their button gets the focus.
     setFocusAfter(entry?.verified === false ? `verify-${entryId}` : b.availableSteps[0] ? `record-${b.availableSteps[0].stepId}` : null);
-    void read<Page<Deviation>>(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })).then((p) => setDeviations(p.items));
+    void read(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })).then((p) => setDeviations(p.items));
   };
 
   const verify = async ({ username, password }: Credentials) => {
-    const r = await read<{ entry: Entry; batch: Batch }>(api.POST('/api/v1/batches/{id}/entries/{entryId}/verify', {
+    const r = await read(api.POST('/api/v1/batches/{id}/entries/{entryId}/verify', {
       params: { path: { id: batch.id, entryId: verifying!.id } }, body: { signature: { username, password }, expectedVersion: batch.version },
     }));
     setVerifying(null);
@@ -123,7 +123,7 @@ export function BatchPage({ id }: { id: string }) {
           <div><dt>{t('batch.process')}</dt><dd>{def.title[lang]} (v{batch.processVersion})</dd></div>
           <div><dt>{t('batch.status')}</dt><dd>{t(`status.${batch.status}`)}</dd></div>
           <div><dt>{t('batch.din')}</dt><dd className="mono">{batch.din} {batch.dinCheck}</dd></div>
-          <div><dt>{t('batch.patient')}</dt><dd>{batch.patient.id} · {batch.patient.weightKg} kg</dd></div>
+          {batch.patient && <div><dt>{t('batch.patient')}</dt><dd>{batch.patient.id} · {batch.patient.weightKg} kg</dd></div>}
           <div><dt>{t('batch.started')}</dt><dd>{formatTime(batch.createdAt, lang)}</dd></div>
           <div><dt>{t('batch.deviations')}</dt><dd>{t('batch.openDeviations', { n: batch.openDeviations })}</dd></div>
         </dl>
@@ -138,7 +138,7 @@ export function BatchPage({ id }: { id: string }) {
         <div className="side">
           {form ?? <p className="card muted">{active ? t('batch.chooseStep') : t('batch.closed')}</p>}
           <DeviationList deviations={deviations} def={def} />
-          {active && <ReportDeviation batch={batch} def={def} onDone={(b) => { setBatch(b); setNotice(t('deviation.reported')); void load(); }} />}
+          {active && <ReportDeviation batch={batch} def={def} onDone={() => { setNotice(t('deviation.reported')); void load(); }} />}
         </div>
       </div>
       {verifying && (

@@ -7,7 +7,7 @@ import { SelectField, TextArea } from '../ui/fields';
 import { ProblemMessage } from '../ui/ProblemMessage';
 
 /** A deviation reported by hand at the bench (what happened, how serious, at which step). */
-export function ReportDeviation({ batch, def, onDone }: { batch: Batch; def: ProcessDefinition; onDone: (b: Batch) => void }) {
+export function ReportDeviation({ batch, def, onDone }: { batch: Batch; def: ProcessDefinition; onDone: () => void }) {
   const { t, lang } = useI18n();
   const [open, setOpen] = useState(false);
   const [description, setDescription] = useState('');
@@ -18,11 +18,11 @@ export function ReportDeviation({ batch, def, onDone }: { batch: Batch; def: Pro
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      const r = await read<{ batch: Batch }>(api.POST('/api/v1/batches/{id}/deviations', { params: { path: { id: batch.id } }, body: {
+      await read(api.POST('/api/v1/batches/{id}/deviations', { params: { path: { id: batch.id } }, body: {
         description, severity: severity as 'minor' | 'major' | 'critical', ...(stepId && { stepId }), expectedVersion: batch.version } }));
       setOpen(false);
       setDescription('');
-      onDone(r.batch);
+      onDone();
     } catch (err) {
       if (err instanceof ApiError) setError(err);
     }

@@ -15,12 +15,12 @@ export function NewBatch() {
   const [patientId, setPatientId] = useState('');
   const [weight, setWeight] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
-  useEffect(() => { void read<ProcessSummary[]>(api.GET('/api/v1/processes')).then(setProcesses); }, []);
+  useEffect(() => { void read(api.GET('/api/v1/processes')).then(setProcesses); }, []);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      const b = await read<Batch>(api.POST('/api/v1/batches', {
+      const b = await read(api.POST('/api/v1/batches', {
         body: { processId, din: din.trim(), patient: { id: patientId.trim(), weightKg: Number(weight.replace(',', '.')) } },
       }));
       navigate(`/batches/${b.id}`);

@@ -5,7 +5,7 @@
 // to the next empty required field, or opens the signature when none is left.
 import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { api, ApiError, read } from '../api/client';
-import type { Batch, Entry, Equipment, Field, Material, Page } from '../api/types';
+import type { Batch, Entry, Equipment, Field, Material } from '../api/types';
 import { useI18n } from '../app/i18n';
 import { useSession } from '../app/session';
 import { SelectField, TextArea, TextField } from '../ui/fields';
@@ -28,11 +28,11 @@ function useChoices(fields: Field[], today: string): Record<string, Choice[]> {
       const out: Record<string, Choice[]> = {};
       for (const f of fields) {
         if (f.kind === 'lot' && f.materialType) {
-          const page = await read<Page<Material>>(api.GET('/api/v1/materials', { params: { query: { type: f.materialType, limit: 500 } } }));
+          const page = await read(api.GET('/api/v1/materials', { params: { query: { type: f.materialType, limit: 500 } } }));
           out[f.name] = page.items.filter((m) => m.status === 'released' && m.expiresOn >= today)
             .map((m) => ({ value: m.id, label: `${m.lotNumber} · ${m.name} · ${m.expiresOn}` }));
         } else if (f.kind === 'equipment' && f.equipmentType) {
-          const page = await read<Page<Equipment>>(api.GET('/api/v1/equipment', { params: { query: { type: f.equipmentType, limit: 500 } } }));
+          const page = await read(api.GET('/api/v1/equipment', { params: { query: { type: f.equipmentType, limit: 500 } } }));
           out[f.name] = page.items.filter((e) => e.calibrationDueOn >= today)
             .map((e) => ({ value: e.id, label: `${e.assetId} · ${e.name} · ${e.calibrationDueOn}` }));
         }
@@ -128,10 +128,10 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
     const signature = { username, password };
     try {
       const r = mode.kind === 'record'
-        ? await read<{ entry: Entry; batch: Batch }>(api.POST('/api/v1/batches/{id}/steps/{stepId}', {
+        ? await read(api.POST('/api/v1/batches/{id}/steps/{stepId}', {
           params: { path: { id: batch.id, stepId: mode.stepId } }, body: { values: values(), signature, expectedVersion: batch.version },
         }))
-        : await read<{ entry: Entry; batch: Batch }>(api.POST('/api/v1/batches/{id}/entries/{entryId}/corrections', {
+        : await read(api.POST('/api/v1/batches/{id}/entries/{entryId}/corrections', {
           params: { path: { id: batch.id, entryId: mode.entry.id } }, body: { values: values(), reason, signature, expectedVersion: batch.version },
         }));
       setSigning(false);

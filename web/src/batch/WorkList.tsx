@@ -2,7 +2,7 @@
 // waits for a witness, most urgent first.
 import { useEffect, useState } from 'react';
 import { api, read } from '../api/client';
-import type { Batch, Page, PendingItem } from '../api/types';
+import type { BatchSummary, PendingItem } from '../api/types';
 import type { MessageKey } from '../i18n/en';
 import { formatTime, useI18n } from '../app/i18n';
 import { hasRole, useSession } from '../app/session';
@@ -10,7 +10,7 @@ import { Link } from '../ui/Link';
 
 interface Due { title: string; stepId: string; state: 'overdue' | 'due' | 'upcoming'; at?: string }
 
-export function dueSteps(b: Batch, now: number): Due[] {
+export function dueSteps(b: BatchSummary, now: number): Due[] {
   return b.availableSteps.filter((s) => !s.repeatable || (s.remaining ?? 1) > 0).map((s) => {
     const opens = s.window?.opensAt ? Date.parse(s.window.opensAt) : undefined;
     const closes = s.window?.closesAt ? Date.parse(s.window.closesAt) : undefined;
@@ -19,7 +19,7 @@ export function dueSteps(b: Batch, now: number): Due[] {
   });
 }
 
-const urgency = (b: Batch, now: number) => {
+const urgency = (b: BatchSummary, now: number) => {
   const d = dueSteps(b, now);
   return d.some((x) => x.state === 'overdue') ? 0 : (b.state?.pendingVerification?.length ?? 0) > 0 ? 1 : d.some((x) => x.state === 'due') ? 2 : 3;
 };
@@ -27,14 +27,14 @@ const urgency = (b: Batch, now: number) => {
 export function WorkList() {
   const { t, lang } = useI18n();
   const { user, site } = useSession();
-  const [batches, setBatches] = useState<Batch[] | null>(null);
+  const [batches, setBatches] = useState<BatchSummary[] | null>(null);
   const [pending, setPending] = useState<PendingItem[]>([]);
   useEffect(() => {
-    void read<Page<PendingItem>>(api.GET('/api/v1/me/pending', { params: { query: { limit: 200 } } }))
+    void read(api.GET('/api/v1/me/pending', { params: { query: { limit: 200 } } }))
       .then((p) => setPending(p.items.filter((i) => i.due !== 'upcoming'))).catch(() => setPending([]));
     (async () => {
       const statuses = hasRole(user, 'qc') && !hasRole(user, 'operator', 'supervisor') ? ['qc_testing'] as const : ['in_process', 'qc_testing'] as const;
-      const pages = await Promise.all(statuses.map((status) => read<Page<Batch>>(api.GET('/api/v1/batches', { params: { query: { status, limit: 200 } } }))));
+      const pages = await Promise.all(statuses.map((status) => read(api.GET('/api/v1/batches', { params: { query: { status, limit: 200 } } }))));
       setBatches(pages.flatMap((p) => p.items));
     })().catch(() => setBatches([]));
   }, [user, lang]);
@@ -70,7 +70,7 @@ export function WorkList() {
               <li key={b.id} className="card work-item">
                 <Link to={`/batches/${b.id}`} className="work-link">
                   <span className="batch-number">{b.batchNumber}</span>
-                  <span className="muted"> · {b.processId.toUpperCase()} · {t('batch.patient')} {b.patient.id} · {t(`status.${b.status}`)}</span>
+                  <span className="muted"> · {b.processId.toUpperCase()} · {b.patient && `${t('batch.patient')} ${b.patient.id}`} · {t(`status.${b.status}`)}</span>
                 </Link>
                 <ul className="due">
                   {due.map((d) => (

@@ -5,12 +5,14 @@ import type { DefinitionStep, Entry, Field, Lang, ProcessDefinition } from '../a
 
 const cache = new Map<string, Promise<ProcessDefinition>>();
 export function loadProcess(id: string): Promise<ProcessDefinition> {
-  if (!cache.has(id)) cache.set(id, read<ProcessDefinition>(api.GET('/api/v1/processes/{id}', { params: { path: { id } } })));
+  if (!cache.has(id)) cache.set(id, read(api.GET('/api/v1/processes/{id}', { params: { path: { id } } })));
   return cache.get(id)!;
 }
 
+/** A definition's fields as a step form reads them (the API's StepField): the label in the chosen
+ *  language, and a computed field (an expression in the definition) marked as computed. */
 export const fieldsOf = (step: DefinitionStep, lang: Lang): Field[] =>
-  step.fields.map((f) => ({ ...f, label: f.label[lang], required: f.required !== false }));
+  step.fields.map((f) => ({ ...f, label: f.label[lang], required: f.required !== false, computed: f.computed !== undefined }));
 
 /** The {step, field} whose recorded time the definition counts culture days from (daysSince), if any. */
 export function dayZeroRef(def: ProcessDefinition): { step: string; field: string } | undefined {

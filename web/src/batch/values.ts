@@ -43,7 +43,7 @@ export function toLocalInput(ms: number): string {
 
 export function outside(spec: Spec | undefined, v: unknown): boolean {
   if (!spec || v === undefined) return false;
-  if (spec.oneOf) return !spec.oneOf.includes(v);
+  if (spec.oneOf) return !spec.oneOf.some((o) => o === v);
   if (typeof v !== 'number') return false;
   return (spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)
     || (spec.minExclusive !== undefined && v <= spec.minExclusive) || (spec.maxExclusive !== undefined && v >= spec.maxExclusive);

@@ -4,7 +4,7 @@
 // to download.
 import { useCallback, useEffect, useState } from 'react';
 import { api, read } from '../api/client';
-import type { DeviationDetail, Review, ReviewException } from '../api/types';
+import type { Deviation, Review, ReviewException } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
 import { hasRole, useSession } from '../app/session';
 import { Link } from '../ui/Link';
@@ -21,7 +21,7 @@ function targetLink(batchId: string, x: ReviewException): string {
   return `/batches/${batchId}`;
 }
 
-function DeviationCard({ d, qa, sign }: { d: DeviationDetail; qa: boolean; sign: (s: Signing) => void }) {
+function DeviationCard({ d, qa, sign }: { d: Deviation; qa: boolean; sign: (s: Signing) => void }) {
   const { t, lang } = useI18n();
   const [chosen, setOpen] = useState<'investigate' | 'close' | null>(null);
   // Once signed, the deviation moves on and its form goes away.
@@ -90,7 +90,7 @@ export function ReviewPage({ id }: { id: string }) {
   const [physicianRequest, setPhysicianRequest] = useState('');
   const [notice, setNotice] = useState('');
 
-  const load = useCallback(async () => setReview(await read<Review>(api.GET('/api/v1/batches/{id}/review', { params: { path: { id } } }))), [id]);
+  const load = useCallback(async () => setReview(await read(api.GET('/api/v1/batches/{id}/review', { params: { path: { id } } }))), [id]);
   useEffect(() => { void load(); }, [load, lang]);
 
   if (!review) return <p className="loading">{t('common.loading')}</p>;
@@ -115,7 +115,7 @@ export function ReviewPage({ id }: { id: string }) {
         <dl className="facts">
           <div><dt>{t('batch.status')}</dt><dd>{t(`status.${b.status}`)}</dd></div>
           <div><dt>{t('batch.din')}</dt><dd className="mono">{b.din} {b.dinCheck}</dd></div>
-          <div><dt>{t('batch.patient')}</dt><dd>{b.patient.id}</dd></div>
+          {b.patient && <div><dt>{t('batch.patient')}</dt><dd>{b.patient.id}</dd></div>}
           <div><dt>{t('batch.deviations')}</dt><dd>{t('batch.openDeviations', { n: b.openDeviations })}</dd></div>
         </dl>
         <nav className="row downloads" aria-label={t('review.downloads')}>

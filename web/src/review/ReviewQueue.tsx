@@ -2,7 +2,7 @@
 // review or released.
 import { useEffect, useState } from 'react';
 import { api, read } from '../api/client';
-import type { Batch, Page, PendingItem } from '../api/types';
+import type { BatchSummary, PendingItem } from '../api/types';
 import { useI18n } from '../app/i18n';
 import { Link } from '../ui/Link';
 import type { MessageKey } from '../i18n/en';
@@ -10,11 +10,11 @@ import type { MessageKey } from '../i18n/en';
 export function ReviewQueue() {
   const { t, lang } = useI18n();
   const [pending, setPending] = useState<PendingItem[] | null>(null);
-  const [batches, setBatches] = useState<Batch[]>([]);
+  const [batches, setBatches] = useState<BatchSummary[]>([]);
   useEffect(() => {
-    void read<Page<PendingItem>>(api.GET('/api/v1/me/pending', { params: { query: { limit: 500 } } })).then((p) => setPending(p.items)).catch(() => setPending([]));
+    void read(api.GET('/api/v1/me/pending', { params: { query: { limit: 500 } } })).then((p) => setPending(p.items)).catch(() => setPending([]));
     void Promise.all((['qc_testing', 'qa_review', 'released'] as const).map((status) =>
-      read<Page<Batch>>(api.GET('/api/v1/batches', { params: { query: { status, limit: 200 } } })))).then((ps) => setBatches(ps.flatMap((p) => p.items))).catch(() => {});
+      read(api.GET('/api/v1/batches', { params: { query: { status, limit: 200 } } })))).then((ps) => setBatches(ps.flatMap((p) => p.items))).catch(() => {});
   }, [lang]);
   const byBatch = new Map<string, PendingItem[]>();
   for (const p of pending ?? []) byBatch.set(p.batchId, [...(byBatch.get(p.batchId) ?? []), p]);
