@@ -96,6 +96,8 @@ export const EntryParams = z.strictObject({ id: Id, entryId: Id });
 
 // Master batch records: process versions and their signed lifecycle.
 export const ProcessVersionParams = z.strictObject({ id: Id, version: z.coerce.number().int().min(1).max(1_000_000) });
+/** A change over content read before (RFC 9110 §13.1.1): the ETag that GET gave, e.g. `"3f2a…"`. */
+export const IfMatchHeaders = z.object({ 'if-match': z.string().max(1000).optional().describe('The ETag of the content this change replaces (required; 428 without it, 412 when it has changed)') });
 export const CompareParams = ProcessVersionParams.extend({ other: z.coerce.number().int().min(1).max(1_000_000) });
 /** The meaning each lifecycle action signs with (set by the server; a different one sent is 400). */
 export const VERSION_MEANINGS = { submit: 'authored', review: 'reviewed', approve: 'approved', 'make-effective': 'effective', withdraw: 'withdrawn' } as const;

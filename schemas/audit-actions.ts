@@ -73,6 +73,8 @@ export const AUDIT_ACTIONS = {
 
   // Master batch records: process versions and their signed lifecycle
   'process.version-created': action<undefined, { processId: string; version: number; hash: string; source: string; status: string }>()('process', 'change'),
+  // A draft's content replaced by its author: the content hashes before and after (the definitions are the version's).
+  'process.version-edited': action<{ hash: string }, { hash: string; processId: string; version: number }>()('process', 'change'),
   'process.version-transition': action<{ status: string }, { status: string; action: string; meaning: string } & Signed>()('process', 'change'),
   'process.version-superseded': action<{ status: string }, { status: 'superseded'; by: number }>()('process', 'change'),
 

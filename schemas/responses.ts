@@ -35,10 +35,12 @@ const PROBLEM_TEXT: Record<number, string> = {
   404: 'Unknown id',
   405: 'Method not allowed on this path (`Allow` lists the methods it serves)',
   409: "Not allowed in the batch's current state, or a stale `expectedVersion`",
+  412: 'The `If-Match` names content that has changed since it was read (reload it)',
   413: 'Request body too large',
   415: 'Unsupported media type (bodies are JSON)',
   422: 'Refused by a business rule (expired lot, identity mismatch, equipment out of calibration, …)',
   423: 'Account locked',
+  428: 'The change must name the content it replaces (`If-Match` with the ETag read)',
   429: 'Too many requests, or the server is busy checking passwords (`Retry-After` says when to try again)',
   500: 'Internal error (logged; the detail never leaks internals)',
 };

@@ -23,6 +23,10 @@ export const unauthorized = (detail: string) => new AppError('unauthorized', 401
 export const forbidden = (code: string, detail: string) => new AppError(code, 403, detail);
 export const notFound = (what: string, id: string) => new AppError('not-found', 404, `${what} ${id} does not exist`);
 export const conflict = (code: string, detail: string) => new AppError(code, 409, detail);
+/** RFC 9110 §13.1.1: the If-Match a client sent names another representation than the current one (a lost update). */
+export const preconditionFailed = (detail: string) => new AppError('stale-content', 412, detail);
+/** RFC 6585 §3: a change that could overwrite another person's must say which content it replaces (If-Match). */
+export const preconditionRequired = (detail: string) => new AppError('if-match-required', 428, detail);
 export const refused = (code: string, detail: string, errors?: FieldProblem[]) => new AppError(code, 422, detail, errors);
 export const locked = (detail: string) => new AppError('account-locked', 423, detail);
 /** The server's clock reads earlier than the last row of a chain: no write until it is put right (ALCOA consistent). */
@@ -35,8 +39,8 @@ export function tooManyRequests(code: string, detail: string, retryAfterSeconds:
 
 export const TITLES: Record<number, string> = {
   400: 'Invalid input', 401: 'Not authenticated', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
-  406: 'Not acceptable', 408: 'Request timeout', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
-  422: 'Refused by a business rule', 423: 'Account locked', 429: 'Too many requests', 431: 'Request header fields too large', 500: 'Internal error', 503: 'Service unavailable',
+  406: 'Not acceptable', 408: 'Request timeout', 409: 'Conflict', 412: 'Precondition failed', 413: 'Payload too large', 415: 'Unsupported media type',
+  422: 'Refused by a business rule', 423: 'Account locked', 428: 'Precondition required', 429: 'Too many requests', 431: 'Request header fields too large', 500: 'Internal error', 503: 'Service unavailable',
 };
 
 /** Marks a refusal whose audit row is already written. */

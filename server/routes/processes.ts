@@ -1,13 +1,15 @@
 // Master batch records under change control: draft a version (POST /processes), list a process's
 // versions, move a version through its signed lifecycle, compare two versions with the batches they
-// touch. GET /processes and GET /processes/{id} (the effective versions) stay in registries.ts.
+// touch; a draft's author may replace its content (PUT, over the content read: If-Match with the ETag,
+// the content hash). GET /processes and GET /processes/{id} (the effective versions) stay in registries.ts.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
-import { CompareParams, IdParams, ProcessDefinitionBody, ProcessVersionParams, VersionTransitionBody } from '../../schemas/api.js';
+import { CompareParams, IdParams, IfMatchHeaders, ProcessDefinitionBody, ProcessVersionParams, VersionTransitionBody } from '../../schemas/api.js';
 import { errors, json, ProcessVersionDetail, ProcessVersionList, ProcessVersionSchema, VersionComparisonSchema } from '../../schemas/responses.js';
 import { currentUser } from '../plugins/auth.js';
 import { notFound } from '../errors.js';
 import { createProcessVersion } from '../commands/create-process-version.js';
+import { editProcessVersion } from '../commands/edit-process-version.js';
 import { transitionProcessVersion } from '../commands/transition-process-version.js';
 import { compareVersions } from '../processes/compare-versions.js';
 import { versionOrNotFound, versionView } from '../processes/master-records.js';
@@ -29,10 +31,22 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
 
   app.get('/processes/:id/versions/:version', {
-    schema: { tags: ['processes'], operationId: 'getProcessVersion', summary: 'One version: status, signatures and its definition', params: ProcessVersionParams, response: { 200: json(ProcessVersionDetail, 'The version'), ...errors(400, 401, 404) } },
-  }, async (req) => {
+    schema: { tags: ['processes'], operationId: 'getProcessVersion', summary: 'One version: status, signatures and its definition', params: ProcessVersionParams, response: { 200: json(ProcessVersionDetail, 'The version (`ETag` is its content hash: send it as `If-Match` to change a draft)'), ...errors(400, 401, 404) } },
+  }, async (req, reply) => {
     const v = versionOrNotFound(ctx, req.params.id, req.params.version);
-    return { ...versionView(ctx, v), definition: JSON.parse(v.definition) as Record<string, unknown> };
+    return reply.header('etag', `"${v.hash}"`).send({ ...versionView(ctx, v), definition: JSON.parse(v.definition) as Record<string, unknown> });
+  });
+
+  app.put('/processes/:id/versions/:version', {
+    schema: {
+      tags: ['processes'], operationId: 'editProcessVersion',
+      summary: 'Replace the content of a draft version (its author only), over the content read: `If-Match` with the ETag of GET …/versions/{version}; problems per JSON path',
+      params: ProcessVersionParams, headers: IfMatchHeaders, body: ProcessDefinitionBody,
+      response: { 200: json(ProcessVersionSchema, 'The draft after the change (`ETag` is its new content hash)'), ...errors(400, 401, 403, 404, 409, 412, 415, 428) },
+    },
+  }, async (req, reply) => {
+    const v = editProcessVersion(ctx, currentUser(req), req.params.id, req.params.version, req.headers['if-match'], req.body);
+    return reply.header('etag', `"${v.hash}"`).send(v);
   });
 
   app.post('/processes/:id/versions/:version/transitions', {

@@ -322,7 +322,8 @@ export interface paths {
         };
         /** One version: status, signatures and its definition */
         get: operations["getProcessVersion"];
-        put?: never;
+        /** Replace the content of a draft version (its author only), over the content read: `If-Match` with the ETag of GET …/versions/{version}; problems per JSON path */
+        put: operations["editProcessVersion"];
         post?: never;
         delete?: never;
         options?: never;
@@ -3339,7 +3340,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The version */
+            /** @description The version (`ETag` is its content hash: send it as `If-Match` to change a draft) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3368,6 +3369,115 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    editProcessVersion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the content this change replaces (required; 428 without it, 412 when it has changed) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        /** @description A process definition (docs/process-definitions.md); its content is checked by the load checks */
+        requestBody: {
+            content: {
+                "application/json": {
+                    id: string;
+                    version: number;
+                    phases: unknown[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The draft after the change (`ETag` is its new content hash) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessVersion"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed in the batch's current state, or a stale `expectedVersion` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `If-Match` names content that has changed since it was read (reload it) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (bodies are JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change must name the content it replaces (`If-Match` with the ETag read) */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
