@@ -73,6 +73,9 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
     return sendProblem(reply, r.status, r.code, r.detail, r.errors);
   };
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+    // A refusal raised below the query builder (the PostgreSQL store refusing text it cannot store) comes wrapped.
+    const cause = (err as { cause?: unknown }).cause;
+    if (!(err instanceof AppError) && cause instanceof AppError) err = cause as unknown as typeof err;
     if (err instanceof AppError && err.retryAfter) reply.header('retry-after', String(err.retryAfter));
     if (err instanceof AppError) return refuse(request, reply, { status: err.status, code: err.code, detail: err.detail, errors: err.errors ?? (err.status === 400 ? [] : undefined) }, err.audited);
     if (hasZodFastifySchemaValidationErrors(err)) {

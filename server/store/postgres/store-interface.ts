@@ -1,0 +1,254 @@
+// The store: the only place that knows SQL. Commands, services and views see this interface, never a
+// driver, so that the same record can live in SQLite (server/store/sqlite/) or PostgreSQL (issue 15;
+// DESIGN.md "The record").
+//
+// Every method is asynchronous, because PostgreSQL's driver is; the SQLite implementation keeps one
+// writer and lets nobody read a transaction's uncommitted rows (docs/design-decisions.md "The store is
+// asynchronous"). The methods are grouped by the tables they touch; `Store` is all of them.
+import * as t from '../tables.js';
+import { legacyChainHash, rowHash, storable, type Cell } from '../chain.js';
+import type { ChainTable, Checkpoint, CheckpointLog, Head } from '../checkpoints.js';
+
+export type UserRow = typeof t.users.$inferSelect;
+export type SessionRow = typeof t.sessions.$inferSelect;
+export type MaterialRow = typeof t.materials.$inferSelect;
+export type EquipmentRow = typeof t.equipment.$inferSelect;
+export type BatchRow = typeof t.batches.$inferSelect;
+export type EntryRow = typeof t.entries.$inferSelect;
+export type SignatureRow = typeof t.signatures.$inferSelect;
+export type AuditRow = typeof t.auditLog.$inferSelect;
+export type RecordPdfRow = typeof t.recordPdfs.$inferSelect;
+export type ProcessVersionRow = typeof t.processVersions.$inferSelect;
+export type ProcessVersionSignatureRow = typeof t.processVersionSignatures.$inferSelect;
+
+export type NewEntry = Omit<EntryRow, 'seq' | 'batchSeq' | 'prevHash' | 'hash'>;
+export type NewSignature = Omit<SignatureRow, 'seq' | 'prevHash' | 'hash'>;
+export type NewAudit = Omit<AuditRow, 'seq' | 'prevHash' | 'hash' | 'before' | 'after'> & { before?: unknown; after?: unknown };
+
+export interface Page<T> { items: T[]; nextCursor?: string }
+
+export type NewUser = typeof t.users.$inferInsert;
+export type NewDefinition = typeof t.processDefinitions.$inferInsert;
+export type DefinitionRow = typeof t.processDefinitions.$inferSelect;
+export type BatchState = Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt' | 'recordState'>;
+export type RunningBatch = Pick<BatchRow, 'id' | 'batchNumber' | 'processVersion' | 'status' | 'training'>;
+export interface DeviationState { id: string; batchNumber: string; deviations: string; signatures: string }
+export interface AuditFilter { from?: string; to?: string; userId?: string; batchId?: string; action?: string }
+
+/**
+ * `kind` says whether the failure can be pinned on one row (`row`: its content no longer matches its
+ * hash, or a signature names another entry) or only on a stretch of the record (`chain`: rows missing,
+ * reordered, rewritten with recomputed hashes, or the checkpoint log damaged).
+ */
+export interface ChainReport {
+  valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' };
+  /** Mutable rows that disagree with the chain (a batch's identity against its creation entry): table, row and field. */
+  mismatches?: RowMismatch[];
+}
+export interface RowMismatch { table: 'batches'; row: string; field: string; row_value: unknown; chain_value: unknown }
+
+export interface ParallelOptions {
+  /** Worker threads (default: one per core, at most 8). */
+  workers?: number;
+  /** Rows per segment handed to a worker (default 50,000). */
+  segmentRows?: number;
+  /** Below this many rows in all, verify in this thread (default 100,000: starting workers costs more). */
+  minRows?: number;
+}
+
+export interface StoreOptions {
+  /** The signed checkpoint log of the chain heads (kept outside the database). */
+  checkpoints?: CheckpointLog;
+  /** Sign the heads every this many appended rows. */
+  checkpointEvery?: number;
+  now?: () => Date;
+}
+
+/** Accounts, their sessions and password history (21 CFR 11.300). */
+export interface UserStore {
+  findUserByUsername(username: string): Promise<UserRow | undefined>;
+  findUserById(id: string): Promise<UserRow | undefined>;
+  listUsers(limit: number, cursor?: string): Promise<Page<UserRow>>;
+  /** Ids of the active users holding the admin role. */
+  activeAdminIds(): Promise<string[]>;
+  countUsers(): Promise<number>;
+  insertUser(row: NewUser): Promise<void>;
+  updateUser(id: string, patch: Partial<NewUser>): Promise<void>;
+  addPasswordHistory(userId: string, passwordHash: string, changedAt: string): Promise<void>;
+  recentPasswordHashes(userId: string, n: number): Promise<string[]>;
+  insertSession(row: SessionRow): Promise<void>;
+  findSession(tokenHash: string): Promise<SessionRow | undefined>;
+  touchSession(tokenHash: string, at: string): Promise<void>;
+  revokeSession(tokenHash: string, at: string): Promise<void>;
+  /** Revokes every open session of a user, but the one whose token hash is `except`. */
+  revokeSessionsOf(userId: string, at: string, except?: string): Promise<void>;
+}
+
+/** Materials and equipment. */
+export interface RegistryStore {
+  insertMaterial(row: MaterialRow): Promise<void>;
+  getMaterial(id: string): Promise<MaterialRow | undefined>;
+  updateMaterialStatus(id: string, status: string): Promise<void>;
+  listMaterials(type: string | undefined, limit: number, cursor?: string): Promise<Page<MaterialRow>>;
+  insertEquipment(row: EquipmentRow): Promise<void>;
+  getEquipment(id: string): Promise<EquipmentRow | undefined>;
+  updateEquipmentCalibration(id: string, calibrationDueOn: string): Promise<void>;
+  findEquipmentByAssetId(assetId: string): Promise<EquipmentRow | undefined>;
+  listEquipment(type: string | undefined, limit: number, cursor?: string): Promise<Page<EquipmentRow>>;
+}
+
+/** Process definitions and the process versions under change control with their signatures. */
+export interface ProcessStore {
+  /** Stores a definition once; the first one under a hash stands. */
+  saveDefinition(row: NewDefinition): Promise<void>;
+  definitionHashes(processId: string, version: number): Promise<string[]>;
+  getDefinition(hash: string): Promise<DefinitionRow | undefined>;
+  insertProcessVersion(row: ProcessVersionRow): Promise<void>;
+  /** Moves a version through its lifecycle; its content is locked by a trigger (migration 0007). */
+  setProcessVersionStatus(id: string, status: string, updatedAt: string): Promise<void>;
+  processVersions(processId?: string): Promise<ProcessVersionRow[]>;
+  processVersion(processId: string, version: number): Promise<ProcessVersionRow | undefined>;
+  appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>): Promise<void>;
+  processVersionSignatures(versionId: string): Promise<ProcessVersionSignatureRow[]>;
+  /** Batches of a process not yet at a final status, with the version each runs: the impact of a change. */
+  runningBatchesOf(processId: string): Promise<RunningBatch[]>;
+}
+
+/** The batches projection (a cache rebuilt from entries), its read model, and the frozen record PDFs. */
+export interface BatchStore {
+  insertBatch(row: BatchRow): Promise<void>;
+  /** Replaces the cached state of a batch; the projection is rebuilt from entries whenever needed. */
+  saveBatchState(id: string, state: BatchState): Promise<void>;
+  getBatch(id: string): Promise<BatchRow | undefined>;
+  listBatches(status: string | undefined, limit: number, cursor?: string): Promise<Page<BatchRow>>;
+  allBatchIds(): Promise<string[]>;
+  /** Batches with at least one entry of this kind (e.g. every batch that has had a deviation). */
+  batchIdsWithEntryKind(kind: string): Promise<string[]>;
+  /** The read model's deviations and signatures (JSON text) of every batch whose read model has a deviation. */
+  deviationStates(): Promise<DeviationState[]>;
+  /** Batches whose projection row has no read model yet (written before it existed). */
+  batchIdsWithoutRecordState(): Promise<string[]>;
+  /** A DIN in use by a batch that is neither terminated nor rejected. */
+  findActiveBatchByDin(din: string): Promise<BatchRow | undefined>;
+  countBatchNumbers(prefix: string): Promise<number>;
+  /** The batch record PDF frozen at disposition, in a language (API.md "PDF bytes"). */
+  getRecordPdf(batchId: string, lang: string): Promise<RecordPdfRow | undefined>;
+  /** Stores a frozen PDF once; the first one stands (append-only, migration 0006). */
+  saveRecordPdf(row: RecordPdfRow): Promise<void>;
+}
+
+/** The record: entries, signatures and audit rows, append-only and hash-chained, and their verification. */
+export interface ChainStore {
+  /** The last row of each chain hashed the old way (0 in a database created after migration 0003). */
+  readonly legacyHeads: LegacyHeads;
+  appendEntry(e: NewEntry): Promise<EntryRow>;
+  appendSignature(s: NewSignature): Promise<SignatureRow>;
+  appendAudit(a: NewAudit): Promise<AuditRow>;
+  /** The number of entries of a batch: its version. */
+  batchVersion(batchId: string): Promise<number>;
+  entriesOfBatch(batchId: string): Promise<EntryRow[]>;
+  getEntry(id: string): Promise<EntryRow | undefined>;
+  /** The signatures of a batch's entries, in the order they were given. */
+  signaturesOfBatch(batchId: string): Promise<SignatureRow[]>;
+  signaturesOf(entryIds: string[]): Promise<SignatureRow[]>;
+  auditOfBatch(batchId: string): Promise<AuditRow[]>;
+  listAudit(f: AuditFilter, limit: number, cursor?: string): Promise<Page<AuditRow>>;
+  /** Every audit row matching the filters, in chain order, a page at a time (constant memory). */
+  iterateAudit(f: AuditFilter): AsyncGenerator<AuditRow>;
+  counts(): Promise<{ entries: number; signatures: number; audit: number }>;
+  lastAudit(): Promise<AuditRow | undefined>;
+  /** Whether the record's first entry is a training entry (undefined when there is none yet). */
+  firstEntryTraining(): Promise<boolean | undefined>;
+  /** The last row of each chain. */
+  heads(): Promise<Record<ChainTable, Head>>;
+  /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */
+  checkpoint(reason: Checkpoint['reason']): Promise<Checkpoint | undefined>;
+  /**
+   * 21 CFR 11.10(a), 211.188(b): the identity a batch row shows must be the one its chained
+   * `batch-created` entry holds; a row edited in the database is named here by table, row and field.
+   */
+  identityMismatches(): Promise<RowMismatch[]>;
+  /** Recomputes every chain and checks it against the signed checkpoints of its heads. */
+  verifyChains(checkpoints?: Checkpoint[]): Promise<ChainReport>;
+  /** The same, spread over every core where the database allows it. */
+  verifyChainsInParallel(checkpoints?: Checkpoint[], opts?: ParallelOptions): Promise<ChainReport>;
+  /**
+   * Whether a batch's own rows (entries, their signatures, its audit rows) still match their hashes.
+   * The entries and signatures a caller has just read may be passed in, so they are not read twice.
+   */
+  batchIntact(batchId: string, read?: { entries: EntryRow[]; signatures: SignatureRow[] }): Promise<boolean>;
+}
+
+/** Settings kept in the database (the mode, the training clock, the legacy heads...). */
+export interface SettingStore {
+  getSetting(key: string): Promise<string | undefined>;
+  putSetting(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends UserStore, RegistryStore, ProcessStore, BatchStore, ChainStore, SettingStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** The database as messages name it: a file, or a PostgreSQL address without its password. */
+  readonly location: string;
+  /**
+   * One write unit, all or nothing: nobody else writes, and nobody reads its rows before it commits.
+   * Store calls made inside `fn` (however deep, across awaits) belong to it; a `transaction` inside it
+   * just runs its function. A clock found gone back (503) is audited after the rollback; the chain
+   * heads are signed after the commit when the interval is due.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The hashed cells of each row, in the column order of CHAINED (chain.ts). */
+export const entryCells = (r: Omit<EntryRow, 'hash' | 'prevHash'>): Cell[] =>
+  [r.seq, r.id, r.batchId, r.batchSeq, r.kind, r.stepId, r.payload, r.recordedAt, r.actorId, r.training ? 1 : 0];
+export const signatureCells = (r: Omit<SignatureRow, 'hash' | 'prevHash'>): Cell[] =>
+  [r.seq, r.id, r.entryId, r.entryHash, r.entrySeq, r.userId, r.username, r.printedName, r.meaning, r.signedAt];
+export const auditCells = (r: Omit<AuditRow, 'hash' | 'prevHash'>): Cell[] =>
+  [r.seq, r.at, r.userId, r.action, r.entity, r.entityId, r.batchId, r.before, r.after, r.reason];
+
+/** What rows written before migration 0003 hashed (chain.ts, legacyChainHash). */
+const legacyHashed = {
+  entries: (r: EntryRow) => ({
+    seq: r.seq, id: r.id, batchId: r.batchId, batchSeq: r.batchSeq, kind: r.kind, stepId: r.stepId,
+    payload: JSON.parse(r.payload) as unknown, recordedAt: r.recordedAt, actorId: r.actorId, training: r.training,
+  }),
+  signatures: (r: SignatureRow) => ({
+    seq: r.seq, id: r.id, entryId: r.entryId, entryHash: r.entryHash, userId: r.userId, username: r.username,
+    printedName: r.printedName, meaning: r.meaning, signedAt: r.signedAt,
+  }),
+  audit_log: (r: AuditRow) => ({
+    seq: r.seq, at: r.at, userId: r.userId, action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
+    before: r.before, after: r.after, reason: r.reason,
+  }),
+};
+
+/** The last row of each chain hashed the old way (0 in a database created after migration 0003). */
+export type LegacyHeads = Record<ChainTable, number>;
+
+/** The hash a row must carry, in the form it was written in. */
+export function expectedHash(table: 'entries', r: EntryRow, legacy: LegacyHeads): string;
+export function expectedHash(table: 'signatures', r: SignatureRow, legacy: LegacyHeads): string;
+export function expectedHash(table: 'audit_log', r: AuditRow, legacy: LegacyHeads): string;
+export function expectedHash(table: ChainTable, r: EntryRow | SignatureRow | AuditRow, legacy: LegacyHeads): string {
+  if (r.seq <= legacy[table]) return legacyChainHash(r.prevHash, (legacyHashed[table] as (x: typeof r) => Record<string, unknown>)(r));
+  const cells = table === 'entries' ? entryCells(r as EntryRow) : table === 'signatures' ? signatureCells(r as SignatureRow) : auditCells(r as AuditRow);
+  return rowHash(r.prevHash, cells);
+}
+
+/** Every string property of a row as the database will store it (chain.ts, storable). */
+export function stored<R extends object>(row: R): R {
+  const out = { ...row } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(out)) if (typeof v === 'string') out[k] = storable(v);
+  return out as R;
+}
+
+const cursorOf = (v: string | number) => Buffer.from(String(v)).toString('base64url');
+export const decodeCursor = (c: string | undefined) => (c ? Buffer.from(c, 'base64url').toString() : undefined);
+
+export function page<T>(rows: T[], limit: number, key: (r: T) => string | number): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: cursorOf(key(items[items.length - 1])) };
+}
+
