@@ -16,7 +16,7 @@ export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [expired, setExpired] = useState(false);
-  const [site, setSite] = useState<{ training: boolean; offset: number }>({ training: false, offset: 0 });
+  const [site, setSite] = useState<{ training: boolean; offset: number; timeZone: string }>({ training: false, offset: 0, timeZone: 'UTC' });
 
   const setLang = useCallback((l: Lang) => {
     localStorage.setItem('cellbatch.lang', l);
@@ -28,7 +28,7 @@ export function App() {
 
   const refreshSite = useCallback(async () => {
     const s = await read(api.GET('/api/v1/site'));
-    setSite({ training: s.training, offset: Date.parse(s.now) - Date.now() });
+    setSite({ training: s.training, offset: Date.parse(s.now) - Date.now(), timeZone: s.timeZone });
   }, []);
 
   useEffect(() => {
@@ -50,7 +50,7 @@ export function App() {
   const loggedIn = (u: User) => { setUser(u); setExpired(false); void refreshSite(); };
   const session: SessionState | null = useMemo(() => user ? {
     user,
-    site: { training: site.training, now: () => Date.now() + site.offset, refresh: refreshSite },
+    site: { training: site.training, timeZone: site.timeZone, now: () => Date.now() + site.offset, refresh: refreshSite },
     logout: async () => {
       await api.POST('/api/v1/auth/logout');
       setCsrfToken('');

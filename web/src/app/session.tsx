@@ -4,6 +4,8 @@ import type { Role, User } from '../api/types';
 
 export interface SiteState {
   training: boolean;
+  /** The site's time zone: expiry and calibration dates are last valid days there. */
+  timeZone: string;
   /** The process clock's now as the terminal reckons it (server's now + time since it was read). */
   now: () => number;
   refresh: () => Promise<void>;

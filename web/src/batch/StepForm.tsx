@@ -5,7 +5,7 @@
 // to the next empty required field, or opens the signature when none is left.
 import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { api, ApiError, read } from '../api/client';
-import type { Batch, Entry, Equipment, Field, Material } from '../api/types';
+import type { Batch, Entry, Field } from '../api/types';
 import { useI18n } from '../app/i18n';
 import { useSession } from '../app/session';
 import { SelectField, TextArea, TextField } from '../ui/fields';
@@ -13,36 +13,26 @@ import { ProblemMessage } from '../ui/ProblemMessage';
 import { SignatureDialog, type Credentials } from './SignatureDialog';
 import { checkIdentity, outside, specText, toLocalInput, typedValue } from './values';
 import { useDraft } from './draft';
+import { choicesFor, resolveScan, siteDate, type Stock } from './pickers';
+import { Picker } from './Picker';
 
 export type StepFormMode = { kind: 'record'; stepId: string } | { kind: 'correct'; entry: Entry };
 
-type Choice = { value: string; label: string };
-
-/** Released, unexpired lots and calibrated equipment of the types the fields ask for. */
-function useChoices(fields: Field[], today: string): Record<string, Choice[]> {
-  const [choices, setChoices] = useState<Record<string, Choice[]>>({});
-  const key = fields.map((f) => `${f.kind}:${f.materialType ?? f.equipmentType ?? ''}`).join(',');
+/** The lots and equipment the pickers choose from and resolve scans against (all of them: a scan of
+ *  one that may not be used says why). */
+function useStock(fields: Field[]): Stock | null {
+  const [stock, setStock] = useState<Stock | null>(null);
+  const needed = fields.some((f) => f.kind === 'lot' || f.kind === 'equipment');
   useEffect(() => {
+    if (!needed) return;
     let live = true;
-    (async () => {
-      const out: Record<string, Choice[]> = {};
-      for (const f of fields) {
-        if (f.kind === 'lot' && f.materialType) {
-          const page = await read(api.GET('/api/v1/materials', { params: { query: { type: f.materialType, limit: 500 } } }));
-          out[f.name] = page.items.filter((m) => m.status === 'released' && m.expiresOn >= today)
-            .map((m) => ({ value: m.id, label: `${m.lotNumber} · ${m.name} · ${m.expiresOn}` }));
-        } else if (f.kind === 'equipment' && f.equipmentType) {
-          const page = await read(api.GET('/api/v1/equipment', { params: { query: { type: f.equipmentType, limit: 500 } } }));
-          out[f.name] = page.items.filter((e) => e.calibrationDueOn >= today)
-            .map((e) => ({ value: e.id, label: `${e.assetId} · ${e.name} · ${e.calibrationDueOn}` }));
-        }
-      }
-      if (live) setChoices(out);
-    })().catch(() => {});
+    Promise.all([
+      read(api.GET('/api/v1/materials', { params: { query: { limit: 500 } } })),
+      read(api.GET('/api/v1/equipment', { params: { query: { limit: 500 } } })),
+    ]).then(([lots, equipment]) => { if (live) setStock({ lots: lots.items, equipment: equipment.items }); }).catch(() => {});
     return () => { live = false; };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, today]);
-  return choices;
+  }, [needed]);
+  return stock;
 }
 
 export function StepForm({ batch, fields, title, instructions, mode, initial, onDone, onCancel }: {
@@ -58,9 +48,9 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
   const [error, setError] = useState<ApiError | null>(null);
   const [signing, setSigning] = useState(false);
   const inputs = useRef<Record<string, HTMLInputElement | HTMLSelectElement | null>>({});
-  const today = new Date(site.now()).toISOString().slice(0, 10);
+  const today = siteDate(site.now(), site.timeZone);
   const editable = useMemo(() => fields.filter((f) => !f.computed), [fields]);
-  const choices = useChoices(editable, today);
+  const stock = useStock(editable);
 
   const set = (name: string, v: string) => {
     setRaw({ ...raw, [name]: v });
@@ -107,11 +97,14 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
   const onKey = (f: Field) => (e: KeyboardEvent<HTMLInputElement | HTMLSelectElement>) => {
     if (e.key !== 'Enter') return;
     e.preventDefault();
-    const v = (e.currentTarget as HTMLInputElement).value;
+    moveOn(f, (e.currentTarget as HTMLInputElement).value, e.currentTarget);
+  };
+
+  const moveOn = (f: Field, v: string, input: HTMLInputElement | HTMLSelectElement) => {
     const m = identityMessage(f, v);
     if (m) {
       setIdentityErrors({ ...identityErrors, [f.name]: m });
-      (e.currentTarget as HTMLInputElement).select?.();
+      (input as HTMLInputElement).select?.();
       return;
     }
     const filled = { ...raw, [f.name]: v };
@@ -186,9 +179,19 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
           }
           const value = raw[f.name] ?? '';
           switch (f.kind) {
-            case 'lot': case 'equipment':
-              return <SelectField {...common} key={f.name} value={value} onChange={(v) => set(f.name, v)} inputRef={ref} onKeyDown={onKey(f)} autoFocus={autoFocus()}
-                options={choices[f.name] ?? []} placeholder={choices[f.name]?.length === 0 ? t(f.kind === 'lot' ? 'step.noLot' : 'step.noEquipment') : t('step.choose')} />;
+            case 'lot': case 'equipment': {
+              const options = stock ? choicesFor(f, stock, today) : [];
+              return <Picker {...common} key={f.name} value={value} onChange={(v) => set(f.name, v)} inputRef={ref} autoFocus={autoFocus()}
+                hint={[common.hint, t('pick.scanHint')].filter(Boolean).join(' · ')} options={options}
+                placeholder={stock && options.length === 0 ? t(f.kind === 'lot' ? 'step.noLot' : 'step.noEquipment') : t('step.choose')}
+                onEnter={(select) => moveOn(f, select.value, select)}
+                onScan={(code, select) => {
+                  if (!stock) return;
+                  const r = resolveScan(f, code, stock, today);
+                  if ('id' in r) { set(f.name, r.id); moveOn(f, r.id, select); }
+                  else setIdentityErrors({ ...identityErrors, [f.name]: t(r.key, r.vars) });
+                }} />;
+            }
             case 'choice': case 'boolean': case 'result':
               if (f.kind === 'boolean' || f.options?.length) {
                 const opts = f.kind === 'boolean' ? [{ value: 'true', label: t('common.yes') }, { value: 'false', label: t('common.no') }] : f.options!.map((o) => ({ value: o, label: o }));

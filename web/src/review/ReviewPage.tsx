@@ -97,6 +97,8 @@ export function ReviewPage({ id }: { id: string }) {
   const b = review.batch;
   const disposition = review.disposition;
   const base = `/api/v1/batches/${encodeURIComponent(id)}`;
+  // The disposition names release tests by step id: said with the test's name.
+  const testNames = (stepIds: string[]) => stepIds.map((s) => review.releaseTests.find((r) => r.stepId === s)?.test ?? s).join(', ');
 
   const sign = async (c: Credentials) => {
     await signing!.send(c);
@@ -183,8 +185,8 @@ export function ReviewPage({ id }: { id: string }) {
             {disposition ? (
               <div>
                 <p><strong>{t(`decision.${disposition.decision}` as MessageKey)}</strong> · {formatTime(disposition.decidedAt, lang)} · {disposition.signature?.printedName}</p>
-                {disposition.decision === 'exceptional-release' && <p className="overdue">{t('review.exceptionalSaid', { failed: disposition.failedTests.join(', ') })}</p>}
-                {disposition.conditional && <p className="warning-text">{t('review.conditionalSaid', { tests: disposition.stillPending.join(', ') || '—' })}</p>}
+                {disposition.decision === 'exceptional-release' && <p className="overdue">{t('review.exceptionalSaid', { failed: testNames(disposition.failedTests) })}</p>}
+                {disposition.conditional && <p className="warning-text">{t('review.conditionalSaid', { tests: testNames(disposition.stillPending) || '—' })}</p>}
                 {disposition.justification && <p>{t('review.justification')}: {disposition.justification}</p>}
               </div>
             ) : qa && review.currentReview ? (

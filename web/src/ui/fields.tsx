@@ -45,14 +45,14 @@ export function TextField(props: Common & {
 
 export function SelectField(props: Common & {
   value: string; onChange: (v: string) => void; options: { value: string; label: string }[]; placeholder: string;
-  onKeyDown?: (e: KeyboardEvent<HTMLSelectElement>) => void; inputRef?: Ref<HTMLSelectElement>; name?: string;
+  onKeyDown?: (e: KeyboardEvent<HTMLSelectElement>) => void; onBlur?: () => void; inputRef?: Ref<HTMLSelectElement>; name?: string;
 }) {
   const id = useId();
   return (
     <FieldFrame id={id} {...props}>
       <select id={id} ref={props.inputRef} name={props.name} value={props.value} required={props.required} autoFocus={props.autoFocus} data-autofocus={props.autoFocus || undefined}
         aria-invalid={props.error ? true : undefined} aria-describedby={describedBy(id, props)}
-        onChange={(e) => props.onChange(e.target.value)} onKeyDown={props.onKeyDown}>
+        onChange={(e) => props.onChange(e.target.value)} onKeyDown={props.onKeyDown} onBlur={props.onBlur}>
         <option value="">{props.placeholder}</option>
         {props.options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
       </select>
