@@ -8,7 +8,10 @@ import { batchFrame, openReport } from './document.js';
 import { Sheet, type Cell, type Line } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from './values.js';
-import { dispositionText, identification, RED, releaseResults, resultCell, type CorrectionPayload, type StepPayload } from './record-parts.js';
+import {
+  deviationBlocks, dispositionBlock, dispositionText, identification, RED, releaseResults, resultCell, signedBy,
+  type CorrectionPayload, type DeviationDoc, type DispositionDoc, type ReviewDoc, type StepPayload,
+} from './record-parts.js';
 
 type Entry = BatchRecordExport['entries'][number];
 export interface BatchRecordPdfInput {
@@ -139,47 +142,14 @@ const plain = (r: Reader, v: unknown): string => {
   return JSON.stringify(v);
 };
 
-interface Signed { signature?: Parameters<typeof signatureText>[1] | null }
-interface DeviationDoc {
-  id: string; kind: string; status: string; severity: string; stepId?: string; description: string; openedAt: string;
-  investigation?: Signed & { recordedAt: string; rootCause: string; productImpact: string; otherBatchesImpact: string; capaReference?: string };
-  reclassifications?: (Signed & { at: string; from: string; to: string; reason: string })[];
-  closure?: Signed & { closedAt: string; investigation: string; conclusion: string };
-}
-interface ReviewDoc extends Signed { signedAt: string; comment?: string; covered: string[] }
-interface DispositionDoc extends Signed {
-  decision: string; decidedAt: string; justification?: string; physicianRequest?: string; conditional: boolean; pendingTests: string[]; failedTests: string[];
-}
 interface ContainerDoc {
   containerId: string; bagNumber: number; filledAt: string; status: string; isbt128: { din: string; division: string };
   volume: { value: number; unit: string } | null; dose: { value: number; unit: string; label: string } | null; labelScan: { value: unknown; result: string };
 }
 
-const signedBy = (r: Reader, x: Signed): [string, Cell] => [r.m.by, x.signature ? signatureText(r, x.signature) : [{ text: r.m.signature.none, color: RED }]];
-const titles = (r: Reader, ids: string[]) => ids.map((id) => r.steps.get(id)?.title[r.lang] ?? id).join(', ');
-
 function deviations(s: Sheet, r: Reader, record: BatchRecordExport) {
-  const { m } = r;
-  s.heading(m.sections.deviations, 2);
-  if (record.deviations.length === 0) return s.note(m.deviation.none);
-  for (const d of record.deviations as unknown as DeviationDoc[]) {
-    s.heading(`${m.deviation.kind}: ${d.kind} · ${m.deviation.severity}: ${d.severity} · ${m.deviation.status}: ${d.status}`, 3);
-    const rows: [string, Cell][] = [
-      [m.deviation.opened, time(r, d.openedAt)],
-      ...(d.stepId ? [[m.deviation.step, r.steps.get(d.stepId)?.title[r.lang] ?? d.stepId] as [string, Cell]] : []),
-      [m.deviation.description, d.description],
-    ];
-    if (d.investigation) {
-      const i = d.investigation;
-      rows.push([m.deviation.investigation, [
-        { text: `${m.deviation.rootCause}: ${i.rootCause}` }, { text: `${m.deviation.productImpact}: ${i.productImpact}` },
-        { text: `${m.deviation.otherBatches}: ${i.otherBatchesImpact}` }, ...(i.capaReference ? [{ text: `CAPA: ${i.capaReference}` }] : []),
-      ]], signedBy(r, i));
-    }
-    for (const c of d.reclassifications ?? []) rows.push([m.deviation.reclassified, `${c.from} > ${c.to}: ${c.reason} (${time(r, c.at)})`], signedBy(r, c));
-    if (d.closure) rows.push([m.deviation.closed, time(r, d.closure.closedAt)], [m.deviation.investigation, d.closure.investigation], [m.deviation.conclusion, d.closure.conclusion], signedBy(r, d.closure));
-    s.keyValues(rows, 0.22);
-  }
+  s.heading(r.m.sections.deviations, 2);
+  deviationBlocks(s, r, record.deviations as unknown as DeviationDoc[]);
 }
 
 function reviewAndDisposition(s: Sheet, r: Reader, record: BatchRecordExport) {
@@ -196,17 +166,7 @@ function reviewAndDisposition(s: Sheet, r: Reader, record: BatchRecordExport) {
       signedBy(r, v),
     ], 0.22);
   }
-  if (d) {
-    s.heading(`${m.cover.disposition} · ${time(r, d.decidedAt)}`, 3);
-    s.keyValues([
-      [m.review.decision, [{ text: dispositionText(r, record), bold: true }]],
-      ...(d.justification ? [[m.review.justification, d.justification] as [string, Cell]] : []),
-      ...(d.physicianRequest ? [[m.review.physicianRequest, d.physicianRequest] as [string, Cell]] : []),
-      ...(d.pendingTests.length ? [[m.review.pendingTests, titles(r, d.pendingTests)] as [string, Cell]] : []),
-      ...(d.failedTests.length ? [[m.review.failedTests, [{ text: titles(r, d.failedTests), color: RED }]] as [string, Cell]] : []),
-      signedBy(r, d),
-    ], 0.22);
-  }
+  if (d) dispositionBlock(s, r, d);
 }
 
 function containers(s: Sheet, r: Reader, record: BatchRecordExport) {

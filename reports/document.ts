@@ -4,10 +4,10 @@
 // frame written on every page and the bytes collected. One place, so that the batch record, the
 // certificate of analysis, the evidence packet and the periodic review cannot drift apart in what
 // an archival copy must carry (regulations.md P1–P5).
-import type { BatchRecordExport } from '../schemas/export.js';
 import { archivalDocument, pdfBytes, type ArchivalOptions } from './archival.js';
 import { Sheet, type Frame } from './layout.js';
 import { fill, type Messages } from './messages/index.js';
+import type { Identified } from './record-parts.js';
 import { time, type Reader } from './values.js';
 
 export interface Report {
@@ -37,7 +37,7 @@ export function openReport(o: ArchivalOptions & { frame: Omit<Frame, 'pageOf'>; 
  * every page of a training record, FOR AUTOLOGOUS USE ONLY above the header where the process is
  * autologous (21 CFR 1271.90(c)).
  */
-export function batchFrame(r: Reader, record: Pick<BatchRecordExport, 'batch' | 'process' | 'asOf' | 'training'>): Omit<Frame, 'pageOf'> {
+export function batchFrame(r: Reader, record: Identified & { asOf: string; training: boolean }): Omit<Frame, 'pageOf'> {
   const { m } = r;
   const b = record.batch;
   return {

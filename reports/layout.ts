@@ -28,7 +28,12 @@ const RULE = '#999999';
 const SIZE = { body: 8.5, small: 7, h1: 15, h2: 11.5, h3: 9.5 };
 const PAD = 2.5;
 
-const cellLines = (c: Cell): Line[] => (typeof c === 'string' ? [{ text: c }] : c);
+// Signs the embedded font (Noto Sans) has no glyph for, written as a reader would type them: a text
+// the record states with them (a specification "≥ 70 %" in an exception's reason, a deviation's
+// description) must not print as empty boxes.
+const MISSING: Record<string, string> = { '≥': '>=', '≤': '<=', '→': '->', '←': '<-' };
+const printable = (t: string) => (/[≥≤→←]/.test(t) ? t.replace(/[≥≤→←]/g, (c) => MISSING[c]) : t);
+const cellLines = (c: Cell): Line[] => (typeof c === 'string' ? [{ text: printable(c) }] : c.some((l) => printable(l.text) !== l.text) ? c.map((l) => ({ ...l, text: printable(l.text) })) : c);
 
 export class Sheet {
   constructor(readonly doc: PDFKit.PDFDocument, private readonly frame: Frame) {
@@ -82,9 +87,11 @@ export class Sheet {
     doc.restore();
   }
 
-  heading(text: string, level: 1 | 2 | 3 = 2) {
+  heading(raw: string, level: 1 | 2 | 3 = 2) {
+    const text = printable(raw);
     const size = level === 1 ? SIZE.h1 : level === 2 ? SIZE.h2 : SIZE.h3;
-    this.ensure(size * 3);
+    // A heading keeps a few lines of what it heads on its page: never alone at the foot of one.
+    this.ensure(size * 3 + (level < 3 ? 4 * SIZE.body : 2 * SIZE.body));
     if (level < 3) this.doc.moveDown(0.4);
     this.doc.font(FONTS.bold).fontSize(size).fillColor(INK).text(text, this.left, this.doc.y, { width: this.width });
     if (level === 2) {
@@ -96,7 +103,8 @@ export class Sheet {
     }
   }
 
-  paragraph(text: string, o: { bold?: boolean; color?: string; size?: number; align?: 'left' | 'center' } = {}) {
+  paragraph(raw: string, o: { bold?: boolean; color?: string; size?: number; align?: 'left' | 'center' } = {}) {
+    const text = printable(raw);
     const size = o.size ?? SIZE.body;
     this.doc.font(o.bold ? FONTS.bold : FONTS.regular).fontSize(size);
     const h = this.doc.heightOfString(text, { width: this.width });

@@ -2,7 +2,7 @@
 // analysis) and the disposition in words. Pure, like the documents.
 import type { BatchRecordExport } from '../schemas/export.js';
 import type { Cell, Sheet } from './layout.js';
-import { num, specText, valueText, type Reader } from './values.js';
+import { num, signatureText, specText, time, valueText, type Reader } from './values.js';
 
 export type Result = 'pass' | 'fail' | 'alert';
 export interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string }
@@ -10,8 +10,69 @@ export interface CorrectionPayload extends StepPayload { correctsEntryId: string
 
 export const RED = '#b00020';
 
+/** What identifies the batch a document is about (the export's batch and process; the packet's batch summary gives the same). */
+export interface Identified {
+  batch: { batchNumber: string; din: string; dinCheck: string; chainOfIdentityId: string; patient?: { id: string; weightKg: number } | null };
+  process: { id: string; version: number; hash: string };
+}
+
+// The QA parts of the record as the views shape them (deviation-view.ts, disposition-view.ts): the
+// export and the evidence packet carry the same objects.
+export interface Signed { signature?: Parameters<typeof signatureText>[1] | null }
+export interface DeviationDoc {
+  id: string; kind: string; status: string; severity: string; stepId?: string; description: string; openedAt: string;
+  investigation?: Signed & { recordedAt: string; rootCause: string; productImpact: string; otherBatchesImpact: string; capaReference?: string };
+  reclassifications?: (Signed & { at: string; from: string; to: string; reason: string })[];
+  closure?: Signed & { closedAt: string; investigation: string; conclusion: string };
+}
+export interface ReviewDoc extends Signed { signedAt: string; comment?: string; covered: string[] }
+export interface DispositionDoc extends Signed {
+  decision: string; decidedAt: string; justification?: string; physicianRequest?: string; conditional: boolean; pendingTests: string[]; failedTests: string[];
+}
+
+export const signedBy = (r: Reader, x: Signed): [string, Cell] => [r.m.by, x.signature ? signatureText(r, x.signature) : [{ text: r.m.signature.none, color: RED }]];
+const titles = (r: Reader, ids: string[]) => ids.map((id) => r.steps.get(id)?.title[r.lang] ?? id).join(', ');
+
+/** Each deviation with its investigation, reclassifications and closure, each signed (C3; 21 CFR 211.192). */
+export function deviationBlocks(s: Sheet, r: Reader, deviations: DeviationDoc[]) {
+  const { m } = r;
+  if (deviations.length === 0) return s.note(m.deviation.none);
+  for (const d of deviations) {
+    s.heading(`${m.deviation.kind}: ${d.kind} · ${m.deviation.severity}: ${d.severity} · ${m.deviation.status}: ${d.status}`, 3);
+    const rows: [string, Cell][] = [
+      [m.deviation.opened, time(r, d.openedAt)],
+      ...(d.stepId ? [[m.deviation.step, r.steps.get(d.stepId)?.title[r.lang] ?? d.stepId] as [string, Cell]] : []),
+      [m.deviation.description, d.description],
+    ];
+    if (d.investigation) {
+      const i = d.investigation;
+      rows.push([m.deviation.investigation, [
+        { text: `${m.deviation.rootCause}: ${i.rootCause}` }, { text: `${m.deviation.productImpact}: ${i.productImpact}` },
+        { text: `${m.deviation.otherBatches}: ${i.otherBatchesImpact}` }, ...(i.capaReference ? [{ text: `CAPA: ${i.capaReference}` }] : []),
+      ]], signedBy(r, i));
+    }
+    for (const c of d.reclassifications ?? []) rows.push([m.deviation.reclassified, `${c.from} > ${c.to}: ${c.reason} (${time(r, c.at)})`], signedBy(r, c));
+    if (d.closure) rows.push([m.deviation.closed, time(r, d.closure.closedAt)], [m.deviation.investigation, d.closure.investigation], [m.deviation.conclusion, d.closure.conclusion], signedBy(r, d.closure));
+    s.keyValues(rows, 0.22);
+  }
+}
+
+/** QA's disposition: the decision in words, its justification, what was pending or failed, the signature. */
+export function dispositionBlock(s: Sheet, r: Reader, d: DispositionDoc) {
+  const { m } = r;
+  s.heading(`${m.cover.disposition} · ${time(r, d.decidedAt)}`, 3);
+  s.keyValues([
+    [m.review.decision, [{ text: dispositionText(r, { disposition: d }), bold: true }]],
+    ...(d.justification ? [[m.review.justification, d.justification] as [string, Cell]] : []),
+    ...(d.physicianRequest ? [[m.review.physicianRequest, d.physicianRequest] as [string, Cell]] : []),
+    ...(d.pendingTests.length ? [[m.review.pendingTests, titles(r, d.pendingTests)] as [string, Cell]] : []),
+    ...(d.failedTests.length ? [[m.review.failedTests, [{ text: titles(r, d.failedTests), color: RED }]] as [string, Cell]] : []),
+    signedBy(r, d),
+  ], 0.22);
+}
+
 /** Who and what the document is about (regulations.md R3: the identity an inspector checks first; a patient by id, never by name). */
-export function identification(r: Reader, record: Pick<BatchRecordExport, 'batch' | 'process'>): [string, Cell][] {
+export function identification(r: Reader, record: Identified): [string, Cell][] {
   const { m } = r;
   const b = record.batch;
   return [
@@ -26,8 +87,8 @@ export function identification(r: Reader, record: Pick<BatchRecordExport, 'batch
   ];
 }
 
-export function dispositionText(r: Reader, record: BatchRecordExport): string {
-  const d = record.disposition as { decision?: string; conditional?: boolean } | undefined;
+export function dispositionText(r: Reader, record: { disposition?: unknown }): string {
+  const d = record.disposition as { decision?: string; conditional?: boolean } | undefined | null;
   if (!d?.decision) return r.m.cover.noDisposition;
   return [r.m.decision[d.decision] ?? d.decision, d.conditional ? r.m.decision.conditional : ''].filter(Boolean).join(' · ');
 }

@@ -17,14 +17,17 @@ export interface Reader {
 }
 
 export function readerOf(doc: BatchRecordExport, lang: ReportLang, m: Messages): Reader {
-  const def = doc.process.definition as ProcessDefinition;
   return {
-    lang, m, timeZone: doc.timeZone, def,
-    steps: new Map(def.phases.flatMap((p) => p.steps).map((s) => [s.id, s])),
+    ...readerFor(doc.process.definition as ProcessDefinition, doc.timeZone, lang, m),
     materials: new Map(doc.materials.map((x) => [x.id, x])),
     equipment: new Map(doc.equipment.map((x) => [x.id, x])),
     users: new Map(doc.users.map((u) => [u.id, u])),
   };
+}
+
+/** A reader of a document that names no lots, equipment or users by id (signatures carry their printed names). */
+export function readerFor(def: ProcessDefinition, timeZone: string, lang: ReportLang, m: Messages): Reader {
+  return { lang, m, timeZone, def, steps: new Map(def.phases.flatMap((p) => p.steps).map((s) => [s.id, s])), materials: new Map(), equipment: new Map(), users: new Map() };
 }
 
 export const time = (r: Reader, iso: string) => formatTime(iso, r.lang, r.timeZone);

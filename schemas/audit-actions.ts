@@ -22,7 +22,7 @@ const action = <Before = undefined, After = undefined>() =>
   <Entity extends string>(entity: Entity, kind: AuditKind): AuditActionSpec<Entity, Before, After> => ({ entity, kind });
 
 type Status = { status: string };
-type RecordDocument = { document: 'export' | 'record.pdf' | 'coa.pdf'; lang?: string; format: string; sha256: string; bytes: number };
+type RecordDocument = { document: 'export' | 'record.pdf' | 'coa.pdf' | 'review.pdf'; lang?: string; deviationId?: string; format: string; sha256: string; bytes: number };
 type Signed = { signedBy: string; session: string };
 type Values = Record<string, unknown>;
 type UserRoles = { active?: boolean; roles?: string[] };
@@ -86,7 +86,7 @@ export const AUDIT_ACTIONS = {
 
   // The record itself
   'audit.exported': action<undefined, { format: string; filters: unknown }>()('audit', 'event'),
-  // The batch record exported (GET /export, /record.pdf) or frozen at disposition, with the SHA-256 of the document.
+  // The batch record exported (GET /export, /record.pdf, /coa.pdf, the evidence packet /review.pdf) or frozen at disposition, with the SHA-256 of the document.
   'record.exported': action<undefined, RecordDocument>()('batch', 'event'),
   'record.frozen': action<undefined, RecordDocument>()('batch', 'event'),
   'backup.created': action<undefined, { target: string; checked: number; checkpoints: number; valid: boolean } & Operator>()('database', 'change'),

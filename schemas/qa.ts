@@ -1,7 +1,7 @@
 // Request bodies and query strings of QA's routes (deviations, review, disposition, certificate of
 // analysis, containers, pending work). Bodies are strict: unknown keys are 400.
 import { z } from 'zod';
-import { PageQuery, signatureSchema } from './api.js';
+import { LangQuery, PageQuery, signatureSchema } from './api.js';
 
 const Text = (what: string, max = 4000) => z.string().trim().min(1, `${what} is required`).max(max);
 const ExpectedVersion = z.number().int().min(0).optional();
@@ -49,3 +49,8 @@ export const DispositionBody = z.strictObject({
 });
 
 export const DeviationListQuery = PageQuery.extend({ status: DeviationStatusSchema.optional(), severity: SeveritySchema.optional() });
+
+/** GET /batches/{id}/review.pdf: the language, and one deviation of the batch to narrow the packet to. */
+export const EvidencePacketQuery = LangQuery.extend({
+  deviation: z.string().min(1).max(100).optional().describe('A deviation of this batch: the packet of that deviation only'),
+});

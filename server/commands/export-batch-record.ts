@@ -13,19 +13,30 @@ import { writeAudit } from '../services/audit.js';
 import { buildExport, covered, EXPORT_ACTION, exportBytes, FROZEN_ACTION } from '../views/export-view.js';
 import { renderBatchRecord } from '../../reports/batch-record.js';
 import { renderCoa } from '../../reports/coa.js';
+import { renderEvidencePacket } from '../../reports/evidence-packet.js';
+import { evidencePacket, EVIDENCE_PACKET_FORMAT } from '../views/review-view.js';
+import { notFound } from '../errors.js';
 import type { ReportLang } from '../../reports/messages/index.js';
 import { EXPORT_FORMAT } from '../../schemas/export.js';
 
-export type RecordDocument = { kind: 'json' } | { kind: 'pdf'; lang: ReportLang } | { kind: 'coa'; lang: ReportLang };
+export type RecordDocument =
+  | { kind: 'json' } | { kind: 'pdf'; lang: ReportLang } | { kind: 'coa'; lang: ReportLang }
+  | { kind: 'review'; lang: ReportLang; deviationId?: string };
 
 const LANGS: ReportLang[] = ['en', 'vi'];
-const DOCUMENT_NAMES = { json: 'export', pdf: 'record.pdf', coa: 'coa.pdf' } as const;
+const DOCUMENT_NAMES = { json: 'export', pdf: 'record.pdf', coa: 'coa.pdf', review: 'review.pdf' } as const;
 
 export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId: string, document: RecordDocument) {
   const record = loadBatch(ctx, batchId);
   // The certificate of analysis is read by whoever reads GET /batches/{id}/coa; the record and its
   // export hold the audit trail and are read by those who read the audit.
-  if (document.kind !== 'coa') assertMay(actor, 'record.export');
+  // The evidence packet by whoever reads GET /batches/{id}/review. API.md: 404 before 403, so a
+  // deviation the batch does not have is refused before the role.
+  if (document.kind === 'review' && document.deviationId !== undefined && !record.deviations.some((d) => d.id === document.deviationId)) {
+    throw notFound('deviation', document.deviationId);
+  }
+  if (document.kind === 'review') assertMay(actor, 'batch.review.read');
+  else if (document.kind !== 'coa') assertMay(actor, 'record.export');
   // API.md "PDF bytes": once the batch is disposed of, its PDF is the one frozen at disposition (frozen
   // now if that failed, or the disposition predates this store).
   const body = document.kind === 'pdf' && record.qa.disposition
@@ -34,7 +45,11 @@ export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId
   const digest = sha256(body);
   ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
     userId: actor.id, action: EXPORT_ACTION, entity: 'batch', entityId: batchId, batchId,
-    after: { document: DOCUMENT_NAMES[document.kind], ...(document.kind !== 'json' && { lang: document.lang }), format: EXPORT_FORMAT, sha256: digest, bytes: body.length },
+    after: {
+      document: DOCUMENT_NAMES[document.kind], ...(document.kind !== 'json' && { lang: document.lang }),
+      ...(document.kind === 'review' && document.deviationId !== undefined && { deviationId: document.deviationId }),
+      format: document.kind === 'review' ? EVIDENCE_PACKET_FORMAT : EXPORT_FORMAT, sha256: digest, bytes: body.length,
+    },
   }));
   ctx.store.checkpoint('export');
   return { body, sha256: digest, batchNumber: record.row.batchNumber };
@@ -42,6 +57,10 @@ export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId
 
 /** The document of the record as it stands now; its rows are put under a signed checkpoint first. */
 async function renderDocument(ctx: AppContext, record: BatchRecord, document: RecordDocument): Promise<Buffer> {
+  if (document.kind === 'review') {
+    const packet = evidencePacket(ctx, record, document.lang, document.deviationId);
+    return renderEvidencePacket({ packet, packetJson: Buffer.from(`${JSON.stringify(packet, null, 2)}\n`), definition: record.process.definition, timeZone: ctx.config.timeZone, lang: document.lang });
+  }
   // DESIGN.md "The record": chain heads are signed at every export. Rows not yet under a signed
   // checkpoint are signed before they are copied out, so the copy carries the checkpoint that covers them.
   if (!covered(ctx, record)) ctx.store.checkpoint('export');

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { IdParams, LangQuery, PageQuery } from '../../schemas/api.js';
-import { CloseDeviationBody, DeviationListQuery, DispositionBody, InvestigationBody, OpenDeviationBody, ReclassifyBody, ReviewBody } from '../../schemas/qa.js';
+import { CloseDeviationBody, DeviationListQuery, EvidencePacketQuery, DispositionBody, InvestigationBody, OpenDeviationBody, ReclassifyBody, ReviewBody } from '../../schemas/qa.js';
 import { CoaSchema, ContainersSchema, DeviationDetailPage, DeviationDetailSchema, DeviationReply, PendingPage, ReviewReply, ReviewViewSchema } from '../../schemas/qa-responses.js';
 import { EntryReply, errors, json } from '../../schemas/responses.js';
 import { currentUser } from '../plugins/auth.js';
@@ -28,6 +28,8 @@ import { disposeBatch } from '../commands/dispose-batch.js';
 import { loadDeviation } from '../commands/qa-rules.js';
 import { langOf } from './batches.js';
 import { assertMay } from '../permissions.js';
+import { exportBatchRecord } from '../commands/export-batch-record.js';
+import { z } from 'zod';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   const withDeviation = (req: FastifyRequest, record: BatchRecord, deviationId: string) => ({
@@ -83,6 +85,20 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     const record = loadBatch(ctx, req.params.id);
     assertMay(currentUser(req), 'batch.review.read');
     return reviewView(ctx, record, langOf(req));
+  });
+
+  app.get('/batches/:id/review.pdf', {
+    schema: {
+      tags: ['qa'], operationId: 'getEvidencePacketPdf', params: IdParams, querystring: EvidencePacketQuery,
+      summary: 'The evidence packet (the review by exception, or one deviation with `deviation`) as PDF/A-3b with its JSON attached (qa, inspector, admin; audited with its SHA-256)',
+      response: { 200: { description: 'The PDF (`ETag` is its SHA-256)', content: { 'application/pdf': { schema: z.string().describe('PDF/A-3b bytes') } } }, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req, reply) => {
+    const { deviation, lang } = req.query;
+    const out = await exportBatchRecord(ctx, currentUser(req), req.params.id, { kind: 'review', lang: lang ?? 'en', ...(deviation !== undefined && { deviationId: deviation }) });
+    const name = deviation === undefined ? `${out.batchNumber}-review.pdf` : `${out.batchNumber}-deviation-review.pdf`;
+    return reply.type('application/pdf').header('etag', `"${out.sha256}"`)
+      .header('content-disposition', `inline; filename="${name}"`).send(out.body as never); // the hashed bytes, sent as they are
   });
 
   app.post('/batches/:id/review', {

@@ -32,6 +32,11 @@ function rowsOf(ctx: AppContext, record: BatchRecord) {
   };
 }
 
+/** The time of the latest row of the batch (documents excepted): the time a document of the record is as of, never the clock's. */
+const asOfRows = (createdAt: string, rows: ReturnType<typeof rowsOf>) =>
+  [createdAt, ...rows.entries.map((e) => e.recordedAt), ...rows.signatures.map((s) => s.signedAt), ...rows.audit_log.map((a) => a.at)].reduce((a, t) => (t > a ? t : a));
+export const recordAsOf = (ctx: AppContext, record: BatchRecord) => asOfRows(record.row.createdAt, rowsOf(ctx, record));
+
 /** The last row of this batch in each chain: what a signed checkpoint must reach to cover the record. */
 export function batchHeads(ctx: AppContext, record: BatchRecord): Record<ChainTable, number> {
   const rows = rowsOf(ctx, record);
@@ -127,12 +132,11 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
   const rows = rowsOf(ctx, record);
   const heads = batchHeads(ctx, record);
   const checkpoints = coveringCheckpoints(ctx.integrity?.log.read() ?? [], heads);
-  const times = [b.createdAt, ...rows.entries.map((e) => e.recordedAt), ...rows.signatures.map((s) => s.signedAt), ...rows.audit_log.map((a) => a.at)];
   const key = ctx.integrity?.key;
   const containers = containersView(record).items;
   return {
     format: EXPORT_FORMAT,
-    asOf: times.reduce((a, t) => (t > a ? t : a)),
+    asOf: asOfRows(b.createdAt, rows),
     timeZone: ctx.config.timeZone,
     training: b.training,
     batch: {

@@ -10,6 +10,7 @@ import { deviationView } from './deviation-view.js';
 import { signatureView } from './entry-view.js';
 import { coaTests } from './coa-view.js';
 import { dispositionView } from './disposition-view.js';
+import { recordAsOf } from './export-view.js';
 import type { Lang } from './text.js';
 
 export const exceptionView = (x: BatchException, covered: Set<string>) => ({
@@ -42,4 +43,22 @@ export function reviewView(ctx: AppContext, r: BatchRecord, lang: Lang = 'en') {
     releaseTests: coaTests(r, lang),
     disposition: dispositionView(r),
   };
+}
+
+/** The version of the evidence packet's JSON as the PDF attaches it (review.json). */
+export const EVIDENCE_PACKET_FORMAT = 'cellbatch.evidence-packet/1';
+
+/**
+ * The evidence packet as archived (GET /batches/{id}/review.pdf attaches it as review.json): the JSON
+ * of GET /review, as of the batch's latest row rather than the clock, so that the same record gives
+ * the same document; narrowed to one deviation of the batch when one is named — that deviation and
+ * the exceptions that point to it, to its entry or to its step. The deviation must be the batch's.
+ */
+export function evidencePacket(ctx: AppContext, r: BatchRecord, lang: Lang, deviationId?: string) {
+  const packet = { format: EVIDENCE_PACKET_FORMAT, ...reviewView(ctx, r, lang), generatedAt: recordAsOf(ctx, r) };
+  const d = deviationId === undefined ? undefined : r.deviations.find((x) => x.id === deviationId);
+  if (!d) return packet;
+  const concerns = (x: (typeof packet.exceptions)[number]) =>
+    (x.target.type === 'deviation' && x.target.id === d.id) || (d.entryId !== undefined && x.target.type === 'entry' && x.target.id === d.entryId) || (d.stepId !== undefined && x.stepId === d.stepId);
+  return { ...packet, scope: { deviationId: d.id }, exceptions: packet.exceptions.filter(concerns), deviations: packet.deviations.filter((x) => x.id === d.id) };
 }

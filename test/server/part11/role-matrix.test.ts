@@ -83,6 +83,7 @@ const MATRIX: Record<string, Expect> = {
   'POST /api/v1/deviations/{id}/reclassification': { none: 401, ...BAD_BODY_ALL },
   'POST /api/v1/deviations/{id}/close': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/batches/{id}/review': { none: 401, ...readersOf('batch.review.read') },
+  'GET /api/v1/batches/{id}/review.pdf': { none: 401, ...readersOf('batch.review.read') },
   'POST /api/v1/batches/{id}/review': { none: 401, ...BAD_BODY_ALL },
   'POST /api/v1/batches/{id}/disposition': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/batches/{id}/coa': { none: 401, ...OK_ALL },
@@ -101,7 +102,7 @@ const MATRIX: Record<string, Expect> = {
 };
 
 /** Reads that are exports, audited with what was exported (API.md "Audit"). */
-const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf', 'GET /api/v1/batches/{id}/coa.pdf']);
+const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf', 'GET /api/v1/batches/{id}/coa.pdf', 'GET /api/v1/batches/{id}/review.pdf']);
 
 /** R5: the only routes that answer without a user (plus /openapi.json and /docs*, which the description does not list). */
 const PUBLIC = new Set(['GET /healthz', 'GET /api/v1/site', 'POST /api/v1/auth/login']);
