@@ -24,6 +24,8 @@ const action = <Before = undefined, After = undefined>() =>
 type Status = { status: string };
 type RecordDocument = { document: 'export' | 'record.pdf' | 'coa.pdf' | 'review.pdf'; lang?: string; deviationId?: string; format: string; sha256: string; bytes: number };
 type Signed = { signedBy: string; session: string };
+/** A process version's transition signature as stored in process_version_signatures (reason: the audit row's own). */
+export type TransitionSignature = { seq: number; versionId: string; action: string; meaning: string; userId: string; username: string; printedName: string; signedAt: string };
 type Values = Record<string, unknown>;
 type UserRoles = { active?: boolean; roles?: string[] };
 type Disposition = {
@@ -75,7 +77,9 @@ export const AUDIT_ACTIONS = {
   'process.version-created': action<undefined, { processId: string; version: number; hash: string; source: string; status: string }>()('process', 'change'),
   // A draft's content replaced by its author: the content hashes before and after (the definitions are the version's).
   'process.version-edited': action<{ hash: string }, { hash: string; processId: string; version: number }>()('process', 'change'),
-  'process.version-transition': action<{ status: string }, { status: string; action: string; meaning: string } & Signed>()('process', 'change'),
+  // `signature` (from issue 16 on): the process_version_signatures row as written, so that verification
+  // holds that table to the chain; rows written before carry only status, action, meaning and signer.
+  'process.version-transition': action<{ status: string }, { status: string; action: string; meaning: string; signature?: TransitionSignature } & Signed>()('process', 'change'),
   'process.version-superseded': action<{ status: string }, { status: 'superseded'; by: number }>()('process', 'change'),
 
   // Materials and equipment

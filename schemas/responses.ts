@@ -255,9 +255,10 @@ export const ChainReportSchema = z.object({
     reason: z.string(), kind: z.enum(['row', 'chain']).describe('row: pinned on one row; chain: a stretch was removed, reordered or rewritten'),
   }).optional(),
   mismatches: z.array(z.object({
-    table: z.literal('batches'), row: z.string().describe("The mutable row's id"), field: z.string(),
-    row_value: z.unknown().describe('What the mutable row holds'), chain_value: z.unknown().describe('What the chained batch-created entry holds'),
-  })).optional().describe('Mutable rows that disagree with the hash-chained record (identity in the chain, 21 CFR 11.10(a))'),
+    table: z.enum(['batches', 'process_versions', 'process_version_signatures']), row: z.string().describe("The row's id (a signature's seq)"), field: z.string(),
+    row_value: z.unknown().describe('What the row holds'),
+    chain_value: z.unknown().describe("What the chained record holds: a batch's batch-created entry; a process version's or transition signature's audit rows"),
+  })).optional().describe('Rows outside the chained tables that disagree with the hash-chained record (identity, master records and their signatures in the chain, 21 CFR 11.10(a))'),
 }).meta({ id: 'ChainReport', description: 'The verification of every hash chain (entries, signatures, audit) against the signed checkpoints' });
 
 export const SigningKeyPage = z.object({

@@ -42,10 +42,14 @@ export async function transitionProcessVersion(ctx: AppContext, actor: UserRow, 
     store.appendProcessVersionSignature({
       versionId: v.id, action: input.action, meaning: rule.meaning, userId: signer.id, username: signer.username, printedName: signer.fullName, reason: input.reason, signedAt: at,
     });
+    // 21 CFR 11.10(a), 11.70: the signature row as written goes into the chained audit row (its reason
+    // is the row's own), so that verification holds process_version_signatures to the chain
+    // (processes/verify-master-records.ts).
+    const { reason: _reason, ...signature } = store.processVersionSignatures(v.id).at(-1)!;
     if (rule.to !== now.status) store.setProcessVersionStatus(v.id, rule.to, at);
     writeAudit(store, clock, {
       userId: actor.id, action: 'process.version-transition', entityId: v.id, reason: input.reason,
-      before: { status: now.status }, after: { status: rule.to, action: input.action, meaning: rule.meaning, signedBy: signer.username, session: actor.username },
+      before: { status: now.status }, after: { status: rule.to, action: input.action, meaning: rule.meaning, signedBy: signer.username, session: actor.username, signature },
     });
     if (input.action === 'make-effective') {
       for (const old of store.processVersions(processId).filter((x) => x.status === 'effective' && x.id !== v.id)) supersede(store, clock, old, version);

@@ -1124,16 +1124,16 @@ export interface components {
                  */
                 kind: "row" | "chain";
             };
-            /** @description Mutable rows that disagree with the hash-chained record (identity in the chain, 21 CFR 11.10(a)) */
+            /** @description Rows outside the chained tables that disagree with the hash-chained record (identity, master records and their signatures in the chain, 21 CFR 11.10(a)) */
             mismatches?: {
-                /** @constant */
-                table: "batches";
-                /** @description The mutable row's id */
+                /** @enum {string} */
+                table: "batches" | "process_versions" | "process_version_signatures";
+                /** @description The row's id (a signature's seq) */
                 row: string;
                 field: string;
-                /** @description What the mutable row holds */
+                /** @description What the row holds */
                 row_value: unknown;
-                /** @description What the chained batch-created entry holds */
+                /** @description What the chained record holds: a batch's batch-created entry; a process version's or transition signature's audit rows */
                 chain_value: unknown;
             }[];
         };
