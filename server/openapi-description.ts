@@ -11,7 +11,7 @@ Choices where the contract leaves room:
 - Deviation entries (kind "deviation") carry no stepId at the top level; their details are in \`deviation\` and at GET /batches/{id}/deviations.
 - A correction answers {entry: the correction entry, batch}; a correction of a correction is refused (409): correct the original step entry.
 - Lots and equipment that are unknown, of the wrong type, quarantined, expired or out of calibration: 422 with the field named. A malformed DIN in an identity field is 400; a well-formed DIN or label that does not match the batch is 422 (audited).
-- Titles and labels are English by default; ?lang=vi or Accept-Language: vi gives Vietnamese.
+- Titles and labels are English by default; ?lang=vi or Accept-Language: vi gives Vietnamese. Problem details too (RFC 9457 §3.1.3, Content-Language: vi): \`title\` is the status in Vietnamese, \`detail\` the meaning of the problem type in Vietnamese followed by the English particulars in parentheses, and body-validation messages in \`errors[]\` are Vietnamese (a refinement's own message stays English). The \`type\` and \`field\` never change with the language; audit rows keep the English.
 - Batch numbers are CART-YYYY-NNNNN / NK-YYYY-NNNNN, prefixed TRN- in training mode.
 - Browser sessions: login also sets an httpOnly SameSite=Strict cookie \`cellbatch_session\` and returns \`csrfToken\`; a cookie-authenticated request that changes anything must send it in \`x-csrf-token\` (403 csrf-token-missing / csrf-token-invalid). Bearer clients need no CSRF token. GET /auth/csrf gives a fresh token.
 - Every refused write by a logged-in user writes exactly one audit row (action attempt.refused, or the more specific signature.failed, step.refused, identity.mismatch, signature.refused, login.failed).

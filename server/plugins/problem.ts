@@ -8,13 +8,16 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, TITLES, type FieldProblem } from '../errors.js';
 import { ReplyDriftError } from './replies.js';
 import { collectRoutes } from './allowed-methods.js';
+import { localizedProblem, problemLanguage, validationMessageVi, type ProblemLanguage } from '../problem-texts.js';
 
 export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: FieldProblem[]) {
+  // Accept-Language: vi answers the title and the type's meaning in Vietnamese (server/problem-texts.ts).
+  const lang = problemLanguage(reply.request);
+  if (lang !== 'en') reply.header('content-language', lang);
   return reply.code(status).type('application/problem+json').send({
     type: `https://cellbatch.org/problems/${code}`,
-    title: TITLES[status] ?? 'Error',
+    ...localizedProblem(lang, status, code, TITLES[status] ?? 'Error', detail),
     status,
-    detail,
     ...(errors && { errors }),
   });
 }
@@ -43,14 +46,23 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
 
 interface ZodIssueLike { instancePath: string; message: string; keyword: string; params?: { keys?: string[] } }
 
-function fieldErrors(context: string | undefined, issues: ZodIssueLike[]): FieldProblem[] {
+/** The value sent at an issue's path (body, querystring or params), for the Vietnamese "received …". */
+function sentAt(request: FastifyRequest, context: string | undefined, segments: string[]): unknown {
+  const root = context === 'querystring' ? request.query : context === 'params' ? request.params : context === 'headers' ? request.headers : request.body;
+  return segments.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
+}
+
+function fieldErrors(request: FastifyRequest, lang: ProblemLanguage, context: string | undefined, issues: ZodIssueLike[]): FieldProblem[] {
   const prefix = context === 'body' || !context ? '' : `${context}.`;
   return issues.flatMap((i) => {
-    const path = i.instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+    const segments = i.instancePath.replace(/^\//, '').split('/').filter(Boolean);
+    const path = segments.join('.');
     if (i.keyword === 'unrecognized_keys' && i.params?.keys) {
-      return i.params.keys.map((k) => ({ field: `${prefix}${path ? `${path}.` : ''}${k === '' ? '(empty name)' : k}`, message: 'unknown field' }));
+      const message = lang === 'vi' ? 'trường không được nhận dạng' : 'unknown field';
+      return i.params.keys.map((k) => ({ field: `${prefix}${path ? `${path}.` : ''}${k === '' ? '(empty name)' : k}`, message }));
     }
-    return [{ field: `${prefix}${path}` || context || 'body', message: i.message }];
+    const message = lang === 'vi' ? validationMessageVi(i, sentAt(request, context, segments)) : i.message;
+    return [{ field: `${prefix}${path}` || context || 'body', message }];
   });
 }
 
@@ -62,7 +74,8 @@ export interface ProblemOptions {
 }
 
 export default fp<ProblemOptions>(async (app, { onRefusal }) => {
-  const refuse = (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false) => {
+  /** `shown`: the detail and errors as the reader's language words them (the audit keeps the English). */
+  const refuse = (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false, shown?: { detail: string; errors: FieldProblem[] }) => {
     if (!audited && onRefusal && request.user && request.method !== 'GET' && request.method !== 'HEAD') {
       try {
         onRefusal(request, r);
@@ -70,7 +83,7 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
         request.log.error({ err: e }, 'could not audit a refused attempt');
       }
     }
-    return sendProblem(reply, r.status, r.code, r.detail, r.errors);
+    return sendProblem(reply, r.status, r.code, shown?.detail ?? r.detail, shown?.errors ?? r.errors);
   };
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
     // A refusal raised below the query builder (the PostgreSQL store refusing text it cannot store) comes wrapped.
@@ -79,8 +92,13 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
     if (err instanceof AppError && err.retryAfter) reply.header('retry-after', String(err.retryAfter));
     if (err instanceof AppError) return refuse(request, reply, { status: err.status, code: err.code, detail: err.detail, errors: err.errors ?? (err.status === 400 ? [] : undefined) }, err.audited);
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const errors = fieldErrors(err.validationContext, err.validation as unknown as ZodIssueLike[]);
-      return refuse(request, reply, { status: 400, code: 'invalid-input', detail: `The request ${err.validationContext ?? 'body'} is not valid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors });
+      const issues = err.validation as unknown as ZodIssueLike[];
+      const listed = (errors: FieldProblem[]) => errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+      const errors = fieldErrors(request, 'en', err.validationContext, issues);
+      const refusal = { status: 400, code: 'invalid-input', detail: `The request ${err.validationContext ?? 'body'} is not valid: ${listed(errors)}`, errors };
+      if (problemLanguage(request) === 'en') return refuse(request, reply, refusal);
+      const shownErrors = fieldErrors(request, 'vi', err.validationContext, issues);
+      return refuse(request, reply, refusal, false, { detail: listed(shownErrors), errors: shownErrors });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {

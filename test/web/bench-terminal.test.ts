@@ -213,6 +213,11 @@ describe('the bench terminal', () => {
     await page.getByLabel('Thể tích').fill('200');
     await page.getByLabel('Thể tích').press('Enter');
     const sign = page.getByRole('dialog', { name: 'Ký với tư cách người thực hiện' });
+    // A wrong password: the server's refusal in Vietnamese (Accept-Language: vi).
+    await sign.getByLabel('Mật khẩu').fill('not-the-password');
+    await sign.getByLabel('Mật khẩu').press('Enter');
+    await expect.poll(() => sign.getByRole('alert').textContent()).toMatch(/^Chưa xác thực: Tên đăng nhập hoặc mật khẩu không đúng/);
+    await screenshot(page, 'refusal-vi');
     await sign.getByLabel('Mật khẩu').fill(PASSWORD);
     await sign.getByLabel('Mật khẩu').press('Enter');
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Đã ghi: Tiếp nhận sản phẩm gạn tách' }).isVisible()).toBe(true);

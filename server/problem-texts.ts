@@ -1,0 +1,99 @@
+// Problem details in the reader's language. RFC 9457 §3.1.3 lets a problem's title be localized by
+// content negotiation: with `Accept-Language: vi` (or ?lang=vi, as for step titles) a refusal answers
+// Vietnamese — the title of its status, the meaning of its type (code) ahead of the occurrence's
+// English particulars in `detail`, and the body-validation messages of `errors[]` — with
+// `Content-Language: vi`. One catalogue beside the codes, for every client (the bench terminal, the
+// CLI, an integration): a new refusal code gets its Vietnamese here (test/server/problem-language.test.ts
+// fails on a code thrown in server/ without one). English stays the default and is unchanged.
+import type { FastifyRequest } from 'fastify';
+import { vi as zodVi } from 'zod/v4/locales';
+
+export type ProblemLanguage = 'en' | 'vi';
+
+export function problemLanguage(request: FastifyRequest): ProblemLanguage {
+  const q = (request.query as { lang?: unknown } | undefined)?.lang;
+  if (q === 'vi' || q === 'en') return q;
+  return /^vi\b/i.test(request.headers['accept-language'] ?? '') ? 'vi' : 'en';
+}
+
+export const TITLES_VI: Record<number, string> = {
+  400: 'Dữ liệu không hợp lệ', 401: 'Chưa xác thực', 403: 'Không được phép', 404: 'Không tìm thấy', 405: 'Phương thức không được hỗ trợ',
+  406: 'Không chấp nhận được', 408: 'Hết thời gian chờ yêu cầu', 409: 'Xung đột', 412: 'Điều kiện tiên quyết không thỏa', 413: 'Dữ liệu gửi quá lớn',
+  415: 'Kiểu dữ liệu không được hỗ trợ', 422: 'Bị từ chối theo quy tắc nghiệp vụ', 423: 'Tài khoản bị khóa', 428: 'Cần điều kiện tiên quyết',
+  429: 'Quá nhiều yêu cầu', 431: 'Tiêu đề yêu cầu quá lớn', 500: 'Lỗi máy chủ', 503: 'Dịch vụ tạm thời không khả dụng',
+};
+
+/** What each problem type (code) means, in Vietnamese. */
+export const PROBLEM_TYPES_VI: Record<string, string> = {
+  'invalid-input': 'Dữ liệu nhập không hợp lệ.',
+  'malformed-request': 'Yêu cầu không đọc được.',
+  'unauthorized': 'Tên đăng nhập hoặc mật khẩu không đúng, hoặc phiên làm việc đã kết thúc.',
+  'account-locked': 'Tài khoản đã bị khóa sau nhiều lần nhập sai mật khẩu; quản trị viên cần mở khóa.',
+  'too-many-attempts': 'Quá nhiều lần thử: hãy đợi rồi thử lại.',
+  'server-busy': 'Máy chủ đang bận: hãy thử lại sau giây lát.',
+  'password-change-required': 'Bạn cần đổi mật khẩu trước.',
+  'csrf-token-missing': 'Thiếu mã bảo vệ phiên (CSRF): hãy tải lại trang.',
+  'csrf-token-invalid': 'Mã bảo vệ phiên (CSRF) không hợp lệ: hãy tải lại trang.',
+  'role-not-allowed': 'Vai trò của bạn không được phép làm việc này.',
+  'admin-signs-nothing': 'Tài khoản quản trị không ký hồ sơ GMP.',
+  'separation-of-duties': 'Cùng một người không được ký cả hai vai trò này (tách biệt trách nhiệm).',
+  'self-role-change': 'Không ai được tự thay đổi vai trò của mình.',
+  'self-deactivation': 'Không thể tự vô hiệu hóa tài khoản của mình.',
+  'last-admin': 'Đây là quản trị viên cuối cùng còn hoạt động.',
+  'username-taken': 'Tên đăng nhập này đã được dùng.',
+  'asset-id-taken': 'Mã tài sản này đã được dùng.',
+  'not-found': 'Không tìm thấy.',
+  'method-not-allowed': 'Đường dẫn này không hỗ trợ phương thức đó.',
+  'stale-version': 'Hồ sơ lô đã được người khác cập nhật sau khi bạn mở: hãy tải lại rồi làm lại.',
+  'stale-content': 'Nội dung đã thay đổi từ khi bạn đọc: hãy tải lại.',
+  'if-match-required': 'Cần cho biết nội dung đang được thay thế (If-Match).',
+  'batch-closed': 'Lô đã kết thúc: không ghi thêm được.',
+  'not-allowed-now': 'Việc này không được phép ở trạng thái hiện tại của lô.',
+  'step-not-allowed': 'Bước này không ghi được lúc này.',
+  'din-in-use': 'Mã DIN này đã được dùng cho một lô khác.',
+  'identity-mismatch': 'Mã quét không khớp với lô này.',
+  'material-or-equipment-refused': 'Lô vật tư hoặc thiết bị này không được phép dùng.',
+  'already-verified': 'Bản ghi này đã được xác nhận.',
+  'verification-not-required': 'Bước này không cần người thứ hai xác nhận.',
+  'correct-the-original': 'Hãy sửa bản ghi gốc, không sửa một bản sửa.',
+  'deviation-closed': 'Sai lệch đã đóng: không thay đổi được.',
+  'deviations-open': 'Còn sai lệch chưa đóng.',
+  'review-missing': 'Chưa có xem xét hồ sơ được ký.',
+  'not-ready-for-review': 'Lô chưa sẵn sàng để xem xét.',
+  'not-ready-for-disposition': 'Lô chưa sẵn sàng để quyết định xuất xưởng.',
+  'not-releasable': 'Lô chưa xuất xưởng được.',
+  'parent-batch-refused': 'Lô nguồn này không dùng được.',
+  'donor-ineligible': 'Người hiến không đủ điều kiện.',
+  'version-exists': 'Phiên bản này đã có.',
+  'version-not-newer': 'Phiên bản phải mới hơn phiên bản hiện có.',
+  'version-state': 'Phiên bản không ở trạng thái cho phép việc này.',
+  'version-locked': 'Phiên bản đã khóa: chỉ bản nháp mới sửa được.',
+  'version-not-effective': 'Phiên bản chưa có hiệu lực.',
+  'version-not-runnable': 'Phiên bản này không dùng để chạy lô được.',
+  'not-author': 'Chỉ người soạn bản nháp mới sửa được.',
+  'clock-went-back': 'Đồng hồ máy chủ chạy lùi: không ghi được cho đến khi chỉnh lại.',
+  'clock-backwards': 'Đồng hồ chạy lùi: không ghi được.',
+  'request-timeout': 'Yêu cầu không đến kịp thời.',
+  'header-fields-too-large': 'Tiêu đề yêu cầu quá lớn.',
+  'internal-error': 'Máy chủ không hoàn tất được yêu cầu; sự cố đã được ghi lại.',
+};
+
+/** The problem's title and detail in the language asked for (the detail keeps the English particulars). */
+export function localizedProblem(lang: ProblemLanguage, status: number, code: string, title: string, detail: string) {
+  if (lang === 'en') return { title, detail };
+  const meaning = PROBLEM_TYPES_VI[code];
+  return { title: TITLES_VI[status] ?? title, detail: meaning ? `${meaning} (${detail})` : detail };
+}
+
+const zodVietnamese = zodVi().localeError as (issue: object) => string | { message: string } | undefined;
+
+/**
+ * A body-validation message in Vietnamese, from zod's own Vietnamese catalogue. Issues a schema words
+ * itself (`custom`: refinements) keep their English; zod drops the input from an issue, so the value
+ * is read back from what was sent for the "received …" part.
+ */
+export function validationMessageVi(issue: { keyword: string; message: string; params?: object }, input: unknown): string {
+  if (issue.keyword === 'custom') return issue.message;
+  const text = zodVietnamese({ ...issue.params, code: issue.keyword, input, message: issue.message });
+  return (typeof text === 'string' ? text : text?.message) ?? issue.message;
+}
