@@ -1,0 +1,286 @@
+// The offline verifier (packages/cellbatch-verify) as an inspector runs it: the command on a PDF the
+// server issued, as a child process, with its exit status and verdict. A released record verifies; a
+// record whose attachment, page text, checkpoints or rows were tampered with fails, naming the place;
+// what is not a record is unusable input (21 CFR 11.10(a), (b); Annex 11 §7, §8).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign as edSign, createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { advance, call, createBatch, harness, PASSWORD, registerCatalogue, type Harness } from '../helpers.js';
+import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
+import { pdfFile } from '../reports/pdf-tools.js';
+import { renderBatchRecord } from '../../reports/batch-record.js';
+import type { BatchRecordExport } from '../../schemas/export.js';
+import { editPageText, removeAttachment, replaceAttachment } from './tamper.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'packages/cellbatch-verify/bin/cellbatch-verify.mjs');
+
+let h: Harness;
+let d: BatchDriver;
+let dir: string;
+let released: Buffer;
+let releasedVi: Buffer;
+let record: BatchRecordExport;
+let recordJson: Buffer;
+let siteKey: string;
+
+interface Verdict { verdict: string; exitCode: number; error?: string; checks: { id: string; status: string; problems: { place: string; message: string }[] }[] }
+
+/** Runs the command on the bytes (written to a file), as an inspector would: the verdict as JSON, and as text when asked. */
+function verify(bytes: Buffer, ...args: string[]) {
+  const file = path.join(dir, `record-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}.pdf`);
+  fs.writeFileSync(file, bytes);
+  const asText = args.includes('--text');
+  const rest = args.filter((a) => a !== '--text');
+  const json = spawnSync(process.execPath, [BIN, '--json', file, ...rest], { encoding: 'utf8' });
+  const text = asText ? spawnSync(process.execPath, [BIN, file, ...rest], { encoding: 'utf8' }) : undefined;
+  if (text) expect(text.status, text.stderr).toBe(json.status);
+  return { status: json.status, stdout: text?.stdout ?? '', stderr: json.stderr, verdict: JSON.parse(json.stdout) as Verdict };
+}
+
+const failed = (v: Verdict) => v.checks.filter((c) => c.status !== 'PASS').map((c) => c.id);
+const problems = (v: Verdict, id: string) => v.checks.find((c) => c.id === id)?.problems ?? [];
+const clone = (): BatchRecordExport => JSON.parse(recordJson.toString());
+const bytesOf = (doc: BatchRecordExport) => Buffer.from(`${JSON.stringify(doc, null, 2)}\n`);
+/** A whole new PDF drawn from an edited record by the record's own renderer: pages, Keywords and attachment agree. */
+const redrawn = (doc: BatchRecordExport) => renderBatchRecord({ record: doc, recordJson: bytesOf(doc), lang: 'en' });
+
+beforeAll(async () => {
+  // The command runs the built program: build it from the sources under test.
+  execFileSync(process.execPath, [path.join(ROOT, 'packages/cellbatch-verify/build.mjs')]);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-verify-'));
+  h = await harness();
+  d = new BatchDriver(h, await createBatch(h, 'car-t', 1), await registerCatalogue(h, 'car-t'));
+  await d.run(CART_PLAN);
+  const sample = d.entriesOf('starting-material-sample')[0];
+  expect((await d.correct(sample.id, { viability: 93 }, 'Transcription error: the counter read 93 %')).status).toBe(201);
+  for (const [stepId, values] of Object.entries(CART_RELEASE_VALUES)) expect((await d.record(stepId, values, 'qc1')).status).toBe(201);
+  expect((await call(h, 'qa1', 'POST', `/batches/${d.id}/review`, { comment: 'Reviewed by exception.', signature: { username: 'qa1', password: PASSWORD } })).status).toBe(201);
+  await advance(h, 1); // the disposition is the record's latest row, alone at its time
+  expect((await call(h, 'qa2', 'POST', `/batches/${d.id}/disposition`, { decision: 'release', signature: { username: 'qa2', password: PASSWORD } })).status).toBe(201);
+  const get = async (lang: string) => (await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/record.pdf?lang=${lang}`, headers: { authorization: `Bearer ${h.tokens.insp1}` } })).rawPayload;
+  released = await get('en');
+  releasedVi = await get('vi');
+  const f = pdfFile(released);
+  recordJson = f.attachment('record.json');
+  f.done();
+  record = JSON.parse(recordJson.toString());
+  siteKey = path.join(dir, 'site-key.pem');
+  fs.writeFileSync(siteKey, h.ctx.integrity!.key.publicKeyPem);
+}, 180_000);
+
+afterAll(async () => {
+  await h?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a released record', () => {
+  it('verifies: every check PASS, exit status 0, a verdict naming the file, its SHA-256 and the time of verification', () => {
+    const r = verify(released, '--text');
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.verdict.verdict).toBe('PASS');
+    expect(failed(r.verdict)).toEqual([]);
+    expect(r.verdict.checks.map((c) => c.id)).toEqual([
+      'attachment', 'format', 'row-hashes', 'links', 'signature-links', 'document-vs-rows', 'checkpoints', 'server-integrity', 'completeness',
+      'pages-frame', 'pages-cover', 'pages-entries', 'pages-signatures', 'pages-appendix',
+    ]);
+    expect(r.stdout).toContain(`SHA-256:       ${createHash('sha256').update(released).digest('hex')}`);
+    expect(r.stdout).toMatch(/Verified at: {3}\d{4}-\d{2}-\d{2}T/);
+    expect(r.stdout).toContain(`Batch:         ${d.batch.batchNumber}, DIN ${d.batch.din} ${d.batch.dinCheck}`);
+    expect(r.stdout).toMatch(/^ {2}PASS {4}every signature as printed/m);
+    expect(r.stdout).toContain('Not proven by this file:');
+    expect(r.stdout).toMatch(/VERDICT: PASS\. All 14 checks hold/);
+  });
+
+  it('verifies in Vietnamese too, and against the key the site published (--key)', () => {
+    expect(verify(releasedVi).status).toBe(0);
+    const r = verify(released, '--key', siteKey, '--text');
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.verdict.checks.find((c) => c.id === 'site-key')?.status).toBe('PASS');
+    expect(r.stdout).not.toContain('compare this key id with the key the site published');
+  });
+
+  it('a record drawn again from its own attachment verifies (the renderer and the verifier read alike)', async () => {
+    expect(verify(await redrawn(clone())).status).toBe(0);
+  });
+});
+
+describe('an edited attachment', () => {
+  it('fails when a value is changed in entries[].payload and the file re-embedded: the Keywords, the hashed cells and the pages disagree', () => {
+    const doc = clone();
+    const e = doc.entries.find((x) => x.stepId === 'apheresis-receipt')!;
+    (e.payload.values as Record<string, unknown>).volume = 250;
+    const r = verify(replaceAttachment(released, bytesOf(doc)), '--text');
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(expect.arrayContaining(['attachment', 'document-vs-rows', 'pages-cover', 'pages-entries']));
+    expect(problems(r.verdict, 'attachment')[0].place).toBe('PDF Keywords');
+    expect(problems(r.verdict, 'document-vs-rows')).toContainEqual({ place: `entries seq ${e.seq} (entry ${e.batchSeq}) field payload.values.volume`, message: expect.stringMatching(/the document says 250, the hashed row \d+/) });
+    expect(problems(r.verdict, 'pages-entries').map((p) => p.place)).toContainEqual(expect.stringMatching(new RegExp(`^page \\d+, entry ${e.batchSeq} \\(entries seq ${e.seq}\\) field volume$`)));
+    expect(r.stdout).toMatch(/VERDICT: FAIL\. \d+ of \d+ checks failed: attachment, /);
+  });
+
+  it('fails when the whole PDF is drawn again from the edited record: only the hashed cells tell', async () => {
+    const doc = clone();
+    const e = doc.entries.find((x) => x.stepId === 'apheresis-receipt')!;
+    (e.payload.values as Record<string, unknown>).transportTemperature = 9;
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['document-vs-rows']);
+    expect(problems(r.verdict, 'document-vs-rows')[0].place).toBe(`entries seq ${e.seq} (entry ${e.batchSeq}) field payload.values.transportTemperature`);
+  });
+
+  it('fails when the cells are edited too: the row no longer matches its hash', async () => {
+    const doc = clone();
+    const row = doc.chains.audit_log.rows[3];
+    const reasonAt = doc.chains.audit_log.columns.indexOf('reason');
+    row.cells[reasonAt] = 'edited';
+    doc.audit.find((a) => a.seq === row.seq)!.reason = 'edited';
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['row-hashes']);
+    expect(problems(r.verdict, 'row-hashes')).toEqual([{ place: `audit_log seq ${row.seq}`, message: expect.stringMatching(/was altered after it was written/) }]);
+  });
+
+  it('fails when a signature is moved to another entry: its entry hash is not that entry\'s', async () => {
+    const doc = clone();
+    const cols = doc.chains.signatures.columns;
+    const sig = doc.chains.signatures.rows[0];
+    const other = doc.entries.find((e) => e.kind === 'step' && e.id !== sig.cells[cols.indexOf('entry_id')])!;
+    sig.cells[cols.indexOf('entry_id')] = other.id;
+    const r = verify(replaceAttachment(released, bytesOf(doc)));
+    expect(r.status).toBe(1);
+    expect(problems(r.verdict, 'signature-links')).toContainEqual({ place: `signatures seq ${sig.seq}`, message: expect.stringMatching(/the signed entry was changed/) });
+  });
+});
+
+describe('edited page text', () => {
+  it('fails when a signer\'s printed name is changed on a page, naming the page and entry', () => {
+    const receipt = record.entries.find((x) => x.stepId === 'apheresis-receipt')!;
+    const r = verify(editPageText(released, 'Test OP1 (op1) · performed', 'Test OP2 (op1) · performed'));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['pages-signatures']);
+    expect(problems(r.verdict, 'pages-signatures')[0]).toEqual({
+      place: expect.stringMatching(new RegExp(`^page 2, entry ${receipt.batchSeq} \\(entries seq ${receipt.seq}\\) signature `)),
+      message: expect.stringContaining('"Test OP1 (op1) · performed · 2026-03-02 08:00:00 UTC"'),
+    });
+  });
+
+  it('fails when a printed value is changed, naming the page, entry and field', () => {
+    const r = verify(editPageText(released, 'Volume', 'Volumf'));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['pages-entries']);
+    expect(problems(r.verdict, 'pages-entries')[0].place).toMatch(/^page 2, entry 2 \(entries seq \d+\) field volume$/);
+  });
+
+  it('fails when the batch number is changed on the cover', () => {
+    const n = d.batch.batchNumber as string;
+    const r = verify(editPageText(released, n, `${n.slice(0, -1)}${n.endsWith('2') ? '3' : '2'}`));
+    expect(r.status).toBe(1);
+    expect(problems(r.verdict, 'pages-cover')[0].place).toBe('page 1: Batch number');
+  });
+});
+
+describe('a forged checkpoint', () => {
+  it('fails when the signed heads are changed (and the PDF drawn again): the signature does not verify', async () => {
+    const doc = clone();
+    const cp = doc.checkpoints[0];
+    cp.heads.entries = { seq: cp.heads.entries.seq + 1, hash: 'f'.repeat(64) };
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(problems(r.verdict, 'checkpoints')).toContainEqual({ place: `checkpoint ${cp.n}`, message: expect.stringMatching(/signature does not verify/) });
+  });
+
+  it('fails when the signature itself is changed', async () => {
+    const doc = clone();
+    const cp = doc.checkpoints[0];
+    const sig = Buffer.from(cp.signature, 'base64');
+    sig[0] ^= 1;
+    cp.signature = sig.toString('base64');
+    const r = verify(replaceAttachment(released, bytesOf(doc)));
+    expect(r.status).toBe(1);
+    expect(problems(r.verdict, 'checkpoints')).toContainEqual({ place: `checkpoint ${cp.n}`, message: expect.stringMatching(/signature does not verify/) });
+  });
+
+  it('re-signed with another key: passes on the key in the record, fails against the key the site published', async () => {
+    const doc = clone();
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const keyId = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+    const canonical = (v: unknown): unknown => (Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v);
+    for (const cp of doc.checkpoints) {
+      cp.keyId = keyId;
+      const { signature: _, ...body } = cp;
+      cp.signature = edSign(null, Buffer.from(JSON.stringify(canonical(body))), privateKey).toString('base64');
+    }
+    doc.publicKeys = [{ id: keyId, algorithm: 'Ed25519', publicKeyPem: pem }];
+    const forged = await redrawn(doc);
+    expect(verify(forged).status).toBe(0);
+    const r = verify(forged, '--key', siteKey);
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['site-key']);
+    expect(problems(r.verdict, 'site-key')[0]).toEqual({ place: `checkpoint ${doc.checkpoints[0].n}`, message: `it is signed with key ${keyId}; the site's published key is ${h.ctx.integrity!.key.id}` });
+  });
+});
+
+describe('rows cut short', () => {
+  it('fails when the last rows are cut from the attachment: the record\'s date is behind, and the pages print what it lacks', () => {
+    const doc = clone();
+    const last = doc.entries.pop()!;
+    const sigIds = new Set(last.signatures.map((s) => s.id));
+    doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== last.seq);
+    doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => !sigIds.has(r.cells[1] as string));
+    const cut = doc.audit.filter((a) => a.at >= last.recordedAt).map((a) => a.seq);
+    doc.audit = doc.audit.filter((a) => !cut.includes(a.seq));
+    doc.chains.audit_log.rows = doc.chains.audit_log.rows.filter((r) => !cut.includes(r.seq));
+    delete doc.disposition;
+    const r = verify(replaceAttachment(released, bytesOf(doc)));
+    expect(r.status).toBe(1);
+    expect(problems(r.verdict, 'completeness')).toContainEqual({ place: 'asOf', message: expect.stringMatching(/rows after .* were cut off/) });
+    expect(problems(r.verdict, 'pages-entries')).toContainEqual({ place: expect.stringMatching(/^page \d+$/), message: `the table of other entries prints entry ${last.batchSeq}, which the attachment does not hold` });
+    expect(problems(r.verdict, 'pages-appendix')).toContainEqual({ place: expect.stringMatching(/^page \d+$/), message: `the audit trail prints audit row ${cut[0]}, which the attachment does not hold` });
+  });
+
+  it('fails when an entry in the middle is left out, even from a PDF drawn again: entry numbers have a gap', async () => {
+    const doc = clone();
+    const gone = doc.entries.find((e) => e.stepId === 'culture-check' || (e.kind === 'step' && e.batchSeq > 10))!;
+    doc.entries = doc.entries.filter((e) => e.id !== gone.id);
+    doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== gone.seq);
+    for (const s of gone.signatures) doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => r.cells[1] !== s.id);
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    const next = doc.entries.find((e) => e.batchSeq === gone.batchSeq + 1)!;
+    expect(problems(r.verdict, 'completeness')).toContainEqual({ place: `entries seq ${next.seq}`, message: expect.stringContaining(`entry ${gone.batchSeq} is missing`) });
+  });
+});
+
+describe('unusable input', () => {
+  it('exits 2 for a file that is not a PDF, a PDF without record.json, and a record.json that is not JSON', async () => {
+    const notPdf = verify(Buffer.from('{"format":"cellbatch.batch-record/1"}'), '--text');
+    expect(notPdf.status).toBe(2);
+    expect(notPdf.verdict).toMatchObject({ verdict: 'UNUSABLE', exitCode: 2, error: expect.stringContaining('not a PDF') });
+    expect(notPdf.stdout).toContain('VERDICT: UNUSABLE INPUT (exit status 2)');
+
+    const bare = verify(removeAttachment(released));
+    expect(bare.status).toBe(2);
+    expect(bare.verdict.error).toMatch(/no attached record\.json/);
+
+    const coa = (await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/coa.pdf`, headers: { authorization: `Bearer ${h.tokens.qa1}` } })).rawPayload;
+    expect(verify(coa).verdict.error).toMatch(/no attached record\.json/);
+
+    const garbled = verify(replaceAttachment(released, Buffer.from('not json')));
+    expect(garbled.status).toBe(2);
+    expect(garbled.verdict.error).toMatch(/not JSON/);
+  });
+
+  it('exits 2 with its usage for a missing file or an unknown option', () => {
+    const missing = spawnSync(process.execPath, [BIN, path.join(dir, 'nothing.pdf')], { encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cannot be read/);
+    const option = spawnSync(process.execPath, [BIN, '--frobnicate'], { encoding: 'utf8' });
+    expect(option.status).toBe(2);
+    expect(option.stderr).toMatch(/unknown option --frobnicate[\s\S]*Usage: cellbatch-verify/);
+  });
+});
