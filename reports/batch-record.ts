@@ -235,4 +235,9 @@ function chains(s: Sheet, r: Reader, record: BatchRecordExport) {
     s.note(fill(m.chains.heads, { e: `${c.heads.entries.seq}:${c.heads.entries.hash}`, s: `${c.heads.signatures.seq}:${c.heads.signatures.hash}`, a: `${c.heads.audit_log.seq}:${c.heads.audit_log.hash}` }));
   }
   for (const k of record.publicKeys) s.note(`${k.algorithm} ${k.id}\n${k.publicKeyPem.trim()}`);
+  const seal = record.seal;
+  if (seal) {
+    const { rows, checkpoint } = seal.statement;
+    s.note(fill(m.chains.seal, { entries: rows.entries.length, signatures: rows.signatures.length, audit: rows.audit_log.length, n: checkpoint.n, key: seal.keyId, signature: seal.signature }));
+  }
 }

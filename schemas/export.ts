@@ -41,6 +41,20 @@ const Checkpoint = z.object({
   keyId: z.string(), prev: z.string(), signature: z.string(),
 });
 
+const RowRef = z.object({ seq: z.number(), hash: z.string() });
+/** Added to format /1 (fields may be added): records made before it have no seal. */
+const Seal = z.object({
+  statement: z.object({
+    purpose: z.literal('cellbatch.batch-seal/1'),
+    batchId: z.string(),
+    asOf: z.string(),
+    checkpoint: z.object({ n: z.number(), hash: z.string() }).describe('the latest checkpoint of `checkpoints`: SHA-256 of its canonical JSON'),
+    rows: z.object({ entries: z.array(RowRef), signatures: z.array(RowRef), audit_log: z.array(RowRef) }).describe('every chained row of the batch in this record'),
+  }),
+  keyId: z.string(),
+  signature: z.string().describe('Ed25519, base64, over the canonical JSON of `statement`, by the checkpoint key `keyId`'),
+}).describe('The server\'s signature over the batch\'s rows, made when the whole record had just verified against every signed checkpoint (docs/export-format.md, "The batch seal")');
+
 export const BatchRecordExportSchema = z.object({
   format: z.literal(EXPORT_FORMAT),
   asOf: z.string().describe('the latest time in the record: the document\'s date (never the clock)'),
@@ -64,6 +78,7 @@ export const BatchRecordExportSchema = z.object({
   chains: z.object({ entries: Chain, signatures: Chain, audit_log: Chain }),
   checkpoints: z.array(Checkpoint),
   publicKeys: z.array(z.object({ id: z.string(), algorithm: z.literal('Ed25519'), publicKeyPem: z.string() })),
+  seal: Seal.optional(),
 }).describe(`The batch's complete electronic record, format ${EXPORT_FORMAT} (docs/export-format.md)`);
 
 export type BatchRecordExport = z.infer<typeof BatchRecordExportSchema>;

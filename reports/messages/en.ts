@@ -76,6 +76,7 @@ export const en = {
     checkpoint: 'Checkpoint {n} · {reason} · {time} · key {key}',
     heads: 'heads: entries {e} · signatures {s} · audit {a}',
     none: 'No signed checkpoint covers this record (in-memory database).',
+    seal: 'Seal of this batch\'s rows (made when the whole record verified against every signed checkpoint): entries {entries} · signatures {signatures} · audit rows {audit} · under checkpoint {n} · key {key} · signature {signature}',
   },
   review: { reviewed: 'Review', comment: 'Comment', decision: 'Decision', justification: 'Justification', physicianRequest: 'Physician request', none: 'Not yet reviewed.', covered: 'Exceptions reviewed', pendingTests: 'Results still to follow', failedTests: 'Failed results' },
   containers: { none: 'No containers recorded.', id: 'Container', volume: 'Volume', dose: 'Dose', filled: 'Filled' },

@@ -77,6 +77,7 @@ export const vi: Messages = {
     checkpoint: 'Điểm kiểm tra {n} · {reason} · {time} · khóa {key}',
     heads: 'đầu chuỗi: mục ghi {e} · chữ ký {s} · nhật ký {a}',
     none: 'Không có điểm kiểm tra đã ký nào bao phủ hồ sơ này (cơ sở dữ liệu trong bộ nhớ).',
+    seal: 'Niêm phong các dòng của lô này (lập khi toàn bộ hồ sơ đã được xác minh với mọi điểm kiểm tra đã ký): mục ghi {entries} · chữ ký {signatures} · dòng nhật ký {audit} · thuộc điểm kiểm tra {n} · khóa {key} · chữ ký số {signature}',
   },
   review: { reviewed: 'Xem xét', comment: 'Nhận xét', decision: 'Quyết định', justification: 'Lý giải', physicianRequest: 'Yêu cầu của bác sĩ', none: 'Chưa được xem xét.', covered: 'Số ngoại lệ đã xem xét', pendingTests: 'Kết quả còn chờ', failedTests: 'Kết quả không đạt' },
   containers: { none: 'Không có bao bì chứa nào được ghi.', id: 'Bao bì', volume: 'Thể tích', dose: 'Liều', filled: 'Chiết rót lúc' },

@@ -13,6 +13,7 @@ import { deviationView } from './deviation-view.js';
 import { dispositionView } from './disposition-view.js';
 import { containersView } from './containers-view.js';
 import { signatureView } from './entry-view.js';
+import { sealOf } from '../record/seal.js';
 import { EXPORT_FORMAT, type BatchRecordExport } from '../../schemas/export.js';
 
 /** The audit action of an export, and of the PDF frozen at disposition. */
@@ -134,9 +135,11 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
   const checkpoints = coveringCheckpoints(ctx.integrity?.log.read() ?? [], heads);
   const key = ctx.integrity?.key;
   const containers = containersView(record).items;
+  const asOf = asOfRows(b.createdAt, rows);
+  const seal = sealOf(ctx, b.id, asOf, rows, checkpoints);
   return {
     format: EXPORT_FORMAT,
-    asOf: asOfRows(b.createdAt, rows),
+    asOf,
     timeZone: ctx.config.timeZone,
     training: b.training,
     batch: {
@@ -160,6 +163,7 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
     },
     checkpoints,
     publicKeys: key && checkpoints.length ? [{ id: key.id, algorithm: 'Ed25519' as const, publicKeyPem: key.publicKeyPem }] : [],
+    ...(seal && { seal }),
   };
 }
 

@@ -84,7 +84,7 @@ describe('a released record', () => {
     expect(r.verdict.verdict).toBe('PASS');
     expect(failed(r.verdict)).toEqual([]);
     expect(r.verdict.checks.map((c) => c.id)).toEqual([
-      'attachment', 'format', 'row-hashes', 'links', 'signature-links', 'document-vs-rows', 'checkpoints', 'server-integrity', 'completeness',
+      'attachment', 'format', 'row-hashes', 'links', 'signature-links', 'document-vs-rows', 'checkpoints', 'seal', 'server-integrity', 'completeness',
       'pages-frame', 'pages-cover', 'pages-entries', 'pages-signatures', 'pages-appendix',
     ]);
     expect(r.stdout).toContain(`SHA-256:       ${createHash('sha256').update(released).digest('hex')}`);
@@ -92,7 +92,8 @@ describe('a released record', () => {
     expect(r.stdout).toContain(`Batch:         ${d.batch.batchNumber}, DIN ${d.batch.din} ${d.batch.dinCheck}`);
     expect(r.stdout).toMatch(/^ {2}PASS {4}every signature as printed/m);
     expect(r.stdout).toContain('Not proven by this file:');
-    expect(r.stdout).toMatch(/VERDICT: PASS\. All 14 checks hold/);
+    expect(r.stdout).toContain('Every row of the batch is proven by the batch seal');
+    expect(r.stdout).toMatch(/VERDICT: PASS\. All 15 checks hold/);
   });
 
   it('verifies in Vietnamese too, and against the key the site published (--key)', () => {
@@ -216,12 +217,17 @@ describe('a forged checkpoint', () => {
       cp.signature = edSign(null, Buffer.from(JSON.stringify(canonical(body))), privateKey).toString('base64');
     }
     doc.publicKeys = [{ id: keyId, algorithm: 'Ed25519', publicKeyPem: pem }];
+    const seal = doc.seal!;
+    seal.statement.checkpoint.hash = createHash('sha256').update(JSON.stringify(canonical(doc.checkpoints[doc.checkpoints.length - 1]))).digest('hex');
+    seal.keyId = keyId;
+    seal.signature = edSign(null, Buffer.from(JSON.stringify(canonical(seal.statement))), privateKey).toString('base64');
     const forged = await redrawn(doc);
     expect(verify(forged).status).toBe(0);
     const r = verify(forged, '--key', siteKey);
     expect(r.status).toBe(1);
     expect(failed(r.verdict)).toEqual(['site-key']);
     expect(problems(r.verdict, 'site-key')[0]).toEqual({ place: `checkpoint ${doc.checkpoints[0].n}`, message: `it is signed with key ${keyId}; the site's published key is ${h.ctx.integrity!.key.id}` });
+    expect(problems(r.verdict, 'site-key')).toContainEqual({ place: 'seal', message: `the batch seal is signed with key ${keyId}, not the site's published key` });
   });
 });
 
@@ -253,6 +259,67 @@ describe('rows cut short', () => {
     expect(r.status).toBe(1);
     const next = doc.entries.find((e) => e.batchSeq === gone.batchSeq + 1)!;
     expect(problems(r.verdict, 'completeness')).toContainEqual({ place: `entries seq ${next.seq}`, message: expect.stringContaining(`entry ${gone.batchSeq} is missing`) });
+  });
+});
+
+describe('the batch seal', () => {
+  /** The record without its last entry, the signatures of it and the audit rows from its time on; dated by what is left. */
+  const cutTail = () => {
+    const doc = clone();
+    const last = doc.entries.pop()!;
+    const sigIds = new Set(last.signatures.map((x) => x.id));
+    doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== last.seq);
+    doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => !sigIds.has(r.cells[1] as string));
+    const cut = doc.audit.filter((a) => a.at >= last.recordedAt).map((a) => a.seq);
+    doc.audit = doc.audit.filter((a) => !cut.includes(a.seq));
+    doc.chains.audit_log.rows = doc.chains.audit_log.rows.filter((r) => !cut.includes(r.seq));
+    delete doc.disposition;
+    doc.batch.status = 'qa_review';
+    doc.asOf = [...doc.entries.map((e) => e.recordedAt), ...doc.audit.map((a) => a.at)].sort().at(-1)!;
+    return { doc, last };
+  };
+
+  it('finds a tail of rows cut from a PDF drawn again, dated again and consistent in every other way: the sealed rows are missing', async () => {
+    const { doc, last } = cutTail();
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(problems(r.verdict, 'seal')).toContainEqual({ place: `entries seq ${last.seq}`, message: 'the sealed row is missing from the record: rows were cut' });
+    expect(problems(r.verdict, 'seal')).toContainEqual({ place: 'seal.statement.asOf', message: `it seals the record as of ${record.asOf}; the record is dated ${doc.asOf}` });
+  });
+
+  it('finds a row rewritten with its hash recomputed, where no link or signed head reaches it', async () => {
+    const doc = clone();
+    const rows = doc.chains.audit_log.rows;
+    const heads = new Set(doc.checkpoints.map((c) => c.heads.audit_log.seq));
+    const row = rows.find((x, i) => rows[i + 1] && rows[i + 1].seq !== x.seq + 1 && !heads.has(x.seq) && doc.audit.find((a) => a.seq === x.seq)!.reason === null)!;
+    const reasonAt = doc.chains.audit_log.columns.indexOf('reason');
+    row.cells[reasonAt] = 'rewritten';
+    row.hash = createHash('sha256').update(JSON.stringify([row.prevHash, ...row.cells])).digest('hex');
+    doc.audit.find((a) => a.seq === row.seq)!.reason = 'rewritten';
+    doc.seal!.statement.rows.audit_log.find((x) => x.seq === row.seq)!.hash = row.hash; // the forger cannot re-sign it
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['seal']);
+    expect(problems(r.verdict, 'seal')).toEqual([{ place: 'seal', message: expect.stringMatching(/signature does not verify/) }]);
+    // Without the seal, nothing in the file shows it: the limit the verdict states.
+    const unsealed = structuredClone(doc);
+    delete unsealed.seal;
+    const plain = verify(await redrawn(unsealed), '--text');
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toContain('The record carries no batch seal');
+  });
+
+  it('accepts a record made before the seal (no seal field), saying what it could not prove; --require-seal fails it', async () => {
+    const doc = clone();
+    delete doc.seal;
+    const old = await redrawn(doc);
+    const r = verify(old, '--text');
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.verdict.checks.map((c) => c.id)).not.toContain('seal');
+    expect(r.stdout).toMatch(/A row is proven inside the signed chain here only when consecutive rows of this record lead from it to a signed head; for .* rows they do not/);
+    const strict = verify(old, '--require-seal');
+    expect(strict.status).toBe(1);
+    expect(problems(strict.verdict, 'seal')).toEqual([{ place: 'seal', message: 'the record carries no batch seal (--require-seal)' }]);
   });
 });
 

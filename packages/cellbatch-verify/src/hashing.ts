@@ -59,9 +59,12 @@ const signedPart = (c: SignedCheckpoint) => canonicalJson({ n: c.n, at: c.at, re
 /** The hash the next checkpoint names as `prev`: SHA-256 of the canonical JSON of the whole checkpoint. */
 export const checkpointHash = (c: SignedCheckpoint) => sha256Hex(canonicalJson(c));
 
-export function checkpointSignatureValid(c: SignedCheckpoint, publicKeyPem: string): boolean {
+export const checkpointSignatureValid = (c: SignedCheckpoint, publicKeyPem: string) => signatureValid(signedPart(c), c.signature, publicKeyPem);
+
+/** An Ed25519 signature (base64) of the text's UTF-8 bytes by the key. */
+export function signatureValid(text: string, signature: string, publicKeyPem: string): boolean {
   try {
-    return verifySignature(null, Buffer.from(signedPart(c)), createPublicKey(publicKeyPem), Buffer.from(c.signature, 'base64'));
+    return verifySignature(null, Buffer.from(text), createPublicKey(publicKeyPem), Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }

@@ -320,6 +320,11 @@ function appendix(text: PageText, r: Reader, doc: BatchRecordExport, pdf: PdfCon
     c.expect(known.has(Number(match[1])), `page ${text.pageAt(Math.max(chainsAt, 0) + match.index!)}`, `the page prints checkpoint ${match[1]}, which the attachment does not hold`);
   }
   for (const k of doc.publicKeys) c.expect(text.find(norm(`${k.algorithm} ${k.id}${k.publicKeyPem}`)) >= 0, `public key ${k.id}`, 'the appendix does not print the public key the attachment holds');
+  if (doc.seal) {
+    const { rows, checkpoint } = doc.seal.statement;
+    const line = fill(m.chains.seal, { entries: rows.entries.length, signatures: rows.signatures.length, audit: rows.audit_log.length, n: checkpoint.n, key: doc.seal.keyId, signature: doc.seal.signature });
+    c.expect(text.find(norm(line)) >= 0, 'seal', 'the appendix does not print the batch seal the attachment holds (its row counts, checkpoint, key and signature)');
+  }
   return c.done(`${doc.audit.length} audit rows, ${doc.checkpoints.length} checkpoint(s) with their heads and ${doc.publicKeys.length} public key(s) read as the attachment says`);
 }
 

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { BatchRecordExportSchema, EXPORT_FORMAT, type BatchRecordExport } from '../../../schemas/export.js';
 import { Check, firstDifference, show, type CheckResult } from './checks.js';
-import { checkpointHash, checkpointSignatureValid, expectedRowHash, GENESIS, keyIdOf, TABLES, type Cell, type Table } from './hashing.js';
+import { canonicalJson, checkpointHash, checkpointSignatureValid, expectedRowHash, GENESIS, keyIdOf, signatureValid, TABLES, type Cell, type Table } from './hashing.js';
 
 type Chain = BatchRecordExport['chains']['entries'];
 type Row = Chain['rows'][number];
@@ -256,6 +256,11 @@ export function checkSiteKey(doc: BatchRecordExport, published: { file: string; 
     const pem = [...published].find((k) => { try { return keyIdOf(k.pem).id === cp.keyId; } catch { return false; } })?.pem;
     if (pem) c.expect(checkpointSignatureValid(cp, pem), `checkpoint ${cp.n}`, 'its signature does not verify with the site\'s published key');
   }
+  if (doc.seal) {
+    c.expect(ids.has(doc.seal.keyId), 'seal', `the batch seal is signed with key ${doc.seal.keyId}, not the site's published key`);
+    const pem = published.find((k) => { try { return keyIdOf(k.pem).id === doc.seal!.keyId; } catch { return false; } })?.pem;
+    if (pem) c.expect(signatureValid(canonicalJson(doc.seal.statement), doc.seal.signature, pem), 'seal', 'the batch seal does not verify with the site\'s published key');
+  }
   if (doc.checkpoints.length === 0) c.fail('checkpoints', 'the record has no signed checkpoint to compare with the site\'s key');
   return c.done(`every checkpoint is signed by ${[...ids].map(([id, file]) => `${id} (${file})`).join(', ')}`);
 }
@@ -317,4 +322,43 @@ function referencedEntries(doc: BatchRecordExport): [string, string][] {
     for (const k of ['entryId', 'correctsEntryId']) if (typeof e.payload[k] === 'string') out.push([`entries seq ${e.seq} (entry ${e.batchSeq}) payload.${k}`, e.payload[k] as string]);
   }
   return out;
+}
+
+/**
+ * The batch seal (docs/export-format.md, "The batch seal"): the server's signature over the list of
+ * the batch's rows, made when the whole record had verified against every signed checkpoint. It proves
+ * offline what the shared chains cannot: that each row is the one the verified chain held, and that
+ * none is missing. Records made before the seal have none (said in the verdict's limits), unless
+ * `--require-seal`.
+ */
+export function checkSeal(doc: BatchRecordExport, required: boolean): CheckResult | undefined {
+  const c = new Check('seal', 'the batch seal: the server\'s signature over every row of the batch, under a signed checkpoint');
+  const seal = doc.seal;
+  if (!seal) {
+    if (!required) return undefined;
+    c.fail('seal', 'the record carries no batch seal (--require-seal)');
+    return c.done('');
+  }
+  const st = seal.statement;
+  const key = doc.publicKeys.find((k) => k.id === seal.keyId);
+  if (c.expect(!!key, 'seal', `it is signed with key ${seal.keyId}, which is not among the record's public keys`)) {
+    c.expect(signatureValid(canonicalJson(st), seal.signature, key!.publicKeyPem), 'seal', 'its Ed25519 signature does not verify: the sealed rows, batch, date or checkpoint were changed, or it was not signed by this key');
+  }
+  c.expect(st.batchId === doc.batch.id, 'seal.statement.batchId', `it seals batch ${st.batchId}, not ${doc.batch.id}`);
+  c.expect(st.asOf === doc.asOf, 'seal.statement.asOf', `it seals the record as of ${st.asOf}; the record is dated ${doc.asOf}`);
+  const cp = doc.checkpoints.find((x) => x.n === st.checkpoint.n);
+  if (c.expect(!!cp, 'seal.statement.checkpoint', `it names checkpoint ${st.checkpoint.n}, which is not in the record`)) {
+    c.expect(checkpointHash(cp!) === st.checkpoint.hash, 'seal.statement.checkpoint', `checkpoint ${cp!.n} is not the one sealed`);
+  }
+  for (const t of TABLES) {
+    const rows = new Map(doc.chains[t].rows.map((r) => [r.seq, r.hash]));
+    const sealed = new Map(st.rows[t].map((r) => [r.seq, r.hash]));
+    for (const [seq, hash] of sealed) {
+      if (!c.expect(rows.has(seq), `${t} seq ${seq}`, 'the sealed row is missing from the record: rows were cut')) continue;
+      c.expect(rows.get(seq) === hash, `${t} seq ${seq}`, `the record's row has hash ${rows.get(seq)}, the sealed one ${hash}: the row was rewritten`);
+      if (cp) c.expect(seq <= cp.heads[t].seq, `${t} seq ${seq}`, `the sealed row lies beyond the head of checkpoint ${cp.n}`);
+    }
+    for (const seq of rows.keys()) c.expect(sealed.has(seq), `${t} seq ${seq}`, 'the row is not among the sealed rows: it was added');
+  }
+  return c.done(`signed by key ${seal.keyId} under checkpoint ${st.checkpoint.n}: the record holds exactly the ${st.rows.entries.length} entries, ${st.rows.signatures.length} signatures and ${st.rows.audit_log.length} audit rows sealed, each with its sealed hash`);
 }

@@ -5,7 +5,7 @@ import { Check, notRun, type CheckResult } from './checks.js';
 import { sha256Hex } from './hashing.js';
 import { checkPages } from './page-checks.js';
 import { readPdf, UnusableInput, type PdfContent } from './pdf.js';
-import { checkCheckpoints, checkCompleteness, checkDocumentAgainstRows, checkEntrySignatures, checkFormat, checkLinks, checkRowHashes, checkServerVerdict, checkSiteKey } from './record-checks.js';
+import { checkCheckpoints, checkCompleteness, checkDocumentAgainstRows, checkEntrySignatures, checkFormat, checkLinks, checkRowHashes, checkSeal, checkServerVerdict, checkSiteKey } from './record-checks.js';
 
 declare const VERIFIER_VERSION: string;
 export const VERSION = typeof VERIFIER_VERSION === 'string' ? VERIFIER_VERSION : 'source';
@@ -29,6 +29,8 @@ export interface VerifyOptions {
   path: string;
   /** Public keys the site published (PEM), each with the file it came from. */
   keys: { file: string; pem: string }[];
+  /** A record without a batch seal fails (records made before the seal existed have none). */
+  requireSeal?: boolean;
   now?: () => Date;
 }
 
@@ -81,6 +83,8 @@ export async function verifyPdf(bytes: Uint8Array, o: VerifyOptions): Promise<Ve
   const limits: string[] = [];
   if (doc) {
     checks.push(checkRowHashes(doc), checkLinks(doc), checkEntrySignatures(doc), checkDocumentAgainstRows(doc), checkCheckpoints(doc));
+    const seal = checkSeal(doc, o.requireSeal ?? false);
+    if (seal) checks.push(seal);
     if (o.keys.length) checks.push(checkSiteKey(doc, o.keys));
     checks.push(checkServerVerdict(doc), checkCompleteness(doc, pdfDate(pdf.info.CreationDate)));
     try {
@@ -90,7 +94,7 @@ export async function verifyPdf(bytes: Uint8Array, o: VerifyOptions): Promise<Ve
       c.fail('pages', `the pages could not be compared: ${(e as Error).message}`);
       checks.push(c.done(''));
     }
-    limits.push(...limitsOf(doc, o.keys.length > 0));
+    limits.push(...limitsOf(doc, o.keys.length > 0, seal?.status === 'PASS'));
   } else {
     for (const [id, title] of [['row-hashes', 'hashes'], ['checkpoints', 'checkpoints'], ['pages', 'pages']]) checks.push(notRun(id, title, 'the attachment is not a readable record of this format'));
   }
@@ -108,7 +112,7 @@ export async function verifyPdf(bytes: Uint8Array, o: VerifyOptions): Promise<Ve
 }
 
 /** What a PASS does not prove about this record: said in every verdict, so that no one reads more into it. */
-function limitsOf(doc: BatchRecordExport, keyGiven: boolean): string[] {
+function limitsOf(doc: BatchRecordExport, keyGiven: boolean, sealed: boolean): string[] {
   const out: string[] = [];
   if (!keyGiven) {
     const ids = [...new Set(doc.checkpoints.map((c) => c.keyId))];
@@ -118,8 +122,10 @@ function limitsOf(doc: BatchRecordExport, keyGiven: boolean): string[] {
     const n = doc.chains[t].rows.length - anchoredRows(doc, t);
     return n > 0 ? [`${t} ${n} of ${doc.chains[t].rows.length}`] : [];
   });
-  if (unproven.length) {
-    out.push(`The chains are shared by every batch of the site: rows of other batches lie between this batch's rows, and they are not in this record. A row is proven inside the signed chain here only when consecutive rows of this record lead from it to a signed head; for ${unproven.join(', ')} rows they do not. Those rows match their own hashes, but someone holding the database could have rewritten them and recomputed their hashes, or left out rows after them, without this file showing it. The server's full verification (GET /audit/verify, \`cellbatch verify\`) walks the whole chain.`);
+  if (sealed) {
+    out.push(`Every row of the batch is proven by the batch seal: the server signed their list when the whole record had verified against every signed checkpoint (checkpoint ${doc.seal!.statement.checkpoint.n}). That rests on the server's verification and on its key being the site's and uncompromised.`);
+  } else if (unproven.length) {
+    out.push(`The chains are shared by every batch of the site: rows of other batches lie between this batch's rows, and they are not in this record. A row is proven inside the signed chain here only when consecutive rows of this record lead from it to a signed head; for ${unproven.join(', ')} rows they do not. Those rows match their own hashes, but someone holding the database could have rewritten them and recomputed their hashes, or left out rows after them, without this file showing it. ${doc.seal ? '' : 'The record carries no batch seal (it was made before the seal existed, or by a server without a signing key). '}The server's full verification (GET /audit/verify, \`cellbatch verify\`) walks the whole chain.`);
   }
   out.push('A signature proves which account signed and when the server recorded it; that the person was who the account names rests on the site\'s account and password controls (21 CFR 11.100, 11.300).');
   out.push('The verdict concerns this file: that it is the site\'s latest or only record of the batch is not proven by the file. The site keeps the SHA-256 of every record it issued (audit action record.exported / record.frozen): compare the file\'s SHA-256 above.');
