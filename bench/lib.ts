@@ -224,7 +224,8 @@ function compileServer() {
 export interface MemoryReport { rss: number; rssAfterGc: number; heapUsed: number; peakRss: number }
 
 export class ServerProcess {
-  private constructor(private readonly child: ChildProcess, readonly url: string, readonly startupMs: number) {}
+  /** `startupMs`: until it listens; `verifiedMs`: until the record is verified in full (in the background). */
+  private constructor(private readonly child: ChildProcess, readonly url: string, readonly startupMs: number, readonly verifiedMs: number) {}
 
   /**
    * Starts bench/server.ts (buildApp + listen on a free port, like server/main.ts) in training mode,
@@ -242,15 +243,15 @@ export class ServerProcess {
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const ready = await new Promise<{ port: number; startupMs: number }>((resolve, reject) => {
+    const ready = await new Promise<{ port: number; startupMs: number; verifiedMs: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the server did not start in time')), opts.startupTimeoutMs ?? 30 * 60_000);
       child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited with code ${code} before listening`)); });
-      child.on('message', (m: { type: string; port: number; startupMs: number }) => {
+      child.on('message', (m: { type: string; port: number; startupMs: number; verifiedMs: number }) => {
         if (m.type === 'ready') { clearTimeout(timer); resolve(m); }
       });
     });
     child.removeAllListeners('exit');
-    return new ServerProcess(child, `http://127.0.0.1:${ready.port}`, ready.startupMs);
+    return new ServerProcess(child, `http://127.0.0.1:${ready.port}`, ready.startupMs, ready.verifiedMs);
   }
 
   get pid() { return this.child.pid!; }

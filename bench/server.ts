@@ -1,5 +1,8 @@
 // The server under benchmark, in its own process: exactly what server/main.ts does (buildApp on
-// CELLBATCH_DB, first admin, listen), but on a free port, and it answers two messages from the
+// CELLBATCH_DB, first admin, listen, the full verification in the background), but on a free port; it
+// reports the time to listen and the time until the record is verified, and is ready for the
+// benchmark once verified (so that reads are not measured beside the verification's workers). It
+// answers two messages from the
 // benchmark over IPC: `memory` (its own RSS before and after a full GC, heap, peak RSS) and `close`.
 // Compiled with the service (dist/bench/server.js) and started by bench/lib.ts with `node --expose-gc`.
 import fs from 'node:fs';
@@ -13,10 +16,13 @@ const { app, ctx } = await buildApp({
   dbFile: env.CELLBATCH_DB ?? './data/cellbatch.db',
   training: env.CELLBATCH_TRAINING === '1',
   logger: env.CELLBATCH_LOG !== '0',
+  awaitVerification: false,
 });
 await bootstrapAdmin(ctx, env.CELLBATCH_ADMIN_PASSWORD, () => {});
 await app.listen({ port: 0, host: '127.0.0.1' });
 const startupMs = performance.now() - started;
+await ctx.recordCheck.verify(); // joins the verification that started with the listener
+const verifiedMs = performance.now() - started;
 const { port } = app.server.address() as AddressInfo;
 
 /** VmHWM: the highest RSS this process has had (Linux); 0 elsewhere. */
@@ -46,4 +52,4 @@ process.on('message', (m: { type: string }) => {
   }
 });
 process.on('disconnect', () => { app.close().finally(() => process.exit(0)); });
-process.send!({ type: 'ready', port, startupMs });
+process.send!({ type: 'ready', port, startupMs, verifiedMs });

@@ -267,10 +267,11 @@ export const SigningKeyPage = z.object({
 
 export const AlertList = z.object({
   items: z.array(z.object({
-    id: z.string(), kind: z.literal('account-locked'), at: Time, userId: z.string().nullable(), username: z.string().optional(),
-    detail: z.string(), open: z.boolean().describe('Still locked by this lockout'),
+    id: z.string(), kind: z.enum(['account-locked', 'record-integrity']).describe('account-locked: a lockout; record-integrity: the record failed verification or disagrees with its last signed checkpoint'),
+    at: Time, userId: z.string().nullable(), username: z.string().optional(),
+    detail: z.string(), open: z.boolean().describe('Still locked by this lockout; a record-integrity alert is open until a verification passes'),
   })),
-}).meta({ id: 'AlertList', description: 'Account lockouts, newest first' });
+}).meta({ id: 'AlertList', description: 'Open record-integrity alerts first, then account lockouts, newest first' });
 
 const AccountEvent = z.object({
   seq: z.number().int(), at: Time, by: z.string().nullable(), action: z.string(), userId: z.string().nullable(),
@@ -289,7 +290,10 @@ export const ClockReply = z.object({ now: Time.describe('The simulated now') }).
 export const BatchRecordExport = z.record(z.string(), z.unknown())
   .meta({ id: 'BatchRecordExport', description: 'The complete electronic record of a batch (entries, signatures, audit rows, definition), as archived' });
 
-export const HealthReply = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const HealthReply = z.object({
+  status: z.literal('ok'),
+  integrity: z.enum(['pending', 'verified', 'failed']).describe('The last full verification of the record: pending until the first one after start has finished (it runs in the background); failed raises an alert (GET /api/v1/alerts)'),
+}).meta({ id: 'Health' });
 
 // ─── master records: process versions (docs/master-records.md) ───────────────────────────────
 

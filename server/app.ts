@@ -12,10 +12,12 @@ import { Store } from './store/store.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
 import { bindMode } from './services/database-mode.js';
-import { openIntegrity, signingKeys, verifyRecord, verifyRecordInParallel } from './services/integrity.js';
+import { openIntegrity, signingKeys, verifyRecord } from './services/integrity.js';
+import { assertWritable, checkTail, uncheckedRecord, useVerifier, verifyInFull, type Verifier } from './services/record-check.js';
 import { writeAudit } from './services/audit.js';
 import problem, { clientErrorHandler, sendProblem } from './plugins/problem.js';
 import auth from './plugins/auth.js';
+import { isSafeMethod } from './plugins/cookie-session.js';
 import authRoutes from './routes/auth.js';
 import userRoutes from './routes/users.js';
 import registryRoutes from './routes/registries.js';
@@ -54,6 +56,15 @@ export interface BuildOptions {
   processes?: ProcessRegistry;
   /** Where the checkpoint signing key lives: outside the database (default: keys/ beside it). */
   keyDir?: string;
+  /**
+   * Return before the record is verified in full and verify once the app is ready (the server's start);
+   * default true: wait for it (tests and tools that read the outcome at once).
+   */
+  awaitVerification?: boolean;
+  /** Verify the whole record again every this many hours (CELLBATCH_VERIFY_EVERY_HOURS; 0 or absent: never). */
+  verifyEveryHours?: number;
+  /** How the record is verified in full (tests inject a slow one). */
+  verify?: Verifier;
   /** Sign the chain heads every this many appended rows (default 1000). */
   checkpointEvery?: number;
   /** Refuse (500) a reply field its response schema does not declare, instead of dropping it (default: CELLBATCH_STRICT_REPLIES=1; the tests). */
@@ -83,38 +94,60 @@ export const CSP_DIRECTIVES = {
   connectSrc: ["'self'"],
 };
 
-/** The context with the record verified in this thread (tests, benchmarks). */
+/** The context with the record verified in this thread, before it is returned (the CLI's tools, benchmarks, tests). */
 export function createContext(opts: BuildOptions): AppContext {
   const ctx = openContext(opts);
-  return checked(ctx, verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity)));
-}
-
-/** The context with the record verified in worker threads on every core (the server's start). */
-export async function createContextInParallel(opts: BuildOptions): Promise<AppContext> {
-  const ctx = openContext(opts);
-  try {
-    return checked(ctx, await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity)));
-  } catch (e) {
-    ctx.store.close();
-    throw e;
-  }
-}
-
-// R1: the record is verified at start, so that a file edited while the server was stopped is
-// reported before anyone works on it (and every batch view says so).
-function checked(ctx: AppContext, report: AppContext['recordCheck']['report']): AppContext {
-  ctx.recordCheck.report = report;
+  const report = verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
+  Object.assign(ctx.recordCheck, { report, status: report.valid ? 'verified' : 'failed', checkedAt: ctx.clock.wall().toISOString() });
   // Heads left unsigned by a run that crashed are signed now, once the record has verified.
-  if (report?.valid) ctx.store.checkpoint('start');
-  // Master records: built-ins and site-folder definitions not yet held become effective versions
-  // (audited), and new batches start on each process's effective version (Annex 11 §10).
+  if (report.valid) ctx.store.checkpoint('start');
+  syncOrClose(ctx);
+  return ctx;
+}
+
+// Master records: built-ins and site-folder definitions not yet held become effective versions
+// (audited), and new batches start on each process's effective version (Annex 11 §10).
+function syncOrClose(ctx: AppContext) {
   try {
     syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
   } catch (e) {
     ctx.store.close();
     throw e;
   }
-  return ctx;
+}
+
+/**
+ * R1 without a start that grows with the record (issue 15 item 5): the tail is checked against the last
+ * signed checkpoint now, the whole record in the background once the server is ready (and on a
+ * schedule, and at GET /audit/verify); `awaitVerification` waits for the first one (tests of a record
+ * edited while the server was stopped). services/record-check.ts.
+ */
+async function startRecordCheck(ctx: AppContext, opts: BuildOptions): Promise<{ first: () => Promise<unknown> }> {
+  ctx.recordCheck.writes = checkTail(ctx);
+  if (ctx.recordCheck.writes.state === 'refused') ctx.recordCheck.status = 'failed'; // known before the full verification
+  // Nothing is chained onto a tail not shown intact: the master records wait for the full verification then.
+  let synced = false;
+  if (ctx.recordCheck.writes.state === 'open') {
+    syncOrClose(ctx);
+    synced = true;
+  }
+  let started = false;
+  useVerifier(ctx, opts.verify ?? verifyInFull, () => {
+    if (!started) ctx.store.checkpoint('start'); // heads left unsigned by a run that crashed, now shown intact
+    started = true;
+    if (!synced) syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
+    synced = true;
+  });
+  const first = () => ctx.recordCheck.verify();
+  if (opts.awaitVerification ?? true) {
+    try {
+      await first();
+    } catch (e) {
+      ctx.store.close();
+      throw e;
+    }
+  }
+  return { first };
 }
 
 function openContext(opts: BuildOptions): AppContext {
@@ -141,14 +174,17 @@ function openContext(opts: BuildOptions): AppContext {
     training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, sessionMaxHours: opts.sessionMaxHours ?? 12,
     timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds,
   };
-  return { store, clock, config, processes, integrity, recordCheck: { report: undefined }, credentialQueue: new PerUserQueue(MAX_QUEUED_PER_USER) };
+  const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: new PerUserQueue(MAX_QUEUED_PER_USER) };
+  ctx.recordCheck = uncheckedRecord(ctx);
+  return ctx;
 }
 
 /** trustProxy as a number of hops: the addresses of the nearest `n` proxies are trusted. */
 const hopsTrusted = (n: number) => (_address: string, hop: number) => hop < n;
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
-  const ctx = await createContextInParallel(opts);
+  const ctx = openContext(opts);
+  const check = await startRecordCheck(ctx, opts);
   const app = Fastify({
     logger: opts.logger ?? false, bodyLimit: 256 * 1024,
     trustProxy: typeof opts.trustProxy === 'number' ? hopsTrusted(opts.trustProxy) : opts.trustProxy ?? false,
@@ -163,8 +199,21 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(replySerializerCompiler({ strict: opts.strictReplies ?? process.env.CELLBATCH_STRICT_REPLIES === '1' }));
+  let closing = false;
+  const verifyQuietly = () => check.first().catch((e: unknown) => {
+    if (closing) return; // the database closed under a verification that was still running
+    ctx.recordCheck.status = 'failed';
+    app.log.error({ err: e }, 'the record could not be verified');
+  });
+  const every = (opts.verifyEveryHours ?? 0) * 3_600_000;
+  const schedule = every > 0 ? setInterval(verifyQuietly, every).unref() : undefined;
+  // Served first, verified in the background: the listener does not wait for a record of any size.
+  if (opts.awaitVerification === false) app.addHook('onReady', async () => { void verifyQuietly(); });
   app.addHook('onClose', async () => {
-    ctx.store.checkpoint('shutdown');
+    closing = true;
+    clearInterval(schedule);
+    // Heads are signed only while the tail is shown intact: a shutdown must not sign a tampered tail.
+    if (ctx.recordCheck.writes.state === 'open') ctx.store.checkpoint('shutdown');
     ctx.store.close();
   });
 
@@ -193,8 +242,15 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     },
   });
   await app.register(auth, { ctx, secureCookies: opts.secureCookies });
+  // Nothing is chained onto a tail not shown intact (services/record-check.ts). Signing in and out stay
+  // possible, so that QA and the administrator can read the alert and the verification.
+  app.addHook('onRequest', async (request) => {
+    const url = request.routeOptions.url;
+    if (!url || isSafeMethod(request.method) || url === '/api/v1/auth/login' || url === '/api/v1/auth/logout') return;
+    assertWritable(ctx);
+  });
 
-  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness', security: [], response: { 200: json(HealthReply, 'The service is up') } } }, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', { config: { public: true }, schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness, and whether the record has been verified since start', security: [], response: { 200: json(HealthReply, 'The service is up') } } }, async () => ({ status: 'ok' as const, integrity: ctx.recordCheck.status }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(async (api) => {
     for (const routes of [siteRoutes, authRoutes, userRoutes, registryRoutes, processRoutes, batchRoutes, qaRoutes, auditRoutes, recordRoutes]) await api.register(routes, { ctx });

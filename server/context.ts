@@ -3,7 +3,7 @@ import type { Clock } from './clock.js';
 import type { ProcessRegistry } from './processes/registry.js';
 import type { Store } from './store/store.js';
 import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
-import type { ChainReport } from './store/store.js';
+import type { RecordCheck } from './services/record-check.js';
 import type { PerUserQueue } from './auth/per-user-queue.js';
 
 export interface Config {
@@ -27,8 +27,8 @@ export interface AppContext {
   config: Config;
   /** The signed checkpoints of the chain heads and the key that signs them (absent for an in-memory database). */
   integrity?: { log: CheckpointLog; key: SigningKey };
-  /** The last full verification of the record (at start and at every GET /audit/verify). */
-  recordCheck: { report?: ChainReport };
+  /** The last full verification of the record (after start, on a schedule, at GET /audit/verify) and whether it takes writes. */
+  recordCheck: RecordCheck;
   /** Password checks, one at a time per account (21 CFR 11.300(d): the lockout cannot be raced). */
   credentialQueue: PerUserQueue;
 }

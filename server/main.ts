@@ -34,6 +34,9 @@ const { app, ctx } = await buildApp({
   sessionMaxHours: settings.sessionMaxHours,
   passwordMaxAgeDays: settings.passwordMaxAgeDays,
   keyDir,
+  // Served at once whatever the record's size; verified in full in the background, then on schedule.
+  awaitVerification: false,
+  verifyEveryHours: settings.verifyEveryHours,
   logger: settings.logger,
   trustProxy: settings.trustProxy,
   secureCookies: settings.secureCookies,

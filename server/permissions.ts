@@ -28,7 +28,8 @@ export const PERMISSIONS = {
   'audit.read': { roles: ['qa', 'inspector', 'admin'], what: 'reading the audit trail' },
   // The export and the PDF hold the batch's audit trail: those who read the audit (API.md).
   'record.export': { roles: ['qa', 'inspector', 'admin'], what: 'exporting the batch record' },
-  'alerts.read': { roles: ['admin'], what: 'reading alerts' },
+  // A record that fails verification is QA's to investigate, a lockout the administrator's: both read alerts.
+  'alerts.read': { roles: ['admin', 'qa'], what: 'reading alerts' },
   'users.read': { roles: ['admin', 'qa', 'inspector'], what: 'reading the user list' },
   'users.manage': { roles: ['admin'], what: 'managing user accounts' },
   'training.clock': { roles: ['admin', 'supervisor'], what: 'moving the training clock' },

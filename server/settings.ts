@@ -16,6 +16,8 @@ export interface Settings {
   sessionMaxHours: number;
   passwordMaxAgeDays: number;
   keyDir?: string;
+  /** Hours between full verifications of the record while the server runs (0: only at start and on demand). */
+  verifyEveryHours: number;
   logger: boolean;
   port: number;
   /** Where to listen: loopback unless a site says otherwise (docs/deployment.md). */
@@ -95,6 +97,7 @@ export function parseSettings(env: Env): Settings {
     sessionMaxHours: int('CELLBATCH_SESSION_HOURS', 12, 1, 7 * 24),
     passwordMaxAgeDays: int('CELLBATCH_PASSWORD_DAYS', 180, 0, 3650),
     keyDir: env.CELLBATCH_KEY_DIR || undefined,
+    verifyEveryHours: int('CELLBATCH_VERIFY_EVERY_HOURS', 24, 0, 24 * 366),
     logger: flag('CELLBATCH_LOG', { 1: true, 0: false }, true),
     port: int('PORT', 3000, 0, 65535),
     host,

@@ -6,11 +6,11 @@ import { AuditExportQuery, AuditQuery, PeriodQuery } from '../../schemas/api.js'
 import { AlertList, AuditExportRows, AuditPage, ChainReportSchema, errors, json, PeriodicReviewSchema, SigningKeyPage } from '../../schemas/responses.js';
 import { z } from 'zod';
 import { lockoutAlerts, periodicReview } from '../services/account-review.js';
+import { integrityAlerts } from '../services/record-check.js';
 import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
 import { assertMay } from '../permissions.js';
-import { signingKeys, verifyRecordInParallel } from '../services/integrity.js';
 
 
 /**
@@ -97,9 +97,9 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     })());
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body as never); // a stream: piped, not serialized
   });
-  app.get('/alerts', { schema: { tags: ['audit'], operationId: 'listAlerts', summary: 'Account lockouts for administrators (open: still locked)', response: { 200: json(AlertList, 'The lockouts, newest first'), ...errors(401, 403) } } }, async (req) => {
+  app.get('/alerts', { schema: { tags: ['audit'], operationId: 'listAlerts', summary: 'Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked)', response: { 200: json(AlertList, 'The alerts, newest first'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'alerts.read');
-    return { items: lockoutAlerts(ctx) };
+    return { items: [...integrityAlerts(ctx), ...lockoutAlerts(ctx)] };
   });
   app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'the periodic review');
@@ -107,8 +107,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
   app.get('/audit/verify', { schema: { tags: ['audit'], operationId: 'verifyAudit', summary: 'Recompute every hash chain (entries, signatures, audit)', response: { 200: json(ChainReportSchema, 'The verification report'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'verifying the record');
-    ctx.recordCheck.report = await verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
-    return ctx.recordCheck.report;
+    return ctx.recordCheck.verify();
   });
   app.get('/audit/keys', { schema: { tags: ['audit'], operationId: 'listSigningKeys', summary: 'Public keys that sign the checkpoints of the chain heads', response: { 200: json(SigningKeyPage, 'The public keys'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'reading the signing keys');

@@ -7,7 +7,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /** Liveness, and whether the record has been verified since start */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -732,7 +732,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Account lockouts for administrators (open: still locked) */
+        /** Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked) */
         get: operations["listAlerts"];
         put?: never;
         post?: never;
@@ -879,18 +879,21 @@ export interface components {
             after?: unknown;
             reason: string | null;
         };
-        /** @description Account lockouts, newest first */
+        /** @description Open record-integrity alerts first, then account lockouts, newest first */
         AlertList: {
             items: {
                 id: string;
-                /** @constant */
-                kind: "account-locked";
+                /**
+                 * @description account-locked: a lockout; record-integrity: the record failed verification or disagrees with its last signed checkpoint
+                 * @enum {string}
+                 */
+                kind: "account-locked" | "record-integrity";
                 /** @description ISO-8601 UTC time */
                 at: string;
                 userId: string | null;
                 username?: string;
                 detail: string;
-                /** @description Still locked by this lockout */
+                /** @description Still locked by this lockout; a record-integrity alert is open until a verification passes */
                 open: boolean;
             }[];
         };
@@ -1477,6 +1480,11 @@ export interface components {
         Health: {
             /** @constant */
             status: "ok";
+            /**
+             * @description The last full verification of the record: pending until the first one after start has finished (it runs in the background); failed raises an alert (GET /api/v1/alerts)
+             * @enum {string}
+             */
+            integrity: "pending" | "verified" | "failed";
         };
         LockedStep: {
             stepId: string;
@@ -5682,7 +5690,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The lockouts, newest first */
+            /** @description The alerts, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
