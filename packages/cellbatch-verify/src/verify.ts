@@ -127,6 +127,7 @@ function limitsOf(doc: BatchRecordExport, keyGiven: boolean, sealed: boolean): s
   } else if (unproven.length) {
     out.push(`The chains are shared by every batch of the site: rows of other batches lie between this batch's rows, and they are not in this record. A row is proven inside the signed chain here only when consecutive rows of this record lead from it to a signed head; for ${unproven.join(', ')} rows they do not. Those rows match their own hashes, but someone holding the database could have rewritten them and recomputed their hashes, or left out rows after them, without this file showing it. ${doc.seal ? '' : 'The record carries no batch seal (it was made before the seal existed, or by a server without a signing key). '}The server's full verification (GET /audit/verify, \`cellbatch verify\`) walks the whole chain.`);
   }
+  out.push('The pages were compared by their text, as search and screen readers read it: text drawn invisibly, or letters drawn as shapes, are not seen. Read the pages too.');
   out.push('A signature proves which account signed and when the server recorded it; that the person was who the account names rests on the site\'s account and password controls (21 CFR 11.100, 11.300).');
   out.push('The verdict concerns this file: that it is the site\'s latest or only record of the batch is not proven by the file. The site keeps the SHA-256 of every record it issued (audit action record.exported / record.frozen): compare the file\'s SHA-256 above.');
   return out;
