@@ -4,7 +4,7 @@
 // filled, and the first steps again in Vietnamese. axe-core checks every page on the way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { call, createBatch, din, HOUR, PASSWORD, registerCatalogue } from '../helpers.js';
+import { call, createBatch, din, HOUR, PASSWORD, recordReceipt, registerCatalogue, sign } from '../helpers.js';
 import { BatchDriver, CART_PLAN } from '../server/lifecycle-driver.js';
 import { Actions, expectAccessible, isFocused, screenshot, startTerminal, type Terminal } from './browser.js';
 
@@ -192,6 +192,55 @@ describe('the bench terminal', () => {
     const sign = page.getByRole('dialog', { name: 'Sign as performer' });
     await sign.getByLabel('Password').fill(PASSWORD);
     await sign.getByLabel('Password').press('Enter');
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Recorded: Apheresis receipt' }).isVisible()).toBe(true);
+  }, 120_000);
+
+  it('follows what others record, and refuses a form left stale by someone else plainly, keeping its values', async () => {
+    // The page's timers run on an installed clock: the test moves it past the refresh interval.
+    const { page } = await term.open();
+    await page.clock.install();
+    await page.goto('/');
+    await logIn(page, 'op1');
+    await page.getByRole('heading', { name: 'What waits for me' }).waitFor();
+    // A batch started at another terminal appears in the work list without a reload.
+    const b = await createBatch(term.h, 'car-t', 5);
+    await page.clock.runFor(30_000);
+    await expect.poll(() => page.getByText('PT-5', { exact: false }).isVisible()).toBe(true);
+
+    // The batch page follows a step recorded elsewhere.
+    const { batch } = await recordReceipt(term.h, b, 5);
+    await page.goto(`/batches/${b.id}`);
+    await page.getByRole('button', { name: 'Correct "Apheresis receipt"' }).waitFor();
+    const sample = await call(term.h, 'op2', 'POST', `/batches/${b.id}/steps/starting-material-sample`, { values: { wbcConcentration: 30, viability: 90, cd3Positive: 60 }, signature: sign('op2'), expectedVersion: batch.version });
+    expect(sample.status).toBe(201);
+    await page.clock.runFor(20_000);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Updated: someone else changed this batch.' }).isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Verify "Starting material sample" (second person)' }).waitFor();
+
+    // A correction form is open when QA reports a deviation elsewhere: said at once, and the form's
+    // signature is refused by the server (expectedVersion), never applied over the change.
+    await page.getByRole('button', { name: 'Correct "Apheresis receipt"' }).click();
+    await page.getByLabel('Transport temperature').fill('5');
+    await page.getByLabel('Reason for the correction').fill('Logger re-read: 5.0 °C');
+    const current = (await call(term.h, 'qa1', 'GET', `/batches/${b.id}`)).body;
+    expect((await call(term.h, 'qa1', 'POST', `/batches/${b.id}/deviations`, { description: 'Label printer jammed during receipt', severity: 'minor', expectedVersion: current.version })).status).toBe(201);
+    await page.clock.runFor(20_000);
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Someone else changed this batch while your form was open' }).isVisible()).toBe(true);
+    await page.getByRole('alert').filter({ hasText: 'Someone else changed this batch while your form was open' }).scrollIntoViewIfNeeded();
+    await screenshot(page, 'batch-changed-while-open');
+    await page.getByRole('button', { name: 'Sign', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Sign as performer' });
+    await dialog.getByLabel('Password').fill(PASSWORD);
+    await dialog.getByLabel('Password').press('Enter');
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Not signed: someone else changed this batch' }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByText('Label printer jammed during receipt').first().isVisible()).toBe(true);
+    expect(await page.getByLabel('Transport temperature').inputValue()).toBe('5');
+    expect((await call(term.h, 'op1', 'GET', `/batches/${b.id}`)).body.entries.filter((e: { kind: string }) => e.kind === 'correction')).toHaveLength(0);
+    await expectAccessible(page, 'a form refused as stale');
+    // Signed again, deliberately, over the batch as it is now.
+    await page.getByRole('button', { name: 'Sign', exact: true }).click();
+    await dialog.getByLabel('Password').fill(PASSWORD);
+    await dialog.getByLabel('Password').press('Enter');
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Recorded: Apheresis receipt' }).isVisible()).toBe(true);
   }, 120_000);
 

@@ -26,6 +26,8 @@ export class ApiError extends Error {
     super(problem.detail || problem.title);
   }
   get status() { return this.problem.status; }
+  /** The batch changed since it was read (409 stale-version): read it again before signing. */
+  get isStale() { return this.problem.type.endsWith('/stale-version'); }
   /** The message of the error naming `field` (a dotted path such as values.viability), if any. */
   fieldMessage(field: string) {
     return this.problem.errors?.find((e) => e.field === field || e.field.startsWith(`${field}.`))?.message;

@@ -2,7 +2,7 @@
 // day numbers) beside the form of the step being recorded; witness verification and corrections from
 // the entries themselves.
 import { useCallback, useEffect, useState } from 'react';
-import { api, read } from '../api/client';
+import { api, ApiError, read } from '../api/client';
 import type { Batch, Deviation, Entry, Equipment, Material, ProcessDefinition } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
 import { useSession } from '../app/session';
@@ -12,6 +12,7 @@ import { Timeline } from './Timeline';
 import { fieldsOf, loadProcess } from './process';
 import { rawValue } from './values';
 import { DeviationList, ReportDeviation } from './DeviationList';
+import { BATCH_REFRESH_MS, usePolling } from '../app/poll';
 
 type Selection = { kind: 'record'; stepId: string } | { kind: 'correct'; entryId: string } | null;
 
@@ -32,6 +33,8 @@ export function BatchPage({ id }: { id: string }) {
   const [notice, setNotice] = useState('');
   const [focusAfter, setFocusAfter] = useState<string | null>(null);
   const [names, setNames] = useState<Record<string, string>>({});
+  /** The batch as someone else changed it while a form was open here: shown only when asked. */
+  const [changed, setChanged] = useState<Batch | null>(null);
 
   // Lots and equipment are stored by id; the timeline shows their lot numbers and asset ids.
   useEffect(() => {
@@ -56,6 +59,26 @@ export function BatchPage({ id }: { id: string }) {
   // The language is part of the answer (step titles, reasons): read again when it changes.
   useEffect(() => { void load(); }, [load, lang]);
 
+  // Someone else may advance the batch (a witness at another terminal, QC, QA): read it again now and
+  // then. With no form open the page follows at once; under an open form the batch it was opened on
+  // stays (its expectedVersion lets the server refuse a stale signature, 409) and a notice offers
+  // the changes.
+  const formOpen = selected !== null || verifying !== null;
+  usePolling(async () => {
+    if (!batch) return;
+    void site.refresh();
+    const b = await read(api.GET('/api/v1/batches/{id}', { params: { path: { id } } }));
+    if (b.version === (changed ?? batch).version) return;
+    if (formOpen) return setChanged(b);
+    setBatch(b);
+    setChanged(null);
+    setNotice(t('batch.updated'));
+    setDeviations((await read(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } }))).items);
+  }, BATCH_REFRESH_MS);
+  const showChanges = () => { if (changed) setBatch(changed); setChanged(null); };
+  /** A signature refused as stale (409): the page shows the batch as it is now; the form keeps its values. */
+  const reloadAfterStale = async () => { setChanged(null); await load(); };
+
   // A link from the QA desk names an entry or a step (#entry-…, #step-…): one click to it.
   const ready = !!batch && !!def;
   useEffect(() => {
@@ -77,6 +100,7 @@ export function BatchPage({ id }: { id: string }) {
 
   const recorded = (b: Batch, entryId: string, title: string) => {
     setBatch(b);
+    setChanged(null);
     setSelected(null);
     setNotice(t('batch.recorded', { title }));
     const entry = b.entries?.find((e) => e.id === entryId);
@@ -88,20 +112,30 @@ export function BatchPage({ id }: { id: string }) {
   const verify = async ({ username, password }: Credentials) => {
     const r = await read(api.POST('/api/v1/batches/{id}/entries/{entryId}/verify', {
       params: { path: { id: batch.id, entryId: verifying!.id } }, body: { signature: { username, password }, expectedVersion: batch.version },
-    }));
+    })).catch(async (err: unknown) => {
+      if (err instanceof ApiError && err.isStale) await reloadAfterStale();
+      throw err;
+    });
     setVerifying(null);
     setBatch(r.batch);
     setNotice(t('batch.verified'));
     setFocusAfter(r.batch.availableSteps[0] ? `record-${r.batch.availableSteps[0].stepId}` : null);
   };
 
+  // Said where the eyes are: above the Sign button of the open form, else under the header.
+  const outdated = changed && (
+    <div role="alert" className="problem row between">
+      <span>{t('batch.changedWhileOpen', { n: Math.max(1, changed.entries.length - batch.entries.length) })}</span>
+      <button type="button" onClick={showChanges}>{t('batch.showChanges')}</button>
+    </div>
+  );
   const stepDef = (stepId: string | undefined) => def.phases.flatMap((p) => p.steps).find((s) => s.id === stepId);
   let form = null;
   if (selected?.kind === 'record') {
     const step = batch.availableSteps.find((s) => s.stepId === selected.stepId);
     if (step) {
       form = <StepForm key={`r-${step.stepId}`} batch={batch} fields={step.fields} title={step.title} instructions={step.instructions}
-        mode={{ kind: 'record', stepId: step.stepId }} onDone={(b, e) => recorded(b, e, step.title)} onCancel={() => setSelected(null)} />;
+        mode={{ kind: 'record', stepId: step.stepId }} onDone={(b, e) => recorded(b, e, step.title)} onCancel={() => setSelected(null)} onStale={reloadAfterStale} outdated={outdated} />;
     }
   } else if (selected?.kind === 'correct') {
     const entry = entries.find((e) => e.id === selected.entryId);
@@ -111,7 +145,7 @@ export function BatchPage({ id }: { id: string }) {
       const values = currentValues(entries, entry);
       const initial = Object.fromEntries(fields.map((f) => [f.name, rawValue(f, values[f.name])]));
       form = <StepForm key={`c-${entry.id}`} batch={batch} fields={fields} title={step.title[lang]} mode={{ kind: 'correct', entry }} initial={initial}
-        onDone={(b, e) => recorded(b, e, step.title[lang])} onCancel={() => setSelected(null)} />;
+        onDone={(b, e) => recorded(b, e, step.title[lang])} onCancel={() => setSelected(null)} onStale={reloadAfterStale} outdated={outdated} />;
     }
   }
 
@@ -130,6 +164,7 @@ export function BatchPage({ id }: { id: string }) {
         {batch.integrity === false && <p role="alert" className="problem">{t('batch.integrityFailed')}</p>}
       </header>
       <p role="status" className="notice">{notice}</p>
+      {changed && !form && outdated}
       <div className="columns">
         <Timeline batch={batch} def={def} now={site.now()} names={names} selectedStep={selected?.kind === 'record' ? selected.stepId : undefined}
           onRecord={(stepId) => { setNotice(''); setSelected({ kind: 'record', stepId }); }}

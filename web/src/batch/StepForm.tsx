@@ -3,7 +3,7 @@
 // what may be used today, and identity fields that say at once when a scan does not match the batch.
 // A routine step takes few touches: focus starts on the first value; Enter (which ends a scan) moves
 // to the next empty required field, or opens the signature when none is left.
-import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { api, ApiError, read } from '../api/client';
 import type { Batch, Entry, Field } from '../api/types';
 import { useI18n } from '../app/i18n';
@@ -35,9 +35,13 @@ function useStock(fields: Field[]): Stock | null {
   return stock;
 }
 
-export function StepForm({ batch, fields, title, instructions, mode, initial, onDone, onCancel }: {
+export function StepForm({ batch, fields, title, instructions, mode, initial, onDone, onCancel, onStale, outdated }: {
   batch: Batch; fields: Field[]; title: string; instructions?: string; mode: StepFormMode;
   initial?: Record<string, string>; onDone: (batch: Batch, entryId: string) => void; onCancel: () => void;
+  /** The signature was refused because the batch changed meanwhile: show the batch as it is now. */
+  onStale: () => Promise<void>;
+  /** The notice that someone else changed the batch since the form was opened. */
+  outdated?: ReactNode;
 }) {
   const { t } = useI18n();
   const { user, site } = useSession();
@@ -47,6 +51,7 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
   const [identityErrors, setIdentityErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<ApiError | null>(null);
   const [signing, setSigning] = useState(false);
+  const [stale, setStale] = useState(false);
   const inputs = useRef<Record<string, HTMLInputElement | HTMLSelectElement | null>>({});
   const today = siteDate(site.now(), site.timeZone);
   const editable = useMemo(() => fields.filter((f) => !f.computed), [fields]);
@@ -115,7 +120,7 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
     else requestSignature();
   };
 
-  const submit = (e: FormEvent) => { e.preventDefault(); requestSignature(); };
+  const submit = (e: FormEvent) => { e.preventDefault(); setStale(false); requestSignature(); };
 
   const sign = async ({ username, password }: Credentials) => {
     const signature = { username, password };
@@ -131,6 +136,14 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
       setRaw(null);
       onDone(r.batch, r.entry.id);
     } catch (err) {
+      // A stale form never overwrites silently: the server refused it (expectedVersion); say so
+      // plainly, show the batch as it is now and keep the typed values for a deliberate second signature.
+      if (err instanceof ApiError && err.isStale) {
+        setSigning(false);
+        setStale(true);
+        await onStale();
+        return;
+      }
       // A refusal about the values belongs beside the fields, not in the signature dialog.
       if (err instanceof ApiError && err.problem.errors?.some((x) => x.field.startsWith('values') || x.field === 'reason')) {
         setSigning(false);
@@ -219,6 +232,8 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
           </div>
         )}
         <ProblemMessage error={error} />
+        {stale && <div role="alert" className="problem">{t('step.staleVersion')}</div>}
+        {outdated}
         <div className="row">
           <button type="submit" className="primary">{t('step.sign')}</button>
           <button type="button" onClick={onCancel}>{t('common.cancel')}</button>

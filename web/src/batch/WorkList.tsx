@@ -1,12 +1,13 @@
 // "What waits for me": the batches in process, each with what is due now, what is overdue and what
 // waits for a witness, most urgent first.
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api, read } from '../api/client';
 import type { BatchSummary, PendingItem } from '../api/types';
 import type { MessageKey } from '../i18n/en';
 import { formatTime, useI18n } from '../app/i18n';
 import { hasRole, useSession } from '../app/session';
 import { Link } from '../ui/Link';
+import { LIST_REFRESH_MS, usePolling } from '../app/poll';
 
 interface Due { title: string; stepId: string; state: 'overdue' | 'due' | 'upcoming'; at?: string }
 
@@ -29,15 +30,18 @@ export function WorkList() {
   const { user, site } = useSession();
   const [batches, setBatches] = useState<BatchSummary[] | null>(null);
   const [pending, setPending] = useState<PendingItem[]>([]);
-  useEffect(() => {
+  const load = useCallback(() => {
     void read(api.GET('/api/v1/me/pending', { params: { query: { limit: 200 } } }))
-      .then((p) => setPending(p.items.filter((i) => i.due !== 'upcoming'))).catch(() => setPending([]));
+      .then((p) => setPending(p.items.filter((i) => i.due !== 'upcoming'))).catch(() => {});
     (async () => {
       const statuses = hasRole(user, 'qc') && !hasRole(user, 'operator', 'supervisor') ? ['qc_testing'] as const : ['in_process', 'qc_testing'] as const;
       const pages = await Promise.all(statuses.map((status) => read(api.GET('/api/v1/batches', { params: { query: { status, limit: 200 } } }))));
       setBatches(pages.flatMap((p) => p.items));
-    })().catch(() => setBatches([]));
+    })().catch(() => setBatches((b) => b ?? []));
   }, [user, lang]);
+  useEffect(load, [load]);
+  // What others recorded meanwhile, and the process clock (due, overdue), without a reload.
+  usePolling(() => { load(); void site.refresh(); }, LIST_REFRESH_MS);
   const now = site.now();
   return (
     <section aria-labelledby="work-title">
