@@ -34,10 +34,15 @@ import { patientIdPattern } from './domain/patient-id.js';
 import { registerOpenApi } from './openapi.js';
 import { HealthReply, json } from '../schemas/responses.js';
 import { replySerializerCompiler } from './plugins/replies.js';
-import { PerUserQueue } from './auth/per-user-queue.js';
+import { KeyedPools } from './auth/bounded-pool.js';
+import { tooManyRequests } from './errors.js';
+import passwordLimits from './plugins/password-limits.js';
 
 /** Password checks of one account allowed to wait behind the running one before 429 (docs/security.md). */
 const MAX_QUEUED_PER_USER = 16;
+/** One password check at a time per account, case-insensitive as usernames are unique (21 CFR 11.300(d): services/accounts.ts). */
+const perUserQueue = () => new KeyedPools(1, MAX_QUEUED_PER_USER,
+  (username) => tooManyRequests('too-many-attempts', `too many password checks for ${username} at once; try again in a moment`, 1));
 
 export interface BuildOptions {
   dbFile: string;
@@ -174,7 +179,7 @@ function openContext(opts: BuildOptions): AppContext {
     training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, sessionMaxHours: opts.sessionMaxHours ?? 12,
     timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds,
   };
-  const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: new PerUserQueue(MAX_QUEUED_PER_USER) };
+  const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: perUserQueue() };
   ctx.recordCheck = uncheckedRecord(ctx);
   return ctx;
 }
@@ -242,6 +247,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     },
   });
   await app.register(auth, { ctx, secureCookies: opts.secureCookies });
+  await app.register(passwordLimits);
   // Nothing is chained onto a tail not shown intact (services/record-check.ts). Signing in and out stay
   // possible, so that QA and the administrator can read the alert and the verification.
   app.addHook('onRequest', async (request) => {

@@ -4,7 +4,7 @@ import type { ProcessRegistry } from './processes/registry.js';
 import type { Store } from './store/store.js';
 import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
 import type { RecordCheck } from './services/record-check.js';
-import type { PerUserQueue } from './auth/per-user-queue.js';
+import type { KeyedPools } from './auth/bounded-pool.js';
 
 export interface Config {
   training: boolean;
@@ -30,5 +30,5 @@ export interface AppContext {
   /** The last full verification of the record (after start, on a schedule, at GET /audit/verify) and whether it takes writes. */
   recordCheck: RecordCheck;
   /** Password checks, one at a time per account (21 CFR 11.300(d): the lockout cannot be raced). */
-  credentialQueue: PerUserQueue;
+  credentialQueue: KeyedPools;
 }

@@ -1,47 +1,20 @@
 // Password hashing: argon2id at OWASP's recommended parameters (19 MiB, 2 passes, 1 lane).
 import argon2 from 'argon2';
 import { AppError, tooManyRequests } from '../errors.js';
+import { BoundedPool } from './bounded-pool.js';
 
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 /**
- * A bounded pool for argon2 work (issue 10): at most as many hashes at once as the thread pool has
+ * The bounded pool of argon2 work (issue 10): at most as many hashes at once as the thread pool has
  * threads, and at most MAX_WAITING waiting; beyond that 429 server-busy with Retry-After. A flood of
  * password checks (unknown signer names cost a full hash, by design: no timing oracle) then answers
  * quickly instead of queueing without bound and pushing every other signature's latency up.
  */
-export class Argon2Pool {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(readonly size: number, readonly maxWaiting: number) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.size) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw tooManyRequests('server-busy', 'too many password checks are waiting; try again in a moment', 1);
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over, see below
-    } else {
-      this.running++;
-    }
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-
-  get load() {
-    return { running: this.running, waiting: this.waiting.length };
-  }
-}
-
 const MAX_WAITING = 64;
 /** One pool per process, sized like the libuv thread pool argon2 runs on (server/node.env). */
-export const argon2Pool = new Argon2Pool(Number(process.env.UV_THREADPOOL_SIZE) || 4, MAX_WAITING);
+export const argon2Pool = new BoundedPool(Number(process.env.UV_THREADPOOL_SIZE) || 4, MAX_WAITING,
+  () => tooManyRequests('server-busy', 'too many password checks are waiting; try again in a moment', 1));
 
 export const hashPassword = (password: string) => argon2Pool.run(() => argon2.hash(password, OPTIONS));
 

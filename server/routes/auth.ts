@@ -9,7 +9,7 @@ import { CSRF_COOKIE, csrfToken, endCookieSession, SESSION_COOKIE, startCookieSe
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post('/auth/login', {
-    config: { public: true, rateLimit: { max: 60, timeWindow: '1 minute' } },
+    config: { public: true, checksPassword: true, rateLimit: { max: 60, timeWindow: '1 minute' } },
     schema: {
       tags: ['auth'],
       operationId: 'login',
@@ -43,7 +43,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
 
   app.post('/me/password', {
     // Each call checks the current password (argon2) and counts toward lockout: limited per address like login.
-    config: { allowPasswordChange: true, rateLimit: { max: 30, timeWindow: '1 minute' } },
+    config: { allowPasswordChange: true, checksPassword: true, rateLimit: { max: 30, timeWindow: '1 minute' } },
     schema: { tags: ['auth'], operationId: 'changeMyPassword', summary: 'Change my password (this token stays valid; the other sessions end)', body: PasswordBody, response: { 204: noContent('Password changed'), ...errors(400, 401, 403, 415, 423, 429) } },
   }, async (req, reply) => {
     await changePassword(ctx, currentUser(req), req.body.currentPassword, req.body.newPassword, req.token!);

@@ -52,7 +52,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.post('/processes/:id/versions/:version/transitions', {
     schema: {
       tags: ['processes'], operationId: 'transitionProcessVersion', summary: 'Submit, review, approve, make effective or withdraw a version, signed, with a reason', params: ProcessVersionParams, body: VersionTransitionBody,
-      response: { 201: json(ProcessVersionSchema, 'The version after the transition'), ...errors(400, 401, 403, 404, 409, 415, 423) },
+      response: { 201: json(ProcessVersionSchema, 'The version after the transition'), ...errors(400, 401, 403, 404, 409, 415, 423, 429) },
     },
   }, async (req, reply) => reply.code(201).send(await transitionProcessVersion(ctx, currentUser(req), req.params.id, req.params.version, req.body)));
 

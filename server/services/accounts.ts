@@ -70,7 +70,7 @@ const lockedProblem = (user: UserRow) => locked(`the account ${user.username} is
 
 /**
  * Checks a username and password for a login or a signature, counting failures toward lockout.
- * Serialised per username (server/auth/per-user-queue.ts), and the outcome is decided inside one write
+ * Serialised per username (server/app.ts perUserQueue, server/auth/bounded-pool.ts), and the outcome is decided inside one write
  * transaction on the row as it is after the argon2 check: a lock (or a password reset, or a
  * deactivation) that landed meanwhile wins. `onSuccess` runs in that same transaction (a login's
  * session is created there, so no session can start on an account that is locked by then).
@@ -79,7 +79,7 @@ async function authenticate<T = void>(
   ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed', batchId?: string,
   onSuccess?: (user: UserRow) => T,
 ): Promise<{ user: UserRow; result: T }> {
-  return ctx.credentialQueue.run(username, async () => {
+  return ctx.credentialQueue.run(username.toLowerCase(), async () => {
     const what = action === 'login.failed' ? 'login' : 'signature';
     const seen = ctx.store.findUserByUsername(username);
     const refuseLocked = (user: UserRow) => {

@@ -3,26 +3,67 @@
 // per account (lockout.test.ts), a bounded pool of argon2 work across all accounts (429 server-busy
 // with Retry-After when full), and POST /me/password limited per address like login.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, createBatch, harness, sign, type Harness } from '../../helpers.js';
-import { argon2Pool, Argon2Pool } from '../../../server/auth/passwords.js';
+import { call, createBatch, harness, PASSWORD, sign, type Harness } from '../../helpers.js';
+import { argon2Pool } from '../../../server/auth/passwords.js';
+import { BoundedPool } from '../../../server/auth/bounded-pool.js';
+import { tooManyRequests } from '../../../server/errors.js';
+import { PER_ADDRESS } from '../../../server/plugins/password-limits.js';
 import { receiptValues } from '../refusals/support.js';
 
 let h: Harness;
 beforeEach(async () => { h = await harness(); });
 afterEach(async () => h.close());
 
+/** A signed step sent from a given client address (inject's remote address). */
+async function signFrom(address: string, batch: { id: string; version: number }, signer: string, password: string) {
+  const r = await h.app.inject({
+    method: 'POST', url: `/api/v1/batches/${batch.id}/steps/apheresis-receipt`, remoteAddress: address, headers: { authorization: `Bearer ${h.tokens.op1}` },
+    payload: { values: receiptValues(h, 1), signature: sign(signer, password), expectedVersion: batch.version },
+  });
+  return { status: r.statusCode, body: r.json(), headers: r.headers };
+}
+
 describe('the bounded pool of argon2 work', () => {
-  it('a flood of signatures naming unknown users: the excess is 429 server-busy at once, nothing written, and a real signature works right after', async () => {
+  it('a flood from one address holds at most its share of the pool: the excess is 429 too-many-attempts at once, nothing written, and another address signs meanwhile', async () => {
     const batch = await createBatch(h, 'car-t', 1);
     const before = h.ctx.store.counts();
-    const flood = Array.from({ length: argon2Pool.size + argon2Pool.maxWaiting + 20 }, (_, i) =>
-      call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign(`ghost${i}`, 'Some-Guess-123456'), expectedVersion: batch.version }));
-    const replies = await Promise.all(flood);
+    let peak = 0;
+    let done = false;
+    const flood = Promise.all(Array.from({ length: 100 }, (_, i) => signFrom('10.0.0.66', batch, `ghost${i}`, 'Some-Guess-123456'))).finally(() => { done = true; });
+    const watch = (async () => {
+      while (!done) {
+        peak = Math.max(peak, argon2Pool.load.running + argon2Pool.load.waiting);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const other = await signFrom('10.0.0.7', batch, 'op2', 'a-wrong-password-1'); // not 429: the flood holds only its share
+    expect(other.status).toBe(401);
+    const replies = await flood;
+    await watch;
+    expect(peak).toBeLessThanOrEqual(PER_ADDRESS.atOnce + 1); // the flood's share, and the other address's one check
     const busy = replies.filter((r) => r.status === 429);
     expect(busy.length).toBeGreaterThanOrEqual(20);
     expect(replies.filter((r) => r.status === 401)).toHaveLength(replies.length - busy.length);
     for (const r of busy) {
       expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.body).toMatchObject({ status: 429, type: expect.stringMatching(/too-many-attempts$/), detail: expect.stringContaining('10.0.0.66') });
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    expect(h.ctx.store.counts().entries).toBe(before.entries);
+    expect(argon2Pool.load).toEqual({ running: 0, waiting: 0 });
+    const ok = await signFrom('10.0.0.66', batch, 'op1', PASSWORD);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+  });
+
+  it('a flood from many addresses meets the process\'s bound: the excess is 429 server-busy at once, and a real signature works right after', async () => {
+    const batch = await createBatch(h, 'car-t', 1);
+    const before = h.ctx.store.counts();
+    const flood = Array.from({ length: argon2Pool.size + argon2Pool.maxWaiting + 20 }, (_, i) => signFrom(`10.1.${i >> 8}.${i & 255}`, batch, `ghost${i}`, 'Some-Guess-123456'));
+    const replies = await Promise.all(flood);
+    const busy = replies.filter((r) => r.status === 429);
+    expect(busy.length).toBeGreaterThanOrEqual(20);
+    expect(replies.filter((r) => r.status === 401)).toHaveLength(replies.length - busy.length);
+    for (const r of busy) {
       expect(r.body).toMatchObject({ status: 429, type: expect.stringMatching(/server-busy$/) });
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
     }
@@ -33,7 +74,7 @@ describe('the bounded pool of argon2 work', () => {
   });
 
   it('runs at most `size` at once, queues in order, and hands each freed slot to the next', async () => {
-    const pool = new Argon2Pool(2, 2);
+    const pool = new BoundedPool(2, 2, () => tooManyRequests('server-busy', 'busy', 1));
     let active = 0;
     let peak = 0;
     const order: number[] = [];
@@ -50,6 +91,37 @@ describe('the bounded pool of argon2 work', () => {
     expect(await Promise.all(jobs)).toEqual([1, 2, 3, 4]);
     expect(peak).toBe(2);
     expect(pool.load).toEqual({ running: 0, waiting: 0 });
+  });
+});
+
+describe('the routes that check a password', () => {
+  it('every one (a signature in its body, login, POST /me/password) declares 429 problem+json in the OpenAPI description', async () => {
+    const spec = (await call(h, null, 'GET', '/openapi.json')).body;
+    const checking: string[] = [];
+    for (const [url, ops] of Object.entries<any>(spec.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        const body = op.requestBody?.content?.['application/json']?.schema;
+        const props = body?.$ref ? spec.components.schemas[body.$ref.split('/').pop()].properties : body?.properties;
+        if (props?.signature || ['/api/v1/auth/login', '/api/v1/me/password'].includes(url)) {
+          checking.push(`${method.toUpperCase()} ${url}`);
+          expect(op.responses['429']?.content?.['application/problem+json'], `${method} ${url}`).toBeDefined();
+        }
+      }
+    }
+    expect(checking.length).toBeGreaterThan(10);
+  });
+});
+
+describe('logins take the same per-address share', () => {
+  it('fifty logins at once from one address (within the per-minute limit): the excess over its share is 429 too-many-attempts, the others answered', async () => {
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => h.app.inject({
+      method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.2.0.1', payload: { username: `nobody${i}`, password: 'Some-Guess-123456' },
+    })));
+    const busy = replies.filter((r) => r.statusCode === 429);
+    expect(busy.length).toBeGreaterThanOrEqual(50 - PER_ADDRESS.atOnce - PER_ADDRESS.waiting - 5);
+    for (const r of busy) expect(r.json()).toMatchObject({ type: expect.stringMatching(/too-many-attempts$/) });
+    expect(replies.filter((r) => r.statusCode === 401)).toHaveLength(50 - busy.length);
+    expect((await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.2.0.1', payload: { username: 'op1', password: PASSWORD } })).statusCode).toBe(200);
   });
 });
 
