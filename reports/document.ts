@@ -40,10 +40,16 @@ export function openReport(o: ArchivalOptions & { frame: Omit<Frame, 'pageOf'>; 
 export function batchFrame(r: Reader, record: Identified & { asOf: string; training: boolean }): Omit<Frame, 'pageOf'> {
   const { m } = r;
   const b = record.batch;
+  // A batch started on a master record not in effect (a training rehearsal) says DRAFT on every page,
+  // in the watermark and in the footer's text (Annex 11 §10).
+  const marks = [record.training && m.training, isDraftProcess(record) && m.draft].filter((x) => typeof x === 'string');
   return {
     header: fill(m.header, { batch: b.batchNumber, din: `${b.din}${b.dinCheck}`, process: record.process.id, version: record.process.version }),
-    footer: `${fill(m.asOf, { time: time(r, record.asOf) })} · ${b.chainOfIdentityId}${record.training ? ` · ${m.training}` : ''}`,
-    ...(record.training && { watermark: m.training }),
+    footer: [fill(m.asOf, { time: time(r, record.asOf) }), b.chainOfIdentityId, ...marks].join(' · '),
+    ...(marks.length > 0 && { watermark: marks.join(' ') }),
     ...(r.def.autologous && { banner: m.autologous }),
   };
 }
+
+/** Whether the batch started on a master record not yet in effect (the export's process.status). */
+export const isDraftProcess = (record: Identified) => record.process.status !== undefined && record.process.status !== 'effective';

@@ -69,9 +69,12 @@ export class Sheet {
     doc.font(FONTS.outline);
     const font = parsedFont(doc);
     const glyphs = [...text].map((ch) => font.glyphForCodePoint(ch.codePointAt(0)!));
-    const size = 96;
+    // 96 pt, smaller when the text would not fit along the page's diagonal (TRAINING DRAFT, ĐÀO TẠO BẢN NHÁP).
+    const units = glyphs.reduce((w, g) => w + g.advanceWidth, 0);
+    const fits = (0.78 * Math.hypot(doc.page.width, doc.page.height) * font.unitsPerEm) / units;
+    const size = Math.min(96, fits);
     const scale = size / font.unitsPerEm;
-    const width = glyphs.reduce((w, g) => w + g.advanceWidth, 0) * scale;
+    const width = units * scale;
     doc.save();
     doc.rotate(-40, { origin: [doc.page.width / 2, doc.page.height / 2] });
     doc.translate((doc.page.width - width) / 2, doc.page.height / 2 + size / 3);

@@ -13,7 +13,7 @@ export const RED = '#b00020';
 /** What identifies the batch a document is about (the export's batch and process; the packet's batch summary gives the same). */
 export interface Identified {
   batch: { batchNumber: string; din: string; dinCheck: string; chainOfIdentityId: string; patient?: { id: string; weightKg: number } | null };
-  process: { id: string; version: number; hash: string };
+  process: { id: string; version: number; hash: string; status?: string };
 }
 
 // The QA parts of the record as the views shape them (deviation-view.ts, disposition-view.ts): the
@@ -82,7 +82,9 @@ export function identification(r: Reader, record: Identified): [string, Cell][] 
     [m.cover.patientId, b.patient?.id ?? '—'],
     [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
     [m.cover.productType, r.def.productType],
-    [m.cover.process, `${record.process.id} v${record.process.version}: ${r.def.name}`],
+    [m.cover.process, record.process.status && record.process.status !== 'effective'
+      ? [{ text: `${record.process.id} v${record.process.version}: ${r.def.name}` }, { text: m.draftProcess[record.process.status] ?? m.draft, bold: true, color: RED }]
+      : `${record.process.id} v${record.process.version}: ${r.def.name}`],
     [m.cover.processHash, record.process.hash],
   ];
 }

@@ -18,6 +18,8 @@ export const EntryPayloads = {
     /** The batches this one is made from (genealogy). */
     parents: z.array(z.object({ id: z.string(), batchNumber: z.string(), processId: z.string() })).optional(),
     training: z.boolean(),
+    /** The master record's status at start when it was not in effect (a training rehearsal); absent: effective. */
+    processStatus: z.enum(['draft', 'in_review', 'approved']).optional(),
   }),
   step: z.object({
     stepId: z.string(),

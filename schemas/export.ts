@@ -64,7 +64,12 @@ export const BatchRecordExportSchema = z.object({
     id: z.string(), batchNumber: z.string(), din: z.string(), dinCheck: z.string(), chainOfIdentityId: z.string(),
     patient: z.object({ id: z.string(), weightKg: z.number() }).nullable().describe('null for an allogeneic batch (no patient yet)'), createdAt: z.string(), status: z.string(), openDeviations: z.number(),
   }),
-  process: z.object({ id: z.string(), version: z.number(), hash: z.string(), definition: z.unknown() }),
+  process: z.object({
+    id: z.string(), version: z.number(), hash: z.string(),
+    // Absent in exports made before issue 16: those batches ran on effective versions.
+    status: z.enum(['draft', 'in_review', 'approved', 'effective']).optional(),
+    definition: z.unknown(),
+  }),
   integrity: z.object({ intact: z.boolean() }).describe('whether the batch\'s rows matched their hashes when the document was made'),
   entries: z.array(Entry),
   deviations: z.array(z.record(z.string(), z.unknown())),

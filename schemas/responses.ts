@@ -212,6 +212,7 @@ export const BatchSummarySchema = z.object({
   autologous: z.boolean(),
   processStatus: z.enum(['draft', 'in_review', 'approved', 'effective', 'superseded', 'withdrawn']).optional()
     .describe('The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle'),
+  draftProcess: z.boolean().optional().describe('true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT'),
   createdAt: Time, openDeviations: z.number().int(), training: z.boolean(),
   disposition: DispositionSchema.nullable().describe('null until QA disposes of the batch'),
   conditionalRelease: z.boolean().describe('Released with results that may follow release still outstanding'),

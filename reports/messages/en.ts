@@ -10,6 +10,13 @@ export const en = {
   training: 'TRAINING',
   trainingNote: 'TRAINING RECORD: not for clinical use. Recorded in training mode on a simulated clock.',
   autologous: 'FOR AUTOLOGOUS USE ONLY',
+  draft: 'DRAFT',
+  /** Beside the process on the cover, when the batch started on a master record not in effect. */
+  draftProcess: {
+    draft: 'DRAFT: run on a draft master record, not approved',
+    in_review: 'DRAFT: run on a master record in review, not approved',
+    approved: 'DRAFT: run on a master record approved but not yet in effect',
+  } as Record<string, string>,
   cover: {
     productType: 'Product type',
     process: 'Process (master record)',

@@ -11,6 +11,12 @@ export const vi: Messages = {
   training: 'ĐÀO TẠO',
   trainingNote: 'HỒ SƠ ĐÀO TẠO: không dùng cho lâm sàng. Được ghi ở chế độ đào tạo với đồng hồ mô phỏng.',
   autologous: 'CHỈ DÙNG CHO TỰ THÂN (FOR AUTOLOGOUS USE ONLY)',
+  draft: 'BẢN NHÁP',
+  draftProcess: {
+    draft: 'BẢN NHÁP: chạy theo hồ sơ gốc dự thảo, chưa được phê duyệt',
+    in_review: 'BẢN NHÁP: chạy theo hồ sơ gốc đang xem xét, chưa được phê duyệt',
+    approved: 'BẢN NHÁP: chạy theo hồ sơ gốc đã phê duyệt nhưng chưa có hiệu lực',
+  },
   cover: {
     productType: 'Loại sản phẩm',
     process: 'Quy trình (hồ sơ gốc)',

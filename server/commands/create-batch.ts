@@ -49,6 +49,9 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     store.saveDefinition({ hash: process.hash, processId: def.id, version: def.version, definition: JSON.stringify(def), loadedAt: now.toISOString() });
     // Batch numbers say the product (its prefix in the site's catalogue) and year; training batches can
     // never be mistaken for GMP ones.
+    // Annex 11 §10: a rehearsal of a master record not in effect says so in its chained first entry,
+    // read inside the write transaction (no transition can slip between).
+    const rehearsal = rehearsed(store.processVersion(def.id, def.version)?.status);
     const prefix = `${ctx.config.training ? 'TRN-' : ''}${ctx.processes.prefixOf(def.productType)}-${now.getUTCFullYear()}-`;
     const batchNumber = `${prefix}${String(store.countBatchNumbers(prefix) + 1).padStart(5, '0')}`;
     payload = {
@@ -56,6 +59,7 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
       din: input.din.din, dinCheck: input.din.check, chainOfIdentityId: chainOfIdentityId(input.din.din, randomAlnum6()),
       ...(input.patient && { patient: input.patient }), ...(input.donor && { donor: input.donor }),
       ...(parents.length && { parents }), training: ctx.config.training,
+      ...(rehearsal && { processStatus: rehearsal }),
     };
     return {
       id: randomUUID(), batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 0,
@@ -84,6 +88,8 @@ function processToRun(ctx: AppContext, input: CreateBatchInput) {
   if (!['draft', 'in_review', 'approved'].includes(v.status)) throw conflict('version-not-runnable', `process ${input.processId} v${v.version} is ${v.status}: training rehearses only a version in its lifecycle or the effective one`);
   return loadVersion(ctx.processes, v);
 }
+
+const rehearsed = (status: string | undefined) => (status === 'draft' || status === 'in_review' || status === 'approved' ? status : undefined);
 
 /** The patient and donor the definition asks for: an autologous batch names its patient; an allogeneic one its donor. */
 function subjectProblems(def: ProcessDefinition, input: CreateBatchInput): FieldProblem[] {

@@ -6,13 +6,16 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { writeAudit } from '../services/audit.js';
 import { notFound } from '../errors.js';
-import type { ProcessVersionRow, Store } from '../store/store.js';
+import type { EntryRow, ProcessVersionRow, Store } from '../store/store.js';
+import { parsePayload } from '../../schemas/entries.js';
 import type { ProcessDefinition } from '../../workflows/definition.js';
 import type { LoadedProcess, ProcessRegistry } from './registry.js';
 import type { Clock } from '../clock.js';
 
 export const VERSION_STATUSES = ['draft', 'in_review', 'approved', 'effective', 'superseded', 'withdrawn'] as const;
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
+/** Where a batch's master record stood when the batch started: in effect, or (training only) still in its lifecycle. */
+export type StatusAtStart = 'draft' | 'in_review' | 'approved' | 'effective';
 
 /**
  * At start: a built-in or site-folder definition the database does not hold yet becomes its process's
@@ -69,4 +72,16 @@ export function versionView(ctx: AppContext, v: ProcessVersionRow) {
       action: s.action, meaning: s.meaning as 'authored' | 'reviewed' | 'approved' | 'effective' | 'withdrawn', username: s.username, printedName: s.printedName, reason: s.reason, signedAt: s.signedAt,
     })),
   };
+}
+
+/**
+ * The status of a batch's master record when the batch started, as its chained batch-created entry
+ * says (absent: the effective version), so that it never changes afterwards: an export and a frozen PDF
+ * say the same for ever, whatever the version becomes. A batch started on anything but an effective
+ * version is a training rehearsal: every screen and page says DRAFT (Annex 11 §10). Batches started
+ * before the entry said it (issue 16) read as effective.
+ */
+export function statusAtStart(record: { entries: EntryRow[] }): StatusAtStart {
+  const created = record.entries.find((e) => e.kind === 'batch-created');
+  return (created && parsePayload('batch-created', created.payload).processStatus) || 'effective';
 }

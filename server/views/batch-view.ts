@@ -1,7 +1,7 @@
 // The Batch of API.md, shaped from the record: its state, the steps offered now with their fields
 // and windows, the steps locked and why, and (but in lists) its entries.
 import type { AppContext } from '../context.js';
-import type { VersionStatus } from '../processes/master-records.js';
+import { statusAtStart, type VersionStatus } from '../processes/master-records.js';
 import { parsePayload } from '../../schemas/entries.js';
 import type { Step } from '../../workflows/definition.js';
 import { scheduleOf } from '../../workflows/schedule.js';
@@ -82,6 +82,8 @@ export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: La
     // The master record's status: "effective" (or "superseded" for a batch started before a change);
     // a training batch may rehearse a version not yet effective, and every view says so.
     processStatus: (ctx.store.processVersion(r.row.processId, r.row.processVersion)?.status ?? 'effective') as VersionStatus,
+    // Started on a master record not yet in effect (training only): every screen says DRAFT.
+    draftProcess: statusAtStart(r) !== 'effective',
     availableSteps,
     lockedSteps,
   };

@@ -3,6 +3,7 @@
 // checkpoints that cover them, so that a reader without the server can recompute every hash and check
 // every checkpoint signature (docs/export-format.md). The PDF is drawn from this same document and
 // carries it as its attachment: the printed and the electronic copy cannot say different things.
+import { statusAtStart } from '../processes/master-records.js';
 import type { AppContext } from '../context.js';
 import { CHAINED, type Cell } from '../store/chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint } from '../store/checkpoints.js';
@@ -146,7 +147,7 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
       id: b.id, batchNumber: b.batchNumber, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId,
       patient: b.patient ? { id: b.patient.id, weightKg: b.patient.weightKg } : null, createdAt: b.createdAt, status: statusOfRecord(record), openDeviations: openDeviationCount(record),
     },
-    process: { id: b.processId, version: b.processVersion, hash: b.processHash, definition: record.process.definition },
+    process: { id: b.processId, version: b.processVersion, hash: b.processHash, status: statusAtStart(record), definition: record.process.definition },
     integrity: { intact: integrityOf(ctx, record) },
     entries: rows.entries.map((e) => entryItem(e, rows.signatures)),
     deviations: record.deviations.map((d) => deviationView(d, record)),

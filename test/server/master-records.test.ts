@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { carT } from '../../workflows/builtin/car-t.js';
 import { allSteps } from '../../workflows/definition.js';
 import { call, din, harness, recordState, sign, type Harness } from '../helpers.js';
+import { pdfFile } from '../reports/pdf-tools.js';
 
 let h: Harness;
 beforeAll(async () => { h = await harness(); });
@@ -97,6 +98,39 @@ describe('master records', () => {
     expect(fresh.body).toMatchObject({ processVersion: 2, processStatus: 'effective' });
     const old = await call(h, 'op1', 'GET', `/batches/${oldBatch.id}`);
     expect(old.body).toMatchObject({ processVersion: 1, processStatus: 'superseded' });
+  });
+
+  it('marks a batch started on the draft DRAFT for good — in the view, the export and on every page of its PDF — and a batch started on the effective version nowhere', async () => {
+    const batches = (await call(h, 'qa1', 'GET', '/batches?limit=50')).body.items as { id: string; processVersion: number; batchNumber: string }[];
+    const rehearsal = batches.filter((b) => b.processVersion === 2).map((b) => b.id);
+    const [draftRun, effectiveRun] = await Promise.all(rehearsal.map(async (id) => (await call(h, 'qa1', 'GET', `/batches/${id}`)).body))
+      .then((bs) => [bs.find((b) => b.draftProcess), bs.find((b) => !b.draftProcess)]);
+    // v2 is effective now; the batch that rehearsed it while it was a draft stays marked.
+    expect(draftRun).toMatchObject({ processVersion: 2, processStatus: 'effective', draftProcess: true, training: true });
+    expect(effectiveRun).toMatchObject({ processVersion: 2, processStatus: 'effective', draftProcess: false });
+    const exported = async (id: string) => (await call(h, 'qa1', 'GET', `/batches/${id}/export`)).body;
+    expect((await exported(draftRun.id)).process).toMatchObject({ id: 'car-t', version: 2, status: 'draft' });
+    expect((await exported(effectiveRun.id)).process).toMatchObject({ version: 2, status: 'effective' });
+    for (const lang of ['en', 'vi'] as const) {
+      const pdf = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${draftRun.id}/record.pdf?lang=${lang}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+      expect(pdf.statusCode).toBe(200);
+      const f = pdfFile(pdf.rawPayload);
+      try {
+        const pages = f.text().split('\f').filter((p) => p.trim()).map((p) => p.replace(/\s+/g, ' '));
+        const mark = lang === 'en' ? 'TRAINING · DRAFT' : 'ĐÀO TẠO · BẢN NHÁP';
+        pages.forEach((p, i) => expect(p, `${lang} page ${i + 1}`).toContain(mark));
+        expect(pages[0]).toContain(lang === 'en' ? 'DRAFT: run on a draft master record, not approved' : 'BẢN NHÁP: chạy theo hồ sơ gốc dự thảo, chưa được phê duyệt');
+      } finally {
+        f.done();
+      }
+    }
+    const plain = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${effectiveRun.id}/record.pdf`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+    const f = pdfFile(plain.rawPayload);
+    try {
+      expect(f.text()).not.toMatch(/DRAFT/);
+    } finally {
+      f.done();
+    }
   });
 
   it('compares two versions in words, with the running batches of each', async () => {

@@ -995,6 +995,8 @@ export interface components {
              * @enum {string}
              */
             processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+            /** @description true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT */
+            draftProcess?: boolean;
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1064,6 +1066,8 @@ export interface components {
              * @enum {string}
              */
             processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+            /** @description true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT */
+            draftProcess?: boolean;
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1859,6 +1863,8 @@ export interface components {
                  * @enum {string}
                  */
                 processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
+                /** @description true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT */
+                draftProcess?: boolean;
                 /** @description ISO-8601 UTC time */
                 createdAt: string;
                 openDeviations: number;

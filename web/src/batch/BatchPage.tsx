@@ -153,6 +153,7 @@ export function BatchPage({ id }: { id: string }) {
     <div className="batch-page">
       <header className="batch-head card">
         <h1>{batch.batchNumber}</h1>
+        {batch.draftProcess && <p role="note" className="draft-mark">{t('batch.draftProcess', { version: batch.processVersion })}</p>}
         <dl className="facts">
           <div><dt>{t('batch.process')}</dt><dd>{def.title[lang]} (v{batch.processVersion})</dd></div>
           <div><dt>{t('batch.status')}</dt><dd>{t(`status.${batch.status}`)}</dd></div>

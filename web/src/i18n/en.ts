@@ -52,6 +52,7 @@ export const en = {
   'batch.deviations': 'Deviations',
   'batch.openDeviations': '{n} open',
   'batch.integrityFailed': 'The record of this batch failed its integrity check. Stop and call QA.',
+  'batch.draftProcess': 'DRAFT — this batch rehearses a master record that is not in effect (v{version}); nothing here is a GMP record',
   'batch.chooseStep': 'Choose an available step in the timeline to record it.',
   'batch.closed': 'This batch takes no more steps.',
   'batch.recorded': 'Recorded: {title}',

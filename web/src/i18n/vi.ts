@@ -53,6 +53,7 @@ export const vi: Record<MessageKey, string> = {
   'batch.deviations': 'Sai lệch',
   'batch.openDeviations': '{n} đang mở',
   'batch.integrityFailed': 'Hồ sơ của lô này không qua kiểm tra toàn vẹn. Hãy dừng lại và báo QA.',
+  'batch.draftProcess': 'BẢN NHÁP — lô này diễn tập theo hồ sơ gốc chưa có hiệu lực (phiên bản {version}); dữ liệu ở đây không phải hồ sơ GMP',
   'batch.chooseStep': 'Chọn một bước khả dụng trên dòng thời gian để ghi.',
   'batch.closed': 'Lô này không nhận thêm bước nào.',
   'batch.recorded': 'Đã ghi: {title}',
