@@ -89,6 +89,11 @@ export const AuditQuery = PageQuery.extend({
 export const AuditExportQuery = AuditQuery.omit({ limit: true, cursor: true }).extend({ format: z.enum(['json', 'csv']).default('json') });
 export const PeriodQuery = z.strictObject({ from: z.string().datetime({ offset: true }), to: z.string().datetime({ offset: true }) });
 export const LangQuery = z.strictObject({ lang: z.enum(['en', 'vi']).optional() });
+/** A periodic review covers at most a year and a day (Annex 11 §11, 211.180(e): at least annually), so that one request stays bounded. */
+export const PERIODIC_REVIEW_MAX_DAYS = 366;
+export const PeriodicReviewPdfQuery = PeriodQuery.extend(LangQuery.shape)
+  .refine((q) => Date.parse(q.from) < Date.parse(q.to), { path: ['to'], message: 'to must be later than from' })
+  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= PERIODIC_REVIEW_MAX_DAYS * 86_400_000, { path: ['to'], message: `a periodic review covers at most ${PERIODIC_REVIEW_MAX_DAYS} days` });
 
 export const IdParams = z.strictObject({ id: Id });
 export const StepParams = z.strictObject({ id: Id, stepId: Id });

@@ -93,6 +93,8 @@ export const AUDIT_ACTIONS = {
   // The batch record exported (GET /export, /record.pdf, /coa.pdf, the evidence packet /review.pdf) or frozen at disposition, with the SHA-256 of the document.
   'record.exported': action<undefined, RecordDocument>()('batch', 'event'),
   'record.frozen': action<undefined, RecordDocument>()('batch', 'event'),
+  // A report of the site over a period exported (GET /reports/periodic-review.pdf), with the SHA-256 of the document.
+  'report.exported': action<undefined, { document: 'periodic-review.pdf'; period: { from: string; to: string }; lang: string; format: string; sha256: string; bytes: number }>()('report', 'event'),
   'backup.created': action<undefined, { target: string; checked: number; checkpoints: number; valid: boolean } & Operator>()('database', 'change'),
   'backup.restored': action<undefined, { from: string; checked: number; checkpoints: number; previousMark: unknown } & Operator>()('database', 'change'),
   'backup.refused': action<undefined, Record<string, unknown> & { error: string } & Operator>()('database', 'attempt'),

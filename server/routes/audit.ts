@@ -2,7 +2,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
-import { AuditExportQuery, AuditQuery, PeriodQuery } from '../../schemas/api.js';
+import { AuditExportQuery, AuditQuery, PeriodicReviewPdfQuery, PeriodQuery } from '../../schemas/api.js';
+import { exportPeriodicReview } from '../commands/export-periodic-review.js';
 import { AlertList, AuditExportRows, AuditPage, ChainReportSchema, errors, json, PeriodicReviewSchema, SigningKeyPage } from '../../schemas/responses.js';
 import { z } from 'zod';
 import { lockoutAlerts, periodicReview } from '../services/account-review.js';
@@ -104,6 +105,17 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'the periodic review');
     return periodicReview(ctx, new Date(req.query.from).toISOString(), new Date(req.query.to).toISOString());
+  });
+  app.get('/reports/periodic-review.pdf', {
+    schema: {
+      tags: ['audit'], operationId: 'getPeriodicReviewPdf', querystring: PeriodicReviewPdfQuery,
+      summary: 'Periodic review (Annex 11 §11, 21 CFR 211.180(e)) as PDF/A-3b with its data attached: batches by product and process version, deviations by class and root cause, out-of-specification results, late entries, open deviations and CAPA references, account changes and lockouts, verification (qa, inspector, admin; audited with its SHA-256)',
+      response: { 200: { description: 'The PDF (`ETag` is its SHA-256)', content: { 'application/pdf': { schema: z.string().describe('PDF/A-3b bytes') } } }, ...errors(400, 401, 403) },
+    },
+  }, async (req, reply) => {
+    const out = await exportPeriodicReview(ctx, currentUser(req), { from: req.query.from, to: req.query.to, lang: req.query.lang ?? 'en' });
+    return reply.type('application/pdf').header('etag', `"${out.sha256}"`)
+      .header('content-disposition', `inline; filename="periodic-review-${out.period.from.slice(0, 10)}-${out.period.to.slice(0, 10)}.pdf"`).send(out.body as never); // the hashed bytes, sent as they are
   });
   app.get('/audit/verify', { schema: { tags: ['audit'], operationId: 'verifyAudit', summary: 'Recompute every hash chain (entries, signatures, audit)', response: { 200: json(ChainReportSchema, 'The verification report'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'verifying the record');

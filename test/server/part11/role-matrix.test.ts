@@ -98,11 +98,12 @@ const MATRIX: Record<string, Expect> = {
   'GET /api/v1/audit/keys': { none: 401, ...AUDIT_READERS_ONLY },
   'GET /api/v1/alerts': { none: 401, ...readersOf('alerts.read') },
   'GET /api/v1/reports/periodic-review': { none: 401, ...AUDIT_READERS_ONLY, query: PERIOD },
+  'GET /api/v1/reports/periodic-review.pdf': { none: 401, ...AUDIT_READERS_ONLY, query: '?from=2026-01-01T00:00:00Z&to=2026-12-31T23:59:59Z' },
   'POST /api/v1/training/clock': { none: 401, ...BAD_BODY_ALL },
 };
 
 /** Reads that are exports, audited with what was exported (API.md "Audit"). */
-const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf', 'GET /api/v1/batches/{id}/coa.pdf', 'GET /api/v1/batches/{id}/review.pdf']);
+const AUDITED_READS = new Set(['GET /api/v1/audit/export', 'GET /api/v1/batches/{id}/export', 'GET /api/v1/batches/{id}/record.pdf', 'GET /api/v1/batches/{id}/coa.pdf', 'GET /api/v1/batches/{id}/review.pdf', 'GET /api/v1/reports/periodic-review.pdf']);
 
 /** R5: the only routes that answer without a user (plus /openapi.json and /docs*, which the description does not list). */
 const PUBLIC = new Set(['GET /healthz', 'GET /api/v1/site', 'POST /api/v1/auth/login']);

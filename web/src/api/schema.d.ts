@@ -759,6 +759,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/periodic-review.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Periodic review (Annex 11 §11, 21 CFR 211.180(e)) as PDF/A-3b with its data attached: batches by product and process version, deviations by class and root cause, out-of-specification results, late entries, open deviations and CAPA references, account changes and lockouts, verification (qa, inspector, admin; audited with its SHA-256) */
+        get: operations["getPeriodicReviewPdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -5753,6 +5770,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PeriodicReview"];
+                };
+            };
+            /** @description Malformed or invalid input (`errors` names each field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated, or the signature credentials are wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed, separation of duties, or a password change is required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPeriodicReviewPdf: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+                lang?: "en" | "vi";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PDF (`ETag` is its SHA-256) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
                 };
             };
             /** @description Malformed or invalid input (`errors` names each field) */
