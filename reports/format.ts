@@ -44,3 +44,9 @@ export function formatNumber(n: number, lang: ReportLang, decimals?: number): st
   }
   return f.format(n);
 }
+
+// Signs the embedded font (Noto Sans) has no glyph for, written as a reader would type them: a text
+// the record states with them (a specification "≥ 70 %" in a deviation's description or an audit
+// row) must not print as empty boxes. Whoever compares the pages with the record applies the same.
+const MISSING: Record<string, string> = { '≥': '>=', '≤': '<=', '→': '->', '←': '<-' };
+export const printable = (t: string) => (/[≥≤→←]/.test(t) ? t.replace(/[≥≤→←]/g, (c) => MISSING[c]) : t);

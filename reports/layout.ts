@@ -2,6 +2,7 @@
 // where the record is a training record), headings, label/value blocks and tables whose rows never
 // split across pages. Pure drawing: what to write comes from the document modules.
 import { FONTS, parsedFont } from './archival.js';
+import { printable } from './format.js';
 
 /** A line of a table cell; a cell is one or more lines. */
 export interface Line { text: string; strike?: boolean; bold?: boolean; color?: string }
@@ -28,11 +29,6 @@ const RULE = '#999999';
 const SIZE = { body: 8.5, small: 7, h1: 15, h2: 11.5, h3: 9.5 };
 const PAD = 2.5;
 
-// Signs the embedded font (Noto Sans) has no glyph for, written as a reader would type them: a text
-// the record states with them (a specification "≥ 70 %" in an exception's reason, a deviation's
-// description) must not print as empty boxes.
-const MISSING: Record<string, string> = { '≥': '>=', '≤': '<=', '→': '->', '←': '<-' };
-const printable = (t: string) => (/[≥≤→←]/.test(t) ? t.replace(/[≥≤→←]/g, (c) => MISSING[c]) : t);
 const cellLines = (c: Cell): Line[] => (typeof c === 'string' ? [{ text: printable(c) }] : c.some((l) => printable(l.text) !== l.text) ? c.map((l) => ({ ...l, text: printable(l.text) })) : c);
 
 export class Sheet {

@@ -6,6 +6,7 @@
 import type { Step } from '../../../workflows/definition.js';
 import type { BatchRecordExport } from '../../../schemas/export.js';
 import { fill, messages, type Messages, type ReportLang } from '../../../reports/messages/index.js';
+import { printable } from '../../../reports/format.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from '../../../reports/values.js';
 import { dispositionText, type CorrectionPayload, type StepPayload } from '../../../reports/record-parts.js';
 import { Check, type CheckResult } from './checks.js';
@@ -13,7 +14,8 @@ import type { PdfContent } from './pdf.js';
 
 type Entry = BatchRecordExport['entries'][number];
 
-const norm = (s: string) => s.replace(/\s+/g, '');
+// The pages write the signs their font lacks as a reader would type them (reports/format.ts printable).
+const norm = (s: string) => printable(s).replace(/\s+/g, '');
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const isDigit = (ch: string | undefined) => ch !== undefined && ch >= '0' && ch <= '9';
 
