@@ -137,6 +137,24 @@ describe('an edited attachment', () => {
     expect(problems(r.verdict, 'document-vs-rows')[0].place).toBe(`entries seq ${e.seq} (entry ${e.batchSeq}) field payload.values.transportTemperature`);
   });
 
+  it('fails when the batch\'s identity is changed and the PDF drawn again: the hashed batch-created entry says otherwise', async () => {
+    const doc = clone();
+    doc.batch.din = doc.batch.din.replace(/\d$/, (x) => String((Number(x) + 1) % 10));
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['document-vs-rows']);
+    expect(problems(r.verdict, 'document-vs-rows')[0]).toEqual({ place: 'batch.din', message: expect.stringContaining(`the hashed batch-created entry (entries seq ${doc.entries[0].seq} (entry 1, batch-created)) "${record.batch.din}"`) });
+  });
+
+  it('reads DRAFT on every page of a record said to run on a draft master record, and finds that the hashed entry says otherwise', async () => {
+    const doc = clone();
+    doc.process.status = 'draft';
+    const r = verify(await redrawn(doc));
+    expect(r.status).toBe(1);
+    expect(failed(r.verdict)).toEqual(['document-vs-rows']);
+    expect(problems(r.verdict, 'document-vs-rows')).toEqual([{ place: 'process.status', message: expect.stringContaining('the document says "draft"') }]);
+  });
+
   it('fails when the cells are edited too: the row no longer matches its hash', async () => {
     const doc = clone();
     const row = doc.chains.audit_log.rows[3];

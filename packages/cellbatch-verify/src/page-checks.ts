@@ -103,6 +103,9 @@ export function checkPages({ doc, pdf, attachmentSha }: PageChecksInput): CheckR
   ];
 }
 
+/** A batch run on a master record not in effect: every page says DRAFT (reports/document.ts, batchFrame). */
+const draft = (doc: BatchRecordExport) => doc.process.status !== undefined && doc.process.status !== 'effective';
+
 /** Checks the frame of a page (drawn last on each page: banner, header, footer, page number) and returns the rest. */
 function pageBody(c: Check, r: Reader, doc: BatchRecordExport, raw: string, page: number, pages: number): string {
   const { m } = r;
@@ -110,7 +113,7 @@ function pageBody(c: Check, r: Reader, doc: BatchRecordExport, raw: string, page
   const parts: [string, string][] = [
     ...(r.def.autologous ? [['banner', m.autologous] as [string, string]] : []),
     ['header', fill(m.header, { batch: b.batchNumber, din: `${b.din}${b.dinCheck}`, process: doc.process.id, version: doc.process.version })],
-    ['footer', `${fill(m.asOf, { time: time(r, doc.asOf) })} · ${b.chainOfIdentityId}${doc.training ? ` · ${m.training}` : ''}`],
+    ['footer', [fill(m.asOf, { time: time(r, doc.asOf) }), b.chainOfIdentityId, ...(doc.training ? [m.training] : []), ...(draft(doc) ? [m.draft] : [])].join(' · ')],
     ['page number', fill(m.pageOf, { page, pages })],
   ];
   const text = norm(raw);
@@ -132,7 +135,7 @@ function cover(text: PageText, r: Reader, doc: BatchRecordExport, sha: string): 
     [m.cover.chainOfIdentity, b.chainOfIdentityId],
     [m.cover.patientId, b.patient?.id ?? '—'],
     [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
-    [m.cover.process, `${doc.process.id} v${doc.process.version}: ${r.def.name}`],
+    [m.cover.process, `${doc.process.id} v${doc.process.version}: ${r.def.name}${draft(doc) ? m.draftProcess[doc.process.status!] ?? m.draft : ''}`],
     [m.cover.processHash, doc.process.hash],
     [m.cover.started, time(r, b.createdAt)],
     [m.cover.status, m.status[b.status] ?? b.status],

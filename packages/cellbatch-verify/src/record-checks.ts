@@ -124,6 +124,24 @@ export function checkDocumentAgainstRows(doc: BatchRecordExport): CheckResult {
     if (diff) c.fail(`${place} field payload.${diff}`, `the document says ${show(pick(e.payload, diff))}, the hashed row ${show(pick(payload, diff))}`);
   }
   for (const seq of entryRows.keys()) c.expect(seen.has(seq), `entries seq ${seq}`, 'the hashed row is missing from entries[]');
+  // The batch's identity as the document (and so the cover and every page) gives it, against the hashed
+  // batch-created entry that recorded it (21 CFR 211.188(b)).
+  const created = doc.entries.find((e) => e.kind === 'batch-created');
+  if (created) {
+    const p = created.payload as Record<string, unknown>;
+    const place = `entries seq ${created.seq} (entry ${created.batchSeq}, batch-created)`;
+    const identity: [string, unknown, unknown][] = [
+      ['batch.batchNumber', doc.batch.batchNumber, p.batchNumber], ['batch.din', doc.batch.din, p.din], ['batch.dinCheck', doc.batch.dinCheck, p.dinCheck],
+      ['batch.chainOfIdentityId', doc.batch.chainOfIdentityId, p.chainOfIdentityId], ['batch.patient', doc.batch.patient, p.patient ?? null],
+      ['process.id', doc.process.id, p.processId], ['process.version', doc.process.version, p.processVersion], ['process.hash', doc.process.hash, p.processHash],
+      ['training', doc.training, p.training],
+      ['process.status', doc.process.status ?? 'effective', p.processStatus ?? 'effective'],
+    ];
+    for (const [field, said, hashed] of identity) {
+      if (hashed === undefined && field !== 'process.status') continue; // a field the entry of that time did not record
+      c.expect(isDeepStrictEqual(said, hashed), `${field}`, `the document says ${show(said)}, the hashed batch-created entry (${place}) ${show(hashed)}`);
+    }
+  }
   // Signatures of entries.
   const sigRows = new Map(doc.chains.signatures.rows.map((r) => [named(doc.chains.signatures, r).id as string, { seq: r.seq, cells: named(doc.chains.signatures, r) }]));
   const seenSigs = new Set<string>();
