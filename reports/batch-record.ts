@@ -3,6 +3,7 @@
 // asks no clock, and attaches the very bytes it was drawn from, so the same record gives the same PDF.
 import { createHash } from 'node:crypto';
 import type { Step } from '../workflows/definition.js';
+import { lateness } from '../workflows/schedule.js';
 import type { BatchRecordExport } from '../schemas/export.js';
 import { batchFrame, openReport } from './document.js';
 import { Sheet, type Cell, type Line } from './layout.js';
@@ -102,6 +103,9 @@ function stepEntry(s: Sheet, r: Reader, step: Step, e: Entry, corrections: Entry
     p.performedAt ? `${m.step.performedAt}: ${time(r, p.performedAt)}` : '',
     `${m.step.recordedAt}: ${time(r, e.recordedAt)}`,
   ].filter(Boolean).join(' · '));
+  // ALCOA+ contemporaneous: a late entry says so, with its reason, where the step is shown.
+  const late = p.performedAt ? lateness(r.def, step, p.performedAt, e.recordedAt) : undefined;
+  if (late) s.paragraph(fill(m.step.lateEntry, { minutes: Math.round(late.minutes), tolerance: late.tolerance, reason: p.lateReason ?? '—' }), { bold: true });
   // The value history of each field: the original, then each correction in order.
   const history = (name: string) => [p.values[name], ...corrections.map((c) => (c.payload as unknown as CorrectionPayload).values).filter((v) => name in v).map((v) => v[name])];
   const lastResults = corrections.length ? (corrections[corrections.length - 1].payload as unknown as CorrectionPayload).results : p.results;

@@ -5,7 +5,7 @@ import type { Cell, Sheet } from './layout.js';
 import { num, signatureText, specText, time, valueText, type Reader } from './values.js';
 
 export type Result = 'pass' | 'fail' | 'alert';
-export interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string }
+export interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string; lateReason?: string }
 export interface CorrectionPayload extends StepPayload { correctsEntryId: string; reason: string }
 
 export const RED = '#b00020';

@@ -68,7 +68,11 @@ export const CreateBatchBody = z.strictObject({
 }).meta({ examples: [{ processId: 'car-t', din: 'W123426000001N', patient: { id: 'PT-000123', weightKg: 72.5 } }] });
 
 const Values = z.record(z.string().max(64), z.unknown()).refine((v) => Object.keys(v).length <= 100, 'at most 100 values');
-export const RecordStepBody = z.strictObject({ values: Values, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0) })
+export const RecordStepBody = z.strictObject({
+  values: Values, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0),
+  performedAt: z.iso.datetime().optional().describe('When the work was done at the bench (ISO-8601 UTC); default: when it is recorded. Not later than the server\'s now (2 min skew allowed, else 400), not before the batch was created nor before a step this one follows was performed (422)'),
+  lateReason: Reason.optional().describe('Required (422 otherwise) when the step is entered more than the definition\'s late-entry tolerance (default 30 min) after performedAt: the entry is then a late entry, shown as such and listed for QA\'s review'),
+})
   .meta({ examples: [{ values: { viability: 92.5, cellCount: 1.2 }, signature: { username: 'op1', password: 'Correct-Horse-Battery-9' }, expectedVersion: 3 }] });
 export const VerifyBody = z.strictObject({ signature: signatureSchema('verified'), expectedVersion: z.number().int().min(0).optional() });
 export const CorrectionBody = z.strictObject({ values: Values, reason: Reason, signature: signatureSchema('performed'), expectedVersion: z.number().int().min(0).optional() });

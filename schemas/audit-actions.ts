@@ -58,10 +58,10 @@ export const AUDIT_ACTIONS = {
   'batch.created': action<undefined, EntryPayload<'batch-created'> & { entryId: string }>()('batch', 'change'),
   'batch.status-changed': action<Status, Status>()('batch', 'change'),
   'batch.terminated': action<Status, Status>()('batch', 'change'),
-  'step.recorded': action<undefined, { stepId: string; values: Values; results: Record<string, string> } & Signed>()('entry', 'change'),
+  'step.recorded': action<undefined, { stepId: string; values: Values; results: Record<string, string>; performedAt?: string; lateReason?: string } & Signed>()('entry', 'change'),
   'step.verified': action<undefined, { verificationEntryId: string; stepId: string } & Signed>()('entry', 'change'),
   'entry.corrected': action<Values, Values & Signed>()('entry', 'change'),
-  'step.refused': action<undefined, { stepId: string; values: Values }>()('batch', 'attempt'),
+  'step.refused': action<undefined, { stepId: string; values: Values; performedAt?: string }>()('batch', 'attempt'),
   'identity.mismatch': action<undefined, { stepId: string; values: Values }>()('batch', 'attempt'),
 
   // Deviations, review and disposition (QA)

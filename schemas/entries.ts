@@ -28,6 +28,13 @@ export const EntryPayloads = {
     /** Field or criterion → pass / fail / alert against the definition's specifications. */
     results: z.record(z.string(), z.enum(['pass', 'fail', 'alert'])),
     occurrence: z.number().int(),
+    /**
+     * When the work was done at the bench (ALCOA+ contemporaneous); the row's `recordedAt` is when it
+     * was entered. Absent in entries made before it existed: they were performed when recorded.
+     */
+    performedAt: z.string().optional(),
+    /** Why the entry was made later than the definition's tolerance after `performedAt` (a late entry). */
+    lateReason: z.string().optional(),
   }),
   verification: z.object({ entryId: z.string() }),
   correction: z.object({

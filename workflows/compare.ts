@@ -34,6 +34,7 @@ export function compareDefinitions(a: ProcessDefinition, b: ProcessDefinition): 
   top('autologous', 'autologous');
   top('recipient', 'The recipient rule');
   top('parents', 'The parent batches rule');
+  top('lateEntryToleranceMinutes', 'The late-entry tolerance (minutes)');
   const before = new Map(allSteps(a).map((s) => [s.id, s]));
   const after = new Map(allSteps(b).map((s) => [s.id, s]));
   for (const [id, s] of after) {
@@ -67,6 +68,7 @@ function compareSteps(a: Step, b: Step): Change[] {
   prop('mayFollowRelease', 'may follow release');
   prop('atLeastOneOf', 'at least one of');
   prop('instructions', 'instructions');
+  prop('lateEntryToleranceMinutes', 'the late-entry tolerance (minutes)');
   if (!same(a.window, b.window)) {
     out.push({ kind: 'window', change: !a.window ? 'added' : !b.window ? 'removed' : 'changed', step, text: `${name}: window ${windowWords(a)} → ${windowWords(b)}` });
   }

@@ -191,6 +191,8 @@ export const StepSchema = z.strictObject({
   /** Groups of optional fields of which at least one must be recorded (either/or); none is refused (400). */
   atLeastOneOf: z.array(z.array(fieldName).min(2)).min(1).optional(),
   signatures: z.array(SignatureRuleSchema).min(1),
+  /** Overrides the process's late-entry tolerance for this step (see ProcessDefinitionSchema). */
+  lateEntryToleranceMinutes: z.number().int().min(0).max(7 * 24 * 60).optional(),
 });
 export type Step = z.infer<typeof StepSchema>;
 
@@ -214,11 +216,22 @@ export const ProcessDefinitionSchema = z.strictObject({
   /** The batches a batch is made from (cell-bank genealogy, pooled donors): how many, of which processes. */
   parents: z.strictObject({ min: z.number().int().min(0), max: z.number().int().min(1).max(50), processes: z.array(slug).min(1).optional() }).optional(),
   phases: z.array(PhaseSchema).min(1),
+  /**
+   * ALCOA+ contemporaneous: a step entered more than this many minutes after the time it says it was
+   * performed is a late entry — it needs a reason and is listed for QA's review. Default 30. Optional
+   * (not defaulted in the schema) so that a definition's content, and its hash, stay what was written.
+   */
+  lateEntryToleranceMinutes: z.number().int().min(0).max(7 * 24 * 60).optional(),
 });
 export type ProcessDefinitionInput = z.input<typeof ProcessDefinitionSchema>;
 export type ProcessDefinition = z.infer<typeof ProcessDefinitionSchema>;
 
 export const allSteps = (def: ProcessDefinition): Step[] => def.phases.flatMap((p) => p.steps);
+
+/** Minutes a step may be entered after it was performed before the entry is late (step, else process, else 30). */
+export const DEFAULT_LATE_ENTRY_TOLERANCE_MINUTES = 30;
+export const lateEntryTolerance = (def: ProcessDefinition, step: Step) =>
+  step.lateEntryToleranceMinutes ?? def.lateEntryToleranceMinutes ?? DEFAULT_LATE_ENTRY_TOLERANCE_MINUTES;
 
 /** Whether a batch of this process names a recipient: "required", "optional" or "none". */
 export const recipientRule = (def: ProcessDefinition) => def.recipient ?? (def.autologous ? 'required' : 'optional');

@@ -1,20 +1,20 @@
 // Time windows of steps and required occurrences of repeatable steps. Windows are shown, not
 // enforced (API.md): a step outside its window is accepted and opens a timing deviation. Pure.
-import type { Ref, Step } from './definition.js';
-import type { StepHistory } from './values.js';
+import { lateEntryTolerance, type ProcessDefinition, type Ref, type Step } from './definition.js';
+import { performedAtOf, type StepHistory } from './values.js';
 
 const HOUR = 3_600_000;
 
 export interface WindowView { opensAt?: string; closesAt?: string }
 
-/** The time a reference points to in earlier steps (a datetime field, or when the step was recorded). */
+/** The time a reference points to in earlier steps (a datetime field, or when the step was performed). */
 export function referenceTime(ref: Ref, history: StepHistory, own?: Record<string, unknown>): number | undefined {
   let v: unknown;
   if (!ref.step) v = ref.field ? own?.[ref.field] : undefined;
   else {
     const list = history.occurrences[ref.step] ?? [];
     const last = list[list.length - 1];
-    v = last && (ref.field ? last.values[ref.field] : last.recordedAt);
+    v = last && (ref.field ? last.values[ref.field] : performedAtOf(last));
   }
   const t = typeof v === 'string' ? Date.parse(v) : NaN;
   return Number.isNaN(t) ? undefined : t;
@@ -35,7 +35,7 @@ export function dayOccurrences(step: Step, history: StepHistory) {
   if (!occ || !('days' in occ)) return [];
   const base = referenceTime(occ.from, history);
   if (base === undefined) return [];
-  const times = (history.occurrences[step.id] ?? []).map((o) => Date.parse(o.recordedAt));
+  const times = (history.occurrences[step.id] ?? []).map((o) => Date.parse(performedAtOf(o)));
   // Days that open after the step that ends them (harvest ends the culture checks) are no longer due.
   const endedAt = step.until ? referenceTime({ step: step.until }, history) : undefined;
   return occ.days.filter((day) => endedAt === undefined || base + day * 24 * HOUR < endedAt).map((day) => {
@@ -67,13 +67,17 @@ export function scheduleOf(step: Step, history: StepHistory, counts: Record<stri
   return { ...base, window: { opensAt: iso(opens), closesAt: iso(closes) } };
 }
 
-/** Whether the step, as recorded now with these values, fell outside its window; the deviation text if so. */
-export function judgeTiming(step: Step, values: Record<string, unknown>, history: StepHistory, now: Date): string | null {
+/**
+ * Whether the step, performed at `performedAt` with these values, fell outside its window; the
+ * deviation text if so. Judged on when the work was done, not when it was entered (ALCOA+
+ * contemporaneous: a late entry is its own exception, not a window missed).
+ */
+export function judgeTiming(step: Step, values: Record<string, unknown>, history: StepHistory, performedAt: Date): string | null {
   const w = step.window;
   if (!w || step.repeatable) return null;
   const base = referenceTime(w.from, history, values);
   if (base === undefined) return null;
-  const at = w.at ? referenceTime({ field: w.at.field }, history, values) : now.getTime();
+  const at = w.at ? referenceTime({ field: w.at.field }, history, values) : performedAt.getTime();
   if (at === undefined) return null;
   const { opens, closes } = span(base, w.opensAfterHours, w.closesAfterHours);
   const what = w.from.step ? `${w.from.step}${w.from.field ? `.${w.from.field}` : ''}` : String(w.from.field);
@@ -97,4 +101,11 @@ export function missedOccurrences(step: Step, steps: Step[], history: StepHistor
     }
   }
   return missed;
+}
+
+/** Minutes between the work and its entry, when more than the step's tolerance: a late entry (ALCOA+ contemporaneous). */
+export function lateness(def: ProcessDefinition, step: Step, performedAt: string, recordedAt: string): { minutes: number; tolerance: number } | undefined {
+  const minutes = (Date.parse(recordedAt) - Date.parse(performedAt)) / 60_000;
+  const tolerance = lateEntryTolerance(def, step);
+  return minutes > tolerance ? { minutes, tolerance } : undefined;
 }

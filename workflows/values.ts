@@ -6,11 +6,18 @@ export interface FieldError { field: string; message: string }
 
 /** What earlier steps recorded, with corrections applied: the data computed values and windows read. */
 export interface StepHistory {
-  /** step id → occurrences in recording order. */
-  occurrences: Record<string, { entryId: string; recordedAt: string; values: Record<string, unknown> }[]>;
+  /**
+   * step id → occurrences in recording order. `performedAt` is when the work was done at the bench
+   * (absent: when it was recorded, as for entries made before performed-at existed): windows, culture
+   * days and "when an earlier step was performed" read it (performedAtOf), never the recording time.
+   */
+  occurrences: Record<string, { entryId: string; recordedAt: string; performedAt?: string; values: Record<string, unknown> }[]>;
   /** The recipient, when the batch names one (an allogeneic batch may not): per-kg values need it. */
   patient: { weightKg?: number };
 }
+
+/** When an occurrence was performed at the bench. */
+export const performedAtOf = (o: { recordedAt: string; performedAt?: string }) => o.performedAt ?? o.recordedAt;
 
 /** A censored result: below (or above) what the method quantifies, "< 0.05 EU/mL". */
 export type Censored = { below: number } | { above: number };
@@ -125,7 +132,7 @@ function lookup(ref: Ref, own: Record<string, unknown>, history: StepHistory, no
   const list = history.occurrences[ref.step] ?? [];
   const last = list[list.length - 1];
   if (!last) return undefined;
-  return ref.field ? last.values[ref.field] : last.recordedAt;
+  return ref.field ? last.values[ref.field] : performedAtOf(last);
 }
 
 export function evaluate(expr: Expr, own: Record<string, unknown>, history: StepHistory, now: Date): number | undefined {

@@ -59,6 +59,7 @@ export const en = {
   step: {
     field: 'Field', value: 'Value', unit: 'Unit', spec: 'Acceptance', result: 'Result',
     occurrence: 'occurrence {n}', performedAt: 'Performed at', recordedAt: 'Recorded at',
+    lateEntry: 'LATE ENTRY: entered {minutes} min after it was performed (more than {tolerance} min allowed). Reason: {reason}',
     computed: 'computed: {how}', notRecorded: 'Not recorded.', entry: 'Entry {seq}',
     pass: 'PASS', fail: 'FAIL', alert: 'ALERT', criterion: 'Criterion',
     verificationPending: 'Verification pending',

@@ -59,6 +59,7 @@ export const vi: Messages = {
   step: {
     field: 'Trường', value: 'Giá trị', unit: 'Đơn vị', spec: 'Tiêu chuẩn chấp nhận', result: 'Kết quả',
     occurrence: 'lần {n}', performedAt: 'Thực hiện lúc', recordedAt: 'Ghi nhận lúc',
+    lateEntry: 'GHI NHẬN MUỘN: ghi nhận {minutes} phút sau khi thực hiện (quá {tolerance} phút cho phép). Lý do: {reason}',
     computed: 'tính toán: {how}', notRecorded: 'Chưa ghi nhận.', entry: 'Mục ghi {seq}',
     pass: 'ĐẠT', fail: 'KHÔNG ĐẠT', alert: 'CẢNH BÁO', criterion: 'Tiêu chí',
     verificationPending: 'Chờ xác minh',

@@ -6,7 +6,7 @@ import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
 import { statusOfRecord } from '../record/record.js';
-import { computeValues, judgeValues, validateValues } from '../../workflows/values.js';
+import { computeValues, judgeValues, performedAtOf, validateValues } from '../../workflows/values.js';
 import { appendToBatch, assertVersion } from './append.js';
 import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor } from './step-rules.js';
 import { recordedEntry } from './verify-entry.js';
@@ -33,7 +33,7 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
   const current = occurrence.values;
   // Computed values follow the corrected inputs, evaluated as of when the step was performed (a
   // culture day stays the day of the check); only what changes is stored in the correction.
-  const merged = computeValues(step, { ...stripComputed(step, current), ...input.values }, record.history, new Date(entry.recordedAt));
+  const merged = computeValues(step, { ...stripComputed(step, current), ...input.values }, record.history, new Date(performedAtOf(occurrence)));
   const changed = Object.fromEntries(Object.entries(merged).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(current[k])));
   if (Object.keys(changed).length === 0) throw badRequest('The correction changes nothing', [{ field: 'values', message: 'every value sent equals the value recorded' }]);
   const { results, failures } = judgeValues(step, merged);

@@ -14,8 +14,9 @@ import type { Step } from '../../workflows/definition.js';
 import { appendToBatch, assertVersion } from './append.js';
 import { malformedScans } from '../domain/materials-rules.js';
 import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor, stepOrNotFound } from './step-rules.js';
+import { assertHonestTimes, performedAtOrNow } from './performed-at.js';
 
-export interface RecordStepInput { values: Record<string, unknown>; signature: SignatureInput; expectedVersion: number }
+export interface RecordStepInput { values: Record<string, unknown>; signature: SignatureInput; expectedVersion: number; performedAt?: string; lateReason?: string }
 
 export async function recordStep(ctx: AppContext, actor: UserRow, batchId: string, stepId: string, input: RecordStepInput) {
   const record = loadBatch(ctx, batchId);
@@ -28,20 +29,24 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   const now = ctx.clock.now();
   const errors = [...validateValues(step, input.values, now), ...malformedScans(step, input.values)];
   if (errors.length) throw badRequest(`The values do not fit the fields of "${step.title.en}"`, errors);
+  const performedAt = performedAtOrNow(input.performedAt, now);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
   assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `"${step.title.en}" as performer`, batchId);
   checkUsedThings(ctx, signer, record, step, input.values);
+  assertHonestTimes(ctx, signer, record, step, input.values, performedAt, input.lateReason);
 
-  const values = computeValues(step, input.values, record.history, now);
+  // Culture days, windows and missed days are judged on when the work was done, not when it was entered.
+  const values = computeValues(step, input.values, record.history, performedAt);
   const { results, failures } = judgeValues(step, values);
-  const timing = [judgeTiming(step, values, record.history, now), ...missedOccurrences(step, record.process.definition.phases.flatMap((p) => p.steps), record.history, now)]
+  const timing = [judgeTiming(step, values, record.history, performedAt), ...missedOccurrences(step, record.process.definition.phases.flatMap((p) => p.steps), record.history, performedAt)]
     .filter((t): t is string => t !== null);
   const occurrence = (record.snapshot.context.recorded[stepId] ?? 0) + 1;
   const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const entry = w.entry('step', { stepId, values, results, occurrence }, stepId);
+    const times = { performedAt: performedAt.toISOString(), ...(input.lateReason && { lateReason: input.lateReason }) };
+    const entry = w.entry('step', { stepId, values, results, occurrence, ...times }, stepId);
     w.sign(entry, signer, 'performed');
     openDeviations(w, entry, step, failures, timing, statusOfRecord(record) === 'released');
-    w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, signedBy: signer.username, session: actor.username } });
+    w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, ...times, signedBy: signer.username, session: actor.username } });
     return entry;
   });
   return { entryId: entry.id, record: next };

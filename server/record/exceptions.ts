@@ -8,6 +8,7 @@ import { ATTEMPT_ACTIONS, type AuditAction } from '../../schemas/audit-actions.j
 import { parsePayload } from '../../schemas/entries.js';
 import type { Step } from '../../workflows/definition.js';
 import { describeSpec } from '../../workflows/values.js';
+import { lateness } from '../../workflows/schedule.js';
 import { findStep, type BatchRecord } from './record.js';
 import { releaseTests } from './release-tests.js';
 import type { ReviewRecord } from './qa-state.js';
@@ -92,6 +93,16 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
         id: `correction:${e.id}`, kind: 'correction', target: { type: 'entry', id: e.id }, stepId: c.stepId, at: e.recordedAt, record: true,
         why: `${Object.keys(c.values).join(', ')} of "${step?.title.en ?? c.stepId}" corrected (entry ${c.correctsEntryId}): ${c.reason}`,
       });
+    }
+    // ALCOA+ contemporaneous: an entry made later than the definition's tolerance after the work.
+    if (e.kind === 'step' && step && 'performedAt' in p && p.performedAt) {
+      const late = lateness(r.process.definition, step, p.performedAt, e.recordedAt);
+      if (late) {
+        out.push({
+          id: `late-entry:${e.id}:performed`, kind: 'late-entry', target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
+          why: `"${step.title.en}" was entered ${Math.round(late.minutes)} min after it was performed (${p.performedAt}), more than the ${late.tolerance} min allowed; reason: ${p.lateReason ?? 'none given'}`,
+        });
+      }
     }
     if (e.kind === 'step' && step?.window?.at) {
       const performedAt = p.values[step.window.at.field];

@@ -6,13 +6,17 @@
 // read; a view that needs more than is kept here reads that.
 import type { BatchRow, SignatureRow } from '../store/store.js';
 import type { BatchContext } from '../../workflows/compile.js';
-import type { StepHistory } from '../../workflows/values.js';
+import { performedAtOf, type StepHistory } from '../../workflows/values.js';
 import type { LoadedProcess } from '../processes/registry.js';
 import type { BatchRecord, Deviation } from './record.js';
 import type { QaState } from './qa-state.js';
 
-/** Per step: when each occurrence was recorded, and the last one's entry and values (all a schedule or a computed value reads). */
-type CompactHistory = Record<string, { times: string[]; lastEntryId: string; lastValues: Record<string, unknown> }>;
+/**
+ * Per step: when each occurrence was recorded, and the last one's entry and values (all a schedule or a
+ * computed value reads). `performed`: when each was performed, kept only when one differs from its
+ * recording time, so that the rows written before performed-at existed rebuild to the same state.
+ */
+type CompactHistory = Record<string, { times: string[]; performed?: string[]; lastEntryId: string; lastValues: Record<string, unknown> }>;
 
 export interface RecordState {
   value: string;
@@ -28,7 +32,9 @@ export function recordStateOf(r: BatchRecord): RecordState {
   const history: CompactHistory = {};
   for (const [stepId, list] of Object.entries(r.history.occurrences)) {
     const last = list[list.length - 1];
-    if (last) history[stepId] = { times: list.map((o) => o.recordedAt), lastEntryId: last.entryId, lastValues: last.values };
+    if (!last) continue;
+    const late = list.some((o) => performedAtOf(o) !== o.recordedAt);
+    history[stepId] = { times: list.map((o) => o.recordedAt), ...(late && { performed: list.map(performedAtOf) }), lastEntryId: last.entryId, lastValues: last.values };
   }
   const shown = new Set<string>(Object.keys(r.snapshot.context.pending));
   if (r.qa.disposition) shown.add(r.qa.disposition.entryId);
@@ -56,7 +62,10 @@ export function recordFromRow(process: LoadedProcess, row: BatchRow): BatchRecor
   const occurrences: StepHistory['occurrences'] = {};
   for (const [stepId, h] of Object.entries(s.history)) {
     const n = h.times.length;
-    occurrences[stepId] = h.times.map((recordedAt, i) => (i === n - 1 ? { entryId: h.lastEntryId, recordedAt, values: h.lastValues } : { entryId: '', recordedAt, values: {} }));
+    occurrences[stepId] = h.times.map((recordedAt, i) => {
+      const performedAt = h.performed?.[i] ?? recordedAt;
+      return i === n - 1 ? { entryId: h.lastEntryId, recordedAt, performedAt, values: h.lastValues } : { entryId: '', recordedAt, performedAt, values: {} };
+    });
   }
   const snapshot = process.machine.resolveState({ value: s.value, context: s.context });
   return {

@@ -36,7 +36,8 @@ const FOLDS: { [K in EntryKind]: KindFold<K> } = {
   step: {
     event: (p, e) => ({ type: stepEvent(p.stepId), entryId: e.id, values: p.values }),
     fold: (p, e, r) => {
-      const occ = { entryId: e.id, recordedAt: e.recordedAt, values: { ...p.values } };
+      // Entries made before performed-at existed were performed, as far as the record knows, when recorded.
+      const occ = { entryId: e.id, recordedAt: e.recordedAt, performedAt: p.performedAt ?? e.recordedAt, values: { ...p.values } };
       (r.history.occurrences[p.stepId] ??= []).push(occ);
       r.occurrenceOf.set(e.id, occ);
     },

@@ -4,6 +4,7 @@ import { parsePayload } from '../../schemas/entries.js';
 import { needsVerification } from '../../workflows/compile.js';
 import type { Step } from '../../workflows/definition.js';
 import { findStep, type BatchRecord } from '../record/record.js';
+import { lateness } from '../../workflows/schedule.js';
 
 export function signatureView(s: SignatureRow) {
   return { userId: s.userId, username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt };
@@ -21,7 +22,7 @@ export function entryView(r: BatchRecord, e: EntryRow) {
     case 'step': {
       const p = parsePayload('step', e.payload);
       const step = findStep(r, p.stepId);
-      return { ...base, stepId: p.stepId, values: p.values, results: p.results, occurrence: p.occurrence, ...verifiedFlag(r, e.id, step) };
+      return { ...base, stepId: p.stepId, values: p.values, results: p.results, occurrence: p.occurrence, ...stepTimes(r, step, p, e.recordedAt), ...verifiedFlag(r, e.id, step) };
     }
     case 'correction': {
       const p = parsePayload('correction', e.payload);
@@ -58,6 +59,13 @@ export function entryView(r: BatchRecord, e: EntryRow) {
     default:
       return base;
   }
+}
+
+/** When the step was performed (absent on entries made before performed-at existed) and whether its entry was late. */
+export function stepTimes(r: BatchRecord, step: Step | undefined, p: { performedAt?: string; lateReason?: string }, recordedAt: string) {
+  if (!p.performedAt) return {};
+  const late = step ? lateness(r.process.definition, step, p.performedAt, recordedAt) : undefined;
+  return { performedAt: p.performedAt, ...(late && { late: true }), ...(p.lateReason && { lateReason: p.lateReason }) };
 }
 
 /** `verified`: false while a required verification is pending, true once done, absent when none is needed. */

@@ -1357,6 +1357,12 @@ export interface components {
             };
             /** @description Which occurrence of a repeatable step (1-based) */
             occurrence?: number;
+            /** @description Of a step: when the work was done at the bench (recordedAt is when it was entered); absent on entries made before performed-at was recorded */
+            performedAt?: string;
+            /** @description Of a step: true when it was entered more than the definition's late-entry tolerance after performedAt (a late entry, listed for QA's review) */
+            late?: boolean;
+            /** @description Of a late step entry: why it was entered late */
+            lateReason?: string;
             /** @description false while a required verification is pending, true once done, absent when none is needed */
             verified?: boolean;
             correctsEntryId?: string;
@@ -1723,8 +1729,10 @@ export interface components {
                         meaning: "performed" | "verified";
                         roles: ("operator" | "supervisor" | "qc" | "qa" | "physician")[];
                     }[];
+                    lateEntryToleranceMinutes?: number;
                 }[];
             }[];
+            lateEntryToleranceMinutes?: number;
             hash: string;
         };
         ProcessSummary: {
@@ -3944,6 +3952,13 @@ export interface operations {
                         meaning?: string;
                     };
                     expectedVersion: number;
+                    /**
+                     * Format: date-time
+                     * @description When the work was done at the bench (ISO-8601 UTC); default: when it is recorded. Not later than the server's now (2 min skew allowed, else 400), not before the batch was created nor before a step this one follows was performed (422)
+                     */
+                    performedAt?: string;
+                    /** @description Required (422 otherwise) when the step is entered more than the definition's late-entry tolerance (default 30 min) after performedAt: the entry is then a late entry, shown as such and listed for QA's review */
+                    lateReason?: string;
                 };
             };
         };

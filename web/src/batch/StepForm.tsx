@@ -48,6 +48,10 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
   const draftKey = `${batch.id}:${mode.kind === 'record' ? mode.stepId : `correct:${mode.entry.id}`}`;
   const [raw, setRaw] = useDraft(draftKey, initial ?? {});
   const [reason, setReason] = useState('');
+  // ALCOA+ contemporaneous: when the work was done at the bench; empty means now. A time more than
+  // the usual 30 min back asks why the entry is late (the server decides with the definition's tolerance).
+  const [performedAt, setPerformedAt] = useState('');
+  const [lateReason, setLateReason] = useState('');
   const [identityErrors, setIdentityErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<ApiError | null>(null);
   const [signing, setSigning] = useState(false);
@@ -122,12 +126,19 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
 
   const submit = (e: FormEvent) => { e.preventDefault(); setStale(false); requestSignature(); };
 
+  const performedIso = typedValue({ kind: 'datetime' } as Field, performedAt) as string | undefined;
+  const looksLate = !!performedIso && site.now() - Date.parse(performedIso) > 30 * 60_000;
+  const askLateReason = looksLate || !!error?.fieldMessage('lateReason');
+
   const sign = async ({ username, password }: Credentials) => {
     const signature = { username, password };
     try {
       const r = mode.kind === 'record'
         ? await read(api.POST('/api/v1/batches/{id}/steps/{stepId}', {
-          params: { path: { id: batch.id, stepId: mode.stepId } }, body: { values: values(), signature, expectedVersion: batch.version },
+          params: { path: { id: batch.id, stepId: mode.stepId } }, body: {
+            values: values(), signature, expectedVersion: batch.version,
+            ...(performedIso && { performedAt: performedIso }), ...(askLateReason && lateReason.trim() && { lateReason: lateReason.trim() }),
+          },
         }))
         : await read(api.POST('/api/v1/batches/{id}/entries/{entryId}/corrections', {
           params: { path: { id: batch.id, entryId: mode.entry.id } }, body: { values: values(), reason, signature, expectedVersion: batch.version },
@@ -145,7 +156,7 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
         return;
       }
       // A refusal about the values belongs beside the fields, not in the signature dialog.
-      if (err instanceof ApiError && err.problem.errors?.some((x) => x.field.startsWith('values') || x.field === 'reason')) {
+      if (err instanceof ApiError && err.problem.errors?.some((x) => x.field.startsWith('values') || ['reason', 'performedAt', 'lateReason'].includes(x.field))) {
         setSigning(false);
         setError(err);
         const named = editable.find((f) => err.fieldMessage(`values.${f.name}`));
@@ -226,6 +237,16 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
             inputMode={numeric ? 'decimal' : undefined} suffix={f.unit} warning={warning(f)}
             onBlur={f.kind === 'identity' ? () => setIdentityErrors({ ...identityErrors, [f.name]: identityMessage(f, value) }) : undefined} />;
         })}
+        {mode.kind === 'record' && (
+          <div className="with-action">
+            <TextField label={t('step.performedAt')} name="performedAt" type="datetime-local" value={performedAt} onChange={setPerformedAt}
+              hint={t('step.performedAtHint')} error={error?.fieldMessage('performedAt')} />
+            <button type="button" onClick={() => setPerformedAt(toLocalInput(site.now()))} aria-label={t('step.nowFor', { label: t('step.performedAt') })}>{t('step.now')}</button>
+          </div>
+        )}
+        {mode.kind === 'record' && askLateReason && (
+          <TextArea label={t('step.lateReason')} value={lateReason} onChange={setLateReason} required error={error?.fieldMessage('lateReason')} />
+        )}
         {mode.kind === 'correct' && (
           <div id={`${draftKey}-reason`}>
             <TextArea label={t('correct.reason')} value={reason} onChange={setReason} required error={error?.fieldMessage('reason')} />
