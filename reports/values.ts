@@ -83,6 +83,7 @@ export function exprText(r: Reader, e: Expr, step: Step): string {
   if ('log' in e) return `log10(${exprText(r, e.log, step)})`;
   if ('log2' in e) return `log2(${exprText(r, e.log2, step)})`;
   if ('ln' in e) return `ln(${exprText(r, e.ln, step)})`;
+  if ('sumOf' in e) return fill(r.m.expr.sumOf, { field: exprText(r, { field: e.sumOf.field, step: e.sumOf.step }, step), step: stepTitle(r, e.sumOf.step) });
   const refText = (ref: Ref) => (ref.field ? exprText(r, { field: ref.field, ...(ref.step && { step: ref.step }) }, step) : fill(r.m.expr.performed, { step: stepTitle(r, ref.step ?? step.id) }));
   if ('hoursBetween' in e) return fill(r.m.expr.hoursBetween, { from: refText(e.hoursBetween[0]), to: refText(e.hoursBetween[1]) });
   if ('minutesBetween' in e) return fill(r.m.expr.minutesBetween, { from: refText(e.minutesBetween[0]), to: refText(e.minutesBetween[1]) });

@@ -225,6 +225,7 @@ function refsOf(e: Expr): ExprRef[] {
   if ('hoursSince' in e) return [{ ref: e.hoursSince, time: true }];
   if ('hoursBetween' in e) return e.hoursBetween.map((ref) => ({ ref, time: true as const }));
   if ('minutesBetween' in e) return e.minutesBetween.map((ref) => ({ ref, time: true as const }));
+  if ('sumOf' in e) return [{ ref: e.sumOf }];
   return operands(e).flatMap(refsOf);
 }
 

@@ -57,10 +57,12 @@ export type Expr =
   | { add: Expr[] } | { sub: [Expr, Expr] } | { mul: Expr[] } | { div: [Expr, Expr] }
   | { daysSince: Ref } | { hoursSince: Ref }
   | { log: Expr } | { log2: Expr } | { ln: Expr }
-  | { hoursBetween: [Ref, Ref] } | { minutesBetween: [Ref, Ref] };
+  | { hoursBetween: [Ref, Ref] } | { minutesBetween: [Ref, Ref] }
+  /** The sum of a number field over every occurrence of an earlier repeatable step (the fractions of all bags). */
+  | { sumOf: { step: string; field: string } };
 
 /** The operators `computed` knows: the checker names them when a definition uses another. */
-export const EXPR_OPERATORS = ['field', 'patient', 'add', 'sub', 'mul', 'div', 'log', 'log2', 'ln', 'daysSince', 'hoursSince', 'hoursBetween', 'minutesBetween'] as const;
+export const EXPR_OPERATORS = ['field', 'patient', 'add', 'sub', 'mul', 'div', 'log', 'log2', 'ln', 'daysSince', 'hoursSince', 'hoursBetween', 'minutesBetween', 'sumOf'] as const;
 
 /** Words for a computed expression zod could not read: an unknown operator is named with the allowed ones. */
 function exprProblem(input: unknown): string {
@@ -73,6 +75,7 @@ function exprProblem(input: unknown): string {
     add: 'a list of at least two expressions', mul: 'a list of at least two expressions', sub: 'two expressions [a, b]', div: 'two expressions [a, b]',
     log: 'one expression', log2: 'one expression', ln: 'one expression', daysSince: 'a reference {step?, field?}', hoursSince: 'a reference {step?, field?}',
     hoursBetween: 'two references [from, to]', minutesBetween: 'two references [from, to]', field: 'a field name (and optionally a step)', patient: '"weightKg"',
+    sumOf: 'a step and a field {step, field}',
   };
   return `"${keys[0]}" takes ${arity[keys[0]]}`;
 }
@@ -93,6 +96,7 @@ export const ExprSchema: z.ZodType<Expr> = z.lazy(() =>
     z.strictObject({ ln: ExprSchema }),
     z.strictObject({ hoursBetween: z.tuple([RefSchema, RefSchema]) }),
     z.strictObject({ minutesBetween: z.tuple([RefSchema, RefSchema]) }),
+    z.strictObject({ sumOf: z.strictObject({ step: slug, field: fieldName }) }),
   ], { error: (issue) => exprProblem(issue.input) }),
 );
 

@@ -155,6 +155,12 @@ export function evaluate(expr: Expr, own: Record<string, unknown>, history: Step
     if (x === undefined || x <= 0) return undefined;
     return 'log' in expr ? Math.log10(x) : 'log2' in expr ? Math.log2(x) : Math.log(x);
   }
+  if ('sumOf' in expr) {
+    // Every occurrence, corrections applied; an occurrence without a number leaves the sum unknown.
+    const xs = (history.occurrences[expr.sumOf.step] ?? []).map((o) => o.values[expr.sumOf.field]);
+    if (xs.length === 0 || xs.some((x) => typeof x !== 'number')) return undefined;
+    return (xs as number[]).reduce((a, b) => a + b, 0);
+  }
   if ('daysSince' in expr || 'hoursSince' in expr) {
     const ref = 'daysSince' in expr ? expr.daysSince : expr.hoursSince;
     const v = lookup(ref, own, history, nowIso);

@@ -90,7 +90,7 @@ export const en = {
   containers: { none: 'No containers recorded.', id: 'Container', volume: 'Volume', dose: 'Dose', filled: 'Filled' },
   coa: { title: 'Certificate of analysis', subject: 'Certificate of analysis of batch {batch}', test: 'Test', specification: 'Specification', result: 'Result', conclusion: 'Conclusion', notDone: 'not yet reported', none: 'No release test recorded.' },
   spec: { min: 'min. {v}', max: 'max. {v}', range: '{min} – {max}', gt: 'more than {v}', lt: 'less than {v}', any: 'any of: {v}', or: ' or ' },
-  expr: { hoursBetween: 'hours from {from} to {to}', minutesBetween: 'minutes from {from} to {to}', weight: 'patient weight (kg)', daysSince: 'days since {ref}', hoursSince: 'hours since {ref}', performed: '"{step}" performed', of: '{field} of "{step}"' },
+  expr: { sumOf: 'sum of {field} over every "{step}"', hoursBetween: 'hours from {from} to {to}', minutesBetween: 'minutes from {from} to {to}', weight: 'patient weight (kg)', daysSince: 'days since {ref}', hoursSince: 'hours since {ref}', performed: '"{step}" performed', of: '{field} of "{step}"' },
   kind: { termination: 'Termination', 'batch-created': 'Batch started' } as Record<string, string>,
   packet: {
     title: 'Evidence packet: review by exception',

@@ -90,7 +90,7 @@ export const vi: Messages = {
   containers: { none: 'Không có bao bì chứa nào được ghi.', id: 'Bao bì', volume: 'Thể tích', dose: 'Liều', filled: 'Chiết rót lúc' },
   coa: { title: 'Phiếu kiểm nghiệm', subject: 'Phiếu kiểm nghiệm của lô {batch}', test: 'Phép thử', specification: 'Tiêu chuẩn', result: 'Kết quả', conclusion: 'Kết luận', notDone: 'chưa có kết quả', none: 'Chưa có phép thử xuất xưởng nào được ghi.' },
   spec: { min: 'tối thiểu {v}', max: 'tối đa {v}', range: '{min} – {max}', gt: 'lớn hơn {v}', lt: 'nhỏ hơn {v}', any: 'một trong: {v}', or: ' hoặc ' },
-  expr: { hoursBetween: 'số giờ từ {from} đến {to}', minutesBetween: 'số phút từ {from} đến {to}', weight: 'cân nặng bệnh nhân (kg)', daysSince: 'số ngày kể từ {ref}', hoursSince: 'số giờ kể từ {ref}', performed: 'lúc thực hiện «{step}»', of: '{field} của «{step}»' },
+  expr: { sumOf: 'tổng {field} của mọi lần «{step}»', hoursBetween: 'số giờ từ {from} đến {to}', minutesBetween: 'số phút từ {from} đến {to}', weight: 'cân nặng bệnh nhân (kg)', daysSince: 'số ngày kể từ {ref}', hoursSince: 'số giờ kể từ {ref}', performed: 'lúc thực hiện «{step}»', of: '{field} của «{step}»' },
   kind: { termination: 'Chấm dứt lô', 'batch-created': 'Bắt đầu lô' },
   packet: {
     title: 'Hồ sơ bằng chứng: xem xét theo ngoại lệ',

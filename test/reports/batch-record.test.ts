@@ -108,14 +108,14 @@ describe('R3, C1–C6, S1: what the record says', () => {
     const b = d.batch;
     const pages = pagesOf(f.text());
     const cover = squeeze(pages[0]);
-    for (const s of ['CAR-T', `car-t v1`, b.processHash, b.batchNumber, `${b.din} ${b.dinCheck}`, b.chainOfIdentityId, b.patient.id, 'FOR AUTOLOGOUS USE ONLY', 'TRAINING RECORD', 'QA review', 'VERIFIED INTACT']) {
+    for (const s of ['CAR-T', `car-t v${b.processVersion}`, b.processHash, b.batchNumber, `${b.din} ${b.dinCheck}`, b.chainOfIdentityId, b.patient.id, 'FOR AUTOLOGOUS USE ONLY', 'TRAINING RECORD', 'QA review', 'VERIFIED INTACT']) {
       expect(cover, s).toContain(s);
     }
     expect(pages.length).toBeGreaterThan(3);
     pages.forEach((page, i) => {
       const p = squeeze(page);
       expect(p, `page ${i + 1}`).toContain(`Page ${i + 1} of ${pages.length}`);
-      expect(p).toContain(`Batch ${b.batchNumber} · DIN ${b.din}${b.dinCheck} · car-t v1`);
+      expect(p).toContain(`Batch ${b.batchNumber} · DIN ${b.din}${b.dinCheck} · car-t v${b.processVersion}`);
       expect(p).toMatch(/Generated from the record as of \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
       expect(p).toContain('FOR AUTOLOGOUS USE ONLY');
     });

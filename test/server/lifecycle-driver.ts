@@ -166,6 +166,7 @@ export const CART_RELEASE_VALUES: Record<string, Record<string, unknown>> = {
   'release-cd3-positive': { cd3Positive: 97 },
   'release-dose': { totalCarPositiveCells: 140 }, // 140 × 10^6 / 70 kg = 2.0 × 10^6/kg (≥ 0.5)
   'release-mycoplasma': { mycoplasma: 'absent' },
+  'release-adventitious-virus': { adventitiousViruses: 'not detected' },
   'release-endotoxin': { endotoxin: 0.12 }, // ≤ 0.5 EU/mL
   'release-vcn': { vectorCopyNumber: 2.4 }, // ≤ 10 copies/cell
   'release-rcl': { rcl: 'absent' },

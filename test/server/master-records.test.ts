@@ -10,12 +10,15 @@ import { call, din, harness, recordState, sign, type Harness } from '../helpers.
 import { pdfFile } from '../reports/pdf-tools.js';
 
 let h: Harness;
+/** The built-in version every fresh database starts with, and the next one a test drafts. */
+const B = carT.version as number;
+const N = B + 1;
 beforeAll(async () => { h = await harness(); });
 afterAll(() => h.close());
 
 const v2 = () => {
   const def = structuredClone(carT) as any;
-  def.version = 2;
+  def.version = N;
   const step = allSteps(def).find((s) => s.fields.some((f) => f.spec?.min !== undefined))!;
   const field = step.fields.find((f) => f.spec?.min !== undefined)!;
   field.spec = { ...field.spec, min: field.spec!.min! + 1 };
@@ -31,17 +34,17 @@ describe('master records', () => {
   it('holds the built-ins as effective versions from the first start, audited', async () => {
     const r = await call(h, 'qa1', 'GET', '/processes/car-t/versions');
     expect(r.status).toBe(200);
-    expect(r.body.items).toEqual([expect.objectContaining({ processId: 'car-t', version: 1, status: 'effective', source: 'builtin', signatures: [] })]);
+    expect(r.body.items).toEqual([expect.objectContaining({ processId: 'car-t', version: B, status: 'effective', source: 'builtin', signatures: [] })]);
     const audit = await call(h, 'qa1', 'GET', '/audit?action=process.version-created&limit=10');
     expect(audit.body.items.map((a: any) => a.after.processId).sort()).toEqual(['car-t', 'nk']);
     oldBatch = (await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(701).keyed, patient: { id: 'PT-701', weightKg: 70 } })).body;
-    expect(oldBatch).toMatchObject({ processVersion: 1, processStatus: 'effective' });
+    expect(oldBatch).toMatchObject({ processVersion: B, processStatus: 'effective' });
   });
 
   it('refuses a draft that fails the load checks, naming each problem by its JSON path; an operator may not draft; a used version number is 409', async () => {
     const before = recordState(h);
     const bad = structuredClone(carT) as any;
-    bad.version = 2;
+    bad.version = N;
     bad.phases[0].steps[0].fields[0].computed = { pow: [2, 3] };
     const r = await call(h, 'sup1', 'POST', '/processes', bad);
     expect(r.status).toBe(400);
@@ -50,54 +53,54 @@ describe('master records', () => {
     expect((await call(h, 'op1', 'POST', '/processes', v2().def)).status).toBe(403);
     const same = await call(h, 'sup1', 'POST', '/processes', carT);
     expect(same.status).toBe(409);
-    expect(same.body.detail).toMatch(/already has a version 1: a change is a new version \(next: 2\)/);
+    expect(same.body.detail).toContain(`already has a version ${B}: a change is a new version (next: ${N})`);
     expect(recordState(h)).toEqual(before);
   });
 
-  it('drafts version 2; training rehearses it, marked as a draft', async () => {
+  it('drafts the next version; training rehearses it, marked as a draft', async () => {
     const r = await call(h, 'sup1', 'POST', '/processes', v2().def);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
-    expect(r.body).toMatchObject({ processId: 'car-t', version: 2, status: 'draft', source: 'api', createdBy: 'sup1' });
-    expect((await call(h, 'op1', 'GET', '/processes')).body.find((p: any) => p.id === 'car-t').version).toBe(1);
-    const rehearsal = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', processVersion: 2, din: din(702).keyed, patient: { id: 'PT-702', weightKg: 70 } });
+    expect(r.body).toMatchObject({ processId: 'car-t', version: N, status: 'draft', source: 'api', createdBy: 'sup1' });
+    expect((await call(h, 'op1', 'GET', '/processes')).body.find((p: any) => p.id === 'car-t').version).toBe(B);
+    const rehearsal = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', processVersion: N, din: din(702).keyed, patient: { id: 'PT-702', weightKg: 70 } });
     expect(rehearsal.status, JSON.stringify(rehearsal.body)).toBe(201);
-    expect(rehearsal.body).toMatchObject({ processVersion: 2, processStatus: 'draft', training: true });
+    expect(rehearsal.body).toMatchObject({ processVersion: N, processStatus: 'draft', training: true });
   });
 
   it('moves through submit, review, approval and effect with three different people, each signed with a reason', async () => {
-    expect((await transition(2, 'approve', 'qa1')).status).toBe(409); // not yet submitted
-    const submitted = await transition(2, 'submit', 'sup1');
+    expect((await transition(N, 'approve', 'qa1')).status).toBe(409); // not yet submitted
+    const submitted = await transition(N, 'submit', 'sup1');
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(201);
     expect(submitted.body.status).toBe('in_review');
-    const early = await transition(2, 'approve', 'qa1');
+    const early = await transition(N, 'approve', 'qa1');
     expect(early.status).toBe(409);
     expect(early.body.detail).toMatch(/no review signature yet/);
-    const selfReview = await transition(2, 'review', 'sup1');
+    const selfReview = await transition(N, 'review', 'sup1');
     expect(selfReview.status).toBe(403);
     expect(selfReview.body.detail).toBe('the author of a version cannot review it');
-    const wrongMeaning = await transition(2, 'review', 'sup2', 'sup2', { meaning: 'approved' });
+    const wrongMeaning = await transition(N, 'review', 'sup2', 'sup2', { meaning: 'approved' });
     expect(wrongMeaning.status).toBe(400);
     expect(wrongMeaning.body.errors).toEqual([expect.objectContaining({ field: 'signature.meaning' })]);
-    expect((await transition(2, 'review', 'sup2')).status).toBe(201);
-    const byReviewer = await transition(2, 'approve', 'sup2', 'qa1');
+    expect((await transition(N, 'review', 'sup2')).status).toBe(201);
+    const byReviewer = await transition(N, 'approve', 'sup2', 'qa1');
     expect(byReviewer.status).toBe(403); // a supervisor's signature cannot approve
-    const approved = await transition(2, 'approve', 'qa1');
+    const approved = await transition(N, 'approve', 'qa1');
     expect(approved.status).toBe(201);
     expect(approved.body.status).toBe('approved');
-    const effective = await transition(2, 'make-effective', 'qa2');
+    const effective = await transition(N, 'make-effective', 'qa2');
     expect(effective.status).toBe(201);
     expect(effective.body.signatures.map((s: any) => [s.meaning, s.username])).toEqual([['authored', 'sup1'], ['reviewed', 'sup2'], ['approved', 'qa1'], ['effective', 'qa2']]);
     const versions = (await call(h, 'qa1', 'GET', '/processes/car-t/versions')).body.items;
-    expect(versions.map((v: any) => [v.version, v.status])).toEqual([[1, 'superseded'], [2, 'effective']]);
-    expect((await transition(2, 'submit', 'sup1')).status).toBe(409); // locked: a change is a new version
+    expect(versions.map((v: any) => [v.version, v.status])).toEqual([[B, 'superseded'], [N, 'effective']]);
+    expect((await transition(N, 'submit', 'sup1')).status).toBe(409); // locked: a change is a new version
   });
 
   it('starts new batches on the effective version; a running batch keeps its own', async () => {
-    expect((await call(h, 'op1', 'GET', '/processes')).body.find((p: any) => p.id === 'car-t').version).toBe(2);
+    expect((await call(h, 'op1', 'GET', '/processes')).body.find((p: any) => p.id === 'car-t').version).toBe(N);
     const fresh = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(703).keyed, patient: { id: 'PT-703', weightKg: 70 } });
-    expect(fresh.body).toMatchObject({ processVersion: 2, processStatus: 'effective' });
+    expect(fresh.body).toMatchObject({ processVersion: N, processStatus: 'effective' });
     const old = await call(h, 'op1', 'GET', `/batches/${oldBatch.id}`);
-    expect(old.body).toMatchObject({ processVersion: 1, processStatus: 'superseded' });
+    expect(old.body).toMatchObject({ processVersion: B, processStatus: 'superseded' });
   });
 
   it('marks a batch started on the draft DRAFT for good — in the view, the export and on every page of its PDF — and a batch started on the effective version nowhere', async () => {
@@ -135,16 +138,16 @@ describe('master records', () => {
 
   it('compares two versions in words, with the running batches of each', async () => {
     const { step, field } = v2();
-    const r = await call(h, 'qa1', 'GET', '/processes/car-t/versions/1/compare/2');
+    const r = await call(h, 'qa1', 'GET', `/processes/car-t/versions/${B}/compare/${N}`);
     expect(r.status).toBe(200);
     expect(r.body.changes).toEqual(expect.arrayContaining([
       expect.objectContaining({ kind: 'spec', change: 'changed', step, field, text: expect.stringMatching(/: specification \S+ .*→ \S+/) }),
       expect.objectContaining({ kind: 'field', change: 'added', step, field: 'operatorNote', text: expect.stringMatching(/field "Operator note" \(operatorNote, text\) added/) }),
     ]));
-    expect(r.body.impact.map((i: any) => i.version)).toEqual([1, 2]);
+    expect(r.body.impact.map((i: any) => i.version)).toEqual([B, N]);
     expect(r.body.impact[0].batches).toEqual([expect.objectContaining({ id: oldBatch.id, batchNumber: oldBatch.batchNumber, status: 'in_process' })]);
     expect(r.body.impact[1].batches).toHaveLength(2); // the rehearsal of the draft and the batch started on the effective version
-    expect((await call(h, 'qa1', 'GET', '/processes/car-t/versions/1/compare/9')).status).toBe(404);
+    expect((await call(h, 'qa1', 'GET', `/processes/car-t/versions/${B}/compare/9`)).status).toBe(404);
   });
 });
 
@@ -166,9 +169,9 @@ describe('GMP mode', () => {
     try {
       const draft = await call(g, 'sup1', 'POST', '/processes', v2().def);
       expect(draft.status).toBe(201);
-      const r = await call(g, 'op1', 'POST', '/batches', { processId: 'car-t', processVersion: 2, din: din(704).keyed, patient: { id: 'PT-704', weightKg: 70 } });
+      const r = await call(g, 'op1', 'POST', '/batches', { processId: 'car-t', processVersion: N, din: din(704).keyed, patient: { id: 'PT-704', weightKg: 70 } });
       expect(r.status).toBe(409);
-      expect(r.body.detail).toBe('process car-t v2 is draft: GMP batches start only on the effective version (v1)');
+      expect(r.body.detail).toBe(`process car-t v${N} is draft: GMP batches start only on the effective version (v${B})`);
     } finally {
       await g.close();
     }

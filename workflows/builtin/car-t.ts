@@ -10,7 +10,10 @@ const DAY_0 = { step: 'activation', field: 'startTime' };
 
 export const carT: ProcessDefinitionInput = {
   id: 'car-t',
-  version: 1,
+  // Version 2 (issue 11, finding 9): IL-7 + IL-15 or IL-2 at activation, the adventitious-virus PCR
+  // among the release tests, and the bag fractions checked to add up to the whole dose. Batches
+  // started on version 1 keep it (their definition is pinned by content hash in the database).
+  version: 2,
   name: 'Autologous CAR-T cells (lentiviral, closed system)',
   title: { en: 'CAR-T cell manufacturing (autologous, lentiviral)', vi: 'Sản xuất tế bào CAR-T (tự thân, vectơ lentivirus)' },
   productType: 'CAR-T',
@@ -87,8 +90,8 @@ export const carT: ProcessDefinitionInput = {
           id: 'activation',
           title: { en: 'T-cell activation (day 0)', vi: 'Hoạt hóa tế bào T (ngày 0)' },
           instructions: {
-            en: 'Seed the selected cells in TexMACS medium with IL-7 and IL-15, add TransAct and record the start time: it is day 0 of the process.',
-            vi: 'Cấy tế bào đã chọn lọc vào môi trường TexMACS có IL-7 và IL-15, bổ sung TransAct và ghi lại thời điểm bắt đầu: đây là ngày 0 của quy trình.',
+            en: 'Seed the selected cells in TexMACS medium with IL-7 and IL-15 (or with IL-2), add TransAct and record the start time: it is day 0 of the process. Record the lots of the cytokines used.',
+            vi: 'Cấy tế bào đã chọn lọc vào môi trường TexMACS có IL-7 và IL-15 (hoặc có IL-2), bổ sung TransAct và ghi lại thời điểm bắt đầu: đây là ngày 0 của quy trình. Ghi lại số lô của các cytokine đã dùng.',
           },
           after: ['cd4-cd8-selection'],
           // Selection and activation are done the same day.
@@ -96,11 +99,14 @@ export const carT: ProcessDefinitionInput = {
           fields: [
             { name: 'transactLot', label: { en: 'TransAct lot', vi: 'Lô TransAct' }, kind: 'lot', materialType: 'transact' },
             { name: 'mediumLot', label: { en: 'Medium lot (TexMACS)', vi: 'Lô môi trường (TexMACS)' }, kind: 'lot', materialType: 'medium' },
-            { name: 'il7Lot', label: { en: 'IL-7 lot', vi: 'Lô IL-7' }, kind: 'lot', materialType: 'il-7' },
-            { name: 'il15Lot', label: { en: 'IL-15 lot', vi: 'Lô IL-15' }, kind: 'lot', materialType: 'il-15' },
+            // processes.md: IL-7 and IL-15, or IL-2 — the groups below refuse (400) a step with neither.
+            { name: 'il7Lot', label: { en: 'IL-7 lot', vi: 'Lô IL-7' }, kind: 'lot', materialType: 'il-7', required: false },
+            { name: 'il15Lot', label: { en: 'IL-15 lot', vi: 'Lô IL-15' }, kind: 'lot', materialType: 'il-15', required: false },
+            { name: 'il2Lot', label: { en: 'IL-2 lot', vi: 'Lô IL-2' }, kind: 'lot', materialType: 'il-2', required: false },
             { name: 'viableCellsSeeded', label: { en: 'Viable cells seeded', vi: 'Số tế bào sống được cấy' }, kind: 'number', unit: '10^6', decimals: 1, limits: { min: 0 }, spec: { min: 50, max: 100 } },
             { name: 'startTime', label: { en: 'Activation start (day 0)', vi: 'Thời điểm bắt đầu hoạt hóa (ngày 0)' }, kind: 'datetime' },
           ],
+          atLeastOneOf: [['il7Lot', 'il2Lot'], ['il15Lot', 'il2Lot']],
           signatures: operatorSignsVerified,
         },
       ],
@@ -282,6 +288,11 @@ export const carT: ProcessDefinitionInput = {
             { name: 'storageBox', label: { en: 'Box', vi: 'Hộp' }, kind: 'text' },
             { name: 'storagePosition', label: { en: 'Position', vi: 'Vị trí' }, kind: 'text' },
             { name: 'storageTemperature', label: { en: 'Storage temperature', vi: 'Nhiệt độ lưu trữ' }, kind: 'number', ...TEMPERATURE, spec: { max: -150 } },
+            // The fractions of every bag filled add up to the whole dose; otherwise an OOS deviation.
+            {
+              name: 'fractionTotal', label: { en: 'Fractions of all bags', vi: 'Tổng tỷ lệ phần liều các túi' }, kind: 'number', unit: '%', decimals: 1,
+              computed: { sumOf: { step: 'fill-bag', field: 'fractionPercent' } }, spec: { min: 99.5, max: 100.5 },
+            },
           ],
           signatures: operatorSignsVerified,
         },
@@ -368,6 +379,20 @@ export const carT: ProcessDefinitionInput = {
           signatures: qcSigns,
         },
         releaseMycoplasma,
+        {
+          id: 'release-adventitious-virus',
+          title: { en: 'Adventitious viruses (PCR)', vi: 'Virus ngoại lai (PCR)' },
+          instructions: {
+            en: 'Test the final product by PCR for adventitious viruses (the panel of the validated method) and record whether any was detected.',
+            vi: 'Xét nghiệm sản phẩm cuối bằng PCR tìm virus ngoại lai (bảng xét nghiệm của phương pháp đã thẩm định) và ghi lại có phát hiện hay không.',
+          },
+          stage: 'release',
+          after: [],
+          fields: [
+            { name: 'adventitiousViruses', label: { en: 'Adventitious viruses (PCR)', vi: 'Virus ngoại lai (PCR)' }, kind: 'result', options: ['not detected', 'detected'], spec: { oneOf: ['not detected'] } },
+          ],
+          signatures: qcSigns,
+        },
         {
           id: 'release-endotoxin',
           title: { en: 'Endotoxin', vi: 'Nội độc tố' },

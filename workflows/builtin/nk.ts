@@ -11,7 +11,10 @@ const nkCells = { name: 'nkPercent', label: { en: 'NK cells (CD3−CD56+)', vi: 
 
 export const nk: ProcessDefinitionInput = {
   id: 'nk',
-  version: 1,
+  // Version 2 (issue 11, finding 9): the 4-hour PBMC and plasma windows run from the receipt time the
+  // blood receipt records (receivedAt), not from when the receipt was entered. Batches started on
+  // version 1 keep it.
+  version: 2,
   name: 'Autologous NK cells (IL-2 activated, 21 days)',
   title: { en: 'NK cell manufacturing (autologous, IL-2 activated)', vi: 'Sản xuất tế bào NK (tự thân, hoạt hóa bằng IL-2)' },
   productType: 'NK',
@@ -58,7 +61,7 @@ export const nk: ProcessDefinitionInput = {
             vi: 'Phân lập tế bào đơn nhân bằng ly tâm theo gradient tỷ trọng trong tủ an toàn sinh học, rửa tế bào, sau đó đếm PBMC và xác định khả năng sống.',
           },
           after: ['blood-receipt'],
-          window: { from: { step: 'blood-receipt' }, closesAfterHours: 4 },
+          window: { from: { step: 'blood-receipt', field: 'receivedAt' }, closesAfterHours: 4 },
           fields: [
             { name: 'centrifuge', label: { en: 'Centrifuge', vi: 'Máy ly tâm' }, kind: 'equipment', equipmentType: 'centrifuge' },
             { name: 'biosafetyCabinet', label: { en: 'Biosafety cabinet', vi: 'Tủ an toàn sinh học' }, kind: 'equipment', equipmentType: 'biosafety-cabinet' },
@@ -77,7 +80,7 @@ export const nk: ProcessDefinitionInput = {
           },
           // Prepared with the PBMC isolation, from the same blood.
           after: ['blood-receipt'],
-          window: { from: { step: 'blood-receipt' }, closesAfterHours: 4 },
+          window: { from: { step: 'blood-receipt', field: 'receivedAt' }, closesAfterHours: 4 },
           fields: [
             { name: 'heatInactivated', label: { en: 'Heat-inactivated', vi: 'Đã bất hoạt bằng nhiệt' }, kind: 'boolean' },
             { name: 'plasmaVolume', label: { en: 'Plasma volume', vi: 'Thể tích huyết tương' }, kind: 'number', unit: 'mL', decimals: 1, limits: { min: 0 } },

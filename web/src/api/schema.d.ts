@@ -1498,6 +1498,11 @@ export interface components {
                     field?: string;
                 }
             ];
+        } | {
+            sumOf: {
+                step: string;
+                field: string;
+            };
         };
         FieldProblem: {
             /** @description Dotted path of the offending input (`values.viability`, `patient.weightKg`, `query.limit`) */
