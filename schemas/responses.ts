@@ -271,11 +271,12 @@ export const SigningKeyPage = z.object({
 
 export const AlertList = z.object({
   items: z.array(z.object({
-    id: z.string(), kind: z.enum(['account-locked', 'record-integrity']).describe('account-locked: a lockout; record-integrity: the record failed verification or disagrees with its last signed checkpoint'),
-    at: Time, userId: z.string().nullable(), username: z.string().optional(),
-    detail: z.string(), open: z.boolean().describe('Still locked by this lockout; a record-integrity alert is open until a verification passes'),
+    id: z.string().describe('The audit row\'s seq ("record-integrity" for the record\'s alert)'),
+    kind: z.enum(['account-locked', 'record-integrity', 'clock-went-back']).describe('account-locked: an account locked by repeated failures; record-integrity: the record failed verification or disagrees with its last signed checkpoint; clock-went-back: a write refused because the server\'s clock read earlier than a chain\'s last row (21 CFR 11.10(e))'),
+    at: Time, userId: z.string().nullable().describe('The locked account (null for the other kinds)'), username: z.string().optional(),
+    detail: z.string(), open: z.boolean().describe('account-locked: still locked by this lockout; record-integrity: until a verification passes; clock-went-back: the clock still reads earlier than the last recorded time'),
   })),
-}).meta({ id: 'AlertList', description: 'Open record-integrity alerts first, then account lockouts, newest first' });
+}).meta({ id: 'AlertList', description: 'Open record-integrity alerts first, then account lockouts and clocks that went back, newest first' });
 
 const AccountEvent = z.object({
   seq: z.number().int(), at: Time, by: z.string().nullable(), action: z.string(), userId: z.string().nullable(),

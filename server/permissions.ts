@@ -28,7 +28,7 @@ export const PERMISSIONS = {
   'audit.read': { roles: ['qa', 'inspector', 'admin'], what: 'reading the audit trail' },
   // The export and the PDF hold the batch's audit trail: those who read the audit (API.md).
   'record.export': { roles: ['qa', 'inspector', 'admin'], what: 'exporting the batch record' },
-  // A record that fails verification is QA's to investigate, a lockout the administrator's: both read alerts.
+  // A record that fails verification is QA's to investigate, a lockout the administrator's: both read alerts, and a clock that went back stops every write.
   'alerts.read': { roles: ['admin', 'qa'], what: 'reading alerts' },
   'users.read': { roles: ['admin', 'qa', 'inspector'], what: 'reading the user list' },
   'users.manage': { roles: ['admin'], what: 'managing user accounts' },

@@ -6,8 +6,9 @@ import { AuditExportQuery, AuditQuery, PeriodicReviewPdfQuery, PeriodQuery } fro
 import { exportPeriodicReview } from '../commands/export-periodic-review.js';
 import { AlertList, AuditExportRows, AuditPage, ChainReportSchema, errors, json, PeriodicReviewSchema, SigningKeyPage } from '../../schemas/responses.js';
 import { z } from 'zod';
-import { lockoutAlerts, periodicReview } from '../services/account-review.js';
+import { periodicReview } from '../services/account-review.js';
 import { integrityAlerts } from '../services/record-check.js';
+import { listAlerts } from '../services/alerts.js';
 import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
@@ -98,9 +99,9 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     })());
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body as never); // a stream: piped, not serialized
   });
-  app.get('/alerts', { schema: { tags: ['audit'], operationId: 'listAlerts', summary: 'Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked)', response: { 200: json(AlertList, 'The alerts, newest first'), ...errors(401, 403) } } }, async (req) => {
+  app.get('/alerts', { schema: { tags: ['audit'], operationId: 'listAlerts', summary: 'Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked), clocks that went back (open: still behind)', response: { 200: json(AlertList, 'The alerts: the record\'s first, then newest first'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'alerts.read');
-    return { items: [...integrityAlerts(ctx), ...lockoutAlerts(ctx)] };
+    return { items: [...integrityAlerts(ctx), ...listAlerts(ctx)] };
   });
   app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'the periodic review');

@@ -55,9 +55,16 @@ describe('time on every chain never goes backwards', () => {
     expect(alerts[0]).toMatchObject({ userId: null, entity: 'clock', at: lastAt, after: { clockReads: new Date(h.wall.now).toISOString() } });
     expect(alerts[0].before.lastRecordedAt >= alerts[0].after.clockReads).toBe(true);
     expect((await call(h, 'admin', 'GET', '/audit?action=clock.went-back')).body.items).toHaveLength(1);
+    // GET /alerts shows it to QA and the administrator, open while the clock is still behind.
+    for (const reader of ['qa1', 'admin']) {
+      const shown = (await call(h, reader, 'GET', '/alerts')).body.items.filter((a: any) => a.kind === 'clock-went-back');
+      expect(shown, reader).toEqual([expect.objectContaining({ id: String(alerts[0].seq), userId: null, at: lastAt, open: true, detail: expect.stringContaining(alerts[0].before.lastRecordedAt) })]);
+    }
+    expect((await call(h, 'op1', 'GET', '/alerts')).status).toBe(403);
     // The chains still verify, and once the clock is right again work goes on.
     expect((await call(h, 'qa1', 'GET', '/audit/verify')).body.valid).toBe(true);
     h.tick(3 * HOUR);
     expect((await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: 70 } })).status).toBe(201);
+    expect((await call(h, 'qa1', 'GET', '/alerts')).body.items.find((a: any) => a.kind === 'clock-went-back').open).toBe(false);
   });
 });

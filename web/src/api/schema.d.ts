@@ -732,7 +732,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked) */
+        /** Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked), clocks that went back (open: still behind) */
         get: operations["listAlerts"];
         put?: never;
         post?: never;
@@ -896,21 +896,23 @@ export interface components {
             after?: unknown;
             reason: string | null;
         };
-        /** @description Open record-integrity alerts first, then account lockouts, newest first */
+        /** @description Open record-integrity alerts first, then account lockouts and clocks that went back, newest first */
         AlertList: {
             items: {
+                /** @description The audit row's seq ("record-integrity" for the record's alert) */
                 id: string;
                 /**
-                 * @description account-locked: a lockout; record-integrity: the record failed verification or disagrees with its last signed checkpoint
+                 * @description account-locked: an account locked by repeated failures; record-integrity: the record failed verification or disagrees with its last signed checkpoint; clock-went-back: a write refused because the server's clock read earlier than a chain's last row (21 CFR 11.10(e))
                  * @enum {string}
                  */
-                kind: "account-locked" | "record-integrity";
+                kind: "account-locked" | "record-integrity" | "clock-went-back";
                 /** @description ISO-8601 UTC time */
                 at: string;
+                /** @description The locked account (null for the other kinds) */
                 userId: string | null;
                 username?: string;
                 detail: string;
-                /** @description Still locked by this lockout; a record-integrity alert is open until a verification passes */
+                /** @description account-locked: still locked by this lockout; record-integrity: until a verification passes; clock-went-back: the clock still reads earlier than the last recorded time */
                 open: boolean;
             }[];
         };
@@ -5742,7 +5744,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The alerts, newest first */
+            /** @description The alerts: the record's first, then newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
