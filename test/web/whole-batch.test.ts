@@ -149,7 +149,7 @@ describe('a whole CAR-T batch through the UI', () => {
 
     // Activation: its start, now, is day 0 of the culture.
     await page.getByRole('button', { name: 'Record "T-cell activation (day 0)"' }).click();
-    await fill(stepForm(page, 'T-cell activation (day 0)'), { 'TransAct lot': { choose: 'L-transact' }, 'Medium lot (TexMACS)': { scan: 'L-medium' }, 'IL-7 lot': { choose: 'L-il-7' }, 'IL-15 lot': { choose: 'L-il-15' }, 'Viable cells seeded': '80' });
+    await fill(stepForm(page, 'T-cell activation (day 0)'), { 'TransAct lot': { choose: 'L-transact' }, 'Medium lot (TexMACS)': { scan: 'L-medium' }, 'IL-7 lot (optional)': { choose: 'L-il-7' }, 'IL-15 lot (optional)': { choose: 'L-il-15' }, 'Viable cells seeded': '80' });
     await page.getByRole('button', { name: 'Now for Activation start (day 0)' }).click();
     await signAndWait(page, 'T-cell activation (day 0)');
     await witness(page, 'T-cell activation (day 0)');
@@ -214,6 +214,7 @@ describe('a whole CAR-T batch through the UI', () => {
       ['T-cell identity (CD3+)', { 'CD3+ cells': '97' }],
       ['Dose', { 'Total CAR+ viable T cells': '140' }],
       ['Mycoplasma (PCR)', { 'Mycoplasma': { choose: 'absent' } }],
+      ['Adventitious viruses (PCR)', { 'Adventitious viruses (PCR)': { choose: 'not detected' } }],
       ['Endotoxin', { 'Endotoxin': '0.12' }],
       ['Vector copy number', { 'Vector copy number': '2.4' }],
       ['Replication-competent lentivirus', { 'Replication-competent lentivirus': { choose: 'absent' } }],
@@ -234,7 +235,7 @@ describe('a whole CAR-T batch through the UI', () => {
     expect(recorded.openDeviations).toBe(0);
     // Every step of the process, the release panel but sterility, was entered through a form.
     const steps = recorded.entries.filter((e: { kind: string }) => e.kind === 'step').map((e: { stepId: string }) => e.stepId);
-    expect(steps).toHaveLength(14 + 10);
+    expect(steps).toHaveLength(14 + 11);
     expect(steps).not.toContain('release-sterility');
 
     // QA at the desk: the review, then the release (conditional: sterility follows), then the record.
