@@ -90,7 +90,7 @@ describe('GET /me/pending', () => {
     for (const [stepId, values] of Object.entries({
       'release-appearance': { appearance: 'conforms' }, 'release-car-positive': { carPositive: 34 }, 'release-cd3-positive': { cd3Positive: 97 },
       'release-dose': { totalCarPositiveCells: 140 }, 'release-mycoplasma': { mycoplasma: 'absent' }, 'release-endotoxin': { endotoxin: 0.12 },
-      'release-vcn': { vectorCopyNumber: 2.4 }, 'release-rcl': { rcl: 'absent' }, 'release-potency': { targetSurvival: 42, killingDifference: 63 },
+      'release-vcn': { vectorCopyNumber: 2.4 }, 'release-rcl': { rcl: 'absent' }, 'release-adventitious-virus': { adventitiousViruses: 'not detected' }, 'release-potency': { targetSurvival: 42, killingDifference: 63 },
     })) expect((await d.record(stepId, values, 'qc1')).status).toBe(201);
     expect(d.batch.status).toBe('qa_review');
     await closeAll(h, d.id);
