@@ -8,6 +8,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits on page state in the browser tests (never on a sleep); on a loaded 2-core CI
+    // machine a page may take more than the default second to get there.
+    expect: { poll: { timeout: 8_000 } },
     // A reply field its response schema does not declare fails the test (server/plugins/replies.ts).
     env: { CELLBATCH_STRICT_REPLIES: '1' },
   },

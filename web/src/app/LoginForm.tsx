@@ -1,40 +1,22 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, read, setCsrfToken } from '../api/client';
-import type { Session, User } from '../api/types';
+import type { User } from '../api/types';
 import { useI18n } from './i18n';
 import { LanguageSwitch } from '../ui/LanguageSwitch';
 import { TextField } from '../ui/fields';
 import { ProblemMessage } from '../ui/ProblemMessage';
+import { CredentialForm, type Credentials } from '../ui/CredentialForm';
 
 export function LoginForm({ onLoggedIn, username: knownUser, embedded }: { onLoggedIn: (u: User) => void; username?: string; embedded?: boolean }) {
   const { t } = useI18n();
-  const [username, setUsername] = useState(knownUser ?? '');
-  const [password, setPassword] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    try {
-      const s = await read(api.POST('/api/v1/auth/login', { body: { username, password } }));
-      setCsrfToken(s.csrfToken);
-      onLoggedIn({ ...s.user, mustChangePassword: s.mustChangePassword });
-    } catch (err) {
-      setError(err instanceof ApiError ? err : null);
-      setPassword('');
-    } finally {
-      setBusy(false);
-    }
+  const logIn = async ({ username, password }: Credentials) => {
+    const s = await read(api.POST('/api/v1/auth/login', { body: { username, password } }));
+    setCsrfToken(s.csrfToken);
+    onLoggedIn({ ...s.user, mustChangePassword: s.mustChangePassword });
   };
-
   const form = (
-    <form onSubmit={submit} className="stack" aria-label={t('login.title')}>
-      <TextField label={t('login.username')} value={username} onChange={setUsername} autoComplete="username" autoFocus={!knownUser} required />
-      <TextField label={t('login.password')} type="password" value={password} onChange={setPassword} autoComplete="current-password" autoFocus={!!knownUser} required />
-      <ProblemMessage error={error} />
-      <button type="submit" className="primary" disabled={busy}>{t('login.submit')}</button>
-    </form>
+    <CredentialForm username={knownUser} login ariaLabel={t('login.title')} onSubmit={logIn}
+      labels={{ username: t('login.username'), password: t('login.password'), submit: t('login.submit') }} />
   );
   if (embedded) return form;
   return (
