@@ -8,13 +8,19 @@ const Id = z.string().min(1).max(100);
 const Reason = z.string().trim().min(1, 'a reason is required').max(2000);
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
 
-/** A signature re-enters credentials (21 CFR 11.200(a)(1)); the server sets the meaning from the action. */
+/**
+ * A signature re-enters credentials (21 CFR 11.200(a)(1)); the server sets the meaning from the action.
+ * One named component (Signature) for every signed request; each route checks the meaning it signs with.
+ */
+export const SignatureSchema = z.strictObject({
+  username: z.string().min(1).max(100).describe("The signer's username (the signer need not be the session's user)"),
+  password: z.string().min(1).max(256).describe("The signer's password, checked now (21 CFR 11.200(a)(1))"),
+  meaning: z.string().optional().describe('Optional: the server sets the meaning from the action (performed, verified, reviewed, approved, released, rejected, investigated...); a different one sent is 400'),
+}).meta({ id: 'Signature', description: "The signature block of a signed request: the signer's own credentials, re-entered for this signature" });
+
+/** The signature of an action that signs with `meaning` (a different meaning sent is 400 on signature.meaning). */
 export const signatureSchema = (meaning: string) =>
-  z.strictObject({
-    username: z.string().min(1).max(100),
-    password: z.string().min(1).max(256),
-    meaning: z.string().refine((m) => m === meaning, `the meaning of this signature is "${meaning}"`).optional(),
-  }).describe(`Signature: the signer's own credentials; meaning "${meaning}" is set by the server`);
+  SignatureSchema.refine((s) => s.meaning === undefined || s.meaning === meaning, { path: ['meaning'], message: `the meaning of this signature is "${meaning}"` });
 
 export const DinSchema = z.string().max(32).transform((value, ctx) => {
   const r = parseDin(value);
@@ -65,7 +71,9 @@ export const CreateBatchBody = z.strictObject({
   }).optional().describe('The donor of an allogeneic process (autologous: false); refused for an autologous one'),
   processVersion: z.number().int().min(1).max(1_000_000).optional().describe('Training mode only: rehearse a version that is not yet effective (draft, in review, approved); GMP batches start on the effective version'),
   parents: z.array(z.string().min(1).max(100)).min(1).max(50).optional().describe('Ids of the batches this one is made from (cell bank, pooled donors), as the definition allows'),
-}).meta({ examples: [{ processId: 'car-t', din: 'W123426000001N', patient: { id: 'PT-000123', weightKg: 72.5 } }] });
+  // zod leaves `examples` out of the input form of a schema that transforms (the DIN does), so the
+  // example goes to the media type through @fastify/swagger's x-examples, which it moves there as is.
+}).meta({ 'x-examples': { carT: { summary: 'An autologous CAR-T batch', value: { processId: 'car-t', din: 'W123426000001N', patient: { id: 'PT-000123', weightKg: 72.5 } } } } });
 
 const Values = z.record(z.string().max(64), z.unknown()).refine((v) => Object.keys(v).length <= 100, 'at most 100 values');
 export const RecordStepBody = z.strictObject({
@@ -113,8 +121,7 @@ export const VERSION_MEANINGS = { submit: 'authored', review: 'reviewed', approv
 export const VersionTransitionBody = z.strictObject({
   action: z.enum(['submit', 'review', 'approve', 'make-effective', 'withdraw']),
   reason: Reason,
-  signature: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256), meaning: z.string().optional() })
-    .describe('Signature: the signer\'s own credentials; the meaning follows the action (authored, reviewed, approved, effective, withdrawn)'),
+  signature: SignatureSchema, // the meaning follows the action (authored, reviewed, approved, effective, withdrawn): checked below
 }).refine((b) => b.signature.meaning === undefined || b.signature.meaning === VERSION_MEANINGS[b.action], {
   path: ['signature', 'meaning'], message: 'the meaning of this signature is set by the action',
 });

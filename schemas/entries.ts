@@ -73,6 +73,8 @@ export const EntryPayloads = {
 } as const;
 
 export type EntryKind = keyof typeof EntryPayloads;
+/** The kinds of entry, for the API's Entry.kind (an enum in the OpenAPI description: a client can switch on it). */
+export const ENTRY_KINDS = Object.keys(EntryPayloads) as [EntryKind, ...EntryKind[]];
 export type EntryPayload<K extends EntryKind> = z.infer<(typeof EntryPayloads)[K]>;
 
 /** Parses a stored payload by its kind; a row that does not parse is a corrupt record. */

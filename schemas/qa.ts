@@ -1,7 +1,7 @@
 // Request bodies and query strings of QA's routes (deviations, review, disposition, certificate of
 // analysis, containers, pending work). Bodies are strict: unknown keys are 400.
 import { z } from 'zod';
-import { LangQuery, PageQuery, signatureSchema } from './api.js';
+import { LangQuery, PageQuery, SignatureSchema, signatureSchema } from './api.js';
 
 const Text = (what: string, max = 4000) => z.string().trim().min(1, `${what} is required`).max(max);
 const ExpectedVersion = z.number().int().min(0).optional();
@@ -29,8 +29,7 @@ export const DispositionBody = z.strictObject({
   decision: z.enum(['release', 'reject', 'exceptional-release']),
   justification: z.string().trim().min(1).max(4000).optional(),
   physicianRequest: z.string().trim().min(1).max(4000).optional().describe("The treating physician's request (exceptional release of an out-of-specification ATMP)"),
-  signature: z.strictObject({ username: z.string().min(1).max(100), password: z.string().min(1).max(256), meaning: z.string().optional() })
-    .describe('Signature: the signer\'s own credentials; meaning "released" (release, exceptional release) or "rejected" (reject) is set by the server'),
+  signature: SignatureSchema, // meaning "released" (release, exceptional release) or "rejected" (reject): checked below
   expectedVersion: ExpectedVersion,
 }).superRefine((b, ctx) => {
   const meaning = b.decision === 'reject' ? 'rejected' : 'released';

@@ -7,7 +7,8 @@
 // fails the tests, which build the app with strict replies); a client must ignore fields it does not
 // know, so that adding one is not a breaking change.
 import { z } from 'zod';
-import { EntryPayloads } from './entries.js';
+import { ENTRY_KINDS, EntryPayloads } from './entries.js';
+import { BatchRecordExportSchema, EXPORT_FORMAT } from './export.js';
 import { ExprSchema, FIELD_KINDS, ProcessDefinitionSchema, RoleSchema, SignatureRuleSchema, SpecSchema, StepSchema } from '../workflows/definition.js';
 
 const Time = z.string().describe('ISO-8601 UTC time');
@@ -128,7 +129,7 @@ const DeviationPayload = EntryPayloads.deviation;
 export const EntrySchema = z.object({
   id: z.string(),
   seq: z.number().int().describe('Position in the batch (gaps where verifications were recorded)'),
-  kind: z.string().describe(`One of: ${Object.keys(EntryPayloads).join(', ')}`),
+  kind: z.enum(ENTRY_KINDS).describe('What the entry records; which optional fields are present depends on it'),
   recordedAt: Time,
   signatures: z.array(StoredSignatureSchema),
   training: z.boolean(),
@@ -292,8 +293,9 @@ export const PeriodicReviewSchema = z.object({
 
 export const ClockReply = z.object({ now: Time.describe('The simulated now') }).meta({ id: 'TrainingClock' });
 
-export const BatchRecordExport = z.record(z.string(), z.unknown())
-  .meta({ id: 'BatchRecordExport', description: 'The complete electronic record of a batch (entries, signatures, audit rows, definition), as archived' });
+/** The published export format (schemas/export.ts), named so that a client generates its type; the bytes are sent as hashed, not re-serialized. */
+export const BatchRecordExport = BatchRecordExportSchema
+  .meta({ id: 'BatchRecordExport', description: `The complete electronic record of a batch (entries, signatures, audit rows, chains, checkpoints, the seal), format ${EXPORT_FORMAT} (docs/export-format.md)` });
 
 export const HealthReply = z.object({
   status: z.literal('ok'),

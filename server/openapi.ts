@@ -42,6 +42,48 @@ export function pruneUnusedSchemas(doc: Doc): Doc {
   return { ...doc, components: { ...doc.components, schemas: Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)).sort(([a], [b]) => a.localeCompare(b))) } };
 }
 
+/**
+ * A request-side component keeps its own name (Signature, not SignatureInput): the library suffixes the
+ * input form of every registered schema, which only matters where a response uses the same id.
+ */
+export function unsuffixInputs(doc: Doc): Doc {
+  const schemas: Doc = doc.components?.schemas ?? {};
+  const renamed = new Map(Object.keys(schemas).filter((n) => n.endsWith('Input') && !(n.slice(0, -5) in schemas)).map((n) => [n, n.slice(0, -5)]));
+  if (!renamed.size) return doc;
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (!node || typeof node !== 'object') return node;
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) {
+        const name = v.slice('#/components/schemas/'.length);
+        return [k, `#/components/schemas/${renamed.get(name) ?? name}`];
+      }
+      return [k, rewrite(v)];
+    }));
+  };
+  const out = rewrite(doc) as Doc;
+  out.components.schemas = Object.fromEntries(Object.entries(out.components.schemas as Doc).map(([n, v]) => [renamed.get(n) ?? n, v]).sort(([a], [b]) => a.localeCompare(b)));
+  return out;
+}
+
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options']);
+
+/**
+ * The statuses no operation lists one by one — 500 (a fault of ours, logged; nothing a client sends
+ * causes it) and 503 (a write while the record is being verified or disagrees with its last signed
+ * checkpoint, or while the clock reads earlier than the record) — are declared once, as every
+ * operation's `default` response: a problem+json like every other error.
+ */
+export function withDefaultError(doc: Doc): Doc {
+  const paths = Object.fromEntries(Object.entries(doc.paths ?? {}).map(([url, item]) => [url, Object.fromEntries(Object.entries(item as Doc).map(([method, op]) =>
+    [method, METHODS.has(method) && op && typeof op === 'object' ? { ...op, responses: { ...(op as Doc).responses, default: { $ref: '#/components/responses/Error' } } } : op]))]));
+  const Error = {
+    description: 'Any other error: 500 internal-error (logged; nothing a client sends causes it); 503 on writes: record-verifying (Retry-After), record-tail-altered, clock-went-back',
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+  };
+  return { ...doc, paths, components: { ...doc.components, responses: { ...doc.components?.responses, Error } } };
+}
+
 export const swaggerOptions: FastifyDynamicSwaggerOptions = {
   openapi: {
     openapi: '3.1.0',
@@ -58,7 +100,7 @@ export const swaggerOptions: FastifyDynamicSwaggerOptions = {
     security: [{ bearer: [] }],
   },
   transform: jsonSchemaTransform,
-  transformObject: (documentObject) => pruneUnusedSchemas(jsonSchemaTransformObject(documentObject) as Doc) as ReturnType<typeof jsonSchemaTransformObject>,
+  transformObject: (documentObject) => unsuffixInputs(pruneUnusedSchemas(withDefaultError(jsonSchemaTransformObject(documentObject) as Doc))) as ReturnType<typeof jsonSchemaTransformObject>,
 };
 
 export async function registerOpenApi(app: FastifyInstance) {

@@ -1,6 +1,6 @@
 // Entries as API.md shows them, shaped from the record.
 import type { EntryRow, SignatureRow } from '../store/store.js';
-import { parsePayload } from '../../schemas/entries.js';
+import { parsePayload, type EntryKind } from '../../schemas/entries.js';
 import { needsVerification } from '../../workflows/compile.js';
 import type { Step } from '../../workflows/definition.js';
 import { findStep, type BatchRecord } from '../record/record.js';
@@ -17,7 +17,7 @@ export function entryViews(r: BatchRecord) {
 
 export function entryView(r: BatchRecord, e: EntryRow) {
   const sigs = r.signatures.filter((s) => s.entryId === e.id).map(signatureView);
-  const base = { id: e.id, seq: e.batchSeq, kind: e.kind, recordedAt: e.recordedAt, signatures: sigs, training: e.training };
+  const base = { id: e.id, seq: e.batchSeq, kind: e.kind as EntryKind, recordedAt: e.recordedAt, signatures: sigs, training: e.training };
   switch (e.kind) {
     case 'step': {
       const p = parsePayload('step', e.payload);

@@ -4,7 +4,10 @@
 // known path asked with a method it does not serve.
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, harness, type Harness } from '../../helpers.js';
+import { call, createBatch, harness, sign, type Harness } from '../../helpers.js';
+import { EntryPayloads } from '../../../schemas/entries.js';
+import { EXPORT_FORMAT } from '../../../schemas/export.js';
+import { receiptValues } from '../refusals/support.js';
 
 let h: Harness;
 let doc: Record<string, any>;
@@ -74,6 +77,46 @@ describe('every operation is described', () => {
     };
     expect(example('POST /api/v1/auth/login')).toEqual({ username: expect.any(String), password: expect.any(String) });
     expect(example('POST /api/v1/batches/{id}/steps/{stepId}')).toMatchObject({ signature: expect.any(Object), expectedVersion: expect.any(Number) });
+  });
+});
+
+describe('the request side and the leftovers of issue 9', () => {
+  const bodyOf = (op: any) => op.requestBody?.content?.['application/json']?.schema;
+
+  it('gives every signed request one Signature component, whose meaning each route still checks', async () => {
+    const signed = operations().filter(({ op }) => bodyOf(op)?.properties?.signature);
+    expect(signed.length).toBeGreaterThanOrEqual(10);
+    for (const { key, op } of signed) expect(bodyOf(op).properties.signature, key).toEqual({ $ref: '#/components/schemas/Signature' });
+    expect(doc.components.schemas.Signature).toMatchObject({ type: 'object', required: ['username', 'password'], additionalProperties: false });
+    expect(doc.components.schemas.SignatureInput).toBeUndefined();
+    const b = await createBatch(h, 'car-t', 7);
+    const wrong = await call(h, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, { values: receiptValues(h, 7), signature: { ...sign('op1'), meaning: 'approved' }, expectedVersion: b.version });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ field: 'signature.meaning', message: 'the meaning of this signature is "performed"' })]);
+  });
+
+  it('declares Entry.kind as the enum of the entry kinds', () => {
+    expect(doc.components.schemas.Entry.properties.kind.enum).toEqual(Object.keys(EntryPayloads));
+  });
+
+  it('gives create-batch an example that the server accepts as it stands', async () => {
+    const examples = doc.paths['/api/v1/batches'].post.requestBody.content['application/json'].examples;
+    const [example] = Object.values<any>(examples);
+    const r = await call(h, 'op1', 'POST', '/batches', example.value);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+  });
+
+  it('declares the other errors (500, 503) once, as every operation\'s default problem+json response', () => {
+    for (const { key, op } of operations()) expect(op.responses.default, key).toEqual({ $ref: '#/components/responses/Error' });
+    expect(doc.components.responses.Error.content).toEqual({ 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
+  });
+
+  it('names the JSON export\'s schema (BatchRecordExport), the published format', () => {
+    const op = doc.paths['/api/v1/batches/{id}/export'].get;
+    expect(op.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/BatchRecordExport' });
+    const schema = doc.components.schemas.BatchRecordExport;
+    expect(schema.properties.format.const).toBe(EXPORT_FORMAT);
+    expect(schema.required).toEqual(expect.arrayContaining(['format', 'batch', 'entries', 'chains', 'checkpoints', 'publicKeys']));
   });
 });
 

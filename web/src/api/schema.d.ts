@@ -1032,9 +1032,213 @@ export interface components {
             lockedSteps: components["schemas"]["LockedStep"][];
             entries: components["schemas"]["Entry"][];
         };
-        /** @description The complete electronic record of a batch (entries, signatures, audit rows, definition), as archived */
+        /** @description The complete electronic record of a batch (entries, signatures, audit rows, chains, checkpoints, the seal), format cellbatch.batch-record/1 (docs/export-format.md) */
         BatchRecordExport: {
-            [key: string]: unknown;
+            /** @constant */
+            format: "cellbatch.batch-record/1";
+            /** @description the latest time in the record: the document's date (never the clock) */
+            asOf: string;
+            /** @description the site time zone the PDF shows times in */
+            timeZone: string;
+            training: boolean;
+            batch: {
+                id: string;
+                batchNumber: string;
+                din: string;
+                dinCheck: string;
+                chainOfIdentityId: string;
+                /** @description null for an allogeneic batch (no patient yet) */
+                patient: {
+                    id: string;
+                    weightKg: number;
+                } | null;
+                createdAt: string;
+                status: string;
+                openDeviations: number;
+            };
+            process: {
+                id: string;
+                version: number;
+                hash: string;
+                definition: unknown;
+            };
+            /** @description whether the batch's rows matched their hashes when the document was made */
+            integrity: {
+                intact: boolean;
+            };
+            entries: {
+                id: string;
+                /** @description position in the entries chain */
+                seq: number;
+                batchSeq: number;
+                kind: string;
+                stepId: string | null;
+                recordedAt: string;
+                actorId: string;
+                training: boolean;
+                /** @description the stored payload, parsed (schemas/entries.ts) */
+                payload: {
+                    [key: string]: unknown;
+                };
+                signatures: {
+                    id: string;
+                    userId: string;
+                    username: string;
+                    printedName: string;
+                    meaning: string;
+                    signedAt: string;
+                    entryId: string;
+                    entryHash: string;
+                }[];
+            }[];
+            deviations: {
+                [key: string]: unknown;
+            }[];
+            /** @description every signed review of the record and its audit trail (C4), in order */
+            reviews?: {
+                [key: string]: unknown;
+            }[];
+            disposition?: {
+                [key: string]: unknown;
+            };
+            containers?: {
+                [key: string]: unknown;
+            }[];
+            materials: {
+                id: string;
+                type: string;
+                name: string;
+                lotNumber: string;
+                expiresOn: string;
+                status: string;
+            }[];
+            equipment: {
+                id: string;
+                assetId: string;
+                type: string;
+                name: string;
+                calibrationDueOn: string;
+            }[];
+            users: {
+                id: string;
+                username: string;
+                fullName: string;
+            }[];
+            audit: {
+                seq: number;
+                at: string;
+                userId: string | null;
+                action: string;
+                entity: string;
+                entityId: string | null;
+                before?: unknown;
+                after?: unknown;
+                reason: string | null;
+            }[];
+            chains: {
+                entries: {
+                    columns: string[];
+                    rows: {
+                        seq: number;
+                        prevHash: string;
+                        hash: string;
+                        cells: (string | number | null)[];
+                        /**
+                         * @description legacy: written before migration 0003, SHA-256 of prevHash + canonical JSON of the row object
+                         * @enum {string}
+                         */
+                        form: "json-array" | "legacy";
+                    }[];
+                };
+                signatures: {
+                    columns: string[];
+                    rows: {
+                        seq: number;
+                        prevHash: string;
+                        hash: string;
+                        cells: (string | number | null)[];
+                        /**
+                         * @description legacy: written before migration 0003, SHA-256 of prevHash + canonical JSON of the row object
+                         * @enum {string}
+                         */
+                        form: "json-array" | "legacy";
+                    }[];
+                };
+                audit_log: {
+                    columns: string[];
+                    rows: {
+                        seq: number;
+                        prevHash: string;
+                        hash: string;
+                        cells: (string | number | null)[];
+                        /**
+                         * @description legacy: written before migration 0003, SHA-256 of prevHash + canonical JSON of the row object
+                         * @enum {string}
+                         */
+                        form: "json-array" | "legacy";
+                    }[];
+                };
+            };
+            checkpoints: {
+                n: number;
+                at: string;
+                reason: string;
+                heads: {
+                    entries: {
+                        seq: number;
+                        hash: string;
+                    };
+                    signatures: {
+                        seq: number;
+                        hash: string;
+                    };
+                    audit_log: {
+                        seq: number;
+                        hash: string;
+                    };
+                };
+                keyId: string;
+                prev: string;
+                signature: string;
+            }[];
+            publicKeys: {
+                id: string;
+                /** @constant */
+                algorithm: "Ed25519";
+                publicKeyPem: string;
+            }[];
+            /** @description The server's signature over the batch's rows, made when the whole record had just verified against every signed checkpoint (docs/export-format.md, "The batch seal") */
+            seal?: {
+                statement: {
+                    /** @constant */
+                    purpose: "cellbatch.batch-seal/1";
+                    batchId: string;
+                    asOf: string;
+                    /** @description the latest checkpoint of `checkpoints`: SHA-256 of its canonical JSON */
+                    checkpoint: {
+                        n: number;
+                        hash: string;
+                    };
+                    /** @description every chained row of the batch in this record */
+                    rows: {
+                        entries: {
+                            seq: number;
+                            hash: string;
+                        }[];
+                        signatures: {
+                            seq: number;
+                            hash: string;
+                        }[];
+                        audit_log: {
+                            seq: number;
+                            hash: string;
+                        }[];
+                    };
+                };
+                keyId: string;
+                /** @description Ed25519, base64, over the canonical JSON of `statement`, by the checkpoint key `keyId` */
+                signature: string;
+            };
         };
         /** @enum {string} */
         BatchStatus: "in_process" | "qc_testing" | "qa_review" | "released" | "rejected" | "terminated";
@@ -1342,8 +1546,11 @@ export interface components {
             id: string;
             /** @description Position in the batch (gaps where verifications were recorded) */
             seq: number;
-            /** @description One of: batch-created, step, verification, correction, deviation, termination, deviation-investigation, deviation-closure, deviation-reclassification, review, disposition */
-            kind: string;
+            /**
+             * @description What the entry records; which optional fields are present depends on it
+             * @enum {string}
+             */
+            kind: "batch-created" | "step" | "verification" | "correction" | "deviation" | "termination" | "deviation-investigation" | "deviation-closure" | "deviation-reclassification" | "review" | "disposition";
             /** @description ISO-8601 UTC time */
             recordedAt: string;
             signatures: components["schemas"]["StoredSignature"][];
@@ -1973,6 +2180,15 @@ export interface components {
             /** @description For cookie-authenticated browsers: send in `x-csrf-token` on every write */
             csrfToken: string;
         };
+        /** @description The signature block of a signed request: the signer's own credentials, re-entered for this signature */
+        Signature: {
+            /** @description The signer's username (the signer need not be the session's user) */
+            username: string;
+            /** @description The signer's password, checked now (21 CFR 11.200(a)(1)) */
+            password: string;
+            /** @description Optional: the server sets the meaning from the action (performed, verified, reviewed, approved, released, rejected, investigated...); a different one sent is 400 */
+            meaning?: string;
+        };
         /** @description Public keys that sign the checkpoints of the chain heads */
         SigningKeyList: {
             items: {
@@ -2094,7 +2310,17 @@ export interface components {
             }[];
         };
     };
-    responses: never;
+    responses: {
+        /** @description Any other error: 500 internal-error (logged; nothing a client sends causes it); 503 on writes: record-verifying (Retry-After), record-tail-altered, clock-went-back */
+        Error: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -2120,6 +2346,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getSite: {
@@ -2140,6 +2367,7 @@ export interface operations {
                     "application/json": components["schemas"]["Site"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     login: {
@@ -2218,6 +2446,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     logout: {
@@ -2254,6 +2483,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getCsrfToken: {
@@ -2283,6 +2513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getMe: {
@@ -2321,6 +2552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     changeMyPassword: {
@@ -2400,6 +2632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listUsers: {
@@ -2450,6 +2683,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     createUser: {
@@ -2533,6 +2767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     updateUser: {
@@ -2608,6 +2843,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     unlockUser: {
@@ -2681,6 +2917,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     resetPassword: {
@@ -2764,6 +3001,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listProcesses: {
@@ -2802,6 +3040,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     createProcessVersion: {
@@ -2878,6 +3117,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getProcess: {
@@ -2936,6 +3176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listMaterials: {
@@ -2987,6 +3228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     createMaterial: {
@@ -3066,6 +3308,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     updateMaterialStatus: {
@@ -3141,6 +3384,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listEquipment: {
@@ -3192,6 +3436,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     createEquipment: {
@@ -3266,6 +3511,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     recordCalibration: {
@@ -3340,6 +3586,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listProcessVersions: {
@@ -3389,6 +3636,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getProcessVersion: {
@@ -3439,6 +3687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     editProcessVersion: {
@@ -3548,6 +3797,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     transitionProcessVersion: {
@@ -3566,12 +3816,7 @@ export interface operations {
                     /** @enum {string} */
                     action: "submit" | "review" | "approve" | "make-effective" | "withdraw";
                     reason: string;
-                    /** @description Signature: the signer's own credentials; the meaning follows the action (authored, reviewed, approved, effective, withdrawn) */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                 };
             };
         };
@@ -3657,6 +3902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     compareProcessVersions: {
@@ -3708,6 +3954,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listBatches: {
@@ -3759,6 +4006,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     createBatch: {
@@ -3861,6 +4109,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getBatch: {
@@ -3921,6 +4170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     recordStep: {
@@ -3952,12 +4202,7 @@ export interface operations {
                     values: {
                         [key: string]: unknown;
                     };
-                    /** @description Signature: the signer's own credentials; meaning "performed" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion: number;
                     /**
                      * Format: date-time
@@ -4060,6 +4305,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     verifyEntry: {
@@ -4075,12 +4321,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Signature: the signer's own credentials; meaning "verified" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -4176,6 +4417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     correctEntry: {
@@ -4195,12 +4437,7 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     reason: string;
-                    /** @description Signature: the signer's own credentials; meaning "performed" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -4296,6 +4533,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     terminateBatch: {
@@ -4311,12 +4549,7 @@ export interface operations {
             content: {
                 "application/json": {
                     reason: string;
-                    /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -4412,6 +4645,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listBatchDeviations: {
@@ -4473,6 +4707,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     openDeviation: {
@@ -4569,6 +4804,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listBatchAudit: {
@@ -4630,6 +4866,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listDeviations: {
@@ -4682,6 +4919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getDeviation: {
@@ -4740,6 +4978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     investigateDeviation: {
@@ -4758,12 +4997,7 @@ export interface operations {
                     productImpact: string;
                     otherBatchesImpact: string;
                     capaReference?: string;
-                    /** @description Signature: the signer's own credentials; meaning "investigated" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -4859,6 +5093,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     reclassifyDeviation: {
@@ -4876,12 +5111,7 @@ export interface operations {
                     /** @enum {string} */
                     severity: "minor" | "major" | "critical";
                     reason: string;
-                    /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -4977,6 +5207,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     closeDeviation: {
@@ -4993,12 +5224,7 @@ export interface operations {
                 "application/json": {
                     investigation: string;
                     conclusion: string;
-                    /** @description Signature: the signer's own credentials; meaning "approved" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -5094,6 +5320,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getReview: {
@@ -5154,6 +5381,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     signReview: {
@@ -5169,12 +5397,7 @@ export interface operations {
             content: {
                 "application/json": {
                     comment?: string;
-                    /** @description Signature: the signer's own credentials; meaning "reviewed" is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -5270,6 +5493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getEvidencePacketPdf: {
@@ -5332,6 +5556,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     disposeBatch: {
@@ -5351,12 +5576,7 @@ export interface operations {
                     justification?: string;
                     /** @description The treating physician's request (exceptional release of an out-of-specification ATMP) */
                     physicianRequest?: string;
-                    /** @description Signature: the signer's own credentials; meaning "released" (release, exceptional release) or "rejected" (reject) is set by the server */
-                    signature: {
-                        username: string;
-                        password: string;
-                        meaning?: string;
-                    };
+                    signature: components["schemas"]["Signature"];
                     expectedVersion?: number;
                 };
             };
@@ -5452,6 +5672,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getCertificateOfAnalysis: {
@@ -5512,6 +5733,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listContainers: {
@@ -5572,6 +5794,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listMyPending: {
@@ -5623,6 +5846,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listAudit: {
@@ -5678,6 +5902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     exportAudit: {
@@ -5733,6 +5958,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listAlerts: {
@@ -5771,6 +5997,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getPeriodicReview: {
@@ -5821,6 +6048,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getPeriodicReviewPdf: {
@@ -5910,6 +6138,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     listSigningKeys: {
@@ -5948,6 +6177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     exportBatchRecord: {
@@ -6006,6 +6236,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getBatchRecordPdf: {
@@ -6066,6 +6297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     getCertificateOfAnalysisPdf: {
@@ -6126,6 +6358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     moveTrainingClock: {
@@ -6208,6 +6441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
 }
