@@ -1060,6 +1060,8 @@ export interface components {
                 id: string;
                 version: number;
                 hash: string;
+                /** @enum {string} */
+                status?: "draft" | "in_review" | "approved" | "effective";
                 definition: unknown;
             };
             /** @description whether the batch's rows matched their hashes when the document was made */
@@ -6100,6 +6102,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
         };
     };
     verifyAudit: {
