@@ -70,6 +70,38 @@ function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) 
 const signatureLines = (r: Reader, e: Entry): Line[] =>
   e.signatures.length ? e.signatures.map((sg) => ({ text: signatureText(r, sg) })) : [{ text: r.m.signature.none, color: RED }];
 
+/**
+ * Why a step has no entry, as a reader needs it: a step of a route the batch did not take does not
+ * apply (with the choice that decided it); a step done after release is not part of a record made at
+ * or before release; any other step was not recorded.
+ */
+function notRecorded(r: Reader, record: BatchRecordExport, step: Step, corrections: Map<string, Entry[]>): string {
+  const { m } = r;
+  if (step.when) {
+    const chosen = currentValue(record, step.when.step, step.when.field, corrections);
+    if (chosen !== undefined && chosen !== step.when.equals) {
+      const decider = r.steps.get(step.when.step);
+      const field = decider?.fields.find((f) => f.name === step.when!.field);
+      return fill(m.step.otherRoute, { field: field?.label[r.lang] ?? step.when.field, value: valueText(r, field, chosen), equals: valueText(r, field, step.when.equals) });
+    }
+  }
+  if (step.stage === 'after-release' && !record.entries.some((e) => e.kind === 'disposition')) return m.step.afterRelease;
+  if (step.stage === 'after-release') return m.step.afterReleaseNone;
+  return m.step.notRecorded;
+}
+
+/** The value a step's latest entry holds for a field, its corrections applied. */
+function currentValue(record: BatchRecordExport, stepId: string, field: string, corrections: Map<string, Entry[]>): unknown {
+  const entry = record.entries.filter((e) => e.kind === 'step' && e.stepId === stepId).at(-1);
+  if (!entry) return undefined;
+  let value = (entry.payload as unknown as StepPayload).values[field];
+  for (const c of corrections.get(entry.id) ?? []) {
+    const values = (c.payload as unknown as CorrectionPayload).values;
+    if (field in values) value = values[field];
+  }
+  return value;
+}
+
 function steps(s: Sheet, r: Reader, record: BatchRecordExport) {
   const { m } = r;
   const corrections = new Map<string, Entry[]>();
@@ -86,7 +118,7 @@ function steps(s: Sheet, r: Reader, record: BatchRecordExport) {
       const recorded = record.entries.filter((e) => e.kind === 'step' && e.stepId === step.id);
       if (recorded.length === 0) {
         s.heading(step.title[r.lang], 3);
-        s.note(m.step.notRecorded);
+        s.note(notRecorded(r, record, step, corrections));
         continue;
       }
       for (const e of recorded) stepEntry(s, r, step, e, corrections.get(e.id) ?? []);

@@ -12,7 +12,10 @@ export const RED = '#b00020';
 
 /** What identifies the batch a document is about (the export's batch and process; the packet's batch summary gives the same). */
 export interface Identified {
-  batch: { batchNumber: string; din: string; dinCheck: string; chainOfIdentityId: string; patient?: { id: string; weightKg: number } | null };
+  batch: {
+    batchNumber: string; din: string; dinCheck: string; chainOfIdentityId: string; patient?: { id: string; weightKg: number } | null;
+    donor?: { id: string; eligibility: string }; parents?: { batchNumber: string }[];
+  };
   process: { id: string; version: number; hash: string; status?: string };
 }
 
@@ -72,6 +75,19 @@ export function dispositionBlock(s: Sheet, r: Reader, d: DispositionDoc) {
 }
 
 /** Who and what the document is about (regulations.md R3: the identity an inspector checks first; a patient by id, never by name). */
+function subjectRows(r: Reader, b: Identified['batch']): [string, Cell][] {
+  const { m } = r;
+  if (r.def.autologous) return [[m.cover.patientId, b.patient?.id ?? '—'], [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—']];
+  return [
+    [m.cover.donorId, b.donor ? [{ text: b.donor.id, bold: true }] : '—'],
+    ...(b.donor ? [[m.cover.donorEligibility, m.cover.eligibility[b.donor.eligibility] ?? b.donor.eligibility] as [string, Cell]] : []),
+    ...(b.patient
+      ? [[m.cover.recipientId, b.patient.id], [m.cover.recipientWeight, `${num(r, b.patient.weightKg)} kg`]] as [string, Cell][]
+      : [[m.cover.recipientId, m.cover.noRecipient] as [string, Cell]]),
+    ...(b.parents?.length ? [[m.cover.parents, b.parents.map((p) => p.batchNumber).join(', ')] as [string, Cell]] : []),
+  ];
+}
+
 export function identification(r: Reader, record: Identified): [string, Cell][] {
   const { m } = r;
   const b = record.batch;
@@ -79,8 +95,9 @@ export function identification(r: Reader, record: Identified): [string, Cell][] 
     [m.cover.batchNumber, [{ text: b.batchNumber, bold: true }]],
     [m.cover.din, [{ text: `${b.din} ${b.dinCheck}`, bold: true }]],
     [m.cover.chainOfIdentity, b.chainOfIdentityId],
-    [m.cover.patientId, b.patient?.id ?? '—'],
-    [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
+    // An autologous product is the patient's own cells; an allogeneic one comes from a donor and is
+    // issued to a recipient, who may not be known at manufacture (21 CFR 1271.290(c): codes, never names).
+    ...subjectRows(r, b),
     [m.cover.productType, r.def.productType],
     [m.cover.process, record.process.status && record.process.status !== 'effective'
       ? [{ text: `${record.process.id} v${record.process.version}: ${r.def.name}` }, { text: m.draftProcess[record.process.status] ?? m.draft, bold: true, color: RED }]

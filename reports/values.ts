@@ -3,6 +3,7 @@
 import type { Expr, Field, ProcessDefinition, Ref, Spec, Step } from '../workflows/definition.js';
 import type { BatchRecordExport } from '../schemas/export.js';
 import { formatDay, formatNumber, formatTime } from './format.js';
+import { isCensored } from '../workflows/values.js';
 import { fill, type Messages, type ReportLang } from './messages/index.js';
 
 export interface Reader {
@@ -36,8 +37,10 @@ export const num = (r: Reader, n: number, decimals?: number) => formatNumber(n, 
 /** A recorded value as a reader expects it: with its unit, a lot by its number, equipment by asset id. */
 export function valueText(r: Reader, f: Field | undefined, v: unknown): string {
   if (v === undefined || v === null) return '—';
-  if (typeof v === 'number') return `${num(r, v, f?.decimals)}${f?.unit ? ` ${f.unit}` : ''}`;
+  if (typeof v === 'number') return `${num(r, v, f?.decimals)}${unitText(f?.unit)}`;
   if (typeof v === 'boolean') return v ? r.m.yes : r.m.no;
+  // A censored result reads as the method gave it: "< 0.05 EU/mL" (below what it quantifies).
+  if (isCensored(v)) return 'below' in v ? `< ${num(r, v.below)}${unitText(f?.unit)}` : `> ${num(r, v.above)}${unitText(f?.unit)}`;
   if (typeof v !== 'string') return JSON.stringify(v);
   if (f?.kind === 'datetime') return time(r, v);
   if (f?.kind === 'lot') {
@@ -51,10 +54,16 @@ export function valueText(r: Reader, f: Field | undefined, v: unknown): string {
   return v;
 }
 
+/**
+ * A unit after its number: " mL", " %"; a count in powers of ten reads as a multiplication
+ * ("640.0 × 10^6", "2.00 × 10^6/kg"), never as a second number ("640.0 10^6").
+ */
+export const unitText = (unit: string | undefined) => (!unit ? '' : /^10\^/.test(unit) ? ` × ${unit}` : ` ${unit}`);
+
 /** An acceptance range in words (the font has no ≥ or ≤). */
 export function specText(r: Reader, spec: Spec | undefined, f?: Field): string {
   if (!spec) return '';
-  const n = (x: number) => `${num(r, x)}${f?.unit ? ` ${f.unit}` : ''}`;
+  const n = (x: number) => `${num(r, x)}${unitText(f?.unit)}`;
   const parts: string[] = [];
   if (spec.min !== undefined && spec.max !== undefined) parts.push(fill(r.m.spec.range, { min: num(r, spec.min), max: n(spec.max) }));
   else if (spec.min !== undefined) parts.push(fill(r.m.spec.min, { v: n(spec.min) }));

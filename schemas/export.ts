@@ -63,6 +63,10 @@ export const BatchRecordExportSchema = z.object({
   batch: z.object({
     id: z.string(), batchNumber: z.string(), din: z.string(), dinCheck: z.string(), chainOfIdentityId: z.string(),
     patient: z.object({ id: z.string(), weightKg: z.number() }).nullable().describe('null for an allogeneic batch (no patient yet)'), createdAt: z.string(), status: z.string(), openDeviations: z.number(),
+    // Additive (issue 16): the donor of an allogeneic batch with the eligibility at start, and the
+    // batches it was made from, as its chained batch-created entry holds them.
+    donor: z.object({ id: z.string(), eligibility: z.string() }).optional(),
+    parents: z.array(z.object({ id: z.string(), batchNumber: z.string(), processId: z.string() })).optional(),
   }),
   process: z.object({
     id: z.string(), version: z.number(), hash: z.string(),

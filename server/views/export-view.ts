@@ -4,6 +4,7 @@
 // every checkpoint signature (docs/export-format.md). The PDF is drawn from this same document and
 // carries it as its attachment: the printed and the electronic copy cannot say different things.
 import { statusAtStart } from '../processes/master-records.js';
+import { parsePayload } from '../../schemas/entries.js';
 import type { AppContext } from '../context.js';
 import { CHAINED, type Cell } from '../store/chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint } from '../store/checkpoints.js';
@@ -128,6 +129,14 @@ const auditItem = (a: AuditRow) => ({
   ...(a.before !== null && { before: parseJson(a.before) }), ...(a.after !== null && { after: parseJson(a.after) }), reason: a.reason,
 });
 
+/** The donor and parent batches as the chained batch-created entry holds them (allogeneic, cell banks). */
+function donorAndParents(record: BatchRecord): Pick<BatchRecordExport['batch'], 'donor' | 'parents'> {
+  const created = record.entries.find((e) => e.kind === 'batch-created');
+  if (!created) return {};
+  const p = parsePayload('batch-created', created.payload);
+  return { ...(p.donor && { donor: p.donor }), ...(p.parents?.length && { parents: p.parents }) };
+}
+
 /** The export document of a replayed batch: a pure reading of the store (it writes nothing). */
 export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordExport {
   const b = record.row;
@@ -146,6 +155,7 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
     batch: {
       id: b.id, batchNumber: b.batchNumber, din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId,
       patient: b.patient ? { id: b.patient.id, weightKg: b.patient.weightKg } : null, createdAt: b.createdAt, status: statusOfRecord(record), openDeviations: openDeviationCount(record),
+      ...donorAndParents(record),
     },
     process: { id: b.processId, version: b.processVersion, hash: b.processHash, status: statusAtStart(record), definition: record.process.definition },
     integrity: { intact: integrityOf(ctx, record) },

@@ -3,12 +3,14 @@
 // batch prefix from the site catalogue, a donor instead of a patient, the physician's eligibility
 // signature, the enzymatic route, culture checks ended by the harvest, computed doublings and
 // durations, censored release results, release and the steps after it, and a second batch that names
-// the first as its parent.
+// the first as its parent; its record PDF reads right for such a product (donor, not patient; no
+// autologous banner; censored results and counts in powers of ten as such; the route not taken).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../server/services/accounts.js';
 import { advance, call, din, harness, HOUR, PASSWORD, recordState, registerCatalogue, sign, type Harness } from '../helpers.js';
+import { pdfFile } from '../reports/pdf-tools.js';
 
 const MSC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/examples/uc-msc');
 const DONOR = { id: 'CORD-DONOR-0042', eligibility: 'pending' };
@@ -159,5 +161,42 @@ describe('an allogeneic UC-MSC batch from donor to QA review', () => {
     expect(child.body.parents).toEqual([{ id: b.id, batchNumber: b.batchNumber, processId: 'uc-msc' }]);
     expect(child.body.patient).toEqual({ id: 'PT-77', weightKg: 20 });
     expect(child.body.batchNumber).toMatch(/^TRN-MSC-\d{4}-00002$/);
+  });
+
+  it('prints a record that reads right for an allogeneic MSC product, page by page, in English and Vietnamese', async () => {
+    const texts: Record<string, string[]> = {};
+    for (const lang of ['en', 'vi'] as const) {
+      const r = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${b.id}/record.pdf?lang=${lang}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+      expect(r.statusCode).toBe(200);
+      const f = pdfFile(r.rawPayload);
+      try {
+        texts[lang] = f.text().split('\f').filter((p) => p.trim()).map((p) => p.replace(/\s+/g, ' '));
+      } finally {
+        f.done();
+      }
+    }
+    const en = texts.en.join(' ');
+    const [cover] = texts.en;
+    // 21 CFR 1271.90(c) applies to autologous products: an allogeneic record never says so.
+    expect(en).not.toMatch(/AUTOLOGOUS|Patient id|Patient weight/);
+    // The donor (by code, with the eligibility at start) and the recipient, not yet named, instead of a patient.
+    expect(cover).toContain(`Donor id ${DONOR.id}`);
+    expect(cover).toContain('Donor eligibility at start pending: determined by the physician in the record');
+    expect(cover).toContain('Recipient (patient) id none named at manufacture (allogeneic: named at dose issue)');
+    expect(cover).toContain('Product type MSC');
+    // Counts in powers of ten read as such; censored results as the method gave them; the route not taken does not apply.
+    expect(en).toContain('Cells harvested 640.0 × 10^6');
+    expect(en).not.toMatch(/\d 10\^6/);
+    expect(en).toContain('Endotoxin < 0.05 EU/mL less than 0.5 EU/mL PASS');
+    expect(en).toContain('CD45+ < 1 % max. 2 % PASS');
+    expect(en.slice(0, en.indexOf('Audit trail of the batch'))).not.toContain('{"below"'); // the audit appendix quotes the stored JSON
+    expect(en).toContain('Explant culture Does not apply: Isolation method was "enzymatic" (this step is for "explant").');
+    // The record is frozen at release: thaw and issue come after it, and the record says so.
+    expect(en).toContain('Dose thaw Done after release: none recorded as of this document (later ones are in the electronic record).');
+    const vi = texts.vi.join(' ');
+    expect(texts.vi[0]).toContain(`Mã người hiến ${DONOR.id}`);
+    expect(vi).not.toMatch(/TỰ THÂN|AUTOLOGOUS|Mã bệnh nhân/);
+    expect(vi).toContain('Nội độc tố < 0,05 EU/mL');
+    expect(vi).toContain('Không áp dụng: Phương pháp phân lập là "enzymatic"');
   });
 });
