@@ -105,15 +105,15 @@ describe('master records', () => {
 
   it('marks a batch started on the draft DRAFT for good — in the view, the export and on every page of its PDF — and a batch started on the effective version nowhere', async () => {
     const batches = (await call(h, 'qa1', 'GET', '/batches?limit=50')).body.items as { id: string; processVersion: number; batchNumber: string }[];
-    const rehearsal = batches.filter((b) => b.processVersion === 2).map((b) => b.id);
+    const rehearsal = batches.filter((b) => b.processVersion === N).map((b) => b.id);
     const [draftRun, effectiveRun] = await Promise.all(rehearsal.map(async (id) => (await call(h, 'qa1', 'GET', `/batches/${id}`)).body))
       .then((bs) => [bs.find((b) => b.draftProcess), bs.find((b) => !b.draftProcess)]);
-    // v2 is effective now; the batch that rehearsed it while it was a draft stays marked.
-    expect(draftRun).toMatchObject({ processVersion: 2, processStatus: 'effective', draftProcess: true, training: true });
-    expect(effectiveRun).toMatchObject({ processVersion: 2, processStatus: 'effective', draftProcess: false });
+    // The new version is effective now; the batch that rehearsed it while it was a draft stays marked.
+    expect(draftRun).toMatchObject({ processVersion: N, processStatus: 'effective', draftProcess: true, training: true });
+    expect(effectiveRun).toMatchObject({ processVersion: N, processStatus: 'effective', draftProcess: false });
     const exported = async (id: string) => (await call(h, 'qa1', 'GET', `/batches/${id}/export`)).body;
-    expect((await exported(draftRun.id)).process).toMatchObject({ id: 'car-t', version: 2, status: 'draft' });
-    expect((await exported(effectiveRun.id)).process).toMatchObject({ version: 2, status: 'effective' });
+    expect((await exported(draftRun.id)).process).toMatchObject({ id: 'car-t', version: N, status: 'draft' });
+    expect((await exported(effectiveRun.id)).process).toMatchObject({ version: N, status: 'effective' });
     for (const lang of ['en', 'vi'] as const) {
       const pdf = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${draftRun.id}/record.pdf?lang=${lang}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
       expect(pdf.statusCode).toBe(200);

@@ -25,19 +25,19 @@ const copies: string[] = [];
 beforeAll(async () => {
   h = await harness();
   const def = structuredClone(carT) as any;
-  def.version = 2;
+  def.version = carT.version + 1;
   const created = await call(h, 'sup1', 'POST', '/processes', def);
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   versionId = created.body.id;
   def.title = { ...def.title, en: 'CAR-T, corrected draft' };
-  const edited = await h.app.inject({ method: 'PUT', url: '/api/v1/processes/car-t/versions/2', payload: def, headers: { authorization: `Bearer ${h.tokens.sup1}`, 'if-match': `"${created.body.hash}"` } });
+  const edited = await h.app.inject({ method: 'PUT', url: `/api/v1/processes/car-t/versions/${def.version}`, payload: def, headers: { authorization: `Bearer ${h.tokens.sup1}`, 'if-match': `"${created.body.hash}"` } });
   expect(edited.statusCode, edited.body).toBe(200);
   for (const [action, signer] of [['submit', 'sup1'], ['review', 'sup2'], ['approve', 'qa1'], ['make-effective', 'qa2']]) {
-    const r = await call(h, signer, 'POST', '/processes/car-t/versions/2/transitions', { action, reason: `${action}: for the tampering test`, signature: sign(signer) });
+    const r = await call(h, signer, 'POST', `/processes/car-t/versions/${def.version}/transitions`, { action, reason: `${action}: for the tampering test`, signature: sign(signer) });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
   }
   const nk = structuredClone(nkBuiltin) as any;
-  nk.version = 2;
+  nk.version = nkBuiltin.version + 1;
   const nkDraft = await call(h, 'sup1', 'POST', '/processes', nk);
   expect(nkDraft.status, JSON.stringify(nkDraft.body)).toBe(201);
   await h.app.close();
@@ -145,13 +145,13 @@ describe('master records held to the chain', () => {
     behindTriggers(dbFile, 'process_versions', (db) => {
       // The superseded built-in made effective again; the effective version's content rewritten with a
       // matching hash; the draft's content changed without its audited PUT.
-      db.prepare("update process_versions set status = 'effective' where process_id = 'car-t' and version = 1").run();
+      db.prepare("update process_versions set status = 'effective' where process_id = 'car-t' and version = ?").run(carT.version);
       const def = JSON.parse(db.prepare('select definition from process_versions where id = ?').pluck().get(versionId) as string);
       def.title.en = 'CAR-T, rewritten in the file';
       db.prepare('update process_versions set definition = ?, hash = ? where id = ?').run(JSON.stringify(def), definitionHash(def), versionId);
-      const nk = JSON.parse(db.prepare("select definition from process_versions where process_id = 'nk' and version = 2").pluck().get() as string);
+      const nk = JSON.parse(db.prepare("select definition from process_versions where process_id = 'nk' and version = ?").pluck().get(nkBuiltin.version + 1) as string);
       nk.phases[0].steps[0].required = false;
-      db.prepare("update process_versions set definition = ? where process_id = 'nk' and version = 2").run(JSON.stringify(nk));
+      db.prepare("update process_versions set definition = ? where process_id = 'nk' and version = ?").run(JSON.stringify(nk), nkBuiltin.version + 1);
     });
     const { served, cli } = await verify(dbFile);
     expect(served.valid).toBe(false);
