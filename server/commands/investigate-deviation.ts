@@ -3,24 +3,19 @@
 // the CAPA reference. A signed entry; the deviation is then `investigating`. A later investigation
 // entry supersedes the earlier one, which stays in the record.
 import type { AppContext } from '../context.js';
-import { conflict } from '../errors.js';
 import type { UserRow } from '../store/store.js';
-import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
+import type { SignatureInput } from '../services/accounts.js';
 import type { EntryPayload } from '../../schemas/entries.js';
-import { appendToBatch, assertVersion } from './append.js';
-import { loadDeviation } from './qa-rules.js';
-import { assertMay, PERMISSIONS } from '../permissions.js';
+import { appendToBatch } from './append.js';
+import { signedDeviationAct } from './qa-rules.js';
 
 export type InvestigateDeviationInput = Omit<EntryPayload<'deviation-investigation'>, 'deviationId'> & { signature: SignatureInput; expectedVersion?: number };
 
 export async function investigateDeviation(ctx: AppContext, actor: UserRow, deviationId: string, input: InvestigateDeviationInput) {
-  const { record, deviation } = loadDeviation(ctx, deviationId);
-  const batchId = record.row.id;
-  assertMay(actor, 'deviation.investigate');
-  assertVersion(record, input.expectedVersion);
-  if (deviation.status === 'closed') throw conflict('deviation-closed', `deviation ${deviationId} is closed; open a new deviation for what was found since`);
-  const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, PERMISSIONS['deviation.investigate'].roles, 'the investigation of a deviation', batchId);
+  const { record, deviation, signer } = await signedDeviationAct(ctx, actor, deviationId, {
+    action: 'deviation.investigate', what: 'the investigation of a deviation', closed: 'is closed; open a new deviation for what was found since',
+    signature: input.signature, expectedVersion: input.expectedVersion,
+  });
   const payload: EntryPayload<'deviation-investigation'> = {
     deviationId, rootCause: input.rootCause, productImpact: input.productImpact, otherBatchesImpact: input.otherBatchesImpact,
     ...(input.capaReference !== undefined && { capaReference: input.capaReference }),

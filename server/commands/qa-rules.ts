@@ -1,11 +1,13 @@
 // Rules every QA command applies the same way: finding a deviation by its id,
 // and the separation of duties of a disposition (who may do what: server/permissions.ts). Shared by the deviation, review and disposition commands.
 import type { AppContext } from '../context.js';
-import { alreadyAudited, forbidden, notFound } from '../errors.js';
+import { alreadyAudited, conflict, forbidden, notFound } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { loadBatch } from '../record/load.js';
 import type { BatchRecord, Deviation } from '../record/record.js';
-import { auditRefusal } from './append.js';
+import { auditRefusal, assertVersion } from './append.js';
+import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
+import { assertMay, PERMISSIONS, type Action } from '../permissions.js';
 
 /** A deviation and the batch it belongs to, replayed; 404 when no batch has it. */
 export function loadDeviation(ctx: AppContext, deviationId: string): { record: BatchRecord; deviation: Deviation } {
@@ -15,6 +17,26 @@ export function loadDeviation(ctx: AppContext, deviationId: string): { record: B
   const deviation = record.deviations.find((d) => d.id === deviationId);
   if (!deviation) throw notFound('deviation', deviationId);
   return { record, deviation };
+}
+
+/**
+ * The start every signed act on an open deviation shares (investigate, reclassify, close), in the order
+ * of API.md "Which error wins": the deviation (404), the session's role (403), the batch version (409),
+ * still open (409 deviation-closed, with `closed` saying why that matters), the act's own `check`, the
+ * signer's credentials (401/423) and the signer's role (403). Returns the signer for the entry.
+ */
+export async function signedDeviationAct(ctx: AppContext, actor: UserRow, deviationId: string, act: {
+  action: Action; what: string; closed: string; signature: SignatureInput; expectedVersion?: number; check?: (deviation: Deviation) => void;
+}) {
+  const { record, deviation } = loadDeviation(ctx, deviationId);
+  const batchId = record.row.id;
+  assertMay(actor, act.action);
+  assertVersion(record, act.expectedVersion);
+  if (deviation.status === 'closed') throw conflict('deviation-closed', `deviation ${deviationId} ${act.closed}`);
+  act.check?.(deviation);
+  const signer = await authenticateSigner(ctx, act.signature, batchId);
+  assertSignerRole(ctx, signer, PERMISSIONS[act.action].roles, act.what, batchId);
+  return { record, deviation, signer };
 }
 
 /**

@@ -1,25 +1,23 @@
 // QA changes the severity of a deviation, with the reason (EU GMP Part I §1.4(xiv): deviations are
 // classified by their risk). A signed entry; the earlier severity stays in the record.
 import type { AppContext } from '../context.js';
-import { badRequest, conflict } from '../errors.js';
+import { badRequest } from '../errors.js';
 import type { UserRow } from '../store/store.js';
-import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
+import type { SignatureInput } from '../services/accounts.js';
 import type { Severity } from '../record/qa-state.js';
-import { appendToBatch, assertVersion } from './append.js';
-import { loadDeviation } from './qa-rules.js';
-import { assertMay, PERMISSIONS } from '../permissions.js';
+import { appendToBatch } from './append.js';
+import { signedDeviationAct } from './qa-rules.js';
 
 export interface ReclassifyDeviationInput { severity: Severity; reason: string; signature: SignatureInput; expectedVersion?: number }
 
 export async function reclassifyDeviation(ctx: AppContext, actor: UserRow, deviationId: string, input: ReclassifyDeviationInput) {
-  const { record, deviation } = loadDeviation(ctx, deviationId);
-  const batchId = record.row.id;
-  assertMay(actor, 'deviation.reclassify');
-  assertVersion(record, input.expectedVersion);
-  if (deviation.status === 'closed') throw conflict('deviation-closed', `deviation ${deviationId} is closed; its severity can no longer change`);
-  if (deviation.severity === input.severity) throw badRequest('The severity is unchanged', [{ field: 'severity', message: `deviation ${deviationId} is already ${input.severity}` }]);
-  const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, PERMISSIONS['deviation.reclassify'].roles, 'the reclassification of a deviation', batchId);
+  const { record, deviation, signer } = await signedDeviationAct(ctx, actor, deviationId, {
+    action: 'deviation.reclassify', what: 'the reclassification of a deviation', closed: 'is closed; its severity can no longer change',
+    signature: input.signature, expectedVersion: input.expectedVersion,
+    check: (d) => {
+      if (d.severity === input.severity) throw badRequest('The severity is unchanged', [{ field: 'severity', message: `deviation ${deviationId} is already ${input.severity}` }]);
+    },
+  });
   const payload = { deviationId, from: deviation.severity, to: input.severity, reason: input.reason };
   const { record: next } = appendToBatch(ctx, record, signer, (w) => {
     const e = w.entry('deviation-reclassification', payload, deviation.stepId);
