@@ -34,8 +34,11 @@ export interface Seal { statement: SealStatement; keyId: string; signature: stri
 export function sealOf(ctx: AppContext, batchId: string, asOf: string, rows: Record<ChainTable, { seq: number; hash: string }[]>, checkpoints: Checkpoint[]): Seal | undefined {
   const integrity = ctx.integrity;
   const latest = checkpoints[checkpoints.length - 1];
-  if (!integrity || !latest) return undefined;
-  if (CHAIN_TABLES.some((t) => rows[t].some((r) => r.seq > latest.heads[t].seq))) return undefined;
+  // The last signed checkpoint before the verification: every row at or below its heads is one the
+  // verification below walked (rows written while it runs lie beyond, and are not sealed).
+  const verifiedTo = integrity?.log.last();
+  if (!integrity || !latest || !verifiedTo || latest.n > verifiedTo.n) return undefined;
+  if (CHAIN_TABLES.some((t) => rows[t].some((r) => r.seq > verifiedTo.heads[t].seq))) return undefined;
   // The whole record, as GET /audit/verify checks it: every chain against every signed checkpoint.
   // Sealing rows that were rewritten (hashes recomputed) in the database would vouch for a forgery.
   if (!verifyRecord(ctx.store, integrity.log, signingKeys(integrity)).valid) return undefined;

@@ -146,7 +146,9 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
   const key = ctx.integrity?.key;
   const containers = containersView(record).items;
   const asOf = asOfRows(b.createdAt, rows);
-  const seal = sealOf(ctx, b.id, asOf, rows, checkpoints);
+  // Sealed once disposed of (the frozen PDF, and the export that must equal its attachment): each seal
+  // costs a verification of the whole record, which a draft rendered at every look need not pay.
+  const seal = record.qa.disposition ? sealOf(ctx, b.id, asOf, rows, checkpoints) : undefined;
   return {
     format: EXPORT_FORMAT,
     asOf,
