@@ -30,6 +30,8 @@ export interface ArchivalOptions {
   /** Keywords (the SHA-256 of the attachment): the file ID is derived from the information dictionary. */
   keywords: string;
   attachment?: { name: string; data: Buffer; description: string; mimeType: string };
+  /** Words laid out by earlier documents serve this one (default); false: pdfkit's own cache, per document (the benchmark's baseline). */
+  sharedLayouts?: boolean;
 }
 
 // XMP values are written into XML as they are: only text that needs no escaping goes there.
@@ -50,6 +52,7 @@ export function archivalDocument(o: ArchivalOptions): PDFKit.PDFDocument {
   for (const [name, file] of Object.entries(FONT_FILES)) {
     doc.registerFont(name, fontData(file));
     precomposed(doc.font(name));
+    if (o.sharedLayouts !== false) sharedLayouts(doc, name);
   }
   doc.font(FONTS.regular);
   // pdfkit writes xmp:CreateDate but not xmp:ModifyDate; PDF/A needs the XMP to agree with ModDate.
@@ -94,6 +97,38 @@ function precomposed(doc: PDFKit.PDFDocument) {
   const layout = font.layout.bind(font);
   // A fresh object each time: fontkit fills the features it is given in with its defaults.
   font.layout = (text, features) => layout(text, features ?? Object.fromEntries(PLAIN_FEATURES.map((f) => [f, false])));
+}
+
+/**
+ * pdfkit lays each word out once per document and keeps it (EmbeddedFont.layoutCache); a record's
+ * documents repeat most of their words (labels, names, units, times), and with the plain layout above
+ * a word's glyphs and advances depend only on the font file, so the words laid out by one document
+ * serve the next (a run is read, never changed: pdfkit copies a position before it adds spacing).
+ * Glyph ids are the same in every parse of the same file; each document still builds its own subset
+ * and character map from the glyphs it uses, so the bytes of a document do not depend on what was
+ * rendered before it. Bounded: the cache of a font starts again past LAYOUT_CACHE_WORDS words.
+ */
+const LAYOUT_CACHE_WORDS = 200_000;
+const layouts = new Map<string, { words: Record<string, unknown>; size: number }>();
+/** Forgets every word laid out (the benchmark measures a render without them beside one with them). */
+export const forgetLayouts = () => layouts.clear();
+function sharedLayouts(doc: PDFKit.PDFDocument, name: string) {
+  const font = (doc as unknown as { _font: { layoutCache?: Record<string, unknown>; layoutRun(text: string): unknown } })._font;
+  let shared = layouts.get(name);
+  if (!shared || shared.size > LAYOUT_CACHE_WORDS) layouts.set(name, (shared = { words: Object.create(null) as Record<string, unknown>, size: 0 }));
+  const cache = shared;
+  font.layoutCache = cache.words;
+  const run = font.layoutRun.bind(font) as (text: string) => { glyphs: { id: number; advanceWidth: number; codePoints: number[] }[] };
+  font.layoutRun = (text: string) => {
+    cache.size++; // counted where pdfkit adds a word (a miss), so the bound costs nothing on a hit
+    const r = run(text);
+    // A glyph the font uses for two characters (µ and μ) keeps the characters of whichever document
+    // parsed it first; a shared run names the characters of its own word instead (the plain layout
+    // gives one glyph per character), so what a page's text says never depends on earlier documents.
+    const chars = [...text];
+    if (chars.length === r.glyphs.length) r.glyphs = r.glyphs.map((g, i) => ({ id: g.id, advanceWidth: g.advanceWidth, codePoints: [chars[i].codePointAt(0)!] }));
+    return r;
+  };
 }
 
 /** Ends the document and collects its bytes. */

@@ -19,8 +19,22 @@ function partsOf(iso: string, timeZone: string) {
   return { y: p.year, m: p.month, d: p.day, hh: p.hour, mm: p.minute, ss: p.second, zone };
 }
 
+// A record prints the same moments again and again (each signature, the audit appendix, the
+// footer): each is formatted once. Bounded like the font's word cache (archival.ts).
+const formatted = new Map<string, string>();
+
 /** A moment with its time zone: 2026-03-02 15:04:05 UTC+7 (en) or 15:04:05 02/03/2026 UTC+7 (vi). */
 export function formatTime(iso: string, lang: ReportLang, timeZone: string): string {
+  const key = `${lang}|${timeZone}|${iso}`;
+  const known = formatted.get(key);
+  if (known !== undefined) return known;
+  if (formatted.size > 100_000) formatted.clear();
+  const text = formatTimeOnce(iso, lang, timeZone);
+  formatted.set(key, text);
+  return text;
+}
+
+function formatTimeOnce(iso: string, lang: ReportLang, timeZone: string): string {
   if (Number.isNaN(Date.parse(iso))) return iso;
   const t = partsOf(iso, timeZone);
   return lang === 'vi' ? `${t.hh}:${t.mm}:${t.ss} ${t.d}/${t.m}/${t.y} ${t.zone}` : `${t.y}-${t.m}-${t.d} ${t.hh}:${t.mm}:${t.ss} ${t.zone}`;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createBatch, harness, PASSWORD, registerCatalogue, type Harness } from '../helpers.js';
 import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
 import { pdfFile } from './pdf-tools.js';
+import { forgetLayouts } from '../../reports/archival.js';
 
 let h: Harness;
 let d: BatchDriver;
@@ -167,6 +168,14 @@ describe('P5: the same record gives the same bytes, and every export is audited'
     expect(last2.map((x: any) => x.after.sha256)).toEqual([sha, sha]);
     expect(last2.map((x: any) => x.after.document)).toEqual(['record.pdf', 'record.pdf']);
     expect(last2.map((x: any) => x.userId)).toEqual([h.ctx.store.findUserByUsername('qa1')!.id, h.ctx.store.findUserByUsername('insp1')!.id]);
+  });
+
+  it('gives the same bytes whether or not earlier documents laid its words out (the shared word cache)', async () => {
+    const warm = await recordPdf('qa1', d.id, '?lang=vi');
+    forgetLayouts();
+    const cold = await recordPdf('qa1', d.id, '?lang=vi');
+    expect(cold.status).toBe(200);
+    expect(cold.bytes.equals(warm.bytes)).toBe(true);
   });
 
   it('renders anew once the record changes', async () => {
