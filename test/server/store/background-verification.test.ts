@@ -7,13 +7,14 @@ import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import type { AppContext } from '../../../server/context.js';
 import { verifyInFull, type Verifier } from '../../../server/services/record-check.js';
 import { rowHash } from '../../../server/store/chain.js';
 import { entryCells, type EntryRow } from '../../../server/store/store.js';
 import { createBatch, din, harness, PASSWORD, type Harness } from '../../helpers.js';
+import { parseSettings } from '../../../server/settings.js';
 
 let h: Harness;
 let dbFile: string;
@@ -160,5 +161,32 @@ describe('nothing is chained onto a tail that disagrees with the last signed che
     expect((await s.ctx.recordCheck.verify()).valid).toBe(true);
     expect((await s.as('op1', 'POST', '/api/v1/batches', newBatch(2))).status).toBe(201);
     expect((await s.as(null, 'GET', '/healthz')).body.integrity).toBe('verified');
+  });
+});
+
+describe('the verification runs again on a schedule', () => {
+  it('every CELLBATCH_VERIFY_EVERY_HOURS (default 24, 0: never again), and stops with the server', async () => {
+    expect(parseSettings({}).verifyEveryHours).toBe(24);
+    expect(parseSettings({ CELLBATCH_VERIFY_EVERY_HOURS: '0' }).verifyEveryHours).toBe(0);
+    expect(() => parseSettings({ CELLBATCH_VERIFY_EVERY_HOURS: 'daily' })).toThrowError(/CELLBATCH_VERIFY_EVERY_HOURS/);
+
+    await h.app.close();
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }); // only the schedule's timer: the rest runs as usual
+    try {
+      let runs = 0;
+      const { app, ctx } = await buildApp({ dbFile, training: true, now: () => h.wall.now, verifyEveryHours: 6, verify: (c) => { runs++; return verifyInFull(c); } });
+      expect(runs).toBe(1); // the one after start
+      await app.ready();
+      vi.advanceTimersByTime(6 * 3_600_000);
+      expect(runs).toBe(2);
+      expect((await ctx.recordCheck.verify()).valid).toBe(true); // the scheduled run's report
+      vi.advanceTimersByTime(5 * 3_600_000);
+      expect(runs).toBe(2);
+      await app.close();
+      vi.advanceTimersByTime(24 * 3_600_000);
+      expect(runs).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
