@@ -75,14 +75,16 @@ describe('the periodic review (PDF/A-3b)', () => {
 
   it('counts the batches started, released and rejected by product and process version, and lists each event', async () => {
     const f = await opened();
+    const v = released.batch.processVersion;
+    expect(failing.batch.processVersion).toBe(v);
     expect(f.data().batches.byProduct).toEqual([
-      { productType: 'CAR-T', processId: 'car-t', processVersion: 1, started: 2, released: 1, releasedExceptionally: 0, rejected: 0, terminated: 0, training: 2 },
+      { productType: 'CAR-T', processId: 'car-t', processVersion: v, started: 2, released: 1, releasedExceptionally: 0, rejected: 0, terminated: 0, training: 2 },
     ]);
     const text = squeeze(f.text());
     expect(text).toContain('Batches by product and process version');
-    expect(text).toMatch(/CAR-T car-t v1 2 of which training: 2 1 0 0 0/);
-    expect(text).toContain(`${released.batch.batchNumber} CAR-T car-t v1 released · conditional`);
-    expect(text).toContain(`${failing.batch.batchNumber} CAR-T car-t v1 started`);
+    expect(text).toContain(`CAR-T car-t v${v} 2 of which training: 2 1 0 0 0`);
+    expect(text).toContain(`${released.batch.batchNumber} CAR-T car-t v${v} released · conditional`);
+    expect(text).toContain(`${failing.batch.batchNumber} CAR-T car-t v${v} started`);
   });
 
   it('lists the deviations by class and root cause, the result out of specification, and what stayed open with its CAPA reference', async () => {
