@@ -111,6 +111,6 @@ describe('a draft version is edited by its author', () => {
     const op = doc.paths['/api/v1/processes/{id}/versions/{version}'].put;
     expect(op.operationId).toBe('editProcessVersion');
     expect(op.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'if-match' })]));
-    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '412', '415', '428']);
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '404', '409', '412', '415', '428']));
   });
 });

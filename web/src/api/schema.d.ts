@@ -1055,6 +1055,15 @@ export interface components {
                 createdAt: string;
                 status: string;
                 openDeviations: number;
+                donor?: {
+                    id: string;
+                    eligibility: string;
+                };
+                parents?: {
+                    id: string;
+                    batchNumber: string;
+                    processId: string;
+                }[];
             };
             process: {
                 id: string;
