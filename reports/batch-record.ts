@@ -140,10 +140,13 @@ function stepEntry(s: Sheet, r: Reader, step: Step, e: Entry, corrections: Entry
   if (late) s.paragraph(fill(m.step.lateEntry, { minutes: Math.round(late.minutes), tolerance: late.tolerance, reason: p.lateReason ?? '—' }), { bold: true });
   // The value history of each field: the original, then each correction in order.
   const history = (name: string) => [p.values[name], ...corrections.map((c) => (c.payload as unknown as CorrectionPayload).values).filter((v) => name in v).map((v) => v[name])];
+  // What each signer saw of a lot or instrument: the snapshot kept in their entry.
+  const seen = (name: string) => [p.used?.[name], ...corrections.map((c) => c.payload as unknown as CorrectionPayload).filter((c) => name in c.values).map((c) => c.used?.[name])];
   const lastResults = corrections.length ? (corrections[corrections.length - 1].payload as unknown as CorrectionPayload).results : p.results;
   const rows: Cell[][] = step.fields.filter((f) => f.name in p.values || history(f.name).length > 1).map((f) => {
     const values = history(f.name);
-    const lines: Line[] = values.map((v, i) => ({ text: valueText(r, f, v), strike: i < values.length - 1, ...(i > 0 && { bold: true }) }));
+    const snapshots = seen(f.name);
+    const lines: Line[] = values.map((v, i) => ({ text: valueText(r, f, v, snapshots[i]), strike: i < values.length - 1, ...(i > 0 && { bold: true }) }));
     const label: Line[] = [{ text: f.label[r.lang] }];
     if (f.computed) label.push({ text: fill(m.step.computed, { how: exprText(r, f.computed, step) }), color: '#555555' });
     return [label, lines, specText(r, f.spec, f), resultCell(r, lastResults[f.name])];
@@ -160,7 +163,7 @@ function stepEntry(s: Sheet, r: Reader, step: Step, e: Entry, corrections: Entry
     s.paragraph(fill(m.correction.title, { seq: c.batchSeq, of: e.batchSeq }), { bold: true });
     const changes = Object.entries(cp.values).map(([name, v]) => {
       const f = step.fields.find((x) => x.name === name);
-      return `${f?.label[r.lang] ?? name}: ${valueText(r, f, v)}`;
+      return `${f?.label[r.lang] ?? name}: ${valueText(r, f, v, cp.used?.[name])}`;
     });
     s.keyValues([
       [m.step.recordedAt, time(r, c.recordedAt)],

@@ -1,11 +1,12 @@
 // Parts of the record more than one document prints: the release results (as a certificate of
 // analysis) and the disposition in words. Pure, like the documents.
 import type { BatchRecordExport } from '../schemas/export.js';
+import type { UsedSnapshot } from '../schemas/entries.js';
 import type { Cell, Sheet } from './layout.js';
 import { num, signatureText, specText, time, valueText, type Reader } from './values.js';
 
 export type Result = 'pass' | 'fail' | 'alert';
-export interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string; lateReason?: string }
+export interface StepPayload { stepId: string; values: Record<string, unknown>; results: Record<string, Result>; occurrence?: number; performedAt?: string; lateReason?: string; used?: Record<string, UsedSnapshot> }
 export interface CorrectionPayload extends StepPayload { correctsEntryId: string; reason: string }
 
 export const RED = '#b00020';

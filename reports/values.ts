@@ -2,6 +2,7 @@
 // batch was executed against (shared by the batch record and the certificate of analysis).
 import type { Expr, Field, ProcessDefinition, Ref, Spec, Step } from '../workflows/definition.js';
 import type { BatchRecordExport } from '../schemas/export.js';
+import type { UsedSnapshot } from '../schemas/entries.js';
 import { formatDay, formatNumber, formatTime } from './format.js';
 import { isCensored } from '../workflows/values.js';
 import { fill, type Messages, type ReportLang } from './messages/index.js';
@@ -34,8 +35,11 @@ export function readerFor(def: ProcessDefinition, timeZone: string, lang: Report
 export const time = (r: Reader, iso: string) => formatTime(iso, r.lang, r.timeZone);
 export const num = (r: Reader, n: number, decimals?: number) => formatNumber(n, r.lang, decimals);
 
-/** A recorded value as a reader expects it: with its unit, a lot by its number, equipment by asset id. */
-export function valueText(r: Reader, f: Field | undefined, v: unknown): string {
+/**
+ * A recorded value as a reader expects it: with its unit, a lot by its number, equipment by asset id —
+ * as the signer saw them (`used`, the entry's snapshot), else as the registry holds them now.
+ */
+export function valueText(r: Reader, f: Field | undefined, v: unknown, used?: UsedSnapshot): string {
   if (v === undefined || v === null) return '—';
   if (typeof v === 'number') return `${num(r, v, f?.decimals)}${unitText(f?.unit)}`;
   if (typeof v === 'boolean') return v ? r.m.yes : r.m.no;
@@ -44,11 +48,11 @@ export function valueText(r: Reader, f: Field | undefined, v: unknown): string {
   if (typeof v !== 'string') return JSON.stringify(v);
   if (f?.kind === 'datetime') return time(r, v);
   if (f?.kind === 'lot') {
-    const lot = r.materials.get(v);
-    return lot ? `${lot.lotNumber} (${lot.name}; ${r.m.material.expires} ${formatDay(lot.expiresOn, r.lang)})` : v;
+    const lot = used?.kind === 'lot' && used.id === v ? used : r.materials.get(v);
+    return lot ? `${lot.lotNumber} (${lot.name}; ${r.m.material.expires} ${formatDay(lot.expiresOn, r.lang)}; ${lot.status})` : v;
   }
   if (f?.kind === 'equipment') {
-    const q = r.equipment.get(v);
+    const q = used?.kind === 'equipment' && used.id === v ? used : r.equipment.get(v);
     return q ? `${q.assetId} (${q.name}; ${r.m.material.calibration} ${formatDay(q.calibrationDueOn, r.lang)})` : v;
   }
   return v;

@@ -7,6 +7,18 @@ import { z } from 'zod';
 
 const Values = z.record(z.string(), z.unknown());
 
+/**
+ * What the signer saw of a lot or an instrument a field names, as it was when signed (21 CFR 11.10(a),
+ * 211.188(b)): kept in the entry, so hashed with it; the mutable row is held to the chain by verification.
+ */
+export const UsedSnapshot = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('lot'), id: z.string(), type: z.string(), name: z.string(), lotNumber: z.string(), expiresOn: z.string(), status: z.string() }),
+  z.object({ kind: z.literal('equipment'), id: z.string(), type: z.string(), name: z.string(), assetId: z.string(), calibrationDueOn: z.string() }),
+]);
+export type UsedSnapshot = z.infer<typeof UsedSnapshot>;
+/** Field name → the snapshot of the lot or equipment it names. Absent in entries made before snapshots existed. */
+const Used = z.record(z.string(), UsedSnapshot).optional();
+
 export const EntryPayloads = {
   'batch-created': z.object({
     processId: z.string(), processVersion: z.number(), processHash: z.string(),
@@ -35,11 +47,13 @@ export const EntryPayloads = {
     performedAt: z.string().optional(),
     /** Why the entry was made later than the definition's tolerance after `performedAt` (a late entry). */
     lateReason: z.string().optional(),
+    used: Used,
   }),
   verification: z.object({ entryId: z.string() }),
   correction: z.object({
     correctsEntryId: z.string(), stepId: z.string(), values: Values,
     results: z.record(z.string(), z.enum(['pass', 'fail', 'alert'])), reason: z.string(),
+    used: Used,
   }),
   deviation: z.object({
     kind: z.enum(['oos', 'timing', 'manual', 'post-release']),

@@ -7,7 +7,7 @@
 // fails the tests, which build the app with strict replies); a client must ignore fields it does not
 // know, so that adding one is not a breaking change.
 import { z } from 'zod';
-import { ENTRY_KINDS, EntryPayloads } from './entries.js';
+import { ENTRY_KINDS, EntryPayloads, UsedSnapshot } from './entries.js';
 import { BatchRecordExportSchema, EXPORT_FORMAT } from './export.js';
 import { ExprSchema, FIELD_KINDS, ProcessDefinitionSchema, RoleSchema, SignatureRuleSchema, SpecSchema, StepSchema } from '../workflows/definition.js';
 
@@ -140,6 +140,7 @@ export const EntrySchema = z.object({
   performedAt: Time.optional().describe('Of a step: when the work was done at the bench (recordedAt is when it was entered); absent on entries made before performed-at was recorded'),
   late: z.boolean().optional().describe('Of a step: true when it was entered more than the definition\'s late-entry tolerance after performedAt (a late entry, listed for QA\'s review)'),
   lateReason: z.string().optional().describe('Of a late step entry: why it was entered late'),
+  used: z.record(z.string(), UsedSnapshot).optional().describe('Of a step or correction: for each lot or equipment field, the lot (number, expiry, status) or instrument (asset id, calibration due date) as it was when signed; hashed with the entry'),
   verified: z.boolean().optional().describe('false while a required verification is pending, true once done, absent when none is needed'),
   correctsEntryId: z.string().optional(),
   reason: z.string().optional().describe('Of a correction or a termination'),
@@ -260,9 +261,9 @@ export const ChainReportSchema = z.object({
     reason: z.string(), kind: z.enum(['row', 'chain']).describe('row: pinned on one row; chain: a stretch was removed, reordered or rewritten'),
   }).optional(),
   mismatches: z.array(z.object({
-    table: z.enum(['batches', 'process_versions', 'process_version_signatures']), row: z.string().describe("The row's id (a signature's seq)"), field: z.string(),
+    table: z.enum(['batches', 'process_versions', 'process_version_signatures', 'materials', 'equipment']), row: z.string().describe("The row's id (a signature's seq)"), field: z.string(),
     row_value: z.unknown().describe('What the row holds'),
-    chain_value: z.unknown().describe("What the chained record holds: a batch's batch-created entry; a process version's or transition signature's audit rows"),
+    chain_value: z.unknown().describe("What the chained record holds: a batch's batch-created entry; a process version's or transition signature's audit rows; a lot's or an instrument's registration and audited changes"),
   })).optional().describe('Rows outside the chained tables that disagree with the hash-chained record (identity, master records and their signatures in the chain, 21 CFR 11.10(a))'),
 }).meta({ id: 'ChainReport', description: 'The verification of every hash chain (entries, signatures, audit) against the signed checkpoints' });
 

@@ -10,7 +10,7 @@ import { computeValues, judgeValues, performedAtOf, validateValues } from '../..
 import { appendToBatch, assertVersion } from './append.js';
 import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor } from './step-rules.js';
 import { recordedEntry } from './verify-entry.js';
-import { malformedScans } from '../domain/materials-rules.js';
+import { malformedScans, usedSnapshots } from '../domain/materials-rules.js';
 
 export interface CorrectEntryInput { values: Record<string, unknown>; reason: string; signature: SignatureInput; expectedVersion?: number }
 
@@ -38,8 +38,9 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
   if (Object.keys(changed).length === 0) throw badRequest('The correction changes nothing', [{ field: 'values', message: 'every value sent equals the value recorded' }]);
   const { results, failures } = judgeValues(step, merged);
   const before = Object.fromEntries(Object.keys(changed).map((k) => [k, current[k] ?? null]));
+  const used = usedSnapshots(ctx, step, changed);
   const { result: correction, record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const correction = w.entry('correction', { correctsEntryId: entryId, stepId: step.id, values: changed, results, reason: input.reason }, step.id);
+    const correction = w.entry('correction', { correctsEntryId: entryId, stepId: step.id, values: changed, results, reason: input.reason, ...(used && { used }) }, step.id);
     w.sign(correction, signer, 'performed');
     // A value corrected into failure opens a deviation; one that already failed has its deviation.
     const previous = judgeValues(step, current).results;

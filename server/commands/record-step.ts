@@ -12,7 +12,7 @@ import { computeValues, judgeValues, validateValues } from '../../workflows/valu
 import { judgeTiming, missedOccurrences } from '../../workflows/schedule.js';
 import type { Step } from '../../workflows/definition.js';
 import { appendToBatch, assertVersion } from './append.js';
-import { malformedScans } from '../domain/materials-rules.js';
+import { malformedScans, usedSnapshots } from '../domain/materials-rules.js';
 import { assertSessionMayWork, checkUsedThings, openDeviations, rolesFor, stepOrNotFound } from './step-rules.js';
 import { assertHonestTimes, performedAtOrNow } from './performed-at.js';
 
@@ -41,9 +41,10 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   const timing = [judgeTiming(step, values, record.history, performedAt), ...missedOccurrences(step, record.process.definition.phases.flatMap((p) => p.steps), record.history, performedAt)]
     .filter((t): t is string => t !== null);
   const occurrence = (record.snapshot.context.recorded[stepId] ?? 0) + 1;
+  const used = usedSnapshots(ctx, step, input.values);
   const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
     const times = { performedAt: performedAt.toISOString(), ...(input.lateReason && { lateReason: input.lateReason }) };
-    const entry = w.entry('step', { stepId, values, results, occurrence, ...times }, stepId);
+    const entry = w.entry('step', { stepId, values, results, occurrence, ...times, ...(used && { used }) }, stepId);
     w.sign(entry, signer, 'performed');
     openDeviations(w, entry, step, failures, timing, statusOfRecord(record) === 'released');
     w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, ...times, signedBy: signer.username, session: actor.username } });

@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import type { Field, Step } from '../../workflows/definition.js';
 import type { BatchRow } from '../store/store.js';
 import { parseDin } from './isbt128.js';
+import type { UsedSnapshot } from '../../schemas/entries.js';
 
 /** Today's date (YYYY-MM-DD) in the site's time zone: expiry and calibration dates are last valid days. */
 export function siteDate(now: Date, timeZone: string): string {
@@ -30,6 +31,27 @@ export function equipmentProblem(ctx: AppContext, f: Field, id: string, now: Dat
   const today = siteDate(now, ctx.config.timeZone);
   if (eq.calibrationDueOn < today) return `${label} is out of calibration since ${eq.calibrationDueOn}`;
   return null;
+}
+
+/**
+ * What the signer sees of each lot and instrument the values name, to keep in the signed entry
+ * (21 CFR 11.10(a), 211.188(b)): lot number, expiry and status; asset id and calibration due date.
+ */
+export function usedSnapshots(ctx: AppContext, step: Step, values: Record<string, unknown>): Record<string, UsedSnapshot> | undefined {
+  const out: Record<string, UsedSnapshot> = {};
+  for (const f of step.fields) {
+    const id = values[f.name];
+    if (typeof id !== 'string') continue;
+    if (f.kind === 'lot') {
+      const m = ctx.store.getMaterial(id);
+      if (m) out[f.name] = { kind: 'lot', id: m.id, type: m.type, name: m.name, lotNumber: m.lotNumber, expiresOn: m.expiresOn, status: m.status };
+    }
+    if (f.kind === 'equipment') {
+      const q = ctx.store.getEquipment(id);
+      if (q) out[f.name] = { kind: 'equipment', id: q.id, type: q.type, name: q.name, assetId: q.assetId, calibrationDueOn: q.calibrationDueOn };
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** Identity scans: a DIN (either form) for `din`, the batch number for `batchNumber`. */

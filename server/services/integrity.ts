@@ -6,6 +6,7 @@ import { CheckpointLog, checkCheckpointLog, loadOrCreateKey, type Checkpoint } f
 import type { ChainReport, Store } from '../store/store.js';
 import { tighten } from '../store/database.js';
 import { masterRecordMismatches } from '../processes/verify-master-records.js';
+import { registryMismatches } from './registries-in-chain.js';
 
 export const checkpointLogFile = (dbFile: string) => `${dbFile}.checkpoints.jsonl`;
 export const defaultKeyDir = (dbFile: string) => path.join(path.dirname(path.resolve(dbFile)), 'keys');
@@ -35,7 +36,7 @@ export async function verifyRecordInParallel(store: Store, log?: CheckpointLog, 
 
 /** A mutable row that disagrees with the chain makes the record invalid, and is named (table, row, field). */
 function withMismatches(store: Store, report: ChainReport): ChainReport {
-  const mismatches = [...store.identityMismatches(), ...masterRecordMismatches(store)];
+  const mismatches = [...store.identityMismatches(), ...masterRecordMismatches(store), ...registryMismatches(store)];
   return mismatches.length ? { ...report, valid: false, mismatches } : report;
 }
 

@@ -30,7 +30,7 @@ export interface ChainReport {
   /** Mutable rows that disagree with the chain (a batch's identity against its creation entry): table, row and field. */
   mismatches?: RowMismatch[];
 }
-export interface RowMismatch { table: 'batches' | 'process_versions' | 'process_version_signatures'; row: string; field: string; row_value: unknown; chain_value: unknown }
+export interface RowMismatch { table: 'batches' | 'process_versions' | 'process_version_signatures' | 'materials' | 'equipment'; row: string; field: string; row_value: unknown; chain_value: unknown }
 
 /** Why a signature fails when it names another entry than the one it was made for (21 CFR 11.70). */
 export const MOVED_SIGNATURE = 'the signature does not belong to the entry it names';

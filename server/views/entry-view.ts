@@ -22,12 +22,12 @@ export function entryView(r: BatchRecord, e: EntryRow) {
     case 'step': {
       const p = parsePayload('step', e.payload);
       const step = findStep(r, p.stepId);
-      return { ...base, stepId: p.stepId, values: p.values, results: p.results, occurrence: p.occurrence, ...stepTimes(r, step, p, e.recordedAt), ...verifiedFlag(r, e.id, step) };
+      return { ...base, stepId: p.stepId, values: p.values, results: p.results, occurrence: p.occurrence, ...stepTimes(r, step, p, e.recordedAt), ...(p.used && { used: p.used }), ...verifiedFlag(r, e.id, step) };
     }
     case 'correction': {
       const p = parsePayload('correction', e.payload);
       const step = findStep(r, p.stepId);
-      return { ...base, stepId: p.stepId, values: p.values, results: p.results, correctsEntryId: p.correctsEntryId, reason: p.reason, ...verifiedFlag(r, e.id, step) };
+      return { ...base, stepId: p.stepId, values: p.values, results: p.results, correctsEntryId: p.correctsEntryId, reason: p.reason, ...(p.used && { used: p.used }), ...verifiedFlag(r, e.id, step) };
     }
     case 'deviation':
       return { ...base, deviation: parsePayload('deviation', e.payload) };

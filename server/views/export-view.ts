@@ -4,7 +4,7 @@
 // every checkpoint signature (docs/export-format.md). The PDF is drawn from this same document and
 // carries it as its attachment: the printed and the electronic copy cannot say different things.
 import { statusAtStart } from '../processes/master-records.js';
-import { parsePayload } from '../../schemas/entries.js';
+import { parsePayload, type UsedSnapshot } from '../../schemas/entries.js';
 import type { AppContext } from '../context.js';
 import { CHAINED, type Cell } from '../store/chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint } from '../store/checkpoints.js';
@@ -75,27 +75,36 @@ function chainOf<R extends { seq: number; prevHash: string; hash: string }>(ctx:
   };
 }
 
-/** Materials and equipment named by the batch's lot and equipment fields (steps and their corrections). */
+/**
+ * Materials and equipment named by the batch's lot and equipment fields (steps and their corrections),
+ * as the last entry that used each showed them to its signer (its `used` snapshot, 21 CFR 211.188(b));
+ * entries made before snapshots existed fall back to the registry's row as it is now.
+ */
 function usedRegistries(ctx: AppContext, record: BatchRecord) {
   const kinds = new Map<string, 'lot' | 'equipment'>();
   for (const s of stepsOf(record)) for (const f of s.fields) if (f.kind === 'lot' || f.kind === 'equipment') kinds.set(`${s.id}.${f.name}`, f.kind);
-  const lots = new Set<string>();
-  const assets = new Set<string>();
+  const lots = new Map<string, UsedSnapshot | undefined>();
+  const assets = new Map<string, UsedSnapshot | undefined>();
   for (const e of record.entries) {
     if (e.kind !== 'step' && e.kind !== 'correction') continue;
-    const p = JSON.parse(e.payload) as { stepId: string; values: Record<string, unknown> };
+    const p = JSON.parse(e.payload) as { stepId: string; values: Record<string, unknown>; used?: Record<string, UsedSnapshot> };
     for (const [name, v] of Object.entries(p.values)) {
       const kind = kinds.get(`${p.stepId}.${name}`);
       if (typeof v !== 'string') continue;
-      if (kind === 'lot') lots.add(v);
-      if (kind === 'equipment') assets.add(v);
+      const seen = p.used?.[name]?.id === v ? p.used[name] : undefined;
+      if (kind === 'lot') lots.set(v, seen ?? lots.get(v));
+      if (kind === 'equipment') assets.set(v, seen ?? assets.get(v));
     }
   }
-  const materials = [...lots].sort().flatMap((id) => {
+  const materials = [...lots.keys()].sort().flatMap((id) => {
+    const seen = lots.get(id);
+    if (seen?.kind === 'lot') return [{ id, type: seen.type, name: seen.name, lotNumber: seen.lotNumber, expiresOn: seen.expiresOn, status: seen.status }];
     const m = ctx.store.getMaterial(id);
     return m ? [{ id: m.id, type: m.type, name: m.name, lotNumber: m.lotNumber, expiresOn: m.expiresOn, status: m.status }] : [];
   });
-  const equipment = [...assets].sort().flatMap((id) => {
+  const equipment = [...assets.keys()].sort().flatMap((id) => {
+    const seen = assets.get(id);
+    if (seen?.kind === 'equipment') return [{ id, assetId: seen.assetId, type: seen.type, name: seen.name, calibrationDueOn: seen.calibrationDueOn }];
     const q = ctx.store.getEquipment(id);
     return q ? [{ id: q.id, assetId: q.assetId, type: q.type, name: q.name, calibrationDueOn: q.calibrationDueOn }] : [];
   });

@@ -1368,13 +1368,13 @@ export interface components {
             /** @description Rows outside the chained tables that disagree with the hash-chained record (identity, master records and their signatures in the chain, 21 CFR 11.10(a)) */
             mismatches?: {
                 /** @enum {string} */
-                table: "batches" | "process_versions" | "process_version_signatures";
+                table: "batches" | "process_versions" | "process_version_signatures" | "materials" | "equipment";
                 /** @description The row's id (a signature's seq) */
                 row: string;
                 field: string;
                 /** @description What the row holds */
                 row_value: unknown;
-                /** @description What the chained record holds: a batch's batch-created entry; a process version's or transition signature's audit rows */
+                /** @description What the chained record holds: a batch's batch-created entry; a process version's or transition signature's audit rows; a lot's or an instrument's registration and audited changes */
                 chain_value: unknown;
             }[];
         };
@@ -1583,6 +1583,27 @@ export interface components {
             late?: boolean;
             /** @description Of a late step entry: why it was entered late */
             lateReason?: string;
+            /** @description Of a step or correction: for each lot or equipment field, the lot (number, expiry, status) or instrument (asset id, calibration due date) as it was when signed; hashed with the entry */
+            used?: {
+                [key: string]: {
+                    /** @constant */
+                    kind: "lot";
+                    id: string;
+                    type: string;
+                    name: string;
+                    lotNumber: string;
+                    expiresOn: string;
+                    status: string;
+                } | {
+                    /** @constant */
+                    kind: "equipment";
+                    id: string;
+                    type: string;
+                    name: string;
+                    assetId: string;
+                    calibrationDueOn: string;
+                };
+            };
             /** @description false while a required verification is pending, true once done, absent when none is needed */
             verified?: boolean;
             correctsEntryId?: string;
