@@ -8,7 +8,7 @@ import type { BatchRecordExport } from '../../../schemas/export.js';
 import { fill, messages, type Messages, type ReportLang } from '../../../reports/messages/index.js';
 import { printable } from '../../../reports/format.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from '../../../reports/values.js';
-import { dispositionText, type CorrectionPayload, type StepPayload } from '../../../reports/record-parts.js';
+import { dispositionText, identification, type CorrectionPayload, type StepPayload } from '../../../reports/record-parts.js';
 import { Check, type CheckResult } from './checks.js';
 import type { PdfContent } from './pdf.js';
 
@@ -129,14 +129,11 @@ function cover(text: PageText, r: Reader, doc: BatchRecordExport, sha: string): 
   const b = doc.batch;
   const c = new Check('pages-cover', 'the cover: batch number, DIN, chain of identity, patient, process, status, disposition, attachment SHA-256');
   const first = text.bodies[0] ?? '';
+  // The identification block is the reports' own (reports/record-parts.ts): patient or donor and
+  // recipient, process and its draft status, exactly as the cover prints them.
+  const cellText = (cell: string | { text: string }[]) => (typeof cell === 'string' ? cell : cell.map((l) => l.text).join(' '));
   const rows: [string, string][] = [
-    [m.cover.batchNumber, b.batchNumber],
-    [m.cover.din, `${b.din} ${b.dinCheck}`],
-    [m.cover.chainOfIdentity, b.chainOfIdentityId],
-    [m.cover.patientId, b.patient?.id ?? '—'],
-    [m.cover.weight, b.patient ? `${num(r, b.patient.weightKg)} kg` : '—'],
-    [m.cover.process, `${doc.process.id} v${doc.process.version}: ${r.def.name}${draft(doc) ? m.draftProcess[doc.process.status!] ?? m.draft : ''}`],
-    [m.cover.processHash, doc.process.hash],
+    ...identification(r, doc).map(([label, cell]): [string, string] => [label, cellText(cell)]),
     [m.cover.started, time(r, b.createdAt)],
     [m.cover.status, m.status[b.status] ?? b.status],
     [m.cover.disposition, dispositionText(r, doc)],
