@@ -73,6 +73,8 @@ export const PROBLEM_TYPES_VI: Record<string, string> = {
   'not-author': 'Chỉ người soạn bản nháp mới sửa được.',
   'clock-went-back': 'Đồng hồ máy chủ chạy lùi: không ghi được cho đến khi chỉnh lại.',
   'clock-backwards': 'Đồng hồ chạy lùi: không ghi được.',
+  'performed-at-refused': 'Thời điểm thực hiện không được chấp nhận: trước khi lô được tạo hoặc trước bước mà bước này theo sau.',
+  'late-entry-reason-required': 'Bản ghi muộn hơn mức cho phép sau khi thực hiện: cần nêu lý do ghi muộn.',
   'record-verifying': 'Hồ sơ đang được kiểm tra tính toàn vẹn: hãy ghi lại sau giây lát.',
   'record-tail-altered': 'Hồ sơ không khớp với điểm kiểm tra đã ký: không ghi thêm được cho đến khi QA điều tra.',
   'request-timeout': 'Yêu cầu không đến kịp thời.',
