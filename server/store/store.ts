@@ -1,16 +1,13 @@
-// The store: the only place that knows SQL. Commands and services see this interface, never a driver,
-// so that a PostgreSQL store can follow behind the same methods (DESIGN.md "The record").
-import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, getTableColumns, gt, gte, lte, inArray, ne, sql, type SQL } from 'drizzle-orm';
-import { openDatabase, type Db } from './database.js';
+// The store: the only place that knows SQL. Commands, services and views see this interface, never a
+// driver, so that the same record can live in SQLite (server/store/sqlite/) or PostgreSQL (issue 15;
+// DESIGN.md "The record").
+//
+// Every method is asynchronous, because PostgreSQL's driver is; the SQLite implementation keeps one
+// writer and lets nobody read a transaction's uncommitted rows (docs/design-decisions.md "The store is
+// asynchronous"). The methods are grouped by the tables they touch; `Store` is all of them.
 import * as t from './tables.js';
-import { CHAINED, GENESIS, legacyChainHash, rowHash, storable, type Cell } from './chain.js';
-import { verifyChains, verifyChainsInParallel, type ChainReport, type ParallelOptions, type RowMismatch } from './verify.js';
-import { CHAIN_TABLES, type ChainTable, type Checkpoint, type CheckpointLog, type Head } from './checkpoints.js';
-import { AppError, clockWentBack } from '../errors.js';
-
-/** The time column of each chain: what must never go backwards along it. */
-const TIME_COLUMN: Record<ChainTable, string> = { entries: 'recorded_at', signatures: 'signed_at', audit_log: 'at' };
+import { legacyChainHash, rowHash, storable, type Cell } from './chain.js';
+import type { ChainTable, Checkpoint, CheckpointLog, Head } from './checkpoints.js';
 
 export type UserRow = typeof t.users.$inferSelect;
 export type SessionRow = typeof t.sessions.$inferSelect;
@@ -30,7 +27,34 @@ export type NewAudit = Omit<AuditRow, 'seq' | 'prevHash' | 'hash' | 'before' | '
 
 export interface Page<T> { items: T[]; nextCursor?: string }
 
-export type { ChainReport } from './verify.js';
+export type NewUser = typeof t.users.$inferInsert;
+export type NewDefinition = typeof t.processDefinitions.$inferInsert;
+export type DefinitionRow = typeof t.processDefinitions.$inferSelect;
+export type BatchState = Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt' | 'recordState'>;
+export type RunningBatch = Pick<BatchRow, 'id' | 'batchNumber' | 'processVersion' | 'status' | 'training'>;
+export interface DeviationState { id: string; batchNumber: string; deviations: string; signatures: string }
+export interface AuditFilter { from?: string; to?: string; userId?: string; batchId?: string; action?: string }
+
+/**
+ * `kind` says whether the failure can be pinned on one row (`row`: its content no longer matches its
+ * hash, or a signature names another entry) or only on a stretch of the record (`chain`: rows missing,
+ * reordered, rewritten with recomputed hashes, or the checkpoint log damaged).
+ */
+export interface ChainReport {
+  valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' };
+  /** Mutable rows that disagree with the chain (a batch's identity against its creation entry, a master record against its audit rows): table, row and field. */
+  mismatches?: RowMismatch[];
+}
+export interface RowMismatch { table: 'batches' | 'process_versions' | 'process_version_signatures'; row: string; field: string; row_value: unknown; chain_value: unknown }
+
+export interface ParallelOptions {
+  /** Worker threads (default: one per core, at most 8). */
+  workers?: number;
+  /** Rows per segment handed to a worker (default 50,000). */
+  segmentRows?: number;
+  /** Below this many rows in all, verify in this thread (default 100,000: starting workers costs more). */
+  minRows?: number;
+}
 
 export interface StoreOptions {
   /** The signed checkpoint log of the chain heads (kept outside the database). */
@@ -38,6 +62,143 @@ export interface StoreOptions {
   /** Sign the heads every this many appended rows. */
   checkpointEvery?: number;
   now?: () => Date;
+}
+
+/** Accounts, their sessions and password history (21 CFR 11.300). */
+export interface UserStore {
+  findUserByUsername(username: string): Promise<UserRow | undefined>;
+  findUserById(id: string): Promise<UserRow | undefined>;
+  listUsers(limit: number, cursor?: string): Promise<Page<UserRow>>;
+  /** Ids of the active users holding the admin role. */
+  activeAdminIds(): Promise<string[]>;
+  countUsers(): Promise<number>;
+  insertUser(row: NewUser): Promise<void>;
+  updateUser(id: string, patch: Partial<NewUser>): Promise<void>;
+  addPasswordHistory(userId: string, passwordHash: string, changedAt: string): Promise<void>;
+  recentPasswordHashes(userId: string, n: number): Promise<string[]>;
+  insertSession(row: SessionRow): Promise<void>;
+  findSession(tokenHash: string): Promise<SessionRow | undefined>;
+  touchSession(tokenHash: string, at: string): Promise<void>;
+  revokeSession(tokenHash: string, at: string): Promise<void>;
+  /** Revokes every open session of a user, but the one whose token hash is `except`. */
+  revokeSessionsOf(userId: string, at: string, except?: string): Promise<void>;
+}
+
+/** Materials and equipment. */
+export interface RegistryStore {
+  insertMaterial(row: MaterialRow): Promise<void>;
+  getMaterial(id: string): Promise<MaterialRow | undefined>;
+  updateMaterialStatus(id: string, status: string): Promise<void>;
+  listMaterials(type: string | undefined, limit: number, cursor?: string): Promise<Page<MaterialRow>>;
+  insertEquipment(row: EquipmentRow): Promise<void>;
+  getEquipment(id: string): Promise<EquipmentRow | undefined>;
+  updateEquipmentCalibration(id: string, calibrationDueOn: string): Promise<void>;
+  findEquipmentByAssetId(assetId: string): Promise<EquipmentRow | undefined>;
+  listEquipment(type: string | undefined, limit: number, cursor?: string): Promise<Page<EquipmentRow>>;
+}
+
+/** Process definitions and the process versions under change control with their signatures. */
+export interface ProcessStore {
+  /** Stores a definition once; the first one under a hash stands. */
+  saveDefinition(row: NewDefinition): Promise<void>;
+  definitionHashes(processId: string, version: number): Promise<string[]>;
+  getDefinition(hash: string): Promise<DefinitionRow | undefined>;
+  insertProcessVersion(row: ProcessVersionRow): Promise<void>;
+  /** Moves a version through its lifecycle; its content is locked by a trigger (migration 0007). */
+  setProcessVersionStatus(id: string, status: string, updatedAt: string): Promise<void>;
+  /** A draft's author replaces its content; the database refuses it once the version has left draft (migration 0008). */
+  replaceProcessVersionContent(id: string, definition: string, hash: string, updatedAt: string): Promise<void>;
+  processVersions(processId?: string): Promise<ProcessVersionRow[]>;
+  processVersion(processId: string, version: number): Promise<ProcessVersionRow | undefined>;
+  appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>): Promise<void>;
+  processVersionSignatures(versionId: string): Promise<ProcessVersionSignatureRow[]>;
+  /** Batches of a process not yet at a final status, with the version each runs: the impact of a change. */
+  runningBatchesOf(processId: string): Promise<RunningBatch[]>;
+}
+
+/** The batches projection (a cache rebuilt from entries), its read model, and the frozen record PDFs. */
+export interface BatchStore {
+  insertBatch(row: BatchRow): Promise<void>;
+  /** Replaces the cached state of a batch; the projection is rebuilt from entries whenever needed. */
+  saveBatchState(id: string, state: BatchState): Promise<void>;
+  getBatch(id: string): Promise<BatchRow | undefined>;
+  listBatches(status: string | undefined, limit: number, cursor?: string): Promise<Page<BatchRow>>;
+  allBatchIds(): Promise<string[]>;
+  /** Batches with at least one entry of this kind (e.g. every batch that has had a deviation). */
+  batchIdsWithEntryKind(kind: string): Promise<string[]>;
+  /** The read model's deviations and signatures (JSON text) of every batch whose read model has a deviation. */
+  deviationStates(): Promise<DeviationState[]>;
+  /** Batches whose projection row has no read model yet (written before it existed). */
+  batchIdsWithoutRecordState(): Promise<string[]>;
+  /** A DIN in use by a batch that is neither terminated nor rejected. */
+  findActiveBatchByDin(din: string): Promise<BatchRow | undefined>;
+  countBatchNumbers(prefix: string): Promise<number>;
+  /** The batch record PDF frozen at disposition, in a language (API.md "PDF bytes"). */
+  getRecordPdf(batchId: string, lang: string): Promise<RecordPdfRow | undefined>;
+  /** Stores a frozen PDF once; the first one stands (append-only, migration 0006). */
+  saveRecordPdf(row: RecordPdfRow): Promise<void>;
+}
+
+/** The record: entries, signatures and audit rows, append-only and hash-chained, and their verification. */
+export interface ChainStore {
+  /** The last row of each chain hashed the old way (0 in a database created after migration 0003). */
+  readonly legacyHeads: LegacyHeads;
+  appendEntry(e: NewEntry): Promise<EntryRow>;
+  appendSignature(s: NewSignature): Promise<SignatureRow>;
+  appendAudit(a: NewAudit): Promise<AuditRow>;
+  /** The number of entries of a batch: its version. */
+  batchVersion(batchId: string): Promise<number>;
+  entriesOfBatch(batchId: string): Promise<EntryRow[]>;
+  getEntry(id: string): Promise<EntryRow | undefined>;
+  /** The signatures of a batch's entries, in the order they were given. */
+  signaturesOfBatch(batchId: string): Promise<SignatureRow[]>;
+  signaturesOf(entryIds: string[]): Promise<SignatureRow[]>;
+  auditOfBatch(batchId: string): Promise<AuditRow[]>;
+  listAudit(f: AuditFilter, limit: number, cursor?: string): Promise<Page<AuditRow>>;
+  /** Every audit row matching the filters, in chain order, a page at a time (constant memory). */
+  iterateAudit(f: AuditFilter): AsyncGenerator<AuditRow>;
+  counts(): Promise<{ entries: number; signatures: number; audit: number }>;
+  lastAudit(): Promise<AuditRow | undefined>;
+  /** Whether the record's first entry is a training entry (undefined when there is none yet). */
+  firstEntryTraining(): Promise<boolean | undefined>;
+  /** The last row of each chain. */
+  heads(): Promise<Record<ChainTable, Head>>;
+  /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */
+  checkpoint(reason: Checkpoint['reason']): Promise<Checkpoint | undefined>;
+  /**
+   * 21 CFR 11.10(a), 211.188(b): the identity a batch row shows must be the one its chained
+   * `batch-created` entry holds; a row edited in the database is named here by table, row and field.
+   */
+  identityMismatches(): Promise<RowMismatch[]>;
+  /** Recomputes every chain and checks it against the signed checkpoints of its heads. */
+  verifyChains(checkpoints?: Checkpoint[]): Promise<ChainReport>;
+  /** The same, spread over every core where the database allows it. */
+  verifyChainsInParallel(checkpoints?: Checkpoint[], opts?: ParallelOptions): Promise<ChainReport>;
+  /**
+   * Whether a batch's own rows (entries, their signatures, its audit rows) still match their hashes.
+   * The entries and signatures a caller has just read may be passed in, so they are not read twice.
+   */
+  batchIntact(batchId: string, read?: { entries: EntryRow[]; signatures: SignatureRow[] }): Promise<boolean>;
+}
+
+/** Settings kept in the database (the mode, the training clock, the legacy heads...). */
+export interface SettingStore {
+  getSetting(key: string): Promise<string | undefined>;
+  putSetting(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends UserStore, RegistryStore, ProcessStore, BatchStore, ChainStore, SettingStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** The database as messages name it: a file, or a PostgreSQL address without its password. */
+  readonly location: string;
+  /**
+   * One write unit, all or nothing: nobody else writes, and nobody reads its rows before it commits.
+   * Store calls made inside `fn` (however deep, across awaits) belong to it; a `transaction` inside it
+   * just runs its function. A clock found gone back (503) is audited after the rollback; the chain
+   * heads are signed after the commit when the interval is due.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
 }
 
 /** The hashed cells of each row, in the column order of CHAINED (chain.ts). */
@@ -78,7 +239,7 @@ export function expectedHash(table: ChainTable, r: EntryRow | SignatureRow | Aud
 }
 
 /** Every string property of a row as the database will store it (chain.ts, storable). */
-function stored<R extends object>(row: R): R {
+export function stored<R extends object>(row: R): R {
   const out = { ...row } as Record<string, unknown>;
   for (const [k, v] of Object.entries(out)) if (typeof v === 'string') out[k] = storable(v);
   return out as R;
@@ -87,461 +248,9 @@ function stored<R extends object>(row: R): R {
 const cursorOf = (v: string | number) => Buffer.from(String(v)).toString('base64url');
 export const decodeCursor = (c: string | undefined) => (c ? Buffer.from(c, 'base64url').toString() : undefined);
 
-function page<T>(rows: T[], limit: number, key: (r: T) => string | number): Page<T> {
+export function page<T>(rows: T[], limit: number, key: (r: T) => string | number): Page<T> {
   if (rows.length <= limit) return { items: rows };
   const items = rows.slice(0, limit);
   return { items, nextCursor: cursorOf(key(items[items.length - 1])) };
 }
 
-export class Store {
-  readonly sqlite: Database.Database;
-  private readonly db: Db;
-
-  private appendedSinceCheckpoint = 0;
-  /** Statements of the hot paths (every request, every append), prepared once. */
-  private readonly q: ReturnType<typeof prepareStatements>;
-  readonly legacyHeads: LegacyHeads;
-
-  constructor(readonly file: string, private readonly options: StoreOptions = {}) {
-    ({ sqlite: this.sqlite, db: this.db } = openDatabase(file));
-    this.q = prepareStatements(this.sqlite, this.db);
-    const legacy = JSON.parse(this.getSetting('chain.legacy-heads') ?? '{}') as Partial<LegacyHeads>;
-    this.legacyHeads = Object.fromEntries(CHAIN_TABLES.map((t) => [t, Number(legacy[t]) || 0])) as LegacyHeads;
-    // Rows appended since the last signed checkpoint, also those of a run that crashed before signing.
-    try {
-      const last = options.checkpoints?.last();
-      const heads = this.heads();
-      this.appendedSinceCheckpoint = CHAIN_TABLES.reduce((n, t) => n + Math.max(0, heads[t].seq - (last?.heads[t].seq ?? 0)), 0);
-    } catch {
-      this.appendedSinceCheckpoint = 0; // a damaged log is reported by verification
-    }
-  }
-
-  close() {
-    if (this.sqlite.open) this.sqlite.close();
-  }
-
-  /** One IMMEDIATE transaction: the write lock is taken at once, so a request commits all or nothing. */
-  transaction<T>(fn: () => T): T {
-    const before = this.appendedSinceCheckpoint;
-    let result: T;
-    try {
-      result = this.sqlite.transaction(fn).immediate();
-    } catch (e) {
-      this.appendedSinceCheckpoint = before; // rolled back: nothing was appended
-      const alert = this.clockAlert;
-      if (alert && !this.sqlite.inTransaction) {
-        this.clockAlert = undefined;
-        try {
-          this.writeClockAlert(alert);
-        } catch {
-          // the refusal stands; the alert could not be written (the database is not writable)
-        }
-        if (e instanceof AppError) e.audited = true;
-      }
-      throw e;
-    }
-    const every = this.options.checkpointEvery ?? 1000;
-    if (!this.sqlite.inTransaction && this.options.checkpoints && this.appendedSinceCheckpoint >= every) this.checkpoint('interval');
-    return result;
-  }
-
-  /** The last row of each chain. */
-  heads(): Record<ChainTable, Head> {
-    return Object.fromEntries(CHAIN_TABLES.map((t) => [t, this.lastHash(t)])) as Record<ChainTable, Head>;
-  }
-
-  /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */
-  checkpoint(reason: Checkpoint['reason']): Checkpoint | undefined {
-    if (!this.options.checkpoints || !this.sqlite.open) return undefined;
-    // Runs after a commit: a checkpoint that cannot be written never undoes or fails the request.
-    const c = this.options.checkpoints.append(this.heads(), reason, (this.options.now ?? (() => new Date()))());
-    this.appendedSinceCheckpoint = 0;
-    return c;
-  }
-
-  // ─── users and sessions ───────────────────────────────────────────────
-
-  findUserByUsername(username: string) {
-    return this.db.select().from(t.users).where(eq(t.users.usernameKey, username.toLowerCase())).get();
-  }
-  findUserById(id: string) {
-    return this.q.userById.get({ id });
-  }
-  listUsers(limit: number, cursor?: string): Page<UserRow> {
-    const after = decodeCursor(cursor);
-    const rows = this.db.select().from(t.users).where(after ? gt(t.users.usernameKey, after) : undefined)
-      .orderBy(asc(t.users.usernameKey)).limit(limit + 1).all();
-    return page(rows, limit, (r) => r.usernameKey);
-  }
-  /** Ids of the active users holding the admin role. */
-  activeAdminIds(): string[] {
-    return this.db.select({ id: t.users.id, roles: t.users.roles }).from(t.users).where(eq(t.users.active, true)).all()
-      .filter((u) => u.roles.includes('admin')).map((u) => u.id);
-  }
-  countUsers() {
-    return this.db.select({ n: sql<number>`count(*)` }).from(t.users).get()?.n ?? 0;
-  }
-  insertUser(row: typeof t.users.$inferInsert) {
-    this.db.insert(t.users).values(row).run();
-  }
-  updateUser(id: string, patch: Partial<typeof t.users.$inferInsert>) {
-    this.db.update(t.users).set(patch).where(eq(t.users.id, id)).run();
-  }
-  addPasswordHistory(userId: string, passwordHash: string, changedAt: string) {
-    this.db.insert(t.passwordHistory).values({ userId, passwordHash, changedAt }).run();
-  }
-  recentPasswordHashes(userId: string, n: number): string[] {
-    return this.db.select({ h: t.passwordHistory.passwordHash }).from(t.passwordHistory).where(eq(t.passwordHistory.userId, userId))
-      .orderBy(desc(t.passwordHistory.id)).limit(n).all().map((r) => r.h);
-  }
-  insertSession(row: SessionRow) {
-    this.db.insert(t.sessions).values(row).run();
-  }
-  findSession(tokenHash: string) {
-    return this.q.session.get({ tokenHash });
-  }
-  touchSession(tokenHash: string, at: string) {
-    this.db.update(t.sessions).set({ lastSeenAt: at }).where(eq(t.sessions.tokenHash, tokenHash)).run();
-  }
-  revokeSession(tokenHash: string, at: string) {
-    this.db.update(t.sessions).set({ revokedAt: at }).where(eq(t.sessions.tokenHash, tokenHash)).run();
-  }
-  /** Revokes every open session of a user, but the one whose token hash is `except`. */
-  revokeSessionsOf(userId: string, at: string, except?: string) {
-    this.db.update(t.sessions).set({ revokedAt: at })
-      .where(and(eq(t.sessions.userId, userId), sql`${t.sessions.revokedAt} is null`, except ? ne(t.sessions.tokenHash, except) : undefined)).run();
-  }
-
-  // ─── materials and equipment ──────────────────────────────────────────
-
-  insertMaterial(row: MaterialRow) {
-    this.db.insert(t.materials).values(row).run();
-  }
-  getMaterial(id: string) {
-    return this.q.material.get({ id });
-  }
-  updateMaterialStatus(id: string, status: string) {
-    this.db.update(t.materials).set({ status }).where(eq(t.materials.id, id)).run();
-  }
-  listMaterials(type: string | undefined, limit: number, cursor?: string): Page<MaterialRow> {
-    const after = decodeCursor(cursor);
-    const where = and(type ? eq(t.materials.type, type) : undefined, after ? gt(t.materials.id, after) : undefined);
-    return page(this.db.select().from(t.materials).where(where).orderBy(asc(t.materials.id)).limit(limit + 1).all(), limit, (r) => r.id);
-  }
-  insertEquipment(row: EquipmentRow) {
-    this.db.insert(t.equipment).values(row).run();
-  }
-  getEquipment(id: string) {
-    return this.q.equipment.get({ id });
-  }
-  updateEquipmentCalibration(id: string, calibrationDueOn: string) {
-    this.db.update(t.equipment).set({ calibrationDueOn }).where(eq(t.equipment.id, id)).run();
-  }
-  findEquipmentByAssetId(assetId: string) {
-    return this.db.select().from(t.equipment).where(eq(t.equipment.assetId, assetId)).get();
-  }
-  listEquipment(type: string | undefined, limit: number, cursor?: string): Page<EquipmentRow> {
-    const after = decodeCursor(cursor);
-    const where = and(type ? eq(t.equipment.type, type) : undefined, after ? gt(t.equipment.id, after) : undefined);
-    return page(this.db.select().from(t.equipment).where(where).orderBy(asc(t.equipment.id)).limit(limit + 1).all(), limit, (r) => r.id);
-  }
-
-  // ─── process definitions ──────────────────────────────────────────────
-
-  saveDefinition(row: typeof t.processDefinitions.$inferInsert) {
-    this.db.insert(t.processDefinitions).values(row).onConflictDoNothing().run();
-  }
-  definitionHashes(processId: string, version: number): string[] {
-    return this.db.select({ hash: t.processDefinitions.hash }).from(t.processDefinitions)
-      .where(and(eq(t.processDefinitions.processId, processId), eq(t.processDefinitions.version, version))).all().map((r) => r.hash);
-  }
-  getDefinition(hash: string) {
-    return this.db.select().from(t.processDefinitions).where(eq(t.processDefinitions.hash, hash)).get();
-  }
-
-  // ─── master records: process versions under change control ────────────
-
-  insertProcessVersion(row: ProcessVersionRow) {
-    this.db.insert(t.processVersions).values(row).run();
-  }
-  /** Moves a version through its lifecycle; its content is locked by a trigger (migration 0007). */
-  setProcessVersionStatus(id: string, status: string, updatedAt: string) {
-    this.db.update(t.processVersions).set({ status, updatedAt }).where(eq(t.processVersions.id, id)).run();
-  }
-  /** A draft's author replaces its content; the database refuses it once the version has left draft (migration 0008). */
-  replaceProcessVersionContent(id: string, definition: string, hash: string, updatedAt: string) {
-    this.db.update(t.processVersions).set({ definition, hash, updatedAt }).where(eq(t.processVersions.id, id)).run();
-  }
-  processVersions(processId?: string): ProcessVersionRow[] {
-    const q = this.db.select().from(t.processVersions);
-    return (processId ? q.where(eq(t.processVersions.processId, processId)) : q).orderBy(asc(t.processVersions.processId), asc(t.processVersions.version)).all();
-  }
-  processVersion(processId: string, version: number): ProcessVersionRow | undefined {
-    return this.db.select().from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))).get();
-  }
-  appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>) {
-    this.db.insert(t.processVersionSignatures).values(row).run();
-  }
-  processVersionSignatures(versionId: string): ProcessVersionSignatureRow[] {
-    return this.db.select().from(t.processVersionSignatures).where(eq(t.processVersionSignatures.versionId, versionId)).orderBy(asc(t.processVersionSignatures.seq)).all();
-  }
-  /** Batches of a process not yet at a final status, with the version each runs: the impact of a change. */
-  runningBatchesOf(processId: string) {
-    return this.db.select({ id: t.batches.id, batchNumber: t.batches.batchNumber, processVersion: t.batches.processVersion, status: t.batches.status, training: t.batches.training })
-      .from(t.batches).where(and(eq(t.batches.processId, processId), sql`${t.batches.status} not in ('released', 'rejected', 'terminated')`))
-      .orderBy(asc(t.batches.batchNumber)).all();
-  }
-
-  // ─── batches (projection) ─────────────────────────────────────────────
-
-  insertBatch(row: BatchRow) {
-    this.db.insert(t.batches).values(row).run();
-  }
-  /** Replaces the cached state of a batch; the projection is rebuilt from entries whenever needed. */
-  saveBatchState(id: string, state: Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt' | 'recordState'>) {
-    this.q.saveBatchState.run(state.status, state.version, state.openDeviations, state.updatedAt, state.recordState, id);
-  }
-  getBatch(id: string) {
-    return this.q.batch.get({ id });
-  }
-  listBatches(status: string | undefined, limit: number, cursor?: string): Page<BatchRow> {
-    const after = decodeCursor(cursor);
-    const where = and(status ? eq(t.batches.status, status) : undefined, after ? gt(t.batches.id, after) : undefined);
-    return page(this.db.select().from(t.batches).where(where).orderBy(asc(t.batches.id)).limit(limit + 1).all(), limit, (r) => r.id);
-  }
-  allBatchIds() {
-    return this.db.select({ id: t.batches.id }).from(t.batches).all().map((r) => r.id);
-  }
-  /** Batches with at least one entry of this kind (e.g. every batch that has had a deviation). */
-  batchIdsWithEntryKind(kind: string): string[] {
-    return this.db.selectDistinct({ id: t.entries.batchId }).from(t.entries).where(eq(t.entries.kind, kind)).orderBy(asc(t.entries.batchId)).all().map((r) => r.id);
-  }
-  /**
-   * The read model's deviations and signatures of every batch that has had a deviation (record-state.ts),
-   * taken out of the stored JSON by SQLite; a batch written before the read model existed has none here.
-   */
-  deviationStates(): { id: string; batchNumber: string; deviations: string; signatures: string }[] {
-    return this.q.deviationStates.all() as { id: string; batchNumber: string; deviations: string; signatures: string }[];
-  }
-  /** Batches whose projection row has no read model yet (written before it existed). */
-  batchIdsWithoutRecordState(): string[] {
-    return this.q.batchIdsWithoutRecordState.all() as string[];
-  }
-  /** A DIN in use by a batch that is neither terminated nor rejected. */
-  findActiveBatchByDin(din: string) {
-    return this.db.select().from(t.batches)
-      .where(and(eq(t.batches.din, din), sql`${t.batches.status} not in ('terminated', 'rejected')`)).get();
-  }
-  countBatchNumbers(prefix: string) {
-    return this.db.select({ n: sql<number>`count(*)` }).from(t.batches).where(sql`${t.batches.batchNumber} like ${prefix + '%'}`).get()?.n ?? 0;
-  }
-
-  // ─── the record: append-only, hash-chained ────────────────────────────
-
-  private lastHash(table: ChainTable): Head {
-    return (this.q.head[table].get() as Head | undefined) ?? { seq: 0, hash: GENESIS };
-  }
-
-  /**
-   * ALCOA consistent, 21 CFR 11.10(e): time on every chain never goes backwards. A row dated before
-   * the chain's last row means the clock went back; the write is refused (503) and, once the
-   * transaction has rolled back, an alert row is written (see `transaction`).
-   */
-  private assertForward(table: ChainTable, at: string) {
-    const last = this.q.lastTime[table].get() as string | undefined;
-    if (last !== undefined && at < last) {
-      const e = clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
-      this.clockAlert = { table, observed: at, last };
-      throw e;
-    }
-  }
-  private clockAlert: { table: ChainTable; observed: string; last: string } | undefined;
-
-  /** The alert of a clock that went back: one audit row dated at the audit chain's last time, the clock's reading inside. */
-  private writeClockAlert(alert: { table: ChainTable; observed: string; last: string }) {
-    const lastAudit = (this.q.lastTime.audit_log.get() as string | undefined) ?? alert.observed;
-    const at = alert.observed > lastAudit ? alert.observed : lastAudit;
-    this.sqlite.transaction(() => this.appendAudit({
-      at, userId: null, action: 'clock.went-back', entity: 'clock', entityId: null, batchId: null, reason: 'the server clock reads earlier than the last recorded row',
-      before: { lastRecordedAt: alert.last, chain: alert.table }, after: { clockReads: alert.observed },
-    })).immediate();
-  }
-
-  /**
-   * 21 CFR 11.10(a), 211.188(b): the identity a batch row shows must be the one its chained
-   * `batch-created` entry holds; a row edited in the file is named here by table, row and field.
-   */
-  identityMismatches(): RowMismatch[] {
-    const fields: [string, string, string][] = [
-      ['batchNumber', 'b.batch_number', "e.payload ->> '$.batchNumber'"], ['din', 'b.din', "e.payload ->> '$.din'"],
-      ['dinCheck', 'b.din_check', "e.payload ->> '$.dinCheck'"], ['chainOfIdentityId', 'b.chain_of_identity_id', "e.payload ->> '$.chainOfIdentityId'"],
-      ['patient.id', "b.patient ->> '$.id'", "e.payload ->> '$.patient.id'"], ['patient.weightKg', "b.patient ->> '$.weightKg'", "e.payload ->> '$.patient.weightKg'"],
-    ];
-    const rows = this.sqlite.prepare(`select b.id, ${fields.map(([, r, c], i) => `${r} as r${i}, ${c} as c${i}`).join(', ')}
-      from batches b join entries e on e.batch_id = b.id and e.kind = 'batch-created'
-      where ${fields.map(([, r, c]) => `(${r}) is not (${c})`).join(' or ')} order by b.id`).all() as Record<string, unknown>[];
-    return rows.flatMap((r) => fields.flatMap(([field], i) => (r[`r${i}`] === r[`c${i}`] ? [] : [{ table: 'batches' as const, row: String(r.id), field, row_value: r[`r${i}`], chain_value: r[`c${i}`] }])));
-  }
-
-  appendEntry(e: NewEntry): EntryRow {
-    this.assertForward('entries', e.recordedAt);
-    const last = this.lastHash('entries');
-    const base = { ...stored(e), seq: last.seq + 1, batchSeq: this.batchVersion(e.batchId) + 1 };
-    const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
-    this.q.insertEntry.run(row.seq, row.id, row.batchId, row.batchSeq, row.kind, row.stepId, row.payload, row.recordedAt, row.actorId, row.training ? 1 : 0, row.prevHash, row.hash);
-    this.appendedSinceCheckpoint++;
-    return row;
-  }
-  appendSignature(s: NewSignature): SignatureRow {
-    this.assertForward('signatures', s.signedAt);
-    const last = this.lastHash('signatures');
-    const base = { ...stored(s), seq: last.seq + 1 };
-    const row: SignatureRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, signatureCells(base)) };
-    this.q.insertSignature.run(row.seq, row.id, row.entryId, row.entryHash, row.entrySeq, row.userId, row.username, row.printedName, row.meaning, row.signedAt, row.prevHash, row.hash);
-    this.appendedSinceCheckpoint++;
-    return row;
-  }
-  appendAudit(a: NewAudit): AuditRow {
-    this.assertForward('audit_log', a.at);
-    const last = this.lastHash('audit_log');
-    const base = stored({
-      ...a, seq: last.seq + 1,
-      before: a.before === undefined ? null : JSON.stringify(a.before),
-      after: a.after === undefined ? null : JSON.stringify(a.after),
-    });
-    const row: AuditRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, auditCells(base)) };
-    this.q.insertAudit.run(row.seq, row.at, row.userId, row.action, row.entity, row.entityId, row.batchId, row.before, row.after, row.reason, row.prevHash, row.hash);
-    this.appendedSinceCheckpoint++;
-    return row;
-  }
-
-  /** The number of entries of a batch: its version. */
-  batchVersion(batchId: string): number {
-    return this.q.batchVersion.get(batchId) as number;
-  }
-  entriesOfBatch(batchId: string): EntryRow[] {
-    return this.q.entriesOfBatch.all({ batchId });
-  }
-  getEntry(id: string) {
-    return this.q.entry.get({ id });
-  }
-  /** The signatures of a batch's entries, in the order they were given. */
-  signaturesOfBatch(batchId: string): SignatureRow[] {
-    return this.q.signaturesOfBatch.all({ batchId });
-  }
-  signaturesOf(entryIds: string[]): SignatureRow[] {
-    if (entryIds.length === 0) return [];
-    return this.db.select().from(t.signatures).where(inArray(t.signatures.entryId, entryIds)).orderBy(asc(t.signatures.seq)).all();
-  }
-  /** The batch record PDF frozen at disposition, in a language (API.md "PDF bytes"). */
-  getRecordPdf(batchId: string, lang: string): RecordPdfRow | undefined {
-    return this.db.select().from(t.recordPdfs).where(and(eq(t.recordPdfs.batchId, batchId), eq(t.recordPdfs.lang, lang))).get();
-  }
-  /** Stores a frozen PDF once; the first one stands (append-only, migration 0006). */
-  saveRecordPdf(row: RecordPdfRow) {
-    this.db.insert(t.recordPdfs).values(row).onConflictDoNothing().run();
-  }
-  auditOfBatch(batchId: string): AuditRow[] {
-    return this.q.auditOfBatch.all({ batchId });
-  }
-
-  listAudit(f: { from?: string; to?: string; userId?: string; batchId?: string; action?: string }, limit: number, cursor?: string): Page<AuditRow> {
-    const after = decodeCursor(cursor);
-    const conds: (SQL | undefined)[] = [
-      f.from ? gte(t.auditLog.at, f.from) : undefined,
-      f.to ? lte(t.auditLog.at, f.to) : undefined,
-      f.userId ? eq(t.auditLog.userId, f.userId) : undefined,
-      f.batchId ? eq(t.auditLog.batchId, f.batchId) : undefined,
-      f.action ? eq(t.auditLog.action, f.action) : undefined,
-      after ? gt(t.auditLog.seq, Number(after) || 0) : undefined,
-    ];
-    const rows = this.db.select().from(t.auditLog).where(and(...conds)).orderBy(asc(t.auditLog.seq)).limit(limit + 1).all();
-    return page(rows, limit, (r) => r.seq);
-  }
-
-  /** Every audit row matching the filters, in chain order, a page at a time (constant memory). */
-  *iterateAudit(f: { from?: string; to?: string; userId?: string; batchId?: string; action?: string }): Generator<AuditRow> {
-    let cursor: string | undefined;
-    do {
-      const page = this.listAudit(f, 1000, cursor);
-      yield* page.items;
-      cursor = page.nextCursor;
-    } while (cursor);
-  }
-
-  counts() {
-    const n = (table: string) => (this.sqlite.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
-    return { entries: n('entries'), signatures: n('signatures'), audit: n('audit_log') };
-  }
-  lastAudit(): AuditRow | undefined {
-    return this.db.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1).get();
-  }
-
-  getSetting(key: string) {
-    return this.db.select().from(t.settings).where(eq(t.settings.key, key)).get()?.value;
-  }
-  putSetting(key: string, value: string) {
-    this.db.insert(t.settings).values({ key, value }).onConflictDoUpdate({ target: t.settings.key, set: { value } }).run();
-  }
-
-  /**
-   * Recomputes every chain (streaming: constant memory) and checks it against the signed checkpoints
-   * of its heads; a signature must also carry the hash of the entry it names, so one copied onto
-   * another entry is caught (21 CFR 11.10(a), 11.70). See verify.ts.
-   */
-  verifyChains(checkpoints: Checkpoint[] = []): ChainReport {
-    return verifyChains(this.sqlite, this.legacyHeads, checkpoints);
-  }
-
-  /** The same, with the rows hashed in worker threads on every core (a file database only). */
-  verifyChainsInParallel(checkpoints: Checkpoint[] = [], opts?: ParallelOptions): Promise<ChainReport> {
-    return verifyChainsInParallel(this.sqlite, this.file, this.legacyHeads, checkpoints, opts);
-  }
-
-  /**
-   * Whether a batch's own rows (entries, their signatures, its audit rows) still match their hashes.
-   * The entries and signatures a caller has just read may be passed in, so they are not read twice.
-   */
-  batchIntact(batchId: string, read?: { entries: EntryRow[]; signatures: SignatureRow[] }): boolean {
-    const entries = read?.entries ?? this.entriesOfBatch(batchId);
-    const signatures = read?.signatures ?? this.signaturesOfBatch(batchId);
-    const byId = new Map(entries.map((e) => [e.id, e]));
-    const belongs = (sg: SignatureRow) => {
-      const e = byId.get(sg.entryId);
-      return e?.hash === sg.entryHash && (sg.entrySeq === null || sg.entrySeq === e.seq);
-    };
-    return entries.every((e) => expectedHash('entries', e, this.legacyHeads) === e.hash) &&
-      signatures.every((sg) => expectedHash('signatures', sg, this.legacyHeads) === sg.hash && belongs(sg)) &&
-      this.auditOfBatch(batchId).every((a) => expectedHash('audit_log', a, this.legacyHeads) === a.hash);
-  }
-}
-
-function prepareStatements(sqlite: Database.Database, db: Db) {
-  const p = sql.placeholder;
-  const insert = (table: ChainTable, columns: readonly string[]) =>
-    sqlite.prepare(`insert into ${table} (${columns.join(', ')}, prev_hash, hash) values (${columns.map(() => '?').join(', ')}, ?, ?)`);
-  return {
-    userById: db.select().from(t.users).where(eq(t.users.id, p('id'))).prepare(),
-    session: db.select().from(t.sessions).where(eq(t.sessions.tokenHash, p('tokenHash'))).prepare(),
-    material: db.select().from(t.materials).where(eq(t.materials.id, p('id'))).prepare(),
-    equipment: db.select().from(t.equipment).where(eq(t.equipment.id, p('id'))).prepare(),
-    batch: db.select().from(t.batches).where(eq(t.batches.id, p('id'))).prepare(),
-    deviationStates: sqlite.prepare(`select id, batch_number as batchNumber, json_extract(record_state, '$.deviations') as deviations,
-      json_extract(record_state, '$.signatures') as signatures from batches
-      where record_state is not null and json_array_length(record_state, '$.deviations') > 0 order by id`),
-    batchIdsWithoutRecordState: sqlite.prepare('select id from batches where record_state is null order by id').pluck(),
-    saveBatchState: sqlite.prepare('update batches set status = ?, version = ?, open_deviations = ?, updated_at = ?, record_state = ? where id = ?'),
-    entry: db.select().from(t.entries).where(eq(t.entries.id, p('id'))).prepare(),
-    entriesOfBatch: db.select().from(t.entries).where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.entries.batchSeq)).prepare(),
-    signaturesOfBatch: db.select(getTableColumns(t.signatures)).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
-      .where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.signatures.seq)).prepare(),
-    auditOfBatch: db.select().from(t.auditLog).where(eq(t.auditLog.batchId, p('batchId'))).orderBy(asc(t.auditLog.seq)).prepare(),
-    batchVersion: sqlite.prepare('select coalesce(max(batch_seq), 0) from entries where batch_id = ?').pluck(),
-    head: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select seq, hash from ${table} order by seq desc limit 1`)])) as Record<ChainTable, Database.Statement>,
-    lastTime: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select ${TIME_COLUMN[table]} as at from ${table} order by seq desc limit 1`).pluck()])) as Record<ChainTable, Database.Statement>,
-    insertEntry: insert('entries', CHAINED.entries),
-    insertSignature: insert('signatures', CHAINED.signatures),
-    insertAudit: insert('audit_log', CHAINED.audit_log),
-  };
-}
