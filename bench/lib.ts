@@ -199,13 +199,13 @@ export function din(sequence: number) {
 
 /** Creates users directly through the accounts service (no temporary passwords) on a fresh database. */
 export async function createUsers(dbFile: string, users: [string, Role[]][]) {
-  const ctx = createContext({ dbFile, training: true });
+  const ctx = await createContext({ dbFile, training: true });
   try {
     for (const [username, roles] of users) {
       await createUser(ctx, null, { username, fullName: `Bench ${username.toUpperCase()}`, roles, password: PASSWORD }, false);
     }
   } finally {
-    ctx.store.close();
+    await ctx.store.close();
   }
 }
 

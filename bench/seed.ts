@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createContext } from '../server/app.js';
+import type { SqliteStore } from '../server/store/sqlite/store.js';
 import type { AppContext } from '../server/context.js';
 import { createUser } from '../server/services/accounts.js';
 import { registerEquipment, registerMaterial } from '../server/services/materials.js';
@@ -65,7 +66,7 @@ export const SEED_USERS = { admin: 'admin', supervisor: 'sup1', qa: 'qa1', opera
 async function users(ctx: AppContext) {
   const make = async (username: string, roles: ('admin' | 'supervisor' | 'qa' | 'operator')[]) => {
     await createUser(ctx, null, { username, fullName: `Bench ${username.toUpperCase()}`, roles, password: PASSWORD }, false);
-    return ctx.store.findUserByUsername(username)!;
+    return (await ctx.store.findUserByUsername(username))!;
   };
   return {
     admin: await make(SEED_USERS.admin, ['admin']),
@@ -77,17 +78,17 @@ async function users(ctx: AppContext) {
 }
 
 /** A released lot (registered by QA) and calibrated equipment for every lot and equipment field of CAR-T (as registerCatalogue in the tests). */
-function catalogue(ctx: AppContext, sup: UserRow, qa: UserRow) {
+async function catalogue(ctx: AppContext, sup: UserRow, qa: UserRow) {
   const def = ctx.processes.current('car-t')!.definition;
   const until = new Date(ctx.clock.now().getTime() + 400 * 24 * HOUR).toISOString().slice(0, 10);
   const lots: Record<string, string> = {};
   const equipment: Record<string, string> = {};
   for (const f of allSteps(def).flatMap((s) => s.fields)) {
     if (f.kind === 'lot' && f.materialType && !lots[f.materialType]) {
-      lots[f.materialType] = registerMaterial(ctx, qa, { type: f.materialType, name: `${f.materialType} bench lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' }).id;
+      lots[f.materialType] = (await registerMaterial(ctx, qa, { type: f.materialType, name: `${f.materialType} bench lot`, lotNumber: `L-${f.materialType}`, expiresOn: until, status: 'released' })).id;
     }
     if (f.kind === 'equipment' && f.equipmentType && !equipment[f.equipmentType]) {
-      equipment[f.equipmentType] = registerEquipment(ctx, sup, { assetId: `EQ-${f.equipmentType}`, type: f.equipmentType, name: `${f.equipmentType} bench unit`, calibrationDueOn: until }).id;
+      equipment[f.equipmentType] = (await registerEquipment(ctx, sup, { assetId: `EQ-${f.equipmentType}`, type: f.equipmentType, name: `${f.equipmentType} bench unit`, calibrationDueOn: until })).id;
     }
   }
   return { lots, equipment };
@@ -95,12 +96,12 @@ function catalogue(ctx: AppContext, sup: UserRow, qa: UserRow) {
 
 /** The template batch, recorded through the product's commands on the training clock, every step in its window. */
 async function templateBatch(ctx: AppContext, u: Awaited<ReturnType<typeof users>>) {
-  const { lots, equipment } = catalogue(ctx, u.sup, u.qa);
+  const { lots, equipment } = await catalogue(ctx, u.sup, u.qa);
   const d = din(1);
-  let record = createBatch(ctx, u.op1, { processId: 'car-t', din: { din: d.din, check: d.check }, patient: { id: 'PT-1', weightKg: 70 } });
+  let record = await createBatch(ctx, u.op1, { processId: 'car-t', din: { din: d.din, check: d.check }, patient: { id: 'PT-1', weightKg: 70 } });
   const id = record.row.id;
   const now = () => ctx.clock.now().getTime();
-  const advance = (hours: number) => { if (hours > 0) moveTrainingClock(ctx, u.sup, { advanceHours: hours }); };
+  const advance = async (hours: number) => { if (hours > 0) await moveTrainingClock(ctx, u.sup, { advanceHours: hours }); };
   const sign = (user: UserRow) => ({ username: user.username, password: PASSWORD });
   const step = async (stepId: string, values: Record<string, unknown>, verify: boolean) => {
     const r = await recordStep(ctx, u.op1, id, stepId, { values, signature: sign(u.op1), expectedVersion: record.version });
@@ -109,24 +110,24 @@ async function templateBatch(ctx: AppContext, u: Awaited<ReturnType<typeof users
   };
   const iso = (ms: number) => new Date(ms).toISOString();
   await step('apheresis-receipt', { bagScan: d.keyed, collectionEnd: iso(now() - 20 * HOUR), receivedAt: iso(now() - HOUR / 2), transportTemperature: 4, volume: 220 }, false);
-  advance(0.5);
+  await advance(0.5);
   await step('starting-material-sample', { wbcConcentration: 28.5, viability: 94, cd3Positive: 62 }, true);
-  advance(2);
+  await advance(2);
   await step('cd4-cd8-selection', {
     cellProcessor: equipment['cell-processor'], cd4BeadsLot: lots['cd4-microbeads'], cd8BeadsLot: lots['cd8-microbeads'],
     bufferLot: lots.buffer, viableCellsSelected: 420, viability: 96, cd3Purity: 97.5,
   }, true);
-  advance(1);
+  await advance(1);
   const day0 = now();
   await step('activation', { transactLot: lots.transact, mediumLot: lots.medium, il7Lot: lots['il-7'], il15Lot: lots['il-15'], viableCellsSeeded: 80, startTime: iso(day0) }, true);
   const toHour = (h: number) => advance((day0 + h * HOUR - now()) / HOUR);
-  toHour(24);
+  await toHour(24);
   await step('transduction', { vectorLot: lots['lentiviral-vector'], moi: 5, vectorVolume: 2.5 }, true);
-  toHour(74);
+  await toHour(74);
   await step('culture-check', { viableCellDensity: 1.2, viability: 91, cultureVolume: 70, mediumAdded: 100, mediumLot: lots.medium }, false);
-  toHour(122);
+  await toHour(122);
   await step('culture-check', { viableCellDensity: 2.5, viability: 93, cultureVolume: 170 }, false);
-  toHour(170);
+  await toHour(170);
   await step('culture-check', { viableCellDensity: 5, viability: 94, cultureVolume: 500 }, false);
   if (record.version !== TEMPLATE_ENTRIES || record.deviations.length) {
     throw new Error(`the template batch has ${record.version} entries and ${record.deviations.length} deviations; expected ${TEMPLATE_ENTRIES} and none`);
@@ -176,14 +177,14 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
   const inFlight = Math.max(1, Math.min(o.inFlight ?? 100, o.batches));
   const t0 = performance.now();
   fs.mkdirSync(path.dirname(path.resolve(o.dbFile)), { recursive: true });
-  const ctx = createContext({ dbFile: o.dbFile, training: true });
+  const ctx = await createContext({ dbFile: o.dbFile, training: true });
   const { store } = ctx;
   try {
     const u = await users(ctx);
     const tpl = await templateBatch(ctx, u);
     const tplRow = tpl.row;
-    const tplEntries = store.entriesOfBatch(tplRow.id);
-    const items = templateItems(tplEntries, store.signaturesOf(tplEntries.map((e) => e.id)), store.listAudit({ batchId: tplRow.id }, 10_000).items);
+    const tplEntries = await store.entriesOfBatch(tplRow.id);
+    const items = templateItems(tplEntries, await store.signaturesOf(tplEntries.map((e) => e.id)), (await store.listAudit({ batchId: tplRow.id }, 10_000)).items);
     const extra = items[items.length - 1]; // the third culture check: copied for every further entry
     if (extra.entry.kind !== 'step' || extra.payload.stepId !== 'culture-check') throw new Error('the template does not end with a culture check');
     const tplPatientId = tplRow.patient!.id;
@@ -191,7 +192,8 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     const batchPrefix = tplRow.batchNumber.slice(0, -5);
 
     // Fast path: raw prepared statements, big transactions, the store's own chain hashing.
-    const db = store.sqlite;
+    if (store.dialect !== 'sqlite') throw new Error('the fast seeding path writes the SQLite file directly');
+    const db = (store as SqliteStore).sqlite;
     db.pragma('synchronous = OFF'); // a benchmark fixture: durability of the seeding itself does not matter
     db.pragma('cache_size = -1048576'); // 1 GiB: the random-UUID indexes stay in memory while they grow
     const insBatch = db.prepare(`insert into batches (id, batch_number, process_id, process_version, process_hash, status, version, din, din_check,
@@ -199,7 +201,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     const insEntry = db.prepare('insert into entries (seq, id, batch_id, batch_seq, kind, step_id, payload, recorded_at, actor_id, training, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insSig = db.prepare('insert into signatures (seq, id, entry_id, entry_hash, entry_seq, user_id, username, printed_name, meaning, signed_at, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insAudit = db.prepare('insert into audit_log (seq, at, user_id, action, entity, entity_id, batch_id, before, after, reason, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const heads = store.heads();
+    const heads = await store.heads();
     const chain = {
       entries: { ...heads.entries }, signatures: { ...heads.signatures }, audit: { ...heads.audit_log },
     };
@@ -289,23 +291,23 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
         }
       }
     }
-    store.saveBatchState(tplRow.id, { status: 'in_process', version: perBatch, openDeviations: 0, updatedAt: tplRow.updatedAt, recordState: null });
+    await store.saveBatchState(tplRow.id, { status: 'in_process', version: perBatch, openDeviations: 0, updatedAt: tplRow.updatedAt, recordState: null });
     const fastSeconds = (performance.now() - tFast) / 1000;
     db.pragma('synchronous = FULL');
 
     // Sanity: a few batches replay to their full length and their rows match their hashes.
-    const ids = store.allBatchIds();
+    const ids = await store.allBatchIds();
     for (const id of [ids[0], ids[Math.floor(ids.length / 2)], ids[ids.length - 1], tplRow.id]) {
-      const r = loadBatch(ctx, id);
-      if (r.version !== perBatch || !store.batchIntact(id)) throw new Error(`seeded batch ${id} does not replay to ${perBatch} entries with intact rows`);
+      const r = await loadBatch(ctx, id);
+      if (r.version !== perBatch || !await store.batchIntact(id)) throw new Error(`seeded batch ${id} does not replay to ${perBatch} entries with intact rows`);
     }
     // The read model of the lists, as the server writes it with every entry: rebuilt from the entries.
     const tState = performance.now();
-    store.transaction(() => rebuildAllProjections(ctx));
+    await store.transaction(() => rebuildAllProjections(ctx));
     log(`  read model of ${fmt(ids.length)} batches rebuilt from their entries in ${fmt((performance.now() - tState) / 1000, 1)} s`);
-    store.checkpoint('interval'); // sign the heads, as the server does every 1000 rows
+    await store.checkpoint('interval'); // sign the heads, as the server does every 1000 rows
     db.pragma('wal_checkpoint(TRUNCATE)');
-    const counts = store.counts();
+    const counts = await store.counts();
     const seconds = (performance.now() - t0) / 1000;
     const rows = nEntries + nSigs + nAudit;
     const size = fs.statSync(o.dbFile).size;
@@ -313,7 +315,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
       + `(${fmt(size / 1024 / 1024)} MB) in ${fmt(seconds, 1)} s; fast path ${fmt(rows / fastSeconds)} rows/s (${fmt(nEntries / fastSeconds)} entries/s)`);
     return { dbFile: o.dbFile, batches: o.batches, entriesPerBatch: perBatch, entries: counts.entries, signatures: counts.signatures, audit: counts.audit, seconds, batchIds: ids };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import Database from 'better-sqlite3';
 import { hashPassword } from '../server/auth/passwords.js';
-import { Store } from '../server/store/store.js';
+import { openSqliteStore } from '../server/store/sqlite/store.js';
 import type { Role } from '../workflows/definition.js';
 import {
   assertAll, createUsers, din, fmt, heading, http, isMain, load, login, mb, ms, numberOption, parseArgs, percentile,
@@ -181,9 +181,9 @@ async function measure(o: SignedStepsOptions, dir: string, dbFile: string, opera
     await server.stop();
   }
   // The record the load wrote must still verify.
-  const store = new Store(dbFile);
-  const report = store.verifyChains();
-  store.close();
+  const store = openSqliteStore(dbFile);
+  const report = await store.verifyChains();
+  await store.close();
   verdicts.push(note('record after the load', `record after the load: ${fmt(report.checked)} chained rows, chains ${report.valid ? 'valid' : `INVALID at ${JSON.stringify(report.firstInvalid)}`}`));
   return verdicts;
 }

@@ -13,9 +13,10 @@
 import path from 'node:path';
 import os from 'node:os';
 import { createHash, hash } from 'node:crypto';
-import { Store, auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow } from '../server/store/store.js';
+import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow } from '../server/store/store.js';
 import { rowBytes, type Cell } from '../server/store/chain.js';
-import { ROW_COLUMNS, segmentSql } from '../server/store/verify.js';
+import { ROW_COLUMNS, segmentSql } from '../server/store/sqlite/verify.js';
+import { openSqliteStore, type SqliteStore } from '../server/store/sqlite/store.js';
 import type { ChainTable } from '../server/store/checkpoints.js';
 import { fmt, heading, isMain, mb, note, parseArgs, pct, verdict, waitForQuiet, watchCpu, type Verdict } from './lib.js';
 import { seedPair } from './read-latency.js';
@@ -27,7 +28,7 @@ const cellsOf: Record<ChainTable, (r: Record<string, unknown>) => Cell[]> = {
 };
 
 /** Raw SHA-256 over the same bytes, and the time SQLite takes to hand over the rows' bytes alone. */
-function baseline(store: Store) {
+function baseline(store: SqliteStore) {
   let rows = 0, bytes = 0, hashMs = 0, oneShotMs = 0, readMs = 0;
   const CHUNK = 50_000;
   for (const table of Object.keys(ROW_COLUMNS) as ChainTable[]) {
@@ -65,16 +66,16 @@ function baseline(store: Store) {
 export async function runVerifyChains(dbFile: string): Promise<Verdict[]> {
   heading('Benchmark 3: chain verification vs raw SHA-256');
   await waitForQuiet(() => []);
-  const store = new Store(dbFile);
+  const store = openSqliteStore(dbFile);
   try {
     await store.verifyChainsInParallel();
-    store.verifyChains();
+    await store.verifyChains();
     const other = watchCpu(() => []);
     let t = performance.now();
     const parallel = await store.verifyChainsInParallel();
     const parallelS = (performance.now() - t) / 1000;
     t = performance.now();
-    const single = store.verifyChains();
+    const single = await store.verifyChains();
     const singleS = (performance.now() - t) / 1000;
     for (const r of [parallel, single]) if (!r.valid) throw new Error(`the seeded record does not verify: ${JSON.stringify(r.firstInvalid)}`);
     const raw = baseline(store);
@@ -92,7 +93,7 @@ export async function runVerifyChains(dbFile: string): Promise<Verdict[]> {
       note('chain verification, one thread', `chain verification on one thread: ${fmt(singleRate)} rows/s, ratio ${fmt(singleRate / rawRate, 2)}; per row ${fmt((singleS * 1e6) / single.checked, 1)} µs, of which reading ${fmt((raw.readMs * 1000) / raw.rows, 1)} µs and SHA-256 ${fmt((raw.hashMs * 1000) / raw.rows, 1)} µs`),
     ];
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppContext, Config } from './context.js';
 import { SystemClock, TrainingClock, type Clock } from './clock.js';
-import { Store } from './store/store.js';
+import { openStore } from './store/open.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
 import { bindMode } from './services/database-mode.js';
@@ -100,23 +100,23 @@ export const CSP_DIRECTIVES = {
 };
 
 /** The context with the record verified in this thread, before it is returned (the CLI's tools, benchmarks, tests). */
-export function createContext(opts: BuildOptions): AppContext {
-  const ctx = openContext(opts);
-  const report = verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
+export async function createContext(opts: BuildOptions): Promise<AppContext> {
+  const ctx = await openContext(opts);
+  const report = await verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
   Object.assign(ctx.recordCheck, { report, status: report.valid ? 'verified' : 'failed', checkedAt: ctx.clock.wall().toISOString() });
   // Heads left unsigned by a run that crashed are signed now, once the record has verified.
-  if (report.valid) ctx.store.checkpoint('start');
-  syncOrClose(ctx);
+  if (report.valid) await ctx.store.checkpoint('start');
+  await syncOrClose(ctx);
   return ctx;
 }
 
 // Master records: built-ins and site-folder definitions not yet held become effective versions
 // (audited), and new batches start on each process's effective version (Annex 11 §10).
-function syncOrClose(ctx: AppContext) {
+async function syncOrClose(ctx: AppContext) {
   try {
-    syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
+    await syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
   } catch (e) {
-    ctx.store.close();
+    await ctx.store.close();
     throw e;
   }
 }
@@ -128,19 +128,19 @@ function syncOrClose(ctx: AppContext) {
  * edited while the server was stopped). services/record-check.ts.
  */
 async function startRecordCheck(ctx: AppContext, opts: BuildOptions): Promise<{ first: () => Promise<unknown> }> {
-  ctx.recordCheck.writes = checkTail(ctx);
+  ctx.recordCheck.writes = await checkTail(ctx);
   if (ctx.recordCheck.writes.state === 'refused') ctx.recordCheck.status = 'failed'; // known before the full verification
   // Nothing is chained onto a tail not shown intact: the master records wait for the full verification then.
   let synced = false;
   if (ctx.recordCheck.writes.state === 'open') {
-    syncOrClose(ctx);
+    await syncOrClose(ctx);
     synced = true;
   }
   let started = false;
-  useVerifier(ctx, opts.verify ?? verifyInFull, () => {
-    if (!started) ctx.store.checkpoint('start'); // heads left unsigned by a run that crashed, now shown intact
+  useVerifier(ctx, opts.verify ?? verifyInFull, async () => {
+    if (!started) await ctx.store.checkpoint('start'); // heads left unsigned by a run that crashed, now shown intact
     started = true;
-    if (!synced) syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
+    if (!synced) await syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
     synced = true;
   });
   const first = () => ctx.recordCheck.verify();
@@ -148,31 +148,31 @@ async function startRecordCheck(ctx: AppContext, opts: BuildOptions): Promise<{ 
     try {
       await first();
     } catch (e) {
-      ctx.store.close();
+      await ctx.store.close();
       throw e;
     }
   }
   return { first };
 }
 
-function openContext(opts: BuildOptions): AppContext {
+async function openContext(opts: BuildOptions): Promise<AppContext> {
   // Settings and definitions first: a bad one stops the start before any database file is created.
   const patientIds = patientIdPattern(opts.patientIdPattern);
   const processes = opts.processes ?? loadProcesses(opts.processesDir);
   const integrity = opts.dbFile === ':memory:' ? undefined : openIntegrity(opts.dbFile, opts.keyDir);
-  const store = new Store(opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
+  const store = await openStore(opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
   try {
-    assertVersionsUnchanged(store, processes);
+    await assertVersionsUnchanged(store, processes);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   const training = !!opts.training;
-  const clock: Clock = training ? new TrainingClock(storedOffset(store), opts.now) : new SystemClock(opts.now);
+  const clock: Clock = training ? new TrainingClock(await storedOffset(store), opts.now) : new SystemClock(opts.now);
   try {
-    bindMode(store, clock, training);
+    await bindMode(store, clock, training);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   const config: Config = {
@@ -188,7 +188,7 @@ function openContext(opts: BuildOptions): AppContext {
 const hopsTrusted = (n: number) => (_address: string, hop: number) => hop < n;
 
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
-  const ctx = openContext(opts);
+  const ctx = await openContext(opts);
   const check = await startRecordCheck(ctx, opts);
   const app = Fastify({
     logger: opts.logger ?? false, bodyLimit: 256 * 1024,
@@ -218,8 +218,8 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     closing = true;
     clearInterval(schedule);
     // Heads are signed only while the tail is shown intact: a shutdown must not sign a tampered tail.
-    if (ctx.recordCheck.writes.state === 'open') ctx.store.checkpoint('shutdown');
-    ctx.store.close();
+    if (ctx.recordCheck.writes.state === 'open') await ctx.store.checkpoint('shutdown');
+    await ctx.store.close();
   });
 
   await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } });
@@ -233,14 +233,14 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   });
   await app.register(problem, {
     // A refused attempt is audited exactly once: here, unless the command already wrote its row.
-    onRefusal: (request, r) => {
+    onRefusal: async (request, r) => {
       const params = (request.params ?? {}) as { id?: string };
       const url = request.routeOptions.url ?? request.url;
       // A refusal about a batch, or about one of its deviations, is on that batch's trail (its review lists it).
-      const deviation = url.startsWith('/api/v1/deviations/') && params.id ? ctx.store.getEntry(params.id) : undefined;
-      const batchId = url.startsWith('/api/v1/batches/') && params.id && ctx.store.getBatch(params.id) ? params.id
+      const deviation = url.startsWith('/api/v1/deviations/') && params.id ? await ctx.store.getEntry(params.id) : undefined;
+      const batchId = url.startsWith('/api/v1/batches/') && params.id && await ctx.store.getBatch(params.id) ? params.id
         : deviation?.kind === 'deviation' ? deviation.batchId : null;
-      ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+      await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
         userId: request.user!.id, action: 'attempt.refused', entity: url.split('/')[3] ?? 'api', entityId: params.id ?? null, batchId,
         after: { route: `${request.method} ${url}`, status: r.status, code: r.code, detail: r.detail, ...(r.errors && { errors: r.errors }) },
       }));

@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import { checkDefinition, describeProblem } from '../workflows/check.js';
 import path from 'node:path';
-import { Store } from './store/store.js';
+import { openSqliteStore } from './store/sqlite/store.js';
 import { productCatalogue, PRODUCTS_FILE } from './processes/registry.js';
 import { CheckpointLog, publicKeysFrom, publicKeysIn } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
-import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/backup.js';
+import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/sqlite/backup.js';
 import { BreakGlassError, resetPasswordFromConsole, unlockFromConsole } from './services/break-glass.js';
 
 const USAGE = `usage:
@@ -50,13 +50,13 @@ export function processCheck(file: string): { code: number; lines: string[] } {
 export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = []): Promise<{ code: number; lines: string[] }> {
   if (!fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
   for (const k of keyFiles) if (!fs.existsSync(k)) return { code: 1, lines: [`${k}: no such key file`] };
-  const store = new Store(file);
+  const store = openSqliteStore(file);
   try {
     const keys = keyFiles.length ? publicKeysFrom(keyFiles) : publicKeysIn(keyDir);
     const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), keys);
     return { code: r.valid ? 0 : 1, lines: [JSON.stringify(r)] };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -73,21 +73,21 @@ const operatorOf = (opt: (name: string) => string | undefined): Operator => ({ u
 export function runCli(argv: string[]): { code: number; lines: string[] } {
   const [cmd, sub, arg] = argv;
   if (cmd === 'process' && sub === 'check' && arg) return processCheck(arg);
-  if (cmd === 'restore' && sub && !sub.startsWith('--')) {
+  return { code: 2, lines: [USAGE] };
+}
+
+/** runCli, plus the commands that use a database (the store is asynchronous); the command line runs through this. */
+export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
+  const [cmd, file] = argv;
+  if (cmd === 'restore' && file && !file.startsWith('--')) {
     const { opt, db } = options(argv);
     try {
-      const report = restoreDatabase(sub, db, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), force: argv.includes('--force'), by: operatorOf(opt) });
-      return { code: 0, lines: [JSON.stringify({ restored: path.resolve(db), from: path.resolve(sub), ...report })] };
+      const report = await restoreDatabase(file, db, { keyDir: opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), force: argv.includes('--force'), by: operatorOf(opt) });
+      return { code: 0, lines: [JSON.stringify({ restored: path.resolve(db), from: path.resolve(file), ...report })] };
     } catch (e) {
       return { code: 1, lines: [JSON.stringify({ error: (e as Error).message, ...((e as { report?: object }).report ?? {}) })] };
     }
   }
-  return { code: 2, lines: [USAGE] };
-}
-
-/** runCli, plus the commands that must wait (verification in worker threads, the online backup); the command line runs through this. */
-export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
-  const [cmd, file] = argv;
   if (cmd === 'verify') {
     const { opt, all, db } = options(argv);
     return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), all('--key'));
@@ -111,10 +111,10 @@ async function breakGlass(cmd: 'unlock' | 'reset-password', username: string, ar
   const reason = opt('--reason');
   if (!reason?.trim()) return { code: 2, lines: [`${cmd} needs --reason TEXT (it goes into the audit trail)`, USAGE] };
   if (!fs.existsSync(db)) return { code: 1, lines: [`${db}: no such database`] };
-  const store = new Store(db);
+  const store = openSqliteStore(db);
   try {
     if (cmd === 'unlock') {
-      const done = unlockFromConsole(store, username, reason, osUser());
+      const done = await unlockFromConsole(store, username, reason, osUser());
       return { code: 0, lines: [done ? `${username} unlocked (audited as account.unlocked by ${osUser()})` : `${username} was not locked; nothing changed`] };
     }
     const password = await resetPasswordFromConsole(store, username, reason, osUser());
@@ -123,7 +123,7 @@ async function breakGlass(cmd: 'unlock' | 'reset-password', username: string, ar
     if (e instanceof BreakGlassError) return { code: 1, lines: [e.message] };
     throw e;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -32,9 +32,9 @@ const USERS: [string, string, string[]][] = [
 
 const { app, ctx } = await buildApp({ dbFile, keyDir: demoKeyDir(dbFile), training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
 // The mark that lets the next run delete this file (and nothing else).
-ctx.store.transaction(() => {
-  ctx.store.putSetting(DEMO_MARK, '1');
-  writeAudit(ctx.store, ctx.clock, { userId: null, action: 'demo.created', entity: 'database', after: { training: true } });
+await ctx.store.transaction(async () => {
+  await ctx.store.putSetting(DEMO_MARK, '1');
+  await writeAudit(ctx.store, ctx.clock, { userId: null, action: 'demo.created', entity: 'database', after: { training: true } });
 });
 const ADMIN_NAME = 'Bùi Quốc Khánh';
 await bootstrapAdmin(ctx, passwordOf('admin'), () => {}, { fullName: ADMIN_NAME });

@@ -10,6 +10,8 @@ import type { AppContext } from '../server/context.js';
 import { createUser } from '../server/services/accounts.js';
 import { bootstrapAdmin } from '../server/services/bootstrap.js';
 import { checkCharacter } from '../server/domain/isbt128.js';
+import type { Store } from '../server/store/store.js';
+import type { SqliteStore } from '../server/store/sqlite/store.js';
 
 export const ADMIN_PASSWORD = 'Admin-Test-Password-1';
 export const PASSWORD = 'Correct-Horse-Battery-9';
@@ -116,10 +118,16 @@ export async function createBatch(h: Harness, processId: string, seq: number, we
   return r.body;
 }
 
+/** The raw SQLite handle of a SQLite store: for tests that tamper with the file as an attacker would. */
+export function sqliteOf(store: Store) {
+  if (store.dialect !== 'sqlite') throw new Error('this test reads the SQLite file directly');
+  return (store as SqliteStore).sqlite;
+}
+
 /** Entry count and chain verification: what a refusal must leave unchanged. */
-export function recordState(h: Harness) {
-  const counts = h.ctx.store.counts();
-  return { entries: counts.entries, signatures: counts.signatures, chain: h.ctx.store.verifyChains().valid };
+export async function recordState(h: Harness) {
+  const counts = await h.ctx.store.counts();
+  return { entries: counts.entries, signatures: counts.signatures, chain: (await h.ctx.store.verifyChains()).valid };
 }
 
 /** Records the CAR-T apheresis receipt as op1, in spec and in its window. */

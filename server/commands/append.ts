@@ -14,9 +14,9 @@ import type { EntryKind, EntryPayload } from '../../schemas/entries.js';
 import { randomUUID } from 'node:crypto';
 
 export interface BatchWriter {
-  entry<K extends EntryKind>(kind: K, payload: EntryPayload<K>, stepId?: string): EntryRow;
-  sign(entry: EntryRow, signer: UserRow, meaning: string): void;
-  audit<A extends AuditAction>(e: BatchAuditEvent<A>): void;
+  entry<K extends EntryKind>(kind: K, payload: EntryPayload<K>, stepId?: string): Promise<EntryRow>;
+  sign(entry: EntryRow, signer: UserRow, meaning: string): Promise<void>;
+  audit<A extends AuditAction>(e: BatchAuditEvent<A>): Promise<void>;
 }
 
 /** An audit event of the batch being written: the acting user and the batch are the writer's. */
@@ -28,10 +28,10 @@ export function assertVersion(record: BatchRecord, expectedVersion: number | und
   }
 }
 
-export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
-  return ctx.store.transaction(() => {
+export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
+  return ctx.store.transaction(async () => {
     // Another request may have committed while this one awaited a password check.
-    const version = ctx.store.batchVersion(record.row.id);
+    const version = await ctx.store.batchVersion(record.row.id);
     if (version !== record.version) {
       throw conflict('stale-version', `the batch changed while this request was processed (version ${version}); reload it and try again`);
     }
@@ -44,16 +44,16 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
  * such as a DIN in use, and the batch number), the row is inserted with no entries, and `write`
  * appends its first entries through the same writer as every other command.
  */
-export function startBatch<T>(ctx: AppContext, actor: UserRow, newRow: () => BatchRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
-  return ctx.store.transaction(() => {
-    const row = newRow();
-    ctx.store.insertBatch(row);
-    return append(ctx, replay(ctx, row, [], []), actor, write);
+export function startBatch<T>(ctx: AppContext, actor: UserRow, newRow: () => Promise<BatchRow>, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
+  return ctx.store.transaction(async () => {
+    const row = await newRow();
+    await ctx.store.insertBatch(row);
+    return append(ctx, await replay(ctx, row, [], []), actor, write);
   });
 }
 
 /** Inside the caller's transaction: appends what `write` says, replays, audits a status change, saves the projection. */
-function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => T): { result: T; record: BatchRecord } {
+async function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
   const { store, clock } = ctx;
   {
     const now = clock.now().toISOString();
@@ -62,45 +62,45 @@ function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: 
     const entries = [...record.entries];
     const signatures = [...record.signatures];
     const writer: BatchWriter = {
-      entry: (kind, payload, stepId) => {
-        const entry = store.appendEntry({
+      entry: async (kind, payload, stepId) => {
+        const entry = await store.appendEntry({
           id: randomUUID(), batchId: record.row.id, kind, stepId: stepId ?? null, payload: JSON.stringify(payload),
           recordedAt: now, actorId: actor.id, training: record.row.training,
         });
         entries.push(entry);
         return entry;
       },
-      sign: (entry, signer, meaning) => {
+      sign: async (entry, signer, meaning) => {
         // 21 CFR 11.300(d): a lock (or deactivation) that landed after the signer's password check wins.
-        const current = store.findUserById(signer.id);
+        const current = await store.findUserById(signer.id);
         if (current?.locked) throw locked(`the account ${signer.username} was locked while this signature was being checked`);
         if (!current?.active) throw unauthorized(`the account ${signer.username} was deactivated while this signature was being checked`);
-        signatures.push(store.appendSignature({
+        signatures.push(await store.appendSignature({
           id: randomUUID(), entryId: entry.id, entryHash: entry.hash, entrySeq: entry.seq, userId: signer.id, username: signer.username,
           printedName: signer.fullName, meaning, signedAt: now,
         }));
       },
-      audit: (e) => writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id } as AuditEvent),
+      audit: async (e) => void await writeAudit(store, clock, { ...e, userId: actor.id, batchId: record.row.id } as AuditEvent),
     };
-    const result = write(writer);
+    const result = await write(writer);
     let next: BatchRecord;
     try {
-      next = replay(ctx, record.row, entries, signatures);
+      next = await replay(ctx, record.row, entries, signatures);
     } catch (e) {
       // The machine refuses what was appended: the command missed a rule. Roll back, refuse (409).
       throw conflict('not-allowed-now', `the process does not allow this now (${(e as Error).message})`);
     }
     const [before, after] = [statusOfRecord(record), statusOfRecord(next)];
     // 21 CFR 11.10(e): a state change of the batch is an event of its own in the audit trail.
-    if (before !== after) writer.audit({ action: 'batch.status-changed', entity: 'batch', entityId: record.row.id, before: { status: before }, after: { status: after } });
+    if (before !== after) await writer.audit({ action: 'batch.status-changed', entity: 'batch', entityId: record.row.id, before: { status: before }, after: { status: after } });
     // The read model the lists serve, in the same transaction as what it is read from.
     const state = { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now, recordState: serializeRecordState(next) };
-    store.saveBatchState(record.row.id, state);
+    await store.saveBatchState(record.row.id, state);
     return { result, record: { ...next, row: { ...next.row, ...state } } };
   }
 }
 
 /** Audits a refused attempt (one row) without touching the record. */
-export function auditRefusal<A extends 'step.refused' | 'identity.mismatch' | 'signature.refused'>(ctx: AppContext, actor: UserRow, record: BatchRecord, action: A, reason: string, after: AuditAfter<A>) {
-  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action, entity: 'batch', entityId: record.row.id, batchId: record.row.id, reason, after } as AuditEvent));
+export async function auditRefusal<A extends 'step.refused' | 'identity.mismatch' | 'signature.refused'>(ctx: AppContext, actor: UserRow, record: BatchRecord, action: A, reason: string, after: AuditAfter<A>) {
+  await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action, entity: 'batch', entityId: record.row.id, batchId: record.row.id, reason, after } as AuditEvent));
 }

@@ -23,7 +23,7 @@ export interface CreateBatchInput {
   processVersion?: number;
 }
 
-export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
+export async function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchInput) {
   // Values of the body, judged with its shape (400 before 404), against the site's configured format:
   // a patient or donor is a code, never a name (21 CFR 1271.290(c)).
   const idProblems = ([['patient.id', input.patient?.id], ['donor.id', input.donor?.id]] as const).flatMap(([field, id]) => {
@@ -31,29 +31,29 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
     return message ? [{ field, message }] : [];
   });
   if (idProblems.length) throw badRequest('A person\'s id does not follow the site\'s format', idProblems);
-  const process = processToRun(ctx, input);
+  const process = await processToRun(ctx, input);
   assertMay(actor, 'batch.create');
   const { store, clock } = ctx;
   const now = clock.now();
   let payload!: EntryPayload<'batch-created'>;
-  const { record } = startBatch(ctx, actor, () => {
+  const { record } = await startBatch(ctx, actor, async () => {
     // Inside the write transaction: no other request can take the DIN or the number meanwhile.
-    const active = store.findActiveBatchByDin(input.din.din);
+    const active = await store.findActiveBatchByDin(input.din.din);
     if (active) throw conflict('din-in-use', `DIN ${input.din.din} is already used by batch ${active.batchNumber} (${active.status})`);
     const def = process.definition;
     const subject = subjectProblems(def, input);
     if (subject.length) throw badRequest(`The batch does not name what process ${def.id} asks for`, subject);
     // 21 CFR 1271.45(b): cells of a donor determined ineligible are not made into a product here.
     if (input.donor?.eligibility === 'ineligible') throw refused('donor-ineligible', `donor ${input.donor.id} was determined ineligible`, [{ field: 'donor.eligibility', message: 'the donor is ineligible' }]);
-    const parents = parentBatches(ctx, def, input.parents ?? []);
-    store.saveDefinition({ hash: process.hash, processId: def.id, version: def.version, definition: JSON.stringify(def), loadedAt: now.toISOString() });
+    const parents = await parentBatches(ctx, def, input.parents ?? []);
+    await store.saveDefinition({ hash: process.hash, processId: def.id, version: def.version, definition: JSON.stringify(def), loadedAt: now.toISOString() });
     // Batch numbers say the product (its prefix in the site's catalogue) and year; training batches can
     // never be mistaken for GMP ones.
     // Annex 11 §10: a rehearsal of a master record not in effect says so in its chained first entry,
     // read inside the write transaction (no transition can slip between).
-    const rehearsal = rehearsed(store.processVersion(def.id, def.version)?.status);
+    const rehearsal = rehearsed((await store.processVersion(def.id, def.version))?.status);
     const prefix = `${ctx.config.training ? 'TRN-' : ''}${ctx.processes.prefixOf(def.productType)}-${now.getUTCFullYear()}-`;
-    const batchNumber = `${prefix}${String(store.countBatchNumbers(prefix) + 1).padStart(5, '0')}`;
+    const batchNumber = `${prefix}${String(await store.countBatchNumbers(prefix) + 1).padStart(5, '0')}`;
     payload = {
       processId: def.id, processVersion: def.version, processHash: process.hash, batchNumber,
       din: input.din.din, dinCheck: input.din.check, chainOfIdentityId: chainOfIdentityId(input.din.din, randomAlnum6()),
@@ -66,9 +66,9 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
       din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient ?? null, donor: input.donor ?? null,
       training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(), recordState: null,
     };
-  }, (w) => {
-    const entry = w.entry('batch-created', payload);
-    w.audit({ action: 'batch.created', entity: 'batch', entityId: entry.batchId, after: { ...payload, entryId: entry.id } });
+  }, async (w) => {
+    const entry = await w.entry('batch-created', payload);
+    await w.audit({ action: 'batch.created', entity: 'batch', entityId: entry.batchId, after: { ...payload, entryId: entry.id } });
   });
   return record;
 }
@@ -77,13 +77,13 @@ export function createBatch(ctx: AppContext, actor: UserRow, input: CreateBatchI
  * The version a batch starts on: the effective master record (Annex 11 §10). Training mode may
  * rehearse a version still in its lifecycle (draft, in review, approved); the batch shows its status.
  */
-function processToRun(ctx: AppContext, input: CreateBatchInput) {
+async function processToRun(ctx: AppContext, input: CreateBatchInput) {
   const effective = ctx.processes.current(input.processId);
   if (input.processVersion === undefined || input.processVersion === effective?.definition.version) {
     if (!effective) throw notFound('process', input.processId);
     return effective;
   }
-  const v = versionOrNotFound(ctx, input.processId, input.processVersion);
+  const v = await versionOrNotFound(ctx, input.processId, input.processVersion);
   if (!ctx.config.training) throw conflict('version-not-effective', `process ${input.processId} v${v.version} is ${v.status}: GMP batches start only on the effective version${effective ? ` (v${effective.definition.version})` : ''}`);
   if (!['draft', 'in_review', 'approved'].includes(v.status)) throw conflict('version-not-runnable', `process ${input.processId} v${v.version} is ${v.status}: training rehearses only a version in its lifecycle or the effective one`);
   return loadVersion(ctx.processes, v);
@@ -107,11 +107,12 @@ function subjectProblems(def: ProcessDefinition, input: CreateBatchInput): Field
 }
 
 /** The parent batches (genealogy): each must exist, be of a process the definition allows, and not be rejected or terminated. */
-function parentBatches(ctx: AppContext, def: ProcessDefinition, ids: string[]) {
+async function parentBatches(ctx: AppContext, def: ProcessDefinition, ids: string[]) {
   const problems: FieldProblem[] = [];
+  const rows = await Promise.all(ids.map((id) => ctx.store.getBatch(id)));
   const parents = ids.flatMap((id, i) => {
     const field = `parents.${i}`;
-    const b = ctx.store.getBatch(id);
+    const b = rows[i];
     if (!b) return problems.push({ field, message: `batch ${id} does not exist` }), [];
     if (ids.indexOf(id) !== i) problems.push({ field, message: `batch ${b.batchNumber} is named twice` });
     if (b.status === 'rejected' || b.status === 'terminated') problems.push({ field, message: `batch ${b.batchNumber} is ${b.status}` });

@@ -10,7 +10,7 @@ import { writeAudit } from '../services/audit.js';
 import { versionView } from '../processes/master-records.js';
 import { checkDefinition, describeProblem } from '../../workflows/check.js';
 
-export function createProcessVersion(ctx: AppContext, actor: UserRow, input: unknown) {
+export async function createProcessVersion(ctx: AppContext, actor: UserRow, input: unknown) {
   assertMay(actor, 'process.author');
   const result = checkDefinition(input, { products: ctx.processes.products });
   if (!result.ok) {
@@ -18,8 +18,8 @@ export function createProcessVersion(ctx: AppContext, actor: UserRow, input: unk
   }
   const { id, version } = result.definition;
   const { store, clock } = ctx;
-  return store.transaction(() => {
-    const versions = store.processVersions(id);
+  return store.transaction(async () => {
+    const versions = await store.processVersions(id);
     const highest = Math.max(0, ...versions.map((v) => v.version));
     if (versions.some((v) => v.version === version)) throw conflict('version-exists', `process ${id} already has a version ${version}: a change is a new version (next: ${highest + 1})`);
     if (version < highest) throw conflict('version-not-newer', `process ${id} is at version ${highest}: a new version is numbered above it`);
@@ -28,8 +28,8 @@ export function createProcessVersion(ctx: AppContext, actor: UserRow, input: unk
       id: randomUUID(), processId: id, version, hash: result.hash, definition: JSON.stringify(result.definition), status: 'draft', source: 'api',
       createdAt: now, createdBy: actor.id, updatedAt: now,
     };
-    store.insertProcessVersion(row);
-    writeAudit(store, clock, { userId: actor.id, action: 'process.version-created', entityId: row.id, after: { processId: id, version, hash: result.hash, source: 'api', status: 'draft' } });
+    await store.insertProcessVersion(row);
+    await writeAudit(store, clock, { userId: actor.id, action: 'process.version-created', entityId: row.id, after: { processId: id, version, hash: result.hash, source: 'api', status: 'draft' } });
     return versionView(ctx, row);
   });
 }

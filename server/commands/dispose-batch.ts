@@ -28,7 +28,7 @@ export interface DisposeBatchInput {
 export const meaningOf = (decision: Decision) => (decision === 'reject' ? 'rejected' : 'released');
 
 export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: string, input: DisposeBatchInput) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   assertMay(actor, 'batch.dispose');
   assertVersion(record, input.expectedVersion);
   const releasing = input.decision !== 'reject';
@@ -39,8 +39,8 @@ export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: str
       : `the batch is ${status} and can no longer be rejected`);
   }
   const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, PERMISSIONS['batch.dispose'].roles, 'the disposition of a batch', batchId);
-  assertIndependentOfBatch(ctx, signer, record);
+  await assertSignerRole(ctx, signer, PERMISSIONS['batch.dispose'].roles, 'the disposition of a batch', batchId);
+  await assertIndependentOfBatch(ctx, signer, record);
   const tests = releaseTests(record);
   if (releasing) assertReleasable(record, input.decision, tests);
 
@@ -52,10 +52,10 @@ export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: str
     ...(input.physicianRequest !== undefined && { physicianRequest: input.physicianRequest }),
     ...(releasing && { reviewEntryId: reviewState(record, record.qa.reviews).current!.entryId }),
   };
-  const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const e = w.entry('disposition', payload);
-    w.sign(e, signer, meaningOf(input.decision));
-    w.audit({ action: 'batch.disposed', entity: 'batch', entityId: batchId, after: { ...payload, entryId: e.id, signedBy: signer.username, session: actor.username }, reason: input.justification });
+  const { result: entry, record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const e = await w.entry('disposition', payload);
+    await w.sign(e, signer, meaningOf(input.decision));
+    await w.audit({ action: 'batch.disposed', entity: 'batch', entityId: batchId, after: { ...payload, entryId: e.id, signedBy: signer.username, session: actor.username }, reason: input.justification });
     return e;
   });
   await afterDispositionCommitted(ctx, next);

@@ -12,8 +12,8 @@ import { writeAudit } from '../services/audit.js';
 import { versionOrNotFound, versionView } from '../processes/master-records.js';
 import { checkDefinition, describeProblem } from '../../workflows/check.js';
 
-export function editProcessVersion(ctx: AppContext, actor: UserRow, processId: string, version: number, ifMatch: string | undefined, input: unknown) {
-  const v = versionOrNotFound(ctx, processId, version);
+export async function editProcessVersion(ctx: AppContext, actor: UserRow, processId: string, version: number, ifMatch: string | undefined, input: unknown) {
+  const v = await versionOrNotFound(ctx, processId, version);
   assertMay(actor, 'process.author');
   if (v.createdBy !== actor.id) throw forbidden('not-author', `only the author of process ${processId} v${version} may change its draft`);
   assertDraft(v.status, processId, version);
@@ -27,16 +27,16 @@ export function editProcessVersion(ctx: AppContext, actor: UserRow, processId: s
     .filter((p) => p !== false);
   if (moved.length) throw badRequest('A draft keeps its process and version number: another number is another version (POST /processes)', moved);
   const { store, clock } = ctx;
-  store.transaction(() => {
+  await store.transaction(async () => {
     // Another request may have submitted or replaced the draft meanwhile.
-    const now = versionOrNotFound(ctx, processId, version);
+    const now = await versionOrNotFound(ctx, processId, version);
     assertDraft(now.status, processId, version);
     assertCurrent(now.hash, ifMatch, processId, version);
     if (now.hash === hash) return; // the same content: nothing changes, nothing is audited
-    store.replaceProcessVersionContent(v.id, JSON.stringify(definition), hash, clock.now().toISOString());
-    writeAudit(store, clock, { userId: actor.id, action: 'process.version-edited', entityId: v.id, before: { hash: now.hash }, after: { hash, processId, version } });
+    await store.replaceProcessVersionContent(v.id, JSON.stringify(definition), hash, clock.now().toISOString());
+    await writeAudit(store, clock, { userId: actor.id, action: 'process.version-edited', entityId: v.id, before: { hash: now.hash }, after: { hash, processId, version } });
   });
-  return versionView(ctx, versionOrNotFound(ctx, processId, version));
+  return versionView(ctx, await versionOrNotFound(ctx, processId, version));
 }
 
 function assertDraft(status: string, processId: string, version: number) {

@@ -27,7 +27,7 @@ const LANGS: ReportLang[] = ['en', 'vi'];
 const DOCUMENT_NAMES = { json: 'export', pdf: 'record.pdf', coa: 'coa.pdf', review: 'review.pdf' } as const;
 
 export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId: string, document: RecordDocument) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   // The certificate of analysis is read by whoever reads GET /batches/{id}/coa; the record and its
   // export hold the audit trail and are read by those who read the audit.
   // The evidence packet by whoever reads GET /batches/{id}/review. API.md: 404 before 403, so a
@@ -40,10 +40,10 @@ export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId
   // API.md "PDF bytes": once the batch is disposed of, its PDF is the one frozen at disposition (frozen
   // now if that failed, or the disposition predates this store).
   const body = document.kind === 'pdf' && record.qa.disposition
-    ? (ctx.store.getRecordPdf(batchId, document.lang) ?? (await freezeRecordPdfs(ctx, record, [document.lang]))[0]).bytes
+    ? (await ctx.store.getRecordPdf(batchId, document.lang) ?? (await freezeRecordPdfs(ctx, record, [document.lang]))[0]).bytes
     : await renderDocument(ctx, record, document);
   const digest = sha256(body);
-  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+  await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
     userId: actor.id, action: EXPORT_ACTION, entity: 'batch', entityId: batchId, batchId,
     after: {
       document: DOCUMENT_NAMES[document.kind], ...(document.kind !== 'json' && { lang: document.lang }),
@@ -51,20 +51,20 @@ export async function exportBatchRecord(ctx: AppContext, actor: UserRow, batchId
       format: document.kind === 'review' ? EVIDENCE_PACKET_FORMAT : EXPORT_FORMAT, sha256: digest, bytes: body.length,
     },
   }));
-  ctx.store.checkpoint('export');
+  await ctx.store.checkpoint('export');
   return { body, sha256: digest, batchNumber: record.row.batchNumber };
 }
 
 /** The document of the record as it stands now; its rows are put under a signed checkpoint first. */
 async function renderDocument(ctx: AppContext, record: BatchRecord, document: RecordDocument): Promise<Buffer> {
   if (document.kind === 'review') {
-    const packet = evidencePacket(ctx, record, document.lang, document.deviationId);
+    const packet = await evidencePacket(ctx, record, document.lang, document.deviationId);
     return renderEvidencePacket({ packet, packetJson: Buffer.from(`${JSON.stringify(packet, null, 2)}\n`), definition: record.process.definition, timeZone: ctx.config.timeZone, lang: document.lang });
   }
   // DESIGN.md "The record": chain heads are signed at every export. Rows not yet under a signed
   // checkpoint are signed before they are copied out, so the copy carries the checkpoint that covers them.
-  if (!covered(ctx, record)) ctx.store.checkpoint('export');
-  const doc = buildExport(ctx, record);
+  if (!await covered(ctx, record)) await ctx.store.checkpoint('export');
+  const doc = await buildExport(ctx, record);
   const json = exportBytes(doc);
   if (document.kind === 'coa') return renderCoa({ record: doc, lang: document.lang });
   return document.kind === 'json' ? json : renderBatchRecord({ record: doc, recordJson: json, lang: document.lang });
@@ -82,15 +82,15 @@ export async function freezeRecordPdfs(ctx: AppContext, record: BatchRecord, lan
     const bytes = await renderDocument(ctx, record, { kind: 'pdf', lang });
     rendered.push({ batchId, lang, sha256: sha256(bytes), bytes, frozenAt: ctx.clock.now().toISOString() });
   }
-  ctx.store.transaction(() => {
+  await ctx.store.transaction(async () => {
     for (const row of rendered) {
-      if (ctx.store.getRecordPdf(batchId, row.lang)) continue;
-      ctx.store.saveRecordPdf(row);
-      writeAudit(ctx.store, ctx.clock, {
+      if (await ctx.store.getRecordPdf(batchId, row.lang)) continue;
+      await ctx.store.saveRecordPdf(row);
+      await writeAudit(ctx.store, ctx.clock, {
         userId: null, action: FROZEN_ACTION, entity: 'batch', entityId: batchId, batchId,
         after: { document: 'record.pdf' as const, lang: row.lang, format: EXPORT_FORMAT, sha256: row.sha256, bytes: row.bytes.length },
       });
     }
   });
-  return langs.map((lang) => ctx.store.getRecordPdf(batchId, lang)!);
+  return Promise.all(langs.map(async (lang) => (await ctx.store.getRecordPdf(batchId, lang))!));
 }

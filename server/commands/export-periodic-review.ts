@@ -15,10 +15,10 @@ import type { ReportLang } from '../../reports/messages/index.js';
 export async function exportPeriodicReview(ctx: AppContext, actor: UserRow, q: { from: string; to: string; lang: ReportLang }) {
   assertMay(actor, 'audit.read', 'the periodic review');
   const period = { from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString() };
-  const review = productReview(ctx, period.from, period.to, ctx.clock.now().toISOString());
+  const review = await productReview(ctx, period.from, period.to, ctx.clock.now().toISOString());
   const body = await renderPeriodicReview({ review, reviewJson: Buffer.from(`${JSON.stringify(review, null, 2)}\n`), lang: q.lang });
   const digest = sha256(body);
-  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+  await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
     userId: actor.id, action: 'report.exported', entity: 'report',
     after: { document: 'periodic-review.pdf', period, lang: q.lang, format: PERIODIC_REVIEW_FORMAT, sha256: digest, bytes: body.length },
   }));

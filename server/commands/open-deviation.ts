@@ -15,7 +15,7 @@ export interface OpenDeviationInput {
 }
 
 export async function openDeviation(ctx: AppContext, actor: UserRow, batchId: string, input: OpenDeviationInput) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   assertMay(actor, 'deviation.open');
   assertVersion(record, input.expectedVersion);
   const problems: FieldProblem[] = [];
@@ -29,9 +29,9 @@ export async function openDeviation(ctx: AppContext, actor: UserRow, batchId: st
     kind: 'manual', severity: input.severity, description: input.description,
     ...(stepId && { stepId }), ...(input.entryId !== undefined && { entryId: input.entryId }),
   };
-  const { result: opened, record: next } = appendToBatch(ctx, record, actor, (w) => {
-    const e = w.entry('deviation', payload, stepId);
-    w.audit({ action: 'deviation.opened', entity: 'deviation', entityId: e.id, after: { ...payload, openedBy: actor.username } });
+  const { result: opened, record: next } = await appendToBatch(ctx, record, actor, async (w) => {
+    const e = await w.entry('deviation', payload, stepId);
+    await w.audit({ action: 'deviation.opened', entity: 'deviation', entityId: e.id, after: { ...payload, openedBy: actor.username } });
     return e;
   });
   return { deviationId: opened.id, record: next };

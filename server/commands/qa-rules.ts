@@ -10,10 +10,10 @@ import { assertSignerRole, authenticateSigner, type SignatureInput } from '../se
 import { assertMay, PERMISSIONS, type Action } from '../permissions.js';
 
 /** A deviation and the batch it belongs to, replayed; 404 when no batch has it. */
-export function loadDeviation(ctx: AppContext, deviationId: string): { record: BatchRecord; deviation: Deviation } {
-  const entry = ctx.store.getEntry(deviationId);
+export async function loadDeviation(ctx: AppContext, deviationId: string): Promise<{ record: BatchRecord; deviation: Deviation }> {
+  const entry = await ctx.store.getEntry(deviationId);
   if (!entry || entry.kind !== 'deviation') throw notFound('deviation', deviationId);
-  const record = loadBatch(ctx, entry.batchId);
+  const record = await loadBatch(ctx, entry.batchId);
   const deviation = record.deviations.find((d) => d.id === deviationId);
   if (!deviation) throw notFound('deviation', deviationId);
   return { record, deviation };
@@ -44,10 +44,10 @@ export async function signedDeviationAct(ctx: AppContext, actor: UserRow, deviat
  * none of the batch's steps, whatever roles they hold. Closing deviations or signing the review does not
  * disqualify (API.md "Review and disposition"). The refusal is audited on the batch.
  */
-export function assertIndependentOfBatch(ctx: AppContext, signer: UserRow, record: BatchRecord) {
+export async function assertIndependentOfBatch(ctx: AppContext, signer: UserRow, record: BatchRecord) {
   const own = record.signatures.filter((s) => s.userId === signer.id && (s.meaning === 'performed' || s.meaning === 'verified'));
   if (own.length === 0) return;
   const did = [...new Set(own.map((s) => s.meaning))].join(' and ');
-  auditRefusal(ctx, signer, record, 'signature.refused', `the disposer ${did} steps of this batch`, { entryIds: [...new Set(own.map((s) => s.entryId))] });
+  await auditRefusal(ctx, signer, record, 'signature.refused', `the disposer ${did} steps of this batch`, { entryIds: [...new Set(own.map((s) => s.entryId))] });
   throw alreadyAudited(forbidden('separation-of-duties', `${signer.username} ${did} ${own.length} signature(s) on steps of batch ${record.row.batchNumber} and cannot sign its disposition; another QA person must`));
 }

@@ -17,24 +17,24 @@ const REVIEWABLE = ['qa_review', 'released'];
 export interface SignReviewInput { comment?: string; signature: SignatureInput; expectedVersion?: number }
 
 export async function signReview(ctx: AppContext, actor: UserRow, batchId: string, input: SignReviewInput) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   assertMay(actor, 'batch.review');
   assertVersion(record, input.expectedVersion);
   const status = statusOfRecord(record);
   if (!REVIEWABLE.includes(status)) throw conflict('not-ready-for-review', `the batch is ${status}; its record is reviewed once it is in qa_review`);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, PERMISSIONS['batch.review'].roles, 'the review of a batch record', batchId);
+  await assertSignerRole(ctx, signer, PERMISSIONS['batch.review'].roles, 'the review of a batch record', batchId);
   // C3, API.md: the review can be signed only when no deviation is open.
   const open = record.deviations.filter((d) => d.status !== 'closed');
   if (open.length) {
     throw refused('deviations-open', `${open.length} deviation(s) of batch ${record.row.batchNumber} are still open; close them before the review`,
       open.map((d) => ({ field: `deviations.${d.id}`, message: `${d.kind} deviation (${d.severity}, ${d.status}): ${d.description}` })));
   }
-  const covered = [...recordExceptions(record), ...auditExceptions(ctx.store.auditOfBatch(batchId))].map((x) => x.id);
-  const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const e = w.entry('review', { covered, ...(input.comment !== undefined && { comment: input.comment }) });
-    w.sign(e, signer, 'reviewed');
-    w.audit({ action: 'review.signed', entity: 'batch', entityId: batchId, after: { entryId: e.id, covered: covered.length, comment: input.comment, signedBy: signer.username, session: actor.username } });
+  const covered = [...recordExceptions(record), ...auditExceptions(await ctx.store.auditOfBatch(batchId))].map((x) => x.id);
+  const { result: entry, record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const e = await w.entry('review', { covered, ...(input.comment !== undefined && { comment: input.comment }) });
+    await w.sign(e, signer, 'reviewed');
+    await w.audit({ action: 'review.signed', entity: 'batch', entityId: batchId, after: { entryId: e.id, covered: covered.length, comment: input.comment, signedBy: signer.username, session: actor.username } });
     return e;
   });
   return { entryId: entry.id, covered, record: next };

@@ -25,15 +25,15 @@ export function stepOrNotFound(record: BatchRecord, stepId: string): Step {
 }
 
 /** Lots, equipment and identity scans: 400 for a malformed scan, 422 (audited) for what the rules refuse. */
-export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>) {
+export async function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>) {
   const now = ctx.clock.now();
   const problems: (FieldProblem & { status: 400 | 422 })[] = [];
   for (const f of step.fields) {
     const v = values[f.name];
     if (typeof v !== 'string') continue;
     const field = `values.${f.name}`;
-    if (f.kind === 'lot') { const m = lotProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
-    if (f.kind === 'equipment') { const m = equipmentProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
+    if (f.kind === 'lot') { const m = await lotProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
+    if (f.kind === 'equipment') { const m = await equipmentProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
     if (f.kind === 'identity') { const p = identityProblem(f, v, record.row); if (p) problems.push({ field, ...p }); }
   }
   const malformed = problems.filter((p) => p.status === 400);
@@ -41,7 +41,7 @@ export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRe
   if (problems.length === 0) return;
   const errors = problems.map(({ field, message }) => ({ field, message }));
   const identity = step.fields.some((f) => f.kind === 'identity' && problems.some((p) => p.field === `values.${f.name}`));
-  auditRefusal(ctx, actor, record, identity ? 'identity.mismatch' : 'step.refused', errors.map((e) => e.message).join('; '), { stepId: step.id, values });
+  await auditRefusal(ctx, actor, record, identity ? 'identity.mismatch' : 'step.refused', errors.map((e) => e.message).join('; '), { stepId: step.id, values });
   throw alreadyAudited(refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors));
 }
 
@@ -52,15 +52,15 @@ export function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRe
  * Each is its own audit row (21 CFR 11.10(e), R6), not only a part of the step's row: the trail shows
  * every deviation opened, by whom and when, filtered by action like any other event.
  */
-export function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[], afterRelease = false) {
-  const open = (kind: 'oos' | 'timing' | 'post-release', severity: 'major' | 'minor' | 'critical', description: string) => {
+export async function openDeviations(w: BatchWriter, entry: EntryRow, step: Step, failures: { description: string }[], timing: string[], afterRelease = false) {
+  const open = async (kind: 'oos' | 'timing' | 'post-release', severity: 'major' | 'minor' | 'critical', description: string) => {
     const payload = { kind, severity, stepId: step.id, entryId: entry.id, description };
-    const deviation = w.entry('deviation', payload);
-    w.audit({ action: 'deviation.opened', entity: 'deviation', entityId: deviation.id, after: payload });
+    const deviation = await w.entry('deviation', payload);
+    await w.audit({ action: 'deviation.opened', entity: 'deviation', entityId: deviation.id, after: payload });
   };
   for (const f of failures) {
-    if (afterRelease) open('post-release', 'critical', `after release: ${f.description}`);
-    else open('oos', 'major', f.description);
+    if (afterRelease) await open('post-release', 'critical', `after release: ${f.description}`);
+    else await open('oos', 'major', f.description);
   }
-  for (const t of timing) open('timing', 'minor', t);
+  for (const t of timing) await open('timing', 'minor', t);
 }

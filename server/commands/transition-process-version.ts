@@ -22,51 +22,51 @@ export type VersionAction = keyof typeof VERSION_ACTIONS;
 export interface TransitionInput { action: VersionAction; reason: string; signature: SignatureInput }
 
 export async function transitionProcessVersion(ctx: AppContext, actor: UserRow, processId: string, version: number, input: TransitionInput) {
-  const v = versionOrNotFound(ctx, processId, version);
+  const v = await versionOrNotFound(ctx, processId, version);
   const rule = VERSION_ACTIONS[input.action];
   assertMay(actor, rule.permission);
-  assertState(ctx, v.status as VersionStatus, input.action, processId, version);
+  await assertState(ctx, v.status as VersionStatus, input.action, processId, version);
   const signer = await authenticateSigner(ctx, input.signature);
-  assertSignerRole(ctx, signer, PERMISSIONS[rule.permission].roles, `the ${input.action} of process ${processId} v${version}`);
-  const signed = ctx.store.processVersionSignatures(v.id);
+  await assertSignerRole(ctx, signer, PERMISSIONS[rule.permission].roles, `the ${input.action} of process ${processId} v${version}`);
+  const signed = await ctx.store.processVersionSignatures(v.id);
   const by = (meaning: string) => signed.filter((s) => s.meaning === meaning).map((s) => s.userId);
   // Three different people write, review and approve a master record (21 CFR 211.186(a), 211.22).
   if (input.action === 'review' && by('authored').includes(signer.id)) throw forbidden('separation-of-duties', 'the author of a version cannot review it');
   if (input.action === 'approve' && [...by('authored'), ...by('reviewed')].includes(signer.id)) throw forbidden('separation-of-duties', 'the author or the reviewer of a version cannot approve it');
   const { store, clock } = ctx;
-  store.transaction(() => {
+  await store.transaction(async () => {
     // Another request may have moved the version while this one checked the password.
-    const now = versionOrNotFound(ctx, processId, version);
-    assertState(ctx, now.status as VersionStatus, input.action, processId, version);
+    const now = await versionOrNotFound(ctx, processId, version);
+    await assertState(ctx, now.status as VersionStatus, input.action, processId, version);
     const at = clock.now().toISOString();
-    store.appendProcessVersionSignature({
+    await store.appendProcessVersionSignature({
       versionId: v.id, action: input.action, meaning: rule.meaning, userId: signer.id, username: signer.username, printedName: signer.fullName, reason: input.reason, signedAt: at,
     });
     // 21 CFR 11.10(a), 11.70: the signature row as written goes into the chained audit row (its reason
     // is the row's own), so that verification holds process_version_signatures to the chain
     // (processes/verify-master-records.ts).
-    const { reason: _reason, ...signature } = store.processVersionSignatures(v.id).at(-1)!;
-    if (rule.to !== now.status) store.setProcessVersionStatus(v.id, rule.to, at);
-    writeAudit(store, clock, {
+    const { reason: _reason, ...signature } = (await store.processVersionSignatures(v.id)).at(-1)!;
+    if (rule.to !== now.status) await store.setProcessVersionStatus(v.id, rule.to, at);
+    await writeAudit(store, clock, {
       userId: actor.id, action: 'process.version-transition', entityId: v.id, reason: input.reason,
       before: { status: now.status }, after: { status: rule.to, action: input.action, meaning: rule.meaning, signedBy: signer.username, session: actor.username, signature },
     });
     if (input.action === 'make-effective') {
-      for (const old of store.processVersions(processId).filter((x) => x.status === 'effective' && x.id !== v.id)) supersede(store, clock, old, version);
+      for (const old of (await store.processVersions(processId)).filter((x) => x.status === 'effective' && x.id !== v.id)) await supersede(store, clock, old, version);
       ctx.processes.setCurrent(loadVersion(ctx.processes, v));
     }
     if (input.action === 'withdraw' && now.status === 'effective') ctx.processes.clearCurrent(processId);
   });
-  return versionView(ctx, versionOrNotFound(ctx, processId, version));
+  return versionView(ctx, await versionOrNotFound(ctx, processId, version));
 }
 
-function assertState(ctx: AppContext, status: VersionStatus, action: VersionAction, processId: string, version: number) {
+async function assertState(ctx: AppContext, status: VersionStatus, action: VersionAction, processId: string, version: number) {
   const rule = VERSION_ACTIONS[action];
   if (!(rule.from as readonly string[]).includes(status)) throw conflict('version-state', `process ${processId} v${version} is ${status}: "${action}" needs it ${rule.from.join(' or ')}`);
-  const signed = ctx.store.processVersionSignatures(versionOrNotFound(ctx, processId, version).id);
+  const signed = await ctx.store.processVersionSignatures((await versionOrNotFound(ctx, processId, version)).id);
   if (action === 'approve' && !signed.some((s) => s.meaning === 'reviewed')) throw conflict('review-missing', `process ${processId} v${version} has no review signature yet: a second person reviews it before QA approves it`);
   if (action === 'make-effective') {
-    const newer = ctx.store.processVersions(processId).find((x) => x.status === 'effective' && x.version > version);
+    const newer = (await ctx.store.processVersions(processId)).find((x) => x.status === 'effective' && x.version > version);
     if (newer) throw conflict('version-not-newer', `version ${newer.version} of process ${processId} is already effective`);
   }
 }

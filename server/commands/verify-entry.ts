@@ -18,7 +18,7 @@ export function recordedEntry(record: BatchRecord, entryId: string) {
 }
 
 export async function verifyEntry(ctx: AppContext, actor: UserRow, batchId: string, entryId: string, input: { signature: SignatureInput; expectedVersion?: number }) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   const { entry, step } = recordedEntry(record, entryId);
   assertSessionMayWork(actor, step);
   assertVersion(record, input.expectedVersion);
@@ -27,18 +27,18 @@ export async function verifyEntry(ctx: AppContext, actor: UserRow, batchId: stri
   if (!(entryId in record.snapshot.context.pending)) throw conflict('already-verified', `entry ${entryId} of "${step.title.en}" is already verified`);
   if (!record.snapshot.can({ type: 'verify', entryId })) throw conflict('batch-closed', `the batch is ${String(record.snapshot.value)}; its entries can no longer be verified`);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, roles, `the verification of "${step.title.en}"`, batchId);
+  await assertSignerRole(ctx, signer, roles, `the verification of "${step.title.en}"`, batchId);
   // 21 CFR 211.101(d): the verifier is not the performer.
   const performers = record.signatures.filter((s) => s.entryId === entryId && s.meaning === 'performed').map((s) => s.userId);
   if (performers.includes(signer.id)) {
-    auditRefusal(ctx, signer, record, 'signature.refused', 'the verifier performed the step', { entryId });
+    await auditRefusal(ctx, signer, record, 'signature.refused', 'the verifier performed the step', { entryId });
     throw alreadyAudited(forbidden('separation-of-duties', `${signer.username} performed "${step.title.en}" and cannot also verify it; a second person must verify`));
   }
-  const { record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const verification = w.entry('verification', { entryId }, step.id);
+  const { record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const verification = await w.entry('verification', { entryId }, step.id);
     // The verifier signs the content of the step entry itself: the signature carries that entry's hash.
-    w.sign(entry, signer, 'verified');
-    w.audit({ action: 'step.verified', entity: 'entry', entityId: entryId, after: { verificationEntryId: verification.id, stepId: step.id, signedBy: signer.username, session: actor.username } });
+    await w.sign(entry, signer, 'verified');
+    await w.audit({ action: 'step.verified', entity: 'entry', entityId: entryId, after: { verificationEntryId: verification.id, stepId: step.id, signedBy: signer.username, session: actor.username } });
   });
   return { entryId, record: next };
 }

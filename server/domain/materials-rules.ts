@@ -12,8 +12,8 @@ export function siteDate(now: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
-export function lotProblem(ctx: AppContext, f: Field, id: string, now: Date): string | null {
-  const lot = ctx.store.getMaterial(id);
+export async function lotProblem(ctx: AppContext, f: Field, id: string, now: Date): Promise<string | null> {
+  const lot = await ctx.store.getMaterial(id);
   if (!lot) return `material lot ${id} is not registered`;
   const label = `lot ${lot.lotNumber} (${lot.name})`;
   if (lot.type !== f.materialType) return `${label} is ${lot.type}, but ${f.label.en} needs ${f.materialType}`;
@@ -23,8 +23,8 @@ export function lotProblem(ctx: AppContext, f: Field, id: string, now: Date): st
   return null;
 }
 
-export function equipmentProblem(ctx: AppContext, f: Field, id: string, now: Date): string | null {
-  const eq = ctx.store.getEquipment(id);
+export async function equipmentProblem(ctx: AppContext, f: Field, id: string, now: Date): Promise<string | null> {
+  const eq = await ctx.store.getEquipment(id);
   if (!eq) return `equipment ${id} is not registered`;
   const label = `equipment ${eq.assetId} (${eq.name})`;
   if (eq.type !== f.equipmentType) return `${label} is a ${eq.type}, but ${f.label.en} needs a ${f.equipmentType}`;

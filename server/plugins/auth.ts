@@ -44,7 +44,7 @@ export default fp<{ ctx: AppContext; secureCookies?: boolean }>(async (app, { ct
       via = 'cookie';
     }
     if (!token) throw unauthorized('an Authorization: Bearer token is required; log in at POST /api/v1/auth/login');
-    const user = sessionUser(ctx, token);
+    const user = await sessionUser(ctx, token);
     // A browser sends the cookie on its own, so a change needs proof that our page asked for it.
     if (via === 'cookie' && !isSafeMethod(request.method)) assertCsrf(app, request, reply);
     request.user = user;

@@ -70,22 +70,22 @@ export interface Refusal { status: number; code: string; detail: string; errors?
 
 export interface ProblemOptions {
   /** Called for every refused write by a logged-in user whose refusal is not audited yet (21 CFR 11.10(e)). */
-  onRefusal?: (request: FastifyRequest, refusal: Refusal) => void;
+  onRefusal?: (request: FastifyRequest, refusal: Refusal) => Promise<void>;
 }
 
 export default fp<ProblemOptions>(async (app, { onRefusal }) => {
   /** `shown`: the detail and errors as the reader's language words them (the audit keeps the English). */
-  const refuse = (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false, shown?: { detail: string; errors: FieldProblem[] }) => {
+  const refuse = async (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false, shown?: { detail: string; errors: FieldProblem[] }) => {
     if (!audited && onRefusal && request.user && request.method !== 'GET' && request.method !== 'HEAD') {
       try {
-        onRefusal(request, r);
+        await onRefusal(request, r);
       } catch (e) {
         request.log.error({ err: e }, 'could not audit a refused attempt');
       }
     }
     return sendProblem(reply, r.status, r.code, shown?.detail ?? r.detail, shown?.errors ?? r.errors);
   };
-  app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError & { validationContext?: string }, request, reply) => {
     // A refusal raised below the query builder (the PostgreSQL store refusing text it cannot store) comes wrapped.
     const cause = (err as { cause?: unknown }).cause;
     if (!(err instanceof AppError) && cause instanceof AppError) err = cause as unknown as typeof err;

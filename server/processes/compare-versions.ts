@@ -5,11 +5,11 @@ import { compareDefinitions } from '../../workflows/compare.js';
 import type { ProcessDefinition } from '../../workflows/definition.js';
 import { versionOrNotFound } from './master-records.js';
 
-export function compareVersions(ctx: AppContext, processId: string, from: number, to: number) {
-  const a = versionOrNotFound(ctx, processId, from);
-  const b = versionOrNotFound(ctx, processId, to);
+export async function compareVersions(ctx: AppContext, processId: string, from: number, to: number) {
+  const a = await versionOrNotFound(ctx, processId, from);
+  const b = await versionOrNotFound(ctx, processId, to);
   const changes = compareDefinitions(JSON.parse(a.definition) as ProcessDefinition, JSON.parse(b.definition) as ProcessDefinition);
-  const running = ctx.store.runningBatchesOf(processId);
+  const running = await ctx.store.runningBatchesOf(processId);
   const versions = [...new Set(running.map((r) => r.processVersion))].sort((x, y) => x - y);
   return {
     processId,

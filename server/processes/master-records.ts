@@ -22,53 +22,53 @@ export type StatusAtStart = 'draft' | 'in_review' | 'approved' | 'effective';
  * effective version (the older effective one is superseded), audited as the system's act; then the
  * registry offers each process's effective version to new batches.
  */
-export function syncMasterRecords(store: Store, clock: Clock, registry: ProcessRegistry) {
-  store.transaction(() => {
+export async function syncMasterRecords(store: Store, clock: Clock, registry: ProcessRegistry) {
+  await store.transaction(async () => {
     for (const { loaded, source } of registry.added) {
       const { id, version } = loaded.definition;
-      const existing = store.processVersion(id, version);
+      const existing = await store.processVersion(id, version);
       if (existing) {
         if (existing.hash !== loaded.hash) throw new Error(`process ${id} version ${version} differs from its master record (stored hash ${existing.hash.slice(0, 12)}…, loaded ${loaded.hash.slice(0, 12)}…); issue a new version instead`);
         continue;
       }
       const now = clock.now().toISOString();
-      const effective = store.processVersions(id).filter((v) => v.status === 'effective');
+      const effective = (await store.processVersions(id)).filter((v) => v.status === 'effective');
       const status: VersionStatus = effective.some((v) => v.version > version) ? 'superseded' : 'effective';
       const row: ProcessVersionRow = {
         id: randomUUID(), processId: id, version, hash: loaded.hash, definition: JSON.stringify(loaded.definition), status, source,
         createdAt: now, createdBy: null, updatedAt: now,
       };
-      store.insertProcessVersion(row);
-      writeAudit(store, clock, { userId: null, action: 'process.version-created', entityId: row.id, after: { processId: id, version, hash: loaded.hash, source, status } });
-      if (status === 'effective') for (const old of effective) supersede(store, clock, old, version);
+      await store.insertProcessVersion(row);
+      await writeAudit(store, clock, { userId: null, action: 'process.version-created', entityId: row.id, after: { processId: id, version, hash: loaded.hash, source, status } });
+      if (status === 'effective') for (const old of effective) await supersede(store, clock, old, version);
     }
   });
-  for (const v of store.processVersions().filter((x) => x.status === 'effective')) registry.setCurrent(loadVersion(registry, v));
+  for (const v of (await store.processVersions()).filter((x) => x.status === 'effective')) registry.setCurrent(loadVersion(registry, v));
 }
 
 /** The previous effective version gives way to a newer one (audited; the newer one's signature covers it). */
-export function supersede(store: Store, clock: Clock, old: ProcessVersionRow, by: number) {
-  store.setProcessVersionStatus(old.id, 'superseded', clock.now().toISOString());
-  writeAudit(store, clock, { userId: null, action: 'process.version-superseded', entityId: old.id, before: { status: old.status }, after: { status: 'superseded', by } });
+export async function supersede(store: Store, clock: Clock, old: ProcessVersionRow, by: number) {
+  await store.setProcessVersionStatus(old.id, 'superseded', clock.now().toISOString());
+  await writeAudit(store, clock, { userId: null, action: 'process.version-superseded', entityId: old.id, before: { status: old.status }, after: { status: 'superseded', by } });
 }
 
 export function loadVersion(registry: ProcessRegistry, v: ProcessVersionRow): LoadedProcess {
   return registry.remember(JSON.parse(v.definition) as ProcessDefinition, v.hash);
 }
 
-export function versionOrNotFound(ctx: AppContext, processId: string, version: number): ProcessVersionRow {
-  const v = ctx.store.processVersion(processId, version);
+export async function versionOrNotFound(ctx: AppContext, processId: string, version: number): Promise<ProcessVersionRow> {
+  const v = await ctx.store.processVersion(processId, version);
   if (!v) throw notFound('process version', `${processId} v${version}`);
   return v;
 }
 
 /** A version as GET /processes/{id}/versions shows it: its status, source and signed transitions. */
-export function versionView(ctx: AppContext, v: ProcessVersionRow) {
-  const author = v.createdBy ? ctx.store.findUserById(v.createdBy) : undefined;
+export async function versionView(ctx: AppContext, v: ProcessVersionRow) {
+  const author = v.createdBy ? await ctx.store.findUserById(v.createdBy) : undefined;
   return {
     id: v.id, processId: v.processId, version: v.version, hash: v.hash, status: v.status as VersionStatus, source: v.source as 'builtin' | 'site-folder' | 'api',
     createdAt: v.createdAt, ...(author && { createdBy: author.username }), updatedAt: v.updatedAt,
-    signatures: ctx.store.processVersionSignatures(v.id).map((s) => ({
+    signatures: (await ctx.store.processVersionSignatures(v.id)).map((s) => ({
       action: s.action, meaning: s.meaning as 'authored' | 'reviewed' | 'approved' | 'effective' | 'withdrawn', username: s.username, printedName: s.printedName, reason: s.reason, signedAt: s.signedAt,
     })),
   };

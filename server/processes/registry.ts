@@ -115,9 +115,9 @@ export function loadProcesses(dir?: string): ProcessRegistry {
  * A version is content: a file edited in place (same id and version, other content) would start new
  * batches on a master record that differs from the one earlier batches of that version used.
  */
-export function assertVersionsUnchanged(store: Store, registry: ProcessRegistry) {
+export async function assertVersionsUnchanged(store: Store, registry: ProcessRegistry) {
   for (const p of registry.list()) {
-    const used = store.definitionHashes(p.definition.id, p.definition.version).filter((h) => h !== p.hash);
+    const used = (await store.definitionHashes(p.definition.id, p.definition.version)).filter((h) => h !== p.hash);
     if (used.length) {
       throw new Error(`process ${p.definition.id} version ${p.definition.version} was edited after batches used it (stored hash ${used[0].slice(0, 12)}…, loaded ${p.hash.slice(0, 12)}…); issue a new version instead`);
     }

@@ -5,7 +5,7 @@
 // before, its action, meaning, signer and reason). Verification holds both tables to those rows, so a
 // version or a lifecycle signature edited in the database file is named by table, row and field.
 import type { AuditRow, ProcessVersionRow, ProcessVersionSignatureRow, Store } from '../store/store.js';
-import type { RowMismatch } from '../store/verify.js';
+import type { RowMismatch } from '../store/store.js';
 import type { TransitionSignature } from '../../schemas/audit-actions.js';
 import { definitionHash } from '../../workflows/check.js';
 import type { ProcessDefinition } from '../../workflows/definition.js';
@@ -15,20 +15,20 @@ const ACTIONS = ['process.version-created', 'process.version-edited', 'process.v
 interface Chained { seq: number; action: (typeof ACTIONS)[number]; reason: string | null; after: Record<string, unknown> }
 
 /** Every process version and transition signature that disagrees with the chained audit trail. */
-export function masterRecordMismatches(store: Store): RowMismatch[] {
+export async function masterRecordMismatches(store: Store): Promise<RowMismatch[]> {
   const byVersion = new Map<string, Chained[]>();
   for (const action of ACTIONS) {
-    for (const row of store.iterateAudit({ action })) {
+    for await (const row of store.iterateAudit({ action })) {
       const list = byVersion.get(row.entityId ?? '') ?? [];
       list.push(chained(row, action));
       byVersion.set(row.entityId ?? '', list);
     }
   }
   const mismatches: RowMismatch[] = [];
-  const versions = store.processVersions();
+  const versions = await store.processVersions();
   for (const v of versions) {
     const rows = (byVersion.get(v.id) ?? []).sort((a, b) => a.seq - b.seq);
-    mismatches.push(...versionMismatches(v, rows), ...signatureMismatches(v, store.processVersionSignatures(v.id), rows.filter((r) => r.action === 'process.version-transition')));
+    mismatches.push(...versionMismatches(v, rows), ...signatureMismatches(v, await store.processVersionSignatures(v.id), rows.filter((r) => r.action === 'process.version-transition')));
   }
   // A version the chain created that the table no longer holds.
   const held = new Set(versions.map((v) => v.id));

@@ -1,10 +1,10 @@
 // R1: whether a batch's own rows still match their hashes; the API view and the PDF say so.
 import type { AppContext } from '../context.js';
-import { MOVED_SIGNATURE } from '../store/verify.js';
+import { MOVED_SIGNATURE } from '../store/chain.js';
 import type { BatchRecord } from './record.js';
 import { rowMatchesChain } from './load.js';
 
-export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
+export async function integrityOf(ctx: AppContext, r: BatchRecord): Promise<boolean> {
   // A failure that cannot be pinned on rows (missing or rewritten stretches, a damaged checkpoint
   // log) makes every batch's record untrustworthy; a row-level one only the batches it touches. A
   // signature moved onto another entry touches two batches, one of which lost a signature and whose
@@ -12,7 +12,7 @@ export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
   const failed = ctx.recordCheck.report?.firstInvalid;
   if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
   // The mutable row must show the identity its chained creation entry holds (R1: an edit is detected).
-  const row = ctx.store.getBatch(r.row.id);
+  const row = await ctx.store.getBatch(r.row.id);
   if (row && !rowMatchesChain(row, r.entries)) return false;
   return ctx.store.batchIntact(r.row.id, { entries: r.entries, signatures: r.signatures });
 }
@@ -23,7 +23,7 @@ export function integrityOf(ctx: AppContext, r: BatchRecord): boolean {
  * own rows hashed again whenever that verification found a problem or has not run. A single batch
  * (GET /batches/{id}), its export and its PDF always hash its rows.
  */
-export function listedIntegrity(ctx: AppContext, batchId: string): boolean {
+export async function listedIntegrity(ctx: AppContext, batchId: string): Promise<boolean> {
   const report = ctx.recordCheck.report;
   const failed = report?.firstInvalid;
   if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;

@@ -1,7 +1,7 @@
 // Reads a batch from the store and replays it: the one way commands and views get a record.
 import type { AppContext } from '../context.js';
 import { notFound } from '../errors.js';
-import type { BatchRow, EntryRow } from '../store/store.js';
+import type { BatchRow, EntryRow, SignatureRow } from '../store/store.js';
 import type { ProcessDefinition } from '../../workflows/definition.js';
 import type { LoadedProcess } from '../processes/registry.js';
 import type { BatchRecord } from './record.js';
@@ -9,24 +9,24 @@ import { replayEntries } from './replay.js';
 import { parsePayload } from '../../schemas/entries.js';
 
 /** The definition a batch was started with (pinned by content hash), compiled once. */
-export function processOf(ctx: AppContext, row: BatchRow): LoadedProcess {
+export async function processOf(ctx: AppContext, row: BatchRow): Promise<LoadedProcess> {
   const known = ctx.processes.byContentHash(row.processHash);
   if (known) return known;
-  const stored = ctx.store.getDefinition(row.processHash);
+  const stored = await ctx.store.getDefinition(row.processHash);
   if (!stored) throw new Error(`definition ${row.processHash} of batch ${row.id} is missing from the store`);
   return ctx.processes.remember(JSON.parse(stored.definition) as ProcessDefinition, row.processHash);
 }
 
 /** Loads and replays a batch; 404 when it does not exist. */
-export function loadBatch(ctx: AppContext, id: string): BatchRecord {
-  const row = ctx.store.getBatch(id);
+export async function loadBatch(ctx: AppContext, id: string): Promise<BatchRecord> {
+  const row = await ctx.store.getBatch(id);
   if (!row) throw notFound('batch', id);
-  return replay(ctx, row, ctx.store.entriesOfBatch(id));
+  return replay(ctx, row, await ctx.store.entriesOfBatch(id));
 }
 
 /** Replays a batch's entries; its signatures are read unless the caller has them. */
-export function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[], signatures = ctx.store.signaturesOfBatch(row.id)): BatchRecord {
-  return replayEntries(processOf(ctx, row), chainedIdentity(row, entries), entries, signatures);
+export async function replay(ctx: AppContext, row: BatchRow, entries: EntryRow[], signatures?: SignatureRow[]): Promise<BatchRecord> {
+  return replayEntries(await processOf(ctx, row), chainedIdentity(row, entries), entries, signatures ?? await ctx.store.signaturesOfBatch(row.id));
 }
 
 /**

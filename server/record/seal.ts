@@ -31,7 +31,7 @@ export interface Seal { statement: SealStatement; keyId: string; signature: stri
  * is signed is the canonical JSON of the statement; Ed25519 is deterministic, so the same record gives
  * the same seal (and the same PDF bytes).
  */
-export function sealOf(ctx: AppContext, batchId: string, asOf: string, rows: Record<ChainTable, { seq: number; hash: string }[]>, checkpoints: Checkpoint[]): Seal | undefined {
+export async function sealOf(ctx: AppContext, batchId: string, asOf: string, rows: Record<ChainTable, { seq: number; hash: string }[]>, checkpoints: Checkpoint[]): Promise<Seal | undefined> {
   const integrity = ctx.integrity;
   const latest = checkpoints[checkpoints.length - 1];
   // The last signed checkpoint before the verification: every row at or below its heads is one the
@@ -41,7 +41,7 @@ export function sealOf(ctx: AppContext, batchId: string, asOf: string, rows: Rec
   if (CHAIN_TABLES.some((t) => rows[t].some((r) => r.seq > verifiedTo.heads[t].seq))) return undefined;
   // The whole record, as GET /audit/verify checks it: every chain against every signed checkpoint.
   // Sealing rows that were rewritten (hashes recomputed) in the database would vouch for a forgery.
-  if (!verifyRecord(ctx.store, integrity.log, signingKeys(integrity)).valid) return undefined;
+  if (!(await verifyRecord(ctx.store, integrity.log, signingKeys(integrity))).valid) return undefined;
   const statement: SealStatement = {
     purpose: SEAL_PURPOSE, batchId, asOf, checkpoint: { n: latest.n, hash: checkpointHash(latest) },
     rows: Object.fromEntries(CHAIN_TABLES.map((t) => [t, rows[t].map((r) => ({ seq: r.seq, hash: r.hash }))])) as SealStatement['rows'],

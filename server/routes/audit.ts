@@ -25,7 +25,7 @@ export const neutralised = (text: string) => (/^[=+\-@\t\r]/.test(text) ? `'${te
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
 type Person = { username?: string; printedName?: string };
-type People = (userId: string | null) => Person;
+type People = (userId: string | null) => Promise<Person>;
 
 /**
  * The person behind each row's user id, looked up once per user (ALCOA attributable: a reader and an
@@ -45,13 +45,13 @@ export function peopleOf(ctx: AppContext): People {
   };
 }
 
-export const auditItemView = (r: AuditRow, person: People = () => ({})) => ({
-  seq: r.seq, at: r.at, userId: r.userId, ...person(r.userId), action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
+export const auditItemView = async (r: AuditRow, person: People = async () => ({})) => ({
+  seq: r.seq, at: r.at, userId: r.userId, ...await person(r.userId), action: r.action, entity: r.entity, entityId: r.entityId, batchId: r.batchId,
   ...(r.before !== null && { before: parse(r.before) }), ...(r.after !== null && { after: parse(r.after) }),
   ...(r.reason !== null && { reason: r.reason }), hash: r.hash, prevHash: r.prevHash,
 });
 
-export const auditItems = (page: Page<AuditRow>, person?: People) => ({ items: page.items.map((r) => auditItemView(r, person)), ...(page.nextCursor && { nextCursor: page.nextCursor }) });
+export const auditItems = async (page: Page<AuditRow>, person?: People) => ({ items: await Promise.all(page.items.map((r) => auditItemView(r, person))), ...(page.nextCursor && { nextCursor: page.nextCursor }) });
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.get('/audit', { schema: { tags: ['audit'], operationId: 'listAudit', summary: 'The audit trail, filtered and paged', querystring: AuditQuery, response: { 200: json(AuditPage, 'A page of audit rows'), ...errors(400, 401, 403) } } }, async (req) => {
@@ -81,21 +81,21 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     // Streamed a page of rows at a time: constant memory whatever the size of the trail.
     const rows = ctx.store.iterateAudit(filters);
     const person = peopleOf(ctx);
-    const item = (r: AuditRow) => auditItemView(r, person) as Record<string, unknown>;
+    const item = async (r: AuditRow) => (await auditItemView(r, person)) as Record<string, unknown>;
     if (format === 'json') {
-      const body = Readable.from((function* () {
+      const body = Readable.from((async function* () {
         let first = true;
         yield '[';
-        for (const r of rows) { yield `${first ? '' : ','}\n${JSON.stringify(item(r))}`; first = false; }
+        for await (const r of rows) { yield `${first ? '' : ','}\n${JSON.stringify(await item(r))}`; first = false; }
         yield '\n]\n';
       })());
       return reply.type('application/json').header('content-disposition', 'attachment; filename="audit.json"').send(body as never); // a stream: piped, not serialized
     }
     const cols = ['seq', 'at', 'userId', 'username', 'printedName', 'action', 'entity', 'entityId', 'batchId', 'before', 'after', 'reason', 'prevHash', 'hash'] as const;
     const cell = (v: unknown) => { const t = neutralised(v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v)); return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
-    const body = Readable.from((function* () {
+    const body = Readable.from((async function* () {
       yield `${cols.join(',')}\r\n`;
-      for (const r of rows) { const i = item(r); yield `${cols.map((c) => cell(i[c])).join(',')}\r\n`; }
+      for await (const r of rows) { const i = await item(r); yield `${cols.map((c) => cell(i[c])).join(',')}\r\n`; }
     })());
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit.csv"').send(body as never); // a stream: piped, not serialized
   });

@@ -25,7 +25,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
 
   app.post('/auth/logout', { config: { allowPasswordChange: true }, schema: { tags: ['auth'], operationId: 'logout', summary: 'Log out (revokes the token, clears the session cookie)', response: { 204: noContent('Logged out'), ...errors(401, 403) } } }, async (req, reply) => {
-    logout(ctx, req.token!, currentUser(req));
+    await logout(ctx, req.token!, currentUser(req));
     // The browser drops its cookies; an API client that never had them gets the same reply as before.
     if (req.cookies[SESSION_COOKIE] !== undefined || req.cookies[CSRF_COOKIE] !== undefined) endCookieSession(req, reply);
     return reply.code(204).send();

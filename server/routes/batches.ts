@@ -33,19 +33,19 @@ export function langOf(req: FastifyRequest): Lang {
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   // The reply to a write is built from the record the command replayed, without hashing the batch's
   // rows again: its integrity is what the last verification found (record/integrity.ts).
-  const reply201 = (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
+  const reply201 = async (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
     entry: entryView(record, record.entries.find((e) => e.id === entryId)!),
-    batch: batchView(ctx, record, { lang: langOf(req), integrity: listedIntegrity(ctx, record.row.id) }),
+    batch: await batchView(ctx, record, { lang: langOf(req), integrity: await listedIntegrity(ctx, record.row.id) }),
   });
 
   app.post('/batches', { schema: { tags: ['batches'], operationId: 'createBatch', summary: 'Start a batch (operator, supervisor)', body: CreateBatchBody, response: { 201: json(BatchSchema, 'The batch started'), ...errors(400, 401, 403, 404, 409, 415) } } }, async (req, reply) =>
-    reply.code(201).send(batchView(ctx, createBatch(ctx, currentUser(req), req.body), { lang: langOf(req) })));
+    reply.code(201).send(await batchView(ctx, await createBatch(ctx, currentUser(req), req.body), { lang: langOf(req) })));
 
   app.get('/batches', { schema: { tags: ['batches'], operationId: 'listBatches', summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery, response: { 200: json(BatchPage, 'A page of batches'), ...errors(400, 401, 403) } } }, async (req) =>
     listBatchViews(ctx, req.query, langOf(req)));
 
   app.get('/batches/:id', { schema: { tags: ['batches'], operationId: 'getBatch', summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery, response: { 200: json(BatchSchema, 'The batch'), ...errors(400, 401, 403, 404) } } }, async (req) =>
-    batchView(ctx, loadBatch(ctx, req.params.id), { lang: langOf(req) }));
+    batchView(ctx, await loadBatch(ctx, req.params.id), { lang: langOf(req) }));
 
   app.post('/batches/:id/steps/:stepId', {
     schema: {
@@ -54,7 +54,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     },
   }, async (req, reply) => {
     const { entryId, record } = await recordStep(ctx, currentUser(req), req.params.id, req.params.stepId, req.body);
-    return reply.code(201).send(reply201(req, record, entryId));
+    return reply.code(201).send(await reply201(req, record, entryId));
   });
 
   app.post('/batches/:id/entries/:entryId/verify', {
@@ -64,7 +64,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     },
   }, async (req, reply) => {
     const { entryId, record } = await verifyEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
-    return reply.code(201).send(reply201(req, record, entryId));
+    return reply.code(201).send(await reply201(req, record, entryId));
   });
 
   app.post('/batches/:id/entries/:entryId/corrections', {
@@ -74,7 +74,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     },
   }, async (req, reply) => {
     const { entryId, record } = await correctEntry(ctx, currentUser(req), req.params.id, req.params.entryId, req.body);
-    return reply.code(201).send(reply201(req, record, entryId));
+    return reply.code(201).send(await reply201(req, record, entryId));
   });
 
   app.post('/batches/:id/terminate', {
@@ -84,11 +84,11 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     },
   }, async (req, reply) => {
     const { record } = await terminateBatch(ctx, currentUser(req), req.params.id, req.body);
-    return reply.code(201).send(reply201(req, record, record.entries[record.entries.length - 1].id));
+    return reply.code(201).send(await reply201(req, record, record.entries[record.entries.length - 1].id));
   });
 
   app.get('/batches/:id/deviations', { schema: { tags: ['batches'], operationId: 'listBatchDeviations', summary: "A batch's deviations", params: IdParams, querystring: PageQuery, response: { 200: json(DeviationPage, "A page of the batch's deviations"), ...errors(400, 401, 403, 404) } } }, async (req) => {
-    const record = loadBatch(ctx, req.params.id);
+    const record = await loadBatch(ctx, req.params.id);
     const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
     const items = record.deviations.slice(start, start + req.query.limit).map((d) => deviationView(d, record));
     const next = start + req.query.limit < record.deviations.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
@@ -96,9 +96,9 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
 
   app.get('/batches/:id/audit', { schema: { tags: ['batches', 'audit'], operationId: 'listBatchAudit', summary: "A batch's audit trail", params: IdParams, querystring: PageQuery, response: { 200: json(AuditPage, "A page of the batch's audit trail"), ...errors(400, 401, 403, 404) } } }, async (req) => {
-    loadBatch(ctx, req.params.id);
+    await loadBatch(ctx, req.params.id);
     assertMay(currentUser(req), 'audit.read');
-    return auditItems(ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor), peopleOf(ctx));
+    return auditItems(await ctx.store.listAudit({ batchId: req.params.id }, req.query.limit, req.query.cursor), peopleOf(ctx));
   });
 
 };

@@ -20,21 +20,21 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
       tags: ['processes'], operationId: 'createProcessVersion', summary: 'Draft a new version of a process from its definition JSON (supervisor, qa); problems per JSON path', body: ProcessDefinitionBody,
       response: { 201: json(ProcessVersionSchema, 'The draft version'), ...errors(400, 401, 403, 409, 415) },
     },
-  }, async (req, reply) => reply.code(201).send(createProcessVersion(ctx, currentUser(req), req.body)));
+  }, async (req, reply) => reply.code(201).send(await createProcessVersion(ctx, currentUser(req), req.body)));
 
   app.get('/processes/:id/versions', {
     schema: { tags: ['processes'], operationId: 'listProcessVersions', summary: 'Every version of a process with its lifecycle status and signatures', params: IdParams, response: { 200: json(ProcessVersionList, 'The versions, oldest first'), ...errors(400, 401, 404) } },
   }, async (req) => {
-    const versions = ctx.store.processVersions(req.params.id);
+    const versions = await ctx.store.processVersions(req.params.id);
     if (versions.length === 0) throw notFound('process', req.params.id);
-    return { items: versions.map((v) => versionView(ctx, v)) };
+    return { items: await Promise.all(versions.map((v) => versionView(ctx, v))) };
   });
 
   app.get('/processes/:id/versions/:version', {
     schema: { tags: ['processes'], operationId: 'getProcessVersion', summary: 'One version: status, signatures and its definition', params: ProcessVersionParams, response: { 200: json(ProcessVersionDetail, 'The version (`ETag` is its content hash: send it as `If-Match` to change a draft)'), ...errors(400, 401, 404) } },
   }, async (req, reply) => {
-    const v = versionOrNotFound(ctx, req.params.id, req.params.version);
-    return reply.header('etag', `"${v.hash}"`).send({ ...versionView(ctx, v), definition: JSON.parse(v.definition) as Record<string, unknown> });
+    const v = await versionOrNotFound(ctx, req.params.id, req.params.version);
+    return reply.header('etag', `"${v.hash}"`).send({ ...await versionView(ctx, v), definition: JSON.parse(v.definition) as Record<string, unknown> });
   });
 
   app.put('/processes/:id/versions/:version', {
@@ -45,7 +45,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
       response: { 200: json(ProcessVersionSchema, 'The draft after the change (`ETag` is its new content hash)'), ...errors(400, 401, 403, 404, 409, 412, 415, 428) },
     },
   }, async (req, reply) => {
-    const v = editProcessVersion(ctx, currentUser(req), req.params.id, req.params.version, req.headers['if-match'], req.body);
+    const v = await editProcessVersion(ctx, currentUser(req), req.params.id, req.params.version, req.headers['if-match'], req.body);
     return reply.header('etag', `"${v.hash}"`).send(v);
   });
 

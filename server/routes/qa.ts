@@ -32,13 +32,13 @@ import { exportBatchRecord } from '../commands/export-batch-record.js';
 import { z } from 'zod';
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
-  const withDeviation = (req: FastifyRequest, record: BatchRecord, deviationId: string) => ({
+  const withDeviation = async (req: FastifyRequest, record: BatchRecord, deviationId: string) => ({
     deviation: { ...deviationView(record.deviations.find((d) => d.id === deviationId)!, record), batchNumber: record.row.batchNumber },
-    batch: batchView(ctx, record, { lang: langOf(req), entries: false }),
+    batch: await batchView(ctx, record, { lang: langOf(req), entries: false }),
   });
-  const withEntry = (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
+  const withEntry = async (req: FastifyRequest, record: BatchRecord, entryId: string) => ({
     entry: entryView(record, record.entries.find((e) => e.id === entryId)!),
-    batch: batchView(ctx, record, { lang: langOf(req) }),
+    batch: await batchView(ctx, record, { lang: langOf(req) }),
   });
 
   // ─── deviations ─────────────────────────────────────────────────────────────────────────────
@@ -46,14 +46,14 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     schema: { tags: ['deviations'], operationId: 'openDeviation', summary: 'Open a deviation by hand (operator, supervisor, qc, qa)', params: IdParams, body: OpenDeviationBody, response: { 201: json(DeviationReply, 'The deviation opened and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422) } },
   }, async (req, reply) => {
     const { deviationId, record } = await openDeviation(ctx, currentUser(req), req.params.id, req.body);
-    return reply.code(201).send(withDeviation(req, record, deviationId));
+    return reply.code(201).send(await withDeviation(req, record, deviationId));
   });
 
   app.get('/deviations', { schema: { tags: ['deviations'], operationId: 'listDeviations', summary: "Every batch's deviations, oldest first, filtered and paged", querystring: DeviationListQuery, response: { 200: json(DeviationDetailPage, 'A page of deviations'), ...errors(400, 401, 403) } } }, async (req) =>
-    listDeviations(ctx, req.query));
+    await listDeviations(ctx, req.query));
 
   app.get('/deviations/:id', { schema: { tags: ['deviations'], operationId: 'getDeviation', summary: 'A deviation with its investigation, reclassifications and closure', params: IdParams, response: { 200: json(DeviationDetailSchema, 'The deviation'), ...errors(400, 401, 403, 404) } } }, async (req) => {
-    const { record, deviation } = loadDeviation(ctx, req.params.id);
+    const { record, deviation } = await loadDeviation(ctx, req.params.id);
     return { ...deviationView(deviation, record), batchNumber: record.row.batchNumber };
   });
 
@@ -61,14 +61,14 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     schema: { tags: ['deviations'], operationId: 'investigateDeviation', summary: 'Record the investigation of a deviation (qa), signed "investigated"', params: IdParams, body: InvestigationBody, response: { 201: json(DeviationReply, 'The deviation investigated and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { deviationId, record } = await investigateDeviation(ctx, currentUser(req), req.params.id, req.body);
-    return reply.code(201).send(withDeviation(req, record, deviationId));
+    return reply.code(201).send(await withDeviation(req, record, deviationId));
   });
 
   app.post('/deviations/:id/reclassification', {
     schema: { tags: ['deviations'], operationId: 'reclassifyDeviation', summary: 'Change the severity of a deviation with a reason (qa), signed "approved"', params: IdParams, body: ReclassifyBody, response: { 201: json(DeviationReply, 'The deviation reclassified and its batch'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { deviationId, record } = await reclassifyDeviation(ctx, currentUser(req), req.params.id, req.body);
-    return reply.code(201).send(withDeviation(req, record, deviationId));
+    return reply.code(201).send(await withDeviation(req, record, deviationId));
   });
 
   app.post('/deviations/:id/close', {
@@ -82,7 +82,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/review', {
     schema: { tags: ['qa'], operationId: 'getReview', summary: 'Review by exception: what QA must look at, the reviews and the disposition (the evidence packet)', params: IdParams, querystring: LangQuery, response: { 200: json(ReviewViewSchema, 'What QA must look at'), ...errors(400, 401, 403, 404) } },
   }, async (req) => {
-    const record = loadBatch(ctx, req.params.id);
+    const record = await loadBatch(ctx, req.params.id);
     assertMay(currentUser(req), 'batch.review.read');
     return reviewView(ctx, record, langOf(req));
   });
@@ -105,25 +105,25 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     schema: { tags: ['qa'], operationId: 'signReview', summary: 'Sign the review of the record and its audit trail (qa), signed "reviewed"', params: IdParams, body: ReviewBody, response: { 201: json(ReviewReply, 'The review entry, the batch after it and the exceptions covered'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { entryId, covered, record } = await signReview(ctx, currentUser(req), req.params.id, req.body);
-    return reply.code(201).send({ ...withEntry(req, record, entryId), covered });
+    return reply.code(201).send({ ...await withEntry(req, record, entryId), covered });
   });
 
   app.post('/batches/:id/disposition', {
     schema: { tags: ['qa'], operationId: 'disposeBatch', summary: 'Release, reject or release exceptionally (qa), signed "released" or "rejected"', params: IdParams, body: DispositionBody, response: { 201: json(EntryReply, 'The disposition entry and the batch after it'), ...errors(400, 401, 403, 404, 409, 415, 422, 423, 429) } },
   }, async (req, reply) => {
     const { entryId, record } = await disposeBatch(ctx, currentUser(req), req.params.id, req.body);
-    return reply.code(201).send(withEntry(req, record, entryId));
+    return reply.code(201).send(await withEntry(req, record, entryId));
   });
 
   // ─── what follows from the record ──────────────────────────────────────────────────────────
   app.get('/batches/:id/coa', { schema: { tags: ['qa'], operationId: 'getCertificateOfAnalysis', summary: 'Certificate of analysis: every release test, its specification and result, and the disposition', params: IdParams, querystring: LangQuery, response: { 200: json(CoaSchema, 'The certificate of analysis'), ...errors(400, 401, 403, 404) } } }, async (req) =>
-    coaView(ctx, loadBatch(ctx, req.params.id), langOf(req)));
+    coaView(ctx, await loadBatch(ctx, req.params.id), langOf(req)));
 
   app.get('/batches/:id/containers', { schema: { tags: ['qa'], operationId: 'listContainers', summary: 'The final containers of a batch: identifier, volume, dose, label scan, status', params: IdParams, querystring: LangQuery, response: { 200: json(ContainersSchema, 'The containers'), ...errors(400, 401, 403, 404) } } }, async (req) =>
-    containersView(loadBatch(ctx, req.params.id), langOf(req)));
+    containersView(await loadBatch(ctx, req.params.id), langOf(req)));
 
   app.get('/me/pending', { schema: { tags: ['qa'], operationId: 'listMyPending', summary: 'What the caller can do now, across every batch', querystring: PageQuery.extend(LangQuery.shape), response: { 200: json(PendingPage, 'A page of pending work'), ...errors(400, 401, 403) } } }, async (req) => {
-    const all = pendingFor(ctx, currentUser(req), langOf(req));
+    const all = await pendingFor(ctx, currentUser(req), langOf(req));
     const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
     const items = all.slice(start, start + req.query.limit);
     const next = start + req.query.limit < all.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;

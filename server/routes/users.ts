@@ -15,7 +15,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
   app.get('/users', { schema: { tags: ['users'], operationId: 'listUsers', summary: 'List users (admin, qa, inspector)', querystring: PageQuery, response: { 200: json(UserPage, 'A page of users'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'users.read');
-    const page = ctx.store.listUsers(req.query.limit, req.query.cursor);
+    const page = await ctx.store.listUsers(req.query.limit, req.query.cursor);
     return { items: page.items.map(userView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
   });
   app.patch('/users/:id', { schema: { tags: ['users'], operationId: 'updateUser', summary: 'Change roles or deactivate a user (admin), with a reason', params: IdParams, body: PatchUserBody, response: { 200: json(UserSchema, 'The user after the change'), ...errors(400, 401, 403, 404, 415) } } }, async (req) => {

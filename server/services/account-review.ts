@@ -12,12 +12,12 @@ const PRIVILEGE_ACTIONS = ['user.created', 'user.updated', 'password.reset', 'ac
  * Lockouts, newest first. A lockout is open while the account is still locked by it: no unlock
  * followed it. An alert closed by an unlock stays closed when the account is locked again.
  */
-export function lockoutAlerts(ctx: AppContext) {
+export async function lockoutAlerts(ctx: AppContext) {
   const lastUnlock = new Map<string, number>();
-  for (const row of ctx.store.iterateAudit({ action: 'account.unlocked' })) if (row.entityId) lastUnlock.set(row.entityId, row.seq);
+  for await (const row of ctx.store.iterateAudit({ action: 'account.unlocked' })) if (row.entityId) lastUnlock.set(row.entityId, row.seq);
   const items = [];
-  for (const row of ctx.store.iterateAudit({ action: 'account.locked' })) {
-    const user = row.entityId ? ctx.store.findUserById(row.entityId) : undefined;
+  for await (const row of ctx.store.iterateAudit({ action: 'account.locked' })) {
+    const user = row.entityId ? await ctx.store.findUserById(row.entityId) : undefined;
     const open = !!user?.locked && row.seq > (lastUnlock.get(user.id) ?? 0);
     items.push({
       id: String(row.seq), kind: 'account-locked' as const, at: row.at, userId: row.entityId, username: user?.username,
@@ -27,15 +27,19 @@ export function lockoutAlerts(ctx: AppContext) {
   return items.reverse();
 }
 
-export function periodicReview(ctx: AppContext, from: string, to: string) {
-  const rows = (action: string) => [...ctx.store.iterateAudit({ from, to, action })];
+export async function periodicReview(ctx: AppContext, from: string, to: string) {
+  const rows = async (action: string) => {
+    const found: AuditRow[] = [];
+    for await (const r of ctx.store.iterateAudit({ from, to, action })) found.push(r);
+    return found;
+  };
   const view = (r: AuditRow) => ({ seq: r.seq, at: r.at, by: r.userId, action: r.action, userId: r.entityId, before: parse(r.before), after: parse(r.after), reason: r.reason });
   const failed = new Map<string, number>();
-  for (const r of rows('login.failed')) if (r.entityId) failed.set(r.entityId, (failed.get(r.entityId) ?? 0) + 1);
+  for (const r of await rows('login.failed')) if (r.entityId) failed.set(r.entityId, (failed.get(r.entityId) ?? 0) + 1);
   const users = [];
   let cursor: string | undefined;
   do {
-    const page = ctx.store.listUsers(500, cursor);
+    const page = await ctx.store.listUsers(500, cursor);
     for (const u of page.items) {
       users.push({ ...userView(u), createdAt: u.createdAt, passwordChangedAt: u.passwordChangedAt, failedLoginsInPeriod: failed.get(u.id) ?? 0 });
     }
@@ -45,8 +49,8 @@ export function periodicReview(ctx: AppContext, from: string, to: string) {
     period: { from, to },
     generatedAt: ctx.clock.now().toISOString(),
     users,
-    privilegeChanges: PRIVILEGE_ACTIONS.flatMap(rows).sort((a, b) => a.seq - b.seq).map(view),
-    lockouts: rows('account.locked').map(view),
-    unlocks: rows('account.unlocked').map(view),
+    privilegeChanges: (await Promise.all(PRIVILEGE_ACTIONS.map(rows))).flat().sort((a, b) => a.seq - b.seq).map(view),
+    lockouts: (await rows('account.locked')).map(view),
+    unlocks: (await rows('account.unlocked')).map(view),
   };
 }

@@ -26,7 +26,7 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
   const problem = passwordProblem(body.password, body.username);
   if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
   // 21 CFR 11.100: a username is never reused, deactivated accounts included.
-  if (ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken (usernames are never reused)`);
+  if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken (usernames are never reused)`);
   const passwordHash = await hashPassword(body.password);
   const now = ctx.clock.wall().toISOString();
   const row = {
@@ -34,15 +34,15 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
     roles: [...new Set(body.roles)], passwordHash, active: true, mustChangePassword: temporary, failedAttempts: 0,
     locked: false, passwordChangedAt: now, createdAt: now, lastLoginAt: null,
   };
-  return ctx.store.transaction(() => {
-    if (ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken`);
-    ctx.store.insertUser(row);
-    ctx.store.addPasswordHistory(row.id, passwordHash, now);
-    writeAudit(ctx.store, ctx.clock, {
+  return ctx.store.transaction(async () => {
+    if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken`);
+    await ctx.store.insertUser(row);
+    await ctx.store.addPasswordHistory(row.id, passwordHash, now);
+    await writeAudit(ctx.store, ctx.clock, {
       userId: actor?.id ?? null, action: 'user.created', entity: 'user', entityId: row.id,
       after: { username: row.username, fullName: row.fullName, roles: row.roles, mustChangePassword: temporary },
     });
-    return userView(ctx.store.findUserById(row.id)!);
+    return userView((await ctx.store.findUserById(row.id))!);
   });
 }
 
@@ -51,15 +51,15 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
  * Runs inside the transaction that re-read the row, so exactly one failure is the fifth: one
  * `account.locked` row, and the account's sessions end with the lock.
  */
-function recordFailure(ctx: AppContext, user: UserRow | undefined, username: string, action: 'login.failed' | 'signature.failed', batchId?: string) {
-  writeAudit(ctx.store, ctx.clock, { userId: user?.id ?? null, action, entity: 'user', entityId: user?.id ?? null, batchId, after: { username } });
+async function recordFailure(ctx: AppContext, user: UserRow | undefined, username: string, action: 'login.failed' | 'signature.failed', batchId?: string) {
+  await writeAudit(ctx.store, ctx.clock, { userId: user?.id ?? null, action, entity: 'user', entityId: user?.id ?? null, batchId, after: { username } });
   if (!user) return;
   const failedAttempts = user.failedAttempts + 1;
   const lockNow = failedAttempts >= LOCKOUT_AFTER;
-  ctx.store.updateUser(user.id, { failedAttempts, ...(lockNow && { locked: true }) });
+  await ctx.store.updateUser(user.id, { failedAttempts, ...(lockNow && { locked: true }) });
   if (lockNow) {
-    ctx.store.revokeSessionsOf(user.id, ctx.clock.wall().toISOString());
-    writeAudit(ctx.store, ctx.clock, {
+    await ctx.store.revokeSessionsOf(user.id, ctx.clock.wall().toISOString());
+    await writeAudit(ctx.store, ctx.clock, {
       userId: user.id, action: 'account.locked', entity: 'user', entityId: user.id,
       before: { locked: false }, after: { locked: true }, reason: `${LOCKOUT_AFTER} consecutive failed logins or signatures`,
     });
@@ -77,33 +77,33 @@ const lockedProblem = (user: UserRow) => locked(`the account ${user.username} is
  */
 async function authenticate<T = void>(
   ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed', batchId?: string,
-  onSuccess?: (user: UserRow) => T,
+  onSuccess?: (user: UserRow) => Promise<T>,
 ): Promise<{ user: UserRow; result: T }> {
   return ctx.credentialQueue.run(username.toLowerCase(), async () => {
     const what = action === 'login.failed' ? 'login' : 'signature';
-    const seen = ctx.store.findUserByUsername(username);
-    const refuseLocked = (user: UserRow) => {
-      writeAudit(ctx.store, ctx.clock, { userId: user.id, action, entity: 'user', entityId: user.id, batchId, reason: 'account locked' });
+    const seen = await ctx.store.findUserByUsername(username);
+    const refuseLocked = async (user: UserRow) => {
+      await writeAudit(ctx.store, ctx.clock, { userId: user.id, action, entity: 'user', entityId: user.id, batchId, reason: 'account locked' });
     };
     if (seen?.locked) {
-      ctx.store.transaction(() => refuseLocked(seen));
+      await ctx.store.transaction(() => refuseLocked(seen));
       throw alreadyAudited(lockedProblem(seen));
     }
     // An unknown username costs one argon2 verification too: no timing difference tells it apart.
     const ok = seen ? await checkPassword(seen.passwordHash, password) : (await checkPassword(await dummyHash(), password), false);
-    const outcome = ctx.store.transaction((): { user: UserRow; result: T } | 'locked' | 'failed' => {
-      const user = seen && ctx.store.findUserById(seen.id);
+    const outcome = await ctx.store.transaction(async (): Promise<{ user: UserRow; result: T } | 'locked' | 'failed'> => {
+      const user = seen && await ctx.store.findUserById(seen.id);
       if (user?.locked) {
-        refuseLocked(user);
+        await refuseLocked(user);
         return 'locked';
       }
       if (!user || !ok || !user.active || user.passwordHash !== seen!.passwordHash) {
-        recordFailure(ctx, user?.active ? user : undefined, username, action, batchId);
+        await recordFailure(ctx, user?.active ? user : undefined, username, action, batchId);
         return 'failed';
       }
-      if (user.failedAttempts > 0) ctx.store.updateUser(user.id, { failedAttempts: 0 });
-      const fresh = ctx.store.findUserById(user.id)!;
-      return { user: fresh, result: onSuccess ? onSuccess(fresh) : (undefined as T) };
+      if (user.failedAttempts > 0) await ctx.store.updateUser(user.id, { failedAttempts: 0 });
+      const fresh = (await ctx.store.findUserById(user.id))!;
+      return { user: fresh, result: onSuccess ? await onSuccess(fresh) : (undefined as T) };
     });
     if (outcome === 'locked') throw alreadyAudited(lockedProblem(seen!));
     if (outcome === 'failed') {
@@ -116,13 +116,13 @@ async function authenticate<T = void>(
 
 export async function login(ctx: AppContext, username: string, password: string) {
   const token = randomBytes(32).toString('base64url');
-  const { user } = await authenticate(ctx, username, password, 'login.failed', undefined, (user) => {
+  const { user } = await authenticate(ctx, username, password, 'login.failed', undefined, async (user) => {
     const now = ctx.clock.wall().toISOString();
-    ctx.store.insertSession({ tokenHash: tokenHash(token), userId: user.id, createdAt: now, lastSeenAt: now, revokedAt: null });
-    ctx.store.updateUser(user.id, { lastLoginAt: now });
-    writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
+    await ctx.store.insertSession({ tokenHash: tokenHash(token), userId: user.id, createdAt: now, lastSeenAt: now, revokedAt: null });
+    await ctx.store.updateUser(user.id, { lastLoginAt: now });
+    await writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
   });
-  const fresh = withEffectivePasswordState(ctx, ctx.store.findUserById(user.id)!);
+  const fresh = withEffectivePasswordState(ctx, (await ctx.store.findUserById(user.id))!);
   return { token, user: userView(fresh), mustChangePassword: fresh.mustChangePassword };
 }
 
@@ -131,11 +131,11 @@ export async function login(ctx: AppContext, username: string, password: string)
  * users (R5), 423 while the account is locked (its sessions were revoked with the lock; the holder of
  * one is told why).
  */
-export function sessionUser(ctx: AppContext, token: string): UserRow {
+export async function sessionUser(ctx: AppContext, token: string): Promise<UserRow> {
   const hash = tokenHash(token);
-  const session = ctx.store.findSession(hash);
+  const session = await ctx.store.findSession(hash);
   if (!session) throw unauthorized('the session is not valid; log in again');
-  const user = ctx.store.findUserById(session.userId);
+  const user = await ctx.store.findUserById(session.userId);
   if (user?.locked && user.active) throw lockedProblem(user);
   if (session.revokedAt) throw unauthorized('the session is not valid; log in again');
   const now = ctx.clock.wall();
@@ -143,9 +143,9 @@ export function sessionUser(ctx: AppContext, token: string): UserRow {
   // An absolute lifetime as well as the idle one: a stolen token is not good forever by being used.
   const tooOld = now.getTime() - Date.parse(session.createdAt) > ctx.config.sessionMaxHours * 3_600_000;
   if (idle || tooOld) {
-    ctx.store.transaction(() => {
-      ctx.store.revokeSession(hash, now.toISOString());
-      writeAudit(ctx.store, ctx.clock, { userId: session.userId, action: 'session.expired', entity: 'session', entityId: session.userId, ...(tooOld && !idle && { reason: 'absolute session lifetime' }) });
+    await ctx.store.transaction(async () => {
+      await ctx.store.revokeSession(hash, now.toISOString());
+      await writeAudit(ctx.store, ctx.clock, { userId: session.userId, action: 'session.expired', entity: 'session', entityId: session.userId, ...(tooOld && !idle && { reason: 'absolute session lifetime' }) });
     });
     throw unauthorized(idle
       ? `the session ended after ${ctx.config.idleTimeoutMinutes} minutes without activity; log in again`
@@ -153,7 +153,7 @@ export function sessionUser(ctx: AppContext, token: string): UserRow {
   }
   if (!user || !user.active) throw unauthorized('the account is deactivated');
   // The idle clock needs minute precision, not a write (and its fsync) on every request.
-  if (now.getTime() - Date.parse(session.lastSeenAt) >= TOUCH_EVERY_MS) ctx.store.touchSession(hash, now.toISOString());
+  if (now.getTime() - Date.parse(session.lastSeenAt) >= TOUCH_EVERY_MS) await ctx.store.touchSession(hash, now.toISOString());
   return withEffectivePasswordState(ctx, user);
 }
 
@@ -172,16 +172,16 @@ export const PASSWORD_HISTORY = 5;
 
 /** A new password must differ from the last five (21 CFR 11.300(b)); returns the problem or null. */
 async function reusedPassword(ctx: AppContext, userId: string, password: string): Promise<string | null> {
-  for (const old of ctx.store.recentPasswordHashes(userId, PASSWORD_HISTORY)) {
+  for (const old of await ctx.store.recentPasswordHashes(userId, PASSWORD_HISTORY)) {
     if (await checkPassword(old, password)) return `the password must differ from the last ${PASSWORD_HISTORY} passwords`;
   }
   return null;
 }
 
-export function logout(ctx: AppContext, token: string, user: UserRow) {
-  ctx.store.transaction(() => {
-    ctx.store.revokeSession(tokenHash(token), ctx.clock.wall().toISOString());
-    writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'logout', entity: 'session', entityId: user.id });
+export async function logout(ctx: AppContext, token: string, user: UserRow) {
+  await ctx.store.transaction(async () => {
+    await ctx.store.revokeSession(tokenHash(token), ctx.clock.wall().toISOString());
+    await writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'logout', entity: 'session', entityId: user.id });
   });
 }
 
@@ -195,35 +195,35 @@ export async function changePassword(ctx: AppContext, user: UserRow, currentPass
   if (problem) throw badRequest('The new password does not meet the password policy', [{ field: 'newPassword', message: problem }]);
   const passwordHash = await hashPassword(newPassword);
   const now = ctx.clock.wall().toISOString();
-  ctx.store.transaction(() => {
-    ctx.store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: now });
-    ctx.store.addPasswordHistory(user.id, passwordHash, now);
-    ctx.store.revokeSessionsOf(user.id, now, currentToken && tokenHash(currentToken));
-    writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'password.changed', entity: 'user', entityId: user.id });
+  await ctx.store.transaction(async () => {
+    await ctx.store.updateUser(user.id, { passwordHash, mustChangePassword: false, passwordChangedAt: now });
+    await ctx.store.addPasswordHistory(user.id, passwordHash, now);
+    await ctx.store.revokeSessionsOf(user.id, now, currentToken && tokenHash(currentToken));
+    await writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'password.changed', entity: 'user', entityId: user.id });
   });
 }
 
 /** An administrator sets a temporary password: the user must change it at next login (11.300). */
 export async function resetPassword(ctx: AppContext, actor: UserRow, id: string, password: string, reason: string) {
-  const user = ctx.store.findUserById(id);
+  const user = await ctx.store.findUserById(id);
   if (!user) throw notFound('user', id);
   assertMay(actor, 'users.manage', 'resetting a password');
   const problem = passwordProblem(password, user.username) ?? (await reusedPassword(ctx, user.id, password));
   if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
   const passwordHash = await hashPassword(password);
   const now = ctx.clock.wall().toISOString();
-  return ctx.store.transaction(() => {
-    ctx.store.updateUser(id, { passwordHash, mustChangePassword: true, passwordChangedAt: now, failedAttempts: 0 });
-    ctx.store.addPasswordHistory(id, passwordHash, now);
-    ctx.store.revokeSessionsOf(id, now);
-    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'password.reset', entity: 'user', entityId: id, after: { mustChangePassword: true }, reason });
-    return userView(ctx.store.findUserById(id)!);
+  return ctx.store.transaction(async () => {
+    await ctx.store.updateUser(id, { passwordHash, mustChangePassword: true, passwordChangedAt: now, failedAttempts: 0 });
+    await ctx.store.addPasswordHistory(id, passwordHash, now);
+    await ctx.store.revokeSessionsOf(id, now);
+    await writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'password.reset', entity: 'user', entityId: id, after: { mustChangePassword: true }, reason });
+    return userView((await ctx.store.findUserById(id))!);
   });
 }
 
-export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: { active?: boolean; roles?: Role[]; reason: string }) {
-  return ctx.store.transaction(() => {
-    const user = ctx.store.findUserById(id);
+export async function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: { active?: boolean; roles?: Role[]; reason: string }) {
+  return ctx.store.transaction(async () => {
+    const user = await ctx.store.findUserById(id);
     if (!user) throw notFound('user', id);
     assertMay(actor, 'users.manage', 'changing users');
     const before: Record<string, unknown> = {};
@@ -235,11 +235,11 @@ export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: {
     // 21 CFR 11.10(g): authority is granted by someone else, never taken by oneself.
     if (user.id === actor.id && after.roles) throw forbidden('self-role-change', 'nobody may change their own roles; another administrator must');
     if (user.id === actor.id && after.active === false) throw forbidden('self-deactivation', 'an administrator cannot deactivate their own account');
-    assertNotLastAdmin(ctx, user, after as { active?: boolean; roles?: string[] });
-    ctx.store.updateUser(id, after);
-    if (after.active === false) ctx.store.revokeSessionsOf(id, ctx.clock.wall().toISOString());
-    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'user.updated', entity: 'user', entityId: id, before, after, reason: patch.reason });
-    return userView(ctx.store.findUserById(id)!);
+    await assertNotLastAdmin(ctx, user, after as { active?: boolean; roles?: string[] });
+    await ctx.store.updateUser(id, after);
+    if (after.active === false) await ctx.store.revokeSessionsOf(id, ctx.clock.wall().toISOString());
+    await writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'user.updated', entity: 'user', entityId: id, before, after, reason: patch.reason });
+    return userView((await ctx.store.findUserById(id))!);
   });
 }
 
@@ -248,25 +248,25 @@ export function updateUser(ctx: AppContext, actor: UserRow, id: string, patch: {
  * unlock or reset accounts except from the server's console (docs/security.md). A locked admin still
  * counts: the lock is lifted, by another admin or `cellbatch unlock`.
  */
-function assertNotLastAdmin(ctx: AppContext, user: UserRow, after: { active?: boolean; roles?: string[] }) {
+async function assertNotLastAdmin(ctx: AppContext, user: UserRow, after: { active?: boolean; roles?: string[] }) {
   const wasAdmin = user.active && user.roles.includes('admin');
   const staysAdmin = (after.active ?? user.active) && (after.roles ?? user.roles).includes('admin');
   if (!wasAdmin || staysAdmin) return;
-  const others = ctx.store.activeAdminIds().filter((id) => id !== user.id);
+  const others = (await ctx.store.activeAdminIds()).filter((id) => id !== user.id);
   if (others.length === 0) {
     throw conflict('last-admin', `${user.username} is the last active administrator: make another user admin first`);
   }
 }
 
-export function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: string) {
-  return ctx.store.transaction(() => {
-    const user = ctx.store.findUserById(id);
+export async function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: string) {
+  return ctx.store.transaction(async () => {
+    const user = await ctx.store.findUserById(id);
     if (!user) throw notFound('user', id);
     assertMay(actor, 'users.manage', 'unlocking accounts');
     if (!user.locked && user.failedAttempts === 0) return userView(user);
-    ctx.store.updateUser(id, { locked: false, failedAttempts: 0 });
-    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'account.unlocked', entity: 'user', entityId: id, before: { locked: user.locked }, after: { locked: false }, reason });
-    return userView(ctx.store.findUserById(id)!);
+    await ctx.store.updateUser(id, { locked: false, failedAttempts: 0 });
+    await writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'account.unlocked', entity: 'user', entityId: id, before: { locked: user.locked }, after: { locked: false }, reason });
+    return userView((await ctx.store.findUserById(id))!);
   });
 }
 
@@ -280,19 +280,19 @@ export async function authenticateSigner(ctx: AppContext, sig: SignatureInput, b
   const user = withEffectivePasswordState(ctx, (await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId)).user);
   // 21 CFR 11.10(g): the administrator signs nothing, whatever other roles an older account still holds.
   if (user.roles.includes('admin')) {
-    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'an administrator signs nothing' }));
+    await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'an administrator signs nothing' }));
     throw alreadyAudited(forbidden('admin-signs-nothing', `${user.username} holds the admin role: an administrator manages accounts and signs no GMP record`));
   }
   if (user.mustChangePassword) {
-    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'password change required' }));
+    await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'password change required' }));
     throw alreadyAudited(forbidden('password-change-required', `${user.username} must change the temporary or expired password before signing`));
   }
   return user;
 }
 
-export function assertSignerRole(ctx: AppContext, signer: UserRow, roles: readonly string[], what: string, batchId?: string) {
+export async function assertSignerRole(ctx: AppContext, signer: UserRow, roles: readonly string[], what: string, batchId?: string) {
   if (signer.roles.some((r) => roles.includes(r))) return;
-  ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
+  await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, {
     userId: signer.id, action: 'signature.refused', entity: 'batch', entityId: batchId, batchId, reason: `role not allowed to sign ${what}`,
   }));
   throw alreadyAudited(forbidden('role-not-allowed', `${signer.username} (${signer.roles.join(', ')}) may not sign ${what}; it needs one of: ${roles.join(', ')}`));

@@ -2,7 +2,7 @@
 // (21 CFR 11.10(e), Annex 11 §9). Times and user ids never come from the client. Which actions
 // exist, and what their before/after hold, is said once: schemas/audit-actions.ts.
 import type { Clock } from '../clock.js';
-import type { Store } from '../store/store.js';
+import type { AuditRow, Store } from '../store/store.js';
 import { AUDIT_ACTIONS, type AuditAction, type TypedAuditEvent } from '../../schemas/audit-actions.js';
 
 type Who = { userId: string | null; entityId?: string | null; batchId?: string | null; reason?: string | null };
@@ -10,7 +10,7 @@ type Who = { userId: string | null; entityId?: string | null; batchId?: string |
 /** An audit event of one registered action (a union over every action when A is not named). */
 export type AuditEvent<A extends AuditAction = AuditAction> = A extends AuditAction ? TypedAuditEvent<A> & Who : never;
 
-export function writeAudit<A extends AuditAction>(store: Store, clock: Clock, e: AuditEvent<A>) {
+export function writeAudit<A extends AuditAction>(store: Store, clock: Clock, e: AuditEvent<A>): Promise<AuditRow> {
   const { action, entity, entityId, batchId, reason, userId } = e as TypedAuditEvent & Who;
   const { before, after } = e as { before?: unknown; after?: unknown };
   return store.appendAudit({

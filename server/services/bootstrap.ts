@@ -16,7 +16,7 @@ export interface FirstAdmin {
 export const TRAINING_ADMIN_NAME = 'Training Administrator';
 
 export async function bootstrapAdmin(ctx: AppContext, password: string | undefined, print: (line: string) => void, who: FirstAdmin = {}) {
-  if (ctx.store.countUsers() > 0) return;
+  if (await ctx.store.countUsers() > 0) return;
   const username = who.username?.trim() || 'admin';
   // `npm ci && npm start` must work with no settings: without CELLBATCH_ADMIN_NAME a GMP database's
   // first administrator is named after the operating-system account that started the server (who

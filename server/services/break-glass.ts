@@ -13,21 +13,21 @@ export class BreakGlassError extends Error {}
 
 const by = (osUser: string) => ({ by: osUser, via: 'cli' as const });
 
-function target(store: Store, username: string, reason: string): UserRow {
+async function target(store: Store, username: string, reason: string): Promise<UserRow> {
   if (!reason.trim()) throw new BreakGlassError('a --reason is required: it goes into the audit trail');
-  const user = store.findUserByUsername(username);
+  const user = await store.findUserByUsername(username);
   if (!user) throw new BreakGlassError(`no user ${username}`);
   return user;
 }
 
 /** Unlocks an account (and zeroes its failure count). Returns false when it was not locked. */
-export function unlockFromConsole(store: Store, username: string, reason: string, osUser: string): boolean {
+export async function unlockFromConsole(store: Store, username: string, reason: string, osUser: string): Promise<boolean> {
   const clock = new SystemClock();
-  return store.transaction(() => {
-    const user = target(store, username, reason);
+  return store.transaction(async () => {
+    const user = await target(store, username, reason);
     if (!user.locked && user.failedAttempts === 0) return false;
-    store.updateUser(user.id, { locked: false, failedAttempts: 0 });
-    writeAudit(store, clock, {
+    await store.updateUser(user.id, { locked: false, failedAttempts: 0 });
+    await writeAudit(store, clock, {
       userId: null, action: 'account.unlocked', entity: 'user', entityId: user.id,
       before: { locked: user.locked }, after: { locked: false, ...by(osUser) }, reason,
     });
@@ -41,19 +41,19 @@ export function unlockFromConsole(store: Store, username: string, reason: string
  * console is an administrator who is locked out.
  */
 export async function resetPasswordFromConsole(store: Store, username: string, reason: string, osUser: string): Promise<string> {
-  target(store, username, reason);
+  await target(store, username, reason);
   const password = `Tmp-${randomBytes(12).toString('base64url')}`;
   const passwordHash = await hashPassword(password);
   const clock = new SystemClock();
-  store.transaction(() => {
-    const user = target(store, username, reason);
+  await store.transaction(async () => {
+    const user = await target(store, username, reason);
     const now = clock.wall().toISOString();
-    store.updateUser(user.id, { passwordHash, mustChangePassword: true, passwordChangedAt: now, failedAttempts: 0, locked: false });
-    store.addPasswordHistory(user.id, passwordHash, now);
-    store.revokeSessionsOf(user.id, now);
-    writeAudit(store, clock, { userId: null, action: 'password.reset', entity: 'user', entityId: user.id, after: { mustChangePassword: true, ...by(osUser) }, reason });
+    await store.updateUser(user.id, { passwordHash, mustChangePassword: true, passwordChangedAt: now, failedAttempts: 0, locked: false });
+    await store.addPasswordHistory(user.id, passwordHash, now);
+    await store.revokeSessionsOf(user.id, now);
+    await writeAudit(store, clock, { userId: null, action: 'password.reset', entity: 'user', entityId: user.id, after: { mustChangePassword: true, ...by(osUser) }, reason });
     if (user.locked) {
-      writeAudit(store, clock, { userId: null, action: 'account.unlocked', entity: 'user', entityId: user.id, before: { locked: true }, after: { locked: false, ...by(osUser) }, reason });
+      await writeAudit(store, clock, { userId: null, action: 'account.unlocked', entity: 'user', entityId: user.id, before: { locked: true }, after: { locked: false, ...by(osUser) }, reason });
     }
   });
   return password;

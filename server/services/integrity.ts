@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { CheckpointLog, checkCheckpointLog, loadOrCreateKey, type Checkpoint } from '../store/checkpoints.js';
 import type { ChainReport, Store } from '../store/store.js';
-import { tighten } from '../store/database.js';
+import { tighten } from '../store/sqlite/database.js';
 import { masterRecordMismatches } from '../processes/verify-master-records.js';
 import { registryMismatches } from './registries-in-chain.js';
 

@@ -20,11 +20,12 @@ export const PERIODIC_REVIEW_FORMAT = 'cellbatch.periodic-review/1';
 const inPeriod = (at: string | undefined, from: string, to: string) => at !== undefined && at >= from && at <= to;
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as Record<string, unknown>));
 
-export function productReview(ctx: AppContext, from: string, to: string, generatedAt: string) {
+export async function productReview(ctx: AppContext, from: string, to: string, generatedAt: string) {
   // One pass over the period's audit trail: the batches with activity in the period, and the acts.
-  const rows: AuditRow[] = [...ctx.store.iterateAudit({ from, to })];
+  const rows: AuditRow[] = [];
+  for await (const a of ctx.store.iterateAudit({ from, to })) rows.push(a);
   const active = [...new Set(rows.flatMap((a) => (a.batchId ? [a.batchId] : [])))];
-  const records = new Map(active.map((id) => [id, loadBatch(ctx, id)]));
+  const records = new Map(await Promise.all(active.map(async (id) => [id, await loadBatch(ctx, id)] as const)));
   const batchOf = (id: string) => {
     const r = records.get(id)!;
     return {
@@ -75,7 +76,7 @@ export function productReview(ctx: AppContext, from: string, to: string, generat
   const openAtEnd = [];
   let cursor: string | undefined;
   do {
-    const page = listDeviations(ctx, { limit: 500, cursor });
+    const page = await listDeviations(ctx, { limit: 500, cursor });
     for (const d of page.items) {
       if (d.openedAt > to || (d.closure && d.closure.closedAt <= to)) continue;
       openAtEnd.push({
@@ -90,10 +91,10 @@ export function productReview(ctx: AppContext, from: string, to: string, generat
   // integrity of each batch with activity in the period.
   const checkpoints = (ctx.integrity?.log.read() ?? []).filter((c) => inPeriod(c.at, from, to));
   const report = ctx.recordCheck.report;
-  const accounts = periodicReview(ctx, from, to);
+  const accounts = await periodicReview(ctx, from, to);
 
   const ids = new Set([...accounts.privilegeChanges, ...accounts.lockouts, ...accounts.unlocks].flatMap((e) => [e.by, e.userId]).filter((x): x is string => !!x));
-  const people = [...ids].sort().flatMap((id) => { const u = ctx.store.findUserById(id); return u ? [{ id, username: u.username, fullName: u.fullName }] : []; });
+  const people = (await Promise.all([...ids].sort().map(async (id) => { const u = await ctx.store.findUserById(id); return u ? [{ id, username: u.username, fullName: u.fullName }] : []; }))).flat();
 
   return {
     format: PERIODIC_REVIEW_FORMAT,
@@ -113,9 +114,9 @@ export function productReview(ctx: AppContext, from: string, to: string, generat
     verification: {
       checkpoints: { count: checkpoints.length, byReason: count(checkpoints, (c) => c.reason), first: checkpoints[0]?.at ?? null, last: checkpoints.at(-1)?.at ?? null },
       lastFullVerification: report ? { valid: report.valid, checked: report.checked, ...(report.firstInvalid && { firstInvalid: report.firstInvalid }), mismatches: report.mismatches?.length ?? 0 } : null,
-      batches: [...records.values()].map((r) => ({ batchNumber: r.row.batchNumber, intact: integrityOf(ctx, r) })),
+      batches: await Promise.all([...records.values()].map(async (r) => ({ batchNumber: r.row.batchNumber, intact: await integrityOf(ctx, r) }))),
     },
   };
 }
 
-export type ProductReview = ReturnType<typeof productReview>;
+export type ProductReview = Awaited<ReturnType<typeof productReview>>;

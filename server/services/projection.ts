@@ -9,10 +9,10 @@ import { recordStateOf, type RecordState } from '../record/record-state.js';
 
 export interface ProjectionState { status: string; version: number; openDeviations: number; recordState: RecordState | null }
 
-export function rebuildProjection(ctx: AppContext, batchId: string): { cached: ProjectionState; rebuilt: ProjectionState } | undefined {
-  const row = ctx.store.getBatch(batchId);
+export async function rebuildProjection(ctx: AppContext, batchId: string): Promise<{ cached: ProjectionState; rebuilt: ProjectionState } | undefined> {
+  const row = await ctx.store.getBatch(batchId);
   if (!row) return undefined;
-  const record = replay(ctx, row, ctx.store.entriesOfBatch(batchId));
+  const record = await replay(ctx, row, await ctx.store.entriesOfBatch(batchId));
   return {
     cached: { status: row.status, version: row.version, openDeviations: row.openDeviations, recordState: row.recordState ? (JSON.parse(row.recordState) as RecordState) : null },
     // Through JSON, as it is stored.
@@ -21,12 +21,12 @@ export function rebuildProjection(ctx: AppContext, batchId: string): { cached: P
 }
 
 /** Rewrites every cached row from the entries (after a restore, or when a check finds a difference). */
-export function rebuildAllProjections(ctx: AppContext) {
+export async function rebuildAllProjections(ctx: AppContext) {
   let fixed = 0;
-  for (const id of ctx.store.allBatchIds()) {
-    const r = rebuildProjection(ctx, id)!;
+  for (const id of await ctx.store.allBatchIds()) {
+    const r = (await rebuildProjection(ctx, id))!;
     if (!isDeepStrictEqual(r.cached, r.rebuilt)) {
-      ctx.store.saveBatchState(id, { ...r.rebuilt, recordState: JSON.stringify(r.rebuilt.recordState), updatedAt: ctx.clock.now().toISOString() });
+      await ctx.store.saveBatchState(id, { ...r.rebuilt, recordState: JSON.stringify(r.rebuilt.recordState), updatedAt: ctx.clock.now().toISOString() });
       fixed++;
     }
   }

@@ -42,7 +42,7 @@ export const uncheckedRecord = (ctx: AppContext): RecordCheck => ({ status: 'pen
  * How this context verifies from now on: `verify` (tests inject a slower one), then `onIntact` once a
  * report shows the record intact with writes open. Calls while a verification runs share it.
  */
-export function useVerifier(ctx: AppContext, verify: Verifier, onIntact?: () => void) {
+export function useVerifier(ctx: AppContext, verify: Verifier, onIntact?: () => Promise<void>) {
   let running: Promise<ChainReport> | undefined;
   ctx.recordCheck.verify = () => (running ??= verifyNow(ctx, verify, onIntact).finally(() => { running = undefined; }));
 }
@@ -52,10 +52,10 @@ export function useVerifier(ctx: AppContext, verify: Verifier, onIntact?: () => 
  * A chain shorter than signed (rows removed) or a signed last row that differs (rewritten) refuses
  * writes at once; rows beyond the checkpoint make writes wait for the full verification.
  */
-export function checkTail(ctx: AppContext): WriteGate {
+export async function checkTail(ctx: AppContext): Promise<WriteGate> {
   const log = ctx.integrity?.log;
   if (!log) return OPEN;
-  const heads = ctx.store.heads();
+  const heads = await ctx.store.heads();
   let checkpoints: Checkpoint[];
   try {
     checkpoints = log.read();
@@ -89,7 +89,7 @@ export const verifyInFull: Verifier = (ctx) => verifyRecordInParallel(ctx.store,
  * waiting for it (and `onIntact` runs: the start's checkpoint, the master records); a failure refuses
  * writes that were waiting, and stays an open alert until a verification passes.
  */
-export async function verifyNow(ctx: AppContext, verify: Verifier, onIntact?: () => void): Promise<ChainReport> {
+export async function verifyNow(ctx: AppContext, verify: Verifier, onIntact?: () => Promise<void>): Promise<ChainReport> {
   const report = await verify(ctx);
   const check = ctx.recordCheck;
   check.report = report;
@@ -99,7 +99,7 @@ export async function verifyNow(ctx: AppContext, verify: Verifier, onIntact?: ()
     check.writes = report.valid ? OPEN
       : { state: 'refused', detail: `the full verification failed (${report.firstInvalid?.reason ?? 'see GET /audit/verify'}): nothing is chained onto it` };
   }
-  if (report.valid && check.writes.state === 'open') onIntact?.();
+  if (report.valid && check.writes.state === 'open') await onIntact?.();
   return report;
 }
 

@@ -9,9 +9,9 @@ import { writeAudit } from './audit.js';
 
 const KEY = 'training.clockOffsetMs';
 
-export const storedOffset = (store: Store) => Number(store.getSetting(KEY) ?? 0) || 0;
+export const storedOffset = async (store: Store) => Number(await store.getSetting(KEY) ?? 0) || 0;
 
-export function moveTrainingClock(ctx: AppContext, actor: UserRow, body: { advanceHours?: number; set?: string }) {
+export async function moveTrainingClock(ctx: AppContext, actor: UserRow, body: { advanceHours?: number; set?: string }) {
   if (!(ctx.clock instanceof TrainingClock)) throw notFound('route', 'POST /training/clock (GMP mode)');
   const clock = ctx.clock;
   assertMay(actor, 'training.clock');
@@ -20,10 +20,10 @@ export function moveTrainingClock(ctx: AppContext, actor: UserRow, body: { advan
   if (target < before.getTime()) throw conflict('clock-backwards', `the training clock never goes back: it is ${before.toISOString()}`);
   const delta = target - before.getTime();
   if (delta === 0) return { now: before.toISOString() };
-  ctx.store.transaction(() => {
+  await ctx.store.transaction(async () => {
     clock.advance(delta);
-    ctx.store.putSetting(KEY, String(clock.offset));
-    writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'training.clock-moved', entity: 'clock', before: { now: before.toISOString() }, after: { now: clock.now().toISOString() } });
+    await ctx.store.putSetting(KEY, String(clock.offset));
+    await writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'training.clock-moved', entity: 'clock', before: { now: before.toISOString() }, after: { now: clock.now().toISOString() } });
   });
   return { now: clock.now().toISOString() };
 }

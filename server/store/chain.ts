@@ -11,6 +11,9 @@ import { createHash, hash } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
+/** Why a signature fails when it names another entry than the one it was made for (21 CFR 11.70). */
+export const MOVED_SIGNATURE = 'the signature does not belong to the entry it names';
+
 /** The hashed columns of each chained table, in the order they enter the bytes. */
 export const CHAINED = {
   entries: ['seq', 'id', 'batch_id', 'batch_seq', 'kind', 'step_id', 'payload', 'recorded_at', 'actor_id', 'training'],

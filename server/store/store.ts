@@ -45,7 +45,7 @@ export interface ChainReport {
   /** Mutable rows that disagree with the chain (a batch's identity against its creation entry, a master record against its audit rows): table, row and field. */
   mismatches?: RowMismatch[];
 }
-export interface RowMismatch { table: 'batches' | 'process_versions' | 'process_version_signatures'; row: string; field: string; row_value: unknown; chain_value: unknown }
+export interface RowMismatch { table: 'batches' | 'process_versions' | 'process_version_signatures' | 'materials' | 'equipment'; row: string; field: string; row_value: unknown; chain_value: unknown }
 
 export interface ParallelOptions {
   /** Worker threads (default: one per core, at most 8). */

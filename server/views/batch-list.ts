@@ -8,11 +8,11 @@ import { listedIntegrity } from '../record/integrity.js';
 import { batchView } from './batch-view.js';
 import type { Lang } from './text.js';
 
-export function listBatchViews(ctx: AppContext, q: { status?: string; limit: number; cursor?: string }, lang: Lang) {
-  const page = ctx.store.listBatches(q.status, q.limit, q.cursor);
-  const items = page.items.map((row) => {
-    const record = recordFromRow(processOf(ctx, row), row) ?? replay(ctx, row, ctx.store.entriesOfBatch(row.id));
-    return batchView(ctx, record, { lang, entries: false, integrity: listedIntegrity(ctx, row.id) });
-  });
+export async function listBatchViews(ctx: AppContext, q: { status?: string; limit: number; cursor?: string }, lang: Lang) {
+  const page = await ctx.store.listBatches(q.status, q.limit, q.cursor);
+  const items = await Promise.all(page.items.map(async (row) => {
+    const record = recordFromRow(await processOf(ctx, row), row) ?? await replay(ctx, row, await ctx.store.entriesOfBatch(row.id));
+    return batchView(ctx, record, { lang, entries: false, integrity: await listedIntegrity(ctx, row.id) });
+  }));
   return { items, ...(page.nextCursor && { nextCursor: page.nextCursor }) };
 }

@@ -59,7 +59,7 @@ export function batchSummary(r: BatchRecord) {
 }
 
 /** A batch as lists show it: everything but its entries. `integrity`: a list passes what it knows (record/integrity.ts listedIntegrity); otherwise the batch's rows are hashed. */
-export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; integrity?: boolean } = {}) {
+export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; integrity?: boolean } = {}) {
   const lang = opts.lang ?? 'en';
   const now = ctx.clock.now();
   const steps = stepsOf(r);
@@ -78,10 +78,10 @@ export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: La
     .flatMap((s) => { const reason = lockReason(r, s, lang); return reason ? [{ stepId: s.id, title: t(s.title, lang), reason }] : []; });
   return {
     ...batchSummary(r),
-    integrity: opts.integrity ?? integrityOf(ctx, r),
+    integrity: opts.integrity ?? await integrityOf(ctx, r),
     // The master record's status: "effective" (or "superseded" for a batch started before a change);
     // a training batch may rehearse a version not yet effective, and every view says so.
-    processStatus: (ctx.store.processVersion(r.row.processId, r.row.processVersion)?.status ?? 'effective') as VersionStatus,
+    processStatus: ((await ctx.store.processVersion(r.row.processId, r.row.processVersion))?.status ?? 'effective') as VersionStatus,
     // Started on a master record not yet in effect (training only): every screen says DRAFT.
     draftProcess: statusAtStart(r) !== 'effective',
     availableSteps,
@@ -89,12 +89,12 @@ export function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: La
   };
 }
 
-type ListView = ReturnType<typeof batchListView>;
+type ListView = Awaited<ReturnType<typeof batchListView>>;
 
 /** The Batch of API.md: the list view and its entries (`entries: false` gives the list view). */
-export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries: false; integrity?: boolean }): ListView;
-export function batchView(ctx: AppContext, r: BatchRecord, opts?: { lang?: Lang; entries?: true; integrity?: boolean }): ListView & { entries: ReturnType<typeof entryViews> };
-export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean } = {}) {
-  const view = batchListView(ctx, r, opts);
+export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries: false; integrity?: boolean }): Promise<ListView>;
+export function batchView(ctx: AppContext, r: BatchRecord, opts?: { lang?: Lang; entries?: true; integrity?: boolean }): Promise<ListView & { entries: ReturnType<typeof entryViews> }>;
+export async function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean } = {}) {
+  const view = await batchListView(ctx, r, opts);
   return opts.entries === false ? view : { ...view, entries: entryViews(r) };
 }

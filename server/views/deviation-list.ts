@@ -10,19 +10,19 @@ import { deviationView } from './deviation-view.js';
 
 export interface DeviationFilter { status?: Deviation['status']; severity?: Deviation['severity']; limit: number; cursor?: string }
 
-function* deviationsOfBatches(ctx: AppContext): Generator<{ batchId: string; batchNumber: string; deviations: Deviation[]; signatures: SignatureRow[] }> {
-  for (const row of ctx.store.deviationStates()) {
+async function* deviationsOfBatches(ctx: AppContext): AsyncGenerator<{ batchId: string; batchNumber: string; deviations: Deviation[]; signatures: SignatureRow[] }> {
+  for (const row of await ctx.store.deviationStates()) {
     yield { batchId: row.id, batchNumber: row.batchNumber, deviations: JSON.parse(row.deviations) as Deviation[], signatures: JSON.parse(row.signatures) as SignatureRow[] };
   }
-  for (const id of ctx.store.batchIdsWithoutRecordState()) {
-    const r = loadBatch(ctx, id);
+  for (const id of await ctx.store.batchIdsWithoutRecordState()) {
+    const r = await loadBatch(ctx, id);
     if (r.deviations.length) yield { batchId: id, batchNumber: r.row.batchNumber, deviations: r.deviations, signatures: r.signatures };
   }
 }
 
-export function listDeviations(ctx: AppContext, f: DeviationFilter) {
+export async function listDeviations(ctx: AppContext, f: DeviationFilter) {
   const rows: { key: string; view: ReturnType<typeof deviationView> & { batchNumber: string } }[] = [];
-  for (const b of deviationsOfBatches(ctx)) {
+  for await (const b of deviationsOfBatches(ctx)) {
     // deviationView reads the signatures of QA's entries on the deviation, which the read model keeps.
     const signed = { signatures: b.signatures } as Pick<BatchRecord, 'signatures'> as BatchRecord;
     b.deviations.forEach((d, i) => {

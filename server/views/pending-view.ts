@@ -76,17 +76,17 @@ function pendingOfBatch(user: UserRow, r: BatchRecord, lang: Lang, now: Date): P
 }
 
 /** Everything the user can do now, batch by batch (oldest batch first). */
-export function pendingFor(ctx: AppContext, user: UserRow, lang: Lang = 'en'): PendingItem[] {
+export async function pendingFor(ctx: AppContext, user: UserRow, lang: Lang = 'en'): Promise<PendingItem[]> {
   if (!holds(user, ['operator', 'supervisor', 'qc', 'qa'])) return [];
   const now = ctx.clock.now();
   const items: PendingItem[] = [];
-  for (const id of ctx.store.allBatchIds()) {
-    const row = ctx.store.getBatch(id)!;
+  for (const id of await ctx.store.allBatchIds()) {
+    const row = (await ctx.store.getBatch(id))!;
     // A rejected or terminated batch waits for nothing but its open deviations (QA).
     if ((row.status === 'rejected' || row.status === 'terminated') && (row.openDeviations === 0 || !holds(user, ['qa']))) continue;
     if (row.status === 'released' && row.openDeviations === 0 && !holds(user, ['qa', 'qc'])) continue;
     const whole = holds(user, ['qa']) && (row.status === 'qa_review' || row.status === 'released');
-    const record = (!whole && recordFromRow(processOf(ctx, row), row)) || loadBatch(ctx, id);
+    const record = (!whole && recordFromRow(await processOf(ctx, row), row)) || await loadBatch(ctx, id);
     items.push(...pendingOfBatch(user, record, lang, now));
   }
   return items;

@@ -18,8 +18,8 @@ export const exceptionView = (x: BatchException, covered: Set<string>) => ({
   voidsReview: x.record, covered: covered.has(x.id),
 });
 
-export function reviewView(ctx: AppContext, r: BatchRecord, lang: Lang = 'en') {
-  const exceptions = [...recordExceptions(r), ...auditExceptions(ctx.store.auditOfBatch(r.row.id))].sort((a, b) => a.at.localeCompare(b.at));
+export async function reviewView(ctx: AppContext, r: BatchRecord, lang: Lang = 'en') {
+  const exceptions = [...recordExceptions(r), ...auditExceptions(await ctx.store.auditOfBatch(r.row.id))].sort((a, b) => a.at.localeCompare(b.at));
   const state = reviewState(r, r.qa.reviews, exceptions);
   const latest = r.qa.reviews[r.qa.reviews.length - 1];
   const covered = new Set(latest?.covered ?? []);
@@ -54,8 +54,8 @@ export const EVIDENCE_PACKET_FORMAT = 'cellbatch.evidence-packet/1';
  * the same document; narrowed to one deviation of the batch when one is named — that deviation and
  * the exceptions that point to it, to its entry or to its step. The deviation must be the batch's.
  */
-export function evidencePacket(ctx: AppContext, r: BatchRecord, lang: Lang, deviationId?: string) {
-  const packet = { format: EVIDENCE_PACKET_FORMAT, ...reviewView(ctx, r, lang), generatedAt: recordAsOf(ctx, r) };
+export async function evidencePacket(ctx: AppContext, r: BatchRecord, lang: Lang, deviationId?: string) {
+  const packet = { format: EVIDENCE_PACKET_FORMAT, ...await reviewView(ctx, r, lang), generatedAt: await recordAsOf(ctx, r) };
   const d = deviationId === undefined ? undefined : r.deviations.find((x) => x.id === deviationId);
   if (!d) return packet;
   const concerns = (x: (typeof packet.exceptions)[number]) =>

@@ -17,7 +17,7 @@ import { createContext } from '../../server/app.js';
 import { runCliAsync } from '../../server/cli.js';
 import { rebuildProjection } from '../../server/services/projection.js';
 import { checkpointHash } from '../../server/store/checkpoints.js';
-import { din } from '../helpers.js';
+import { din, sqliteOf } from '../helpers.js';
 import { api, prng, startServer, type ServerProcess } from './server-process.js';
 
 const SEED = Number(process.env.CRASH_SEED ?? 20260302) >>> 0;
@@ -123,10 +123,10 @@ describe('crash safety under SIGKILL', () => {
     const checkRecord = async (label: string, unackedSteps: ReadyBatch[], unackedCreates: number[]) => {
       const c0 = performance.now();
       const problems: string[] = [];
-      const ctx = createContext({ dbFile, training: true, keyDir });
+      const ctx = await createContext({ dbFile, training: true, keyDir });
       try {
         const { store } = ctx;
-        const db = store.sqlite;
+        const db = sqliteOf(store);
         const report = ctx.recordCheck.report;
         if (!report?.valid) problems.push(`the record does not verify at start: ${JSON.stringify(report)}`);
         const quick = db.pragma('quick_check', { simple: true });
@@ -134,16 +134,16 @@ describe('crash safety under SIGKILL', () => {
 
         // Every acknowledged write is there.
         for (const b of ackedBatches.values()) {
-          const row = store.getBatch(b.batchId);
+          const row = await store.getBatch(b.batchId);
           if (!row) { problems.push(`acknowledged batch ${b.batchId} (round ${b.round}) is missing`); continue; }
           if (row.batchNumber !== b.batchNumber || row.din !== din(b.seq).din) problems.push(`batch ${b.batchId}: stored as ${row.batchNumber} ${row.din}`);
-          const created = store.getEntry(b.createdEntryId);
+          const created = await store.getEntry(b.createdEntryId);
           if (created?.batchId !== b.batchId || created.kind !== 'batch-created') problems.push(`acknowledged creation entry ${b.createdEntryId} of batch ${b.batchId} is missing`);
         }
         for (const st of ackedSteps.values()) {
-          const e = store.getEntry(st.entryId);
+          const e = await store.getEntry(st.entryId);
           if (!e || e.batchId !== st.batchId || e.stepId !== STEP) { problems.push(`acknowledged step ${st.entryId} of batch ${st.batchId} (round ${st.round}) is missing: ${JSON.stringify(e)}`); continue; }
-          if (!store.signaturesOf([e.id]).some((g) => g.meaning === 'performed' && g.entryHash === e.hash && g.username === st.signer)) {
+          if (!(await store.signaturesOf([e.id])).some((g) => g.meaning === 'performed' && g.entryHash === e.hash && g.username === st.signer)) {
             problems.push(`acknowledged step ${st.entryId} has no performed signature by ${st.signer}`);
           }
         }
@@ -171,8 +171,8 @@ describe('crash safety under SIGKILL', () => {
         }
 
         // Every projection equals its rebuild from the entries.
-        for (const id of store.allBatchIds()) {
-          const r = rebuildProjection(ctx, id)!;
+        for (const id of await store.allBatchIds()) {
+          const r = (await rebuildProjection(ctx, id))!;
           if (JSON.stringify(r.cached) !== JSON.stringify(r.rebuilt)) problems.push(`batch ${id}: projection ${JSON.stringify(r.cached)} but rebuilt ${JSON.stringify(r.rebuilt)}`);
         }
 
@@ -188,21 +188,21 @@ describe('crash safety under SIGKILL', () => {
 
         // What was in flight at the kill: committed whole, or not at all. Uncommitted batches are reused.
         for (const b of unackedSteps) {
-          const entries = store.entriesOfBatch(b.batchId);
+          const entries = await store.entriesOfBatch(b.batchId);
           if (entries.length === 1) { stats.rolledBack++; ready.push(b); }
           else if (entries.length === 2 && entries[1].stepId === STEP) stats.committedUnacked++;
           else problems.push(`in-flight step on batch ${b.batchId} left ${entries.length} entries: ${entries.map((e) => e.kind).join(', ')}`);
         }
         for (const seq of unackedCreates) {
-          const row = store.findActiveBatchByDin(din(seq).din);
+          const row = await store.findActiveBatchByDin(din(seq).din);
           if (!row) { stats.rolledBack++; continue; }
           stats.committedUnacked++;
-          const entries = store.entriesOfBatch(row.id);
+          const entries = await store.entriesOfBatch(row.id);
           if (entries.length === 1) ready.push({ batchId: row.id, seq });
           else problems.push(`in-flight creation of batch ${row.id} left ${entries.length} entries`);
         }
       } finally {
-        ctx.store.close();
+        await ctx.store.close();
       }
       const cli = await runCliAsync(['verify', '--db', dbFile, '--keys', keyDir]);
       if (cli.code !== 0) problems.push(`cellbatch verify exited ${cli.code}: ${cli.lines.join('\n')}`);
@@ -313,7 +313,7 @@ describe('crash safety under SIGKILL', () => {
     await checkRecord('after the final graceful stop', [], []);
 
     // The shutdown checkpoint covers the whole record.
-    const ctx = createContext({ dbFile, training: true, keyDir });
+    const ctx = await createContext({ dbFile, training: true, keyDir });
     let checkpoints = 0;
     let intervals = 0;
     let rows = 0;
@@ -321,12 +321,12 @@ describe('crash safety under SIGKILL', () => {
       const all = ctx.integrity!.log.read();
       checkpoints = all.length;
       intervals = all.filter((c) => c.reason === 'interval').length;
-      const heads = ctx.store.heads();
+      const heads = await ctx.store.heads();
       rows = heads.entries.seq + heads.signatures.seq + heads.audit_log.seq;
       expect(all[all.length - 1]?.reason).toBe('shutdown');
       expect(all[all.length - 1]?.heads).toEqual(heads);
     } finally {
-      ctx.store.close();
+      await ctx.store.close();
     }
 
     const acknowledged = ackedBatches.size + ackedSteps.size;

@@ -3,7 +3,7 @@
 // the same record, and a cover that says when the record no longer verifies (regulations.md R3, C1–C6,
 // S1, P1–P5).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createBatch, harness, PASSWORD, registerCatalogue, type Harness } from '../helpers.js';
+import { call, createBatch, harness, PASSWORD, registerCatalogue, type Harness, sqliteOf } from '../helpers.js';
 import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
 import { pdfFile } from './pdf-tools.js';
 import { forgetLayouts } from '../../reports/archival.js';
@@ -167,7 +167,7 @@ describe('P5: the same record gives the same bytes, and every export is audited'
     const last2 = audit.slice(-2);
     expect(last2.map((x: any) => x.after.sha256)).toEqual([sha, sha]);
     expect(last2.map((x: any) => x.after.document)).toEqual(['record.pdf', 'record.pdf']);
-    expect(last2.map((x: any) => x.userId)).toEqual([h.ctx.store.findUserByUsername('qa1')!.id, h.ctx.store.findUserByUsername('insp1')!.id]);
+    expect(last2.map((x: any) => x.userId)).toEqual([(await h.ctx.store.findUserByUsername('qa1'))!.id, (await h.ctx.store.findUserByUsername('insp1'))!.id]);
   });
 
   it('gives the same bytes whether or not earlier documents laid its words out (the shared word cache)', async () => {
@@ -189,14 +189,14 @@ describe('P5: the same record gives the same bytes, and every export is audited'
 
 describe('refusals', () => {
   it('is read by qa, inspector and admin only: 403 to an operator, a supervisor and a QC analyst, and nothing recorded', async () => {
-    const rows = h.ctx.store.counts().audit;
+    const rows = (await h.ctx.store.counts()).audit;
     for (const user of ['op1', 'sup1', 'qc1']) {
       const r = await recordPdf(user, d.id);
       expect(r.status).toBe(403);
       expect(r.headers['content-type']).toMatch(/application\/problem\+json/);
       expect((await call(h, user, 'GET', `/batches/${d.id}/export`)).status).toBe(403);
     }
-    expect(h.ctx.store.counts().audit).toBe(rows);
+    expect((await h.ctx.store.counts()).audit).toBe(rows);
     expect((await recordPdf('admin', d.id)).status).toBe(200);
   });
 
@@ -212,7 +212,7 @@ describe('refusals', () => {
 
 describe('R1: a record altered in the database', () => {
   it('says on its cover that verification failed', async () => {
-    const db = h.ctx.store.sqlite;
+    const db = sqliteOf(h.ctx.store);
     const seq = d.entriesOf('apheresis-receipt')[0].seq;
     const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'entries'").all() as { name: string; sql: string }[];
     const edit = (payload: string) => {
@@ -282,7 +282,7 @@ describe('P5: frozen at disposition', () => {
     const later = await recordPdf('admin', d.id);
     expect(later.bytes.equals(first.bytes)).toBe(true);
     // The frozen row cannot be changed in the database.
-    expect(() => h.ctx.store.sqlite.prepare('update record_pdfs set sha256 = ? where batch_id = ?').run('0', d.id)).toThrow(/append-only/);
-    expect(() => h.ctx.store.sqlite.prepare('delete from record_pdfs where batch_id = ?').run(d.id)).toThrow(/append-only/);
+    expect(() => sqliteOf(h.ctx.store).prepare('update record_pdfs set sha256 = ? where batch_id = ?').run('0', d.id)).toThrow(/append-only/);
+    expect(() => sqliteOf(h.ctx.store).prepare('delete from record_pdfs where batch_id = ?').run(d.id)).toThrow(/append-only/);
   });
 });

@@ -152,20 +152,20 @@ describe('the evidence packet of one deviation (?deviation=)', () => {
 
 describe('refusals', () => {
   it('is read by qa, inspector and admin (as GET /review): 403 to an operator, a supervisor and a QC analyst, nothing recorded', async () => {
-    const rows = h.ctx.store.counts().audit;
+    const rows = (await h.ctx.store.counts()).audit;
     for (const user of ['op1', 'sup1', 'qc1']) {
       const r = await packetPdf(user, d.id);
       expect(r.status).toBe(403);
       expect(r.headers['content-type']).toMatch(/application\/problem\+json/);
     }
-    expect(h.ctx.store.counts().audit).toBe(rows);
+    expect((await h.ctx.store.counts()).audit).toBe(rows);
     expect((await packetPdf('admin', d.id)).status).toBe(200);
   });
 
   it('answers 401 without a session, 404 for an unknown batch or a deviation the batch does not have, 400 with the field for a bad parameter', async () => {
     const foreign = await call(h, 'op1', 'POST', `/batches/${other.id}/deviations`, { description: 'Label smudged', severity: 'minor' });
     expect(foreign.status).toBe(201);
-    const rows = h.ctx.store.counts().audit;
+    const rows = (await h.ctx.store.counts()).audit;
     expect((await packetPdf(null, d.id)).status).toBe(401);
     const missing = await packetPdf('qa1', 'no-such-batch');
     expect(missing.status).toBe(404);
@@ -183,6 +183,6 @@ describe('refusals', () => {
     const empty = await packetPdf('qa1', d.id, '?deviation=');
     expect(empty.status).toBe(400);
     expect(empty.json().errors[0].field).toMatch(/deviation/);
-    expect(h.ctx.store.counts().audit).toBe(rows);
+    expect((await h.ctx.store.counts()).audit).toBe(rows);
   });
 });

@@ -47,8 +47,8 @@ beforeAll(async () => {
   expect(investigated.status, JSON.stringify(investigated.body)).toBe(201);
   // Five wrong passwords lock sup2 (21 CFR 11.300(d)); the administrator unlocks with a reason.
   for (let i = 0; i < 5; i++) await call(h, null, 'POST', '/auth/login', { username: 'sup2', password: `${PASSWORD}x` });
-  const sup2 = h.ctx.store.findUserByUsername('sup2')!.id;
-  expect(h.ctx.store.findUserById(sup2)!.locked).toBe(true);
+  const sup2 = (await h.ctx.store.findUserByUsername('sup2'))!.id;
+  expect((await h.ctx.store.findUserById(sup2))!.locked).toBe(true);
 }, 240_000);
 
 afterAll(async () => {
@@ -105,7 +105,7 @@ describe('the periodic review (PDF/A-3b)', () => {
   it('lists the lockout and the failed logins, and how the record verified', async () => {
     const f = await opened();
     const data = f.data();
-    const sup2 = h.ctx.store.findUserByUsername('sup2')!.id;
+    const sup2 = (await h.ctx.store.findUserByUsername('sup2'))!.id;
     expect(data.accounts.lockouts).toEqual([expect.objectContaining({ action: 'account.locked', userId: sup2 })]);
     expect(data.accounts.failedLogins).toEqual([{ username: 'sup2', fullName: 'Test SUP2', count: 5 }]);
     expect(data.verification.batches).toEqual(expect.arrayContaining([{ batchNumber: released.batch.batchNumber, intact: true }]));
@@ -129,7 +129,7 @@ describe('the periodic review (PDF/A-3b)', () => {
     expect(r.headers.etag).toBe(`"${sha}"`);
     const rows = (await call(h, 'qa1', 'GET', '/audit?action=report.exported&limit=500')).body.items;
     expect(rows.at(-1)).toMatchObject({
-      userId: h.ctx.store.findUserByUsername('insp1')!.id, entity: 'report',
+      userId: (await h.ctx.store.findUserByUsername('insp1'))!.id, entity: 'report',
       after: { document: 'periodic-review.pdf', period: { from: '2026-01-01T00:00:00.000Z', to: '2026-12-31T23:59:59.000Z' }, lang: 'en', sha256: sha, bytes: r.bytes.length },
     });
   });
@@ -145,19 +145,19 @@ describe('the periodic review (PDF/A-3b)', () => {
 
 describe('refusals', () => {
   it('is read by qa, inspector and admin: 403 to the other roles, 401 without a session, nothing recorded', async () => {
-    const rows = h.ctx.store.counts().audit;
+    const rows = (await h.ctx.store.counts()).audit;
     expect((await reviewPdf(null)).status).toBe(401);
     for (const user of ['op1', 'sup1', 'qc1']) {
       const r = await reviewPdf(user);
       expect(r.status).toBe(403);
       expect(r.headers['content-type']).toMatch(/application\/problem\+json/);
     }
-    expect(h.ctx.store.counts().audit).toBe(rows);
+    expect((await h.ctx.store.counts()).audit).toBe(rows);
     expect((await reviewPdf('admin')).status).toBe(200);
   });
 
   it('refuses a missing, malformed, reversed, too long or unknown parameter with 400 and its field, writing nothing', async () => {
-    const rows = h.ctx.store.counts().audit;
+    const rows = (await h.ctx.store.counts()).audit;
     const cases: [string, string][] = [
       ['?to=2026-12-31T00:00:00Z', 'from'],
       ['?from=2026-01-01T00:00:00Z', 'to'],
@@ -173,6 +173,6 @@ describe('refusals', () => {
       expect(r.json().errors.map((e: any) => e.field), query).toContain(`querystring.${field}`);
     }
     expect((await reviewPdf('qa1', `${YEAR}&batch=1`)).status).toBe(400);
-    expect(h.ctx.store.counts().audit).toBe(rows);
+    expect((await h.ctx.store.counts()).audit).toBe(rows);
   });
 });

@@ -38,7 +38,7 @@ describe('starting an allogeneic batch', () => {
   });
 
   it('refuses a batch without its donor, with a donor on an autologous process, or without the patient an autologous process needs', async () => {
-    const before = recordState(h);
+    const before = await recordState(h);
     const noDonor = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(501).keyed, patient: { id: 'PT-9', weightKg: 60 } });
     expect(noDonor.status).toBe(400);
     expect(noDonor.headers['content-type']).toMatch(/application\/problem\+json/);
@@ -54,7 +54,7 @@ describe('starting an allogeneic batch', () => {
     const ineligible = await call(h, 'op1', 'POST', '/batches', { processId: 'uc-msc', din: din(505).keyed, donor: { ...DONOR, eligibility: 'ineligible' } });
     expect(ineligible.status).toBe(422);
     expect(ineligible.body.errors).toEqual([{ field: 'donor.eligibility', message: 'the donor is ineligible' }]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
   });
 });
 
@@ -103,11 +103,11 @@ describe('an allogeneic UC-MSC batch from donor to QA review', () => {
     await advance(h, 4 * 24);
     await step('culture-check', { confluence: 85, morphology: 'spindle-shaped' });
     await advance(h, 24 - 2);
-    const before = recordState(h);
+    const before = await recordState(h);
     const neither = await record(b, 'harvest', { harvestedCells: 640 });
     expect(neither.status).toBe(400);
     expect(neither.body.errors).toEqual([{ field: 'values.viabilityTrypan', message: 'at least one of Viability (trypan blue), Viability (7-AAD) is required' }]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     const body = await step('harvest', { harvestedCells: 640, viabilityFlow: 93 });
     expect(body.entry.values).toMatchObject({ populationDoublings: 6, doublingTime: 32 });
     expect(locked('culture-check')).toBe('Ended when "Harvest" was recorded.');

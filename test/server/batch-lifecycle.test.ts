@@ -40,7 +40,7 @@ async function expectCleanRecordAwaitingRelease(d: BatchDriver, processId: strin
     expect(e.signatures.find((s: any) => s.meaning === 'performed')).toMatchObject({ username: 'op1', printedName: 'Test OP1' });
     expect(e.signatures.find((s: any) => s.meaning === 'verified'), e.stepId).toMatchObject({ username: 'op2', printedName: 'Test OP2' });
   }
-  const projection = rebuildProjection(h.ctx, d.id)!;
+  const projection = (await rebuildProjection(h.ctx, d.id))!;
   expect(projection.cached).toEqual(projection.rebuilt);
   return b;
 }
@@ -68,7 +68,7 @@ describe('a whole batch through its real windows', () => {
     expect(d.batch.status).toBe('qa_review');
     expect(d.batch.openDeviations).toBe(0);
     expect(ids(d.batch.availableSteps)).toEqual(['release-sterility']);
-    const projection = rebuildProjection(h.ctx, d.id)!;
+    const projection = (await rebuildProjection(h.ctx, d.id))!;
     expect(projection.cached).toEqual(projection.rebuilt);
   });
 
@@ -113,14 +113,14 @@ describe('what the machine offers', () => {
 
     expect(d.available('cd4-cd8-selection')).toBeUndefined();
     expect(d.locked('cd4-cd8-selection').reason).toMatch(/verif/i);
-    const before = recordState(h);
+    const before = await recordState(h);
     const { lots, equipment } = d.catalogue;
     const refused = await d.record('cd4-cd8-selection', {
       cellProcessor: equipment['cell-processor'], cd4BeadsLot: lots['cd4-microbeads'], cd8BeadsLot: lots['cd8-microbeads'],
       bufferLot: lots.buffer, viableCellsSelected: 420, viability: 96, cd3Purity: 97.5,
     });
     expect(refused.status).toBe(409);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     expect((await d.refresh()).version).toBe(d.batch.version);
 
     expect((await d.verify(sample.body.entry.id)).status).toBe(201);

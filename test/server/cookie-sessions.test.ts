@@ -44,7 +44,7 @@ async function asBrowser(s: BrowserSession, method: 'GET' | 'POST', url: string,
 /** What a refused change must leave alone: no batch, no entry, no signature, no audit row. */
 async function written() {
   const batches = (await call(h, 'sup1', 'GET', '/batches?limit=500')).body.items.length;
-  return { ...h.ctx.store.counts(), batches };
+  return { ...await h.ctx.store.counts(), batches };
 }
 
 describe('login', () => {

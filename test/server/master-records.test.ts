@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { carT } from '../../workflows/builtin/car-t.js';
 import { allSteps } from '../../workflows/definition.js';
-import { call, din, harness, recordState, sign, type Harness } from '../helpers.js';
+import { call, din, harness, recordState, sign, sqliteOf, type Harness } from '../helpers.js';
 import { pdfFile } from '../reports/pdf-tools.js';
 
 let h: Harness;
@@ -153,7 +153,7 @@ describe('master records', () => {
 
 describe('the database locks a version\'s content', () => {
   it('refuses an UPDATE of a definition past draft, of a version\'s identity, a DELETE of a version and any change of its signatures', () => {
-    const db = h.ctx.store.sqlite;
+    const db = sqliteOf(h.ctx.store);
     expect(() => db.prepare("update process_versions set definition = '{}' where process_id = 'car-t'").run()).toThrow(/the content of a version never changes once it leaves draft/);
     expect(() => db.prepare("update process_versions set hash = 'x' where process_id = 'nk'").run()).toThrow(/the content of a version never changes once it leaves draft/);
     expect(() => db.prepare("update process_versions set created_by = 'someone' where process_id = 'nk'").run()).toThrow(/the identity of a version never changes/);

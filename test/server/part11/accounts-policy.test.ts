@@ -84,13 +84,13 @@ describe('S5 [11.300]: password policy', () => {
     }
     // A signature by op1, from op2's valid session, is refused (403) and audited once.
     await relogin(h, 'op2', 'Op2-Day-100-Password');
-    const state = recordState(h);
+    const state = await recordState(h);
     // (Every auditor's password has expired too: the rows are read from the store.)
-    const mark = h.ctx.store.lastAudit()!.seq;
+    const mark = (await h.ctx.store.lastAudit())!.seq;
     const refused = await receiptSignedBy('op2', batch, 1, sign('op1'));
     expect(refused.status).toBe(403);
-    expect(h.ctx.store.listAudit({}, 500, Buffer.from(String(mark)).toString('base64url')).items.map((r) => r.action)).toEqual(['signature.refused']);
-    expect(recordState(h)).toEqual(state);
+    expect((await h.ctx.store.listAudit({}, 500, Buffer.from(String(mark)).toString('base64url'))).items.map((r) => r.action)).toEqual(['signature.refused']);
+    expect(await recordState(h)).toEqual(state);
 
     // Changing it lifts the block at once, on the same token.
     expect((await changeOwn('op1', PASSWORD, 'Op1-Renewed-Password')).status).toBe(204);

@@ -35,9 +35,9 @@ describe('R9 [11.10(g)]: nobody changes their own roles; admin never combines wi
 
   it('refuses creating a user with admin and a signing role, or giving admin to a signer, with 400 on roles', async () => {
     for (const roles of [['admin', 'operator'], ['admin', 'supervisor'], ['admin', 'qc'], ['qa', 'admin']]) {
-      const state = recordState(h);
+      const state = await recordState(h);
       expectProblem(await call(h, 'admin', 'POST', '/users', { username: `x.${roles.join('')}`, fullName: 'Someone', roles, password: 'Long-Enough-Pass-1' }), 400, ['roles']);
-      expect(recordState(h)).toEqual(state);
+      expect(await recordState(h)).toEqual(state);
     }
     const qa1 = await userIdOf(h, 'qa1');
     expectProblem(await call(h, 'admin', 'PATCH', `/users/${qa1}`, { roles: ['qa', 'admin'], reason: 'deputy admin' }), 400, ['roles']);
@@ -55,13 +55,13 @@ describe('R9 [11.10(g)]: nobody changes their own roles; admin never combines wi
   it('refuses an administrator\'s credentials in a signature even where an older account still holds a signing role in the database file', async () => {
     const batch = await createBatch(h, 'car-t', 1);
     // An account made before this rule: admin beside operator, as the file of an older database holds it.
-    h.ctx.store.updateUser(await userIdOf(h, 'admin'), { roles: ['admin', 'operator'] });
-    const before = recordState(h);
+    await h.ctx.store.updateUser(await userIdOf(h, 'admin'), { roles: ['admin', 'operator'] });
+    const before = await recordState(h);
     const r = await auditedBy(h, () => call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign('admin', ADMIN_PASSWORD), expectedVersion: batch.version }));
     expectProblem(r.reply, 403);
     expect(r.reply.body.detail).toMatch(/signs no GMP record/);
     expect(r.rows.map((x) => [x.action, x.reason])).toEqual([['signature.refused', 'an administrator signs nothing']]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     // The operator's own signature on the same terminal goes through (control).
     expect((await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign('op1', PASSWORD), expectedVersion: batch.version })).status).toBe(201);
   });
@@ -81,7 +81,7 @@ describe('the first account is a named person (ALCOA attributable)', () => {
     try {
       const lines: string[] = [];
       await bootstrapAdmin(ctx, ADMIN_PASSWORD, (l) => lines.push(l), { username: 'k.bui', fullName: 'Bùi Quốc Khánh' });
-      const row = ctx.store.findUserByUsername('k.bui')!;
+      const row = (await ctx.store.findUserByUsername('k.bui'))!;
       expect(row).toMatchObject({ fullName: 'Bùi Quốc Khánh', roles: ['admin'] });
       expect(lines.join('\n')).toContain('Bùi Quốc Khánh');
     } finally { await app.close(); }
@@ -91,7 +91,7 @@ describe('the first account is a named person (ALCOA attributable)', () => {
     const { app, ctx } = await fresh(false);
     try {
       await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { fullName: 'Bùi Quốc Khánh' });
-      expect(ctx.store.findUserByUsername('admin')?.fullName).toBe('Bùi Quốc Khánh');
+      expect((await ctx.store.findUserByUsername('admin'))?.fullName).toBe('Bùi Quốc Khánh');
     } finally { await app.close(); }
   });
 
@@ -99,10 +99,10 @@ describe('the first account is a named person (ALCOA attributable)', () => {
     const { app, ctx } = await fresh(false);
     try {
       await expect(bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { username: 'bad name', fullName: 'X Y' })).rejects.toThrow(/CELLBATCH_ADMIN_USERNAME/);
-      expect(ctx.store.countUsers()).toBe(0);
+      expect(await ctx.store.countUsers()).toBe(0);
       const printed: string[] = [];
       await bootstrapAdmin(ctx, ADMIN_PASSWORD, (line) => printed.push(line));
-      expect(ctx.store.findUserByUsername('admin')?.fullName).toMatch(/\(operating-system account\)$/);
+      expect((await ctx.store.findUserByUsername('admin'))?.fullName).toMatch(/\(operating-system account\)$/);
       expect(printed[0]).toMatch(/WARNING: CELLBATCH_ADMIN_NAME is not set/);
     } finally { await app.close(); }
   });
@@ -111,7 +111,7 @@ describe('the first account is a named person (ALCOA attributable)', () => {
     const { app, ctx } = await fresh(true);
     try {
       await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {});
-      expect(ctx.store.findUserByUsername('admin')?.fullName).toBe(TRAINING_ADMIN_NAME);
+      expect((await ctx.store.findUserByUsername('admin'))?.fullName).toBe(TRAINING_ADMIN_NAME);
     } finally { await app.close(); }
   });
 });

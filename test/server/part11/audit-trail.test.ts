@@ -90,14 +90,14 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     const batch = await createBatch(h, 'car-t', 1);
     const op1 = await userIdOf(h, 'op1');
     const qc1 = await userIdOf(h, 'qc1');
-    const before = recordState(h);
+    const before = await recordState(h);
     const wrong = await auditedBy(h, () => call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign('op1', 'Wrong-Password-000'), expectedVersion: batch.version }));
     expect(wrong.reply.status).toBe(401);
     expect(expectOneRow(wrong.rows, 'signature.failed', op1)).toMatchObject({ batchId: batch.id });
     const role = await auditedBy(h, () => call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign('qc1'), expectedVersion: batch.version }));
     expect(role.reply.status).toBe(403);
     expect(expectOneRow(role.rows, 'signature.refused', qc1)).toMatchObject({ batchId: batch.id, reason: expect.any(String) });
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
   });
 
   it('R6 [11.10(e)]: a refused step writes exactly one audit row of the attempt (409 wrong order, 400 bad values, 422 expired lot)', async () => {
@@ -106,7 +106,7 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     const batch = await createBatch(h, 'car-t', 2);
     const post = (stepId: string, values: Record<string, unknown>, v: number) =>
       call(h, 'op1', 'POST', `/batches/${batch.id}/steps/${stepId}`, { values, signature: sign('op1'), expectedVersion: v });
-    const state = recordState(h);
+    const state = await recordState(h);
 
     const order = await auditedBy(h, () => post('cd4-cd8-selection', selectionValues(cat), batch.version));
     expect(order.reply.status).toBe(409);
@@ -117,15 +117,15 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     const v = expectOneRow(values.rows, 'attempt.refused', op1);
     expect(v).toMatchObject({ batchId: batch.id, after: { status: 400 } });
     expect(JSON.stringify(v.after)).toContain('values.volume');
-    expect(recordState(h)).toEqual(state);
+    expect(await recordState(h)).toEqual(state);
 
     await toSelection(h, batch.id, 2);
     const expired = (await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'old buffer', lotNumber: 'OLD-1', expiresOn: day(h, -1), status: 'released' })).body.id;
-    const state2 = recordState(h);
+    const state2 = await recordState(h);
     const lot = await auditedBy(h, async () => post('cd4-cd8-selection', { ...selectionValues(cat), bufferLot: expired }, await version(h, batch.id)));
     expect(lot.reply.status).toBe(422);
     expect(expectOneRow(lot.rows, 'step.refused', op1)).toMatchObject({ batchId: batch.id, entity: 'batch', reason: expect.any(String) });
-    expect(recordState(h)).toEqual(state2);
+    expect(await recordState(h)).toEqual(state2);
   });
 
   it('R6 [11.10(e)]: a lot status change and a calibration change write one row with the old and new value and the reason', async () => {
@@ -268,12 +268,12 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     ];
     for (const [user, method, url, body] of changes) {
       for (const reason of [undefined, '', '   ']) {
-        const state = recordState(h);
+        const state = await recordState(h);
         const r = await auditedBy(h, () => call(h, user, method, url, reason === undefined ? body : { ...body, reason }));
         expect(r.reply.status, `${method} ${url} reason=${JSON.stringify(reason)}`).toBe(400);
         expect(r.reply.body.errors.map((e: { field: string }) => e.field)).toContain('reason');
         expect(r.rows.map((x) => x.action), 'only the refused attempt is audited').toEqual(['attempt.refused']);
-        expect(recordState(h)).toEqual(state);
+        expect(await recordState(h)).toEqual(state);
       }
     }
     expect((await call(h, 'admin', 'GET', '/users?limit=500')).body.items).toEqual(users);
@@ -297,12 +297,12 @@ describe('R6 [11.10(e)]: exactly one audit row per event, with who, when, what, 
     ];
     for (const [user, method, url, body] of bodies) {
       for (const [key, value] of Object.entries(forged)) {
-        const state = recordState(h);
+        const state = await recordState(h);
         const r = await auditedBy(h, () => call(h, user, method, url, { ...body, [key]: value }));
         expect(r.reply.status, `${method} ${url} with ${key}`).toBe(400);
         expect(r.reply.body.errors.map((e: { field: string }) => e.field)).toContain(key);
         expect(r.rows.map((x) => x.action)).toEqual(['attempt.refused']);
-        expect(recordState(h)).toEqual(state);
+        expect(await recordState(h)).toEqual(state);
       }
     }
     // A signature cannot carry a time or a user id either.

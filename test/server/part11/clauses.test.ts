@@ -31,12 +31,12 @@ type Reply = Awaited<ReturnType<typeof call>>;
 
 /** A refusal with `status` that writes no entry, no signature, and at most one audit row, of an attempt. */
 async function refusedWithoutChange(request: () => Promise<Reply>, status: number, field?: string) {
-  const state = recordState(h);
+  const state = await recordState(h);
   const { reply, rows } = await auditedBy(h, request);
   expect(reply.status, JSON.stringify(reply.body)).toBe(status);
   expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
   if (field) expect(reply.body.errors.map((e: { field: string }) => e.field)).toContain(field);
-  expect(recordState(h), 'no entry, no signature, chains valid').toEqual(state);
+  expect(await recordState(h), 'no entry, no signature, chains valid').toEqual(state);
   expect(rows.length, `at most one audit row: ${JSON.stringify(rows.map((r) => r.action))}`).toBeLessThanOrEqual(1);
   for (const r of rows) expect(ATTEMPT_ACTIONS, `${r.action} is an attempt, not a change`).toContain(r.action);
   return { reply, rows };
@@ -94,7 +94,7 @@ describe('R4 [11.10(c); 1271.270(d)]: records survive a restart unchanged', () =
     const audit = await auditAll(h);
     const batchAudit = (await call(h, 'qa1', 'GET', `/batches/${batch.id}/audit?limit=500`)).body.items;
     const deviations = (await call(h, 'qa1', 'GET', `/batches/${batch.id}/deviations`)).body;
-    const counts = h.ctx.store.counts();
+    const counts = await h.ctx.store.counts();
     const clock = h.ctx.clock.now().toISOString();
     expect(view.entries.flatMap((e: { signatures: unknown[] }) => e.signatures).length).toBeGreaterThanOrEqual(4);
 
@@ -108,8 +108,8 @@ describe('R4 [11.10(c); 1271.270(d)]: records survive a restart unchanged', () =
         expect(l.statusCode).toBe(200);
         again.tokens[u] = l.json().token;
       }
-      expect(ctx.store.counts().entries).toBe(counts.entries);
-      expect(ctx.store.counts().signatures).toBe(counts.signatures);
+      expect((await ctx.store.counts()).entries).toBe(counts.entries);
+      expect((await ctx.store.counts()).signatures).toBe(counts.signatures);
       expect(ctx.clock.now().toISOString(), 'the training clock keeps its offset').toBe(clock);
       expect((await call(again, 'qa1', 'GET', `/batches/${batch.id}`)).body).toEqual(view);
       expect((await call(again, 'qa1', 'GET', `/batches/${batch.id}/deviations`)).body).toEqual(deviations);
@@ -135,13 +135,13 @@ describe('R5 [11.10(d)]: sessions', () => {
     expect((await call(h, 'op1', 'GET', '/me')).status).toBe(200);
     expect((await call(h, 'op2', 'GET', '/me')).status, 'op2 was idle 28 minutes').toBe(401);
     h.tick(16 * 60_000);
-    const state = recordState(h);
+    const state = await recordState(h);
     const read = await call(h, 'op1', 'GET', '/batches');
     expect(read.status).toBe(401);
     expect(read.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect((await call(h, 'qa1', 'POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'L-9', expiresOn: day(h, 100), status: 'released' })).status).toBe(401);
     expect((await call(h, 'op1', 'GET', '/me')).status, 'an expired session stays expired').toBe(401);
-    expect(recordState(h)).toEqual(state);
+    expect(await recordState(h)).toEqual(state);
     // Logging in again opens a new session.
     await relogin(h, 'op1');
     expect((await call(h, 'op1', 'GET', '/me')).status).toBe(200);
@@ -257,7 +257,7 @@ describe('S1 [11.50]: signature manifestation', () => {
     expect(rename.body.errors.map((e: { field: string }) => e.field)).toContain('fullName');
 
     // There is no rename route; a rename done in the users table (e.g. a future feature) must not reach signatures.
-    h.ctx.store.updateUser(op1, { fullName: 'Renamed Person' });
+    await h.ctx.store.updateUser(op1, { fullName: 'Renamed Person' });
     expect((await call(h, 'admin', 'GET', '/users?limit=500')).body.items.find((u: { id: string }) => u.id === op1).fullName).toBe('Renamed Person');
     const after = (await call(h, 'qa1', 'GET', `/batches/${batch.id}`)).body;
     expect(after.entries).toEqual(before.entries);

@@ -205,7 +205,7 @@ async function send(user: RoleUser | null, method: string, url: string, payload?
   return { status: res.statusCode, body, type: res.headers['content-type'] };
 }
 
-const auditCount = () => h.ctx.store.counts().audit;
+const auditCount = async () => (await h.ctx.store.counts()).audit;
 
 describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.json', () => {
   it('R9 [11.10(g)]: every route of the OpenAPI description has a row in the expectations table, and every row a route', async () => {
@@ -221,7 +221,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
 
   it('R5 [11.10(d)]: every described route but login and health answers 401 without a token, and writes nothing', async () => {
     const ids = await fixture();
-    const before = { ...recordState(h), audit: auditCount() };
+    const before = { ...await recordState(h), audit: await auditCount() };
     for (const route of await describedRoutes()) {
       const [method, path] = route.split(' ');
       const url = concrete(path, ids) + (MATRIX[route]?.query ?? '');
@@ -232,7 +232,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
         expect(r.body.status).toBe(401);
       }
     }
-    expect({ ...recordState(h), audit: auditCount() }).toEqual(before);
+    expect({ ...await recordState(h), audit: await auditCount() }).toEqual(before);
     // The description and the interactive docs are public too (they are not in the description).
     expect((await send(null, 'GET', '/openapi.json')).status).toBe(200);
     expect((await send(null, 'GET', '/docs')).status).toBeLessThan(400);
@@ -240,7 +240,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
 
   it('R9 [11.10(g)], R5 [11.10(d)]: each role, sending {} to write routes, gets exactly the status of the table — never a 5xx — and nothing is written', async () => {
     const ids = await fixture();
-    const before = recordState(h);
+    const before = await recordState(h);
     const failures: string[] = [];
     const routes = await describedRoutes();
     let calls = 0;
@@ -251,7 +251,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
       const url = concrete(path, ids) + (expected.query ?? '');
       const write = method !== 'GET';
       for (const who of [null, ...ROLE_USERS] as (RoleUser | null)[]) {
-        const auditBefore = auditCount();
+        const auditBefore = await auditCount();
         const r = await send(who, method, url, write ? {} : undefined);
         calls++;
         const want = who === null ? expected.none : expected[who];
@@ -260,7 +260,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
         else if (r.status >= 400 && !/^application\/problem\+json/.test(String(r.type))) failures.push(`${route} as ${who ?? 'nobody'}: a ${r.status} that is not problem+json (${r.type})`);
         // R6: a logged-in user's write leaves exactly one audit row (the refused attempt, or the logout);
         // reads and anonymous calls leave none, except the audited export.
-        const wrote = auditCount() - auditBefore;
+        const wrote = await auditCount() - auditBefore;
         const wantRows = who === null || PUBLIC.has(route) ? 0 : write ? 1 : AUDITED_READS.has(route) && r.status === 200 ? 1 : 0;
         if (wrote !== wantRows) failures.push(`${route} as ${who ?? 'nobody'}: ${wrote} audit rows, expected ${wantRows}`);
         if (route === 'POST /api/v1/auth/logout' && who && r.status === 204) await relogin(h, who);
@@ -268,7 +268,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
     }
     expect(failures).toEqual([]);
     expect(calls, 'every route called without a token and as each of the six roles').toBe(routes.length * 7);
-    const after = recordState(h);
+    const after = await recordState(h);
     expect(after).toEqual(before);
   });
 
@@ -282,17 +282,17 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
       if (!decision) { failures.push(`${route}: not in VALID_WRITES`); continue; }
       const url = concrete(path, ids, decision.batch ?? 'main');
       for (const who of decision.refused) {
-        const before = { ...recordState(h), lots: (await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items, eq: (await call(h, 'qa1', 'GET', '/equipment?limit=500')).body.items };
+        const before = { ...await recordState(h), lots: (await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items, eq: (await call(h, 'qa1', 'GET', '/equipment?limit=500')).body.items };
         const users = (await call(h, 'admin', 'GET', '/users?limit=500')).body.items;
-        const auditBefore = h.ctx.store.lastAudit()?.seq ?? 0;
+        const auditBefore = (await h.ctx.store.lastAudit())?.seq ?? 0;
         const clock = h.ctx.clock.now().getTime();
         const r = await send(who, method, url, decision.body(ids));
         if (r.status !== 403) failures.push(`${route} as ${who} with a valid body: expected 403, got ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
-        const after = { ...recordState(h), lots: (await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items, eq: (await call(h, 'qa1', 'GET', '/equipment?limit=500')).body.items };
+        const after = { ...await recordState(h), lots: (await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items, eq: (await call(h, 'qa1', 'GET', '/equipment?limit=500')).body.items };
         if (JSON.stringify(after) !== JSON.stringify(before)) failures.push(`${route} as ${who}: the record, a lot or an instrument changed`);
         if (JSON.stringify((await call(h, 'admin', 'GET', '/users?limit=500')).body.items) !== JSON.stringify(users)) failures.push(`${route} as ${who}: the users changed`);
         if (h.ctx.clock.now().getTime() !== clock) failures.push(`${route} as ${who}: the training clock moved`);
-        const rows = h.ctx.store.listAudit({}, 500, Buffer.from(String(auditBefore)).toString('base64url')).items;
+        const rows = (await h.ctx.store.listAudit({}, 500, Buffer.from(String(auditBefore)).toString('base64url'))).items;
         if (rows.length !== 1 || !ATTEMPT_ACTIONS.includes(rows[0].action)) failures.push(`${route} as ${who}: audit rows ${JSON.stringify(rows.map((x) => x.action))}, expected one attempt row`);
       }
     }
@@ -301,13 +301,13 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
 
   it('R9 [11.10(g)]: the administrator manages accounts but cannot create batches, record steps or sign (403)', async () => {
     const batch = await createBatch(h, 'car-t', 3);
-    const before = recordState(h);
+    const before = await recordState(h);
     expect((await call(h, 'admin', 'POST', '/batches', { processId: 'car-t', din: din(4).keyed, patient: { id: 'PT-4', weightKg: 70 } })).status).toBe(403);
     expect((await call(h, 'admin', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 3), signature: sign('op1'), expectedVersion: batch.version })).status).toBe(403);
     // The admin's credentials on an operator's terminal: the signer, not the session, is refused.
     expect((await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 3), signature: sign('admin', ADMIN_PASSWORD), expectedVersion: batch.version })).status).toBe(403);
     expect((await call(h, 'sup1', 'POST', `/batches/${batch.id}/terminate`, { reason: 'admin signs', signature: sign('admin', ADMIN_PASSWORD) })).status).toBe(403);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     // Control: account management is the admin's job.
     expect((await call(h, 'admin', 'POST', '/users', { username: 'op9', fullName: 'Operator Nine', roles: ['operator'], password: 'Operator-Nine-Pass-1' })).status).toBe(201);
     // (More admin refusals: test/server/refusals/steps.test.ts "refuses an admin signature on a step, a verification and a termination".)
@@ -318,7 +318,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
     for (const url of ['/batches', `/batches/${ids.batchId}`, `/batches/${ids.batchId}/audit`, `/batches/${ids.batchId}/deviations`, '/audit', '/audit/verify', '/users', '/materials', '/equipment', '/processes/car-t']) {
       expect((await call(h, 'insp1', 'GET', url)).status, url).toBe(200);
     }
-    const before = { ...recordState(h), audit: h.ctx.store.counts().audit };
+    const before = { ...await recordState(h), audit: (await h.ctx.store.counts()).audit };
     const writes: ['POST' | 'PATCH', string, unknown][] = [
       ['POST', '/batches', { processId: 'car-t', din: din(5).keyed, patient: { id: 'PT-5', weightKg: 70 } }],
       ['POST', '/materials', { type: 'buffer', name: 'b', lotNumber: 'INSP-1', expiresOn: ids.future, status: 'released' }],
@@ -333,7 +333,7 @@ describe('R9 [11.10(g)]: the role × route matrix, generated from GET /openapi.j
       ['POST', '/users', { username: 'insp.made', fullName: 'X', roles: ['operator'], password: 'Inspector-Made-Pass-1' }],
     ];
     for (const [method, url, body] of writes) expect((await call(h, 'insp1', method, url, body)).status, `${method} ${url}`).toBe(403);
-    const after = { ...recordState(h), audit: h.ctx.store.counts().audit };
+    const after = { ...await recordState(h), audit: (await h.ctx.store.counts()).audit };
     expect(after.entries).toBe(before.entries);
     expect(after.signatures).toBe(before.signatures);
     expect(after.audit - before.audit, 'one attempt row per refused write').toBe(writes.length);

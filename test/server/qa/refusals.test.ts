@@ -34,11 +34,11 @@ afterAll(async () => h.close());
 /** The request is refused with this status (and these error fields); nothing but one audit row is written. */
 async function refused(status: number, request: () => Promise<Reply>, fields: string[] = [], batchId = d.id) {
   const before = await snapshotOf(h, batchId);
-  const audit = h.ctx.store.counts().audit;
+  const audit = (await h.ctx.store.counts()).audit;
   const r = await request();
   expectProblem(r, status, fields);
   expect(await snapshotOf(h, batchId), 'entries, signatures, chains, version and status unchanged').toEqual(before);
-  expect(h.ctx.store.counts().audit - audit, 'exactly one audit row: the refused attempt').toBe(1);
+  expect((await h.ctx.store.counts()).audit - audit, 'exactly one audit row: the refused attempt').toBe(1);
   return r;
 }
 

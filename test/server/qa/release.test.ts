@@ -10,7 +10,7 @@ let h: Harness;
 beforeEach(async () => { h = await harness(); });
 afterEach(async () => h.close());
 
-const projectionAgrees = (id: string) => { const p = rebuildProjection(h.ctx, id)!; expect(p.cached).toEqual(p.rebuilt); };
+const projectionAgrees = async (id: string) => { const p = (await rebuildProjection(h.ctx, id))!; expect(p.cached).toEqual(p.rebuilt); };
 
 describe('release of a CAR-T batch', () => {
   it('reviews by exception, releases conditionally while the sterility culture runs, and completes the release when it shows no growth', async () => {
@@ -40,7 +40,7 @@ describe('release of a CAR-T batch', () => {
       disposition: { decision: 'release', conditional: true, pendingTests: ['release-sterility'], stillPending: ['release-sterility'], signature: { username: 'qa2', meaning: 'released' } },
     });
     expect((await call(h, 'op1', 'GET', '/batches?status=released')).body.items).toEqual([expect.objectContaining({ id: d.id, conditionalRelease: true })]);
-    projectionAgrees(d.id);
+    await projectionAgrees(d.id);
 
     const coa = (await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body;
     expect(coa).toMatchObject({ batchNumber: d.batch.batchNumber, conditionalRelease: true, labelling: 'FOR AUTOLOGOUS USE ONLY', disposition: { decision: 'release', conditional: true } });
@@ -102,7 +102,7 @@ describe('release of a CAR-T batch', () => {
     const coa = (await call(h, 'qc1', 'GET', `/batches/${d.id}/coa`)).body;
     expect(coa.tests.find((t: any) => t.stepId === 'release-potency')).toMatchObject({ outcome: 'fail' });
     expect(coa.disposition.decision).toBe('exceptional-release');
-    projectionAgrees(d.id);
+    await projectionAgrees(d.id);
   });
 });
 
@@ -116,7 +116,7 @@ describe('rejection and exceptional release of the other product', () => {
     expect(rejected.status, JSON.stringify(rejected.body)).toBe(201);
     expect(rejected.body.batch).toMatchObject({ status: 'rejected', conditionalRelease: false, disposition: { decision: 'reject', signature: { meaning: 'rejected' } } });
     expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items.map((b: any) => b.status)).toEqual(['rejected', 'rejected']);
-    projectionAgrees(d.id);
+    await projectionAgrees(d.id);
   });
 
   it("releases exceptionally an NK batch whose dose is above its range, on the physician's request", async () => {
@@ -126,7 +126,7 @@ describe('rejection and exceptional release of the other product', () => {
     const r = await dispose(h, d.id, { decision: 'exceptional-release', justification: 'The infusion is split by the clinic.', physicianRequest: 'Dr. Le, oncology' });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body.batch).toMatchObject({ status: 'released', conditionalRelease: true, disposition: { decision: 'exceptional-release', failedTests: ['release-dose'], pendingTests: ['release-sterility'] } });
-    projectionAgrees(d.id);
+    await projectionAgrees(d.id);
   });
 });
 
@@ -160,7 +160,7 @@ describe('NK batches', () => {
     const again = await review(h, d.id);
     expect(again.status, JSON.stringify(again.body)).toBe(201);
     expect((await call(h, 'qa1', 'GET', `/batches/${d.id}/review`)).body.currentReview).toMatchObject({ entryId: again.body.entry.id });
-    projectionAgrees(d.id);
+    await projectionAgrees(d.id);
   });
 
   it('rejects a batch whose endotoxin sits exactly on its exclusive limit, with a justification, after its deviation is closed', async () => {
@@ -180,6 +180,6 @@ describe('NK batches', () => {
     // Nothing more is recorded on a rejected batch.
     await d.refresh();
     expect((await d.record('release-sterility', { sterility: 'no growth' }, 'qc1')).status).toBe(409);
-    projectionAgrees(d.id);
+    await projectionAgrees(d.id);
   });
 });

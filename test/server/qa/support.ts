@@ -83,7 +83,7 @@ export async function operatorAndQa(h: Harness, username = 'opqa1') {
 
 /** What a refusal must leave unchanged: entry and signature counts, the chains, and the batch's version and status. */
 export async function snapshotOf(h: Harness, batchId: string) {
-  const counts = h.ctx.store.counts();
+  const counts = await h.ctx.store.counts();
   const b = await batch(h, batchId);
-  return { entries: counts.entries, signatures: counts.signatures, chain: h.ctx.store.verifyChains().valid, version: b.version, status: b.status, openDeviations: b.openDeviations };
+  return { entries: counts.entries, signatures: counts.signatures, chain: (await h.ctx.store.verifyChains()).valid, version: b.version, status: b.status, openDeviations: b.openDeviations };
 }

@@ -20,11 +20,11 @@ async function registry() {
 /** A registry refusal: problem+json, no lot or equipment registered or changed, no record written. */
 async function refusedRegistry(request: () => Promise<Reply>, status: number, fields: string[] = []) {
   const before = await registry();
-  const state = recordState(h);
+  const state = await recordState(h);
   const r = await request();
   expectProblem(r, status, fields);
   expect(await registry()).toEqual(before);
-  expect(recordState(h)).toEqual(state);
+  expect(await recordState(h)).toEqual(state);
   return r;
 }
 

@@ -29,11 +29,11 @@ export function expectProblem(r: Reply, status: number, fields: string[] = []) {
 
 /** Runs a request that must be refused and proves the record did not change. */
 export async function refusedWithoutWriting(h: Harness, request: () => Promise<Reply>, status: number, fields: string[] = []) {
-  const before = recordState(h);
+  const before = await recordState(h);
   expect(before.chain).toBe(true);
   const r = await request();
   expectProblem(r, status, fields);
-  const after = recordState(h);
+  const after = await recordState(h);
   expect(after.entries, 'no entry written').toBe(before.entries);
   expect(after.signatures, 'no signature written').toBe(before.signatures);
   expect(after.chain, 'chains still valid').toBe(true);

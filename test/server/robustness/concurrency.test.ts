@@ -31,7 +31,7 @@ const receipt = (seq: number, volume = 200) => {
 const sample = (viability = 95) => ({ wbcConcentration: 50, viability, cd3Positive: 60 });
 
 const entriesOf = (batchId: string) => h.ctx.store.entriesOfBatch(batchId);
-const stepEntries = (batchId: string, stepId: string) => entriesOf(batchId).filter((e) => e.kind === 'step' && e.stepId === stepId);
+const stepEntries = async (batchId: string, stepId: string) => (await entriesOf(batchId)).filter((e) => e.kind === 'step' && e.stepId === stepId);
 
 /** Exactly one 201 and one 409 problem+json; returns them in that order. */
 function oneWinsOneConflicts(replies: Reply[]): [Reply, Reply] {
@@ -43,9 +43,9 @@ function oneWinsOneConflicts(replies: Reply[]): [Reply, Reply] {
   return [winner, loser];
 }
 
-function expectProjectionsRebuilt(ids: string[]) {
+async function expectProjectionsRebuilt(ids: string[]) {
   for (const id of ids) {
-    const p = rebuildProjection(h.ctx, id)!;
+    const p = (await rebuildProjection(h.ctx, id))!;
     expect(p.cached, `projection of batch ${id}`).toEqual(p.rebuilt);
   }
 }
@@ -55,17 +55,17 @@ describe('the same step submitted from two terminals at the same moment', () => 
     // A few rounds, each on a new batch: the outcome must not depend on which request gets ahead.
     for (const seq of [1, 2, 3, 4]) {
       const batch = await createBatch(h, 'car-t', seq);
-      const before = recordState(h);
+      const before = await recordState(h);
       const replies = await Promise.all([
         post('op1', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receipt(seq, 210), signature: sign('op1'), expectedVersion: batch.version }),
         post('op2', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receipt(seq, 220), signature: sign('op2'), expectedVersion: batch.version }),
       ]);
       const [winner] = oneWinsOneConflicts(replies);
-      const after = recordState(h);
+      const after = await recordState(h);
       expect(after.entries - before.entries, 'exactly one entry written').toBe(1);
       expect(after.signatures - before.signatures, 'exactly one signature written').toBe(1);
       expect(after.chain).toBe(true);
-      const recorded = stepEntries(batch.id, 'apheresis-receipt');
+      const recorded = await stepEntries(batch.id, 'apheresis-receipt');
       expect(recorded).toHaveLength(1);
       expect(recorded[0].id).toBe(winner.body.entry.id);
       // The entry holds the winner's values and the winner's signature, nothing of the loser's.
@@ -74,23 +74,23 @@ describe('the same step submitted from two terminals at the same moment', () => 
       expect(view.version).toBe(batch.version + 1);
       expect(view.entries.filter((e: any) => e.stepId === 'apheresis-receipt')).toHaveLength(1);
       expect(view.entries.find((e: any) => e.id === winner.body.entry.id).signatures.map((s: any) => s.username)).toEqual([winner.body.entry.signatures[0].username]);
-      expectProjectionsRebuilt([batch.id]);
+      await expectProjectionsRebuilt([batch.id]);
     }
   });
 
   it('a step and a termination at the same moment: exactly one of them is written', async () => {
     const batch = await createBatch(h, 'car-t', 10);
-    const before = recordState(h);
+    const before = await recordState(h);
     const replies = await Promise.all([
       post('op1', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receipt(10), signature: sign('op1'), expectedVersion: batch.version }),
       post('sup1', `/batches/${batch.id}/terminate`, { reason: 'bag damaged in transport', signature: sign('sup1') }),
     ]);
     oneWinsOneConflicts(replies);
-    const after = recordState(h);
+    const after = await recordState(h);
     expect(after.entries - before.entries).toBe(1);
     expect(after.signatures - before.signatures).toBe(1);
     expect(after.chain).toBe(true);
-    expectProjectionsRebuilt([batch.id]);
+    await expectProjectionsRebuilt([batch.id]);
   });
 });
 
@@ -109,7 +109,7 @@ describe('two verifications of the same entry at the same moment', () => {
     it(`verifies it once, by op2 or sup1: one 201, one 409 (${withVersion ? 'both stating' : 'neither stating'} expectedVersion)`, async () => {
       for (const seq of withVersion ? [20, 21, 22] : [30, 31, 32]) {
         const p = await pendingSample(seq);
-        const before = recordState(h);
+        const before = await recordState(h);
         const body = (u: string) => ({ signature: sign(u), ...(withVersion && { expectedVersion: p.version }) });
         const replies = await Promise.all([
           post('op2', `/batches/${p.batchId}/entries/${p.entryId}/verify`, body('op2')),
@@ -117,16 +117,16 @@ describe('two verifications of the same entry at the same moment', () => {
         ]);
         const [winner] = oneWinsOneConflicts(replies);
         expect(winner.body.entry.verified).toBe(true);
-        const after = recordState(h);
+        const after = await recordState(h);
         expect(after.entries - before.entries, 'one verification entry').toBe(1);
         expect(after.signatures - before.signatures, 'one verified signature').toBe(1);
         expect(after.chain).toBe(true);
-        expect(entriesOf(p.batchId).filter((e) => e.kind === 'verification')).toHaveLength(1);
+        expect((await entriesOf(p.batchId)).filter((e) => e.kind === 'verification')).toHaveLength(1);
         const view = (await call(h, 'qa1', 'GET', `/batches/${p.batchId}`)).body;
         const verified = view.entries.find((e: any) => e.id === p.entryId).signatures.filter((s: any) => s.meaning === 'verified');
         expect(verified).toHaveLength(1);
         expect(['op2', 'sup1']).toContain(verified[0].username);
-        expectProjectionsRebuilt([p.batchId]);
+        await expectProjectionsRebuilt([p.batchId]);
       }
     });
   }
@@ -140,7 +140,7 @@ describe('parallel writers on different batches', () => {
   it(`${N} writers never interfere: all 201, each batch has exactly its entries, chains valid, projections rebuilt`, async () => {
     const batches = [];
     for (let i = 0; i < N; i++) batches.push(await createBatch(h, 'car-t', 100 + i, 60 + i));
-    const before = recordState(h);
+    const before = await recordState(h);
     const who = batches.map((_, i) => performers[i % performers.length]);
 
     // Round 1: every batch's receipt at once; each with its own volume so that values cannot cross.
@@ -158,14 +158,14 @@ describe('parallel writers on different batches', () => {
       post(verifierOf(who[i]), `/batches/${b.id}/entries/${samples[i].body.entry.id}/verify`, { signature: sign(verifierOf(who[i])), expectedVersion: samples[i].body.batch.version })));
     expect(verifications.map((r) => r.status), JSON.stringify(verifications.map((r) => r.body)).slice(0, 600)).toEqual(Array(N).fill(201));
 
-    const after = recordState(h);
+    const after = await recordState(h);
     expect(after.chain).toBe(true);
     expect(after.entries - before.entries, 'receipt, sample and verification per batch').toBe(3 * N);
     expect(after.signatures - before.signatures, 'performed, performed and verified per batch').toBe(3 * N);
 
     for (let i = 0; i < N; i++) {
       const b = batches[i];
-      const entries = entriesOf(b.id);
+      const entries = await entriesOf(b.id);
       expect(entries.map((e) => [e.kind, e.stepId]), `batch ${i}`).toEqual([
         ['batch-created', null], ['step', 'apheresis-receipt'], ['step', 'starting-material-sample'], ['verification', 'starting-material-sample'],
       ]);
@@ -185,7 +185,7 @@ describe('parallel writers on different batches', () => {
       expect(sampleEntry.signatures.map((s: any) => [s.meaning, s.username])).toEqual([['performed', who[i]], ['verified', verifierOf(who[i])]]);
       expect(view.availableSteps.map((s: any) => s.stepId)).toContain('cd4-cd8-selection');
     }
-    expectProjectionsRebuilt(batches.map((b) => b.id));
+    await expectProjectionsRebuilt(batches.map((b) => b.id));
     expect((await call(h, 'qa1', 'GET', '/audit/verify')).body.valid).toBe(true);
   });
 });

@@ -73,35 +73,35 @@ const MOD37 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*';
 export const NEWEST_BATCH = '@NEWEST_BATCH@';
 export const LATEST_ENTRY = '@LATEST_ENTRY@';
 
-export function resolveBatchId(h: Harness, id: string | undefined): string | undefined {
+export async function resolveBatchId(h: Harness, id: string | undefined): Promise<string | undefined> {
   if (id !== NEWEST_BATCH) return id;
   // The batch whose first entry is the latest in the entries chain (creation times can tie on the test clock).
-  const created = h.ctx.store.allBatchIds().map((id) => ({ id, seq: h.ctx.store.entriesOfBatch(id)[0]?.seq ?? 0 }));
+  const created = await Promise.all((await h.ctx.store.allBatchIds()).map(async (id) => ({ id, seq: (await h.ctx.store.entriesOfBatch(id))[0]?.seq ?? 0 })));
   return created.sort((a, b) => a.seq - b.seq).at(-1)?.id;
 }
 
-export function resolvePath(h: Harness, path: string, batchId: string | undefined): string {
+export async function resolvePath(h: Harness, path: string, batchId: string | undefined): Promise<string> {
   let out = path;
   if (batchId) out = out.replace(NEWEST_BATCH, batchId);
   if (out.includes(LATEST_ENTRY) && batchId) {
-    const last = h.ctx.store.entriesOfBatch(batchId).filter((e) => e.kind === 'step' || e.kind === 'correction').at(-1);
+    const last = (await h.ctx.store.entriesOfBatch(batchId)).filter((e) => e.kind === 'step' || e.kind === 'correction').at(-1);
     if (last) out = out.replace(LATEST_ENTRY, last.id);
   }
   return out;
 }
 
-export function resolveValue(v: unknown, h: Harness, batchId: string | undefined, depth = 0): unknown {
+export async function resolveValue(v: unknown, h: Harness, batchId: string | undefined, depth = 0): Promise<unknown> {
   if (v instanceof Now) return new Date(h.ctx.clock.now().getTime() + v.offsetHours * 3_600_000).toISOString();
-  if (v instanceof CurrentVersion) return (batchId ? (h.ctx.store.getBatch(batchId)?.version ?? 1) : 1) + v.delta;
+  if (v instanceof CurrentVersion) return (batchId ? ((await h.ctx.store.getBatch(batchId))?.version ?? 1) : 1) + v.delta;
   if (v instanceof OfBatch) {
-    const row = batchId ? h.ctx.store.getBatch(batchId) : undefined;
+    const row = batchId ? await h.ctx.store.getBatch(batchId) : undefined;
     if (!row) return 'W123426999999A';
     return v.what === 'batchNumber' ? row.batchNumber : v.what === 'keyed' ? row.din + row.dinCheck : `=${row.din}${60 + MOD37.indexOf(row.dinCheck)}`;
   }
   if (depth > 8 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => resolveValue(x, h, batchId, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = resolveValue(x, h, batchId, depth + 1);
+  for (const [k, x] of Object.entries(v)) out[k] = await resolveValue(x, h, batchId, depth + 1);
   return out;
 }
 
@@ -163,10 +163,11 @@ export function printable(r: Req): Req {
 
 // ─── sending and checking ─────────────────────────────────────────────────────────────────────────
 
-export function renderPayload(r: Req, h: Harness, batchId = resolveBatchId(h, r.batchId)): string | undefined {
+export async function renderPayload(r: Req, h: Harness, given?: string): Promise<string | undefined> {
+  const batchId = given ?? await resolveBatchId(h, r.batchId);
   if (r.body.kind === 'none') return undefined;
   if (r.body.kind === 'text') return r.body.text;
-  const json = JSON.stringify(resolveValue(r.body.value, h, batchId)) ?? 'null';
+  const json = JSON.stringify(await resolveValue(r.body.value, h, batchId)) ?? 'null';
   return r.body.rewrite ? r.body.rewrite.apply(json) : json;
 }
 
@@ -215,7 +216,7 @@ export function problemViolations(res: LightMyRequestResponse): string[] {
  * run still reaches the code behind authentication. Neither touches entries or signatures.
  */
 export class Fuzzer {
-  private last?: ReturnType<Fuzzer['snapshot']>;
+  private last?: Awaited<ReturnType<Fuzzer['snapshot']>>;
   sent = 0;
   statuses = new Map<number, number>();
 
@@ -223,14 +224,14 @@ export class Fuzzer {
 
   async send(r: Req): Promise<{ res: LightMyRequestResponse; payload?: string; violations: string[] }> {
     const h = this.h;
-    const batchId = resolveBatchId(h, r.batchId);
-    const payload = renderPayload(r, h, batchId);
-    const before = this.last ?? this.snapshot();
+    const batchId = await resolveBatchId(h, r.batchId);
+    const payload = await renderPayload(r, h, batchId);
+    const before = this.last ?? await this.snapshot();
     const res = await h.app.inject({
-      method: r.method as any, url: resolvePath(h, r.path, batchId) + (r.query ? `?${r.query}` : ''), headers: headersFor(r, h),
+      method: r.method as any, url: await resolvePath(h, r.path, batchId) + (r.query ? `?${r.query}` : ''), headers: headersFor(r, h),
       ...(payload !== undefined && { payload }),
     });
-    const after = this.snapshot();
+    const after = await this.snapshot();
     this.last = after;
     this.sent++;
     this.statuses.set(res.statusCode, (this.statuses.get(res.statusCode) ?? 0) + 1);
@@ -247,8 +248,8 @@ export class Fuzzer {
   }
 
   /** What a refusal must leave as it was: entries, signatures and batches counted, chains verified. */
-  snapshot() {
-    return { ...recordState(this.h), batches: this.h.ctx.store.allBatchIds().length };
+  async snapshot() {
+    return { ...await recordState(this.h), batches: (await this.h.ctx.store.allBatchIds()).length };
   }
 
   /** Forgets the cached record state (after writes made outside `send`). */
@@ -256,12 +257,12 @@ export class Fuzzer {
 
   private async heal(wrote: boolean) {
     const { ctx } = this.h;
-    const admin = ctx.store.findUserByUsername('admin')!;
+    const admin = (await ctx.store.findUserByUsername('admin'))!;
     for (const [username, password] of Object.entries(this.passwords)) {
-      const row = ctx.store.findUserByUsername(username);
-      if (row?.locked) unlockUser(ctx, admin, row.id, 'fuzz harness: unlock for the next run');
+      const row = await ctx.store.findUserByUsername(username);
+      if (row?.locked) await unlockUser(ctx, admin, row.id, 'fuzz harness: unlock for the next run');
       if (!wrote) continue;
-      try { sessionUser(ctx, this.h.tokens[username]); } catch { this.h.tokens[username] = (await login(ctx, username, password)).token; }
+      try { await sessionUser(ctx, this.h.tokens[username]); } catch { this.h.tokens[username] = (await login(ctx, username, password)).token; }
     }
   }
 

@@ -467,7 +467,7 @@ describe('the fuzzer reads the API from GET /openapi.json', () => {
   it('converts JSON schemas into values that satisfy them (checked against the server\'s own zod schemas)', () => {
     const share = (key: string, schema: { safeParse(v: unknown): { success: boolean } }, withHints: boolean) => {
       const op = ops.find((o) => `${o.method} ${o.path}` === key)!;
-      const arb = withHints ? schemaBody(op, undefined).map((b) => (b.kind === 'json' ? resolveValue(b.value, h, pool.batchIds[1]) : undefined))
+      const arb = withHints ? schemaBody(op, undefined).map(async (b) => (b.kind === 'json' ? await resolveValue(b.value, h, pool.batchIds[1]) : undefined))
         : arbitraryFromSchema(op.body, { root: doc });
       return fc.sample(arb, { numRuns: 200, seed: SEED }).filter((v) => schema.safeParse(v).success).length / 200;
     };
@@ -498,11 +498,11 @@ describe('size limits', () => {
     expect(writes.length).toBeGreaterThan(10);
     for (const op of writes) {
       for (const user of op.public ? [null] : ['op1', 'sup1', 'qa1', 'admin']) {
-        const before = recordState(h);
+        const before = await recordState(h);
         const res = await send(user, op.method, pathOf(op), big);
         expect(res.statusCode, `${op.method} ${op.path} as ${user}: ${res.body.slice(0, 200)}`).toBe(413);
         expect(problemViolations(res), `${op.method} ${op.path}`).toEqual([]);
-        expect(recordState(h)).toEqual(before);
+        expect(await recordState(h)).toEqual(before);
       }
     }
   });
@@ -514,14 +514,14 @@ describe('size limits', () => {
   });
 
   it('reads a body just under the limit and names the field that is too long (400, not 413)', async () => {
-    const before = recordState(h);
+    const before = await recordState(h);
     const payload = JSON.stringify({ reason: 'x'.repeat(BODY_LIMIT - 200), signature: sign('sup1') });
     expect(Buffer.byteLength(payload)).toBeLessThan(BODY_LIMIT);
     const res = await send('sup1', 'POST', `/api/v1/batches/${pool.batchIds[1]}/terminate`, payload);
     expect(res.statusCode, res.body.slice(0, 300)).toBe(400);
     expect(problemViolations(res)).toEqual([]);
     expect(res.json().errors.map((e: { field: string }) => e.field)).toContain('reason');
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
   });
 
   it('names the field of a text value over 2000 characters (values.<field>, 400) and accepts 2000', async () => {
@@ -534,12 +534,12 @@ describe('size limits', () => {
     expect(texts.length).toBeGreaterThan(0);
     for (const name of texts) {
       for (const long of ['x'.repeat(2001), 'é'.repeat(2001)]) {
-        const before = recordState(h);
+        const before = await recordState(h);
         const r = await call(h, 'op1', 'POST', `/batches/${cryo.id}/steps/cryopreservation`, { values: { ...base, [name]: long }, signature: sign('op1'), expectedVersion: cryo.batch.version });
         expect(r.status, `${name} of ${long.length} characters: ${JSON.stringify(r.body).slice(0, 300)}`).toBe(400);
         expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
         expect(r.body.errors.map((e: { field: string }) => e.field)).toEqual([`values.${name}`]);
-        expect(recordState(h)).toEqual(before);
+        expect(await recordState(h)).toEqual(before);
       }
     }
     const ok = await cryo.record('cryopreservation', { ...base, freezingProgram: 'p'.repeat(2000) });
@@ -556,12 +556,12 @@ describe('size limits', () => {
       ['admin', 'POST', '/api/v1/users', { username: 'new.user', fullName: 'F'.repeat(201), roles: ['operator'], password: 'Long-Enough-Password-1' }, 'fullName'],
     ];
     for (const [user, method, url, body, field] of cases) {
-      const before = recordState(h);
+      const before = await recordState(h);
       const res = await send(user, method, url, JSON.stringify(body));
       expect(res.statusCode, `${method} ${url}: ${res.body.slice(0, 300)}`).toBe(400);
       expect(problemViolations(res)).toEqual([]);
       expect(res.json().errors.map((e: { field: string }) => e.field)).toContain(field);
-      expect(recordState(h)).toEqual(before);
+      expect(await recordState(h)).toEqual(before);
     }
   });
 });
@@ -610,14 +610,14 @@ describe('refusals the fuzzer found', () => {
     expect(sample.body.entry.verified).toBe(false);
     const t = await call(h, 'sup1', 'POST', `/batches/${batch.id}/terminate`, { reason: 'patient withdrew consent', signature: sign('sup1') });
     expect(t.status).toBe(201);
-    const before = recordState(h);
+    const before = await recordState(h);
     const res = await h.app.inject({
       method: 'POST', url: `/api/v1/batches/${batch.id}/entries/${sample.body.entry.id}/verify`,
       headers: { authorization: `Bearer ${h.tokens.op2}`, 'content-type': 'application/json' }, payload: JSON.stringify({ signature: sign('op2') }),
     });
     expect(res.statusCode, res.body).toBe(409);
     expect(problemViolations(res)).toEqual([]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
   });
 
   it('an unknown body key that is the empty string is named in errors[] by a non-empty field', async () => {
@@ -661,12 +661,12 @@ describe('property: nothing a client sends causes a 5xx, a non-problem error or 
 });
 
 describe('after the fuzzing', () => {
-  it('every chain is valid and every batch projection equals its rebuild from the entries', () => {
-    expect(h.ctx.store.verifyChains().valid).toBe(true);
-    const ids = h.ctx.store.allBatchIds();
+  it('every chain is valid and every batch projection equals its rebuild from the entries', async () => {
+    expect((await h.ctx.store.verifyChains()).valid).toBe(true);
+    const ids = await h.ctx.store.allBatchIds();
     expect(ids.length).toBeGreaterThanOrEqual(4);
     for (const id of ids) {
-      const p = rebuildProjection(h.ctx, id)!;
+      const p = (await rebuildProjection(h.ctx, id))!;
       expect(p.cached, `batch ${id}`).toEqual(p.rebuilt);
     }
   });

@@ -6,13 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, call, harness, PASSWORD, type Harness } from '../../helpers.js';
+import { ADMIN_PASSWORD, call, harness, PASSWORD, type Harness, sqliteOf } from '../../helpers.js';
 import { auditAll, userIdOf } from '../part11/support.js';
 import { buildApp } from '../../../server/app.js';
 import { bootstrapAdmin } from '../../../server/services/bootstrap.js';
 import { updateUser } from '../../../server/services/accounts.js';
 import { runCliAsync } from '../../../server/cli.js';
-import { osUser } from '../../../server/store/backup.js';
+import { osUser } from '../../../server/store/sqlite/backup.js';
 import { neutralised } from '../../../server/routes/audit.js';
 import { keyInsideDatabaseFolder, parseSettings, SettingsError } from '../../../server/settings.js';
 import { DEMO_MARK, notADemoDatabase, removeDemoDatabase } from '../../../server/demo-safety.js';
@@ -46,24 +46,24 @@ describe('the last active administrator', () => {
     ]);
     expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
     expect([401, 409]).toContain(replies.find((r) => r.status !== 200)!.status);
-    expect(h.ctx.store.activeAdminIds()).toHaveLength(1);
+    expect(await h.ctx.store.activeAdminIds()).toHaveLength(1);
   });
 
   it('a request already past authentication cannot deactivate the admin who remains: 409 last-admin, nothing changed', async () => {
     const admin2 = await secondAdmin();
     const admin1 = await userIdOf(h, 'admin');
-    const staleAdmin2 = h.ctx.store.findUserById(admin2)!; // authenticated before its deactivation landed
+    const staleAdmin2 = (await h.ctx.store.findUserById(admin2))!; // authenticated before its deactivation landed
     expect((await call(h, 'admin', 'PATCH', `/users/${admin2}`, { active: false, reason: 'left' })).status).toBe(200);
     expect(() => updateUser(h.ctx, staleAdmin2, admin1, { active: false, reason: 'race' })).toThrowError(/last active administrator/);
     expect(() => updateUser(h.ctx, staleAdmin2, admin1, { roles: ['qa'], reason: 'race' })).toThrowError(/last active administrator/);
-    expect(h.ctx.store.findUserById(admin1)).toMatchObject({ active: true, roles: ['admin'] });
+    expect(await h.ctx.store.findUserById(admin1)).toMatchObject({ active: true, roles: ['admin'] });
   });
 
   it('the only admin cannot take away their own admin role or deactivate themselves', async () => {
     const admin1 = await userIdOf(h, 'admin');
     expect((await call(h, 'admin', 'PATCH', `/users/${admin1}`, { active: false, reason: 'x' })).status).toBe(403);
     expect((await call(h, 'admin', 'PATCH', `/users/${admin1}`, { roles: ['qa'], reason: 'x' })).status).toBe(403);
-    expect(h.ctx.store.activeAdminIds()).toHaveLength(1);
+    expect(await h.ctx.store.activeAdminIds()).toHaveLength(1);
   });
 });
 
@@ -94,7 +94,7 @@ describe('break-glass recovery from the console', () => {
     const rows = await auditAll(h, 'qa1', '&action=account.unlocked');
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ userId: null, entityId: await userIdOf(h, 'admin'), reason: 'locked out by a guessing attack; identity checked', after: { locked: false, by: osUser(), via: 'cli' } });
-    expect(h.ctx.store.verifyChains().valid).toBe(true);
+    expect((await h.ctx.store.verifyChains()).valid).toBe(true);
   });
 
   it('`cellbatch reset-password admin --reason` prints a temporary password once; it must be changed; old sessions end; the lock lifts', async () => {
@@ -114,11 +114,11 @@ describe('break-glass recovery from the console', () => {
   });
 
   it('refuses without a reason (exit 2) and for an unknown user (exit 1), changing nothing', async () => {
-    const before = h.ctx.store.counts();
+    const before = await h.ctx.store.counts();
     expect((await cli(['unlock', 'admin', '--db', dbFile()])).code).toBe(2);
     expect((await cli(['reset-password', 'admin', '--reason', ' ', '--db', dbFile()])).code).toBe(2);
     expect((await cli(['unlock', 'nobody', '--reason', 'x', '--db', dbFile()])).code).toBe(1);
-    expect(h.ctx.store.counts()).toEqual(before);
+    expect(await h.ctx.store.counts()).toEqual(before);
   });
 });
 
@@ -143,7 +143,7 @@ describe('CSV formula injection in GET /audit/export?format=csv', () => {
 
 describe('npm run demo and the database it deletes', () => {
   it('refuses a GMP database (no demo mark, batches not marked TRAINING) and deletes nothing', () => {
-    h.ctx.store.sqlite.pragma('wal_checkpoint(FULL)');
+    sqliteOf(h.ctx.store).pragma('wal_checkpoint(FULL)');
     expect(notADemoDatabase(dbFile())).toMatch(/not made by the demo/);
     expect(() => removeDemoDatabase(dbFile())).toThrowError(/refuses to delete/);
     expect(fs.existsSync(dbFile())).toBe(true);
@@ -280,7 +280,7 @@ describe('headers and cookies', () => {
     const attack = await h.app.inject({ method: 'POST', url: '/api/v1/batches', payload, cookies: { cellbatch_session: cookie(op1, 'cellbatch_session'), cellbatch_csrf: secret }, headers: { 'x-csrf-token': forged.json().csrfToken } });
     expect(attack.statusCode).toBe(403);
     expect(attack.json().type).toMatch(/csrf-token-invalid/);
-    expect(h.ctx.store.allBatchIds()).toHaveLength(0);
+    expect(await h.ctx.store.allBatchIds()).toHaveLength(0);
     // op1's own token still works.
     const own = await h.app.inject({ method: 'POST', url: '/api/v1/batches', payload, cookies: { cellbatch_session: cookie(op1, 'cellbatch_session'), cellbatch_csrf: secret }, headers: { 'x-csrf-token': op1.json().csrfToken } });
     expect(own.statusCode).not.toBe(403);

@@ -26,7 +26,7 @@ async function signFrom(address: string, batch: { id: string; version: number },
 describe('the bounded pool of argon2 work', () => {
   it('a flood from one address holds at most its share of the pool: the excess is 429 too-many-attempts at once, nothing written, and another address signs meanwhile', async () => {
     const batch = await createBatch(h, 'car-t', 1);
-    const before = h.ctx.store.counts();
+    const before = await h.ctx.store.counts();
     let peak = 0;
     let done = false;
     const flood = Promise.all(Array.from({ length: 100 }, (_, i) => signFrom('10.0.0.66', batch, `ghost${i}`, 'Some-Guess-123456'))).finally(() => { done = true; });
@@ -49,7 +49,7 @@ describe('the bounded pool of argon2 work', () => {
       expect(r.body).toMatchObject({ status: 429, type: expect.stringMatching(/too-many-attempts$/), detail: expect.stringContaining('10.0.0.66') });
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
     }
-    expect(h.ctx.store.counts().entries).toBe(before.entries);
+    expect((await h.ctx.store.counts()).entries).toBe(before.entries);
     expect(argon2Pool.load).toEqual({ running: 0, waiting: 0 });
     const ok = await signFrom('10.0.0.66', batch, 'op1', PASSWORD);
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
@@ -57,7 +57,7 @@ describe('the bounded pool of argon2 work', () => {
 
   it('a flood from many addresses meets the process\'s bound: the excess is 429 server-busy at once, and a real signature works right after', async () => {
     const batch = await createBatch(h, 'car-t', 1);
-    const before = h.ctx.store.counts();
+    const before = await h.ctx.store.counts();
     const flood = Array.from({ length: argon2Pool.size + argon2Pool.maxWaiting + 20 }, (_, i) => signFrom(`10.1.${i >> 8}.${i & 255}`, batch, `ghost${i}`, 'Some-Guess-123456'));
     const replies = await Promise.all(flood);
     const busy = replies.filter((r) => r.status === 429);
@@ -67,7 +67,7 @@ describe('the bounded pool of argon2 work', () => {
       expect(r.body).toMatchObject({ status: 429, type: expect.stringMatching(/server-busy$/) });
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
     }
-    expect(h.ctx.store.counts().entries).toBe(before.entries);
+    expect((await h.ctx.store.counts()).entries).toBe(before.entries);
     expect(argon2Pool.load).toEqual({ running: 0, waiting: 0 });
     const ok = await call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign('op1'), expectedVersion: batch.version });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);

@@ -52,7 +52,7 @@ describe('parallel signatures naming one account', () => {
     expect(await auditAll(h, 'qa1', '&action=account.locked')).toHaveLength(1);
     const failed = await auditAll(h, 'qa1', '&action=signature.failed');
     expect(failed.filter((r) => r.reason !== 'account locked')).toHaveLength(5);
-    expect(h.ctx.store.entriesOfBatch(batch.id).filter((e) => e.kind === 'step')).toHaveLength(0);
+    expect((await h.ctx.store.entriesOfBatch(batch.id)).filter((e) => e.kind === 'step')).toHaveLength(0);
   });
 
   it('the right signature among wrong ones does not pass once the fifth failure has locked', async () => {
@@ -61,7 +61,7 @@ describe('parallel signatures naming one account', () => {
     const replies = await Promise.all(passwords.map((password) =>
       call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 1), signature: sign('op2', password), expectedVersion: batch.version })));
     expect(replies.map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 423]);
-    expect(h.ctx.store.entriesOfBatch(batch.id).filter((e) => e.kind === 'step')).toHaveLength(0);
+    expect((await h.ctx.store.entriesOfBatch(batch.id)).filter((e) => e.kind === 'step')).toHaveLength(0);
   });
 });
 
@@ -74,7 +74,7 @@ describe('sessions of a locked account', () => {
     expect(me.headers['content-type']).toMatch(/^application\/problem\+json/);
     // A write with the old session is refused as well, and writes nothing.
     expect((await call(h, 'op2', 'POST', '/batches', { processId: 'car-t', din: 'W123426000001N', patient: { id: 'PT-1', weightKg: 70 } })).status).toBe(423);
-    expect(h.ctx.store.allBatchIds()).toHaveLength(0);
+    expect(await h.ctx.store.allBatchIds()).toHaveLength(0);
     const op2 = await userIdOf(h, 'op2');
     expect((await call(h, 'admin', 'POST', `/users/${op2}/unlock`, { reason: 'identity confirmed by phone' })).status).toBe(200);
     expect((await call(h, 'op2', 'GET', '/me')).status).toBe(401);

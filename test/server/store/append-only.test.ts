@@ -8,7 +8,7 @@ import { buildApp } from '../../../server/app.js';
 import { rowHash } from '../../../server/store/chain.js';
 import { signatureCells, type SignatureRow } from '../../../server/store/store.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
-import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
+import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness, sqliteOf } from '../../helpers.js';
 
 const TABLES = ['entries', 'signatures', 'audit_log'] as const;
 
@@ -23,8 +23,8 @@ async function verify(hh: Harness) {
   return r.body as { valid: boolean; checked: number; firstInvalid?: { table: string; seq: number; reason: string } };
 }
 
-const run = (sql: string, ...params: unknown[]) => h.ctx.store.sqlite.prepare(sql).run(...params);
-const get = <T>(sql: string, ...params: unknown[]) => h.ctx.store.sqlite.prepare(sql).get(...params) as T;
+const run = (sql: string, ...params: unknown[]) => sqliteOf(h.ctx.store).prepare(sql).run(...params);
+const get = <T>(sql: string, ...params: unknown[]) => sqliteOf(h.ctx.store).prepare(sql).get(...params) as T;
 
 beforeEach(async () => {
   h = await harness();
@@ -36,7 +36,7 @@ afterEach(async () => h.close());
 
 describe('the database refuses to change the record', () => {
   it('has the six append-only triggers in sqlite_master', () => {
-    const names = (h.ctx.store.sqlite.prepare("select name from sqlite_master where type = 'trigger' order by name").all() as { name: string }[]).map((r) => r.name);
+    const names = (sqliteOf(h.ctx.store).prepare("select name from sqlite_master where type = 'trigger' order by name").all() as { name: string }[]).map((r) => r.name);
     for (const table of TABLES) {
       expect(names).toContain(`${table}_no_update`);
       expect(names).toContain(`${table}_no_delete`);
@@ -59,7 +59,7 @@ describe('the database refuses to change the record', () => {
 
 describe('chain verification locates a record changed behind the triggers', () => {
   it('answers valid on an intact database, having checked every row of the three chains', async () => {
-    const counts = h.ctx.store.counts();
+    const counts = await h.ctx.store.counts();
     expect(counts.entries).toBeGreaterThanOrEqual(2);
     expect(counts.signatures).toBeGreaterThanOrEqual(1);
     const report = await verify(h);
@@ -127,10 +127,10 @@ describe('chain verification locates a record changed behind the triggers', () =
   it('detects a signature moved onto another entry even when its row hash is recomputed', async () => {
     // A forger who knows the hashing rewrites the row hash too: the chain links hold, but the signature
     // still carries the hash of the entry it was made for (21 CFR 11.70).
-    const sig = h.ctx.store.sqlite.prepare(
+    const sig = sqliteOf(h.ctx.store).prepare(
       'select seq, id, entry_id as entryId, entry_hash as entryHash, entry_seq as entrySeq, user_id as userId, username, printed_name as printedName, meaning, signed_at as signedAt, prev_hash as prevHash, hash from signatures where seq = 1',
     ).get() as SignatureRow;
-    expect(h.ctx.store.counts().signatures).toBe(1);
+    expect((await h.ctx.store.counts()).signatures).toBe(1);
     const other = get<{ id: string }>('select id from entries where id != ? order by seq limit 1', sig.entryId);
     const forged = { ...sig, entryId: other.id };
     run('DROP TRIGGER signatures_no_update');
@@ -157,11 +157,11 @@ describe('the batch projection is a cache of the entries', () => {
     await recordReceipt(h, second, 2);
 
     for (const id of [batch.id, second.id]) {
-      const r = rebuildProjection(h.ctx, id)!;
+      const r = (await rebuildProjection(h.ctx, id))!;
       expect(r).toBeDefined();
       expect(r.cached).toEqual(r.rebuilt);
     }
-    const first = rebuildProjection(h.ctx, batch.id)!;
+    const first = (await rebuildProjection(h.ctx, batch.id))!;
     expect(first.rebuilt).toMatchObject({ status: 'in_process', openDeviations: 1 });
     expect(first.rebuilt.version).toBe(verified.body.batch.version);
     expect((await verify(h)).valid).toBe(true);
@@ -186,7 +186,7 @@ describe('the record survives a restart', () => {
       expect(after.body.version).toBe(before.body.version);
       expect(after.body.entries).toEqual(before.body.entries);
       expect(after.body.entries.length).toBeGreaterThanOrEqual(2);
-      expect(ctx.store.verifyChains().valid).toBe(true);
+      expect((await ctx.store.verifyChains()).valid).toBe(true);
     } finally {
       await app.close();
     }

@@ -123,7 +123,7 @@ describe('nothing is chained onto a tail that disagrees with the last signed che
     tamper(edit);
     const slow = slowVerification();
     const s = await restart(slow.verify);
-    const before = { heads: s.ctx.store.heads(), counts: s.ctx.store.counts() };
+    const before = { heads: await s.ctx.store.heads(), counts: await s.ctx.store.counts() };
 
     const refused = await s.as('op1', 'POST', '/api/v1/batches', newBatch(2));
     expect(refused.status).toBe(503);
@@ -131,7 +131,7 @@ describe('nothing is chained onto a tail that disagrees with the last signed che
     expect(refused.body.type).toMatch(/record-tail-altered$/);
     expect(refused.body.detail).toMatch(detail);
     expect((await s.as('qa1', 'POST', `/api/v1/materials`, { type: 'x', name: 'x', lotNumber: 'L', expiresOn: '2027-01-01', status: 'released' })).status).toBe(503);
-    expect({ heads: s.ctx.store.heads(), counts: s.ctx.store.counts() }).toEqual(before); // nothing chained, not even the refusal
+    expect({ heads: await s.ctx.store.heads(), counts: await s.ctx.store.counts() }).toEqual(before); // nothing chained, not even the refusal
 
     expect((await s.as(null, 'GET', '/healthz')).body.integrity).toBe('failed');
     expect((await s.as(null, 'POST', '/api/v1/auth/login', { username: 'qa2', password: PASSWORD })).status).toBe(200);
@@ -146,7 +146,7 @@ describe('nothing is chained onto a tail that disagrees with the last signed che
   });
 
   it('rows written after the last signed checkpoint (a crash): writes wait, 503 record-verifying with Retry-After, until the verification shows them intact', async () => {
-    h.ctx.store.close(); // the process dies: no shutdown checkpoint signs the rows written since the last one
+    await h.ctx.store.close(); // the process dies: no shutdown checkpoint signs the rows written since the last one
     await h.app.close();
     const slow = slowVerification();
     const s = await restart(slow.verify);

@@ -11,10 +11,10 @@ import { buildApp } from '../../../server/app.js';
 import { runCliAsync } from '../../../server/cli.js';
 import { checkpointLogFile, verifyRecord } from '../../../server/services/integrity.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
-import { backupDatabase, restoreDatabase } from '../../../server/store/backup.js';
+import { backupDatabase, restoreDatabase } from '../../../server/store/sqlite/backup.js';
 import { CheckpointLog, publicKeysIn } from '../../../server/store/checkpoints.js';
 import type { Store } from '../../../server/store/store.js';
-import { call, createBatch, din, harness, HOUR, sign, type Harness } from '../../helpers.js';
+import { call, createBatch, din, harness, HOUR, sign, type Harness, sqliteOf } from '../../helpers.js';
 
 let h: Harness;
 let dbFile: string;
@@ -52,7 +52,7 @@ async function recordReceipt(b: { id: string; version: number }, seq: number) {
 }
 
 const auditCount = (store: Store, action: string) =>
-  (store.sqlite.prepare('select count(*) as n from audit_log where action = ?').get(action) as { n: number }).n;
+  (sqliteOf(store).prepare('select count(*) as n from audit_log where action = ?').get(action) as { n: number }).n;
 
 const auditCountIn = (file: string, action: string) => {
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -99,7 +99,7 @@ describe('cellbatch backup', () => {
     await recordReceipt(second, 2);
     const third = await createBatch(h, 'car-t', 3);
     const before = new Map<string, Awaited<ReturnType<typeof readBatch>>['body']>();
-    for (const id of h.ctx.store.allBatchIds()) before.set(id, (await readBatch(h, id)).body);
+    for (const id of await h.ctx.store.allBatchIds()) before.set(id, (await readBatch(h, id)).body);
     expect(before.size).toBe(3);
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
 
@@ -117,18 +117,18 @@ describe('cellbatch backup', () => {
     // The backup adds exactly one audit row to the live database.
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(1);
     // (the step recorded during the backup may be audited after it: the row is looked up by action)
-    const row = h.ctx.store.listAudit({ action: 'backup.created' }, 10).items[0];
-    expect(row).toMatchObject({ action: 'backup.created', entity: 'database', userId: h.ctx.store.findUserByUsername('qa1')!.id });
+    const row = (await h.ctx.store.listAudit({ action: 'backup.created' }, 10)).items[0];
+    expect(row).toMatchObject({ action: 'backup.created', entity: 'database', userId: (await h.ctx.store.findUserByUsername('qa1'))!.id });
     expect(JSON.parse(row.after!)).toMatchObject({ target, valid: true, checked: backup.report.checked, username: 'qa1', printedName: 'Test QA1', by: expect.any(String) });
-    expect(verifyRecord(h.ctx.store, h.ctx.integrity!.log, publicKeysIn(keyDir)).valid).toBe(true);
+    expect((await verifyRecord(h.ctx.store, h.ctx.integrity!.log, publicKeysIn(keyDir))).valid).toBe(true);
 
     // The live record after the backup: what every batch in the backup must be a prefix of.
     const live = new Map<string, Awaited<ReturnType<typeof readBatch>>['body']>();
-    for (const id of h.ctx.store.allBatchIds()) live.set(id, (await readBatch(h, id)).body);
+    for (const id of await h.ctx.store.allBatchIds()) live.set(id, (await readBatch(h, id)).body);
     expect(live.size).toBe(7);
 
     const restored = path.join(out, 'restored', 'cellbatch.db');
-    const report = restoreDatabase(target, restored, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
+    const report = await restoreDatabase(target, restored, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     expect(report.valid).toBe(true);
     expect(report.checkpoints).toBeGreaterThan(0);
     expect(auditCountIn(restored, 'backup.restored')).toBe(1);
@@ -137,12 +137,12 @@ describe('cellbatch backup', () => {
     const r = await buildApp({ dbFile: restored, training: true, now: () => h.wall.now, keyDir });
     try {
       const rs = r.ctx.store;
-      expect(verifyRecord(rs, new CheckpointLog(checkpointLogFile(restored)), publicKeysIn(keyDir)).valid).toBe(true);
-      const last = rs.lastAudit()!;
-      expect(last).toMatchObject({ action: 'backup.restored', entity: 'database', userId: h.ctx.store.findUserByUsername('qa1')!.id, reason: RESTORE_BY.reason });
+      expect((await verifyRecord(rs, new CheckpointLog(checkpointLogFile(restored)), publicKeysIn(keyDir))).valid).toBe(true);
+      const last = (await rs.lastAudit())!;
+      expect(last).toMatchObject({ action: 'backup.restored', entity: 'database', userId: (await h.ctx.store.findUserByUsername('qa1'))!.id, reason: RESTORE_BY.reason });
       expect(JSON.parse(last.after!)).toMatchObject({ from: path.resolve(target), checked: report.checked });
 
-      const ids = rs.allBatchIds();
+      const ids = await rs.allBatchIds();
       // Every batch that existed before the backup started is there, with the same entries up to the
       // version it had then (or later, for the one written while the backup ran).
       for (const [id, b] of before) {
@@ -162,7 +162,7 @@ describe('cellbatch backup', () => {
         expect(got.body.version).toBeLessThanOrEqual(now.version);
         expect(got.body.entries).toEqual(now.entries.slice(0, got.body.entries.length));
         if (got.body.version === now.version) expect(got.body.status).toBe(now.status);
-        const p = rebuildProjection(r.ctx, id)!;
+        const p = (await rebuildProjection(r.ctx, id))!;
         expect(p.cached).toEqual(p.rebuilt);
       }
     } finally {
@@ -185,7 +185,7 @@ describe('cellbatch restore', () => {
     const dest = path.join(out, 'fresh', 'cellbatch.db');
     let error: (Error & { report?: { firstInvalid?: { table: string; seq: number } } }) | undefined;
     try {
-      restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
+      await restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     } catch (e) {
       error = e as Error;
     }
@@ -199,14 +199,14 @@ describe('cellbatch restore', () => {
   it('refuses to overwrite an existing database without force; with force keeps the old one aside', async () => {
     const backup = await seededBackup();
     const dest = path.join(out, 'site', 'cellbatch.db');
-    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
+    await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
 
-    expect(() => restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now })).toThrow(/already exists/);
+    await expect(await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now })).rejects.toThrow(/already exists/);
     // The database stays in place; the refused restore is its one new audit row.
     expect(auditCountIn(dest, 'backup.restored')).toBe(1);
     expect(auditCountIn(dest, 'backup.restore-refused')).toBe(1);
 
-    const report = restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, force: true, now: () => h.wall.now });
+    const report = await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, force: true, now: () => h.wall.now });
     expect(report.valid).toBe(true);
     const aside = fs.readdirSync(path.dirname(dest)).filter((f) => /^cellbatch\.db\.before-restore-[^.]+$/.test(f));
     expect(aside).toHaveLength(1);
@@ -261,12 +261,12 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
     const target = path.join(out, 'named.db');
     await backupDatabase(dbFile, target, { keyDir, by: { username: 'admin', reason: 'before the upgrade' }, now: () => h.wall.now });
     const [row] = actions(dbFile);
-    expect(row).toMatchObject({ action: 'backup.created', userId: h.ctx.store.findUserByUsername('admin')!.id, reason: 'before the upgrade' });
+    expect(row).toMatchObject({ action: 'backup.created', userId: (await h.ctx.store.findUserByUsername('admin'))!.id, reason: 'before the upgrade' });
     expect(JSON.parse(row.after)).toMatchObject({ username: 'admin', printedName: 'Test ADMIN', by: expect.any(String) });
     const dest = path.join(out, 'named-restore', 'cellbatch.db');
-    restoreDatabase(target, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
+    await restoreDatabase(target, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     const restored = actions(dest).filter((r) => r.action === 'backup.restored');
-    expect(restored).toEqual([expect.objectContaining({ userId: h.ctx.store.findUserByUsername('qa1')!.id, reason: RESTORE_BY.reason })]);
+    expect(restored).toEqual([expect.objectContaining({ userId: (await h.ctx.store.findUserByUsername('qa1'))!.id, reason: RESTORE_BY.reason })]);
     expect(JSON.parse(restored[0].after)).toMatchObject({ username: 'qa1', printedName: 'Test QA1' });
   });
 
@@ -277,21 +277,21 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
       expect(fs.existsSync(target)).toBe(false);
     }
     const rows = actions(dbFile);
-    expect(rows.map((r) => [r.action, r.userId])).toEqual([['backup.refused', null], ['backup.refused', h.ctx.store.findUserByUsername('op1')!.id]]);
+    expect(rows.map((r) => [r.action, r.userId])).toEqual([['backup.refused', null], ['backup.refused', (await h.ctx.store.findUserByUsername('op1'))!.id]]);
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(0);
   });
 
   it('refuses a restore without a reason or by an operator, audited in the database it would have replaced, which stays in place', async () => {
     const backup = await seededBackup();
     const dest = path.join(out, 'site2', 'cellbatch.db');
-    restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
+    await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     const bytes = fs.readFileSync(dest);
-    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' }, now: () => h.wall.now })).toThrow(/--reason/);
-    expect(() => restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' }, now: () => h.wall.now })).toThrow(/needs one of: admin, qa/);
+    await expect(await restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' }, now: () => h.wall.now })).rejects.toThrow(/--reason/);
+    await expect(await restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' }, now: () => h.wall.now })).rejects.toThrow(/needs one of: admin, qa/);
     const refused = actions(dest).filter((r) => r.action === 'backup.restore-refused');
     expect(refused.map((r) => [r.userId, r.reason])).toEqual([
-      [h.ctx.store.findUserByUsername('qa1')!.id, null],
-      [h.ctx.store.findUserByUsername('op1')!.id, 'try'],
+      [(await h.ctx.store.findUserByUsername('qa1'))!.id, null],
+      [(await h.ctx.store.findUserByUsername('op1'))!.id, 'try'],
     ]);
     expect(JSON.parse(refused[1].after)).toMatchObject({ from: backup, username: 'op1', error: expect.stringMatching(/needs one of/) });
     expect(fs.readdirSync(path.dirname(dest)).filter((f) => f.includes('before-restore'))).toEqual([]);
@@ -302,7 +302,7 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
   it('the command line takes the person from --user and refuses a restore without --reason (exit 1)', async () => {
     const target = path.join(out, 'cli-named.db');
     expect((await runCliAsync(['backup', target, '--db', dbFile, '--keys', keyDir, '--user', 'qa2'])).code).toBe(0);
-    expect(actions(dbFile).map((r) => [r.action, r.userId])).toEqual([['backup.created', h.ctx.store.findUserByUsername('qa2')!.id]]);
+    expect(actions(dbFile).map((r) => [r.action, r.userId])).toEqual([['backup.created', (await h.ctx.store.findUserByUsername('qa2'))!.id]]);
     const fresh = path.join(out, 'cli-named', 'cellbatch.db');
     const r = await runCliAsync(['restore', target, '--db', fresh, '--keys', keyDir, '--user', 'qa2']);
     expect(r.code).toBe(1);

@@ -64,13 +64,13 @@ describe('checkpoint log under crashes', () => {
     const log = h.ctx.integrity!.log;
     const before = log.read().length;
     // A crash: the store is left without its shutdown checkpoint (closed directly, not through the app).
-    h.ctx.store.close();
+    await h.ctx.store.close();
     const { app, ctx } = await buildApp({ dbFile: file, training: true });
     try {
       const last = ctx.integrity!.log.last()!;
       expect(ctx.integrity!.log.read().length).toBe(before + 1);
       expect(last.reason).toBe('start');
-      expect(last.heads).toEqual(ctx.store.heads());
+      expect(last.heads).toEqual(await ctx.store.heads());
       expect(ctx.recordCheck.report?.valid).toBe(true);
     } finally {
       await app.close();

@@ -29,7 +29,7 @@ describe('a database is bound to one mode for its life', () => {
     // The same mode starts (control), and the binding is one audit row of the record.
     const again = await buildApp({ dbFile: gmp, training: false });
     try {
-      expect(again.ctx.store.listAudit({ action: 'database.mode-bound' }, 10).items.map((r) => JSON.parse(r.after!))).toEqual([{ mode: 'gmp' }]);
+      expect((await again.ctx.store.listAudit({ action: 'database.mode-bound' }, 10)).items.map((r) => JSON.parse(r.after!))).toEqual([{ mode: 'gmp' }]);
     } finally {
       await again.app.close();
     }
@@ -43,13 +43,13 @@ describe('time on every chain never goes backwards', () => {
   it('refuses a write while the clock reads earlier than the last row (503), records nothing, and writes one clock.went-back alert for QA and the administrator', async () => {
     h = await harness({ training: false, idleTimeoutMinutes: 600 });
     await createBatch(h, 'car-t', 1);
-    const lastAt = h.ctx.store.lastAudit()!.at;
-    const before = recordState(h);
+    const lastAt = (await h.ctx.store.lastAudit())!.at;
+    const before = await recordState(h);
     h.tick(-2 * HOUR); // the server's clock is set back two hours
     const r = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: 70 } });
     expectProblem(r, 503);
     expect(r.body.type).toMatch(/clock-went-back/);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     const alerts = (await call(h, 'qa1', 'GET', '/audit?action=clock.went-back')).body.items;
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ userId: null, entity: 'clock', at: lastAt, after: { clockReads: new Date(h.wall.now).toISOString() } });

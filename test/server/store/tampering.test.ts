@@ -187,7 +187,7 @@ describe('the recorded data this file tampers with', () => {
     expect(cli.report).toEqual({ valid: true, checked: total, checkpoints: lines.length });
 
     const server = await restart();
-    const expected = (() => { const c = server.ctx.store.counts(); return c.entries + c.signatures + c.audit; })();
+    const expected = await (async () => { const c = await server.ctx.store.counts(); return c.entries + c.signatures + c.audit; })();
     const served = await server.verify();
     expect(served.valid).toBe(true);
     expect(served.firstInvalid).toBeUndefined();

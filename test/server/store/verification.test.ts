@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import { legacyChainHash, rowBytes, storable, GENESIS } from '../../../server/store/chain.js';
-import { call, createBatch, din, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
+import { call, createBatch, din, harness, PASSWORD, recordReceipt, sign, type Harness, sqliteOf } from '../../helpers.js';
 
 const WORKERS = { workers: 2, segmentRows: 4, minRows: 0 } as const;
 
@@ -37,7 +37,7 @@ afterEach(async () => {
 
 /** Runs an edit on the open database with the append-only triggers of `table` dropped, then restores them. */
 function behindTriggers(table: string, edit: (db: Database.Database) => void) {
-  const db = h.ctx.store.sqlite;
+  const db = sqliteOf(h.ctx.store);
   const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = ?").all(table) as { name: string; sql: string }[];
   for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
   edit(db);
@@ -77,9 +77,9 @@ describe('the hashed form of a row', () => {
 
 describe('verification in worker threads', () => {
   it('proves an intact record intact, counting every row, and agrees with the walk in this thread', async () => {
-    const counts = h.ctx.store.counts();
+    const counts = await h.ctx.store.counts();
     const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(h.ctx.store.verifyChains(checkpoints()));
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
     expect(parallel).toMatchObject({ valid: true, checked: counts.entries + counts.signatures + counts.audit });
     expect(parallel.checkpoints).toBeGreaterThan(1);
   });
@@ -87,7 +87,7 @@ describe('verification in worker threads', () => {
   it('reports an edited row exactly as the walk does: table, row and reason', async () => {
     behindTriggers('entries', (db) => db.prepare("update entries set recorded_at = '2020-01-01T00:00:00.000Z' where seq = 5").run());
     const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(h.ctx.store.verifyChains(checkpoints()));
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
     expect(parallel.firstInvalid).toMatchObject({ table: 'entries', seq: 5, reason: 'the row does not match its hash', kind: 'row' });
   });
 
@@ -105,19 +105,19 @@ describe('verification in worker threads', () => {
 
     behindTriggers('entries', (db) => db.prepare('delete from entries where seq = 6').run());
     r = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(r).toEqual(h.ctx.store.verifyChains(checkpoints()));
+    expect(r).toEqual(await h.ctx.store.verifyChains(checkpoints()));
     expect(r.firstInvalid).toMatchObject({ table: 'entries', seq: 6, reason: 'row 6 is missing', kind: 'chain' });
   });
 
   it('reports a value the database cannot render as JSON (a blob where text belongs) on its row', async () => {
     behindTriggers('signatures', (db) => db.prepare("update signatures set printed_name = x'00ff' where seq = 2").run());
     const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(h.ctx.store.verifyChains(checkpoints()));
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
     expect(parallel.firstInvalid).toMatchObject({ table: 'signatures', seq: 2, kind: 'row' });
   });
 
   it('catches a chain rewritten with every later hash recomputed, through the signed checkpoints', async () => {
-    const rows = h.ctx.store.sqlite.prepare('select * from entries where seq >= 3 order by seq').all() as Record<string, string | number | null>[];
+    const rows = sqliteOf(h.ctx.store).prepare('select * from entries where seq >= 3 order by seq').all() as Record<string, string | number | null>[];
     behindTriggers('entries', (db) => {
       let prev = db.prepare('select hash from entries where seq = 2').pluck().get() as string;
       for (const r of rows) {
@@ -129,7 +129,7 @@ describe('verification in worker threads', () => {
       }
     });
     const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(h.ctx.store.verifyChains(checkpoints()));
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
     expect(parallel.valid).toBe(false);
     expect(parallel.firstInvalid).toMatchObject({ table: 'entries', kind: 'chain' });
     expect(parallel.firstInvalid!.reason).toMatch(/differ from what signed checkpoint \d+ recorded/);
@@ -184,9 +184,9 @@ describe('a database written before migration 0003 (rows hashed in the old form)
       const auth = { authorization: `Bearer ${login.json().token}` };
       const created = await app.inject({ method: 'POST', url: '/api/v1/batches', headers: auth, payload: { processId: 'car-t', din: din(9).keyed, patient: { id: 'PT-9', weightKg: 70 } } });
       expect(created.statusCode, created.body).toBe(201);
-      const first = ctx.store.sqlite.prepare('select seq, prev_hash as prevHash from audit_log where seq = ?').get(heads.audit_log + 1) as { seq: number; prevHash: string } | undefined;
-      expect(first?.prevHash).toBe(ctx.store.sqlite.prepare('select hash from audit_log where seq = ?').pluck().get(heads.audit_log));
-      expect(ctx.store.verifyChains(ctx.integrity!.log.read())).toMatchObject({ valid: true });
+      const first = sqliteOf(ctx.store).prepare('select seq, prev_hash as prevHash from audit_log where seq = ?').get(heads.audit_log + 1) as { seq: number; prevHash: string } | undefined;
+      expect(first?.prevHash).toBe(sqliteOf(ctx.store).prepare('select hash from audit_log where seq = ?').pluck().get(heads.audit_log));
+      expect(await ctx.store.verifyChains(ctx.integrity!.log.read())).toMatchObject({ valid: true });
       expect(await ctx.store.verifyChainsInParallel(ctx.integrity!.log.read(), WORKERS)).toMatchObject({ valid: true });
       const list = await app.inject({ method: 'GET', url: '/api/v1/batches', headers: auth });
       const view = await app.inject({ method: 'GET', url: `/api/v1/batches/${list.json().items[0].id}`, headers: auth });

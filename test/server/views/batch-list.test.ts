@@ -56,7 +56,7 @@ describe('GET /batches from the read model', () => {
     await expectListEqualsBatches('en');
 
     for (const b of items) {
-      const p = rebuildProjection(h.ctx, b.id)!;
+      const p = (await rebuildProjection(h.ctx, b.id))!;
       expect(p.cached.recordState, `read model of ${b.id}`).not.toBeNull();
       expect(p.cached).toEqual(p.rebuilt);
     }

@@ -16,24 +16,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hash } from 'node:crypto';
-import { CHAINED, GENESIS } from './chain.js';
-import { CHAIN_TABLES, type ChainTable, type Checkpoint } from './checkpoints.js';
-import { expectedHash, type AuditRow, type EntryRow, type LegacyHeads, type SignatureRow } from './store.js';
-
-/**
- * `kind` says whether the failure can be pinned on one row (`row`: its content no longer matches its
- * hash, or a signature names another entry) or only on a stretch of the record (`chain`: rows missing,
- * reordered, rewritten with recomputed hashes, or the checkpoint log damaged).
- */
-export interface ChainReport {
-  valid: boolean; checked: number; checkpoints?: number; firstInvalid?: { table: ChainTable | 'checkpoints'; seq: number; reason: string; kind: 'row' | 'chain' };
-  /** Mutable rows that disagree with the chain (a batch's identity against its creation entry): table, row and field. */
-  mismatches?: RowMismatch[];
-}
-export interface RowMismatch { table: 'batches' | 'process_versions' | 'process_version_signatures' | 'materials' | 'equipment'; row: string; field: string; row_value: unknown; chain_value: unknown }
-
-/** Why a signature fails when it names another entry than the one it was made for (21 CFR 11.70). */
-export const MOVED_SIGNATURE = 'the signature does not belong to the entry it names';
+import { CHAINED, GENESIS, MOVED_SIGNATURE } from '../chain.js';
+import { CHAIN_TABLES, type ChainTable, type Checkpoint } from '../checkpoints.js';
+import { expectedHash, type AuditRow, type ChainReport, type EntryRow, type LegacyHeads, type ParallelOptions, type SignatureRow } from '../store.js';
 
 /** One stretch of one chain for the fast pass: rows `from`..`to` inclusive. */
 export interface Segment { table: ChainTable; from: number; to: number; sql: string }
@@ -149,31 +134,27 @@ export function verifyChains(sqlite: Database.Database, legacyHeads: LegacyHeads
   return walkChains(sqlite, legacyHeads, checkpoints);
 }
 
-export interface ParallelOptions {
-  /** Worker threads (default: one per core, at most 8). */
-  workers?: number;
-  /** Rows per segment handed to a worker (default 50,000). */
-  segmentRows?: number;
-  /** Below this many rows in all, verify in this thread (default 100,000: starting workers costs more). */
-  minRows?: number;
-}
-
-/** Verifies with the fast pass spread over worker threads (a file database of some size), else as verifyChains. */
+/**
+ * Verifies with the fast pass spread over worker threads (a file database of some size), else as
+ * verifyChains. The workers read the file through connections of their own (committed rows only);
+ * what runs on `sqlite` goes through `run`, which waits until no transaction is open on it (connection.ts).
+ */
 export async function verifyChainsInParallel(
   sqlite: Database.Database, file: string, legacyHeads: LegacyHeads, checkpoints: Checkpoint[], opts: ParallelOptions = {},
+  run: <T>(statements: () => T) => Promise<T> = async (statements) => statements(),
 ): Promise<ChainReport> {
   const workers = opts.workers ?? Math.min(os.availableParallelism(), 8);
-  if (legacy(legacyHeads) || file === ':memory:' || file === '') return verifyChains(sqlite, legacyHeads, checkpoints);
-  const { segments, rows } = segmentsOf(sqlite, opts.segmentRows ?? SEGMENT_ROWS);
-  if (rows < (opts.minRows ?? PARALLEL_FROM_ROWS) || workers < 2) return verifyChains(sqlite, legacyHeads, checkpoints);
+  const inThisThread = () => run(() => verifyChains(sqlite, legacyHeads, checkpoints));
+  if (legacy(legacyHeads) || file === ':memory:' || file === '') return inThisThread();
+  const { segments, rows } = await run(() => segmentsOf(sqlite, opts.segmentRows ?? SEGMENT_ROWS));
+  if (rows < (opts.minRows ?? PARALLEL_FROM_ROWS) || workers < 2) return inThisThread();
   let results: SegmentResult[];
   try {
     results = await inWorkers(file, segments, workers);
   } catch {
-    return verifyChains(sqlite, legacyHeads, checkpoints); // no workers here: the same pass in this thread
+    return inThisThread(); // no workers here: the same pass in this thread
   }
-  if (joinedAndSigned(sqlite, results, checkpoints)) return counted(rows, checkpoints);
-  return walkChains(sqlite, legacyHeads, checkpoints);
+  return run(() => (joinedAndSigned(sqlite, results, checkpoints) ? counted(rows, checkpoints) : walkChains(sqlite, legacyHeads, checkpoints)));
 }
 
 const WORKER_SOURCE = `

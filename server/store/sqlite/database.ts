@@ -6,11 +6,11 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tables from './tables.js';
+import * as tables from '../tables.js';
 
 export type Db = BetterSQLite3Database<typeof tables>;
 
-const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 
 /**
  * The record holds password hashes and patient identifiers: its files are the service account's alone

@@ -17,14 +17,15 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SystemClock, TrainingClock, type Clock } from '../clock.js';
-import { recordedMode } from '../services/database-mode.js';
-import { storedOffset } from '../services/training-clock.js';
-import { writeAudit } from '../services/audit.js';
-import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../services/integrity.js';
-import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from './checkpoints.js';
-import { Store, type ChainReport, type UserRow } from './store.js';
-import { may, PERMISSIONS } from '../permissions.js';
+import { SystemClock, TrainingClock, type Clock } from '../../clock.js';
+import { recordedMode } from '../../services/database-mode.js';
+import { storedOffset } from '../../services/training-clock.js';
+import { writeAudit } from '../../services/audit.js';
+import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../../services/integrity.js';
+import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
+import type { ChainReport, Store, UserRow } from '../store.js';
+import { openSqliteStore } from './store.js';
+import { may, PERMISSIONS } from '../../permissions.js';
 import { privateFile, tighten } from './database.js';
 
 /** A refusal: the backup does not verify (the report says where), or a file is in the way. */
@@ -41,26 +42,27 @@ const SIDE_FILES = ['-wal', '-shm'] as const;
 export interface Operator { username: string; reason?: string }
 
 /** The account behind `op` in the database the audit row goes into; refuses anyone else. */
-function operatorIn(store: Store, op: Operator, what: string): UserRow {
-  const u = store.findUserByUsername(op.username);
-  if (!u || !u.active) throw new BackupError(`${what} refused: ${op.username} is not an active account of ${store.file}; name the person with --user USERNAME`);
+async function operatorIn(store: Store, op: Operator, what: string): Promise<UserRow> {
+  const u = await store.findUserByUsername(op.username);
+  if (!u || !u.active) throw new BackupError(`${what} refused: ${op.username} is not an active account of ${store.location}; name the person with --user USERNAME`);
   if (!may(u, 'database.backup')) throw new BackupError(`${what} refused: ${op.username} (${u.roles.join(', ')}) may not; it needs one of: ${PERMISSIONS['database.backup'].roles.join(', ')}`);
   return u;
 }
 
 /** Audits a refused backup or restore into a database that exists (best effort: the refusal stands either way). */
-function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore-refused', op: Operator, error: Error, after: Record<string, unknown>, now?: () => number) {
+async function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore-refused', op: Operator, error: Error, after: Record<string, unknown>, now?: () => number) {
   if (!fs.existsSync(dbFile)) return;
   try {
-    const store = new Store(dbFile);
+    const store = openSqliteStore(dbFile);
     try {
-      const user = store.findUserByUsername(op.username);
-      store.transaction(() => writeAudit(store, clockOf(store, now), {
+      const user = await store.findUserByUsername(op.username);
+      const clock = await clockOf(store, now);
+      await store.transaction(() => writeAudit(store, clock, {
         userId: user?.id ?? null, action, entity: 'database', reason: op.reason ?? null,
         after: { ...after, error: error.message, username: op.username, by: osUser() },
       }));
     } finally {
-      store.close();
+      await store.close();
     }
   } catch {
     // not a database this version can open: nothing to audit into
@@ -68,8 +70,8 @@ function auditRefusal(dbFile: string, action: 'backup.refused' | 'backup.restore
 }
 
 /** The process clock of a database (its audit rows must never go back along its chain): simulated for a training one. */
-function clockOf(store: Store, now?: () => number): Clock {
-  return recordedMode(store) === 'training' ? new TrainingClock(storedOffset(store), now) : new SystemClock(now);
+async function clockOf(store: Store, now?: () => number): Promise<Clock> {
+  return await recordedMode(store) === 'training' ? new TrainingClock(await storedOffset(store), now) : new SystemClock(now);
 }
 
 /** The OS account running the command: backups and restores are run by a person at the console. */
@@ -88,12 +90,12 @@ const located = (r: ChainReport) =>
   r.firstInvalid ? `${r.firstInvalid.reason} (table ${r.firstInvalid.table}, seq ${r.firstInvalid.seq})` : 'it does not verify';
 
 /** Verifies a database file and the checkpoint log beside it (no high-water mark: see the header). */
-function verifyCopy(file: string, keyDir: string): ChainReport {
-  const store = new Store(file);
+async function verifyCopy(file: string, keyDir: string): Promise<ChainReport> {
+  const store = openSqliteStore(file);
   try {
-    return verifyRecord(store, new CheckpointLog(checkpointLogFile(file)), publicKeysIn(keyDir));
+    return await verifyRecord(store, new CheckpointLog(checkpointLogFile(file)), publicKeysIn(keyDir));
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -136,7 +138,7 @@ export async function backupDatabase(dbFile: string, target: string, opts: { key
   try {
     return await backupAttributed(dbFile, target, opts);
   } catch (e) {
-    if (e instanceof BackupError) auditRefusal(dbFile, 'backup.refused', opts.by, e, { target: path.resolve(target) }, opts.now);
+    if (e instanceof BackupError) await auditRefusal(dbFile, 'backup.refused', opts.by, e, { target: path.resolve(target) }, opts.now);
     throw e;
   }
 }
@@ -151,9 +153,9 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
   }
   fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
 
-  const store = new Store(dbFile);
+  const store = openSqliteStore(dbFile);
   try {
-    const operator = operatorIn(store, opts.by, 'the backup');
+    const operator = await operatorIn(store, opts.by, 'the backup');
     let report: ChainReport;
     let checkpoints: number;
     try {
@@ -161,15 +163,15 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
       privateFile(dest);
       await store.sqlite.backup(dest);
       // The copy's own chain heads decide which signed checkpoints it can carry.
-      const copy = new Store(dest);
+      const copy = openSqliteStore(dest);
       let heads: Record<ChainTable, Head>;
       try {
-        heads = copy.heads();
+        heads = await copy.heads();
       } finally {
-        copy.close();
+        await copy.close();
       }
       checkpoints = copyCheckpoints(checkpointLogFile(dbFile), checkpointLogFile(dest), heads);
-      report = verifyCopy(dest, keyDir);
+      report = await verifyCopy(dest, keyDir);
     } catch (e) {
       removeCopy(dest);
       throw e;
@@ -178,13 +180,14 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
       removeCopy(dest);
       throw new BackupError(`the backup of ${dbFile} does not verify, so it was not kept: ${located(report)}`, report);
     }
-    store.transaction(() => writeAudit(store, clockOf(store, opts.now), {
+    const clock = await clockOf(store, opts.now);
+    await store.transaction(() => writeAudit(store, clock, {
       userId: operator.id, action: 'backup.created', entity: 'database', reason: opts.by.reason ?? null,
       after: { target: dest, checked: report.checked, checkpoints, valid: report.valid, username: operator.username, printedName: operator.fullName, by: osUser() },
     }));
     return { target: dest, report };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -218,18 +221,18 @@ function asideName(dbFile: string) {
  * nothing is deleted. Writes one `backup.restored` audit row into the restored database.
  * Stop the server on `dbFile` first.
  */
-export function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator; now?: () => number }): ChainReport {
+export async function restoreDatabase(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator; now?: () => number }): Promise<ChainReport> {
   // The database a refused restore would have replaced is audited before anything is moved.
   const existed = fs.existsSync(path.resolve(dbFile));
   try {
-    return restoreAttributed(backupFile, dbFile, opts);
+    return await restoreAttributed(backupFile, dbFile, opts);
   } catch (e) {
-    if (existed && e instanceof BackupError) auditRefusal(path.resolve(dbFile), 'backup.restore-refused', opts.by, e, { from: path.resolve(backupFile) }, opts.now);
+    if (existed && e instanceof BackupError) await auditRefusal(path.resolve(dbFile), 'backup.restore-refused', opts.by, e, { from: path.resolve(backupFile) }, opts.now);
     throw e;
   }
 }
 
-function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator; now?: () => number }): ChainReport {
+async function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: string; force?: boolean; by: Operator; now?: () => number }): Promise<ChainReport> {
   const keyDir = opts.keyDir ?? defaultKeyDir(dbFile);
   if (!opts.by.reason?.trim()) throw new BackupError('a restore replaces the record: give the reason with --reason TEXT');
   const from = path.resolve(backupFile);
@@ -251,7 +254,7 @@ function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: 
     if (fs.existsSync(from + '-wal')) fs.copyFileSync(from + '-wal', scratch + '-wal', fs.constants.COPYFILE_EXCL);
     fs.copyFileSync(checkpointLogFile(from), checkpointLogFile(scratch), fs.constants.COPYFILE_EXCL);
     tighten(scratch, scratch + '-wal', checkpointLogFile(scratch));
-    report = verifyCopy(scratch, keyDir);
+    report = await verifyCopy(scratch, keyDir);
   } catch (e) {
     removeCopy(scratch);
     throw e;
@@ -263,11 +266,11 @@ function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: 
   // The restore's audit row goes into the restored record: the person must have an account there.
   let operator: UserRow;
   try {
-    const restored = new Store(scratch);
+    const restored = openSqliteStore(scratch);
     try {
-      operator = operatorIn(restored, opts.by, 'the restore');
+      operator = await operatorIn(restored, opts.by, 'the restore');
     } finally {
-      restored.close();
+      await restored.close();
     }
   } catch (e) {
     removeCopy(scratch);
@@ -291,14 +294,15 @@ function restoreAttributed(backupFile: string, dbFile: string, opts: { keyDir?: 
   const previousMark = fs.existsSync(markFile) ? (JSON.parse(fs.readFileSync(markFile, 'utf8')) as unknown) : null;
   const restoredLast = new CheckpointLog(checkpointLogFile(dest)).last();
   if (restoredLast) fs.writeFileSync(markFile, JSON.stringify({ n: restoredLast.n, hash: checkpointHash(restoredLast) }), { mode: 0o600 });
-  const store = new Store(dest);
+  const store = openSqliteStore(dest);
   try {
-    store.transaction(() => writeAudit(store, clockOf(store, opts.now), {
+    const clock = await clockOf(store, opts.now);
+    await store.transaction(() => writeAudit(store, clock, {
       userId: operator.id, action: 'backup.restored', entity: 'database', reason: opts.by.reason!.trim(),
       after: { from, checked: report.checked, checkpoints: report.checkpoints ?? 0, username: operator.username, printedName: operator.fullName, by: osUser(), previousMark },
     }));
   } finally {
-    store.close();
+    await store.close();
   }
   return report;
 }

@@ -1,0 +1,222 @@
+// The record in SQLite: entries, signatures and audit rows, append-only and hash-chained, their signed
+// checkpoints and their verification.
+import { and, asc, desc, eq, gt, gte, inArray, lte, type SQL } from 'drizzle-orm';
+import { GENESIS, rowHash } from '../chain.js';
+import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
+import {
+  auditCells, decodeCursor, entryCells, expectedHash, page, signatureCells, stored,
+  type AuditFilter, type AuditRow, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
+  type NewSignature, type RowMismatch, type SignatureRow, type StoreOptions,
+} from '../store.js';
+import * as t from '../tables.js';
+import { clockWentBack } from '../../errors.js';
+import type { SqliteConnection } from './connection.js';
+import { verifyChains, verifyChainsInParallel } from './verify.js';
+
+interface ClockAlert { table: ChainTable; observed: string; last: string }
+
+/**
+ * The chains' synchronous work on the connection, and what a transaction must know of it: the rows
+ * appended since the last signed checkpoint, and a clock found gone back.
+ */
+export class SqliteChains {
+  readonly legacyHeads: LegacyHeads;
+  appendedSinceCheckpoint = 0;
+  private clockAlert: ClockAlert | undefined;
+
+  constructor(private readonly c: SqliteConnection, private readonly options: StoreOptions) {
+    const setting = c.db.select().from(t.settings).where(eq(t.settings.key, 'chain.legacy-heads')).get()?.value;
+    const legacy = JSON.parse(setting ?? '{}') as Partial<LegacyHeads>;
+    this.legacyHeads = Object.fromEntries(CHAIN_TABLES.map((table) => [table, Number(legacy[table]) || 0])) as LegacyHeads;
+    // Rows appended since the last signed checkpoint, also those of a run that crashed before signing.
+    try {
+      const last = options.checkpoints?.last();
+      const heads = this.heads();
+      this.appendedSinceCheckpoint = CHAIN_TABLES.reduce((n, table) => n + Math.max(0, heads[table].seq - (last?.heads[table].seq ?? 0)), 0);
+    } catch {
+      this.appendedSinceCheckpoint = 0; // a damaged log is reported by verification
+    }
+  }
+
+  /** The last row of each chain. */
+  heads(): Record<ChainTable, Head> {
+    return Object.fromEntries(CHAIN_TABLES.map((table) => [table, this.lastHash(table)])) as Record<ChainTable, Head>;
+  }
+
+  /** Signs the current chain heads into the checkpoint log. */
+  checkpoint(reason: Checkpoint['reason']): Checkpoint | undefined {
+    if (!this.options.checkpoints || !this.c.sqlite.open) return undefined;
+    const c = this.options.checkpoints.append(this.heads(), reason, (this.options.now ?? (() => new Date()))());
+    this.appendedSinceCheckpoint = 0;
+    return c;
+  }
+
+  /** After a commit: the heads are signed when the interval is due. A checkpoint that cannot be written never undoes or fails the request. */
+  checkpointIfDue() {
+    const every = this.options.checkpointEvery ?? 1000;
+    if (this.options.checkpoints && this.appendedSinceCheckpoint >= every) this.checkpoint('interval');
+  }
+
+  /**
+   * After a rollback: nothing was appended (the count goes back to `before`), and a clock found gone
+   * back is audited now, in a transaction of its own. Returns whether an alert was written.
+   */
+  afterRollback(before: number): boolean {
+    this.appendedSinceCheckpoint = before;
+    const alert = this.clockAlert;
+    if (!alert) return false;
+    this.clockAlert = undefined;
+    try {
+      this.writeClockAlert(alert);
+    } catch {
+      // the refusal stands; the alert could not be written (the database is not writable)
+    }
+    return true;
+  }
+
+  private lastHash(table: ChainTable): Head {
+    return (this.c.q.head[table].get() as Head | undefined) ?? { seq: 0, hash: GENESIS };
+  }
+
+  /**
+   * ALCOA consistent, 21 CFR 11.10(e): time on every chain never goes backwards. A row dated before
+   * the chain's last row means the clock went back; the write is refused (503) and, once the
+   * transaction has rolled back, an alert row is written (afterRollback).
+   */
+  private assertForward(table: ChainTable, at: string) {
+    const last = this.c.q.lastTime[table].get() as string | undefined;
+    if (last !== undefined && at < last) {
+      const e = clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
+      this.clockAlert = { table, observed: at, last };
+      throw e;
+    }
+  }
+
+  /** The alert of a clock that went back: one audit row dated at the audit chain's last time, the clock's reading inside. */
+  private writeClockAlert(alert: ClockAlert) {
+    const lastAudit = (this.c.q.lastTime.audit_log.get() as string | undefined) ?? alert.observed;
+    const at = alert.observed > lastAudit ? alert.observed : lastAudit;
+    this.c.sqlite.transaction(() => this.appendAudit({
+      at, userId: null, action: 'clock.went-back', entity: 'clock', entityId: null, batchId: null, reason: 'the server clock reads earlier than the last recorded row',
+      before: { lastRecordedAt: alert.last, chain: alert.table }, after: { clockReads: alert.observed },
+    })).immediate();
+  }
+
+  appendEntry(e: NewEntry): EntryRow {
+    this.assertForward('entries', e.recordedAt);
+    const last = this.lastHash('entries');
+    const base = { ...stored(e), seq: last.seq + 1, batchSeq: (this.c.q.batchVersion.get(e.batchId) as number) + 1 };
+    const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
+    this.c.q.insertEntry.run(row.seq, row.id, row.batchId, row.batchSeq, row.kind, row.stepId, row.payload, row.recordedAt, row.actorId, row.training ? 1 : 0, row.prevHash, row.hash);
+    this.appendedSinceCheckpoint++;
+    return row;
+  }
+
+  appendSignature(s: NewSignature): SignatureRow {
+    this.assertForward('signatures', s.signedAt);
+    const last = this.lastHash('signatures');
+    const base = { ...stored(s), seq: last.seq + 1 };
+    const row: SignatureRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, signatureCells(base)) };
+    this.c.q.insertSignature.run(row.seq, row.id, row.entryId, row.entryHash, row.entrySeq, row.userId, row.username, row.printedName, row.meaning, row.signedAt, row.prevHash, row.hash);
+    this.appendedSinceCheckpoint++;
+    return row;
+  }
+
+  appendAudit(a: NewAudit): AuditRow {
+    this.assertForward('audit_log', a.at);
+    const last = this.lastHash('audit_log');
+    const base = stored({
+      ...a, seq: last.seq + 1,
+      before: a.before === undefined ? null : JSON.stringify(a.before),
+      after: a.after === undefined ? null : JSON.stringify(a.after),
+    });
+    const row: AuditRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, auditCells(base)) };
+    this.c.q.insertAudit.run(row.seq, row.at, row.userId, row.action, row.entity, row.entityId, row.batchId, row.before, row.after, row.reason, row.prevHash, row.hash);
+    this.appendedSinceCheckpoint++;
+    return row;
+  }
+
+  listAudit(f: AuditFilter, limit: number, cursor?: string) {
+    const after = decodeCursor(cursor);
+    const conds: (SQL | undefined)[] = [
+      f.from ? gte(t.auditLog.at, f.from) : undefined,
+      f.to ? lte(t.auditLog.at, f.to) : undefined,
+      f.userId ? eq(t.auditLog.userId, f.userId) : undefined,
+      f.batchId ? eq(t.auditLog.batchId, f.batchId) : undefined,
+      f.action ? eq(t.auditLog.action, f.action) : undefined,
+      after ? gt(t.auditLog.seq, Number(after) || 0) : undefined,
+    ];
+    const rows = this.c.db.select().from(t.auditLog).where(and(...conds)).orderBy(asc(t.auditLog.seq)).limit(limit + 1).all();
+    return page(rows, limit, (r) => r.seq);
+  }
+
+  identityMismatches(): RowMismatch[] {
+    const fields: [string, string, string][] = [
+      ['batchNumber', 'b.batch_number', "e.payload ->> '$.batchNumber'"], ['din', 'b.din', "e.payload ->> '$.din'"],
+      ['dinCheck', 'b.din_check', "e.payload ->> '$.dinCheck'"], ['chainOfIdentityId', 'b.chain_of_identity_id', "e.payload ->> '$.chainOfIdentityId'"],
+      ['patient.id', "b.patient ->> '$.id'", "e.payload ->> '$.patient.id'"], ['patient.weightKg', "b.patient ->> '$.weightKg'", "e.payload ->> '$.patient.weightKg'"],
+    ];
+    const rows = this.c.sqlite.prepare(`select b.id, ${fields.map(([, r, c], i) => `${r} as r${i}, ${c} as c${i}`).join(', ')}
+      from batches b join entries e on e.batch_id = b.id and e.kind = 'batch-created'
+      where ${fields.map(([, r, c]) => `(${r}) is not (${c})`).join(' or ')} order by b.id`).all() as Record<string, unknown>[];
+    return rows.flatMap((r) => fields.flatMap(([field], i) => (r[`r${i}`] === r[`c${i}`] ? [] : [{ table: 'batches' as const, row: String(r.id), field, row_value: r[`r${i}`], chain_value: r[`c${i}`] }])));
+  }
+
+  batchIntact(batchId: string, read?: { entries: EntryRow[]; signatures: SignatureRow[] }): boolean {
+    const entries = read?.entries ?? this.c.q.entriesOfBatch.all({ batchId });
+    const signatures = read?.signatures ?? this.c.q.signaturesOfBatch.all({ batchId });
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const belongs = (sg: SignatureRow) => {
+      const e = byId.get(sg.entryId);
+      return e?.hash === sg.entryHash && (sg.entrySeq === null || sg.entrySeq === e.seq);
+    };
+    return entries.every((e) => expectedHash('entries', e, this.legacyHeads) === e.hash) &&
+      signatures.every((sg) => expectedHash('signatures', sg, this.legacyHeads) === sg.hash && belongs(sg)) &&
+      this.c.q.auditOfBatch.all({ batchId }).every((a) => expectedHash('audit_log', a, this.legacyHeads) === a.hash);
+  }
+
+  /** The chains as the store's interface shows them. */
+  store(): ChainStore {
+    const { c } = this;
+    const { db, q, sqlite } = c;
+    const listAudit = this.listAudit.bind(this);
+    const count = (table: string) => (sqlite.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+    return {
+      legacyHeads: this.legacyHeads,
+      appendEntry: (e) => c.run(() => this.appendEntry(e)),
+      appendSignature: (s) => c.run(() => this.appendSignature(s)),
+      appendAudit: (a) => c.run(() => this.appendAudit(a)),
+      batchVersion: (batchId) => c.run(() => q.batchVersion.get(batchId) as number),
+      entriesOfBatch: (batchId) => c.run(() => q.entriesOfBatch.all({ batchId })),
+      getEntry: (id) => c.run(() => q.entry.get({ id })),
+      signaturesOfBatch: (batchId) => c.run(() => q.signaturesOfBatch.all({ batchId })),
+      signaturesOf: (entryIds) => c.run(() => (entryIds.length === 0 ? []
+        : db.select().from(t.signatures).where(inArray(t.signatures.entryId, entryIds)).orderBy(asc(t.signatures.seq)).all())),
+      auditOfBatch: (batchId) => c.run(() => q.auditOfBatch.all({ batchId })),
+      listAudit: (f, limit, cursor) => c.run(() => this.listAudit(f, limit, cursor)),
+      iterateAudit: async function* (f) {
+        let cursor: string | undefined;
+        do {
+          const page = await c.run(() => listAudit(f, 1000, cursor));
+          yield* page.items;
+          cursor = page.nextCursor;
+        } while (cursor);
+      },
+      counts: () => c.run(() => ({ entries: count('entries'), signatures: count('signatures'), audit: count('audit_log') })),
+      lastAudit: () => c.run(() => db.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1).get()),
+      firstEntryTraining: () => c.run(() => {
+        const first = sqlite.prepare('select training from entries order by seq limit 1').pluck().get() as number | undefined;
+        return first === undefined ? undefined : first !== 0;
+      }),
+      heads: () => c.run(() => this.heads()),
+      checkpoint: (reason) => c.run(() => this.checkpoint(reason)),
+      identityMismatches: () => c.run(() => this.identityMismatches()),
+      // Streaming, constant memory; a signature must also carry the hash of the entry it names, so one
+      // copied onto another entry is caught (21 CFR 11.10(a), 11.70). See verify.ts.
+      verifyChains: (checkpoints = []) => c.run(() => verifyChains(sqlite, this.legacyHeads, checkpoints)),
+      verifyChainsInParallel: (checkpoints = [], opts) =>
+        verifyChainsInParallel(sqlite, c.file, this.legacyHeads, checkpoints, opts, (statements) => c.run(statements)),
+      batchIntact: (batchId, read) => c.run(() => this.batchIntact(batchId, read)),
+    };
+  }
+}

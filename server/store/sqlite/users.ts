@@ -1,0 +1,33 @@
+// Accounts, sessions and password history in SQLite (21 CFR 11.300).
+import { and, asc, desc, eq, gt, ne, sql } from 'drizzle-orm';
+import { decodeCursor, page, type UserStore } from '../store.js';
+import * as t from '../tables.js';
+import type { SqliteConnection } from './connection.js';
+
+export function sqliteUsers(c: SqliteConnection): UserStore {
+  const { db, q } = c;
+  return {
+    findUserByUsername: (username) => c.run(() => db.select().from(t.users).where(eq(t.users.usernameKey, username.toLowerCase())).get()),
+    findUserById: (id) => c.run(() => q.userById.get({ id })),
+    listUsers: (limit, cursor) => c.run(() => {
+      const after = decodeCursor(cursor);
+      const rows = db.select().from(t.users).where(after ? gt(t.users.usernameKey, after) : undefined)
+        .orderBy(asc(t.users.usernameKey)).limit(limit + 1).all();
+      return page(rows, limit, (r) => r.usernameKey);
+    }),
+    activeAdminIds: () => c.run(() => db.select({ id: t.users.id, roles: t.users.roles }).from(t.users).where(eq(t.users.active, true)).all()
+      .filter((u) => u.roles.includes('admin')).map((u) => u.id)),
+    countUsers: () => c.run(() => db.select({ n: sql<number>`count(*)` }).from(t.users).get()?.n ?? 0),
+    insertUser: (row) => c.run(() => void db.insert(t.users).values(row).run()),
+    updateUser: (id, patch) => c.run(() => void db.update(t.users).set(patch).where(eq(t.users.id, id)).run()),
+    addPasswordHistory: (userId, passwordHash, changedAt) => c.run(() => void db.insert(t.passwordHistory).values({ userId, passwordHash, changedAt }).run()),
+    recentPasswordHashes: (userId, n) => c.run(() => db.select({ h: t.passwordHistory.passwordHash }).from(t.passwordHistory)
+      .where(eq(t.passwordHistory.userId, userId)).orderBy(desc(t.passwordHistory.id)).limit(n).all().map((r) => r.h)),
+    insertSession: (row) => c.run(() => void db.insert(t.sessions).values(row).run()),
+    findSession: (tokenHash) => c.run(() => q.session.get({ tokenHash })),
+    touchSession: (tokenHash, at) => c.run(() => void db.update(t.sessions).set({ lastSeenAt: at }).where(eq(t.sessions.tokenHash, tokenHash)).run()),
+    revokeSession: (tokenHash, at) => c.run(() => void db.update(t.sessions).set({ revokedAt: at }).where(eq(t.sessions.tokenHash, tokenHash)).run()),
+    revokeSessionsOf: (userId, at, except) => c.run(() => void db.update(t.sessions).set({ revokedAt: at })
+      .where(and(eq(t.sessions.userId, userId), sql`${t.sessions.revokedAt} is null`, except ? ne(t.sessions.tokenHash, except) : undefined)).run()),
+  };
+}
