@@ -62,7 +62,7 @@ describe('the export document', () => {
         expect(row.cells[0]).toBe(row.seq);
       }
     }
-    expect(doc.chains.entries.rows.map((r: any) => r.hash)).toEqual(doc.entries.map(async (e: any) => (await h.ctx.store.getEntry(e.id))!.hash));
+    expect(doc.chains.entries.rows.map((r: any) => r.hash)).toEqual(await Promise.all(doc.entries.map(async (e: any) => (await h.ctx.store.getEntry(e.id))!.hash)));
   });
 
   it('carries the signed checkpoints that cover its rows and the Ed25519 public key that verifies them', async () => {

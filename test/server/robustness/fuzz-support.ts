@@ -99,7 +99,7 @@ export async function resolveValue(v: unknown, h: Harness, batchId: string | und
     return v.what === 'batchNumber' ? row.batchNumber : v.what === 'keyed' ? row.din + row.dinCheck : `=${row.din}${60 + MOD37.indexOf(row.dinCheck)}`;
   }
   if (depth > 8 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => resolveValue(x, h, batchId, depth + 1));
+  if (Array.isArray(v)) return Promise.all(v.map((x) => resolveValue(x, h, batchId, depth + 1)));
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = await resolveValue(x, h, batchId, depth + 1);
   return out;

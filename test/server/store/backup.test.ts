@@ -201,7 +201,7 @@ describe('cellbatch restore', () => {
     const dest = path.join(out, 'site', 'cellbatch.db');
     await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
 
-    await expect(await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now })).rejects.toThrow(/already exists/);
+    await expect(restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now })).rejects.toThrow(/already exists/);
     // The database stays in place; the refused restore is its one new audit row.
     expect(auditCountIn(dest, 'backup.restored')).toBe(1);
     expect(auditCountIn(dest, 'backup.restore-refused')).toBe(1);
@@ -286,8 +286,8 @@ describe('R6 [11.10(e)]: every backup and restore names a person; refusals are a
     const dest = path.join(out, 'site2', 'cellbatch.db');
     await restoreDatabase(backup, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
     const bytes = fs.readFileSync(dest);
-    await expect(await restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' }, now: () => h.wall.now })).rejects.toThrow(/--reason/);
-    await expect(await restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' }, now: () => h.wall.now })).rejects.toThrow(/needs one of: admin, qa/);
+    await expect(restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'qa1' }, now: () => h.wall.now })).rejects.toThrow(/--reason/);
+    await expect(restoreDatabase(backup, dest, { keyDir, force: true, by: { username: 'op1', reason: 'try' }, now: () => h.wall.now })).rejects.toThrow(/needs one of: admin, qa/);
     const refused = actions(dest).filter((r) => r.action === 'backup.restore-refused');
     expect(refused.map((r) => [r.userId, r.reason])).toEqual([
       [(await h.ctx.store.findUserByUsername('qa1'))!.id, null],
