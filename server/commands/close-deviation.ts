@@ -12,10 +12,10 @@ export async function closeDeviation(ctx: AppContext, actor: UserRow, deviationI
   const { record, deviation, signer } = await signedDeviationAct(ctx, actor, deviationId, {
     action: 'deviation.close', what: 'the closing of a deviation', closed: 'is already closed', signature: input.signature, expectedVersion: input.expectedVersion,
   });
-  const { record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const e = w.entry('deviation-closure', { deviationId, investigation: input.investigation, conclusion: input.conclusion }, deviation.stepId);
-    w.sign(e, signer, 'approved');
-    w.audit({
+  const { record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const e = await w.entry('deviation-closure', { deviationId, investigation: input.investigation, conclusion: input.conclusion }, deviation.stepId);
+    await w.sign(e, signer, 'approved');
+    await w.audit({
       action: 'deviation.closed', entity: 'deviation', entityId: deviationId, before: { status: deviation.status },
       after: { status: 'closed', investigation: input.investigation, conclusion: input.conclusion, entryId: e.id, signedBy: signer.username, session: actor.username },
     });

@@ -15,7 +15,7 @@ import { malformedScans, usedSnapshots } from '../domain/materials-rules.js';
 export interface CorrectEntryInput { values: Record<string, unknown>; reason: string; signature: SignatureInput; expectedVersion?: number }
 
 export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: string, entryId: string, input: CorrectEntryInput) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   const { entry, step } = recordedEntry(record, entryId);
   assertSessionMayWork(actor, step);
   assertVersion(record, input.expectedVersion);
@@ -26,8 +26,8 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
   const errors = [...validateValues(step, input.values, now, true), ...malformedScans(step, input.values)];
   if (errors.length) throw badRequest(`The corrected values do not fit the fields of "${step.title.en}"`, errors);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `a correction of "${step.title.en}"`, batchId);
-  checkUsedThings(ctx, signer, record, step, input.values);
+  await assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `a correction of "${step.title.en}"`, batchId);
+  await checkUsedThings(ctx, signer, record, step, input.values);
 
   const occurrence = Object.values(record.history.occurrences).flat().find((o) => o.entryId === entryId)!;
   const current = occurrence.values;
@@ -38,14 +38,14 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
   if (Object.keys(changed).length === 0) throw badRequest('The correction changes nothing', [{ field: 'values', message: 'every value sent equals the value recorded' }]);
   const { results, failures } = judgeValues(step, merged);
   const before = Object.fromEntries(Object.keys(changed).map((k) => [k, current[k] ?? null]));
-  const used = usedSnapshots(ctx, step, changed);
-  const { result: correction, record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const correction = w.entry('correction', { correctsEntryId: entryId, stepId: step.id, values: changed, results, reason: input.reason, ...(used && { used }) }, step.id);
-    w.sign(correction, signer, 'performed');
+  const used = await usedSnapshots(ctx, step, changed);
+  const { result: correction, record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const correction = await w.entry('correction', { correctsEntryId: entryId, stepId: step.id, values: changed, results, reason: input.reason, ...(used && { used }) }, step.id);
+    await w.sign(correction, signer, 'performed');
     // A value corrected into failure opens a deviation; one that already failed has its deviation.
     const previous = judgeValues(step, current).results;
-    openDeviations(w, correction, step, failures.filter((f) => previous[f.name] !== 'fail'), [], status === 'released');
-    w.audit({ action: 'entry.corrected', entity: 'entry', entityId: entryId, before, after: { ...changed, signedBy: signer.username, session: actor.username }, reason: input.reason });
+    await openDeviations(w, correction, step, failures.filter((f) => previous[f.name] !== 'fail'), [], status === 'released');
+    await w.audit({ action: 'entry.corrected', entity: 'entry', entityId: entryId, before, after: { ...changed, signedBy: signer.username, session: actor.username }, reason: input.reason });
     return correction;
   });
   return { entryId: correction.id, record: next };

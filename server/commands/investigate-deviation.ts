@@ -20,10 +20,10 @@ export async function investigateDeviation(ctx: AppContext, actor: UserRow, devi
     deviationId, rootCause: input.rootCause, productImpact: input.productImpact, otherBatchesImpact: input.otherBatchesImpact,
     ...(input.capaReference !== undefined && { capaReference: input.capaReference }),
   };
-  const { record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const e = w.entry('deviation-investigation', payload, deviation.stepId);
-    w.sign(e, signer, 'investigated');
-    w.audit({
+  const { record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const e = await w.entry('deviation-investigation', payload, deviation.stepId);
+    await w.sign(e, signer, 'investigated');
+    await w.audit({
       action: 'deviation.investigated', entity: 'deviation', entityId: deviationId,
       before: { status: deviation.status }, after: { status: 'investigating', ...payload, entryId: e.id, signedBy: signer.username, session: actor.username },
     });

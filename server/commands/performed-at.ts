@@ -29,7 +29,7 @@ export function performedAtOrNow(sent: string | undefined, now: Date): Date {
  * before the batch existed or before a step it follows was performed; 422 when a late entry gives
  * no reason. ALCOA+: an entry made late is allowed, with its reason, and listed for QA's review.
  */
-export function assertHonestTimes(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>, performedAt: Date, lateReason: string | undefined) {
+export async function assertHonestTimes(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>, performedAt: Date, lateReason: string | undefined) {
   const at = performedAt.getTime();
   const problems: FieldProblem[] = [];
   const createdAt = record.entries.find((e) => e.kind === 'batch-created')?.recordedAt ?? record.row.createdAt;
@@ -43,7 +43,7 @@ export function assertHonestTimes(ctx: AppContext, actor: UserRow, record: Batch
   }
   if (problems.length) {
     const detail = problems.map((p) => p.message).join('; ');
-    auditRefusal(ctx, actor, record, 'step.refused', detail, { stepId: step.id, values, performedAt: performedAt.toISOString() });
+    await auditRefusal(ctx, actor, record, 'step.refused', detail, { stepId: step.id, values, performedAt: performedAt.toISOString() });
     throw alreadyAudited(refused('performed-at-refused', detail, problems));
   }
   const late = lateness(record.process.definition, step, performedAt.toISOString(), ctx.clock.now().toISOString());

@@ -28,14 +28,14 @@ export async function loadDeviation(ctx: AppContext, deviationId: string): Promi
 export async function signedDeviationAct(ctx: AppContext, actor: UserRow, deviationId: string, act: {
   action: Action; what: string; closed: string; signature: SignatureInput; expectedVersion?: number; check?: (deviation: Deviation) => void;
 }) {
-  const { record, deviation } = loadDeviation(ctx, deviationId);
+  const { record, deviation } = await loadDeviation(ctx, deviationId);
   const batchId = record.row.id;
   assertMay(actor, act.action);
   assertVersion(record, act.expectedVersion);
   if (deviation.status === 'closed') throw conflict('deviation-closed', `deviation ${deviationId} ${act.closed}`);
   act.check?.(deviation);
   const signer = await authenticateSigner(ctx, act.signature, batchId);
-  assertSignerRole(ctx, signer, PERMISSIONS[act.action].roles, act.what, batchId);
+  await assertSignerRole(ctx, signer, PERMISSIONS[act.action].roles, act.what, batchId);
   return { record, deviation, signer };
 }
 

@@ -19,10 +19,10 @@ export async function reclassifyDeviation(ctx: AppContext, actor: UserRow, devia
     },
   });
   const payload = { deviationId, from: deviation.severity, to: input.severity, reason: input.reason };
-  const { record: next } = appendToBatch(ctx, record, signer, (w) => {
-    const e = w.entry('deviation-reclassification', payload, deviation.stepId);
-    w.sign(e, signer, 'approved');
-    w.audit({
+  const { record: next } = await appendToBatch(ctx, record, signer, async (w) => {
+    const e = await w.entry('deviation-reclassification', payload, deviation.stepId);
+    await w.sign(e, signer, 'approved');
+    await w.audit({
       action: 'deviation.reclassified', entity: 'deviation', entityId: deviationId, before: { severity: deviation.severity },
       after: { severity: input.severity, entryId: e.id, signedBy: signer.username, session: actor.username }, reason: input.reason,
     });

@@ -19,7 +19,7 @@ import { assertHonestTimes, performedAtOrNow } from './performed-at.js';
 export interface RecordStepInput { values: Record<string, unknown>; signature: SignatureInput; expectedVersion: number; performedAt?: string; lateReason?: string }
 
 export async function recordStep(ctx: AppContext, actor: UserRow, batchId: string, stepId: string, input: RecordStepInput) {
-  const record = loadBatch(ctx, batchId);
+  const record = await loadBatch(ctx, batchId);
   const step = stepOrNotFound(record, stepId);
   assertSessionMayWork(actor, step);
   assertVersion(record, input.expectedVersion);
@@ -31,9 +31,9 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   if (errors.length) throw badRequest(`The values do not fit the fields of "${step.title.en}"`, errors);
   const performedAt = performedAtOrNow(input.performedAt, now);
   const signer = await authenticateSigner(ctx, input.signature, batchId);
-  assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `"${step.title.en}" as performer`, batchId);
-  checkUsedThings(ctx, signer, record, step, input.values);
-  assertHonestTimes(ctx, signer, record, step, input.values, performedAt, input.lateReason);
+  await assertSignerRole(ctx, signer, rolesFor(step, 'performed'), `"${step.title.en}" as performer`, batchId);
+  await checkUsedThings(ctx, signer, record, step, input.values);
+  await assertHonestTimes(ctx, signer, record, step, input.values, performedAt, input.lateReason);
 
   // Culture days, windows and missed days are judged on when the work was done, not when it was entered.
   const values = computeValues(step, input.values, record.history, performedAt);
@@ -41,13 +41,13 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   const timing = [judgeTiming(step, values, record.history, performedAt), ...missedOccurrences(step, record.process.definition.phases.flatMap((p) => p.steps), record.history, performedAt)]
     .filter((t): t is string => t !== null);
   const occurrence = (record.snapshot.context.recorded[stepId] ?? 0) + 1;
-  const used = usedSnapshots(ctx, step, input.values);
-  const { result: entry, record: next } = appendToBatch(ctx, record, signer, (w) => {
+  const used = await usedSnapshots(ctx, step, input.values);
+  const { result: entry, record: next } = await appendToBatch(ctx, record, signer, async (w) => {
     const times = { performedAt: performedAt.toISOString(), ...(input.lateReason && { lateReason: input.lateReason }) };
-    const entry = w.entry('step', { stepId, values, results, occurrence, ...times, ...(used && { used }) }, stepId);
-    w.sign(entry, signer, 'performed');
-    openDeviations(w, entry, step, failures, timing, statusOfRecord(record) === 'released');
-    w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, ...times, signedBy: signer.username, session: actor.username } });
+    const entry = await w.entry('step', { stepId, values, results, occurrence, ...times, ...(used && { used }) }, stepId);
+    await w.sign(entry, signer, 'performed');
+    await openDeviations(w, entry, step, failures, timing, statusOfRecord(record) === 'released');
+    await w.audit({ action: 'step.recorded', entity: 'entry', entityId: entry.id, after: { stepId, values, results, ...times, signedBy: signer.username, session: actor.username } });
     return entry;
   });
   return { entryId: entry.id, record: next };

@@ -37,17 +37,17 @@ export async function equipmentProblem(ctx: AppContext, f: Field, id: string, no
  * What the signer sees of each lot and instrument the values name, to keep in the signed entry
  * (21 CFR 11.10(a), 211.188(b)): lot number, expiry and status; asset id and calibration due date.
  */
-export function usedSnapshots(ctx: AppContext, step: Step, values: Record<string, unknown>): Record<string, UsedSnapshot> | undefined {
+export async function usedSnapshots(ctx: AppContext, step: Step, values: Record<string, unknown>): Promise<Record<string, UsedSnapshot> | undefined> {
   const out: Record<string, UsedSnapshot> = {};
   for (const f of step.fields) {
     const id = values[f.name];
     if (typeof id !== 'string') continue;
     if (f.kind === 'lot') {
-      const m = ctx.store.getMaterial(id);
+      const m = await ctx.store.getMaterial(id);
       if (m) out[f.name] = { kind: 'lot', id: m.id, type: m.type, name: m.name, lotNumber: m.lotNumber, expiresOn: m.expiresOn, status: m.status };
     }
     if (f.kind === 'equipment') {
-      const q = ctx.store.getEquipment(id);
+      const q = await ctx.store.getEquipment(id);
       if (q) out[f.name] = { kind: 'equipment', id: q.id, type: q.type, name: q.name, assetId: q.assetId, calibrationDueOn: q.calibrationDueOn };
     }
   }

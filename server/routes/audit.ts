@@ -33,11 +33,11 @@ type People = (userId: string | null) => Promise<Person>;
  */
 export function peopleOf(ctx: AppContext): People {
   const known = new Map<string, Person>();
-  return (userId) => {
+  return async (userId) => {
     if (userId === null) return {};
     let p = known.get(userId);
     if (!p) {
-      const u = ctx.store.findUserById(userId);
+      const u = await ctx.store.findUserById(userId);
       p = u ? { username: u.username, printedName: u.fullName } : {};
       known.set(userId, p);
     }
@@ -57,8 +57,8 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/audit', { schema: { tags: ['audit'], operationId: 'listAudit', summary: 'The audit trail, filtered and paged', querystring: AuditQuery, response: { 200: json(AuditPage, 'A page of audit rows'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read');
     const { from, to, user, batchId, action, limit, cursor } = req.query;
-    const userId = user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined;
-    return auditItems(ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor), peopleOf(ctx));
+    const userId = user ? ((await ctx.store.findUserByUsername(user))?.id ?? '(no such user)') : undefined;
+    return auditItems(await ctx.store.listAudit({ from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId, batchId, action }, limit, cursor), peopleOf(ctx));
   });
   app.get('/audit/export', { schema: {
       tags: ['audit'], operationId: 'exportAudit', summary: 'The whole filtered audit trail as JSON or CSV (audited as an export)', querystring: AuditExportQuery,
@@ -73,10 +73,10 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     const actor = currentUser(req);
     assertMay(actor, 'audit.read', 'exporting the audit trail');
     const { from, to, user, batchId, action, format } = req.query;
-    const filters = { from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId: user ? (ctx.store.findUserByUsername(user)?.id ?? '(no such user)') : undefined, batchId, action };
-    ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'audit.exported', entity: 'audit', after: { format, filters: req.query } }));
+    const filters = { from: from && new Date(from).toISOString(), to: to && new Date(to).toISOString(), userId: user ? ((await ctx.store.findUserByUsername(user))?.id ?? '(no such user)') : undefined, batchId, action };
+    await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'audit.exported', entity: 'audit', after: { format, filters: req.query } }));
     // Every export is anchored: the chain heads it was taken at are signed into the checkpoint log.
-    const checkpoint = ctx.store.checkpoint('export');
+    const checkpoint = await ctx.store.checkpoint('export');
     if (checkpoint) reply.header('x-cellbatch-checkpoint', `${checkpoint.n}; key ${checkpoint.keyId}`);
     // Streamed a page of rows at a time: constant memory whatever the size of the trail.
     const rows = ctx.store.iterateAudit(filters);
@@ -101,7 +101,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   });
   app.get('/alerts', { schema: { tags: ['audit'], operationId: 'listAlerts', summary: 'Alerts for QA and administrators: a record that failed verification, account lockouts (open: still locked), clocks that went back (open: still behind)', response: { 200: json(AlertList, 'The alerts: the record\'s first, then newest first'), ...errors(401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'alerts.read');
-    return { items: [...integrityAlerts(ctx), ...listAlerts(ctx)] };
+    return { items: [...integrityAlerts(ctx), ...await listAlerts(ctx)] };
   });
   app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'the periodic review');

@@ -9,10 +9,10 @@ import { lockoutAlerts } from './account-review.js';
  * right, and the people who must act see it here. Open while the clock still reads earlier than the
  * last recorded time the refused write met.
  */
-export function clockAlerts(ctx: AppContext) {
+export async function clockAlerts(ctx: AppContext) {
   const now = ctx.clock.now().toISOString();
   const items = [];
-  for (const row of ctx.store.iterateAudit({ action: 'clock.went-back' })) {
+  for await (const row of ctx.store.iterateAudit({ action: 'clock.went-back' })) {
     const before = row.before ? (JSON.parse(row.before) as { lastRecordedAt?: string; chain?: string }) : {};
     const after = row.after ? (JSON.parse(row.after) as { clockReads?: string }) : {};
     items.push({
@@ -25,6 +25,6 @@ export function clockAlerts(ctx: AppContext) {
 }
 
 /** Every alert, newest first. */
-export function listAlerts(ctx: AppContext) {
-  return [...lockoutAlerts(ctx), ...clockAlerts(ctx)].sort((a, b) => b.at.localeCompare(a.at) || Number(b.id) - Number(a.id));
+export async function listAlerts(ctx: AppContext) {
+  return [...await lockoutAlerts(ctx), ...await clockAlerts(ctx)].sort((a, b) => b.at.localeCompare(a.at) || Number(b.id) - Number(a.id));
 }

@@ -23,9 +23,9 @@ export const signingKeys = (integrity: { key: { id: string; publicKeyPem: string
   new Map<string, string>(integrity ? [[integrity.key.id, integrity.key.publicKeyPem]] : []);
 
 /** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
-export function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): ChainReport {
+export async function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): Promise<ChainReport> {
   const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
-  return withMismatches(store, withLogProblem(store.verifyChains(checkpoints), logProblem));
+  return withMismatches(store, withLogProblem(await store.verifyChains(checkpoints), logProblem));
 }
 
 /** The same, hashing in worker threads on every core: for the server's start, GET /audit/verify and the CLI. */
@@ -35,8 +35,8 @@ export async function verifyRecordInParallel(store: Store, log?: CheckpointLog, 
 }
 
 /** A mutable row that disagrees with the chain makes the record invalid, and is named (table, row, field). */
-function withMismatches(store: Store, report: ChainReport): ChainReport {
-  const mismatches = [...store.identityMismatches(), ...masterRecordMismatches(store), ...registryMismatches(store)];
+async function withMismatches(store: Store, report: ChainReport): Promise<ChainReport> {
+  const mismatches = [...await store.identityMismatches(), ...await masterRecordMismatches(store), ...await registryMismatches(store)];
   return mismatches.length ? { ...report, valid: false, mismatches } : report;
 }
 

@@ -27,22 +27,22 @@ const DOCUMENT_ACTIONS = new Set([EXPORT_ACTION, FROZEN_ACTION]);
 const parseJson = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as unknown));
 
 /** The batch's rows of each chain, in chain order. */
-function rowsOf(ctx: AppContext, record: BatchRecord) {
+async function rowsOf(ctx: AppContext, record: BatchRecord) {
   return {
     entries: record.entries,
     signatures: record.signatures,
-    audit_log: ctx.store.auditOfBatch(record.row.id).filter((a) => !DOCUMENT_ACTIONS.has(a.action)),
+    audit_log: (await ctx.store.auditOfBatch(record.row.id)).filter((a) => !DOCUMENT_ACTIONS.has(a.action)),
   };
 }
 
 /** The time of the latest row of the batch (documents excepted): the time a document of the record is as of, never the clock's. */
-const asOfRows = (createdAt: string, rows: ReturnType<typeof rowsOf>) =>
+const asOfRows = (createdAt: string, rows: Awaited<ReturnType<typeof rowsOf>>) =>
   [createdAt, ...rows.entries.map((e) => e.recordedAt), ...rows.signatures.map((s) => s.signedAt), ...rows.audit_log.map((a) => a.at)].reduce((a, t) => (t > a ? t : a));
-export const recordAsOf = (ctx: AppContext, record: BatchRecord) => asOfRows(record.row.createdAt, rowsOf(ctx, record));
+export const recordAsOf = async (ctx: AppContext, record: BatchRecord) => asOfRows(record.row.createdAt, await rowsOf(ctx, record));
 
 /** The last row of this batch in each chain: what a signed checkpoint must reach to cover the record. */
-export function batchHeads(ctx: AppContext, record: BatchRecord): Record<ChainTable, number> {
-  const rows = rowsOf(ctx, record);
+export async function batchHeads(ctx: AppContext, record: BatchRecord): Promise<Record<ChainTable, number>> {
+  const rows = await rowsOf(ctx, record);
   return Object.fromEntries(CHAIN_TABLES.map((t) => [t, Math.max(0, ...rows[t].map((r) => r.seq))])) as Record<ChainTable, number>;
 }
 
@@ -61,10 +61,10 @@ function coveringCheckpoints(checkpoints: Checkpoint[], heads: Record<ChainTable
 }
 
 /** Whether a signed checkpoint already covers every row of the batch. */
-export function covered(ctx: AppContext, record: BatchRecord): boolean {
+export async function covered(ctx: AppContext, record: BatchRecord): Promise<boolean> {
   const last = ctx.integrity?.log.last();
   if (!ctx.integrity) return true; // an in-memory database signs nothing
-  const heads = batchHeads(ctx, record);
+  const heads = await batchHeads(ctx, record);
   return !!last && CHAIN_TABLES.every((t) => last.heads[t].seq >= heads[t]);
 }
 
@@ -80,7 +80,7 @@ function chainOf<R extends { seq: number; prevHash: string; hash: string }>(ctx:
  * as the last entry that used each showed them to its signer (its `used` snapshot, 21 CFR 211.188(b));
  * entries made before snapshots existed fall back to the registry's row as it is now.
  */
-function usedRegistries(ctx: AppContext, record: BatchRecord) {
+async function usedRegistries(ctx: AppContext, record: BatchRecord) {
   const kinds = new Map<string, 'lot' | 'equipment'>();
   for (const s of stepsOf(record)) for (const f of s.fields) if (f.kind === 'lot' || f.kind === 'equipment') kinds.set(`${s.id}.${f.name}`, f.kind);
   const lots = new Map<string, UsedSnapshot | undefined>();
@@ -96,26 +96,26 @@ function usedRegistries(ctx: AppContext, record: BatchRecord) {
       if (kind === 'equipment') assets.set(v, seen ?? assets.get(v));
     }
   }
-  const materials = [...lots.keys()].sort().flatMap((id) => {
+  const materials = (await Promise.all([...lots.keys()].sort().map(async (id) => {
     const seen = lots.get(id);
     if (seen?.kind === 'lot') return [{ id, type: seen.type, name: seen.name, lotNumber: seen.lotNumber, expiresOn: seen.expiresOn, status: seen.status }];
-    const m = ctx.store.getMaterial(id);
+    const m = await ctx.store.getMaterial(id);
     return m ? [{ id: m.id, type: m.type, name: m.name, lotNumber: m.lotNumber, expiresOn: m.expiresOn, status: m.status }] : [];
-  });
-  const equipment = [...assets.keys()].sort().flatMap((id) => {
+  }))).flat();
+  const equipment = (await Promise.all([...assets.keys()].sort().map(async (id) => {
     const seen = assets.get(id);
     if (seen?.kind === 'equipment') return [{ id, assetId: seen.assetId, type: seen.type, name: seen.name, calibrationDueOn: seen.calibrationDueOn }];
-    const q = ctx.store.getEquipment(id);
+    const q = await ctx.store.getEquipment(id);
     return q ? [{ id: q.id, assetId: q.assetId, type: q.type, name: q.name, calibrationDueOn: q.calibrationDueOn }] : [];
-  });
+  }))).flat();
   return { materials, equipment };
 }
 
-function usersOf(ctx: AppContext, ids: Iterable<string | null>) {
-  return [...new Set([...ids].filter((x): x is string => !!x))].sort().flatMap((id) => {
-    const u = ctx.store.findUserById(id);
+async function usersOf(ctx: AppContext, ids: Iterable<string | null>) {
+  return (await Promise.all([...new Set([...ids].filter((x): x is string => !!x))].sort().map(async (id) => {
+    const u = await ctx.store.findUserById(id);
     return u ? [{ id: u.id, username: u.username, fullName: u.fullName }] : [];
-  });
+  }))).flat();
 }
 
 const signatureOf = (r: BatchRecord, entryId: string) => {
@@ -147,17 +147,17 @@ function donorAndParents(record: BatchRecord): Pick<BatchRecordExport['batch'], 
 }
 
 /** The export document of a replayed batch: a pure reading of the store (it writes nothing). */
-export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordExport {
+export async function buildExport(ctx: AppContext, record: BatchRecord): Promise<BatchRecordExport> {
   const b = record.row;
-  const rows = rowsOf(ctx, record);
-  const heads = batchHeads(ctx, record);
+  const rows = await rowsOf(ctx, record);
+  const heads = await batchHeads(ctx, record);
   const checkpoints = coveringCheckpoints(ctx.integrity?.log.read() ?? [], heads);
   const key = ctx.integrity?.key;
   const containers = containersView(record).items;
   const asOf = asOfRows(b.createdAt, rows);
   // Sealed once disposed of (the frozen PDF, and the export that must equal its attachment): each seal
   // costs a verification of the whole record, which a draft rendered at every look need not pay.
-  const seal = record.qa.disposition ? sealOf(ctx, b.id, asOf, rows, checkpoints) : undefined;
+  const seal = record.qa.disposition ? await sealOf(ctx, b.id, asOf, rows, checkpoints) : undefined;
   return {
     format: EXPORT_FORMAT,
     asOf,
@@ -169,14 +169,14 @@ export function buildExport(ctx: AppContext, record: BatchRecord): BatchRecordEx
       ...donorAndParents(record),
     },
     process: { id: b.processId, version: b.processVersion, hash: b.processHash, status: statusAtStart(record), definition: record.process.definition },
-    integrity: { intact: integrityOf(ctx, record) },
+    integrity: { intact: await integrityOf(ctx, record) },
     entries: rows.entries.map((e) => entryItem(e, rows.signatures)),
     deviations: record.deviations.map((d) => deviationView(d, record)),
     ...(record.qa.reviews.length > 0 && { reviews: record.qa.reviews.map((v) => ({ ...v, signature: signatureOf(record, v.entryId) })) }),
     ...(record.qa.disposition && { disposition: dispositionView(record)! }),
     ...(containers.length > 0 && { containers }),
-    ...usedRegistries(ctx, record),
-    users: usersOf(ctx, [...rows.entries.map((e) => e.actorId), ...rows.signatures.map((s) => s.userId), ...rows.audit_log.map((a) => a.userId)]),
+    ...await usedRegistries(ctx, record),
+    users: await usersOf(ctx, [...rows.entries.map((e) => e.actorId), ...rows.signatures.map((s) => s.userId), ...rows.audit_log.map((a) => a.userId)]),
     audit: rows.audit_log.map(auditItem),
     chains: {
       entries: chainOf(ctx, 'entries', rows.entries, entryCells),

@@ -29,7 +29,7 @@ const put = async (user: string, version: number, body: unknown, ifMatch?: strin
 };
 const read = (version: number) => call(h, 'qa1', 'GET', `/processes/car-t/versions/${version}`);
 const edits = async () => (await call(h, 'qa1', 'GET', '/audit?action=process.version-edited&limit=50')).body.items;
-const audits = () => h.ctx.store.counts().audit;
+const audits = async () => (await h.ctx.store.counts()).audit;
 
 describe('a draft version is edited by its author', () => {
   let etag: string;
@@ -46,17 +46,17 @@ describe('a draft version is edited by its author', () => {
     expect(r.headers.etag).toBe(`"${r.body.hash}"`);
     expect((await read(N)).body.definition.title.en).toBe('CAR-T, draft two');
     expect(await edits()).toEqual([expect.objectContaining({
-      userId: h.ctx.store.findUserByUsername('sup1')!.id, entityId: created.body.id, before: { hash: created.body.hash }, after: { hash: r.body.hash, processId: 'car-t', version: N },
+      userId: (await h.ctx.store.findUserByUsername('sup1'))!.id, entityId: created.body.id, before: { hash: created.body.hash }, after: { hash: r.body.hash, processId: 'car-t', version: N },
     })]);
     etag = r.headers.etag as string;
   });
 
   it('changes nothing and audits nothing when the content is the same', async () => {
-    const n = audits();
+    const n = await audits();
     const r = await put('sup1', N, draft('CAR-T, draft two'), etag);
     expect(r.status).toBe(200);
     expect(`"${r.body.hash}"`).toBe(etag);
-    expect(audits()).toBe(n);
+    expect(await audits()).toBe(n);
   });
 
   it('refuses a definition that fails the load checks, naming each problem by its JSON path', async () => {

@@ -42,7 +42,7 @@ describe('master records', () => {
   });
 
   it('refuses a draft that fails the load checks, naming each problem by its JSON path; an operator may not draft; a used version number is 409', async () => {
-    const before = recordState(h);
+    const before = await recordState(h);
     const bad = structuredClone(carT) as any;
     bad.version = N;
     bad.phases[0].steps[0].fields[0].computed = { pow: [2, 3] };
@@ -54,7 +54,7 @@ describe('master records', () => {
     const same = await call(h, 'sup1', 'POST', '/processes', carT);
     expect(same.status).toBe(409);
     expect(same.body.detail).toContain(`already has a version ${B}: a change is a new version (next: ${N})`);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
   });
 
   it('drafts the next version; training rehearses it, marked as a draft', async () => {
