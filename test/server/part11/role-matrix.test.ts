@@ -59,6 +59,7 @@ const MATRIX: Record<string, Expect> = {
   'POST /api/v1/processes': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/processes/{id}/versions': { none: 401, ...OK_ALL },
   'GET /api/v1/processes/{id}/versions/{version}': { none: 401, ...OK_ALL },
+  'PUT /api/v1/processes/{id}/versions/{version}': { none: 401, ...BAD_BODY_ALL },
   'POST /api/v1/processes/{id}/versions/{version}/transitions': { none: 401, ...BAD_BODY_ALL },
   'GET /api/v1/processes/{id}/versions/{version}/compare/{other}': { none: 401, ...OK_ALL },
   'POST /api/v1/materials': { none: 401, ...BAD_BODY_ALL },
@@ -131,7 +132,8 @@ const VALID_WRITES: Record<string, ValidWrite> = {
   'POST /api/v1/batches/{id}/entries/{entryId}/corrections': { body: () => ({ values: { viability: 90 }, reason: 'transcription error', signature: sign('op1') }), refused: ['admin', 'qc1', 'qa1', 'insp1'] },
   'POST /api/v1/batches/{id}/terminate': { body: () => ({ reason: 'role matrix', signature: sign('sup1') }), refused: refusedBy('batch.terminate') },
   'POST /api/v1/training/clock': { body: () => ({ advanceHours: 1 }), refused: refusedBy('training.clock') },
-  'POST /api/v1/processes': { body: () => ({ ...carT, version: 2 }), refused: refusedBy('process.author') },
+  'POST /api/v1/processes': { body: () => ({ ...carT, version: carT.version + 1 }), refused: refusedBy('process.author') },
+  'PUT /api/v1/processes/{id}/versions/{version}': { body: () => ({ ...carT }), refused: refusedBy('process.author') },
   'POST /api/v1/processes/{id}/versions/{version}/transitions': { body: () => ({ action: 'submit', reason: 'role matrix', signature: sign('sup1') }), refused: refusedBy('process.author') },
   'POST /api/v1/batches/{id}/deviations': { body: () => ({ description: 'role matrix', severity: 'minor' }), refused: refusedBy('deviation.open') },
   'POST /api/v1/deviations/{id}/investigation': { body: () => ({ rootCause: 'r', productImpact: 'p', otherBatchesImpact: 'o', signature: sign('qa1') }), refused: refusedBy('deviation.investigate') },
@@ -181,7 +183,8 @@ function concrete(path: string, ids: Ids, batch: 'main' | 'fresh' = 'main'): str
   return path.replace(/\{(\w+)\}/g, (_m, name: string) => {
     if (name === 'stepId') return 'apheresis-receipt';
     if (name === 'entryId') return ids.entryId;
-    if (name === 'version' || name === 'other') return '1';
+    // The built-in version a fresh database starts with (built-ins are versioned: issue 16).
+    if (name === 'version' || name === 'other') return String(carT.version);
     if (name === 'id') {
       if (path.startsWith('/api/v1/users/')) return ids.userId;
       if (path.startsWith('/api/v1/materials/')) return ids.materialId;
