@@ -12,6 +12,16 @@ export const SQLITE_ONLY = [
   'test/crash/crash-safety.test.ts', // SIGKILL of `npm start` on a file
   'test/server/cli.test.ts', // verify/backup/restore/break-glass on a file
   'test/web/**', // the browser drives the same API; its minutes are spent once, on SQLite
+  // Tests that edit or read the SQLite file behind the store (sqliteOf) in some of their cases; their
+  // PostgreSQL counterparts for the record's integrity are tampering.pg.test.ts and postgres-store.pg.test.ts.
+  'test/reports/batch-record.test.ts',
+  'test/server/master-records.test.ts',
+  'test/server/master-records-drafts.test.ts',
+  'test/server/security/hardening.test.ts',
+  'test/server/store/identity-in-chain.test.ts',
+  'test/server/store/background-verification.test.ts',
+  'test/server/store/master-records-in-chain.test.ts',
+  'test/verify/cellbatch-verify.test.ts',
 ];
 
 export default defineConfig({

@@ -45,7 +45,10 @@ const perUserQueue = () => new KeyedPools(1, MAX_QUEUED_PER_USER,
   (username) => tooManyRequests('too-many-attempts', `too many password checks for ${username} at once; try again in a moment`, 1));
 
 export interface BuildOptions {
+  /** The SQLite file; with `databaseUrl`, only where the checkpoint log is kept (`<dbFile>.checkpoints.jsonl`). */
   dbFile: string;
+  /** CELLBATCH_DATABASE_URL: the record lives in PostgreSQL (server/store/postgres/). */
+  databaseUrl?: string;
   training?: boolean;
   processesDir?: string;
   timeZone?: string;
@@ -160,7 +163,7 @@ async function openContext(opts: BuildOptions): Promise<AppContext> {
   const patientIds = patientIdPattern(opts.patientIdPattern);
   const processes = opts.processes ?? loadProcesses(opts.processesDir);
   const integrity = opts.dbFile === ':memory:' ? undefined : openIntegrity(opts.dbFile, opts.keyDir);
-  const store = await openStore(opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
+  const store = await openStore(opts.databaseUrl ?? opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
   try {
     await assertVersionsUnchanged(store, processes);
   } catch (e) {

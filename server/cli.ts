@@ -7,6 +7,12 @@ import fs from 'node:fs';
 import { checkDefinition, describeProblem } from '../workflows/check.js';
 import path from 'node:path';
 import { openSqliteStore } from './store/sqlite/store.js';
+import { openPostgresStore } from './store/postgres/store.js';
+import { migrateStoreCommand, pgSetup, PG_USAGE } from './store/postgres/commands.js';
+import type { Store } from './store/store.js';
+
+/** The PostgreSQL database a command works on, when the record lives there (--database-url, else CELLBATCH_DATABASE_URL). */
+const databaseUrl = (argv: string[]) => (argv.includes('--database-url') ? argv[argv.indexOf('--database-url') + 1] : undefined) ?? (process.env.CELLBATCH_DATABASE_URL || undefined);
 import { productCatalogue, PRODUCTS_FILE } from './processes/registry.js';
 import { CheckpointLog, publicKeysFrom, publicKeysIn } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
@@ -21,7 +27,10 @@ const USAGE = `usage:
   cellbatch reset-password USER --reason TEXT [--db FILE]   break-glass: print a temporary password once (changed at next login), end its sessions, unlock it
   cellbatch backup FILE [--user NAME] [--reason TEXT] [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its checkpoint log, verify the copy, audit it
   cellbatch restore FILE --reason TEXT [--user NAME] [--db FILE] [--keys DIR] [--force]   verify a backup and put it in place (--force keeps an existing database aside); stop the server first
-  --user names the person (an active admin or qa account; default: the OS account's name); both are audited`;
+${PG_USAGE}
+  --user names the person (an active admin or qa account; default: the OS account's name); both are audited
+  On PostgreSQL (CELLBATCH_DATABASE_URL, or --database-url URL) verify, unlock and reset-password work on that database;
+  its checkpoint log is <CELLBATCH_DB>.checkpoints.jsonl as for the server; backups are pg_dump's (docs/deployment.md)`;
 
 export function processCheck(file: string): { code: number; lines: string[] } {
   let json: unknown;
@@ -47,10 +56,10 @@ export function processCheck(file: string): { code: number; lines: string[] } {
 }
 
 /** Verifies with the keys named (`--key`), else with the server's own key only (never any *.pub.pem lying around). */
-export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = []): Promise<{ code: number; lines: string[] }> {
-  if (!fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
+export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = [], url?: string): Promise<{ code: number; lines: string[] }> {
+  if (!url && !fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
   for (const k of keyFiles) if (!fs.existsSync(k)) return { code: 1, lines: [`${k}: no such key file`] };
-  const store = openSqliteStore(file);
+  const store: Store = url ? await openPostgresStore(url, { poolSize: 2 }) : openSqliteStore(file);
   try {
     const keys = keyFiles.length ? publicKeysFrom(keyFiles) : publicKeysIn(keyDir);
     const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), keys);
@@ -79,6 +88,11 @@ export function runCli(argv: string[]): { code: number; lines: string[] } {
 /** runCli, plus the commands that use a database (the store is asynchronous); the command line runs through this. */
 export async function runCliAsync(argv: string[]): Promise<{ code: number; lines: string[] }> {
   const [cmd, file] = argv;
+  if (cmd === 'pg-setup') return pgSetup(argv);
+  if (cmd === 'migrate-store') return migrateStoreCommand(argv);
+  if ((cmd === 'backup' || cmd === 'restore') && databaseUrl(argv)) {
+    return { code: 1, lines: [`the record is in PostgreSQL: ${cmd} it with pg_dump/pg_restore and keep the checkpoint log with it (docs/deployment.md "Backup and restore")`] };
+  }
   if (cmd === 'restore' && file && !file.startsWith('--')) {
     const { opt, db } = options(argv);
     try {
@@ -90,7 +104,7 @@ export async function runCliAsync(argv: string[]): Promise<{ code: number; lines
   }
   if (cmd === 'verify') {
     const { opt, all, db } = options(argv);
-    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), all('--key'));
+    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), all('--key'), databaseUrl(argv));
   }
   if ((cmd === 'unlock' || cmd === 'reset-password') && file && !file.startsWith('--')) return breakGlass(cmd, file, argv);
   if (cmd === 'backup' && file && !file.startsWith('--')) {
@@ -110,8 +124,9 @@ async function breakGlass(cmd: 'unlock' | 'reset-password', username: string, ar
   const { opt, db } = options(argv);
   const reason = opt('--reason');
   if (!reason?.trim()) return { code: 2, lines: [`${cmd} needs --reason TEXT (it goes into the audit trail)`, USAGE] };
-  if (!fs.existsSync(db)) return { code: 1, lines: [`${db}: no such database`] };
-  const store = openSqliteStore(db);
+  const url = databaseUrl(argv);
+  if (!url && !fs.existsSync(db)) return { code: 1, lines: [`${db}: no such database`] };
+  const store: Store = url ? await openPostgresStore(url, { poolSize: 2 }) : openSqliteStore(db);
   try {
     if (cmd === 'unlock') {
       const done = await unlockFromConsole(store, username, reason, osUser());

@@ -26,6 +26,7 @@ if (keyInsideDatabaseFolder(settings.dbFile, keyDir)) {
 
 const { app, ctx } = await buildApp({
   dbFile: settings.dbFile,
+  databaseUrl: settings.databaseUrl,
   training: settings.training,
   processesDir: settings.processesDir,
   timeZone: settings.timeZone,

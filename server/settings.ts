@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Settings {
+  /** The SQLite file; with `databaseUrl`, only where the checkpoint log is kept (`<dbFile>.checkpoints.jsonl`). */
   dbFile: string;
+  /** CELLBATCH_DATABASE_URL: the record lives in PostgreSQL (postgres://…) instead of the SQLite file. */
+  databaseUrl?: string;
   training: boolean;
   processesDir?: string;
   timeZone: string;
@@ -85,10 +88,22 @@ export function parseSettings(env: Env): Settings {
     }
     tls = { cert, key };
   }
+  const databaseUrl = env.CELLBATCH_DATABASE_URL || undefined;
+  if (databaseUrl !== undefined) {
+    let ok = /^postgres(ql)?:\/\//i.test(databaseUrl);
+    try {
+      new URL(databaseUrl);
+    } catch {
+      ok = false;
+    }
+    // The value may hold a password: the message names the setting, never repeats it.
+    if (!ok) problems.push('CELLBATCH_DATABASE_URL: must be a PostgreSQL URL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (unset it to keep the record in the SQLite file)');
+  }
   const host = env.HOST || '127.0.0.1';
   if (/\s/.test(host)) problems.push(`HOST=${JSON.stringify(host)}: must be an address or host name (0.0.0.0 for every interface)`);
   const settings: Settings = {
     dbFile: env.CELLBATCH_DB || './data/cellbatch.db',
+    databaseUrl,
     training: flag('CELLBATCH_TRAINING', { 1: true, 0: false }, false),
     processesDir: env.CELLBATCH_PROCESSES_DIR || undefined,
     timeZone,

@@ -10,6 +10,7 @@ import type { AppContext } from '../server/context.js';
 import { createUser } from '../server/services/accounts.js';
 import { bootstrapAdmin } from '../server/services/bootstrap.js';
 import { checkCharacter } from '../server/domain/isbt128.js';
+import { createTestDatabase, TEST_DATABASE_URL } from './pg.js';
 import type { Store } from '../server/store/store.js';
 import type { SqliteStore } from '../server/store/sqlite/store.js';
 
@@ -20,6 +21,8 @@ export interface Harness {
   app: FastifyInstance;
   ctx: AppContext;
   dir: string;
+  /** The harness's own PostgreSQL database, when the suite runs on PostgreSQL (test/pg.ts). */
+  databaseUrl?: string;
   /** Wall-clock milliseconds; move it with `tick`. */
   wall: { now: number };
   tick(ms: number): void;
@@ -31,6 +34,8 @@ export interface HarnessOptions {
   training?: boolean; idleTimeoutMinutes?: number; processesDir?: string; checkpointEvery?: number; patientIdPattern?: string;
   /** Where the wall clock starts (default 2026-03-02T08:00Z); the real time for tests that mix in a CLI writing on the system clock. */
   start?: number;
+  /** `sqlite`: the record in a SQLite file even when the suite runs on PostgreSQL (a test of the file itself, or a move from it). */
+  store?: 'sqlite';
 }
 
 /** Users every test can sign with: two of each signing role, plus admin and inspector. */
@@ -42,8 +47,10 @@ export const ROSTER: [string, string[]][] = [
 export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
   const wall = { now: opts.start ?? Date.parse('2026-03-02T08:00:00Z') };
+  // On PostgreSQL (npm run test:pg) every harness gets a database of its own, dropped when it closes.
+  const pg = opts.store !== 'sqlite' && TEST_DATABASE_URL ? await createTestDatabase() : undefined;
   const { app, ctx } = await buildApp({
-    dbFile: path.join(dir, 'cellbatch.db'), training: opts.training ?? true, now: () => wall.now,
+    dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: pg?.url, training: opts.training ?? true, now: () => wall.now,
     idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery, patientIdPattern: opts.patientIdPattern,
   });
   await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { fullName: 'Test ADMIN' });
@@ -56,9 +63,9 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     tokens[username] = r.json().token;
   }
   return {
-    app, ctx, dir, wall, tokens,
+    app, ctx, dir, wall, tokens, databaseUrl: pg?.url,
     tick: (ms) => { wall.now += ms; },
-    close: async () => { await app.close(); fs.rmSync(dir, { recursive: true, force: true }); },
+    close: async () => { await app.close(); await pg?.drop(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }
 

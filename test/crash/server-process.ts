@@ -52,7 +52,11 @@ export interface ServerProcess {
   startMs: number;
 }
 
-export interface StartOptions { dbFile: string; keyDir: string; adminPassword: string; timeoutMs?: number }
+export interface StartOptions {
+  dbFile: string; keyDir: string; adminPassword: string; timeoutMs?: number;
+  /** More settings (CELLBATCH_DATABASE_URL for the PostgreSQL crash test). */
+  env?: Record<string, string>;
+}
 
 /** Spawns `node --import tsx server/main.ts` on a free port and waits until GET /healthz answers 200. */
 export async function startServer(opts: StartOptions): Promise<ServerProcess> {
@@ -62,7 +66,7 @@ export async function startServer(opts: StartOptions): Promise<ServerProcess> {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CELLBATCH_') && k !== 'PORT' && k !== 'HOST') env[k] = v;
   Object.assign(env, {
     PORT: String(port), HOST: '127.0.0.1', CELLBATCH_DB: opts.dbFile, CELLBATCH_KEY_DIR: opts.keyDir, CELLBATCH_TRAINING: '1',
-    CELLBATCH_ADMIN_PASSWORD: opts.adminPassword, CELLBATCH_LOG: '0',
+    CELLBATCH_ADMIN_PASSWORD: opts.adminPassword, CELLBATCH_LOG: '0', ...opts.env,
   });
   const t0 = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {

@@ -11,7 +11,7 @@ import * as t from './tables.js';
 import { createPool, migratePostgres, redactUrl } from './database.js';
 import { openPostgresStore } from './store.js';
 import { CHAIN_TABLES, CheckpointLog, checkCheckpointLog, type ChainTable, type Head } from '../checkpoints.js';
-import type { ChainReport } from './store-interface.js';
+import type { ChainReport } from '../store.js';
 
 /** Parents before children (foreign keys), the record after what it names. */
 const ORDER: PgTable[] = [

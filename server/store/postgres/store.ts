@@ -27,7 +27,7 @@ import {
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,
   type NewSignature, type NewUser, type Page, type ProcessVersionRow, type ProcessVersionSignatureRow, type RecordPdfRow,
   type RowMismatch, type RunningBatch, type SessionRow, type SignatureRow, type Store, type StoreOptions, type UserRow,
-} from './store-interface.js';
+} from '../store.js';
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
 

@@ -10,7 +10,7 @@ import * as t from './tables.js';
 import type { PgDb } from './database.js';
 import { GENESIS } from '../chain.js';
 import type { ChainTable, Checkpoint } from '../checkpoints.js';
-import { expectedHash, type AuditRow, type ChainReport, type EntryRow, type LegacyHeads, type SignatureRow } from './store-interface.js';
+import { expectedHash, type AuditRow, type ChainReport, type EntryRow, type LegacyHeads, type SignatureRow } from '../store.js';
 
 /** Why a signature fails when it names another entry than the one it was made for (21 CFR 11.70). */
 const MOVED_SIGNATURE = 'the signature does not belong to the entry it names';

@@ -7,13 +7,14 @@ import { openPostgresStore } from '../../../server/store/postgres/store.js';
 import { CheckpointLog } from '../../../server/store/checkpoints.js';
 import { signingKeys } from '../../../server/services/integrity.js';
 import { admin, createTestDatabase } from '../../pg.js';
+import { runCliAsync } from '../../../server/cli.js';
 import { call, createBatch, harness, recordReceipt, type Harness } from '../../helpers.js';
 
 let h: Harness;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 
 beforeEach(async () => {
-  h = await harness({ checkpointEvery: 5 });
+  h = await harness({ checkpointEvery: 5, store: 'sqlite' });
   const b = await createBatch(h, 'car-t', 1);
   await recordReceipt(h, b, 1);
   await createBatch(h, 'car-t', 2);
@@ -45,6 +46,23 @@ describe('migrate-store', () => {
     } finally {
       await target.close();
     }
+  });
+
+  it('is the command `cellbatch migrate-store`; `cellbatch verify` then verifies the moved record on PostgreSQL', async () => {
+    const file = path.join(h.dir, 'cellbatch.db');
+    await h.app.close(); // the site's server is stopped for the move: its shutdown checkpoint signs the final heads
+    const keys = path.join(h.dir, 'keys');
+    const moved = await runCliAsync(['migrate-store', '--from', file, '--to', db.url, '--keys', keys]);
+    expect(moved.code, moved.lines.join('\n')).toBe(0);
+    const report = JSON.parse(moved.lines[0]);
+    expect(report.verification).toMatchObject({ valid: true });
+    const verified = await runCliAsync(['verify', '--database-url', db.url, '--db', file, '--keys', keys]);
+    expect(verified.code, verified.lines.join('\n')).toBe(0);
+    expect(JSON.parse(verified.lines[0])).toMatchObject({ valid: true, checkpoints: expect.any(Number) });
+    expect(await runCliAsync(['migrate-store', '--from', file])).toMatchObject({ code: 2 });
+    const backup = await runCliAsync(['backup', path.join(h.dir, 'b.db'), '--database-url', db.url]);
+    expect(backup.code).toBe(1);
+    expect(backup.lines[0]).toMatch(/pg_dump/);
   });
 
   it('refuses a target that already holds a record, and changes nothing there', async () => {

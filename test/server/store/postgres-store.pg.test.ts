@@ -5,7 +5,7 @@ import pg from 'pg';
 import { openPostgresStore, type PostgresStore } from '../../../server/store/postgres/store.js';
 import { grantAppRole, RECORD_TABLES } from '../../../server/store/postgres/roles.js';
 import { GENESIS, rowHash } from '../../../server/store/chain.js';
-import { entryCells } from '../../../server/store/postgres/store-interface.js';
+import { entryCells } from '../../../server/store/store.js';
 import { admin, createTestDatabase, withDatabase } from '../../pg.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -132,7 +132,7 @@ describe('PostgreSQL store', () => {
   });
 
   it('runs the migrations once however many servers start together', async () => {
-    const fresh = await createTestDatabase();
+    const fresh = await createTestDatabase(undefined, { empty: true });
     try {
       const stores = await Promise.all([openPostgresStore(fresh.url), openPostgresStore(fresh.url), openPostgresStore(fresh.url)]);
       await Promise.all(stores.map((s) => s.close()));

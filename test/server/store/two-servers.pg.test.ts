@@ -1,0 +1,99 @@
+// Two app servers on one PostgreSQL database (issue 15, docs/deployment.md): two buildApp instances,
+// each with its own checkpoint log and key, as two `npm start` behind a load balancer. A session opened
+// on one is honoured by the other; two terminals writing the same batch through different servers get
+// one 201 and one 409, and the chain does not fork; failed passwords count toward the lockout whichever
+// server checks them (21 CFR 11.300(d)).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../../server/app.js';
+import type { AppContext } from '../../../server/context.js';
+import { call, createBatch, din, harness, HOUR, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
+
+let h: Harness;
+let other: { app: FastifyInstance; ctx: AppContext; dir: string };
+
+beforeEach(async () => {
+  h = await harness();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
+  const { app, ctx } = await buildApp({ dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: h.databaseUrl, training: true, now: () => h.wall.now });
+  other = { app, ctx, dir };
+});
+afterEach(async () => {
+  await other.app.close();
+  fs.rmSync(other.dir, { recursive: true, force: true });
+  await h.close();
+});
+
+/** A call through the second server, with a session token from either. */
+async function callOther(user: string, method: 'GET' | 'POST', url: string, payload?: unknown) {
+  const r = await other.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${h.tokens[user]}` }, ...(payload !== undefined && { payload: payload as object }) });
+  return { status: r.statusCode, body: r.json() };
+}
+
+describe('two app servers on one PostgreSQL database', () => {
+  it('honours on one server a session opened on the other (sessions live in the database)', async () => {
+    const me = await callOther('op1', 'GET', '/me');
+    expect(me.status).toBe(200);
+    expect(me.body.username).toBe('op1');
+  });
+
+  it('two terminals writing the same batch through the two servers: one 201, one 409, one unforked chain', async () => {
+    const created = await createBatch(h, 'car-t', 1);
+    const now = h.ctx.clock.now().getTime();
+    const body = (user: string) => ({
+      values: { bagScan: din(1).keyed, collectionEnd: new Date(now - 10 * HOUR).toISOString(), receivedAt: new Date(now - 2 * HOUR).toISOString(), transportTemperature: 6, volume: 180 },
+      signature: sign(user), expectedVersion: created.version,
+    });
+    for (let round = 0; round < 3; round++) {
+      const [a, b] = await Promise.all([
+        call(h, 'op1', 'POST', `/batches/${created.id}/steps/apheresis-receipt`, body('op1')),
+        callOther('op2', 'POST', `/batches/${created.id}/steps/apheresis-receipt`, body('op2')),
+      ]);
+      if (round === 0) {
+        expect([a.status, b.status].sort(), JSON.stringify([a.body, b.body])).toEqual([201, 409]);
+        expect((a.status === 409 ? a : b).body.type).toBe('https://cellbatch.org/problems/stale-version');
+      } else {
+        // The step is recorded: both are now refused on the version they name.
+        expect([a.status, b.status]).toEqual([409, 409]);
+      }
+    }
+    const entries = await h.ctx.store.entriesOfBatch(created.id);
+    expect(entries.map((e) => e.batchSeq)).toEqual([1, 2]);
+    for (const server of [h.ctx, other.ctx]) expect((await server.store.verifyChains()).valid).toBe(true);
+    const served = await callOther('qa1', 'GET', '/audit/verify');
+    expect(served.body).toMatchObject({ valid: true });
+  });
+
+  it('keeps one chain order under concurrent signed steps on both servers', async () => {
+    const batches = [await createBatch(h, 'car-t', 1), await createBatch(h, 'car-t', 2), await createBatch(h, 'car-t', 3), await createBatch(h, 'car-t', 4)];
+    const results = await Promise.all(batches.map((b, i) => (i % 2 ? recordReceipt(h, b, i + 1) : (async () => {
+      const now = h.ctx.clock.now().getTime();
+      const r = await callOther('op2', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, {
+        values: { bagScan: din(i + 1).keyed, collectionEnd: new Date(now - 10 * HOUR).toISOString(), receivedAt: new Date(now - 2 * HOUR).toISOString(), transportTemperature: 6, volume: 180 },
+        signature: sign('op2'), expectedVersion: b.version,
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body;
+    })())));
+    expect(results).toHaveLength(4);
+    const report = await h.ctx.store.verifyChains();
+    expect(report.valid).toBe(true);
+  });
+
+  it('counts failed passwords toward the lockout whichever server checks them', async () => {
+    const login = (app: FastifyInstance, password: string) => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'op2', password } });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await Promise.all([login(h.app, 'wrong-1'), login(other.app, 'wrong-2')].slice(0, i === 4 ? 1 : 2))).map((r) => r.statusCode));
+    // 9 failures, the fifth locked the account: every later attempt, on either server, is 423.
+    expect(statuses.flat().filter((s) => s === 401).length).toBe(5);
+    expect((await login(other.app, PASSWORD)).statusCode).toBe(423);
+    expect((await login(h.app, PASSWORD)).statusCode).toBe(423);
+    const locked = await h.ctx.store.findUserByUsername('op2');
+    expect(locked).toMatchObject({ locked: true });
+    const audit = await h.ctx.store.listAudit({ action: 'account.locked' }, 10);
+    expect(audit.items).toHaveLength(1);
+  });
+});
