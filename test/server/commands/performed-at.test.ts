@@ -45,12 +45,12 @@ describe('performedAt on a step', () => {
 
   it('refuses a time in the future beyond a small skew (400), and accepts one within it', async () => {
     const b = await createBatch(h, 'car-t', 1);
-    const before = recordState(h);
+    const before = await recordState(h);
     const ahead = await receipt(b, { performedAt: iso(now() + 10 * MIN) });
     expect(ahead.status).toBe(400);
     expect(ahead.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(ahead.body.errors).toEqual([expect.objectContaining({ field: 'performedAt' })]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     const skew = await receipt(b, { performedAt: iso(now() + 1 * MIN) });
     expect(skew.status, JSON.stringify(skew.body)).toBe(201);
   });
@@ -68,11 +68,11 @@ describe('performedAt on a step', () => {
     await advance(h, 1);
     const b = await createBatch(h, 'car-t', 1);
     await advance(h, 0.1);
-    const before = recordState(h);
+    const before = await recordState(h);
     const r = await receipt(b, { performedAt: iso(Date.parse(b.createdAt) - 30 * 24 * HOUR), lateReason: 'entered from the paper form' });
     expect(r.status).toBe(422);
     expect(r.body.errors).toEqual([{ field: 'performedAt', message: expect.stringContaining('before the batch was created') }]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
     const audit = await call(h, 'qa1', 'GET', `/batches/${b.id}/audit`);
     const refused = audit.body.items.filter((a: any) => a.action === 'step.refused');
     expect(refused).toHaveLength(1);
@@ -101,11 +101,11 @@ describe('late entries', () => {
     const b = await createBatch(h, 'car-t', 1);
     await advance(h, 2);
     const at = iso(now() - 45 * MIN);
-    const before = recordState(h);
+    const before = await recordState(h);
     const missing = await receipt(b, { performedAt: at });
     expect(missing.status).toBe(422);
     expect(missing.body.errors).toEqual([{ field: 'lateReason', message: expect.stringContaining('30 min') }]);
-    expect(recordState(h)).toEqual(before);
+    expect(await recordState(h)).toEqual(before);
 
     const r = await receipt(b, { performedAt: at, lateReason: 'Power cut at the terminal; recorded from the bench sheet' });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
