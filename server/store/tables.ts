@@ -135,7 +135,7 @@ export const auditLog = sqliteTable('audit_log', {
   reason: text('reason'),
   prevHash: text('prev_hash').notNull(),
   hash: text('hash').notNull(),
-}, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at)]);
+}, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at), index('audit_action').on(t.action, t.seq)]);
 
 /** Settings that must survive a restart (the training clock's offset). Changes are audited. */
 export const settings = sqliteTable('settings', {
@@ -188,3 +188,43 @@ export const processVersionSignatures = sqliteTable('process_version_signatures'
   reason: text('reason').notNull(),
   signedAt: text('signed_at').notNull(),
 }, (t) => [index('process_version_signatures_version').on(t.versionId, t.seq)]);
+
+/**
+ * Read model of GET /deviations (migration 0009): one row per deviation, rewritten for its batch in the
+ * transaction of every write to it (commands/append.ts) and rebuilt-and-compared from the entries by
+ * services/projection.ts. Derived data, not record: no hash chain, no append-only trigger; the truth is
+ * the batch's entries (docs/design-decisions.md "Read-model tables").
+ */
+export const deviationList = sqliteTable('deviation_list', {
+  deviationId: text('deviation_id').primaryKey(),
+  batchId: text('batch_id').notNull(),
+  /** The list's order and cursor: `openedAt|batchId|index of the deviation in its batch` (6 digits). */
+  sortKey: text('sort_key').notNull(),
+  status: text('status').notNull(),
+  severity: text('severity').notNull(),
+  /** The item as the list serves it (JSON). */
+  item: text('item').notNull(),
+}, (t) => [
+  uniqueIndex('deviation_list_sort').on(t.sortKey), index('deviation_list_status').on(t.status, t.sortKey),
+  index('deviation_list_severity').on(t.severity, t.sortKey), index('deviation_list_batch').on(t.batchId),
+]);
+
+/**
+ * Read model of GET /me/pending (migration 0009): what can be done on each batch, whoever does it, one row
+ * per item with the roles that may do it; the caller's roles and id select the rows at read time, the
+ * time of the read its window and whether it is due. Derived like `deviation_list`.
+ */
+export const pendingWork = sqliteTable('pending_work', {
+  batchId: text('batch_id').notNull(),
+  /** The item's place among its batch's items. */
+  position: integer('position').notNull(),
+  action: text('action').notNull(),
+  /** The roles that may do it, `,a,b,`. */
+  roles: text('roles').notNull(),
+  /** When set, the caller must also hold one of these roles (`,qa,qc,`): a released, rejected or terminated batch. */
+  gate: text('gate'),
+  /** Users who may not do it (`,id,id,`): the performer of an entry to verify, whoever did a step of a batch to dispose of. */
+  excluded: text('excluded').notNull(),
+  /** The item without its window's choice and due state, with both languages' titles (JSON). */
+  item: text('item').notNull(),
+}, (t) => [primaryKey({ columns: [t.batchId, t.position] })]);

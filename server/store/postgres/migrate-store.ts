@@ -16,7 +16,7 @@ import type { ChainReport } from '../store.js';
 /** Parents before children (foreign keys), the record after what it names. */
 const ORDER: PgTable[] = [
   t.users, t.passwordHistory, t.sessions, t.materials, t.equipment, t.processDefinitions, t.processVersions,
-  t.processVersionSignatures, t.batches, t.entries, t.signatures, t.auditLog, t.settings, t.recordPdfs,
+  t.processVersionSignatures, t.batches, t.entries, t.signatures, t.auditLog, t.settings, t.recordPdfs, t.deviationList, t.pendingWork,
 ];
 /** Serial columns whose sequences must continue after the copied rows. */
 const SERIALS: [string, string][] = [['password_history', 'id'], ['process_version_signatures', 'seq']];
@@ -57,6 +57,11 @@ export async function migrateStore(from: string, to: string, opts: MoveOptions =
         const names = config.columns.map((c) => c.name);
         const present = new Set((source.prepare(`select name from pragma_table_info(?)`).pluck().all(config.name) as string[]));
         const cols = names.filter((n) => present.has(n));
+        // A source from before a table existed (the read models: the server fills them at its first start).
+        if (!cols.length) {
+          rows[config.name] = 0;
+          continue;
+        }
         let batch: unknown[][] = [];
         let count = 0;
         const flush = async () => {

@@ -1,7 +1,7 @@
 // The application's role in PostgreSQL (docs/deployment.md "PostgreSQL: two roles"). The owner of the
 // tables runs the migrations; the role the app servers connect as may read everything and append to
 // the record, and change only the rows that are state rather than record (accounts, sessions, the batch
-// projection, a master record version's status, settings). 21 CFR 11.10(d), 11.10(e), Annex 11 §12:
+// projection, a master record version's status, settings), and delete only read-model rows. 21 CFR 11.10(d), 11.10(e), Annex 11 §12:
 // besides the append-only triggers, the role cannot UPDATE, DELETE or TRUNCATE a record row at all.
 import type pg from 'pg';
 
@@ -9,6 +9,8 @@ import type pg from 'pg';
 export const RECORD_TABLES = ['entries', 'signatures', 'audit_log', 'record_pdfs', 'process_version_signatures', 'process_definitions', 'password_history'] as const;
 /** Tables whose rows the application updates (state, not record). Nothing is ever deleted. */
 export const STATE_TABLES = ['users', 'sessions', 'materials', 'equipment', 'batches', 'settings', 'process_versions'] as const;
+/** Read models rebuilt from the record (services/projection.ts): a batch's rows are deleted and written again with each write to it. */
+export const READ_MODEL_TABLES = ['deviation_list', 'pending_work'] as const;
 
 const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
@@ -20,6 +22,7 @@ export function appRoleGrants(role: string): string[] {
     `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`,
     `GRANT SELECT, INSERT ON ${RECORD_TABLES.join(', ')} TO ${r}`,
     `GRANT SELECT, INSERT, UPDATE ON ${STATE_TABLES.join(', ')} TO ${r}`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ${READ_MODEL_TABLES.join(', ')} TO ${r}`,
     // serial columns (password_history.id, process_version_signatures.seq)
     `GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${r}`,
     // the server checks at start that the migrations are applied

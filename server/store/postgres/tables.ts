@@ -151,7 +151,7 @@ export const auditLog = pgTable('audit_log', {
   reason: text('reason'),
   prevHash: text('prev_hash').notNull(),
   hash: text('hash').notNull(),
-}, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at)]);
+}, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at), index('audit_action').on(t.action, t.seq)]);
 
 export const settings = pgTable('settings', {
   key: text('key').primaryKey(),
@@ -190,3 +190,25 @@ export const processVersionSignatures = pgTable('process_version_signatures', {
   reason: text('reason').notNull(),
   signedAt: text('signed_at').notNull(),
 }, (t) => [index('process_version_signatures_version').on(t.versionId, t.seq)]);
+
+export const deviationList = pgTable('deviation_list', {
+  deviationId: text('deviation_id').primaryKey(),
+  batchId: text('batch_id').notNull(),
+  sortKey: text('sort_key').notNull(),
+  status: text('status').notNull(),
+  severity: text('severity').notNull(),
+  item: text('item').notNull(),
+}, (t) => [
+  uniqueIndex('deviation_list_sort').on(t.sortKey), index('deviation_list_status').on(t.status, t.sortKey),
+  index('deviation_list_severity').on(t.severity, t.sortKey), index('deviation_list_batch').on(t.batchId),
+]);
+
+export const pendingWork = pgTable('pending_work', {
+  batchId: text('batch_id').notNull(),
+  position: integer('position').notNull(),
+  action: text('action').notNull(),
+  roles: text('roles').notNull(),
+  gate: text('gate'),
+  excluded: text('excluded').notNull(),
+  item: text('item').notNull(),
+}, (t) => [primaryKey({ columns: [t.batchId, t.position] })]);
