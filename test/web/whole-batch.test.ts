@@ -1,12 +1,15 @@
 // A whole CAR-T batch through the UI, in one browser: every step of the built-in process entered in its
 // step form at the bench — op1 performs, op2 witnesses on the same terminal, the lot and equipment
-// pickers (choices and scans, refused scans said at once), the identity scans of the apheresis bag and
-// of each bag label — the in-process control and the release results by QC, then QA's review and
-// release at the desk and the batch record PDF through the page's link. Time is the harness's: the
-// training clock is moved between steps as the process asks, never waited for.
+// pickers (choices and scans, refused scans said at once), the identity scans of the apheresis bag
+// (another bag's refused) and of each bag label, an out-of-specification temperature warned before
+// signing, a correction with its reason, a session that expires with the harvest form half filled —
+// the in-process control and the release results by QC, then QA closes the deviation, reviews and
+// releases at the desk and downloads the batch record PDF through the page's link. Time is the
+// harness's: the training clock is moved between steps as the process asks, and the wall clock past
+// the idle limit, never waited for. The first steps in Vietnamese: test/web/bench-terminal.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
-import { advance, call, din, HOUR, PASSWORD, registerCatalogue } from '../helpers.js';
+import { ADMIN_PASSWORD, advance, call, din, HOUR, PASSWORD, registerCatalogue } from '../helpers.js';
 import { expectAccessible, isFocused, screenshot, startTerminal, type Terminal } from './browser.js';
 
 let term: Terminal;
@@ -31,6 +34,14 @@ async function logIn(page: Page, username: string) {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('button', { name: 'Log out' }).waitFor();
+}
+
+/** The API sessions the test calls with, after the wall clock jumped past the idle limit. */
+async function renewTokens() {
+  for (const username of Object.keys(term.h.tokens)) {
+    const password = username === 'admin' ? ADMIN_PASSWORD : PASSWORD;
+    term.h.tokens[username] = (await term.h.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } })).json().token;
+  }
 }
 
 /** The options a picker offers (its placeholder left out). */
@@ -111,8 +122,29 @@ describe('a whole CAR-T batch through the UI', () => {
       await page.getByRole('heading', { name: batchNumber }).waitFor();
     };
 
-    // Receipt: the bag's DIN scanned, 19.5 h after collection, at 4 °C.
-    await record(page, 'Apheresis receipt', { 'Apheresis bag DIN (scan)': din(31).barcode, 'End of collection': hoursAgo(20), 'Received at': hoursAgo(0.5), 'Transport temperature': '4', 'Volume': '220' }, { witnessed: false });
+    // Receipt: another bag's DIN scanned first is refused by the field at once (nothing is sent);
+    // then this bag's, 19.5 h after collection. The bag arrived at 30 °C, outside 2–25 °C: the form
+    // says so while the value is typed, before the signature, and signing it opens a deviation.
+    await page.getByRole('button', { name: 'Record "Apheresis receipt"' }).click();
+    const receipt = stepForm(page, 'Apheresis receipt');
+    const bagScan = receipt.getByLabel('Apheresis bag DIN (scan)', { exact: true });
+    await bagScan.fill(din(32).barcode);
+    await bagScan.press('Enter');
+    await expect.poll(() => receipt.getByRole('alert').filter({ hasText: /^Does not match this batch: read .*, expected / }).isVisible()).toBe(true);
+    await expect.poll(() => isFocused(bagScan)).toBe(true);
+    expect((await call(term.h, 'op1', 'GET', `/batches/${batchId}`)).body.entries.filter((e: { kind: string }) => e.kind === 'step')).toHaveLength(0);
+    await fill(receipt, { 'Apheresis bag DIN (scan)': din(31).barcode, 'End of collection': hoursAgo(20), 'Received at': hoursAgo(0.5), 'Transport temperature': '30' });
+    await expect.poll(() => receipt.getByText('Out of specification (2–25 °C)', { exact: false }).isVisible()).toBe(true);
+    await fill(receipt, { 'Volume': '210' });
+    await signAndWait(page, 'Apheresis receipt');
+    const opened = (await call(term.h, 'op1', 'GET', `/batches/${batchId}/deviations`)).body.items;
+    expect(opened).toMatchObject([{ kind: 'oos', status: 'open', stepId: 'apheresis-receipt' }]);
+    // A correction with its reason: the volume was misread; a new signed entry, the original stays.
+    await page.getByRole('button', { name: 'Correct "Apheresis receipt"' }).click();
+    await page.getByLabel('Volume', { exact: true }).fill('220');
+    await page.getByLabel('Reason for the correction').fill('Transcription error: the bag label reads 220 mL');
+    await signAndWait(page, 'Apheresis receipt');
+    await expect.poll(() => page.getByText(/Corrected by Test OP1 .*Transcription error: the bag label reads 220 mL/).isVisible()).toBe(true);
     await clockTo(0.5);
     await record(page, 'Starting material sample', { 'White blood cell concentration': '28.5', 'Viability': '94', 'CD3+ cells': '62' });
     await clockTo(2);
@@ -174,8 +206,28 @@ describe('a whole CAR-T batch through the UI', () => {
     await toHour(170);
     await record(page, 'Culture check', { 'Viable cell density': '5', 'Viability': '94', 'Culture volume': '500' }, { witnessed: false });
     await expect.poll(() => page.getByText('Day 7').first().isVisible()).toBe(true);
+    // Harvest: the technician is called away with the form half filled and the session expires (the
+    // wall clock moved past the 15-minute idle limit, never waited for). Signing brings the login over
+    // the page; after it the typed values are still there and the same signature goes through.
     await toHour(226);
-    await record(page, 'Harvest', { 'Total viable cells': '4000', 'Viability': '93', 'CAR+ cells': '34', 'CD3+ cells': '97' });
+    await page.getByRole('button', { name: 'Record "Harvest"' }).click();
+    const harvest = stepForm(page, 'Harvest');
+    await fill(harvest, { 'Total viable cells': '4000', 'Viability': '93' });
+    term.h.tick(16 * 60_000);
+    await renewTokens();
+    await fill(harvest, { 'CAR+ cells': '34', 'CD3+ cells': '97' });
+    await page.getByRole('button', { name: 'Sign', exact: true }).click();
+    await page.getByRole('dialog', { name: 'Sign as performer' }).getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('dialog', { name: 'Sign as performer' }).getByLabel('Password').press('Enter');
+    const again = page.getByRole('dialog', { name: 'Your session has ended' });
+    await again.getByLabel('Password').fill(PASSWORD);
+    await again.getByRole('button', { name: 'Log in' }).click();
+    await again.waitFor({ state: 'detached' });
+    for (const [label, value] of [['Total viable cells', '4000'], ['Viability', '93'], ['CAR+ cells', '34'], ['CD3+ cells', '97']]) {
+      expect(await harvest.getByLabel(label, { exact: true }).inputValue(), label).toBe(value);
+    }
+    await signAndWait(page, 'Harvest');
+    await witness(page, 'Harvest');
     await toHour(227);
     await record(page, 'Formulation', { 'Target dose (CAR+ viable T cells per kg)': '2', 'Number of bags': '2', 'Cryomedium lot': { scan: 'L-cryomedium' } });
 
@@ -205,7 +257,9 @@ describe('a whole CAR-T batch through the UI', () => {
     await screenshot(page, 'batch-complete-at-bench');
 
     // Release results by QC (sterility, which may follow release, still outstanding).
+    // QC's session ended too while the bench worked (the idle limit above): the reload asks for a login.
     await qc.page.reload();
+    await logIn(qc.page, 'qc1');
     await qc.page.getByRole('heading', { name: batchNumber }).waitFor();
     const results: [string, Values][] = [
       ['Appearance', { 'Appearance': { choose: 'conforms' } }],
@@ -232,7 +286,7 @@ describe('a whole CAR-T batch through the UI', () => {
     }
     const recorded = (await call(term.h, 'qa1', 'GET', `/batches/${batchId}`)).body;
     expect(recorded.status).toBe('qa_review');
-    expect(recorded.openDeviations).toBe(0);
+    expect(recorded.openDeviations).toBe(1);   // the receipt's temperature, for QA to close
     // Every step of the process, the release panel but sterility, was entered through a form.
     const steps = recorded.entries.filter((e: { kind: string }) => e.kind === 'step').map((e: { stepId: string }) => e.stepId);
     expect(steps).toHaveLength(14 + 11);
@@ -244,6 +298,21 @@ describe('a whole CAR-T batch through the UI', () => {
     await logIn(desk.page, 'qa1');
     await desk.page.getByRole('link', { name: batchNumber }).click();
     await desk.page.getByRole('heading', { name: `Review of ${batchNumber}` }).waitFor();
+    // The exceptions: the out-of-specification value, its deviation and the correction; the review
+    // waits for the deviation to be closed.
+    const exceptions = desk.page.getByRole('region', { name: /Exceptions to look at/ });
+    for (const kind of ['Out of specification', 'Deviation', 'Correction']) {
+      await expect.poll(() => exceptions.getByText(kind, { exact: true }).first().isVisible(), { message: kind }).toBe(true);
+    }
+    await expect.poll(() => desk.page.getByText('1 deviation(s) still open').isVisible()).toBe(true);
+    await desk.page.getByRole('button', { name: 'Close the deviation' }).click();
+    const close = desk.page.getByRole('form', { name: 'Close the deviation' });
+    await close.getByLabel('Investigation').fill('Courier logger: 30 °C for 40 min at the loading dock; cells 19.5 h after collection.');
+    await close.getByLabel('Conclusion').fill('Viability at selection 96 %: no impact on the product; courier CAPA opened.');
+    await close.getByRole('button', { name: 'Sign' }).click();
+    await desk.page.getByRole('dialog', { name: 'Sign the approval' }).getByLabel('Password').fill(PASSWORD);
+    await desk.page.getByRole('dialog', { name: 'Sign the approval' }).getByLabel('Password').press('Enter');
+    await expect.poll(() => desk.page.getByText('Closed by Test QA1').isVisible()).toBe(true);
     await desk.page.getByRole('button', { name: 'Sign the review' }).click();
     await desk.page.getByRole('dialog', { name: 'Sign the review' }).getByLabel('Password').fill(PASSWORD);
     await desk.page.getByRole('dialog', { name: 'Sign the review' }).getByLabel('Password').press('Enter');
