@@ -37,6 +37,7 @@ import { replySerializerCompiler } from './plugins/replies.js';
 import { KeyedPools } from './auth/bounded-pool.js';
 import { tooManyRequests } from './errors.js';
 import passwordLimits from './plugins/password-limits.js';
+import { attemptWindows } from './auth/attempt-windows.js';
 
 /** Password checks of one account allowed to wait behind the running one before 429 (docs/security.md). */
 const MAX_QUEUED_PER_USER = 16;
@@ -226,7 +227,8 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   });
 
   await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } });
-  await app.register(rateLimit, { global: false });
+  // The per-minute limits count in the database, shared by every app server (auth/attempt-windows.ts).
+  await app.register(rateLimit, { global: false, store: attemptWindows(ctx) });
   await registerOpenApi(app);
   await app.register(swaggerUi, {
     routePrefix: '/docs',

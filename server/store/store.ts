@@ -82,7 +82,16 @@ export interface UserStore {
   revokeSession(tokenHash: string, at: string): Promise<void>;
   /** Revokes every open session of a user, but the one whose token hash is `except`. */
   revokeSessionsOf(userId: string, at: string, except?: string): Promise<void>;
+  /**
+   * Counts one attempt under `key` (a route and a client address) in the window running at `now`, or
+   * opens a window ending at `windowEndsAt` when none runs, and deletes every window that has ended
+   * (attempt counters are not records). One statement per step, atomic whichever app server runs it.
+   */
+  countAttempt(key: string, now: string, windowEndsAt: string): Promise<AttemptWindow>;
 }
+
+/** An attempt counter's window: the attempts counted in it, and when it ends (ISO time). */
+export interface AttemptWindow { hits: number; windowEndsAt: string }
 
 /** Materials and equipment. */
 export interface RegistryStore {

@@ -144,6 +144,17 @@ export const settings = sqliteTable('settings', {
 });
 
 /**
+ * Per-address attempt counters of the per-minute limits (login, POST /me/password; issue 10): one row
+ * per route and address while its window runs. In the database so that every app server counts the
+ * same attempts (issue 15). Not a record: no chain, no append-only trigger; an expired window is deleted.
+ */
+export const attemptWindows = sqliteTable('attempt_windows', {
+  key: text('key').primaryKey(),
+  windowEndsAt: text('window_ends_at').notNull(),
+  hits: integer('hits').notNull(),
+});
+
+/**
  * The executed batch record as rendered at disposition (API.md "PDF bytes"): served byte-identical
  * afterwards. Append-only like the record (triggers in migration 0006): a frozen PDF is never replaced.
  */

@@ -26,7 +26,7 @@ import {
   type AuditFilter, type AuditRow, type BatchRow, type BatchState, type ChainReport, type DefinitionRow, type DeviationState,
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,
   type NewSignature, type NewUser, type Page, type ProcessVersionRow, type ProcessVersionSignatureRow, type RecordPdfRow,
-  type RowMismatch, type RunningBatch, type SessionRow, type SignatureRow, type Store, type StoreOptions, type UserRow,
+  type AttemptWindow, type RowMismatch, type RunningBatch, type SessionRow, type SignatureRow, type Store, type StoreOptions, type UserRow,
 } from '../store.js';
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
@@ -198,6 +198,19 @@ export class PostgresStore implements Store {
   async revokeSessionsOf(userId: string, at: string, except?: string) {
     await this.db.update(t.sessions).set({ revokedAt: at })
       .where(and(eq(t.sessions.userId, userId), sql`${t.sessions.revokedAt} is null`, except ? ne(t.sessions.tokenHash, except) : undefined));
+  }
+  async countAttempt(key: string, now: string, windowEndsAt: string): Promise<AttemptWindow> {
+    // Two statements, each atomic: INSERT ... ON CONFLICT counts exactly once per attempt however many
+    // app servers count the same key at once; no advisory lock (nothing here touches the record).
+    await this.db.delete(t.attemptWindows).where(lte(t.attemptWindows.windowEndsAt, now));
+    const ended = sql`${t.attemptWindows.windowEndsAt} <= ${now}`;
+    const rows = await this.db.insert(t.attemptWindows).values({ key, windowEndsAt, hits: 1 })
+      .onConflictDoUpdate({ target: t.attemptWindows.key, set: {
+        hits: sql`case when ${ended} then 1 else ${t.attemptWindows.hits} + 1 end`,
+        windowEndsAt: sql`case when ${ended} then excluded.window_ends_at else ${t.attemptWindows.windowEndsAt} end`,
+      } })
+      .returning({ hits: t.attemptWindows.hits, windowEndsAt: t.attemptWindows.windowEndsAt });
+    return rows[0];
   }
 
   // ─── materials and equipment ──────────────────────────────────────────

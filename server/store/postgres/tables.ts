@@ -158,6 +158,13 @@ export const settings = pgTable('settings', {
   value: text('value').notNull(),
 });
 
+/** SQLite's attempt_windows: per-address counters of the per-minute limits, shared by every app server. */
+export const attemptWindows = pgTable('attempt_windows', {
+  key: text('key').primaryKey(),
+  windowEndsAt: text('window_ends_at').notNull(),
+  hits: integer('hits').notNull(),
+});
+
 export const recordPdfs = pgTable('record_pdfs', {
   batchId: text('batch_id').notNull().references(() => batches.id),
   lang: text('lang').notNull(),

@@ -1,5 +1,5 @@
 // Accounts, sessions and password history in SQLite (21 CFR 11.300).
-import { and, asc, desc, eq, gt, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lte, ne, sql } from 'drizzle-orm';
 import { decodeCursor, page, type UserStore } from '../store.js';
 import * as t from '../tables.js';
 import type { SqliteConnection } from './connection.js';
@@ -29,5 +29,20 @@ export function sqliteUsers(c: SqliteConnection): UserStore {
     revokeSession: (tokenHash, at) => c.run(() => void db.update(t.sessions).set({ revokedAt: at }).where(eq(t.sessions.tokenHash, tokenHash)).run()),
     revokeSessionsOf: (userId, at, except) => c.run(() => void db.update(t.sessions).set({ revokedAt: at })
       .where(and(eq(t.sessions.userId, userId), sql`${t.sessions.revokedAt} is null`, except ? ne(t.sessions.tokenHash, except) : undefined)).run()),
+    countAttempt: (key, now, windowEndsAt) => c.run(() => {
+      db.delete(t.attemptWindows).where(lte(t.attemptWindows.windowEndsAt, now)).run();
+      return db.insert(t.attemptWindows).values({ key, windowEndsAt, hits: 1 })
+        .onConflictDoUpdate({ target: t.attemptWindows.key, set: attemptCounted(now) })
+        .returning({ hits: t.attemptWindows.hits, windowEndsAt: t.attemptWindows.windowEndsAt }).get();
+    }),
   };
 }
+
+/** The window still running counts one more; one that has ended (not yet deleted) starts again. */
+const attemptCounted = (now: string) => {
+  const ended = sql`${t.attemptWindows.windowEndsAt} <= ${now}`;
+  return {
+    hits: sql`case when ${ended} then 1 else ${t.attemptWindows.hits} + 1 end`,
+    windowEndsAt: sql`case when ${ended} then excluded.window_ends_at else ${t.attemptWindows.windowEndsAt} end`,
+  };
+};

@@ -69,6 +69,10 @@ describe('PostgreSQL store', () => {
         await app.putSetting('k', 'v');
         await app.putSetting('k', 'w');
         expect(await app.getSetting('k')).toBe('w');
+        // Attempt counters are not record: the role counts and deletes ended windows (roles.ts COUNTER_TABLES).
+        expect(await app.countAttempt('login 10.0.0.1', at(1), at(2))).toEqual({ hits: 1, windowEndsAt: at(2) });
+        expect(await app.countAttempt('login 10.0.0.2', at(3), at(4))).toEqual({ hits: 1, windowEndsAt: at(4) });
+        expect((await sqlOwner('select key from attempt_windows')).rows).toEqual([{ key: 'login 10.0.0.2' }]);
         // Even with the triggers disabled by the owner, the role has no right to change a record row.
         await sqlOwner('alter table entries disable trigger user');
         for (const table of RECORD_TABLES) {
