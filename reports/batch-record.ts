@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Step } from '../workflows/definition.js';
 import { lateness } from '../workflows/schedule.js';
 import type { BatchRecordExport } from '../schemas/export.js';
-import { batchFrame, openReport } from './document.js';
+import { openBatchReport } from './document.js';
 import { Sheet, type Cell, type Line } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from './values.js';
@@ -28,10 +28,10 @@ export async function renderBatchRecord({ record, recordJson, lang }: BatchRecor
   const b = record.batch;
   const jsonSha = createHash('sha256').update(recordJson).digest('hex');
   const title = `${m.documentTitle} ${b.batchNumber}`;
-  const { sheet, end } = openReport({
-    title, subject: fill(m.documentSubject, { batch: b.batchNumber }), lang, date: new Date(record.asOf), keywords: `record.json SHA-256 ${jsonSha}`,
+  const { sheet, end } = openBatchReport({
+    title, subject: fill(m.documentSubject, { batch: b.batchNumber }), lang, keywords: `record.json SHA-256 ${jsonSha}`,
     attachment: { name: 'record.json', data: recordJson, mimeType: 'application/json', description: `${record.format}: the electronic batch record ${b.batchNumber}` },
-    frame: batchFrame(r, record), m,
+    r, record, heading: m.documentTitle, subheading: r.def.title[lang],
   });
   cover(sheet, r, record, jsonSha);
   steps(sheet, r, record);
@@ -49,12 +49,6 @@ export async function renderBatchRecord({ record, recordJson, lang }: BatchRecor
 function cover(s: Sheet, r: Reader, record: BatchRecordExport, jsonSha: string) {
   const { m } = r;
   const b = record.batch;
-  s.paragraph(m.documentTitle, { bold: true, size: 18 });
-  s.paragraph(r.def.title[r.lang], { size: 11 });
-  s.gap();
-  if (r.def.autologous) s.paragraph(m.autologous, { bold: true, size: 14, color: RED, align: 'center' });
-  if (record.training) s.paragraph(m.trainingNote, { bold: true, size: 10, color: RED, align: 'center' });
-  s.gap();
   s.keyValues([
     ...identification(r, record),
     [m.cover.started, time(r, b.createdAt)],

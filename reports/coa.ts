@@ -3,7 +3,7 @@
 // QA's disposition with its signature. A pure function of the export document and a language, under
 // the same archival rules as the batch record (PDF/A-3b, embedded fonts, dates from the record).
 import type { BatchRecordExport } from '../schemas/export.js';
-import { batchFrame, openReport } from './document.js';
+import { openBatchReport } from './document.js';
 import type { Cell } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import { dispositionText, identification, RED, releaseResults } from './record-parts.js';
@@ -13,15 +13,10 @@ export async function renderCoa({ record, lang }: { record: BatchRecordExport; l
   const m = messages[lang];
   const r = readerOf(record, lang, m);
   const b = record.batch;
-  const { sheet, end } = openReport({
-    title: `${m.coa.title} ${b.batchNumber}`, subject: fill(m.coa.subject, { batch: b.batchNumber }), lang, date: new Date(record.asOf), keywords: `${record.format} ${b.batchNumber}`,
-    frame: batchFrame(r, record), m,
+  const { sheet, end } = openBatchReport({
+    title: `${m.coa.title} ${b.batchNumber}`, subject: fill(m.coa.subject, { batch: b.batchNumber }), lang, keywords: `${record.format} ${b.batchNumber}`,
+    r, record, heading: m.coa.title, subheading: r.def.title[lang],
   });
-  sheet.paragraph(m.coa.title, { bold: true, size: 18 });
-  sheet.paragraph(r.def.title[lang], { size: 11 });
-  sheet.gap();
-  if (r.def.autologous) sheet.paragraph(m.autologous, { bold: true, size: 12, color: RED, align: 'center' });
-  if (record.training) sheet.paragraph(m.trainingNote, { bold: true, size: 9, color: RED, align: 'center' });
   const d = record.disposition as { signature?: Parameters<typeof signatureText>[1] | null } | undefined;
   const rows: [string, Cell][] = [
     ...identification(r, record),

@@ -7,7 +7,7 @@
 import { archivalDocument, pdfBytes, type ArchivalOptions } from './archival.js';
 import { Sheet, type Frame } from './layout.js';
 import { fill, type Messages } from './messages/index.js';
-import type { Identified } from './record-parts.js';
+import { RED, type Identified } from './record-parts.js';
 import { time, type Reader } from './values.js';
 
 export interface Report {
@@ -31,13 +31,39 @@ export function openReport(o: ArchivalOptions & { frame: Omit<Frame, 'pageOf'>; 
   };
 }
 
+/** A document about one batch: who and what it is about, the time it is as of, whether it was recorded in training. */
+export type BatchDocument = Identified & { asOf: string; training: boolean };
+
+/**
+ * Opens a document about one batch, the same way for every such document (the batch record, the
+ * certificate of analysis, the evidence packet): its frame on every page (batchFrame) and, under its
+ * title, the notes that say what the document may not be taken for — FOR AUTOLOGOUS USE ONLY where the
+ * process is autologous, TRAINING RECORD, and DRAFT when the batch rehearsed a master record not in
+ * effect (Annex 11 §10; 21 CFR 1271.90(c)). A document cannot open without them.
+ */
+export function openBatchReport(o: Omit<ArchivalOptions, 'date'> & { r: Reader; record: BatchDocument; heading: string; subheading: string }): Report {
+  const { r, record, heading, subheading, ...archival } = o;
+  const { m } = r;
+  const report = openReport({ ...archival, date: new Date(record.asOf), frame: batchFrame(r, record), m });
+  const { sheet } = report;
+  sheet.paragraph(heading, { bold: true, size: 18 });
+  sheet.paragraph(subheading, { size: 11 });
+  sheet.gap();
+  if (r.def.autologous) sheet.paragraph(m.autologous, { bold: true, size: 14, color: RED, align: 'center' });
+  if (record.training) sheet.paragraph(m.trainingNote, { bold: true, size: 10, color: RED, align: 'center' });
+  const status = record.process.status;
+  if (isDraftProcess(record)) sheet.paragraph(m.draftProcess[status!] ?? m.draft, { bold: true, size: 10, color: RED, align: 'center' });
+  sheet.gap();
+  return report;
+}
+
 /**
  * The frame of a document about one batch: its batch number, DIN, process and version on every page
  * (regulations.md R3), the record's time and chain-of-identity id in the footer, TRAINING behind
  * every page of a training record, FOR AUTOLOGOUS USE ONLY above the header where the process is
  * autologous (21 CFR 1271.90(c)).
  */
-export function batchFrame(r: Reader, record: Identified & { asOf: string; training: boolean }): Omit<Frame, 'pageOf'> {
+export function batchFrame(r: Reader, record: BatchDocument): Omit<Frame, 'pageOf'> {
   const { m } = r;
   const b = record.batch;
   // A batch started on a master record not in effect (a training rehearsal) says DRAFT on every page,

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { ProcessDefinition } from '../workflows/definition.js';
 import type { ReviewViewSchema } from '../schemas/qa-responses.js';
-import { batchFrame, openReport } from './document.js';
+import { openBatchReport } from './document.js';
 import type { Cell, Line, Sheet } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import {
@@ -40,19 +40,16 @@ export async function renderEvidencePacket({ packet, packetJson, definition, tim
   const deviationId = packet.scope?.deviationId;
   const jsonSha = sha256(packetJson);
   const title = deviationId ? fill(m.packet.deviationTitle, { id: deviationId }) : m.packet.title;
-  const identified: Identified = { batch: b, process: { id: b.processId, version: b.processVersion, hash: b.processHash } };
-  const { sheet, end } = openReport({
+  // The master record's status when the batch started, as the packet's batch says it (absent in
+  // packets made before it did: effective).
+  const identified: Identified = { batch: b, process: { id: b.processId, version: b.processVersion, hash: b.processHash, ...(b.processStatusAtStart && { status: b.processStatusAtStart }) } };
+  const { sheet, end } = openBatchReport({
     title: `${title} · ${b.batchNumber}`,
     subject: fill(deviationId ? m.packet.deviationSubject : m.packet.subject, { batch: b.batchNumber, id: deviationId ?? '' }),
-    lang, date: new Date(packet.generatedAt), keywords: `review.json SHA-256 ${jsonSha}`,
+    lang, keywords: `review.json SHA-256 ${jsonSha}`,
     attachment: { name: 'review.json', data: packetJson, mimeType: 'application/json', description: `The evidence packet of batch ${b.batchNumber} (GET /batches/{id}/review)` },
-    frame: batchFrame(r, { ...identified, asOf: packet.generatedAt, training: b.training }), m,
+    r, record: { ...identified, asOf: packet.generatedAt, training: b.training }, heading: title, subheading: definition.title[lang],
   });
-  sheet.paragraph(title, { bold: true, size: 18 });
-  sheet.paragraph(definition.title[lang], { size: 11 });
-  sheet.gap();
-  if (b.autologous) sheet.paragraph(m.autologous, { bold: true, size: 12, color: RED, align: 'center' });
-  if (b.training) sheet.paragraph(m.trainingNote, { bold: true, size: 9, color: RED, align: 'center' });
   sheet.keyValues([
     ...identification(r, identified),
     [m.cover.status, [{ text: m.status[b.status] ?? b.status, bold: true }]],

@@ -60,6 +60,8 @@ export const CoaSchema = z.object({
   batchId: z.string(), batchNumber: z.string(), processId: z.string(), processVersion: z.number().int(), processHash: z.string(),
   product: z.string(), productType: z.string(), din: z.string(), dinCheck: z.string(), chainOfIdentityId: z.string(),
   patientId: z.string().optional(), donorId: z.string().optional().describe('Allogeneic batches'), training: z.boolean(), labelling: z.string().optional(), generatedAt: Time,
+  draftProcess: z.boolean().describe('The batch rehearsed a master record not in effect (training): the certificate says DRAFT and certifies nothing'),
+  processStatusAtStart: BatchSummarySchema.shape.processStatusAtStart,
   tests: z.array(ReleaseTestSchema), disposition: DispositionSchema.nullable(), conditionalRelease: z.boolean(), postReleaseFinding: z.boolean(),
 }).meta({ id: 'CertificateOfAnalysis' });
 

@@ -218,6 +218,8 @@ export const BatchSummarySchema = z.object({
   processStatus: z.enum(['draft', 'in_review', 'approved', 'effective', 'superseded', 'withdrawn']).optional()
     .describe('The status of the master record the batch runs: effective, superseded (started before a change), or — training only — a version still in its lifecycle'),
   draftProcess: z.boolean().optional().describe('true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT'),
+  processStatusAtStart: z.enum(['draft', 'in_review', 'approved', 'effective']).optional()
+    .describe("The master record's status when the batch started, from its chained creation entry (never changes): anything but effective is a training rehearsal, marked DRAFT"),
   createdAt: Time, openDeviations: z.number().int(), training: z.boolean(),
   disposition: DispositionSchema.nullable().describe('null until QA disposes of the batch'),
   conditionalRelease: z.boolean().describe('Released with results that may follow release still outstanding'),

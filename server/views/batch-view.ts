@@ -54,6 +54,8 @@ export function batchSummary(r: BatchRecord) {
     ...(b.patient && { patient: b.patient }), ...(b.donor && { donor: b.donor }), ...(parents && { parents }),
     productType: r.process.definition.productType, autologous: r.process.definition.autologous,
     createdAt: b.createdAt, openDeviations: openDeviationCount(r), training: b.training,
+    // Started on a master record not yet in effect (training only): every screen and document says DRAFT.
+    draftProcess: statusAtStart(r) !== 'effective', processStatusAtStart: statusAtStart(r),
     disposition: dispositionView(r), conditionalRelease: conditionalRelease(r), postReleaseFinding: postReleaseFinding(r),
   };
 }
@@ -82,8 +84,6 @@ export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lan
     // The master record's status: "effective" (or "superseded" for a batch started before a change);
     // a training batch may rehearse a version not yet effective, and every view says so.
     processStatus: ((await ctx.store.processVersion(r.row.processId, r.row.processVersion))?.status ?? 'effective') as VersionStatus,
-    // Started on a master record not yet in effect (training only): every screen says DRAFT.
-    draftProcess: statusAtStart(r) !== 'effective',
     availableSteps,
     lockedSteps,
   };

@@ -7,6 +7,7 @@ import { releaseTests } from '../record/release-tests.js';
 import type { Criterion, Step } from '../../workflows/definition.js';
 import { describeSpec } from '../../workflows/values.js';
 import { signatureView } from './entry-view.js';
+import { statusAtStart } from '../processes/master-records.js';
 import { conditionalRelease, dispositionView, postReleaseFinding } from './disposition-view.js';
 import { t, type Lang } from './text.js';
 
@@ -63,6 +64,8 @@ export function coaView(ctx: AppContext, r: BatchRecord, lang: Lang = 'en') {
     din: b.din, dinCheck: b.dinCheck, chainOfIdentityId: b.chainOfIdentityId, ...(b.patient && { patientId: b.patient.id }), ...(b.donor && { donorId: b.donor.id }), training: b.training,
     ...(r.process.definition.autologous && { labelling: 'FOR AUTOLOGOUS USE ONLY' }),
     generatedAt: ctx.clock.now().toISOString(),
+    // A rehearsal of a master record not in effect certifies nothing: it says so (Annex 11 §10).
+    draftProcess: statusAtStart(r) !== 'effective', processStatusAtStart: statusAtStart(r),
     tests: coaTests(r, lang),
     disposition: dispositionView(r),
     conditionalRelease: conditionalRelease(r),

@@ -103,36 +103,42 @@ describe('master records', () => {
     expect(old.body).toMatchObject({ processVersion: B, processStatus: 'superseded' });
   });
 
-  it('marks a batch started on the draft DRAFT for good — in the view, the export and on every page of its PDF — and a batch started on the effective version nowhere', async () => {
+  it('marks a batch started on the draft DRAFT for good — in the view, the export, the review and the certificate of analysis, and on every page of each of its documents — and a batch started on the effective version nowhere', async () => {
     const batches = (await call(h, 'qa1', 'GET', '/batches?limit=50')).body.items as { id: string; processVersion: number; batchNumber: string }[];
     const rehearsal = batches.filter((b) => b.processVersion === N).map((b) => b.id);
     const [draftRun, effectiveRun] = await Promise.all(rehearsal.map(async (id) => (await call(h, 'qa1', 'GET', `/batches/${id}`)).body))
       .then((bs) => [bs.find((b) => b.draftProcess), bs.find((b) => !b.draftProcess)]);
     // The new version is effective now; the batch that rehearsed it while it was a draft stays marked.
-    expect(draftRun).toMatchObject({ processVersion: N, processStatus: 'effective', draftProcess: true, training: true });
-    expect(effectiveRun).toMatchObject({ processVersion: N, processStatus: 'effective', draftProcess: false });
+    expect(draftRun).toMatchObject({ processVersion: N, processStatus: 'effective', processStatusAtStart: 'draft', draftProcess: true, training: true });
+    expect(effectiveRun).toMatchObject({ processVersion: N, processStatus: 'effective', processStatusAtStart: 'effective', draftProcess: false });
     const exported = async (id: string) => (await call(h, 'qa1', 'GET', `/batches/${id}/export`)).body;
     expect((await exported(draftRun.id)).process).toMatchObject({ id: 'car-t', version: N, status: 'draft' });
     expect((await exported(effectiveRun.id)).process).toMatchObject({ version: N, status: 'effective' });
-    for (const lang of ['en', 'vi'] as const) {
-      const pdf = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${draftRun.id}/record.pdf?lang=${lang}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
-      expect(pdf.statusCode).toBe(200);
+    // The JSON of the review (the evidence packet) and of the certificate of analysis say it too.
+    expect((await call(h, 'qa1', 'GET', `/batches/${draftRun.id}/review`)).body.batch).toMatchObject({ draftProcess: true, processStatusAtStart: 'draft', training: true });
+    expect((await call(h, 'op1', 'GET', `/batches/${draftRun.id}/coa`)).body).toMatchObject({ draftProcess: true, processStatusAtStart: 'draft', training: true });
+    expect((await call(h, 'qa1', 'GET', `/batches/${effectiveRun.id}/review`)).body.batch).toMatchObject({ draftProcess: false, processStatusAtStart: 'effective' });
+    expect((await call(h, 'op1', 'GET', `/batches/${effectiveRun.id}/coa`)).body).toMatchObject({ draftProcess: false, processStatusAtStart: 'effective' });
+    const pagesOf = async (id: string, document: string, lang: 'en' | 'vi') => {
+      const pdf = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${id}/${document}?lang=${lang}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+      expect(pdf.statusCode, `${document} ${pdf.body.slice(0, 200)}`).toBe(200);
       const f = pdfFile(pdf.rawPayload);
       try {
-        const pages = f.text().split('\f').filter((p) => p.trim()).map((p) => p.replace(/\s+/g, ' '));
-        const mark = lang === 'en' ? 'TRAINING · DRAFT' : 'ĐÀO TẠO · BẢN NHÁP';
-        pages.forEach((p, i) => expect(p, `${lang} page ${i + 1}`).toContain(mark));
-        expect(pages[0]).toContain(lang === 'en' ? 'DRAFT: run on a draft master record, not approved' : 'BẢN NHÁP: chạy theo hồ sơ gốc dự thảo, chưa được phê duyệt');
+        return f.text().split('\f').filter((p) => p.trim()).map((p) => p.replace(/\s+/g, ' '));
       } finally {
         f.done();
       }
-    }
-    const plain = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${effectiveRun.id}/record.pdf`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
-    const f = pdfFile(plain.rawPayload);
-    try {
-      expect(f.text()).not.toMatch(/DRAFT/);
-    } finally {
-      f.done();
+    };
+    for (const document of ['record.pdf', 'review.pdf', 'coa.pdf']) {
+      for (const lang of ['en', 'vi'] as const) {
+        const pages = await pagesOf(draftRun.id, document, lang);
+        const mark = lang === 'en' ? 'TRAINING · DRAFT' : 'ĐÀO TẠO · BẢN NHÁP';
+        pages.forEach((p, i) => expect(p, `${document} ${lang} page ${i + 1}`).toContain(mark));
+        expect(pages[0], `${document} ${lang}`).toContain(lang === 'en' ? 'DRAFT: run on a draft master record, not approved' : 'BẢN NHÁP: chạy theo hồ sơ gốc dự thảo, chưa được phê duyệt');
+        expect(pages[0], `${document} ${lang}`).toContain(lang === 'en' ? 'TRAINING RECORD: not for clinical use' : 'HỒ SƠ ĐÀO TẠO: không dùng cho lâm sàng');
+      }
+      const plain = await pagesOf(effectiveRun.id, document, 'en');
+      expect(plain.join('\n'), document).not.toMatch(/DRAFT/);
     }
   });
 

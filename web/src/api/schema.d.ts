@@ -1016,6 +1016,11 @@ export interface components {
             processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT */
             draftProcess?: boolean;
+            /**
+             * @description The master record's status when the batch started, from its chained creation entry (never changes): anything but effective is a training rehearsal, marked DRAFT
+             * @enum {string}
+             */
+            processStatusAtStart?: "draft" | "in_review" | "approved" | "effective";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1302,6 +1307,11 @@ export interface components {
             processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
             /** @description true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT */
             draftProcess?: boolean;
+            /**
+             * @description The master record's status when the batch started, from its chained creation entry (never changes): anything but effective is a training rehearsal, marked DRAFT
+             * @enum {string}
+             */
+            processStatusAtStart?: "draft" | "in_review" | "approved" | "effective";
             /** @description ISO-8601 UTC time */
             createdAt: string;
             openDeviations: number;
@@ -1341,6 +1351,13 @@ export interface components {
             labelling?: string;
             /** @description ISO-8601 UTC time */
             generatedAt: string;
+            /** @description The batch rehearsed a master record not in effect (training): the certificate says DRAFT and certifies nothing */
+            draftProcess: boolean;
+            /**
+             * @description The master record's status when the batch started, from its chained creation entry (never changes): anything but effective is a training rehearsal, marked DRAFT
+             * @enum {string}
+             */
+            processStatusAtStart?: "draft" | "in_review" | "approved" | "effective";
             tests: components["schemas"]["ReleaseTest"][];
             disposition: components["schemas"]["Disposition"] | null;
             conditionalRelease: boolean;
@@ -2136,6 +2153,11 @@ export interface components {
                 processStatus?: "draft" | "in_review" | "approved" | "effective" | "superseded" | "withdrawn";
                 /** @description true when the batch started on a master record not yet in effect (training rehearsal of a draft, in review or approved version): every screen and page says DRAFT */
                 draftProcess?: boolean;
+                /**
+                 * @description The master record's status when the batch started, from its chained creation entry (never changes): anything but effective is a training rehearsal, marked DRAFT
+                 * @enum {string}
+                 */
+                processStatusAtStart?: "draft" | "in_review" | "approved" | "effective";
                 /** @description ISO-8601 UTC time */
                 createdAt: string;
                 openDeviations: number;
