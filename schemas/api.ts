@@ -115,6 +115,8 @@ export const EntryParams = z.strictObject({ id: Id, entryId: Id });
 export const ProcessVersionParams = z.strictObject({ id: Id, version: z.coerce.number().int().min(1).max(1_000_000) });
 /** A change over content read before (RFC 9110 §13.1.1): the ETag that GET gave, e.g. `"3f2a…"`. */
 export const IfMatchHeaders = z.object({ 'if-match': z.string().max(1000).optional().describe('The ETag of the content this change replaces (required; 428 without it, 412 when it has changed)') });
+/** A conditional read (RFC 9110 §13.1.2): the ETag of the answer the client holds; other headers pass. */
+export const IfNoneMatchHeaders = z.looseObject({ 'if-none-match': z.string().max(1000).optional().describe('The ETag of the answer already held: 304 while it is still the current one') });
 export const CompareParams = ProcessVersionParams.extend({ other: z.coerce.number().int().min(1).max(1_000_000) });
 /** The meaning each lifecycle action signs with (set by the server; a different one sent is 400). */
 export const VERSION_MEANINGS = { submit: 'authored', review: 'reviewed', approve: 'approved', 'make-effective': 'effective', withdraw: 'withdrawn' } as const;

@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import {
-  BatchListQuery, CorrectionBody, CreateBatchBody, EntryParams, IdParams, LangQuery, PageQuery, RecordStepBody, StepParams, TerminateBody, VerifyBody,
+  BatchListQuery, CorrectionBody, CreateBatchBody, EntryParams, IdParams, IfNoneMatchHeaders, LangQuery, PageQuery, RecordStepBody, StepParams, TerminateBody, VerifyBody,
 } from '../../schemas/api.js';
-import { AuditPage, BatchPage, BatchSchema, DeviationPage, EntryReply, errors, json } from '../../schemas/responses.js';
+import { AuditPage, BatchPage, BatchSchema, DeviationPage, EntryReply, errors, json, noContent } from '../../schemas/responses.js';
+import { conditionalGet } from '../plugins/conditional-get.js';
 import { currentUser } from '../plugins/auth.js';
 import { loadBatch } from '../record/load.js';
 import type { BatchRecord } from '../record/record.js';
@@ -44,8 +45,13 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches', { schema: { tags: ['batches'], operationId: 'listBatches', summary: 'Batches, oldest first, paged; without entries', querystring: BatchListQuery, response: { 200: json(BatchPage, 'A page of batches'), ...errors(400, 401, 403) } } }, async (req) =>
     listBatchViews(ctx, req.query, langOf(req)));
 
-  app.get('/batches/:id', { schema: { tags: ['batches'], operationId: 'getBatch', summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery, response: { 200: json(BatchSchema, 'The batch'), ...errors(400, 401, 403, 404) } } }, async (req) =>
-    batchView(ctx, await loadBatch(ctx, req.params.id), { lang: langOf(req) }));
+  app.get('/batches/:id', {
+    schema: {
+      tags: ['batches'], operationId: 'getBatch', summary: 'A batch: state, available and locked steps, entries', params: IdParams, querystring: LangQuery, headers: IfNoneMatchHeaders,
+      response: { 200: json(BatchSchema, 'The batch (`ETag`: a hash of this answer\'s bytes; send it back as `If-None-Match` for a 304 while nothing shown has changed)'), 304: noContent('Not modified: the `If-None-Match` sent names the current ETag (no body)'), ...errors(400, 401, 403, 404) },
+    },
+    onSend: conditionalGet,
+  }, async (req) => batchView(ctx, await loadBatch(ctx, req.params.id), { lang: langOf(req) }));
 
   app.post('/batches/:id/steps/:stepId', {
     schema: {

@@ -217,6 +217,10 @@ describe('the bench terminal', () => {
     await page.clock.runFor(20_000);
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Updated: someone else changed this batch.' }).isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Verify "Starting material sample" (second person)' }).waitFor();
+    // Nothing changed since: the next refresh sends the ETag it holds and is answered 304, no batch.
+    const notModified = page.waitForResponse((r) => r.url().endsWith(`/api/v1/batches/${b.id}`) && r.status() === 304);
+    await page.clock.runFor(20_000);
+    await notModified;
 
     // A correction form is open when QA reports a deviation elsewhere: said at once, and the form's
     // signature is refused by the server (expectedVersion), never applied over the change.

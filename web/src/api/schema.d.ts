@@ -4171,7 +4171,10 @@ export interface operations {
             query?: {
                 lang?: "en" | "vi";
             };
-            header?: never;
+            header?: {
+                /** @description The ETag of the answer already held: 304 while it is still the current one */
+                "if-none-match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4179,7 +4182,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The batch */
+            /** @description The batch (`ETag`: a hash of this answer's bytes; send it back as `If-None-Match` for a 304 while nothing shown has changed) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4187,6 +4190,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Batch"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` sent names the current ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed or invalid input (`errors` names each field) */
             400: {

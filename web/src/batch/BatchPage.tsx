@@ -1,7 +1,7 @@
 // A batch at the bench: the process as a timeline (done, available, locked with its reason, culture
 // day numbers) beside the form of the step being recorded; witness verification and corrections from
 // the entries themselves.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, read } from '../api/client';
 import type { Batch, Deviation, Entry, Equipment, Material, ProcessDefinition } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
@@ -47,15 +47,26 @@ export function BatchPage({ id }: { id: string }) {
     ]))).catch(() => {});
   }, []);
 
+  /** The ETag of the last batch read: the refresh sends it back and gets a 304 while nothing shown changed. */
+  const etag = useRef<string | null>(null);
+  /** Reads the batch (null: the answer held is still the current one). */
+  const readBatch = useCallback(async (ifNoneMatch?: string | null) => {
+    const answer = await api.GET('/api/v1/batches/{id}', { params: { path: { id }, header: ifNoneMatch ? { 'if-none-match': ifNoneMatch } : undefined } });
+    if (answer.response.status === 304) return null;
+    const b = await read(Promise.resolve(answer));
+    etag.current = answer.response.headers.get('etag');
+    return b;
+  }, [id]);
+
   const load = useCallback(async () => {
     const [b, devs] = await Promise.all([
-      read(api.GET('/api/v1/batches/{id}', { params: { path: { id } } })),
+      readBatch().then((x) => x!),
       read(api.GET('/api/v1/batches/{id}/deviations', { params: { path: { id }, query: { limit: 500 } } })),
     ]);
     setDef(await loadProcess(b.processId));
     setBatch(b);
     setDeviations(devs.items);
-  }, [id]);
+  }, [id, readBatch]);
   // The language is part of the answer (step titles, reasons): read again when it changes.
   useEffect(() => { void load(); }, [load, lang]);
 
@@ -67,8 +78,8 @@ export function BatchPage({ id }: { id: string }) {
   usePolling(async () => {
     if (!batch) return;
     void site.refresh();
-    const b = await read(api.GET('/api/v1/batches/{id}', { params: { path: { id } } }));
-    if (b.version === (changed ?? batch).version) return;
+    const b = await readBatch(etag.current);
+    if (!b || b.version === (changed ?? batch).version) return;
     if (formOpen) return setChanged(b);
     setBatch(b);
     setChanged(null);
