@@ -9,18 +9,21 @@
 //    DIN, chain-of-identity id, patient id and entry ids), and every batch is filled up with further
 //    culture checks (a repeatable step, so the batch still replays) to entries/batches entries, each
 //    with its "performed" signature and its audit row. Rows are chained exactly as the store chains them,
-//    `rowHash(prev, entryCells(row))` (signatureHashed, auditHashed), and inserted with prepared
-//    statements in big transactions. Batches are written `--in-flight` at a time (default 100) with
-//    their entries interleaved, as batches running side by side would leave them in the table.
+//    `rowHash(prev, entryCells(row))` (signatureHashed, auditHashed), and handed to the store in bulk
+//    (Store.insertChained) in big transactions. Batches are written `--in-flight` at a time (default
+//    100) with their entries interleaved, as batches running side by side would leave them in the table.
 // 3. The chain heads are signed into the checkpoint log, as the server does.
+// Everything goes through the store's interface, so the same seeder fills a SQLite file or, with
+// `--database-url` (or CELLBATCH_DATABASE_URL), an empty PostgreSQL database (the checkpoint log then
+// lives beside --db).
 //
 //   tsx bench/seed.ts --db /tmp/x/cellbatch.db [--batches 1000] [--entries 200000] [--in-flight 100]
 //   tsx bench/seed.ts --full            # 10,000 batches, 5,000,000 entries
+//   tsx bench/seed.ts --database-url postgres://… --batches 10000 --entries 200000
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createContext } from '../server/app.js';
-import type { SqliteStore } from '../server/store/sqlite/store.js';
 import type { AppContext } from '../server/context.js';
 import { createUser } from '../server/services/accounts.js';
 import { registerEquipment, registerMaterial } from '../server/services/materials.js';
@@ -32,12 +35,16 @@ import { loadBatch } from '../server/record/load.js';
 import { rebuildAllProjections } from '../server/services/projection.js';
 import { chainOfIdentityId, randomAlnum6 } from '../server/domain/isbt128.js';
 import { rowHash } from '../server/store/chain.js';
-import { auditCells, entryCells, signatureCells, type AuditRow, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';
+import { auditCells, entryCells, signatureCells, type AuditRow, type BatchRow, type ChainedRows, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';
 import { allSteps } from '../workflows/definition.js';
+import { redactUrl } from '../server/store/postgres/database.js';
 import { din, fmt, isMain, parseArgs, PASSWORD, scaleOf, tempDir, numberOption } from './lib.js';
 
 export interface SeedOptions {
+  /** The SQLite file; with `databaseUrl`, only where the checkpoint log is kept. */
   dbFile: string;
+  /** An empty PostgreSQL database to seed instead of the SQLite file. */
+  databaseUrl?: string;
   batches: number;
   /** Entries in all; each batch gets entries / batches (at least the template's 13). */
   entries: number;
@@ -48,6 +55,7 @@ export interface SeedOptions {
 
 export interface SeedResult {
   dbFile: string;
+  databaseUrl?: string;
   batches: number;
   entriesPerBatch: number;
   entries: number;
@@ -177,7 +185,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
   const inFlight = Math.max(1, Math.min(o.inFlight ?? 100, o.batches));
   const t0 = performance.now();
   fs.mkdirSync(path.dirname(path.resolve(o.dbFile)), { recursive: true });
-  const ctx = await createContext({ dbFile: o.dbFile, training: true });
+  const ctx = await createContext({ dbFile: o.dbFile, databaseUrl: o.databaseUrl, training: true });
   const { store } = ctx;
   try {
     const u = await users(ctx);
@@ -191,16 +199,13 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     const tplDin = din(1);
     const batchPrefix = tplRow.batchNumber.slice(0, -5);
 
-    // Fast path: raw prepared statements, big transactions, the store's own chain hashing.
-    if (store.dialect !== 'sqlite') throw new Error('the fast seeding path writes the SQLite file directly');
-    const db = (store as SqliteStore).sqlite;
-    db.pragma('synchronous = OFF'); // a benchmark fixture: durability of the seeding itself does not matter
-    db.pragma('cache_size = -1048576'); // 1 GiB: the random-UUID indexes stay in memory while they grow
-    const insBatch = db.prepare(`insert into batches (id, batch_number, process_id, process_version, process_hash, status, version, din, din_check,
-      chain_of_identity_id, patient, training, open_deviations, created_at, updated_at) values (?, ?, ?, ?, ?, 'in_process', ?, ?, ?, ?, ?, 1, 0, ?, ?)`);
-    const insEntry = db.prepare('insert into entries (seq, id, batch_id, batch_seq, kind, step_id, payload, recorded_at, actor_id, training, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const insSig = db.prepare('insert into signatures (seq, id, entry_id, entry_hash, entry_seq, user_id, username, printed_name, meaning, signed_at, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const insAudit = db.prepare('insert into audit_log (seq, at, user_id, action, entity, entity_id, batch_id, before, after, reason, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    // Fast path: rows chained here with the store's own hashing, handed to the store in bulk, in big transactions.
+    let rows: Required<ChainedRows> = { batches: [], entries: [], signatures: [], audit: [] };
+    const flush = async () => {
+      const these = rows;
+      rows = { batches: [], entries: [], signatures: [], audit: [] };
+      await store.transaction(() => store.insertChained(these));
+    };
     const heads = await store.heads();
     const chain = {
       entries: { ...heads.entries }, signatures: { ...heads.signatures }, audit: { ...heads.audit_log },
@@ -219,7 +224,12 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
         [tplRow.id, id], [tplRow.batchNumber, batchNumber], [tplDin.keyed, d.keyed], [tplDin.din, d.din],
         [tplRow.chainOfIdentityId, coi], [tplPatientId, patient.id], ...tplEntries.map((e): [string, string] => [e.id, randomUUID()]),
       ]);
-      insBatch.run(id, batchNumber, tplRow.processId, tplRow.processVersion, tplRow.processHash, perBatch, d.din, d.check, coi, JSON.stringify(patient), tplRow.createdAt, tplRow.updatedAt);
+      const row: BatchRow = {
+        id, batchNumber, processId: tplRow.processId, processVersion: tplRow.processVersion, processHash: tplRow.processHash, status: 'in_process',
+        version: perBatch, din: d.din, dinCheck: d.check, chainOfIdentityId: coi, patient, donor: null, training: true, openDeviations: 0,
+        createdAt: tplRow.createdAt, updatedAt: tplRow.updatedAt, recordState: null,
+      };
+      rows.batches.push(row);
       return { id, map, check: [tplDin.check, d.check], hashes: new Map(), next: 0 };
     };
 
@@ -235,7 +245,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
         payload: JSON.stringify(payload), recordedAt: t.recordedAt, actorId: t.actorId, training: true,
       };
       const hash = rowHash(chain.entries.hash, entryCells(base));
-      insEntry.run(base.seq, base.id, base.batchId, base.batchSeq, base.kind, base.stepId, base.payload, base.recordedAt, base.actorId, 1, chain.entries.hash, hash);
+      rows.entries.push({ ...base, prevHash: chain.entries.hash, hash });
       chain.entries = { seq: base.seq, hash };
       b.hashes.set(entryId, { hash, seq: base.seq });
       nEntries++;
@@ -248,7 +258,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
           username: s.username, printedName: s.printedName, meaning: s.meaning, signedAt: s.signedAt,
         };
         const h = rowHash(chain.signatures.hash, signatureCells(row));
-        insSig.run(row.seq, row.id, row.entryId, row.entryHash, row.entrySeq, row.userId, row.username, row.printedName, row.meaning, row.signedAt, chain.signatures.hash, h);
+        rows.signatures.push({ ...row, prevHash: chain.signatures.hash, hash: h });
         chain.signatures = { seq: row.seq, hash: h };
         nSigs++;
       }
@@ -260,7 +270,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
           batchId: b.id, before: a.before, after, reason: a.reason,
         };
         const h = rowHash(chain.audit.hash, auditCells(row));
-        insAudit.run(row.seq, row.at, row.userId, row.action, row.entity, row.entityId, row.batchId, row.before, row.after, row.reason, chain.audit.hash, h);
+        rows.audit.push({ ...row, prevHash: chain.audit.hash, hash: h });
         chain.audit = { seq: row.seq, hash: h };
         nAudit++;
       }
@@ -272,17 +282,16 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     const txSize = 2_000; // entries per transaction (about three times as many rows)
     for (let first = 0; first < o.batches; first += inFlight) {
       const group: Seeded[] = [];
-      db.transaction(() => { for (let k = first; k < Math.min(first + inFlight, o.batches); k++) group.push(newBatch(k)); })();
+      for (let k = first; k < Math.min(first + inFlight, o.batches); k++) group.push(newBatch(k));
       // Round robin over the group: entry j of every batch, then entry j + 1...
       let pending = group.filter((b) => b.next < perBatch);
       while (pending.length) {
-        db.transaction(() => {
-          let n = 0;
-          while (n < txSize && pending.length) {
-            for (const b of pending) { if (b.next < perBatch) { emit(b); n++; } }
-            pending = pending.filter((b) => b.next < perBatch);
-          }
-        })();
+        let n = 0;
+        while (n < txSize && pending.length) {
+          for (const b of pending) { if (b.next < perBatch) { emit(b); n++; } }
+          pending = pending.filter((b) => b.next < perBatch);
+        }
+        await flush();
         const now = performance.now();
         if (now - lastReport > 10_000) {
           lastReport = now;
@@ -292,8 +301,8 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
       }
     }
     await store.saveBatchState(tplRow.id, { status: 'in_process', version: perBatch, openDeviations: 0, updatedAt: tplRow.updatedAt, recordState: null });
+    await flush(); // batches of a group whose entries the template already holds
     const fastSeconds = (performance.now() - tFast) / 1000;
-    db.pragma('synchronous = FULL');
 
     // Sanity: a few batches replay to their full length and their rows match their hashes.
     const ids = await store.allBatchIds();
@@ -306,14 +315,13 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     await store.transaction(() => rebuildAllProjections(ctx));
     log(`  read model of ${fmt(ids.length)} batches rebuilt from their entries in ${fmt((performance.now() - tState) / 1000, 1)} s`);
     await store.checkpoint('interval'); // sign the heads, as the server does every 1000 rows
-    db.pragma('wal_checkpoint(TRUNCATE)');
     const counts = await store.counts();
     const seconds = (performance.now() - t0) / 1000;
-    const rows = nEntries + nSigs + nAudit;
-    const size = fs.statSync(o.dbFile).size;
+    const chained = nEntries + nSigs + nAudit;
+    const size = o.databaseUrl ? 'PostgreSQL' : `${fmt(fs.statSync(o.dbFile).size / 1024 / 1024)} MB`;
     log(`seeded ${fmt(o.batches)} CAR-T batches × ${fmt(perBatch)} entries = ${fmt(counts.entries)} entries, ${fmt(counts.signatures)} signatures, ${fmt(counts.audit)} audit rows `
-      + `(${fmt(size / 1024 / 1024)} MB) in ${fmt(seconds, 1)} s; fast path ${fmt(rows / fastSeconds)} rows/s (${fmt(nEntries / fastSeconds)} entries/s)`);
-    return { dbFile: o.dbFile, batches: o.batches, entriesPerBatch: perBatch, entries: counts.entries, signatures: counts.signatures, audit: counts.audit, seconds, batchIds: ids };
+      + `(${size}) in ${fmt(seconds, 1)} s; fast path ${fmt(chained / fastSeconds)} rows/s (${fmt(nEntries / fastSeconds)} entries/s)`);
+    return { dbFile: o.dbFile, databaseUrl: o.databaseUrl, batches: o.batches, entriesPerBatch: perBatch, entries: counts.entries, signatures: counts.signatures, audit: counts.audit, seconds, batchIds: ids };
   } finally {
     await store.close();
   }
@@ -323,8 +331,9 @@ if (isMain(import.meta.url)) {
   const args = parseArgs();
   const scale = scaleOf(args);
   const dbFile = args.values.get('db') ?? path.join(tempDir('seed'), 'cellbatch.db');
-  if (fs.existsSync(dbFile)) throw new Error(`${dbFile} exists: the seeder only creates new databases`);
-  console.log(`scale: ${scale.full ? 'full' : 'small'} — ${fmt(scale.batches)} batches, ${fmt(scale.entries)} entries → ${dbFile}`);
-  await seedDatabase({ dbFile, batches: scale.batches, entries: scale.entries, inFlight: numberOption(args, 'in-flight', undefined, 100) });
+  const databaseUrl = args.values.get('database-url') ?? (process.env.CELLBATCH_DATABASE_URL || undefined);
+  if (fs.existsSync(dbFile) && !databaseUrl) throw new Error(`${dbFile} exists: the seeder only creates new databases`);
+  console.log(`scale: ${scale.full ? 'full' : 'small'} — ${fmt(scale.batches)} batches, ${fmt(scale.entries)} entries → ${databaseUrl ? redactUrl(databaseUrl) : dbFile}`);
+  await seedDatabase({ dbFile, databaseUrl, batches: scale.batches, entries: scale.entries, inFlight: numberOption(args, 'in-flight', undefined, 100) });
   console.log(`users: ${Object.values(SEED_USERS).join(', ')}; password ${PASSWORD}`);
 }

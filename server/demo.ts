@@ -1,9 +1,9 @@
 // `npm run demo`: a TRAINING-mode server for staff training programmes, seeded with users of every
 // role, released lots, calibrated equipment, and one CAR-T and one NK batch part-way through.
 // Every record it makes is marked TRAINING; the database is CELLBATCH_DEMO_DB (./data/demo.db), made
-// afresh each run. It never reads CELLBATCH_DB (a production variable left exported must not point the
-// demo at a GMP record), and it deletes an existing file only if that file is a demo database it made
-// (server/demo-safety.ts). Every user gets its own generated password, printed once.
+// afresh each run (or the PostgreSQL database CELLBATCH_DEMO_DATABASE_URL). It never reads CELLBATCH_DB
+// or CELLBATCH_DATABASE_URL (a production variable left exported must not point the demo at a GMP
+// record), and it deletes an existing record only if it is a demo database it made (server/demo-safety.ts). Every user gets its own generated password, printed once.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
@@ -15,8 +15,11 @@ import { writeAudit } from './services/audit.js';
 
 const env = process.env;
 const dbFile = env.CELLBATCH_DEMO_DB || './data/demo.db';
+// The demo's own PostgreSQL database, if it is to run there (never CELLBATCH_DATABASE_URL, for the same
+// reason as CELLBATCH_DB); its checkpoint log and keys stay beside CELLBATCH_DEMO_DB.
+const databaseUrl = env.CELLBATCH_DEMO_DATABASE_URL || undefined;
 try {
-  removeDemoDatabase(dbFile);
+  await removeDemoDatabase(dbFile, databaseUrl);
 } catch (e) {
   console.error((e as Error).message);
   process.exit(1);
@@ -30,7 +33,7 @@ const USERS: [string, string, string[]][] = [
   ['huong.qa', 'Đặng Thu Hương', ['qa']], ['insp', 'Inspector (read-only)', ['inspector']],
 ];
 
-const { app, ctx } = await buildApp({ dbFile, keyDir: demoKeyDir(dbFile), training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
+const { app, ctx } = await buildApp({ dbFile, databaseUrl, keyDir: demoKeyDir(dbFile), training: true, processesDir: env.CELLBATCH_PROCESSES_DIR, timeZone: env.CELLBATCH_TZ ?? 'UTC', logger: false });
 // The mark that lets the next run delete this file (and nothing else).
 await ctx.store.transaction(async () => {
   await ctx.store.putSetting(DEMO_MARK, '1');

@@ -62,7 +62,16 @@ export interface StoreOptions {
   /** Sign the heads every this many appended rows. */
   checkpointEvery?: number;
   now?: () => Date;
+  /**
+   * Open an existing record only to read it, changing nothing: no migration, no file created or
+   * re-permissioned (SQLite: a read-only connection; PostgreSQL: read-only transactions). What the
+   * demo's safety check uses on a database that may be a GMP record (server/demo-safety.ts).
+   */
+  readonly?: boolean;
 }
+
+/** Rows chained elsewhere, with their seq, prev_hash and hash (ChainStore.insertChained). */
+export interface ChainedRows { batches?: BatchRow[]; entries?: EntryRow[]; signatures?: SignatureRow[]; audit?: AuditRow[] }
 
 /** Accounts, their sessions and password history (21 CFR 11.300). */
 export interface UserStore {
@@ -170,6 +179,15 @@ export interface ChainStore {
   lastAudit(): Promise<AuditRow | undefined>;
   /** Whether the record's first entry is a training entry (undefined when there is none yet). */
   firstEntryTraining(): Promise<boolean | undefined>;
+  /** How many batches and entries are not marked TRAINING: a GMP record the demo must never delete. */
+  countNotTraining(): Promise<number>;
+  /**
+   * Rows already chained elsewhere, inserted exactly as given (seq, prev_hash and hash included), in
+   * bulk: the benchmark seeder's copies of a batch recorded through the commands (bench/seed.ts).
+   * Nothing is hashed here: the chains' verification is what vouches for these rows (one that does not
+   * continue its chain fails it). The product's own writes append through appendEntry and the rest.
+   */
+  insertChained(rows: ChainedRows): Promise<void>;
   /** The last row of each chain. */
   heads(): Promise<Record<ChainTable, Head>>;
   /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */

@@ -55,13 +55,14 @@ class CellbatchClient extends pg.Client {
   }
 }
 
-export function createPool(url: string, max = 20): pg.Pool {
+export function createPool(url: string, max = 20, opts: { readonly?: boolean } = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url, max, Client: CellbatchClient,
     // 21 CFR 11.10(e), DESIGN.md "Non-negotiables": a reply follows a commit that is on disk (the
     // server's default; set here so that a site's lowered default cannot weaken it). A writer waits at
-    // most this long for the write lock before the request fails rather than hanging.
-    options: '-c synchronous_commit=on -c lock_timeout=30000 -c idle_in_transaction_session_timeout=60000',
+    // most this long for the write lock before the request fails rather than hanging. A read-only
+    // store (StoreOptions.readonly) cannot write at all: every transaction of its sessions is read-only.
+    options: `-c synchronous_commit=on -c lock_timeout=30000 -c idle_in_transaction_session_timeout=60000${opts.readonly ? ' -c default_transaction_read_only=on' : ''}`,
   });
   // An idle client that loses its connection (the server restarted) is dropped, not a crash.
   pool.on('error', () => {});

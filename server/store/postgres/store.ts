@@ -17,13 +17,13 @@ import type pg from 'pg';
 import { and, asc, desc, eq, getTableColumns, gt, gte, lte, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import * as t from './tables.js';
 import { connect, createPool, LOCKS, migratePostgres, redactUrl, type PgDb } from './database.js';
-import { GENESIS, rowHash } from '../chain.js';
+import { CHAINED, GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
 import {
   auditCells, decodeCursor, entryCells, expectedHash, page, signatureCells, stored,
-  type AuditFilter, type AuditRow, type BatchRow, type BatchState, type ChainReport, type DefinitionRow, type DeviationState,
+  type AuditFilter, type AuditRow, type BatchRow, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationState,
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,
   type NewSignature, type NewUser, type Page, type ProcessVersionRow, type ProcessVersionSignatureRow, type RecordPdfRow,
   type AttemptWindow, type RowMismatch, type RunningBatch, type SessionRow, type SignatureRow, type Store, type StoreOptions, type UserRow,
@@ -47,9 +47,9 @@ export interface PostgresStoreOptions extends StoreOptions {
 
 /** Connects, applies the migrations the role may apply, and reads what the store keeps in memory. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-  const pool = createPool(url, options.poolSize);
+  const pool = createPool(url, options.poolSize, { readonly: options.readonly });
   try {
-    await migratePostgres(pool, url);
+    if (!options.readonly) await migratePostgres(pool, url);
     const store = new PostgresStore(pool, redactUrl(url), options);
     await store.init();
     return store;
@@ -454,6 +454,32 @@ export class PostgresStore implements Store {
   async lastAudit(): Promise<AuditRow | undefined> {
     return first(await this.db.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1));
   }
+  async countNotTraining(): Promise<number> {
+    return (await this.rows<{ n: number }>(sql`select ((select count(*) from batches where not training) + (select count(*) from entries where not training))::int as n`))[0].n;
+  }
+
+  /** Rows chained elsewhere, as given (store.ts, insertChained): multi-row inserts in the caller's transaction or one of its own. */
+  async insertChained(rows: ChainedRows): Promise<void> {
+    await this.inTransaction(async (frame) => {
+      const chunks = <R>(xs: R[] | undefined, n = 1000) => Array.from({ length: Math.ceil((xs?.length ?? 0) / n) }, (_, i) => xs!.slice(i * n, (i + 1) * n));
+      for (const c of chunks(rows.batches)) await this.db.insert(t.batches).values(c);
+      // One statement per chain, its rows as one JSON parameter (json_to_recordset): thousands at a time.
+      // The columns are the chained ones (chain.ts, CHAINED) and the row's own hash; text stays text.
+      const bulk = async (table: ChainTable, xs: object[] | undefined, types: Record<string, string>) => {
+        if (!xs?.length) return;
+        const cols = Object.keys(types);
+        const json = JSON.stringify(xs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]))));
+        await this.db.execute(sql`insert into ${sql.identifier(table)} (${sql.raw(cols.join(', '))})
+          select ${sql.raw(cols.join(', '))} from json_to_recordset(${json}::json) as x(${sql.raw(cols.map((c) => `${c} ${types[c]}`).join(', '))})`);
+      };
+      const typed = (table: ChainTable) => Object.fromEntries([...CHAINED[table], 'prev_hash', 'hash'].map((c) => [c, ['seq', 'batch_seq', 'entry_seq'].includes(c) ? 'int4' : c === 'training' ? 'bool' : 'text']));
+      await bulk('entries', rows.entries, typed('entries'));
+      await bulk('signatures', rows.signatures, typed('signatures'));
+      await bulk('audit_log', rows.audit, typed('audit_log'));
+      frame.appended += (rows.entries?.length ?? 0) + (rows.signatures?.length ?? 0) + (rows.audit?.length ?? 0);
+    });
+  }
+
   async firstEntryTraining(): Promise<boolean | undefined> {
     return first(await this.db.select({ training: t.entries.training }).from(t.entries).orderBy(asc(t.entries.seq)).limit(1))?.training;
   }

@@ -5,7 +5,7 @@ import { GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import {
   auditCells, decodeCursor, entryCells, expectedHash, page, signatureCells, stored,
-  type AuditFilter, type AuditRow, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
+  type AuditFilter, type AuditRow, type ChainedRows, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
   type NewSignature, type RowMismatch, type SignatureRow, type StoreOptions,
 } from '../store.js';
 import * as t from '../tables.js';
@@ -136,6 +136,20 @@ export class SqliteChains {
     return row;
   }
 
+  /** Rows chained elsewhere, as given (store.ts, insertChained): one SQLite transaction unless the caller's is open. */
+  insertChained(rows: ChainedRows) {
+    const { q, db, sqlite } = this.c;
+    const insert = () => {
+      for (const b of rows.batches ?? []) db.insert(t.batches).values(b).run();
+      for (const r of rows.entries ?? []) q.insertEntry.run(r.seq, r.id, r.batchId, r.batchSeq, r.kind, r.stepId, r.payload, r.recordedAt, r.actorId, r.training ? 1 : 0, r.prevHash, r.hash);
+      for (const r of rows.signatures ?? []) q.insertSignature.run(r.seq, r.id, r.entryId, r.entryHash, r.entrySeq, r.userId, r.username, r.printedName, r.meaning, r.signedAt, r.prevHash, r.hash);
+      for (const r of rows.audit ?? []) q.insertAudit.run(r.seq, r.at, r.userId, r.action, r.entity, r.entityId, r.batchId, r.before, r.after, r.reason, r.prevHash, r.hash);
+    };
+    if (sqlite.inTransaction) insert();
+    else sqlite.transaction(insert).immediate();
+    this.appendedSinceCheckpoint += (rows.entries?.length ?? 0) + (rows.signatures?.length ?? 0) + (rows.audit?.length ?? 0);
+  }
+
   listAudit(f: AuditFilter, limit: number, cursor?: string) {
     const after = decodeCursor(cursor);
     const conds: (SQL | undefined)[] = [
@@ -208,6 +222,8 @@ export class SqliteChains {
         const first = sqlite.prepare('select training from entries order by seq limit 1').pluck().get() as number | undefined;
         return first === undefined ? undefined : first !== 0;
       }),
+      countNotTraining: () => c.run(() => sqlite.prepare('select (select count(*) from batches where training = 0) + (select count(*) from entries where training = 0)').pluck().get() as number),
+      insertChained: (rows) => c.run(() => this.insertChained(rows)),
       heads: () => c.run(() => this.heads()),
       checkpoint: (reason) => c.run(() => this.checkpoint(reason)),
       identityMismatches: () => c.run(() => this.identityMismatches()),

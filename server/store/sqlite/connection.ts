@@ -34,8 +34,8 @@ export class SqliteConnection {
   private locked = false;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly file: string) {
-    ({ sqlite: this.sqlite, db: this.db } = openDatabase(file));
+  constructor(readonly file: string, opts: { readonly?: boolean } = {}) {
+    ({ sqlite: this.sqlite, db: this.db } = openDatabase(file, opts));
     this.q = prepareStatements(this.sqlite, this.db);
   }
 

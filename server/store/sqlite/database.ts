@@ -35,7 +35,13 @@ export function tighten(...files: string[]) {
   }
 }
 
-export function openDatabase(file: string): { sqlite: Database.Database; db: Db } {
+export function openDatabase(file: string, opts: { readonly?: boolean } = {}): { sqlite: Database.Database; db: Db } {
+  if (opts.readonly) {
+    // An existing record read as it is (StoreOptions.readonly): no file made, no mode changed, no migration.
+    const sqlite = new Database(file, { readonly: true, fileMustExist: true });
+    sqlite.pragma('busy_timeout = 5000');
+    return { sqlite, db: drizzle(sqlite, { schema: tables }) };
+  }
   if (file !== ':memory:') {
     privateFile(file);
     tighten(`${file}-wal`, `${file}-shm`);

@@ -21,7 +21,7 @@ export interface SqliteStore extends Store {
 }
 
 export function openSqliteStore(file: string, options: StoreOptions = {}): SqliteStore {
-  const c = new SqliteConnection(file);
+  const c = new SqliteConnection(file, { readonly: options.readonly });
   const chains = new SqliteChains(c, options);
 
   async function transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -15,7 +15,8 @@ import { runCliAsync } from '../../../server/cli.js';
 import { osUser } from '../../../server/store/sqlite/backup.js';
 import { neutralised } from '../../../server/routes/audit.js';
 import { keyInsideDatabaseFolder, parseSettings, SettingsError } from '../../../server/settings.js';
-import { DEMO_MARK, notADemoDatabase, removeDemoDatabase } from '../../../server/demo-safety.js';
+import { demoKeyDir, notADemoDatabase, removeDemoDatabase } from '../../../server/demo-safety.js';
+import { writeRecord } from './demo-safety.js';
 import { generateKeyPairSync } from 'node:crypto';
 
 let h: Harness;
@@ -142,35 +143,50 @@ describe('CSV formula injection in GET /audit/export?format=csv', () => {
 });
 
 describe('npm run demo and the database it deletes', () => {
-  it('refuses a GMP database (no demo mark, batches not marked TRAINING) and deletes nothing', () => {
+  it('refuses a GMP database (no demo mark, batches not marked TRAINING) and deletes nothing', async () => {
     sqliteOf(h.ctx.store).pragma('wal_checkpoint(FULL)');
-    expect(notADemoDatabase(dbFile())).toMatch(/not made by the demo/);
-    expect(() => removeDemoDatabase(dbFile())).toThrowError(/refuses to delete/);
+    expect(await notADemoDatabase(dbFile())).toMatch(/not made by the demo/);
+    await expect(removeDemoDatabase(dbFile())).rejects.toThrowError(/refuses to delete/);
     expect(fs.existsSync(dbFile())).toBe(true);
   });
 
-  it('refuses a database carrying the mark that holds a record not marked TRAINING; deletes its own', () => {
+  it('refuses a database carrying the mark that holds a record not marked TRAINING; deletes its own', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-demo-'));
     try {
       const file = path.join(dir, 'demo.db');
-      const db = new Database(file);
-      db.exec(`create table settings (key text primary key, value text not null); create table batches (training integer); create table entries (training integer);`);
-      db.prepare('insert into settings values (?, ?)').run(DEMO_MARK, '1');
-      db.exec('insert into batches values (1)');
-      db.close();
-      expect(notADemoDatabase(file)).toBeNull();
-      const gmp = new Database(file);
-      gmp.exec('insert into batches values (0)');
-      gmp.close();
-      expect(() => removeDemoDatabase(file)).toThrowError(/not marked TRAINING/);
-      const fixed = new Database(file);
-      fixed.exec('delete from batches where training = 0');
-      fixed.close();
-      removeDemoDatabase(file);
-      expect(fs.existsSync(file)).toBe(false);
-      expect(notADemoDatabase(path.join(dir, 'absent.db'))).toBeNull();
+      await writeRecord(file, { mark: true, batches: [true] });
+      expect(await notADemoDatabase(file)).toBeNull();
+      await writeRecord(file, { mark: true, batches: [false] });
+      await expect(removeDemoDatabase(file)).rejects.toThrowError(/1 batch\(es\) or entries that are not marked TRAINING/);
+      expect(fs.existsSync(file)).toBe(true);
+      const own = path.join(dir, 'own.db');
+      await writeRecord(own, { mark: true, batches: [true, true] });
+      fs.mkdirSync(demoKeyDir(own));
+      await removeDemoDatabase(own);
+      expect(fs.existsSync(own)).toBe(false);
+      expect(fs.existsSync(demoKeyDir(own))).toBe(false);
+      expect(await notADemoDatabase(path.join(dir, 'absent.db'))).toBeNull();
       fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a database');
-      expect(() => removeDemoDatabase(path.join(dir, 'notes.txt'))).toThrowError(/cannot be read/);
+      await expect(removeDemoDatabase(path.join(dir, 'notes.txt'))).rejects.toThrowError(/cannot be read/);
+      expect(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8')).toBe('not a database');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("looks at another application's SQLite database without changing a byte of it (read-only, no migration)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-demo-'));
+    try {
+      const file = path.join(dir, 'other.db');
+      const db = new Database(file);
+      db.exec('create table notes (id integer primary key, body text); insert into notes (body) values (\'keep me\')');
+      db.close();
+      fs.chmodSync(file, 0o644);
+      const before = fs.readFileSync(file);
+      await expect(removeDemoDatabase(file)).rejects.toThrowError(/cannot be read as a cellbatch database/);
+      expect(fs.readFileSync(file).equals(before)).toBe(true);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o644);
+      expect(fs.readdirSync(dir)).toEqual(['other.db']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
