@@ -10,7 +10,7 @@ import { Sheet, type Cell, type Line } from './layout.js';
 import { fill, messages, type ReportLang } from './messages/index.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from './values.js';
 import {
-  deviationBlocks, dispositionBlock, dispositionText, identification, RED, releaseResults, resultCell, signedBy,
+  deviationBlocks, dispositionBlock, dispositionText, identification, otherEntryLines, RED, releaseResults, resultCell, signedBy,
   type CorrectionPayload, type DeviationDoc, type DispositionDoc, type ReviewDoc, type StepPayload,
 } from './record-parts.js';
 
@@ -168,13 +168,6 @@ function stepEntry(s: Sheet, r: Reader, step: Step, e: Entry, corrections: Entry
   }
 }
 
-/** Any value of a record part whose shape belongs to another module, as readable text. */
-const plain = (r: Reader, v: unknown): string => {
-  if (typeof v === 'string') return /^\d{4}-\d{2}-\d{2}T/.test(v) ? time(r, v) : v;
-  if (typeof v === 'number' || typeof v === 'boolean') return valueText(r, undefined, v);
-  return JSON.stringify(v);
-};
-
 interface ContainerDoc {
   containerId: string; bagNumber: number; filledAt: string; status: string; isbt128: { din: string; division: string };
   volume: { value: number; unit: string } | null; dose: { value: number; unit: string; label: string } | null; labelScan: { value: unknown; result: string };
@@ -235,7 +228,7 @@ function otherEntries(s: Sheet, r: Reader, record: BatchRecordExport) {
   s.heading(r.m.sections.other, 2);
   s.table([{ header: '#', width: 0.06 }, { header: r.m.audit.at, width: 0.2 }, { header: r.m.audit.action, width: 0.18 }, { header: r.m.audit.detail, width: 0.56 }],
     others.map((e) => [String(e.batchSeq), time(r, e.recordedAt), r.m.kind[e.kind] ?? e.kind, [
-      ...Object.entries(e.payload).map(([k, v]) => ({ text: `${k}: ${plain(r, v)}` })),
+      ...otherEntryLines(r, e).map((text) => ({ text })),
       ...signatureLines(r, e).filter(() => e.signatures.length > 0),
     ]]));
 }

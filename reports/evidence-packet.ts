@@ -112,7 +112,7 @@ function releaseTests(s: Sheet, r: Reader, p: EvidencePacket) {
       specificationOf(r, t.stepId) || t.specification.join('; '),
       // A composite criterion has no value of its own: its result is what it records.
       (t.results ?? []).map((x) => ({
-        text: x.value === null ? `${x.label}: ${x.result ? m.step[x.result] : ''}` : `${x.label}: ${valueText(r, undefined, x.value)}${x.unit ? ` ${x.unit}` : ''}${x.result && x.result !== 'pass' ? ` (${m.step[x.result]})` : ''}`,
+        text: x.value === null ? `${x.label}: ${x.result ? m.step[x.result] : ''}` : `${x.label}: ${resultValue(r, t.stepId, x)}${x.result && x.result !== 'pass' ? ` (${m.step[x.result]})` : ''}`,
         ...(x.result === 'fail' && { color: RED }),
       })),
       t.outcome === 'pending' ? [{ text: m.packet.pending, color: '#555555' }] : resultCell(r, t.outcome),
@@ -123,6 +123,12 @@ function releaseTests(s: Sheet, r: Reader, p: EvidencePacket) {
     ]),
     { size: 7.5 },
   );
+}
+
+/** A release test's value as the record prints it: with its unit, an option by its label (the field from the definition). */
+function resultValue(r: Reader, stepId: string, x: { name: string; value: unknown; unit?: string }): string {
+  const f = r.steps.get(stepId)?.fields.find((y) => y.name === x.name);
+  return f ? valueText(r, f, x.value) : `${valueText(r, undefined, x.value)}${x.unit ? ` ${x.unit}` : ''}`;
 }
 
 /** A release test's specification from the definition, in the document's words (as the record and the CoA print it). */

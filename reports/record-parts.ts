@@ -1,7 +1,7 @@
 // Parts of the record more than one document prints: the release results (as a certificate of
 // analysis) and the disposition in words. Pure, like the documents.
 import type { BatchRecordExport } from '../schemas/export.js';
-import type { UsedSnapshot } from '../schemas/entries.js';
+import type { EntryPayload, UsedSnapshot } from '../schemas/entries.js';
 import type { Cell, Sheet } from './layout.js';
 import { num, signatureText, specText, time, valueText, type Reader } from './values.js';
 
@@ -73,6 +73,39 @@ export function dispositionBlock(s: Sheet, r: Reader, d: DispositionDoc) {
     ...(d.failedTests.length ? [[m.review.failedTests, [{ text: titles(r, d.failedTests), color: RED }]] as [string, Cell]] : []),
     signedBy(r, d),
   ], 0.22);
+}
+
+type BatchCreatedPayload = EntryPayload<'batch-created'>;
+
+/** A cell as one line of text. */
+const cellText = (c: Cell) => (typeof c === 'string' ? c : c.map((l) => l.text).join(' '));
+
+/**
+ * An entry of the table of other entries (start, termination, review, disposition, the deviations'
+ * acts) as labelled lines in the document's language: the start names the process, the batch's
+ * identifiers and its donor or patient as the cover does; any other entry's fields by their labels,
+ * step ids by the steps' titles, never as JSON. The verifier reads the pages through this function.
+ */
+export function otherEntryLines(r: Reader, e: { kind: string; payload: Record<string, unknown> }): string[] {
+  const { m } = r;
+  if (e.kind === 'batch-created') {
+    const c = e.payload as BatchCreatedPayload;
+    return [
+      `${m.cover.process}: ${c.processId} v${c.processVersion}${c.processStatus ? ` · ${m.draftProcess[c.processStatus] ?? m.draft}` : ''}`,
+      `${m.cover.processHash}: ${c.processHash}`,
+      `${m.cover.batchNumber}: ${c.batchNumber}`, `${m.cover.din}: ${c.din} ${c.dinCheck}`, `${m.cover.chainOfIdentity}: ${c.chainOfIdentityId}`,
+      ...subjectRows(r, { ...c, patient: c.patient ?? null }).map(([k, v]) => `${k}: ${cellText(v)}`),
+      `${m.payload.training}: ${c.training ? m.yes : m.no}`,
+    ];
+  }
+  const word = (k: string, v: unknown): string => {
+    if (k === 'decision' && typeof v === 'string') return m.decision[v] ?? v;
+    if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'string' ? r.steps.get(x)?.title[r.lang] ?? x : word('', x))).join(', ') : '—';
+    if (typeof v === 'string') return /^\d{4}-\d{2}-\d{2}T/.test(v) ? time(r, v) : v;
+    if (v !== null && typeof v === 'object') return Object.entries(v).map(([kk, x]) => `${m.payload[kk] ?? kk}: ${word(kk, x)}`).join(', ');
+    return valueText(r, undefined, v);
+  };
+  return Object.entries(e.payload).map(([k, v]) => `${m.payload[k] ?? k}: ${word(k, v)}`);
 }
 
 /** Who and what the document is about (regulations.md R3: the identity an inspector checks first; a patient by id, never by name). */

@@ -47,6 +47,7 @@ export function valueText(r: Reader, f: Field | undefined, v: unknown, used?: Us
   if (isCensored(v)) return 'below' in v ? `< ${num(r, v.below)}${unitText(f?.unit)}` : `> ${num(r, v.above)}${unitText(f?.unit)}`;
   if (typeof v !== 'string') return JSON.stringify(v);
   if (f?.kind === 'datetime') return time(r, v);
+  if (f?.options) return optionText(r, f, v);
   if (f?.kind === 'lot') {
     const lot = used?.kind === 'lot' && used.id === v ? used : r.materials.get(v);
     return lot ? `${lot.lotNumber} (${lot.name}; ${r.m.material.expires} ${formatDay(lot.expiresOn, r.lang)}; ${lot.status})` : v;
@@ -57,6 +58,9 @@ export function valueText(r: Reader, f: Field | undefined, v: unknown, used?: Us
   }
   return v;
 }
+
+/** An option of a choice or result as the definition labels it in the document's language; as written without a label. */
+export const optionText = (r: Reader, f: Field | undefined, option: string) => f?.optionLabels?.[option]?.[r.lang] ?? option;
 
 /**
  * A unit after its number: " mL", " %"; a count in powers of ten reads as a multiplication
@@ -74,7 +78,7 @@ export function specText(r: Reader, spec: Spec | undefined, f?: Field): string {
   else if (spec.max !== undefined) parts.push(fill(r.m.spec.max, { v: n(spec.max) }));
   if (spec.minExclusive !== undefined) parts.push(fill(r.m.spec.gt, { v: n(spec.minExclusive) }));
   if (spec.maxExclusive !== undefined) parts.push(fill(r.m.spec.lt, { v: n(spec.maxExclusive) }));
-  if (spec.oneOf) parts.push(fill(r.m.spec.any, { v: spec.oneOf.join(', ') }));
+  if (spec.oneOf) parts.push(fill(r.m.spec.any, { v: spec.oneOf.map((o) => optionText(r, f, o)).join(', ') }));
   return parts.join('; ');
 }
 

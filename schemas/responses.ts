@@ -176,6 +176,7 @@ const FieldView = z.object({
   alert: SpecSchema.optional().describe('Alert limits: flagged, no deviation'),
   limits: z.object({ min: z.number().optional(), max: z.number().optional() }).optional().describe('Physically possible values: outside them 400'),
   decimals: z.number().int().optional(), options: z.array(z.string()).optional(),
+  optionLabels: z.record(z.string(), z.string()).optional().describe('What each option reads as, in the language asked (the option itself is what is sent and stored)'),
   materialType: z.string().optional(), equipmentType: z.string().optional(),
   identity: z.enum(['din', 'batchNumber']).optional(), required: z.boolean(),
 }).meta({ id: 'StepField' });

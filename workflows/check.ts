@@ -177,6 +177,16 @@ function* checkField(s: Step, f: Field, byId: Map<string, Step>, ancestors: Map<
   if (f.kind === 'lot' && !f.materialType) yield { ...at, message: 'a lot field needs materialType' };
   if (f.kind === 'equipment' && !f.equipmentType) yield { ...at, message: 'an equipment field needs equipmentType' };
   if (f.kind === 'choice' && !f.options) yield { ...at, message: 'a choice field needs options' };
+  if (f.optionLabels) {
+    const labelled = Object.keys(f.optionLabels);
+    if (!f.options) yield { ...at, message: 'optionLabels needs the field to have options' };
+    else {
+      const strangers = labelled.filter((o) => !f.options!.includes(o));
+      const missing = f.options.filter((o) => !labelled.includes(o));
+      if (strangers.length) yield { ...at, message: `optionLabels names values that are not among the options: ${strangers.join(', ')}` };
+      if (missing.length) yield { ...at, message: `optionLabels has no label for ${missing.join(', ')}: label every option or none` };
+    }
+  }
   if (f.kind === 'identity' && !f.identity) yield { ...at, message: 'an identity field needs identity ("din" or "batchNumber")' };
   if (f.spec) yield* checkSpec(s, f, f.spec, 'spec');
   if (f.alert) yield* checkSpec(s, f, f.alert, 'alert');

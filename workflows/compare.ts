@@ -105,7 +105,7 @@ function compareFields(name: string, step: string, a: Field, b: Field): Change[]
   if (!same(a.spec, b.spec)) {
     out.push({ kind: 'spec', change: !a.spec ? 'added' : !b.spec ? 'removed' : 'changed', step, field, text: `${where}: specification ${specWords(a.spec, a.unit)} → ${specWords(b.spec, b.unit)}` });
   }
-  for (const [key, words] of [['alert', 'alert limits'], ['limits', 'physical limits'], ['kind', 'kind'], ['unit', 'unit'], ['required', 'required'], ['options', 'options'], ['computed', 'computation'], ['decimals', 'decimals'], ['censored', 'censored'], ['materialType', 'material type'], ['equipmentType', 'equipment type'], ['label', 'label']] as const) {
+  for (const [key, words] of [['alert', 'alert limits'], ['limits', 'physical limits'], ['kind', 'kind'], ['unit', 'unit'], ['required', 'required'], ['options', 'options'], ['optionLabels', 'option labels'], ['computed', 'computation'], ['decimals', 'decimals'], ['censored', 'censored'], ['materialType', 'material type'], ['equipmentType', 'equipment type'], ['label', 'label']] as const) {
     if (!same(a[key], b[key])) out.push({ kind: 'field', change: 'changed', step, field, text: `${where}: ${words} changed from ${json(a[key])} to ${json(b[key])}` });
   }
   return out;

@@ -117,6 +117,12 @@ export const FieldSchema = z.strictObject({
   /** Physically possible values; outside them the input is refused (400) as a typing error. */
   limits: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
   options: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * What each option reads as on screens and documents, in both languages ("spindle-shaped" →
+   * "Spindle-shaped" / "Hình thoi"): the option itself is what is stored and judged. Optional; when
+   * given, every option has one. An option without a label reads as written.
+   */
+  optionLabels: z.record(z.string(), TextSchema).optional(),
   materialType: z.string().min(1).optional(),
   equipmentType: z.string().min(1).optional(),
   identity: z.enum(['din', 'batchNumber']).optional(),

@@ -101,7 +101,18 @@ export const en = {
   coa: { title: 'Certificate of analysis', subject: 'Certificate of analysis of batch {batch}', test: 'Test', specification: 'Specification', result: 'Result', conclusion: 'Conclusion', notDone: 'not yet reported', none: 'No release test recorded.' },
   spec: { min: 'min. {v}', max: 'max. {v}', range: '{min} – {max}', gt: 'more than {v}', lt: 'less than {v}', any: 'any of: {v}', or: ' or ' },
   expr: { sumOf: 'sum of {field} over every "{step}"', hoursBetween: 'hours from {from} to {to}', minutesBetween: 'minutes from {from} to {to}', weight: 'patient weight (kg)', daysSince: 'days since {ref}', hoursSince: 'hours since {ref}', performed: '"{step}" performed', of: '{field} of "{step}"' },
-  kind: { termination: 'Termination', 'batch-created': 'Batch started' } as Record<string, string>,
+  kind: {
+    termination: 'Termination', 'batch-created': 'Batch started', review: 'QA review', disposition: 'Disposition',
+    'deviation-investigation': 'Deviation investigated', 'deviation-closure': 'Deviation closed', 'deviation-reclassification': 'Deviation reclassified',
+  } as Record<string, string>,
+  /** The fields of the entries printed under "Other entries", by their names in the record. */
+  payload: {
+    reason: 'Reason', comment: 'Comment', covered: 'Exceptions covered', decision: 'Decision', justification: 'Justification',
+    physicianRequest: 'Physician request', conditional: 'Conditional', pendingTests: 'Results still to follow', failedTests: 'Failed results',
+    reviewEntryId: 'Review entry', deviationId: 'Deviation', rootCause: 'Root cause', productImpact: 'Impact on the product',
+    otherBatchesImpact: 'Impact on other batches', capaReference: 'CAPA', investigation: 'Investigation', conclusion: 'Conclusion',
+    from: 'From', to: 'To', training: 'Training record',
+  } as Record<string, string>,
   packet: {
     title: 'Evidence packet: review by exception',
     deviationTitle: 'Evidence packet: deviation {id}',

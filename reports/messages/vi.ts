@@ -101,7 +101,17 @@ export const vi: Messages = {
   coa: { title: 'Phiếu kiểm nghiệm', subject: 'Phiếu kiểm nghiệm của lô {batch}', test: 'Phép thử', specification: 'Tiêu chuẩn', result: 'Kết quả', conclusion: 'Kết luận', notDone: 'chưa có kết quả', none: 'Chưa có phép thử xuất xưởng nào được ghi.' },
   spec: { min: 'tối thiểu {v}', max: 'tối đa {v}', range: '{min} – {max}', gt: 'lớn hơn {v}', lt: 'nhỏ hơn {v}', any: 'một trong: {v}', or: ' hoặc ' },
   expr: { sumOf: 'tổng {field} của mọi lần «{step}»', hoursBetween: 'số giờ từ {from} đến {to}', minutesBetween: 'số phút từ {from} đến {to}', weight: 'cân nặng bệnh nhân (kg)', daysSince: 'số ngày kể từ {ref}', hoursSince: 'số giờ kể từ {ref}', performed: 'lúc thực hiện «{step}»', of: '{field} của «{step}»' },
-  kind: { termination: 'Chấm dứt lô', 'batch-created': 'Bắt đầu lô' },
+  kind: {
+    termination: 'Chấm dứt lô', 'batch-created': 'Bắt đầu lô', review: 'QA xem xét', disposition: 'Quyết định xử lý lô',
+    'deviation-investigation': 'Điều tra sai lệch', 'deviation-closure': 'Đóng sai lệch', 'deviation-reclassification': 'Phân loại lại sai lệch',
+  },
+  payload: {
+    reason: 'Lý do', comment: 'Nhận xét', covered: 'Ngoại lệ đã xem xét', decision: 'Quyết định', justification: 'Lý giải',
+    physicianRequest: 'Yêu cầu của bác sĩ', conditional: 'Có điều kiện', pendingTests: 'Kết quả còn chờ', failedTests: 'Kết quả không đạt',
+    reviewEntryId: 'Mục ghi xem xét', deviationId: 'Sai lệch', rootCause: 'Nguyên nhân gốc', productImpact: 'Ảnh hưởng đến sản phẩm',
+    otherBatchesImpact: 'Ảnh hưởng đến các lô khác', capaReference: 'CAPA', investigation: 'Điều tra', conclusion: 'Kết luận',
+    from: 'Từ', to: 'Thành', training: 'Hồ sơ đào tạo',
+  },
   packet: {
     title: 'Hồ sơ bằng chứng: xem xét theo ngoại lệ',
     deviationTitle: 'Hồ sơ bằng chứng: sai lệch {id}',

@@ -29,6 +29,7 @@ function fieldView(step: Step, lang: Lang, r: BatchRecord, now: Date) {
       ...(f.limits && { limits: f.limits }),
       ...(f.decimals !== undefined && { decimals: f.decimals }),
       ...(f.options && { options: f.options }),
+      ...(f.optionLabels && { optionLabels: Object.fromEntries(Object.entries(f.optionLabels).map(([o, l]) => [o, t(l, lang)])) }),
       ...(f.materialType && { materialType: f.materialType }),
       ...(f.equipmentType && { equipmentType: f.equipmentType }),
       ...(f.identity && { identity: f.identity }),

@@ -190,13 +190,28 @@ describe('an allogeneic UC-MSC batch from donor to QA review', () => {
     expect(en).toContain('Endotoxin < 0.05 EU/mL less than 0.5 EU/mL PASS');
     expect(en).toContain('CD45+ < 1 % max. 2 % PASS');
     expect(en.slice(0, en.indexOf('Audit trail of the batch'))).not.toContain('{"below"'); // the audit appendix quotes the stored JSON
-    expect(en).toContain('Explant culture Does not apply: Isolation method was "enzymatic" (this step is for "explant").');
+    expect(en).toContain('Explant culture Does not apply: Isolation method was "Enzymatic digestion" (this step is for "Explant culture").');
+    // Choices print by the labels the definition gives them, in the document's language; the specification too.
+    expect(en).toContain('Morphology Spindle-shaped any of: Spindle-shaped PASS');
+    expect(en).toContain('Determination Eligible any of: Eligible PASS');
+    expect(en).toContain('Sterility No growth any of: No growth PASS');
+    // The start in "Other entries": the donor as labelled fields, as the cover prints it, never as JSON.
+    const others = en.slice(en.indexOf('Other entries'), en.indexOf('Audit trail of the batch'));
+    expect(others).toContain(`Donor id: ${DONOR.id}`);
+    expect(others).toContain('Donor eligibility at start: pending: determined by the physician in the record');
+    expect(others).toContain('Recipient (patient) id: none named at manufacture');
+    expect(others).not.toMatch(/[{}"]/);
     // The record is frozen at release: thaw and issue come after it, and the record says so.
     expect(en).toContain('Dose thaw Done after release: none recorded as of this document (later ones are in the electronic record).');
     const vi = texts.vi.join(' ');
     expect(texts.vi[0]).toContain(`Mã người hiến ${DONOR.id}`);
     expect(vi).not.toMatch(/TỰ THÂN|AUTOLOGOUS|Mã bệnh nhân/);
     expect(vi).toContain('Nội độc tố < 0,05 EU/mL');
-    expect(vi).toContain('Không áp dụng: Phương pháp phân lập là "enzymatic"');
+    expect(vi).toContain('Không áp dụng: Phương pháp phân lập là "Phân giải bằng enzym" (bước này dành cho "Nuôi cấy mảnh mô").');
+    expect(vi).toContain('Hình thái Hình thoi một trong: Hình thoi ĐẠT');
+    expect(vi).toContain('Vô khuẩn Không mọc một trong: Không mọc ĐẠT');
+    const othersVi = vi.slice(vi.indexOf('Các mục ghi khác'), vi.indexOf('Nhật ký kiểm tra của lô'));
+    expect(othersVi).toContain(`Mã người hiến: ${DONOR.id}`);
+    expect(othersVi).not.toMatch(/[{}"]/);
   });
 });

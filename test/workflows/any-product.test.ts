@@ -206,6 +206,23 @@ describe('5. either/or fields and alternative routes', () => {
   });
 });
 
+describe('options labelled in both languages', () => {
+  it('labels every option or none, and only the options the field has', () => {
+    const def = msc();
+    const field = stepOf(def, 'tissue-processing').fields.find((f: Json) => f.name === 'isolationMethod');
+    expect(loaded(def)).toBeTruthy();
+    delete field.optionLabels.explant;
+    field.optionLabels.mechanical = text('Mechanical');
+    expect(problems(checkDefinition(def, { products: MSC_PRODUCTS }))).toEqual([
+      'step "tissue-processing", field "isolationMethod": optionLabels names values that are not among the options: mechanical',
+      'step "tissue-processing", field "isolationMethod": optionLabels has no label for explant: label every option or none',
+    ]);
+    const onText = msc();
+    stepOf(onText, 'tissue-processing').fields.find((f: Json) => f.name === 'cordLength').optionLabels = { a: text('A') };
+    expect(problems(checkDefinition(onText, { products: MSC_PRODUCTS }))).toContainEqual('step "tissue-processing", field "cordLength": optionLabels needs the field to have options');
+  });
+});
+
 describe('6. required days of a repeatable step that end at a step', () => {
   it('stops offering the culture check once the harvest is recorded, and drops its later days', () => {
     const def = loaded(msc());

@@ -8,7 +8,7 @@ import type { BatchRecordExport } from '../../../schemas/export.js';
 import { fill, messages, type Messages, type ReportLang } from '../../../reports/messages/index.js';
 import { printable } from '../../../reports/format.js';
 import { exprText, num, readerOf, signatureText, specText, time, userText, valueText, type Reader } from '../../../reports/values.js';
-import { dispositionText, identification, type CorrectionPayload, type StepPayload } from '../../../reports/record-parts.js';
+import { dispositionText, identification, otherEntryLines, type CorrectionPayload, type StepPayload } from '../../../reports/record-parts.js';
 import { Check, type CheckResult } from './checks.js';
 import type { PdfContent } from './pdf.js';
 
@@ -207,7 +207,7 @@ function entries(text: PageText, r: Reader, doc: BatchRecordExport, pdf: PdfCont
   const from = others.length ? text.find(norm(r.m.sections.other)) : 0;
   if (others.length) c.expect(from >= 0, 'pages', `the section "${r.m.sections.other}" is not printed`);
   for (const e of others) {
-    const row = [String(e.batchSeq), time(r, e.recordedAt), m.kind[e.kind] ?? e.kind, ...Object.entries(e.payload).map(([k, v]) => `${k}: ${plain(r, v)}`)].join('');
+    const row = [String(e.batchSeq), time(r, e.recordedAt), m.kind[e.kind] ?? e.kind, ...otherEntryLines(r, e)].join('');
     c.expect(from >= 0 && text.find(norm(row), from) >= 0, `entry ${e.batchSeq} (entries seq ${e.seq})`, `the table of other entries does not print "${row.slice(0, 160)}…" as the attachment says`);
   }
   // The other way round: every entry the pages print is in the attachment (a record cut short under intact pages).
@@ -248,13 +248,6 @@ function fieldRows(r: Reader, step: Step, e: Entry, corrections: Entry[]): [stri
   }
   return rows;
 }
-
-/** A payload value of an entry of the "other entries" table, as reports/batch-record.ts prints it. */
-const plain = (r: Reader, v: unknown): string => {
-  if (typeof v === 'string') return /^\d{4}-\d{2}-\d{2}T/.test(v) ? time(r, v) : v;
-  if (typeof v === 'number' || typeof v === 'boolean') return valueText(r, undefined, v);
-  return JSON.stringify(v);
-};
 
 function signatures(text: PageText, r: Reader, doc: BatchRecordExport): CheckResult {
   const c = new Check('pages-signatures', 'every signature as printed: printed name, user, meaning, date and time with the zone');

@@ -1967,6 +1967,12 @@ export interface components {
                             max?: number;
                         };
                         options?: string[];
+                        optionLabels?: {
+                            [key: string]: {
+                                en: string;
+                                vi: string;
+                            };
+                        };
                         materialType?: string;
                         equipmentType?: string;
                         /** @enum {string} */
@@ -2291,6 +2297,10 @@ export interface components {
             };
             decimals?: number;
             options?: string[];
+            /** @description What each option reads as, in the language asked (the option itself is what is sent and stored) */
+            optionLabels?: {
+                [key: string]: string;
+            };
             materialType?: string;
             equipmentType?: string;
             /** @enum {string} */

@@ -218,7 +218,7 @@ export function StepForm({ batch, fields, title, instructions, mode, initial, on
             }
             case 'choice': case 'boolean': case 'result':
               if (f.kind === 'boolean' || f.options?.length) {
-                const opts = f.kind === 'boolean' ? [{ value: 'true', label: t('common.yes') }, { value: 'false', label: t('common.no') }] : f.options!.map((o) => ({ value: o, label: o }));
+                const opts = f.kind === 'boolean' ? [{ value: 'true', label: t('common.yes') }, { value: 'false', label: t('common.no') }] : f.options!.map((o) => ({ value: o, label: f.optionLabels?.[o] ?? o }));
                 return <SelectField {...common} key={f.name} value={value} onChange={(v) => set(f.name, v)} inputRef={ref} onKeyDown={onKey(f)} autoFocus={autoFocus()}
                   options={opts} placeholder={t('step.choose')} warning={warning(f)} />;
               }

@@ -10,9 +10,12 @@ export function loadProcess(id: string): Promise<ProcessDefinition> {
 }
 
 /** A definition's fields as a step form reads them (the API's StepField): the label in the chosen
- *  language, and a computed field (an expression in the definition) marked as computed. */
+ *  language (and its options' labels), and a computed field (an expression in the definition) marked as computed. */
 export const fieldsOf = (step: DefinitionStep, lang: Lang): Field[] =>
-  step.fields.map((f) => ({ ...f, label: f.label[lang], required: f.required !== false, computed: f.computed !== undefined }));
+  step.fields.map(({ optionLabels, ...f }) => ({
+    ...f, label: f.label[lang], required: f.required !== false, computed: f.computed !== undefined,
+    ...(optionLabels && { optionLabels: Object.fromEntries(Object.entries(optionLabels).map(([o, l]) => [o, l[lang]])) }),
+  }));
 
 /** The {step, field} whose recorded time the definition counts culture days from (daysSince), if any. */
 export function dayZeroRef(def: ProcessDefinition): { step: string; field: string } | undefined {
