@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swaggerUi from '@fastify/swagger-ui';
+import { fillReadModel } from './services/projection.js';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppContext, Config } from './context.js';
 import { SystemClock, TrainingClock, type Clock } from './clock.js';
@@ -185,6 +186,13 @@ async function openContext(opts: BuildOptions): Promise<AppContext> {
   };
   const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: perUserQueue() };
   ctx.recordCheck = uncheckedRecord(ctx);
+  // The lists' read models of a database written before they existed (services/projection.ts).
+  try {
+    await fillReadModel(ctx);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   return ctx;
 }
 

@@ -1,6 +1,6 @@
 // The one way a command writes to a batch: inside ONE immediate transaction, check that nobody wrote
 // since the batch was replayed (optimistic concurrency: 409), append entries, signatures and audit
-// rows, then refresh the projection from the replayed entries. Starting a batch is the same write
+// rows, then refresh the projection and the lists' rows from the replayed entries. Starting a batch is the same write
 // on a batch with no entries yet (startBatch).
 import type { AppContext } from '../context.js';
 import { conflict, locked, unauthorized } from '../errors.js';
@@ -10,6 +10,7 @@ import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
 import { replay } from '../record/load.js';
 import { openDeviationCount, statusOfRecord, type BatchRecord } from '../record/record.js';
 import { serializeRecordState } from '../record/record-state.js';
+import { deviationRows, pendingRows } from '../record/list-rows.js';
 import type { EntryKind, EntryPayload } from '../../schemas/entries.js';
 import { randomUUID } from 'node:crypto';
 
@@ -96,6 +97,8 @@ async function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, w
     // The read model the lists serve, in the same transaction as what it is read from.
     const state = { status: after, version: next.version, openDeviations: openDeviationCount(next), updatedAt: now, recordState: serializeRecordState(next) };
     await store.saveBatchState(record.row.id, state);
+    // The site-wide lists' rows of this batch (GET /deviations, GET /me/pending), all or nothing with the entries.
+    await store.replaceBatchLists(record.row.id, { deviations: deviationRows(next), pending: pendingRows(next) });
     return { result, record: { ...next, row: { ...next.row, ...state } } };
   }
 }

@@ -122,12 +122,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
   app.get('/batches/:id/containers', { schema: { tags: ['qa'], operationId: 'listContainers', summary: 'The final containers of a batch: identifier, volume, dose, label scan, status', params: IdParams, querystring: LangQuery, response: { 200: json(ContainersSchema, 'The containers'), ...errors(400, 401, 403, 404) } } }, async (req) =>
     containersView(await loadBatch(ctx, req.params.id), langOf(req)));
 
-  app.get('/me/pending', { schema: { tags: ['qa'], operationId: 'listMyPending', summary: 'What the caller can do now, across every batch', querystring: PageQuery.extend(LangQuery.shape), response: { 200: json(PendingPage, 'A page of pending work'), ...errors(400, 401, 403) } } }, async (req) => {
-    const all = await pendingFor(ctx, currentUser(req), langOf(req));
-    const start = Number(Buffer.from(req.query.cursor ?? '', 'base64url').toString()) || 0;
-    const items = all.slice(start, start + req.query.limit);
-    const next = start + req.query.limit < all.length ? Buffer.from(String(start + req.query.limit)).toString('base64url') : undefined;
-    return { items, ...(next && { nextCursor: next }) };
-  });
+  app.get('/me/pending', { schema: { tags: ['qa'], operationId: 'listMyPending', summary: 'What the caller can do now, across every batch', querystring: PageQuery.extend(LangQuery.shape), response: { 200: json(PendingPage, 'A page of pending work'), ...errors(400, 401, 403) } } }, async (req) =>
+    pendingFor(ctx, currentUser(req), req.query, langOf(req)));
 };
 export default routes;

@@ -20,6 +20,8 @@ export type AuditRow = typeof t.auditLog.$inferSelect;
 export type RecordPdfRow = typeof t.recordPdfs.$inferSelect;
 export type ProcessVersionRow = typeof t.processVersions.$inferSelect;
 export type ProcessVersionSignatureRow = typeof t.processVersionSignatures.$inferSelect;
+export type DeviationListRow = typeof t.deviationList.$inferSelect;
+export type PendingWorkRow = typeof t.pendingWork.$inferSelect;
 
 export type NewEntry = Omit<EntryRow, 'seq' | 'batchSeq' | 'prevHash' | 'hash'>;
 export type NewSignature = Omit<SignatureRow, 'seq' | 'prevHash' | 'hash'>;
@@ -32,7 +34,10 @@ export type NewDefinition = typeof t.processDefinitions.$inferInsert;
 export type DefinitionRow = typeof t.processDefinitions.$inferSelect;
 export type BatchState = Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt' | 'recordState'>;
 export type RunningBatch = Pick<BatchRow, 'id' | 'batchNumber' | 'processVersion' | 'status' | 'training'>;
-export interface DeviationState { id: string; batchNumber: string; deviations: string; signatures: string }
+/** The rows a batch contributes to the site-wide lists (record/list-rows.ts). */
+export interface BatchLists { deviations: DeviationListRow[]; pending: PendingWorkRow[] }
+/** Who asks for pending work: rows whose roles (and gate) they hold and that do not exclude them. */
+export interface PendingCaller { id: string; roles: readonly string[] }
 export interface AuditFilter { from?: string; to?: string; userId?: string; batchId?: string; action?: string }
 
 /**
@@ -144,10 +149,14 @@ export interface BatchStore {
   allBatchIds(): Promise<string[]>;
   /** Batches with at least one entry of this kind (e.g. every batch that has had a deviation). */
   batchIdsWithEntryKind(kind: string): Promise<string[]>;
-  /** The read model's deviations and signatures (JSON text) of every batch whose read model has a deviation. */
-  deviationStates(): Promise<DeviationState[]>;
-  /** Batches whose projection row has no read model yet (written before it existed). */
-  batchIdsWithoutRecordState(): Promise<string[]>;
+  /** Replaces a batch's rows of the site-wide lists (in the write's transaction: derived rows, deleted and written again). */
+  replaceBatchLists(batchId: string, lists: BatchLists): Promise<void>;
+  /** A batch's rows of the site-wide lists, deviations by sort key, pending work by position. */
+  batchLists(batchId: string): Promise<BatchLists>;
+  /** GET /deviations: a page in sort-key order; the cursor is the last sort key served. */
+  listDeviationRows(f: { status?: string; severity?: string }, limit: number, cursor?: string): Promise<Page<DeviationListRow>>;
+  /** GET /me/pending: a page of the caller's rows in batch and position order. */
+  listPendingRows(caller: PendingCaller, limit: number, cursor?: string): Promise<Page<PendingWorkRow>>;
   /** A DIN in use by a batch that is neither terminated nor rejected. */
   findActiveBatchByDin(din: string): Promise<BatchRow | undefined>;
   countBatchNumbers(prefix: string): Promise<number>;
@@ -274,6 +283,23 @@ export function stored<R extends object>(row: R): R {
 
 const cursorOf = (v: string | number) => Buffer.from(String(v)).toString('base64url');
 export const decodeCursor = (c: string | undefined) => (c ? Buffer.from(c, 'base64url').toString() : undefined);
+
+/** The cursor of a pending-work page: the last row served. */
+export const pendingCursor = (r: PendingWorkRow) => `${r.batchId}|${r.position}`;
+export function decodePendingCursor(c: string | undefined): { batchId: string; position: number } | undefined {
+  const v = decodeCursor(c);
+  const m = v && /^(.*)\|(\d{1,9})$/.exec(v);
+  return m ? { batchId: m[1], position: Number(m[2]) } : undefined;
+}
+
+/**
+ * The LIKE pattern that finds a role or a user id in a `,a,b,` set column. Roles come from the closed
+ * list of schemas/ and user ids are UUIDs the server made, so neither holds a LIKE wildcard (`%`, `_`).
+ */
+export function memberPattern(v: string): string {
+  if (!/^[A-Za-z0-9.-]+$/.test(v)) throw new Error(`not a role or user id: ${JSON.stringify(v)}`);
+  return `%,${v},%`;
+}
 
 export function page<T>(rows: T[], limit: number, key: (r: T) => string | number): Page<T> {
   if (rows.length <= limit) return { items: rows };

@@ -22,8 +22,8 @@ import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../ch
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
 import {
-  auditCells, decodeCursor, entryCells, expectedHash, page, signatureCells, stored,
-  type AuditFilter, type AuditRow, type BatchRow, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationState,
+  auditCells, decodeCursor, decodePendingCursor, memberPattern, pendingCursor, entryCells, expectedHash, page, signatureCells, stored,
+  type AuditFilter, type AuditRow, type BatchRow, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationListRow, type PendingWorkRow, type BatchLists, type PendingCaller,
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,
   type NewSignature, type NewUser, type Page, type ProcessVersionRow, type ProcessVersionSignatureRow, type RecordPdfRow,
   type AttemptWindow, type RowMismatch, type RunningBatch, type SessionRow, type SignatureRow, type Store, type StoreOptions, type UserRow,
@@ -312,15 +312,33 @@ export class PostgresStore implements Store {
   async batchIdsWithEntryKind(kind: string): Promise<string[]> {
     return (await this.db.selectDistinct({ id: t.entries.batchId }).from(t.entries).where(eq(t.entries.kind, kind)).orderBy(asc(t.entries.batchId))).map((r) => r.id);
   }
-  async deviationStates(): Promise<DeviationState[]> {
-    // `json` (not jsonb) keeps the stored text of each part as it was written, as SQLite's json_extract does.
-    return this.rows<DeviationState>(sql`select id, batch_number as "batchNumber",
-        (record_state::json -> 'deviations')::text as deviations, (record_state::json -> 'signatures')::text as signatures
-      from batches where record_state is not null and json_typeof(record_state::json -> 'deviations') = 'array'
-        and json_array_length(record_state::json -> 'deviations') > 0 order by id`);
+  async replaceBatchLists(batchId: string, lists: BatchLists) {
+    await this.db.delete(t.deviationList).where(eq(t.deviationList.batchId, batchId));
+    await this.db.delete(t.pendingWork).where(eq(t.pendingWork.batchId, batchId));
+    if (lists.deviations.length) await this.db.insert(t.deviationList).values(lists.deviations);
+    if (lists.pending.length) await this.db.insert(t.pendingWork).values(lists.pending);
   }
-  async batchIdsWithoutRecordState(): Promise<string[]> {
-    return (await this.rows<{ id: string }>(sql`select id from batches where record_state is null order by id`)).map((r) => r.id);
+  async batchLists(batchId: string): Promise<BatchLists> {
+    return {
+      deviations: await this.db.select().from(t.deviationList).where(eq(t.deviationList.batchId, batchId)).orderBy(asc(t.deviationList.sortKey)),
+      pending: await this.db.select().from(t.pendingWork).where(eq(t.pendingWork.batchId, batchId)).orderBy(asc(t.pendingWork.position)),
+    };
+  }
+  async listDeviationRows(f: { status?: string; severity?: string }, limit: number, cursor?: string): Promise<Page<DeviationListRow>> {
+    const after = decodeCursor(cursor);
+    const where = and(f.status !== undefined ? eq(t.deviationList.status, f.status) : undefined, f.severity !== undefined ? eq(t.deviationList.severity, f.severity) : undefined,
+      after !== undefined ? gt(t.deviationList.sortKey, after) : undefined);
+    return page(await this.db.select().from(t.deviationList).where(where).orderBy(asc(t.deviationList.sortKey)).limit(limit + 1), limit, (r) => r.sortKey);
+  }
+  async listPendingRows(caller: PendingCaller, limit: number, cursor?: string): Promise<Page<PendingWorkRow>> {
+    if (caller.roles.length === 0) return { items: [] };
+    const roles = caller.roles.map(memberPattern);
+    const anyRole = (column: typeof t.pendingWork.roles | typeof t.pendingWork.gate) => sql.join(roles.map((r) => sql`${column} like ${r}`), sql` or `);
+    const after = decodePendingCursor(cursor);
+    const w = t.pendingWork;
+    const where = and(sql`(${anyRole(w.roles)})`, sql`(${w.gate} is null or ${anyRole(w.gate)})`, sql`${w.excluded} not like ${memberPattern(caller.id)}`,
+      after ? sql`(${w.batchId} > ${after.batchId} or (${w.batchId} = ${after.batchId} and ${w.position} > ${after.position}))` : undefined);
+    return page(await this.db.select().from(w).where(where).orderBy(asc(w.batchId), asc(w.position)).limit(limit + 1), limit, pendingCursor);
   }
   async findActiveBatchByDin(din: string): Promise<BatchRow | undefined> {
     return first(await this.db.select().from(t.batches).where(and(eq(t.batches.din, din), sql`${t.batches.status} not in ('terminated', 'rejected')`)));

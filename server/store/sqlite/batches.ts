@@ -1,8 +1,11 @@
 // The batches projection, its read model and the frozen record PDFs in SQLite.
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { decodeCursor, page, type BatchStore, type DeviationState } from '../store.js';
+import { decodeCursor, decodePendingCursor, memberPattern, page, pendingCursor, type BatchStore, type DeviationListRow, type PendingWorkRow } from '../store.js';
 import * as t from '../tables.js';
 import type { SqliteConnection } from './connection.js';
+
+export const DEVIATION_COLUMNS = 'deviation_id as deviationId, batch_id as batchId, sort_key as sortKey, status, severity, item';
+export const PENDING_COLUMNS = 'batch_id as batchId, position, action, roles, gate, excluded, item';
 
 export function sqliteBatches(c: SqliteConnection): BatchStore {
   const { db, q } = c;
@@ -18,9 +21,35 @@ export function sqliteBatches(c: SqliteConnection): BatchStore {
     allBatchIds: () => c.run(() => db.select({ id: t.batches.id }).from(t.batches).all().map((r) => r.id)),
     batchIdsWithEntryKind: (kind) => c.run(() => db.selectDistinct({ id: t.entries.batchId }).from(t.entries)
       .where(eq(t.entries.kind, kind)).orderBy(asc(t.entries.batchId)).all().map((r) => r.id)),
-    // Taken out of the stored JSON by SQLite; a batch written before the read model existed has none here.
-    deviationStates: () => c.run(() => q.deviationStates.all() as DeviationState[]),
-    batchIdsWithoutRecordState: () => c.run(() => q.batchIdsWithoutRecordState.all() as string[]),
+    replaceBatchLists: (batchId, lists) => c.run(() => {
+      q.deleteDeviationRows.run(batchId);
+      q.deletePendingRows.run(batchId);
+      for (const r of lists.deviations) q.insertDeviationRow.run(r);
+      for (const r of lists.pending) q.insertPendingRow.run(r);
+    }),
+    batchLists: (batchId) => c.run(() => ({
+      deviations: q.deviationRowsOf.all(batchId) as DeviationListRow[],
+      pending: q.pendingRowsOf.all(batchId) as PendingWorkRow[],
+    })),
+    listDeviationRows: (f, limit, cursor) => c.run(() => {
+      const after = decodeCursor(cursor);
+      const where = [f.status !== undefined && 'status = @status', f.severity !== undefined && 'severity = @severity', after !== undefined && 'sort_key > @after'].filter(Boolean);
+      const rows = c.sqlite.prepare(`select ${DEVIATION_COLUMNS} from deviation_list ${where.length ? `where ${where.join(' and ')}` : ''} order by sort_key limit @n`)
+        .all({ status: f.status, severity: f.severity, after, n: limit + 1 }) as DeviationListRow[];
+      return page(rows, limit, (r) => r.sortKey);
+    }),
+    listPendingRows: (caller, limit, cursor) => c.run(() => {
+      if (caller.roles.length === 0) return { items: [] };
+      const roles = caller.roles.map(memberPattern);
+      const anyRole = (column: string) => roles.map((_, i) => `${column} like @r${i}`).join(' or ');
+      const after = decodePendingCursor(cursor);
+      const rows = c.sqlite.prepare(`select ${PENDING_COLUMNS} from pending_work
+        where (${anyRole('roles')}) and (gate is null or ${anyRole('gate')}) and excluded not like @me
+        ${after ? 'and (batch_id > @afterBatch or (batch_id = @afterBatch and position > @afterPosition))' : ''}
+        order by batch_id, position limit @n`)
+        .all({ ...Object.fromEntries(roles.map((r, i) => [`r${i}`, r])), me: memberPattern(caller.id), afterBatch: after?.batchId, afterPosition: after?.position, n: limit + 1 }) as PendingWorkRow[];
+      return page(rows, limit, pendingCursor);
+    }),
     findActiveBatchByDin: (din) => c.run(() => db.select().from(t.batches)
       .where(and(eq(t.batches.din, din), sql`${t.batches.status} not in ('terminated', 'rejected')`)).get()),
     countBatchNumbers: (prefix) => c.run(() => db.select({ n: sql<number>`count(*)` }).from(t.batches)

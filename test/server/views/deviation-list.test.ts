@@ -1,5 +1,5 @@
-// Item 7 of issue 12: GET /deviations is served from the read model of the batches that have had a
-// deviation (their projection rows), not by replaying them: each listed deviation equals the batch's
+// Item 7 of issue 12: GET /deviations is served from its read model (the deviation_list rows written
+// with every write to a batch), not by replaying batches: each listed deviation equals the batch's
 // own view of it (with its investigation, reclassification and closure, each signed), and listing
 // reads no entries.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
