@@ -18,7 +18,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     const page = await ctx.store.listUsers(req.query.limit, req.query.cursor);
     return { items: page.items.map(userView), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
   });
-  app.patch('/users/:id', { schema: { tags: ['users'], operationId: 'updateUser', summary: 'Change roles or deactivate a user (admin), with a reason', params: IdParams, body: PatchUserBody, response: { 200: json(UserSchema, 'The user after the change'), ...errors(400, 401, 403, 404, 415) } } }, async (req) => {
+  app.patch('/users/:id', { schema: { tags: ['users'], operationId: 'updateUser', summary: 'Change roles or deactivate a user (admin), with a reason', params: IdParams, body: PatchUserBody, response: { 200: json(UserSchema, 'The user after the change'), ...errors(400, 401, 403, 404, 409, 415) } } }, async (req) => {
     return updateUser(ctx, currentUser(req), req.params.id, req.body);
   });
   app.post('/users/:id/unlock', { schema: { tags: ['users'], operationId: 'unlockUser', summary: 'Unlock a locked account (admin), with a reason', params: IdParams, body: ReasonBody, response: { 200: json(UserSchema, 'The user, unlocked'), ...errors(400, 401, 403, 404, 415) } } }, async (req) => {

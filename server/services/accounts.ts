@@ -1,7 +1,7 @@
 // Accounts, logins, sessions and signature re-authentication (21 CFR 11.100, 11.200, 11.300).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
+import { AppError, alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
 import { checkPassword, dummyHash, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
@@ -232,10 +232,13 @@ export async function updateUser(ctx: AppContext, actor: UserRow, id: string, pa
     const roles = patch.roles && [...new Set(patch.roles)];
     if (roles && JSON.stringify([...roles].sort()) !== JSON.stringify([...user.roles].sort())) [before.roles, after.roles] = [user.roles, roles];
     if (Object.keys(after).length === 0) return userView(user); // a no-op writes no audit row
+    // API.md's order: the state (409 last-admin) before separation of duties (403 self-*). Only an
+    // administrator manages accounts, so the last one is only ever removed by themselves (or by a
+    // request that raced another's): the guard must come first to be heard at all.
+    await assertNotLastAdmin(ctx, user, after as { active?: boolean; roles?: string[] });
     // 21 CFR 11.10(g): authority is granted by someone else, never taken by oneself.
     if (user.id === actor.id && after.roles) throw forbidden('self-role-change', 'nobody may change their own roles; another administrator must');
     if (user.id === actor.id && after.active === false) throw forbidden('self-deactivation', 'an administrator cannot deactivate their own account');
-    await assertNotLastAdmin(ctx, user, after as { active?: boolean; roles?: string[] });
     await ctx.store.updateUser(id, after);
     if (after.active === false) await ctx.store.revokeSessionsOf(id, ctx.clock.wall().toISOString());
     await writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'user.updated', entity: 'user', entityId: id, before, after, reason: patch.reason });
@@ -244,18 +247,24 @@ export async function updateUser(ctx: AppContext, actor: UserRow, id: string, pa
 }
 
 /**
- * The system keeps at least one active administrator (409 last-admin): without one nobody can create,
- * unlock or reset accounts except from the server's console (docs/security.md). A locked admin still
- * counts: the lock is lifted, by another admin or `cellbatch unlock`.
+ * The system keeps at least one administrator who can act (409 last-admin): without one nobody can
+ * create, unlock or reset accounts except from the server's console (docs/security.md). A locked
+ * administrator cannot act until someone else unlocks them, so a locked one does not count: whoever
+ * would remove the last administrator who is not locked is told to unlock another or make one first.
  */
 async function assertNotLastAdmin(ctx: AppContext, user: UserRow, after: { active?: boolean; roles?: string[] }) {
   const wasAdmin = user.active && user.roles.includes('admin');
   const staysAdmin = (after.active ?? user.active) && (after.roles ?? user.roles).includes('admin');
   if (!wasAdmin || staysAdmin) return;
-  const others = (await ctx.store.activeAdminIds()).filter((id) => id !== user.id);
-  if (others.length === 0) {
-    throw conflict('last-admin', `${user.username} is the last active administrator: make another user admin first`);
-  }
+  const others = (await Promise.all((await ctx.store.activeAdminIds()).filter((id) => id !== user.id).map((id) => ctx.store.findUserById(id))))
+    .filter((u): u is UserRow => !!u);
+  if (others.some((u) => !u.locked)) return;
+  const field = after.active === false ? 'active' : 'roles';
+  const what = after.active === false ? 'deactivated' : 'removed from the admin role';
+  const detail = others.length === 0
+    ? `${user.username} is the last active administrator and cannot be ${what}: make another user admin first`
+    : `${user.username} is the last administrator who is not locked out (${others.map((u) => u.username).join(', ')} locked) and cannot be ${what}: unlock another administrator or make another user admin first`;
+  throw new AppError('last-admin', 409, detail, [{ field, message: detail }]);
 }
 
 export async function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: string) {

@@ -221,8 +221,10 @@ describe('creating and changing users', () => {
     await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', `/batches/${batch.id}/steps/apheresis-receipt`, { values: receiptValues(h, 20), signature: sign('op2'), expectedVersion: batch.version }), 401);
   });
 
-  it('does not let an admin deactivate their own account (403)', async () => {
+  it('does not let an admin deactivate their own account (403; 409 last-admin first when no other admin could act: last-admin.test.ts)', async () => {
     const id = await userId('admin');
+    expectProblem(await call(h, 'admin', 'PATCH', `/users/${id}`, { active: false, reason: 'oops' }), 409);
+    expect((await call(h, 'admin', 'POST', '/users', { username: 'admin2', fullName: 'Second Admin', roles: ['admin'], password: 'Temporary-Admin2-Pw' })).status).toBe(201);
     expectProblem(await call(h, 'admin', 'PATCH', `/users/${id}`, { active: false, reason: 'oops' }), 403);
     expect((await call(h, 'admin', 'GET', '/me')).status).toBe(200);
   });

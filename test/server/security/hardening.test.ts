@@ -1,6 +1,7 @@
-// Issue 10, findings 3–6: the last administrator, break-glass recovery from the console, CSV formula
+// Issue 10, findings 3–6: break-glass recovery from the console, CSV formula
 // injection, the demo's database, and the defaults (settings validated, CSP, CSRF bound to its session,
 // Secure cookies behind a trusted proxy, file modes, the verifier's keys). Each attack is reproduced first.
+// The last-admin guard: last-admin.test.ts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,6 @@ import { ADMIN_PASSWORD, call, harness, PASSWORD, type Harness, sqliteOf } from 
 import { auditAll, userIdOf } from '../part11/support.js';
 import { buildApp } from '../../../server/app.js';
 import { bootstrapAdmin } from '../../../server/services/bootstrap.js';
-import { updateUser } from '../../../server/services/accounts.js';
 import { runCliAsync } from '../../../server/cli.js';
 import { osUser } from '../../../server/store/sqlite/backup.js';
 import { neutralised } from '../../../server/routes/audit.js';
@@ -26,47 +26,6 @@ afterEach(async () => h.close());
 const WRONG = 'Wrong-Password-000';
 const login = (username: string, password: string) => call(h, null, 'POST', '/auth/login', { username, password });
 const dbFile = () => path.join(h.dir, 'cellbatch.db');
-
-/** A second administrator, logged in with a password of its own. */
-async function secondAdmin() {
-  const created = await call(h, 'admin', 'POST', '/users', { username: 'admin2', fullName: 'Second Admin', roles: ['admin'], password: 'Temporary-Admin2-Pw' });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const first = await login('admin2', 'Temporary-Admin2-Pw');
-  h.tokens.admin2 = first.body.token;
-  expect((await call(h, 'admin2', 'POST', '/me/password', { currentPassword: 'Temporary-Admin2-Pw', newPassword: 'Second-Admin-Password-2' })).status).toBe(204);
-  return created.body.id as string;
-}
-
-describe('the last active administrator', () => {
-  it('two admins deactivating each other at the same moment: one wins, at least one admin stays active', async () => {
-    const admin2 = await secondAdmin();
-    const admin1 = await userIdOf(h, 'admin');
-    const replies = await Promise.all([
-      call(h, 'admin', 'PATCH', `/users/${admin2}`, { active: false, reason: 'left' }),
-      call(h, 'admin2', 'PATCH', `/users/${admin1}`, { active: false, reason: 'left' }),
-    ]);
-    expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
-    expect([401, 409]).toContain(replies.find((r) => r.status !== 200)!.status);
-    expect(await h.ctx.store.activeAdminIds()).toHaveLength(1);
-  });
-
-  it('a request already past authentication cannot deactivate the admin who remains: 409 last-admin, nothing changed', async () => {
-    const admin2 = await secondAdmin();
-    const admin1 = await userIdOf(h, 'admin');
-    const staleAdmin2 = (await h.ctx.store.findUserById(admin2))!; // authenticated before its deactivation landed
-    expect((await call(h, 'admin', 'PATCH', `/users/${admin2}`, { active: false, reason: 'left' })).status).toBe(200);
-    await expect(updateUser(h.ctx, staleAdmin2, admin1, { active: false, reason: 'race' })).rejects.toThrowError(/last active administrator/);
-    await expect(updateUser(h.ctx, staleAdmin2, admin1, { roles: ['qa'], reason: 'race' })).rejects.toThrowError(/last active administrator/);
-    expect(await h.ctx.store.findUserById(admin1)).toMatchObject({ active: true, roles: ['admin'] });
-  });
-
-  it('the only admin cannot take away their own admin role or deactivate themselves', async () => {
-    const admin1 = await userIdOf(h, 'admin');
-    expect((await call(h, 'admin', 'PATCH', `/users/${admin1}`, { active: false, reason: 'x' })).status).toBe(403);
-    expect((await call(h, 'admin', 'PATCH', `/users/${admin1}`, { roles: ['qa'], reason: 'x' })).status).toBe(403);
-    expect(await h.ctx.store.activeAdminIds()).toHaveLength(1);
-  });
-});
 
 describe('break-glass recovery from the console', () => {
   // The CLI writes on the system clock: this app's wall clock starts at the real time and is moved past
