@@ -35,8 +35,11 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-// Files the compiled modules read beside themselves.
-fs.cpSync(path.join(ROOT, 'server', 'store', 'migrations'), path.join(OUT, 'server', 'store', 'migrations'), { recursive: true });
+// Files the compiled modules read beside themselves: both dialects' migrations (without the
+// PostgreSQL ones, `npm start` with CELLBATCH_DATABASE_URL stopped at its first migration check).
+for (const folder of ['migrations', 'migrations-pg']) {
+  fs.cpSync(path.join(ROOT, 'server', 'store', folder), path.join(OUT, 'server', 'store', folder), { recursive: true });
+}
 
 // The web UI (web/dist), rebuilt only when its sources changed (scripts/build-web.mjs).
 await buildWebUi({ force: process.argv.includes('--web') });
