@@ -198,8 +198,8 @@ export function din(sequence: number) {
 }
 
 /** Creates users directly through the accounts service (no temporary passwords) on a fresh database. */
-export async function createUsers(dbFile: string, users: [string, Role[]][]) {
-  const ctx = await createContext({ dbFile, training: true });
+export async function createUsers(dbFile: string, users: [string, Role[]][], databaseUrl?: string) {
+  const ctx = await createContext({ dbFile, databaseUrl, training: true });
   try {
     for (const [username, roles] of users) {
       await createUser(ctx, null, { username, fullName: `Bench ${username.toUpperCase()}`, roles, password: PASSWORD }, false);
@@ -229,16 +229,17 @@ export class ServerProcess {
 
   /**
    * Starts bench/server.ts (buildApp + listen on a free port, like server/main.ts) in training mode,
+   * on the SQLite file or, with `databaseUrl`, on PostgreSQL (the file then only places the checkpoint log),
    * compiled to JavaScript first as `npm start` runs the service (scripts/build.mjs).
    */
-  static async start(dbFile: string, opts: { adminPassword?: string; startupTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  static async start(dbFile: string, opts: { adminPassword?: string; startupTimeoutMs?: number; databaseUrl?: string } = {}): Promise<ServerProcess> {
     compileServer();
     // BENCH_SERVER_NODE_OPTIONS adds node flags to the server only (e.g. --cpu-prof to profile it).
     const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...extra, '--expose-gc', path.join(ROOT, 'dist', 'bench', 'server.js')], {
       cwd: ROOT,
       env: {
-        ...process.env, CELLBATCH_DB: dbFile, CELLBATCH_TRAINING: '1', CELLBATCH_LOG: '0', UV_THREADPOOL_SIZE,
+        ...process.env, CELLBATCH_DB: dbFile, CELLBATCH_DATABASE_URL: opts.databaseUrl ?? '', CELLBATCH_TRAINING: '1', CELLBATCH_LOG: '0', UV_THREADPOOL_SIZE,
         ...(opts.adminPassword && { CELLBATCH_ADMIN_PASSWORD: opts.adminPassword }),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

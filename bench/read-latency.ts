@@ -36,11 +36,12 @@ const random = (n: number) => Math.floor(Math.random() * n);
 const cursorOf = (id: string) => Buffer.from(id).toString('base64url');
 
 export async function runReadLatency(large: SeedResult, small: SeedResult, o: ReadOptions): Promise<Verdict[]> {
-  heading(`Benchmark 2: GET latency, ${fmt(large.batches)} batches / ${fmt(large.entries)} entries vs ${fmt(small.batches)} batches`);
+  const on = large.databaseUrl ? ' on PostgreSQL' : '';
+  heading(`Benchmark 2: GET latency${on}, ${fmt(large.batches)} batches / ${fmt(large.entries)} entries vs ${fmt(small.batches)} batches`);
   const sides: Side[] = [];
   try {
     for (const [name, seed] of [['large', large], ['small', small]] as const) {
-      const server = await ServerProcess.start(seed.dbFile);
+      const server = await ServerProcess.start(seed.dbFile, { databaseUrl: seed.databaseUrl });
       console.log(`${name} database: ${fmt(seed.batches)} batches × ${fmt(seed.entriesPerBatch)} entries (${fmt(seed.entries + seed.signatures + seed.audit)} chained rows); server listening in ${fmt(server.startupMs / 1000, 1)} s, record verified in the background after ${fmt(server.verifiedMs / 1000, 1)} s`);
       const token = await login(server.url, SEED_USERS.operator);
       sides.push({ name, seed, server, token, ids: [...seed.batchIds].sort(), byId: [], list: [], lists: Object.fromEntries(OTHER_LISTS.map((u) => [u, []])), bytes: { id: 0, list: 0 } });
@@ -76,17 +77,17 @@ export async function runReadLatency(large: SeedResult, small: SeedResult, o: Re
     console.log(`${fmt(o.idRequests)} + ${fmt(o.listRequests)} requests per database, alternating; other processes used ${pct(otherShare)} of the CPUs meanwhile`);
     const [L, S] = sides;
     const verdicts: Verdict[] = [];
-    verdicts.push(verdict(`GET /batches/{id}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.byId, 50))}`, `small database p50 ${ms(percentile(S.byId, 50))}`, percentile(L.byId, 50) / percentile(S.byId, 50), { max: 1.5 }));
-    verdicts.push(verdict(`GET /batches?limit=50, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.list, 50))}`, `small database p50 ${ms(percentile(S.list, 50))}`, percentile(L.list, 50) / percentile(S.list, 50), { max: 1.5 }));
+    verdicts.push(verdict(`GET /batches/{id}${on}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.byId, 50))}`, `small database p50 ${ms(percentile(S.byId, 50))}`, percentile(L.byId, 50) / percentile(S.byId, 50), { max: 1.5 }));
+    verdicts.push(verdict(`GET /batches?limit=50${on}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.list, 50))}`, `small database p50 ${ms(percentile(S.list, 50))}`, percentile(L.list, 50) / percentile(S.list, 50), { max: 1.5 }));
     for (const url of OTHER_LISTS) {
-      verdicts.push(verdict(`GET ${url}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.lists[url], 50))}`, `small database p50 ${ms(percentile(S.lists[url], 50))}`, percentile(L.lists[url], 50) / percentile(S.lists[url], 50), { max: 1.5 }));
+      verdicts.push(verdict(`GET ${url}${on}, ${fmt(L.seed.batches)} vs ${fmt(S.seed.batches)} batches`, `p50 ${ms(percentile(L.lists[url], 50))}`, `small database p50 ${ms(percentile(S.lists[url], 50))}`, percentile(L.lists[url], 50) / percentile(S.lists[url], 50), { max: 1.5 }));
     }
     for (const [name, series] of [['GET /batches?limit=50', (s: Side) => s.list], ...OTHER_LISTS.map((u) => [`GET ${u}`, (s: Side) => s.lists[u]] as const)] as const) {
-      verdicts.push(verdict(`${name} p50 at ${fmt(L.seed.batches)} batches`, `p50 ${ms(percentile(series(L), 50))}`, 'target 50 ms', percentile(series(L), 50) / 50, { max: 1 }));
+      verdicts.push(verdict(`${name}${on} p50 at ${fmt(L.seed.batches)} batches`, `p50 ${ms(percentile(series(L), 50))}`, 'target 50 ms', percentile(series(L), 50) / 50, { max: 1 }));
     }
     const memory = await L.server.memory();
-    verdicts.push(verdict(`server RSS after the read load, ${fmt(L.seed.batches)} batches (after GC)`, mb(memory.rssAfterGc), `limit 200 MB (before GC ${mb(memory.rss)}, peak ${mb(memory.peakRss)}, heap ${mb(memory.heapUsed)})`, memory.rssAfterGc / (200 * 1024 * 1024), { max: 1 }));
-    verdicts.push(note('server start, large database', `server start on the large database: listening after ${fmt(L.server.startupMs / 1000, 1)} s; its ${fmt(L.seed.entries + L.seed.signatures + L.seed.audit)} chained rows verified in the background after ${fmt(L.server.verifiedMs / 1000, 1)} s (${fmt((L.seed.entries + L.seed.signatures + L.seed.audit) / (L.server.verifiedMs / 1000))} rows/s)`));
+    verdicts.push(verdict(`server RSS after the read load${on}, ${fmt(L.seed.batches)} batches (after GC)`, mb(memory.rssAfterGc), `limit 200 MB (before GC ${mb(memory.rss)}, peak ${mb(memory.peakRss)}, heap ${mb(memory.heapUsed)})`, memory.rssAfterGc / (200 * 1024 * 1024), { max: 1 }));
+    verdicts.push(note(`server start, large database${on}`, `server start on the large database${on}: listening after ${fmt(L.server.startupMs / 1000, 1)} s; its ${fmt(L.seed.entries + L.seed.signatures + L.seed.audit)} chained rows verified in the background after ${fmt(L.server.verifiedMs / 1000, 1)} s (${fmt((L.seed.entries + L.seed.signatures + L.seed.audit) / (L.server.verifiedMs / 1000))} rows/s)`));
     return verdicts;
   } finally {
     for (const s of sides) await s.server.stop();

@@ -1,5 +1,5 @@
 // The server under benchmark, in its own process: exactly what server/main.ts does (buildApp on
-// CELLBATCH_DB, first admin, listen, the full verification in the background), but on a free port; it
+// CELLBATCH_DB or CELLBATCH_DATABASE_URL, first admin, listen, the full verification in the background), but on a free port; it
 // reports the time to listen and the time until the record is verified, and is ready for the
 // benchmark once verified (so that reads are not measured beside the verification's workers). It
 // answers two messages from the
@@ -14,6 +14,7 @@ const env = process.env;
 const started = performance.now();
 const { app, ctx } = await buildApp({
   dbFile: env.CELLBATCH_DB ?? './data/cellbatch.db',
+  databaseUrl: env.CELLBATCH_DATABASE_URL || undefined,
   training: env.CELLBATCH_TRAINING === '1',
   logger: env.CELLBATCH_LOG !== '0',
   awaitVerification: false,

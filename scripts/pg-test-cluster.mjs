@@ -8,7 +8,8 @@
 // Debian's initdb and pg_ctl (PATH, /usr/lib/postgresql/*/bin, /usr/local/bin) make a cluster in a temp
 // folder listening on loopback only, on a free port, trust authentication for loopback. The test harness
 // creates one database per test file on it (test/pg.ts) and drops it afterwards.
-// fsync is off in this throwaway cluster only (speed); synchronous_commit stays on, as in production.
+// fsync is off in this throwaway cluster only (speed; CELLBATCH_PG_FSYNC=on keeps it on, as the
+// benchmarks do to compare with SQLite's synchronous=FULL); synchronous_commit stays on, as in production.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -62,7 +63,8 @@ async function start() {
   };
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-locale', '-E', 'UTF8']);
   const port = await freePort();
-  const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=off -c max_connections=300`;
+  const fsync = process.env.CELLBATCH_PG_FSYNC === 'on' ? 'on' : 'off';
+  const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=${fsync} -c max_connections=300`;
   run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-w', 'start']);
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, dir };
 }
