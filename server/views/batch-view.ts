@@ -61,8 +61,13 @@ export function batchSummary(r: BatchRecord) {
   };
 }
 
+/** The status of the master record version a batch runs ("effective" when the database has no such version). */
+export async function processStatusOf(ctx: AppContext, row: { processId: string; processVersion: number }): Promise<VersionStatus> {
+  return ((await ctx.store.processVersion(row.processId, row.processVersion))?.status ?? 'effective') as VersionStatus;
+}
+
 /** A batch as lists show it: everything but its entries. `integrity`: a list passes what it knows (record/integrity.ts listedIntegrity); otherwise the batch's rows are hashed. */
-export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; integrity?: boolean } = {}) {
+export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; integrity?: boolean; processStatus?: VersionStatus } = {}) {
   const lang = opts.lang ?? 'en';
   const now = ctx.clock.now();
   const steps = stepsOf(r);
@@ -84,7 +89,7 @@ export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lan
     integrity: opts.integrity ?? await integrityOf(ctx, r),
     // The master record's status: "effective" (or "superseded" for a batch started before a change);
     // a training batch may rehearse a version not yet effective, and every view says so.
-    processStatus: ((await ctx.store.processVersion(r.row.processId, r.row.processVersion))?.status ?? 'effective') as VersionStatus,
+    processStatus: opts.processStatus ?? await processStatusOf(ctx, r.row),
     availableSteps,
     lockedSteps,
   };
@@ -93,9 +98,9 @@ export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lan
 type ListView = Awaited<ReturnType<typeof batchListView>>;
 
 /** The Batch of API.md: the list view and its entries (`entries: false` gives the list view). */
-export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries: false; integrity?: boolean }): Promise<ListView>;
+export function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries: false; integrity?: boolean; processStatus?: VersionStatus }): Promise<ListView>;
 export function batchView(ctx: AppContext, r: BatchRecord, opts?: { lang?: Lang; entries?: true; integrity?: boolean }): Promise<ListView & { entries: ReturnType<typeof entryViews> }>;
-export async function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean } = {}) {
+export async function batchView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; entries?: boolean; integrity?: boolean; processStatus?: VersionStatus } = {}) {
   const view = await batchListView(ctx, r, opts);
   return opts.entries === false ? view : { ...view, entries: entryViews(r) };
 }
