@@ -15,19 +15,34 @@ export class BoundedPool {
   constructor(readonly size: number, readonly maxWaiting: number, private readonly refuse: () => AppError) {}
 
   async run<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * A slot, held until the returned function is called (once: a second call frees nothing). Rejects
+   * with the refusal when the queue is full. Every promise made here is returned to the caller, so a
+   * refusal always reaches someone who awaits it (no unhandled rejection).
+   */
+  async acquire(): Promise<() => void> {
     if (this.running >= this.size) {
       if (this.waiting.length >= this.maxWaiting) throw this.refuse();
       await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over, see below
     } else {
       this.running++;
     }
-    try {
-      return await work();
-    } finally {
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       const next = this.waiting.shift();
       if (next) next();
       else this.running--;
-    }
+    };
   }
 
   get load() {
@@ -46,20 +61,32 @@ export class KeyedPools {
   constructor(readonly size: number, readonly maxWaiting: number, private readonly refuse: (key: string) => AppError) {}
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    let pool = this.pools.get(key);
-    if (!pool) this.pools.set(key, (pool = new BoundedPool(this.size, this.maxWaiting, () => this.refuse(key))));
+    const release = await this.acquire(key);
     try {
-      return await pool.run(work);
+      return await work();
     } finally {
-      if (pool.idle && this.pools.get(key) === pool) this.pools.delete(key);
+      release();
     }
   }
 
-  /** A slot held until the returned function is called (for work that spans a request's hooks). */
-  acquire(key: string): Promise<() => void> {
-    return new Promise((resolve, reject) => {
-      this.run(key, () => new Promise<void>((release) => resolve(release))).catch(reject);
-    });
+  /** A slot of `key`'s pool, held until the returned function is called (for work that spans a request's hooks). */
+  async acquire(key: string): Promise<() => void> {
+    let pool = this.pools.get(key);
+    if (!pool) this.pools.set(key, (pool = new BoundedPool(this.size, this.maxWaiting, () => this.refuse(key))));
+    const dropIfIdle = (p: BoundedPool) => {
+      if (p.idle && this.pools.get(key) === p) this.pools.delete(key);
+    };
+    let release: () => void;
+    try {
+      release = await pool.acquire();
+    } catch (e) {
+      dropIfIdle(pool);
+      throw e;
+    }
+    return () => {
+      release();
+      dropIfIdle(pool);
+    };
   }
 
   /** Keys with work running or waiting (the map never outgrows what is in flight). */

@@ -19,8 +19,14 @@ export const argon2Pool = new BoundedPool(Number(process.env.UV_THREADPOOL_SIZE)
 export const hashPassword = (password: string) => argon2Pool.run(() => argon2.hash(password, OPTIONS));
 
 let dummy: Promise<string> | undefined;
-/** A hash of nothing anyone knows: an unknown username is checked against it, at a real argon2 cost. */
-export const dummyHash = () => (dummy ??= hashPassword(`no-such-user-${Math.random()}`));
+/**
+ * A hash of nothing anyone knows: an unknown username is checked against it, at a real argon2 cost.
+ * Made once; a refusal (a full pool: 429) is not kept, else every unknown username would be 429 for ever.
+ */
+export const dummyHash = () => (dummy ??= hashPassword(`no-such-user-${Math.random()}`).catch((e: unknown) => {
+  dummy = undefined;
+  throw e;
+}));
 
 /** False for a wrong password or an unreadable hash; a full pool is 429 (thrown). */
 export async function checkPassword(hash: string, password: string): Promise<boolean> {

@@ -31,8 +31,15 @@ export default fp(async (app) => {
     if (hasSignature(route.schema?.body)) route.config = { ...route.config, checksPassword: true };
   });
   // After authentication and validation: a refused or malformed request never takes a slot.
-  app.addHook('preHandler', async (request) => {
-    if (request.routeOptions.config?.checksPassword) request.passwordSlot = await addresses.acquire(request.ip);
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.routeOptions.config?.checksPassword) return;
+    const release = await addresses.acquire(request.ip);
+    request.passwordSlot = release;
+    // A client that went away while this request waited for its slot gets no response: onRequestAbort
+    // has already run (with no slot to free) and onResponse may never run. The response's close does
+    // (it comes after the finish too; releasing twice frees one slot), or at once if it is gone already.
+    if (reply.raw.destroyed) release();
+    else reply.raw.once('close', release);
   });
   const release = async (request: FastifyRequest) => {
     request.passwordSlot?.();
