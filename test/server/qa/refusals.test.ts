@@ -149,6 +149,12 @@ describe('the disposition', () => {
     expect(packet.exceptions.some((x: any) => x.kind === 'refused-attempt' && x.why.includes('POST /api/v1/deviations/:id/close'))).toBe(true);
     expect(packet.exceptions.every((x: any) => x.kind !== 'refused-attempt' || x.voidsReview === false)).toBe(true);
 
+    // A deviation still open refuses the disposition too, named by its id beside the void review (422).
+    const open = await call(h, 'op1', 'POST', `/batches/${d.id}/deviations`, { description: 'Label smudged on bag 2', severity: 'minor' });
+    expect(open.status, JSON.stringify(open.body)).toBe(201);
+    await refused(422, () => dispose(h, d.id, exceptional), ['review', `deviations.${open.body.deviation.id}`]);
+    expect((await close(closeBody(), 'qa1', open.body.deviation.id)).status).toBe(200);
+
     expect((await review(h, d.id)).status).toBe(201);
     const ok = await dispose(h, d.id, exceptional);
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
