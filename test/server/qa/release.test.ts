@@ -70,6 +70,25 @@ describe('release of a CAR-T batch', () => {
     expect(audit).toEqual(expect.arrayContaining(['review.signed', 'batch.disposed', 'batch.status-changed']));
   });
 
+  it('flags a conditionally released batch whose sterility culture then grows: a critical deviation, the finding on the batch, its certificate and both bags', async () => {
+    const d = await batchInQaReview(h, 'car-t', 5);
+    expect((await review(h, d.id)).status).toBe(201);
+    const released = await dispose(h, d.id, { decision: 'release' });
+    expect(released.body.batch).toMatchObject({ status: 'released', conditionalRelease: true, postReleaseFinding: false });
+    await d.refresh();
+    const growth = await d.record('release-sterility', { sterility: 'growth' }, 'qc1');
+    expect(growth.status, JSON.stringify(growth.body)).toBe(201);
+    expect(growth.body.batch).toMatchObject({ status: 'released', postReleaseFinding: true, conditionalRelease: false, openDeviations: 1 });
+    const [finding] = await deviations(h, d.id);
+    expect(finding).toMatchObject({ kind: 'post-release', severity: 'critical', status: 'open', stepId: 'release-sterility' });
+    expect((await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body).toMatchObject({ postReleaseFinding: true, conditionalRelease: false });
+    const bags = (await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items;
+    expect(bags.length).toBe(2);
+    expect(bags.every((b: any) => b.status === 'released-with-finding')).toBe(true);
+    expect((await call(h, 'qa2', 'GET', '/deviations?severity=critical&status=open')).body.items).toEqual([expect.objectContaining({ id: finding.id, batchNumber: d.batch.batchNumber })]);
+    await projectionAgrees(d.id);
+  });
+
   it("releases exceptionally, on the physician's request, a batch whose potency failed both branches at their exact limits", async () => {
     const d = await batchInQaReview(h, 'car-t', 2, { 'release-potency': { targetSurvival: 70, killingDifference: 50 } });
     const [oos] = await deviations(h, d.id);
