@@ -7,6 +7,8 @@ export class AppError extends Error {
   audited = false;
   /** Seconds a client should wait before trying again (429): sent as Retry-After. */
   retryAfter?: number;
+  /** The particulars in Vietnamese, answered to `Accept-Language: vi` (server/problem-texts.ts); the audit keeps the English. */
+  vi?: { detail: string; messages?: string[] };
 
   constructor(
     readonly code: string,
@@ -16,7 +18,16 @@ export class AppError extends Error {
   ) {
     super(detail);
   }
+
+  /** Words the particulars in Vietnamese too: `messages` are those of `errors`, in the same order. */
+  inVietnamese(detail: string, messages?: string[]): this {
+    this.vi = { detail, ...(messages && { messages }) };
+    return this;
+  }
 }
+
+/** A text in both languages of the site: the particulars of a refusal a rule words before it is thrown. */
+export interface Said { en: string; vi: string }
 
 export const badRequest = (detail: string, errors: FieldProblem[]) => new AppError('invalid-input', 400, detail, errors);
 export const unauthorized = (detail: string) => new AppError('unauthorized', 401, detail);

@@ -7,6 +7,7 @@
 // fails on a code thrown in server/ without one). English stays the default and is unchanged.
 import type { FastifyRequest } from 'fastify';
 import { vi as zodVi } from 'zod/v4/locales';
+import type { AppError, FieldProblem } from './errors.js';
 
 export type ProblemLanguage = 'en' | 'vi';
 
@@ -81,6 +82,35 @@ export const PROBLEM_TYPES_VI: Record<string, string> = {
   'header-fields-too-large': 'Tiêu đề yêu cầu quá lớn.',
   'internal-error': 'Máy chủ không hoàn tất được yêu cầu; sự cố đã được ghi lại.',
 };
+
+/**
+ * The particulars of a refusal in Vietnamese, where the rule that refused worded them (AppError.vi):
+ * the detail, and each of `errors[]` by its place (the field stays the same). A refusal without them
+ * keeps its English particulars behind the Vietnamese meaning of its type.
+ */
+export function vietnameseParticulars(e: AppError): { detail: string; errors?: FieldProblem[] } | undefined {
+  if (!e.vi) return undefined;
+  const messages = e.vi.messages;
+  return { detail: e.vi.detail, errors: e.errors?.map((x, i) => ({ field: x.field, message: messages?.[i] ?? x.message })) };
+}
+
+/** Batch statuses, as the Vietnamese particulars name them (the terminal's own words: web/src/i18n/vi.ts). */
+export const STATUS_VI: Record<string, string> = {
+  in_process: 'đang sản xuất', qc_testing: 'đang kiểm nghiệm QC', qa_review: 'đang chờ QA xem xét', released: 'đã xuất xưởng',
+  rejected: 'đã bị loại bỏ', terminated: 'đã bị chấm dứt',
+};
+export const statusVi = (status: string) => STATUS_VI[status] ?? status;
+export const SEVERITY_VI: Record<string, string> = { minor: 'nhẹ', major: 'nặng', critical: 'nghiêm trọng' };
+export const DEVIATION_KIND_VI: Record<string, string> = { oos: 'ngoài tiêu chuẩn', timing: 'về thời gian', manual: 'báo cáo thủ công', 'post-release': 'sau xuất xưởng' };
+export const DEVIATION_STATUS_VI: Record<string, string> = { open: 'đang mở', investigating: 'đang điều tra', closed: 'đã đóng' };
+/** A deviation as a refusal names it: "sai lệch ngoài tiêu chuẩn (nặng, đang mở)". */
+export const deviationVi = (d: { kind: string; severity: string; status: string }) =>
+  `sai lệch ${DEVIATION_KIND_VI[d.kind] ?? d.kind} (${SEVERITY_VI[d.severity] ?? d.severity}, ${DEVIATION_STATUS_VI[d.status] ?? d.status})`;
+export const VERSION_STATUS_VI: Record<string, string> = {
+  draft: 'là bản nháp', in_review: 'đang được xem xét', approved: 'đã được phê duyệt', effective: 'đang có hiệu lực', superseded: 'đã bị thay thế', withdrawn: 'đã bị rút',
+};
+export const versionStatusVi = (status: string) => VERSION_STATUS_VI[status] ?? status;
+export const LOT_STATUS_VI: Record<string, string> = { quarantined: 'đang biệt trữ', released: 'đã được phê duyệt', rejected: 'đã bị loại' };
 
 /** The problem's title and detail in the language asked for (the detail keeps the English particulars). */
 export function localizedProblem(lang: ProblemLanguage, status: number, code: string, title: string, detail: string) {

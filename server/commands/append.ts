@@ -25,7 +25,8 @@ export type BatchAuditEvent<A extends AuditAction> = A extends AuditAction ? Omi
 
 export function assertVersion(record: BatchRecord, expectedVersion: number | undefined) {
   if (expectedVersion !== undefined && expectedVersion !== record.version) {
-    throw conflict('stale-version', `the batch is at version ${record.version}, not ${expectedVersion}: reload it and try again`);
+    throw conflict('stale-version', `the batch is at version ${record.version}, not ${expectedVersion}: reload it and try again`)
+      .inVietnamese(`lô đang ở phiên bản ${record.version}, không phải ${expectedVersion}`);
   }
 }
 
@@ -34,7 +35,8 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
     // Another request may have committed while this one awaited a password check.
     const version = await ctx.store.batchVersion(record.row.id);
     if (version !== record.version) {
-      throw conflict('stale-version', `the batch changed while this request was processed (version ${version}); reload it and try again`);
+      throw conflict('stale-version', `the batch changed while this request was processed (version ${version}); reload it and try again`)
+        .inVietnamese(`lô đã thay đổi trong lúc yêu cầu này được xử lý (phiên bản ${version})`);
     }
     return append(ctx, record, actor, write);
   });
@@ -89,7 +91,8 @@ async function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, w
       next = await replay(ctx, record.row, entries, signatures);
     } catch (e) {
       // The machine refuses what was appended: the command missed a rule. Roll back, refuse (409).
-      throw conflict('not-allowed-now', `the process does not allow this now (${(e as Error).message})`);
+      throw conflict('not-allowed-now', `the process does not allow this now (${(e as Error).message})`)
+        .inVietnamese(`quy trình không cho phép việc này lúc này (${(e as Error).message})`);
     }
     const [before, after] = [statusOfRecord(record), statusOfRecord(next)];
     // 21 CFR 11.10(e): a state change of the batch is an event of its own in the audit trail.

@@ -10,7 +10,7 @@ export interface CloseDeviationInput { investigation: string; conclusion: string
 
 export async function closeDeviation(ctx: AppContext, actor: UserRow, deviationId: string, input: CloseDeviationInput) {
   const { record, deviation, signer } = await signedDeviationAct(ctx, actor, deviationId, {
-    action: 'deviation.close', what: 'the closing of a deviation', closed: 'is already closed', signature: input.signature, expectedVersion: input.expectedVersion,
+    action: 'deviation.close', what: 'the closing of a deviation', closed: { en: 'is already closed', vi: 'đã đóng' }, signature: input.signature, expectedVersion: input.expectedVersion,
   });
   const { record: next } = await appendToBatch(ctx, record, signer, async (w) => {
     const e = await w.entry('deviation-closure', { deviationId, investigation: input.investigation, conclusion: input.conclusion }, deviation.stepId);

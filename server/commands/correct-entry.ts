@@ -2,6 +2,7 @@
 // never updated; 21 CFR 11.10(e)). A corrected step that needed verification needs it again.
 import type { AppContext } from '../context.js';
 import { badRequest, conflict } from '../errors.js';
+import { statusVi } from '../problem-texts.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
@@ -20,8 +21,13 @@ export async function correctEntry(ctx: AppContext, actor: UserRow, batchId: str
   assertSessionMayWork(actor, step);
   assertVersion(record, input.expectedVersion);
   const status = statusOfRecord(record);
-  if (status === 'terminated' || status === 'rejected') throw conflict('batch-closed', `the batch is ${status}; its record can no longer be corrected`);
-  if (entry.kind !== 'step') throw conflict('correct-the-original', `entry ${entryId} is itself a correction: correct the original step entry instead`);
+  if (status === 'terminated' || status === 'rejected') {
+    throw conflict('batch-closed', `the batch is ${status}; its record can no longer be corrected`).inVietnamese(`lô ${statusVi(status)}: hồ sơ không còn sửa được`);
+  }
+  if (entry.kind !== 'step') {
+    throw conflict('correct-the-original', `entry ${entryId} is itself a correction: correct the original step entry instead`)
+      .inVietnamese(`bản ghi ${entryId} là một bản sửa: hãy sửa bản ghi gốc của bước`);
+  }
   const now = ctx.clock.now();
   const errors = [...validateValues(step, input.values, now, true), ...malformedScans(step, input.values)];
   if (errors.length) throw badRequest(`The corrected values do not fit the fields of "${step.title.en}"`, errors);

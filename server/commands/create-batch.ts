@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, refused, type FieldProblem } from '../errors.js';
+import { statusVi, versionStatusVi } from '../problem-texts.js';
 import { patientIdProblem } from '../domain/patient-id.js';
 import { assertMay } from '../permissions.js';
 import { loadVersion, versionOrNotFound } from '../processes/master-records.js';
@@ -39,12 +40,15 @@ export async function createBatch(ctx: AppContext, actor: UserRow, input: Create
   const { record } = await startBatch(ctx, actor, async () => {
     // Inside the write transaction: no other request can take the DIN or the number meanwhile.
     const active = await store.findActiveBatchByDin(input.din.din);
-    if (active) throw conflict('din-in-use', `DIN ${input.din.din} is already used by batch ${active.batchNumber} (${active.status})`);
+    if (active) throw conflict('din-in-use', `DIN ${input.din.din} is already used by batch ${active.batchNumber} (${active.status})`).inVietnamese(`DIN ${input.din.din} đã được dùng cho lô ${active.batchNumber} (${statusVi(active.status)})`);
     const def = process.definition;
     const subject = subjectProblems(def, input);
     if (subject.length) throw badRequest(`The batch does not name what process ${def.id} asks for`, subject);
     // 21 CFR 1271.45(b): cells of a donor determined ineligible are not made into a product here.
-    if (input.donor?.eligibility === 'ineligible') throw refused('donor-ineligible', `donor ${input.donor.id} was determined ineligible`, [{ field: 'donor.eligibility', message: 'the donor is ineligible' }]);
+    if (input.donor?.eligibility === 'ineligible') {
+      throw refused('donor-ineligible', `donor ${input.donor.id} was determined ineligible`, [{ field: 'donor.eligibility', message: 'the donor is ineligible' }])
+        .inVietnamese(`người hiến ${input.donor.id} đã được xác định là không đủ điều kiện`, ['người hiến không đủ điều kiện']);
+    }
     const parents = await parentBatches(ctx, def, input.parents ?? []);
     await store.saveDefinition({ hash: process.hash, processId: def.id, version: def.version, definition: JSON.stringify(def), loadedAt: now.toISOString() });
     // Batch numbers say the product (its prefix in the site's catalogue) and year; training batches can
@@ -84,8 +88,15 @@ async function processToRun(ctx: AppContext, input: CreateBatchInput) {
     return effective;
   }
   const v = await versionOrNotFound(ctx, input.processId, input.processVersion);
-  if (!ctx.config.training) throw conflict('version-not-effective', `process ${input.processId} v${v.version} is ${v.status}: GMP batches start only on the effective version${effective ? ` (v${effective.definition.version})` : ''}`);
-  if (!['draft', 'in_review', 'approved'].includes(v.status)) throw conflict('version-not-runnable', `process ${input.processId} v${v.version} is ${v.status}: training rehearses only a version in its lifecycle or the effective one`);
+  if (!ctx.config.training) {
+    const current = effective ? ` (v${effective.definition.version})` : '';
+    throw conflict('version-not-effective', `process ${input.processId} v${v.version} is ${v.status}: GMP batches start only on the effective version${current}`)
+      .inVietnamese(`quy trình ${input.processId} v${v.version} ${versionStatusVi(v.status)}: lô GMP chỉ bắt đầu trên phiên bản có hiệu lực${current}`);
+  }
+  if (!['draft', 'in_review', 'approved'].includes(v.status)) {
+    throw conflict('version-not-runnable', `process ${input.processId} v${v.version} is ${v.status}: training rehearses only a version in its lifecycle or the effective one`)
+      .inVietnamese(`quy trình ${input.processId} v${v.version} ${versionStatusVi(v.status)}: đào tạo chỉ diễn tập một phiên bản đang trong vòng đời hoặc phiên bản có hiệu lực`);
+  }
   return loadVersion(ctx.processes, v);
 }
 
@@ -109,17 +120,22 @@ function subjectProblems(def: ProcessDefinition, input: CreateBatchInput): Field
 /** The parent batches (genealogy): each must exist, be of a process the definition allows, and not be rejected or terminated. */
 async function parentBatches(ctx: AppContext, def: ProcessDefinition, ids: string[]) {
   const problems: FieldProblem[] = [];
+  const vi: string[] = [];
+  const problem = (field: string, en: string, inVietnamese: string) => { problems.push({ field, message: en }); vi.push(inVietnamese); };
   const rows = await Promise.all(ids.map((id) => ctx.store.getBatch(id)));
   const parents = ids.flatMap((id, i) => {
     const field = `parents.${i}`;
     const b = rows[i];
-    if (!b) return problems.push({ field, message: `batch ${id} does not exist` }), [];
-    if (ids.indexOf(id) !== i) problems.push({ field, message: `batch ${b.batchNumber} is named twice` });
-    if (b.status === 'rejected' || b.status === 'terminated') problems.push({ field, message: `batch ${b.batchNumber} is ${b.status}` });
-    if (def.parents?.processes && !def.parents.processes.includes(b.processId)) problems.push({ field, message: `batch ${b.batchNumber} is of process ${b.processId}; process ${def.id} is made from ${def.parents.processes.join(', ')}` });
-    if (b.training !== ctx.config.training) problems.push({ field, message: `batch ${b.batchNumber} is ${b.training ? 'a training' : 'a GMP'} batch` });
+    if (!b) return problem(field, `batch ${id} does not exist`, `lô ${id} không tồn tại`), [];
+    if (ids.indexOf(id) !== i) problem(field, `batch ${b.batchNumber} is named twice`, `lô ${b.batchNumber} được nêu hai lần`);
+    if (b.status === 'rejected' || b.status === 'terminated') problem(field, `batch ${b.batchNumber} is ${b.status}`, `lô ${b.batchNumber} ${statusVi(b.status)}`);
+    if (def.parents?.processes && !def.parents.processes.includes(b.processId)) {
+      const from = def.parents.processes.join(', ');
+      problem(field, `batch ${b.batchNumber} is of process ${b.processId}; process ${def.id} is made from ${from}`, `lô ${b.batchNumber} thuộc quy trình ${b.processId}; quy trình ${def.id} được làm từ ${from}`);
+    }
+    if (b.training !== ctx.config.training) problem(field, `batch ${b.batchNumber} is ${b.training ? 'a training' : 'a GMP'} batch`, `lô ${b.batchNumber} là lô ${b.training ? 'đào tạo' : 'GMP'}`);
     return [{ id: b.id, batchNumber: b.batchNumber, processId: b.processId }];
   });
-  if (problems.length) throw refused('parent-batch-refused', problems.map((p) => p.message).join('; '), problems);
+  if (problems.length) throw refused('parent-batch-refused', problems.map((p) => p.message).join('; '), problems).inVietnamese(vi.join('; '), vi);
   return parents;
 }

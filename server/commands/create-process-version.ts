@@ -21,8 +21,14 @@ export async function createProcessVersion(ctx: AppContext, actor: UserRow, inpu
   return store.transaction(async () => {
     const versions = await store.processVersions(id);
     const highest = Math.max(0, ...versions.map((v) => v.version));
-    if (versions.some((v) => v.version === version)) throw conflict('version-exists', `process ${id} already has a version ${version}: a change is a new version (next: ${highest + 1})`);
-    if (version < highest) throw conflict('version-not-newer', `process ${id} is at version ${highest}: a new version is numbered above it`);
+    if (versions.some((v) => v.version === version)) {
+      throw conflict('version-exists', `process ${id} already has a version ${version}: a change is a new version (next: ${highest + 1})`)
+        .inVietnamese(`quy trình ${id} đã có phiên bản ${version}: một thay đổi là một phiên bản mới (tiếp theo: ${highest + 1})`);
+    }
+    if (version < highest) {
+      throw conflict('version-not-newer', `process ${id} is at version ${highest}: a new version is numbered above it`)
+        .inVietnamese(`quy trình ${id} đang ở phiên bản ${highest}: phiên bản mới được đánh số cao hơn`);
+    }
     const now = clock.now().toISOString();
     const row: ProcessVersionRow = {
       id: randomUUID(), processId: id, version, hash: result.hash, definition: JSON.stringify(result.definition), status: 'draft', source: 'api',

@@ -7,6 +7,7 @@
 // checked before any of these by the route's schema.)
 import type { AppContext } from '../context.js';
 import { conflict, refused, type FieldProblem } from '../errors.js';
+import { deviationVi, statusVi } from '../problem-texts.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
@@ -36,7 +37,10 @@ export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: str
     const status = statusOfRecord(record);
     throw conflict('not-ready-for-disposition', releasing
       ? `the batch is ${status}; it can be released only from qa_review, once every required step and release test is recorded`
-      : `the batch is ${status} and can no longer be rejected`);
+      : `the batch is ${status} and can no longer be rejected`)
+      .inVietnamese(releasing
+        ? `lô ${statusVi(status)}; chỉ xuất xưởng được khi lô đang chờ QA xem xét, sau khi mọi bước bắt buộc và mọi kiểm nghiệm xuất xưởng đã được ghi`
+        : `lô ${statusVi(status)} và không còn loại bỏ được`);
   }
   const signer = await authenticateSigner(ctx, input.signature, batchId);
   await assertSignerRole(ctx, signer, PERMISSIONS['batch.dispose'].roles, 'the disposition of a batch', batchId);
@@ -65,18 +69,27 @@ export async function disposeBatch(ctx: AppContext, actor: UserRow, batchId: str
 /** API.md "Review and disposition": what a release and an exceptional release need (422 otherwise, every reason listed). */
 function assertReleasable(record: BatchRecord, decision: Decision, tests: ReturnType<typeof releaseTests>) {
   const problems: FieldProblem[] = [];
+  const vi: string[] = [];
+  const problem = (field: string, en: string, inVietnamese: string) => { problems.push({ field, message: en }); vi.push(inVietnamese); };
   for (const d of record.deviations.filter((x) => x.status !== 'closed')) {
-    problems.push({ field: `deviations.${d.id}`, message: `${d.kind} deviation (${d.severity}, ${d.status}) is open: ${d.description}` });
+    problem(`deviations.${d.id}`, `${d.kind} deviation (${d.severity}, ${d.status}) is open: ${d.description}`, `${deviationVi(d)} còn mở: ${d.description}`);
   }
-  for (const t of awaitedTests(tests)) problems.push({ field: `tests.${t.step.id}`, message: `"${t.step.title.en}" has no result` });
+  for (const t of awaitedTests(tests)) problem(`tests.${t.step.id}`, `"${t.step.title.en}" has no result`, `«${t.step.title.vi}» chưa có kết quả`);
   // An exceptional release accepts failed tests; a release does not.
   if (decision === 'release') {
-    for (const t of failedTests(tests)) problems.push({ field: `tests.${t.step.id}`, message: `"${t.step.title.en}" failed its specification; only an exceptional release can release it` });
+    for (const t of failedTests(tests)) {
+      problem(`tests.${t.step.id}`, `"${t.step.title.en}" failed its specification; only an exceptional release can release it`, `«${t.step.title.vi}» không đạt tiêu chuẩn; chỉ xuất xưởng ngoại lệ mới xuất xưởng được`);
+    }
   }
   const review = reviewState(record, record.qa.reviews);
-  if (review.voided) problems.push({ field: 'review', message: `the review signed ${review.voided.review.signedAt} is void: exceptions appeared after it (${review.voided.by.join(', ')}); sign a new review` });
-  else if (!review.current) problems.push({ field: 'review', message: 'the review of the record and its audit trail is not signed' });
-  if (problems.length) throw refused('not-releasable', `batch ${record.row.batchNumber} cannot be ${decision === 'release' ? 'released' : 'released exceptionally'}: ${problems.map((p) => p.message).join('; ')}`, problems);
+  if (review.voided) {
+    problem('review', `the review signed ${review.voided.review.signedAt} is void: exceptions appeared after it (${review.voided.by.join(', ')}); sign a new review`,
+      `bản xem xét ký lúc ${review.voided.review.signedAt} không còn hiệu lực: có ngoại lệ mới sau đó (${review.voided.by.join(', ')}); hãy ký một bản xem xét mới`);
+  } else if (!review.current) problem('review', 'the review of the record and its audit trail is not signed', 'việc xem xét hồ sơ và nhật ký kiểm tra chưa được ký');
+  if (problems.length) {
+    throw refused('not-releasable', `batch ${record.row.batchNumber} cannot be ${decision === 'release' ? 'released' : 'released exceptionally'}: ${problems.map((p) => p.message).join('; ')}`, problems)
+      .inVietnamese(`lô ${record.row.batchNumber} chưa ${decision === 'release' ? 'xuất xưởng' : 'xuất xưởng ngoại lệ'} được: ${vi.join('; ')}`, vi);
+  }
 }
 
 /**

@@ -6,6 +6,7 @@
 // is a new version (Annex 11 §10). Order of refusals: 404 → 403 → 409 → 428/412 → 400 → write.
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, forbidden, preconditionFailed, preconditionRequired } from '../errors.js';
+import { versionStatusVi } from '../problem-texts.js';
 import { assertMay } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from '../services/audit.js';
@@ -40,7 +41,10 @@ export async function editProcessVersion(ctx: AppContext, actor: UserRow, proces
 }
 
 function assertDraft(status: string, processId: string, version: number) {
-  if (status !== 'draft') throw conflict('version-locked', `process ${processId} v${version} is ${status}: only a draft's content can change; a change is a new version (POST /processes)`);
+  if (status !== 'draft') {
+    throw conflict('version-locked', `process ${processId} v${version} is ${status}: only a draft's content can change; a change is a new version (POST /processes)`)
+      .inVietnamese(`quy trình ${processId} v${version} ${versionStatusVi(status)}: chỉ nội dung của bản nháp mới thay đổi được; một thay đổi là một phiên bản mới (POST /processes)`);
+  }
 }
 
 /** RFC 9110 §13.1.1: If-Match holds entity tags (or *); the draft's ETag is its content hash, compared strongly. */

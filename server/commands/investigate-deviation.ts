@@ -13,7 +13,7 @@ export type InvestigateDeviationInput = Omit<EntryPayload<'deviation-investigati
 
 export async function investigateDeviation(ctx: AppContext, actor: UserRow, deviationId: string, input: InvestigateDeviationInput) {
   const { record, deviation, signer } = await signedDeviationAct(ctx, actor, deviationId, {
-    action: 'deviation.investigate', what: 'the investigation of a deviation', closed: 'is closed; open a new deviation for what was found since',
+    action: 'deviation.investigate', what: 'the investigation of a deviation', closed: { en: 'is closed; open a new deviation for what was found since', vi: 'đã đóng; hãy mở một sai lệch mới cho những gì phát hiện sau đó' },
     signature: input.signature, expectedVersion: input.expectedVersion,
   });
   const payload: EntryPayload<'deviation-investigation'> = {

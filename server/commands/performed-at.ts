@@ -32,23 +32,31 @@ export function performedAtOrNow(sent: string | undefined, now: Date): Date {
 export async function assertHonestTimes(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>, performedAt: Date, lateReason: string | undefined) {
   const at = performedAt.getTime();
   const problems: FieldProblem[] = [];
+  const vi: string[] = [];
+  const sent = performedAt.toISOString();
   const createdAt = record.entries.find((e) => e.kind === 'batch-created')?.recordedAt ?? record.row.createdAt;
-  if (at < Date.parse(createdAt)) problems.push({ field: 'performedAt', message: `performedAt (${performedAt.toISOString()}) is before the batch was created (${createdAt})` });
+  if (at < Date.parse(createdAt)) {
+    problems.push({ field: 'performedAt', message: `performedAt (${sent}) is before the batch was created (${createdAt})` });
+    vi.push(`performedAt (${sent}) trước thời điểm lô được tạo (${createdAt})`);
+  }
   for (const id of step.after) {
     const last = record.history.occurrences[id]?.at(-1);
     if (last && at < Date.parse(performedAtOf(last))) {
-      const title = record.process.definition.phases.flatMap((p) => p.steps).find((s) => s.id === id)?.title.en ?? id;
-      problems.push({ field: 'performedAt', message: `performedAt (${performedAt.toISOString()}) is before "${title}", which this step follows, was performed (${performedAtOf(last)})` });
+      const title = record.process.definition.phases.flatMap((p) => p.steps).find((s) => s.id === id)?.title ?? { en: id, vi: id };
+      problems.push({ field: 'performedAt', message: `performedAt (${sent}) is before "${title.en}", which this step follows, was performed (${performedAtOf(last)})` });
+      vi.push(`performedAt (${sent}) trước khi bước «${title.vi}», bước mà bước này theo sau, được thực hiện (${performedAtOf(last)})`);
     }
   }
   if (problems.length) {
     const detail = problems.map((p) => p.message).join('; ');
-    await auditRefusal(ctx, actor, record, 'step.refused', detail, { stepId: step.id, values, performedAt: performedAt.toISOString() });
-    throw alreadyAudited(refused('performed-at-refused', detail, problems));
+    await auditRefusal(ctx, actor, record, 'step.refused', detail, { stepId: step.id, values, performedAt: sent });
+    throw alreadyAudited(refused('performed-at-refused', detail, problems).inVietnamese(vi.join('; '), vi));
   }
   const late = lateness(record.process.definition, step, performedAt.toISOString(), ctx.clock.now().toISOString());
   if (late && !lateReason) {
     throw refused('late-entry-reason-required', `"${step.title.en}" is entered ${Math.round(late.minutes)} min after it was performed, more than the ${late.tolerance} min allowed: a late entry needs a reason`,
-      [{ field: 'lateReason', message: `a late entry (more than ${late.tolerance} min after performedAt) needs a reason` }]);
+      [{ field: 'lateReason', message: `a late entry (more than ${late.tolerance} min after performedAt) needs a reason` }])
+      .inVietnamese(`bước «${step.title.vi}» được ghi ${Math.round(late.minutes)} phút sau khi thực hiện, quá ${late.tolerance} phút cho phép: bản ghi muộn cần có lý do`,
+        [`bản ghi muộn (hơn ${late.tolerance} phút sau performedAt) cần có lý do`]);
   }
 }

@@ -1,7 +1,7 @@
 // Rules every QA command applies the same way: finding a deviation by its id,
 // and the separation of duties of a disposition (who may do what: server/permissions.ts). Shared by the deviation, review and disposition commands.
 import type { AppContext } from '../context.js';
-import { alreadyAudited, conflict, forbidden, notFound } from '../errors.js';
+import { alreadyAudited, conflict, forbidden, notFound, type Said } from '../errors.js';
 import type { UserRow } from '../store/store.js';
 import { loadBatch } from '../record/load.js';
 import type { BatchRecord, Deviation } from '../record/record.js';
@@ -26,13 +26,13 @@ export async function loadDeviation(ctx: AppContext, deviationId: string): Promi
  * signer's credentials (401/423) and the signer's role (403). Returns the signer for the entry.
  */
 export async function signedDeviationAct(ctx: AppContext, actor: UserRow, deviationId: string, act: {
-  action: Action; what: string; closed: string; signature: SignatureInput; expectedVersion?: number; check?: (deviation: Deviation) => void;
+  action: Action; what: string; closed: Said; signature: SignatureInput; expectedVersion?: number; check?: (deviation: Deviation) => void;
 }) {
   const { record, deviation } = await loadDeviation(ctx, deviationId);
   const batchId = record.row.id;
   assertMay(actor, act.action);
   assertVersion(record, act.expectedVersion);
-  if (deviation.status === 'closed') throw conflict('deviation-closed', `deviation ${deviationId} ${act.closed}`);
+  if (deviation.status === 'closed') throw conflict('deviation-closed', `deviation ${deviationId} ${act.closed.en}`).inVietnamese(`sai lệch ${deviationId} ${act.closed.vi}`);
   act.check?.(deviation);
   const signer = await authenticateSigner(ctx, act.signature, batchId);
   await assertSignerRole(ctx, signer, PERMISSIONS[act.action].roles, act.what, batchId);

@@ -12,7 +12,7 @@ export interface ReclassifyDeviationInput { severity: Severity; reason: string; 
 
 export async function reclassifyDeviation(ctx: AppContext, actor: UserRow, deviationId: string, input: ReclassifyDeviationInput) {
   const { record, deviation, signer } = await signedDeviationAct(ctx, actor, deviationId, {
-    action: 'deviation.reclassify', what: 'the reclassification of a deviation', closed: 'is closed; its severity can no longer change',
+    action: 'deviation.reclassify', what: 'the reclassification of a deviation', closed: { en: 'is closed; its severity can no longer change', vi: 'đã đóng; mức độ không còn thay đổi được' },
     signature: input.signature, expectedVersion: input.expectedVersion,
     check: (d) => {
       if (d.severity === input.severity) throw badRequest('The severity is unchanged', [{ field: 'severity', message: `deviation ${deviationId} is already ${input.severity}` }]);

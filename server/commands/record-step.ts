@@ -24,7 +24,8 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   assertSessionMayWork(actor, step);
   assertVersion(record, input.expectedVersion);
   if (!canRecord(record, stepId)) {
-    throw conflict('step-not-allowed', `"${step.title.en}" is not allowed now: ${whyLocked(record, step)}`);
+    throw conflict('step-not-allowed', `"${step.title.en}" is not allowed now: ${whyLocked(record, step, 'en')}`)
+      .inVietnamese(`bước «${step.title.vi}» chưa ghi được lúc này: ${whyLocked(record, step, 'vi')}`);
   }
   const now = ctx.clock.now();
   const errors = [...validateValues(step, input.values, now), ...malformedScans(step, input.values)];
@@ -53,7 +54,7 @@ export async function recordStep(ctx: AppContext, actor: UserRow, batchId: strin
   return { entryId: entry.id, record: next };
 }
 
-function whyLocked(record: BatchRecord, step: Step): string {
+function whyLocked(record: BatchRecord, step: Step, lang: 'en' | 'vi'): string {
   // The same words the terminal shows in lockedSteps.
-  return lockReason(record, step, 'en') ?? 'it has already been recorded';
+  return lockReason(record, step, lang) ?? (lang === 'vi' ? 'bước đã được ghi nhận' : 'it has already been recorded');
 }

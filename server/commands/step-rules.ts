@@ -27,13 +27,13 @@ export function stepOrNotFound(record: BatchRecord, stepId: string): Step {
 /** Lots, equipment and identity scans: 400 for a malformed scan, 422 (audited) for what the rules refuse. */
 export async function checkUsedThings(ctx: AppContext, actor: UserRow, record: BatchRecord, step: Step, values: Record<string, unknown>) {
   const now = ctx.clock.now();
-  const problems: (FieldProblem & { status: 400 | 422 })[] = [];
+  const problems: (FieldProblem & { status: 400 | 422; vi?: string })[] = [];
   for (const f of step.fields) {
     const v = values[f.name];
     if (typeof v !== 'string') continue;
     const field = `values.${f.name}`;
-    if (f.kind === 'lot') { const m = await lotProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
-    if (f.kind === 'equipment') { const m = await equipmentProblem(ctx, f, v, now); if (m) problems.push({ field, message: m, status: 422 }); }
+    if (f.kind === 'lot') { const m = await lotProblem(ctx, f, v, now); if (m) problems.push({ field, message: m.en, vi: m.vi, status: 422 }); }
+    if (f.kind === 'equipment') { const m = await equipmentProblem(ctx, f, v, now); if (m) problems.push({ field, message: m.en, vi: m.vi, status: 422 }); }
     if (f.kind === 'identity') { const p = identityProblem(f, v, record.row); if (p) problems.push({ field, ...p }); }
   }
   const malformed = problems.filter((p) => p.status === 400);
@@ -42,7 +42,8 @@ export async function checkUsedThings(ctx: AppContext, actor: UserRow, record: B
   const errors = problems.map(({ field, message }) => ({ field, message }));
   const identity = step.fields.some((f) => f.kind === 'identity' && problems.some((p) => p.field === `values.${f.name}`));
   await auditRefusal(ctx, actor, record, identity ? 'identity.mismatch' : 'step.refused', errors.map((e) => e.message).join('; '), { stepId: step.id, values });
-  throw alreadyAudited(refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors));
+  const vi = problems.map((p) => p.vi ?? p.message);
+  throw alreadyAudited(refused(identity ? 'identity-mismatch' : 'material-or-equipment-refused', errors.map((e) => e.message).join('; '), errors).inVietnamese(vi.join('; '), vi));
 }
 
 /**

@@ -4,6 +4,7 @@
 // superseded) or withdraws it. Order of refusals as API.md: 404 → 403 → 409 → 401 → 403 → write.
 import type { AppContext } from '../context.js';
 import { conflict, forbidden } from '../errors.js';
+import { versionStatusVi } from '../problem-texts.js';
 import { assertMay, PERMISSIONS, type Action } from '../permissions.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
@@ -62,11 +63,17 @@ export async function transitionProcessVersion(ctx: AppContext, actor: UserRow, 
 
 async function assertState(ctx: AppContext, status: VersionStatus, action: VersionAction, processId: string, version: number) {
   const rule = VERSION_ACTIONS[action];
-  if (!(rule.from as readonly string[]).includes(status)) throw conflict('version-state', `process ${processId} v${version} is ${status}: "${action}" needs it ${rule.from.join(' or ')}`);
+  if (!(rule.from as readonly string[]).includes(status)) {
+    throw conflict('version-state', `process ${processId} v${version} is ${status}: "${action}" needs it ${rule.from.join(' or ')}`)
+      .inVietnamese(`quy trình ${processId} v${version} ${versionStatusVi(status)}: "${action}" cần phiên bản ở trạng thái ${rule.from.join(' hoặc ')}`);
+  }
   const signed = await ctx.store.processVersionSignatures((await versionOrNotFound(ctx, processId, version)).id);
-  if (action === 'approve' && !signed.some((s) => s.meaning === 'reviewed')) throw conflict('review-missing', `process ${processId} v${version} has no review signature yet: a second person reviews it before QA approves it`);
+  if (action === 'approve' && !signed.some((s) => s.meaning === 'reviewed')) {
+    throw conflict('review-missing', `process ${processId} v${version} has no review signature yet: a second person reviews it before QA approves it`)
+      .inVietnamese(`quy trình ${processId} v${version} chưa có chữ ký xem xét: một người thứ hai xem xét trước khi QA phê duyệt`);
+  }
   if (action === 'make-effective') {
     const newer = (await ctx.store.processVersions(processId)).find((x) => x.status === 'effective' && x.version > version);
-    if (newer) throw conflict('version-not-newer', `version ${newer.version} of process ${processId} is already effective`);
+    if (newer) throw conflict('version-not-newer', `version ${newer.version} of process ${processId} is already effective`).inVietnamese(`phiên bản ${newer.version} của quy trình ${processId} đã có hiệu lực`);
   }
 }

@@ -1,6 +1,7 @@
 // Second-person verification of a recorded step (21 CFR 211.101(d), Annex 11 §6: four eyes).
 import type { AppContext } from '../context.js';
 import { alreadyAudited, conflict, forbidden, notFound } from '../errors.js';
+import { statusVi } from '../problem-texts.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
@@ -23,9 +24,14 @@ export async function verifyEntry(ctx: AppContext, actor: UserRow, batchId: stri
   assertSessionMayWork(actor, step);
   assertVersion(record, input.expectedVersion);
   const roles = rolesFor(step, 'verified');
-  if (roles.length === 0) throw conflict('verification-not-required', `"${step.title.en}" needs no verification`);
-  if (!(entryId in record.snapshot.context.pending)) throw conflict('already-verified', `entry ${entryId} of "${step.title.en}" is already verified`);
-  if (!record.snapshot.can({ type: 'verify', entryId })) throw conflict('batch-closed', `the batch is ${String(record.snapshot.value)}; its entries can no longer be verified`);
+  if (roles.length === 0) throw conflict('verification-not-required', `"${step.title.en}" needs no verification`).inVietnamese(`bước «${step.title.vi}» không cần người thứ hai xác nhận`);
+  if (!(entryId in record.snapshot.context.pending)) {
+    throw conflict('already-verified', `entry ${entryId} of "${step.title.en}" is already verified`).inVietnamese(`bản ghi ${entryId} của bước «${step.title.vi}» đã được xác nhận`);
+  }
+  if (!record.snapshot.can({ type: 'verify', entryId })) {
+    throw conflict('batch-closed', `the batch is ${String(record.snapshot.value)}; its entries can no longer be verified`)
+      .inVietnamese(`lô ${statusVi(String(record.snapshot.value))}: không xác nhận thêm bản ghi nào được`);
+  }
   const signer = await authenticateSigner(ctx, input.signature, batchId);
   await assertSignerRole(ctx, signer, roles, `the verification of "${step.title.en}"`, batchId);
   // 21 CFR 211.101(d): the verifier is not the performer.

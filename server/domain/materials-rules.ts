@@ -6,30 +6,32 @@ import type { Field, Step } from '../../workflows/definition.js';
 import type { BatchRow } from '../store/store.js';
 import { parseDin } from './isbt128.js';
 import type { UsedSnapshot } from '../../schemas/entries.js';
+import type { Said } from '../errors.js';
+import { LOT_STATUS_VI } from '../problem-texts.js';
 
 /** Today's date (YYYY-MM-DD) in the site's time zone: expiry and calibration dates are last valid days. */
 export function siteDate(now: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
-export async function lotProblem(ctx: AppContext, f: Field, id: string, now: Date): Promise<string | null> {
+export async function lotProblem(ctx: AppContext, f: Field, id: string, now: Date): Promise<Said | null> {
   const lot = await ctx.store.getMaterial(id);
-  if (!lot) return `material lot ${id} is not registered`;
-  const label = `lot ${lot.lotNumber} (${lot.name})`;
-  if (lot.type !== f.materialType) return `${label} is ${lot.type}, but ${f.label.en} needs ${f.materialType}`;
-  if (lot.status !== 'released') return `${label} is ${lot.status}, not released for use`;
+  if (!lot) return { en: `material lot ${id} is not registered`, vi: `lô vật tư ${id} chưa được đăng ký` };
+  const label = { en: `lot ${lot.lotNumber} (${lot.name})`, vi: `lô vật tư ${lot.lotNumber} (${lot.name})` };
+  if (lot.type !== f.materialType) return { en: `${label.en} is ${lot.type}, but ${f.label.en} needs ${f.materialType}`, vi: `${label.vi} là ${lot.type}, nhưng «${f.label.vi}» cần ${f.materialType}` };
+  if (lot.status !== 'released') return { en: `${label.en} is ${lot.status}, not released for use`, vi: `${label.vi} ${LOT_STATUS_VI[lot.status] ?? lot.status}, chưa được phê duyệt để sử dụng` };
   const today = siteDate(now, ctx.config.timeZone);
-  if (lot.expiresOn < today) return `${label} expired on ${lot.expiresOn}`;
+  if (lot.expiresOn < today) return { en: `${label.en} expired on ${lot.expiresOn}`, vi: `${label.vi} đã hết hạn ngày ${lot.expiresOn}` };
   return null;
 }
 
-export async function equipmentProblem(ctx: AppContext, f: Field, id: string, now: Date): Promise<string | null> {
+export async function equipmentProblem(ctx: AppContext, f: Field, id: string, now: Date): Promise<Said | null> {
   const eq = await ctx.store.getEquipment(id);
-  if (!eq) return `equipment ${id} is not registered`;
-  const label = `equipment ${eq.assetId} (${eq.name})`;
-  if (eq.type !== f.equipmentType) return `${label} is a ${eq.type}, but ${f.label.en} needs a ${f.equipmentType}`;
+  if (!eq) return { en: `equipment ${id} is not registered`, vi: `thiết bị ${id} chưa được đăng ký` };
+  const label = { en: `equipment ${eq.assetId} (${eq.name})`, vi: `thiết bị ${eq.assetId} (${eq.name})` };
+  if (eq.type !== f.equipmentType) return { en: `${label.en} is a ${eq.type}, but ${f.label.en} needs a ${f.equipmentType}`, vi: `${label.vi} là ${eq.type}, nhưng «${f.label.vi}» cần ${f.equipmentType}` };
   const today = siteDate(now, ctx.config.timeZone);
-  if (eq.calibrationDueOn < today) return `${label} is out of calibration since ${eq.calibrationDueOn}`;
+  if (eq.calibrationDueOn < today) return { en: `${label.en} is out of calibration since ${eq.calibrationDueOn}`, vi: `${label.vi} đã quá hạn hiệu chuẩn từ ngày ${eq.calibrationDueOn}` };
   return null;
 }
 
@@ -55,14 +57,15 @@ export async function usedSnapshots(ctx: AppContext, step: Step, values: Record<
 }
 
 /** Identity scans: a DIN (either form) for `din`, the batch number for `batchNumber`. */
-export function identityProblem(f: Field, value: string, batch: BatchRow): { status: 400 | 422; message: string } | null {
+export function identityProblem(f: Field, value: string, batch: BatchRow): { status: 400 | 422; message: string; vi?: string } | null {
   if (f.identity === 'batchNumber') {
     return value.toUpperCase() === batch.batchNumber.toUpperCase() ? null
-      : { status: 422, message: `the scanned label ${value} does not match batch ${batch.batchNumber}` };
+      : { status: 422, message: `the scanned label ${value} does not match batch ${batch.batchNumber}`, vi: `nhãn quét ${value} không khớp với lô ${batch.batchNumber}` };
   }
   const din = parseDin(value);
   if (!din.ok) return { status: 400, message: `not a valid DIN: ${din.reason}` };
-  return din.din === batch.din ? null : { status: 422, message: `the scanned DIN ${din.din} does not match this batch's DIN ${batch.din}` };
+  return din.din === batch.din ? null
+    : { status: 422, message: `the scanned DIN ${din.din} does not match this batch's DIN ${batch.din}`, vi: `mã DIN quét ${din.din} không khớp với DIN của lô này ${batch.din}` };
 }
 
 /** Scans that are not a DIN at all are typing errors (400), judged with the other values before the signature. */

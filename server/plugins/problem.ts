@@ -8,7 +8,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, TITLES, type FieldProblem } from '../errors.js';
 import { ReplyDriftError } from './replies.js';
 import { collectRoutes } from './allowed-methods.js';
-import { localizedProblem, problemLanguage, validationMessageVi, type ProblemLanguage } from '../problem-texts.js';
+import { localizedProblem, problemLanguage, validationMessageVi, vietnameseParticulars, type ProblemLanguage } from '../problem-texts.js';
 
 export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: FieldProblem[]) {
   // Accept-Language: vi answers the title and the type's meaning in Vietnamese (server/problem-texts.ts).
@@ -75,7 +75,7 @@ export interface ProblemOptions {
 
 export default fp<ProblemOptions>(async (app, { onRefusal }) => {
   /** `shown`: the detail and errors as the reader's language words them (the audit keeps the English). */
-  const refuse = async (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false, shown?: { detail: string; errors: FieldProblem[] }) => {
+  const refuse = async (request: FastifyRequest, reply: FastifyReply, r: Refusal, audited = false, shown?: { detail: string; errors?: FieldProblem[] }) => {
     if (!audited && onRefusal && request.user && request.method !== 'GET' && request.method !== 'HEAD') {
       try {
         await onRefusal(request, r);
@@ -90,7 +90,10 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
     const cause = (err as { cause?: unknown }).cause;
     if (!(err instanceof AppError) && cause instanceof AppError) err = cause as unknown as typeof err;
     if (err instanceof AppError && err.retryAfter) reply.header('retry-after', String(err.retryAfter));
-    if (err instanceof AppError) return refuse(request, reply, { status: err.status, code: err.code, detail: err.detail, errors: err.errors ?? (err.status === 400 ? [] : undefined) }, err.audited);
+    if (err instanceof AppError) {
+      const refusal = { status: err.status, code: err.code, detail: err.detail, errors: err.errors ?? (err.status === 400 ? [] : undefined) };
+      return refuse(request, reply, refusal, err.audited, problemLanguage(request) === 'vi' ? vietnameseParticulars(err) : undefined);
+    }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const issues = err.validation as unknown as ZodIssueLike[];
       const listed = (errors: FieldProblem[]) => errors.map((e) => `${e.field}: ${e.message}`).join('; ');

@@ -42,7 +42,7 @@ export async function registerEquipment(ctx: AppContext, actor: UserRow, body: O
   assertMay(actor, 'equipment.register');
   const row: EquipmentRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
   await ctx.store.transaction(async () => {
-    if (await ctx.store.findEquipmentByAssetId(body.assetId)) throw conflict('asset-id-taken', `equipment with asset id ${body.assetId} is already registered`);
+    if (await ctx.store.findEquipmentByAssetId(body.assetId)) throw conflict('asset-id-taken', `equipment with asset id ${body.assetId} is already registered`).inVietnamese(`thiết bị mã tài sản ${body.assetId} đã được đăng ký`);
     await ctx.store.insertEquipment(row);
     await writeAudit(ctx.store, ctx.clock, { userId: actor.id, action: 'equipment.registered', entity: 'equipment', entityId: row.id, after: body });
   });

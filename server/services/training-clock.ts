@@ -17,7 +17,7 @@ export async function moveTrainingClock(ctx: AppContext, actor: UserRow, body: {
   assertMay(actor, 'training.clock');
   const before = clock.now();
   const target = body.set !== undefined ? Date.parse(body.set) : before.getTime() + (body.advanceHours ?? 0) * 3_600_000;
-  if (target < before.getTime()) throw conflict('clock-backwards', `the training clock never goes back: it is ${before.toISOString()}`);
+  if (target < before.getTime()) throw conflict('clock-backwards', `the training clock never goes back: it is ${before.toISOString()}`).inVietnamese(`đồng hồ đào tạo không bao giờ chạy lùi: bây giờ là ${before.toISOString()}`);
   const delta = target - before.getTime();
   if (delta === 0) return { now: before.toISOString() };
   await ctx.store.transaction(async () => {

@@ -1,5 +1,5 @@
 // Problem details in Vietnamese (server/problem-texts.ts): `Accept-Language: vi` answers the title of
-// the status, the meaning of the problem type ahead of the English particulars, and the body-validation
+// the status, the meaning of the problem type ahead of the particulars, and the body-validation
 // messages in Vietnamese, with Content-Language: vi; English stays the default, and the audit row of a
 // refused attempt keeps the English. Every code the server throws has its Vietnamese.
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ async function ask(user: string, method: 'GET' | 'POST', url: string, payload: u
 }
 
 describe('problem details in the reader\'s language', () => {
-  it('answers a stale version in Vietnamese, keeping the English particulars, and in English by default', async () => {
+  it('answers a stale version in Vietnamese, its particulars too (test/server/problem-particulars.test.ts), and in English by default', async () => {
     const b = await createBatch(h, 'car-t', 61);
     await recordReceipt(h, b, 61);
     const body = { values: { wbcConcentration: 28.5, viability: 94, cd3Positive: 62 }, signature: sign('op1'), expectedVersion: b.version };
@@ -31,12 +31,12 @@ describe('problem details in the reader\'s language', () => {
     expect(vi.headers['content-type']).toContain('application/problem+json');
     expect(vi.body.type).toBe('https://cellbatch.org/problems/stale-version');
     expect(vi.body.title).toBe('Xung đột');
-    expect(vi.body.detail).toMatch(/^Hồ sơ lô đã được người khác cập nhật sau khi bạn mở: hãy tải lại rồi làm lại\. \(.*version.*\)$/);
+    expect(vi.body.detail).toMatch(/^Hồ sơ lô đã được người khác cập nhật sau khi bạn mở: hãy tải lại rồi làm lại\. \(lô đang ở phiên bản \d+, không phải \d+\)$/);
     const en = await ask('op1', 'POST', `/batches/${b.id}/steps/starting-material-sample`, body);
     expect(en.status).toBe(409);
     expect(en.headers['content-language']).toBeUndefined();
     expect(en.body.title).toBe('Conflict');
-    expect(vi.body.detail).toContain(`(${en.body.detail})`);
+    expect(en.body.detail).toMatch(/^the batch is at version \d+, not \d+: reload it and try again$/);
   });
 
   it('words body-validation messages in Vietnamese, with what was sent, and audits the refusal in English', async () => {
