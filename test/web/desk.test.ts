@@ -3,7 +3,7 @@
 // the training clock. axe-core checks each page.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ADMIN_PASSWORD, call, PASSWORD } from '../helpers.js';
+import { ADMIN_PASSWORD, call, HOUR, PASSWORD } from '../helpers.js';
 import { expectAccessible, screenshot, startTerminal, type Terminal } from './browser.js';
 import { batchInQcTesting } from '../server/qa/support.js';
 import { CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
@@ -83,7 +83,24 @@ describe('the desk', () => {
     await reset.getByRole('button', { name: 'Save' }).click();
     await reset.waitFor({ state: 'detached' });
     await expectAccessible(admin.page, 'users');
+
+    // The alerts above the users say what each is: an account locked by five wrong passwords, and the
+    // server's clock set back two hours (a write refused, 503) — not every alert is a lockout.
+    for (let i = 0; i < 5; i++) {
+      await term.h.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'insp1', password: 'not-the-password' } });
+    }
+    term.h.tick(-2 * HOUR);
+    expect((await call(term.h, 'sup1', 'POST', '/equipment', { assetId: 'PRODIGY-08', type: 'cell-processor', name: 'CliniMACS Prodigy', calibrationDueOn: '2026-09-30' })).status).toBe(503);
+    await admin.page.reload();
+    const alerts = admin.page.getByRole('region', { name: 'Alerts' });
+    const lockout = alerts.getByRole('listitem').filter({ hasText: 'insp1 was locked' });
+    const clock = alerts.getByRole('listitem').filter({ hasText: "the server's clock read" });
+    await expect.poll(() => lockout.getByText('Locked', { exact: true }).isVisible()).toBe(true);
+    await expect.poll(() => clock.getByText('Clock went back', { exact: true }).isVisible()).toBe(true);
+    expect(await clock.getByText('Locked', { exact: true }).count()).toBe(0);
+    await expectAccessible(admin.page, 'users with alerts');
     await screenshot(admin.page, 'users', { top: true });
+    term.h.tick(2 * HOUR);   // the clock put right: the next test writes again
     expect(term.external).toEqual([]);
   }, 180_000);
 });

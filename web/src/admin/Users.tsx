@@ -2,7 +2,7 @@
 // password, unlock after a lockout — each with a reason (21 CFR 11.10(d), (g); Annex 11 §12).
 import { useState } from 'react';
 import { api, read } from '../api/client';
-import type { Role, User } from '../api/types';
+import type { Alert, Role, User } from '../api/types';
 import { formatTime, useI18n } from '../app/i18n';
 import { TextField } from '../ui/fields';
 import { ReasonForm } from '../ui/ReasonForm';
@@ -11,7 +11,6 @@ import { AdminList, RegisterForm, useRegister, useRegisterForm } from './AdminLi
 
 const ROLES: Role[] = ['operator', 'supervisor', 'qc', 'qa', 'admin', 'inspector'];
 type Action = 'roles' | 'active' | 'password' | 'unlock';
-interface Alert { id: string; at: string; username?: string; detail: string; open: boolean }
 
 function RoleChoice({ value, onChange, legend }: { value: Role[]; onChange: (r: Role[]) => void; legend: string }) {
   const { t } = useI18n();
@@ -60,7 +59,8 @@ export function Users() {
       above={alerts.length > 0 && (
         <div className="card" role="region" aria-label={t('users.alerts')}>
           <h2>{t('users.alerts')}</h2>
-          <ul>{alerts.map((a) => <li key={a.id}><span className="badge overdue">{t('users.locked')}</span> {formatTime(a.at, lang)} · {a.detail}</li>)}</ul>
+          {/* Each alert says what it is: a lockout, a record that failed verification, a clock that went back. */}
+          <ul>{alerts.map((a) => <li key={a.id}><span className="badge overdue">{t(`alert.${a.kind}` as MessageKey)}</span> {formatTime(a.at, lang)} · {a.detail}</li>)}</ul>
         </div>
       )}
       columns={[

@@ -23,6 +23,8 @@ export type BatchSummary = Schemas['BatchSummary'];
 export type Deviation = Schemas['Deviation'];
 export type DeviationDetail = Schemas['DeviationDetail'];
 export type Material = Schemas['Lot'];
+/** An alert for QA and the administrator: a lockout, a record that failed verification, a clock that went back. */
+export type Alert = Schemas['AlertList']['items'][number];
 export type Equipment = Schemas['Equipment'];
 export type PendingItem = Schemas['PendingItem'];
 export type Review = Schemas['Review'];
