@@ -55,6 +55,7 @@ export function archivalDocument(o: ArchivalOptions): PDFKit.PDFDocument {
     if (o.sharedLayouts !== false) sharedLayouts(doc, name);
   }
   doc.font(FONTS.regular);
+  if (o.sharedLayouts !== false) doc.on('pageAdded', () => joinedContent(doc));
   // pdfkit writes xmp:CreateDate but not xmp:ModifyDate; PDF/A needs the XMP to agree with ModDate.
   doc.appendXML(`
         <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/">
@@ -78,7 +79,7 @@ export function archivalDocument(o: ArchivalOptions): PDFKit.PDFDocument {
 export interface ParsedFont {
   unitsPerEm: number;
   layout(text: string, features?: unknown): unknown;
-  glyphForCodePoint(codePoint: number): { advanceWidth: number; path: { toSVG(): string } };
+  glyphForCodePoint(codePoint: number): { id: number; advanceWidth: number; path: { toSVG(): string } };
 }
 export const parsedFont = (doc: PDFKit.PDFDocument) => (doc as unknown as { _font: { font: ParsedFont } })._font.font;
 
@@ -113,14 +114,19 @@ const layouts = new Map<string, { words: Record<string, unknown>; size: number }
 /** Forgets every word laid out (the benchmark measures a render without them beside one with them). */
 export const forgetLayouts = () => layouts.clear();
 function sharedLayouts(doc: PDFKit.PDFDocument, name: string) {
-  const font = (doc as unknown as { _font: { layoutCache?: Record<string, unknown>; layoutRun(text: string): unknown } })._font;
+  const font = (doc as unknown as { _font: LayoutFont })._font;
   let shared = layouts.get(name);
   if (!shared || shared.size > LAYOUT_CACHE_WORDS) layouts.set(name, (shared = { words: Object.create(null) as Record<string, unknown>, size: 0 }));
   const cache = shared;
   font.layoutCache = cache.words;
-  const run = font.layoutRun.bind(font) as (text: string) => { glyphs: { id: number; advanceWidth: number; codePoints: number[] }[] };
-  font.layoutRun = (text: string) => {
+  font.layout = wordByWord;
+  const run = font.layoutRun.bind(font) as unknown as (text: string) => { glyphs: { id: number; advanceWidth: number; codePoints: number[] }[] };
+  const parsed = parsedFont(doc);
+  const scale = 1000 / parsed.unitsPerEm;
+  font.layoutRun = ((text: string) => {
     cache.size++; // counted where pdfkit adds a word (a miss), so the bound costs nothing on a hit
+    const direct = cmapRun(parsed, text, scale);
+    if (direct) return direct;
     const r = run(text);
     // A glyph the font uses for two characters (µ and μ) keeps the characters of whichever document
     // parsed it first; a shared run names the characters of its own word instead (the plain layout
@@ -128,6 +134,105 @@ function sharedLayouts(doc: PDFKit.PDFDocument, name: string) {
     const chars = [...text];
     if (chars.length === r.glyphs.length) r.glyphs = r.glyphs.map((g, i) => ({ id: g.id, advanceWidth: g.advanceWidth, codePoints: [chars[i].codePointAt(0)!] }));
     return r;
+  }) as unknown as LayoutFont['layoutRun'];
+}
+
+/**
+ * A word laid out straight from the font's character map, as fontkit lays it out with every feature
+ * off (PLAIN_FEATURES): one glyph per character, each advancing by its own width, no offsets — the
+ * glyphs and positions pdfkit's layoutRun would return (already scaled), without fontkit's shaping
+ * machinery (script detection, feature tables), which a word's first use otherwise costs. Only for
+ * characters where that is certain: no controls, combining marks, variation selectors or other
+ * characters fontkit hides (default ignorables), nothing outside the Basic Multilingual Plane; any
+ * other word goes through fontkit (undefined here).
+ */
+function cmapRun(font: ParsedFont, text: string, scale: number) {
+  let glyphsOf = cmapGlyphs.get(font);
+  if (!glyphsOf) cmapGlyphs.set(font, (glyphsOf = new Map()));
+  const glyphs: { id: number; advanceWidth: number; codePoints: number[] }[] = [];
+  const positions: { xAdvance: number; yAdvance: number; xOffset: number; yOffset: number; advanceWidth: number }[] = [];
+  let advanceWidth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!(c >= 0x20 && c <= 0x7e) && !(c >= 0xa0 && c <= 0x2ff && c !== 0xad) && !(c >= 0x370 && c <= 0x3ff) && !(c >= 0x1e00 && c <= 0x1eff)
+      && !(c >= 0x2010 && c <= 0x2027) && !(c >= 0x2030 && c <= 0x205e) && !(c >= 0x2100 && c <= 0x22ff)) return undefined;
+    let g = glyphsOf.get(c);
+    if (!g) {
+      const glyph = font.glyphForCodePoint(c);
+      glyphsOf.set(c, (g = { id: glyph.id, advanceWidth: glyph.advanceWidth }));
+    }
+    const x = g.advanceWidth * scale;
+    glyphs.push({ id: g.id, advanceWidth: g.advanceWidth, codePoints: [c] });
+    positions.push({ xAdvance: x, yAdvance: 0, xOffset: 0, yOffset: 0, advanceWidth: x });
+    advanceWidth += x;
+  }
+  return { glyphs, positions, advanceWidth };
+}
+const cmapGlyphs = new WeakMap<ParsedFont, Map<number, { id: number; advanceWidth: number }>>();
+
+interface Run { glyphs: unknown[]; positions: unknown[]; advanceWidth: number }
+interface LayoutFont { layoutCache?: Record<string, unknown>; layoutCached(text: string): Run; layoutRun(text: string, features?: unknown): Run; layout(text: string, features?: unknown, onlyWidth?: boolean): Run }
+
+/**
+ * pdfkit's EmbeddedFont.layout, word by word from the word cache, as pdfkit does it (the same words,
+ * split after each space or tab, the same glyph and position objects, so the same bytes), without
+ * its costs per character: an array built for each character compared, and the glyphs of the whole
+ * text copied again for every word (quadratic in a long line, and most of the garbage collector's
+ * work on a long record).
+ */
+function wordByWord(this: LayoutFont, text: string, features?: unknown, onlyWidth?: boolean): Run {
+  if (features) return this.layoutRun(text, features);
+  // No closure in here: this runs for every string measured or written (and esbuild names closures).
+  const glyphs: unknown[] = [];
+  const positions: unknown[] = [];
+  let advanceWidth = 0;
+  let last = 0;
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    if (i < n) {
+      const c = text.charCodeAt(i);
+      if (c !== 32 && c !== 9) continue;
+    } else if (last === n) break;
+    const run = this.layoutCached(text.slice(last, i + 1));
+    if (!onlyWidth) {
+      for (let k = 0; k < run.glyphs.length; k++) {
+        glyphs.push(run.glyphs[k]);
+        positions.push(run.positions[k]);
+      }
+    }
+    advanceWidth += run.advanceWidth;
+    last = i + 1;
+  }
+  return onlyWidth ? { glyphs: null as unknown as unknown[], positions: null as unknown as unknown[], advanceWidth } : { glyphs, positions, advanceWidth };
+}
+
+/**
+ * pdfkit turns every operator it writes into a page (each word's position, each colour) into bytes of
+ * its own (PDFReference.write: the text, a newline, a new byte array), which it concatenates at the
+ * page's end: on a long record, most of what the garbage collector does. The page's content collects
+ * the text instead and turns it into bytes once, at the end or before any bytes written to it — the
+ * same bytes (each chunk followed by a newline, in order).
+ */
+function joinedContent(doc: PDFKit.PDFDocument) {
+  const content = (doc as unknown as { page: { content: { write(chunk: unknown): unknown; end(chunk?: unknown): unknown } } }).page.content;
+  const write = content.write.bind(content);
+  const end = content.end.bind(content);
+  const parts: string[] = [];
+  const flush = () => {
+    if (parts.length === 0) return;
+    write(parts.join('\n'));
+    parts.length = 0;
+  };
+  content.write = (chunk: unknown) => {
+    if (typeof chunk === 'string') parts.push(chunk);
+    else {
+      flush();
+      write(chunk);
+    }
+  };
+  content.end = (chunk?: unknown) => {
+    flush();
+    return end(chunk);
   };
 }
 

@@ -31,6 +31,32 @@ const PAD = 2.5;
 
 const cellLines = (c: Cell): Line[] => (typeof c === 'string' ? [{ text: printable(c) }] : c.some((l) => printable(l.text) !== l.text) ? c.map((l) => ({ ...l, text: printable(l.text) })) : c);
 
+/** One line of text as drawn, with its width in points. */
+interface Part { text: string; width: number }
+
+/**
+ * The lines a text makes in a width, in the current font: itself when it fits on one line, else the
+ * lines pdfkit's line wrapping makes of it (what heightOfString measures and text() writes; pdfkit
+ * offers the lines only to its private _text's callback).
+ */
+function wrapped(doc: PDFKit.PDFDocument, text: string, width: number): Part[] {
+  if (!text.includes('\n')) {
+    const w = doc.widthOfString(text);
+    if (w <= width) return [{ text, width: w }];
+  }
+  const parts: Part[] = [];
+  const { x, y } = doc;
+  const lh = doc.currentLineHeight(true);
+  const d = doc as unknown as { _text(t: string, x: number, y: number, o: object, line: (t: string, o: { textWidth: number }) => void): void };
+  d._text(text, x, y, { width, height: Infinity }, (t, o) => {
+    parts.push({ text: t, width: o.textWidth });
+    doc.y += lh;
+  });
+  doc.x = x;
+  doc.y = y;
+  return parts;
+}
+
 export class Sheet {
   constructor(readonly doc: PDFKit.PDFDocument, private readonly frame: Frame) {
     doc.on('pageAdded', () => this.decoratePage());
@@ -132,22 +158,31 @@ export class Sheet {
     const size = o.size ?? SIZE.body;
     const widths = columns.map((c) => c.width * this.width);
     const xs = widths.map((_, i) => this.left + widths.slice(0, i).reduce((a, b) => a + b, 0));
-    // A line that fits its cell is one line high: only longer ones go through pdfkit's line wrapping.
-    const lineHeight = (l: Line, width: number, bold: boolean) => {
-      doc.font(bold || l.bold ? FONTS.bold : FONTS.regular).fontSize(size);
-      const text = l.text || ' ';
-      return !text.includes('\n') && doc.widthOfString(text) <= width ? doc.currentLineHeight(true) : doc.heightOfString(text, { width });
+    // A row is measured once: the lines each cell's lines make in its width, with their widths — a line
+    // that fits is itself, a longer one is broken by pdfkit's own line wrapping — and drawn from that,
+    // so no text is wrapped twice (most cells of a long record, its audit trail, fit).
+    interface Measured { lines: { line: Line; parts: Part[] }[][]; height: number }
+    const measure = (cells: Cell[], bold = false): Measured => {
+      const lines = cells.map((c, i) => cellLines(c).map((line) => {
+        doc.font(bold || line.bold ? FONTS.bold : FONTS.regular).fontSize(size);
+        return { line, parts: wrapped(doc, line.text || ' ', widths[i] - 2 * PAD) };
+      }));
+      const lineHeight = (l: Line) => doc.font(bold || l.bold ? FONTS.bold : FONTS.regular).fontSize(size).currentLineHeight(true);
+      const heights = lines.map((c) => c.reduce((h, { line, parts }) => h + parts.length * lineHeight(line), 0) + 2 * PAD);
+      return { lines, height: Math.max(size + 2 * PAD, ...heights) };
     };
-    const measure = (cells: Cell[], bold = false) => Math.max(size + 2 * PAD, ...cells.map((c, i) => cellLines(c).reduce((h, l) => h + lineHeight(l, widths[i] - 2 * PAD, bold), 0) + 2 * PAD));
-    const draw = (cells: Cell[], height: number, header = false) => {
+    const draw = ({ lines, height }: Measured, header = false) => {
       const y = doc.y;
       if (header) doc.rect(this.left, y, this.width, height).fillColor('#eeeeee').fill();
-      cells.forEach((c, i) => {
+      lines.forEach((c, i) => {
         let ly = y + PAD;
-        for (const l of cellLines(c)) {
-          doc.font(header || l.bold ? FONTS.bold : FONTS.regular).fontSize(size).fillColor(l.color ?? INK);
-          doc.text(l.text || ' ', xs[i] + PAD, ly, { width: widths[i] - 2 * PAD, strike: l.strike });
-          ly = doc.y;
+        for (const { line, parts } of c) {
+          doc.font(header || line.bold ? FONTS.bold : FONTS.regular).fontSize(size).fillColor(line.color ?? INK);
+          for (const part of parts) {
+            // What pdfkit's line wrapping writes for each line it makes (left-aligned, its measured width).
+            doc.text(part.text, xs[i] + PAD, ly, { lineBreak: false, strike: line.strike, textWidth: part.width } as PDFKit.Mixins.TextOptions);
+            ly += doc.currentLineHeight(true);
+          }
         }
       });
       doc.moveTo(this.left, y + height).lineTo(this.left + this.width, y + height).lineWidth(0.3).strokeColor(RULE).stroke();
@@ -155,19 +190,19 @@ export class Sheet {
       doc.x = this.left;
       doc.y = y + height;
     };
-    const head = columns.map((c) => c.header);
-    const headHeight = o.headless ? 0 : measure(head, true);
-    const drawHead = () => { if (!o.headless) draw(head, headHeight, true); };
-    const rowHeights = rows.map((r) => measure(r));
-    this.ensure(headHeight + (rowHeights[0] ?? 0));
+    const head = o.headless ? undefined : measure(columns.map((c) => c.header), true);
+    const headHeight = head?.height ?? 0;
+    const drawHead = () => { if (head) draw(head, true); };
+    const measured = rows.map((r) => measure(r));
+    this.ensure(headHeight + (measured[0]?.height ?? 0));
     drawHead();
-    rows.forEach((r, i) => {
-      if (doc.y + rowHeights[i] > this.bottom) {
+    for (const row of measured) {
+      if (doc.y + row.height > this.bottom) {
         this.newPage();
         drawHead();
       }
-      draw(r, rowHeights[i]);
-    });
+      draw(row);
+    }
     doc.moveDown(0.4);
   }
 
