@@ -2,7 +2,8 @@
 // completed by the sterility culture, a post-release finding, rejection and exceptional release. The
 // status always comes from the record (the machine's fold of the disposition entry).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, sign, type Harness, harness } from '../../helpers.js';
+import { call, createBatch, sign, type Harness, harness } from '../../helpers.js';
+import { receiptValues } from '../refusals/support.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
 import { batch, batchInQaReview, closeAll, closeBody, deviations, dispose, review } from './support.js';
 
@@ -200,5 +201,19 @@ describe('NK batches', () => {
     await d.refresh();
     expect((await d.record('release-sterility', { sterility: 'no growth' }, 'qc1')).status).toBe(409);
     await projectionAgrees(d.id);
+  });
+});
+
+describe('review by exception: what the audit trail adds', () => {
+  it('lists an identity mismatch refused on the batch and an audit row that is not routine (its termination), neither voiding a review', async () => {
+    const b = await createBatch(h, 'car-t', 7);
+    const wrongBag = await call(h, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, { values: { ...receiptValues(h, 7), bagScan: receiptValues(h, 8).bagScan }, signature: sign('op1'), expectedVersion: b.version });
+    expect(wrongBag.status, JSON.stringify(wrongBag.body)).toBe(422);
+    expect((await call(h, 'sup1', 'POST', `/batches/${b.id}/terminate`, { reason: 'apheresis bag of another patient delivered', signature: sign('sup1') })).status).toBe(201);
+    const packet = (await call(h, 'qa1', 'GET', `/batches/${b.id}/review`)).body;
+    expect(packet.exceptions).toEqual(expect.arrayContaining([
+      expect.objectContaining({ kind: 'refused-attempt', target: expect.objectContaining({ type: 'audit' }), why: expect.stringMatching(/^identity\.mismatch/), voidsReview: false }),
+      expect.objectContaining({ kind: 'audit', target: expect.objectContaining({ type: 'audit' }), why: expect.stringMatching(/^batch\.terminated/), voidsReview: false }),
+    ]));
   });
 });
