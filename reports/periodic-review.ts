@@ -3,7 +3,8 @@
 // batches by product and process version, deviations by class and root cause, results out of
 // specification, late entries, what stayed open, account changes and lockouts, and how the record
 // verified. A pure function of the review's data (server/services/product-review.ts, attached as
-// periodic-review.json) and a language: the generation time comes in with the data, never from a clock.
+// periodic-review.json) and a language: its date (asOf, the newest row it covers) comes in with the data,
+// never from a clock, so the same data gives the same bytes.
 import { createHash } from 'node:crypto';
 import type { ProductReview } from '../server/services/product-review.js';
 import { openReport } from './document.js';
@@ -33,16 +34,16 @@ export async function renderPeriodicReview({ review, reviewJson, lang }: Periodi
   const to = c.t(review.period.to);
   const { sheet, end } = openReport({
     title: `${p.title} ${review.period.from} – ${review.period.to}`, subject: fill(p.subject, { from: review.period.from, to: review.period.to }),
-    lang, date: new Date(review.generatedAt), keywords: `periodic-review.json SHA-256 ${sha}`,
+    lang, date: new Date(review.asOf), keywords: `periodic-review.json SHA-256 ${sha}`,
     attachment: { name: 'periodic-review.json', data: reviewJson, mimeType: 'application/json', description: `${review.format}: the periodic review of ${review.period.from} to ${review.period.to}` },
-    frame: { header: fill(p.header, { from, to }), footer: fill(p.footer, { time: c.t(review.generatedAt) }) }, m,
+    frame: { header: fill(p.header, { from, to }), footer: fill(p.footer, { time: c.t(review.asOf) }) }, m,
   });
   sheet.paragraph(p.title, { bold: true, size: 18 });
   sheet.paragraph(p.basis, { size: 10 });
   sheet.gap();
   sheet.keyValues([
     [p.period, [{ text: `${from} – ${to}`, bold: true }]],
-    [p.generated, c.t(review.generatedAt)],
+    [p.generated, c.t(review.asOf)],
     [p.timeZone, review.timeZone],
     [m.cover.attachment, fill(p.attachmentText, { format: review.format, sha })],
   ]);

@@ -139,8 +139,8 @@ export const en = {
   periodic: {
     title: 'Periodic review', basis: 'EU GMP Annex 11 §11 periodic evaluation · 21 CFR 211.180(e) annual product review',
     subject: 'Periodic review of {from} to {to}, with its data attached (periodic-review.json)',
-    header: 'Periodic review · {from} to {to}', footer: 'Generated {time} · the period includes both ends',
-    period: 'Period', generated: 'Generated', timeZone: 'Time zone', attachmentText: 'periodic-review.json, attached to this PDF (format {format}, SHA-256 {sha})',
+    header: 'Periodic review · {from} to {to}', footer: 'Generated from the record as of {time} · the period includes both ends',
+    period: 'Period', generated: 'As of (the newest row it covers)', timeZone: 'Time zone', attachmentText: 'periodic-review.json, attached to this PDF (format {format}, SHA-256 {sha})',
     none: 'None in the period.',
     batches: 'Batches by product and process version', product: 'Product', process: 'Process', started: 'Started', released: 'Released',
     exceptional: 'Exceptional release', rejected: 'Rejected', terminated: 'Terminated', trainingNote: 'of which training: {n}',

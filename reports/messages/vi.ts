@@ -138,8 +138,8 @@ export const vi: Messages = {
   periodic: {
     title: 'Xem xét định kỳ', basis: 'EU GMP Phụ lục 11 §11 đánh giá định kỳ · 21 CFR 211.180(e) xem xét sản phẩm hằng năm',
     subject: 'Xem xét định kỳ từ {from} đến {to}, kèm dữ liệu (periodic-review.json)',
-    header: 'Xem xét định kỳ · {from} đến {to}', footer: 'Lập lúc {time} · kỳ xem xét bao gồm cả hai đầu mút',
-    period: 'Kỳ xem xét', generated: 'Lập lúc', timeZone: 'Múi giờ', attachmentText: 'periodic-review.json, đính kèm trong tệp PDF này (định dạng {format}, SHA-256 {sha})',
+    header: 'Xem xét định kỳ · {from} đến {to}', footer: 'Lập từ hồ sơ tại thời điểm {time} · kỳ xem xét bao gồm cả hai đầu mút',
+    period: 'Kỳ xem xét', generated: 'Tính đến (dòng mới nhất được xem xét)', timeZone: 'Múi giờ', attachmentText: 'periodic-review.json, đính kèm trong tệp PDF này (định dạng {format}, SHA-256 {sha})',
     none: 'Không có trong kỳ.',
     batches: 'Các lô theo sản phẩm và phiên bản quy trình', product: 'Sản phẩm', process: 'Quy trình', started: 'Bắt đầu', released: 'Xuất xưởng',
     exceptional: 'Xuất xưởng ngoại lệ', rejected: 'Bị loại', terminated: 'Đã chấm dứt', trainingNote: 'trong đó đào tạo: {n}',

@@ -15,12 +15,15 @@ import { listDeviations } from '../views/deviation-list.js';
 import { periodicReview } from './account-review.js';
 
 /** The version of the periodic review's JSON (attached to its PDF as periodic-review.json). */
-export const PERIODIC_REVIEW_FORMAT = 'cellbatch.periodic-review/1';
+export const PERIODIC_REVIEW_FORMAT = 'cellbatch.periodic-review/2';
+
+/** Rows that record an export: a document cannot contain the record of its own export (API.md "PDF bytes"). */
+const EXPORT_ACTIONS = new Set(['record.exported', 'report.exported']);
 
 const inPeriod = (at: string | undefined, from: string, to: string) => at !== undefined && at >= from && at <= to;
 const parse = (s: string | null) => (s === null ? undefined : (JSON.parse(s) as Record<string, unknown>));
 
-export async function productReview(ctx: AppContext, from: string, to: string, generatedAt: string) {
+export async function productReview(ctx: AppContext, from: string, to: string) {
   // One pass over the period's audit trail: the batches with activity in the period, and the acts.
   const rows: AuditRow[] = [];
   for await (const a of ctx.store.iterateAudit({ from, to })) rows.push(a);
@@ -96,10 +99,20 @@ export async function productReview(ctx: AppContext, from: string, to: string, g
   const ids = new Set([...accounts.privilegeChanges, ...accounts.lockouts, ...accounts.unlocks].flatMap((e) => [e.by, e.userId]).filter((x): x is string => !!x));
   const people = (await Promise.all([...ids].sort().map(async (id) => { const u = await ctx.store.findUserById(id); return u ? [{ id, username: u.username, fullName: u.fullName }] : []; }))).flat();
 
+  // The review is as of the newest row it covers — an act of the period (its exports left out), a
+  // checkpoint signed in it, a closure after it that "what stayed open" shows — never the clock, so
+  // that the same record gives the same document (regulations.md P3), however often it is read. With
+  // nothing in the period, the period's start.
+  const asOf = [
+    ...rows.filter((a) => !EXPORT_ACTIONS.has(a.action)).map((a) => a.at),
+    ...checkpoints.map((c) => c.at),
+    ...openAtEnd.flatMap((d) => (d.closedAt ? [d.closedAt] : [])),
+  ].reduce((latest, at) => (at > latest ? at : latest), from);
+
   return {
     format: PERIODIC_REVIEW_FORMAT,
     period: { from, to },
-    generatedAt,
+    asOf,
     timeZone: ctx.config.timeZone,
     batches: { byProduct: [...groups.values()].sort((a, b) => `${a.productType}|${a.processId}|${a.processVersion}`.localeCompare(`${b.productType}|${b.processId}|${b.processVersion}`)), events },
     deviations: {

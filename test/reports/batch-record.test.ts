@@ -233,7 +233,7 @@ describe('R1: a record altered in the database', () => {
 });
 
 describe('the certificate of analysis (GET /batches/{id}/coa.pdf)', () => {
-  it('is an archival PDF of the release results, read by every role that reads the batch, audited with its SHA-256', async () => {
+  it('is an archival PDF of the release results, read by every role that reads the batch, audited with its SHA-256, the same bytes when read again', async () => {
     const { createHash } = await import('node:crypto');
     const r = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/coa.pdf`, headers: { authorization: `Bearer ${h.tokens.op1}` } });
     expect(r.statusCode).toBe(200);
@@ -247,6 +247,10 @@ describe('the certificate of analysis (GET /batches/{id}/coa.pdf)', () => {
     for (const s of ['Certificate of analysis', d.batch.batchNumber, `${d.batch.din} ${d.batch.dinCheck}`, 'FOR AUTOLOGOUS USE ONLY', 'Endotoxin: 0.12 EU/mL', 'Mycoplasma: absent', 'Page 1 of']) expect(text, s).toContain(s);
     const rows = (await call(h, 'qa1', 'GET', `/audit?batchId=${d.id}&action=record.exported&limit=500`)).body.items;
     expect(rows[rows.length - 1].after).toMatchObject({ document: 'coa.pdf', lang: 'en', sha256: createHash('sha256').update(r.rawPayload).digest('hex') });
+    // Dated by the record, never the clock: read again by another role, the same bytes (its export rows left out).
+    h.tick(60_000);
+    const again = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/coa.pdf`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+    expect(again.rawPayload.equals(r.rawPayload)).toBe(true);
     const vi = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/coa.pdf?lang=vi`, headers: { authorization: `Bearer ${h.tokens.qc1}` } });
     const viFile = pdfFile(vi.rawPayload);
     pdfs.push(viFile);

@@ -69,8 +69,8 @@ describe('the periodic review (PDF/A-3b)', () => {
     expect(meta).toMatch(/<pdfaid:conformance>B<\/pdfaid:conformance>/);
     expect(f.attachments()).toMatch(/1 embedded files\s+1: periodic-review\.json/);
     const data = f.data();
-    expect(data).toMatchObject({ format: 'cellbatch.periodic-review/1', period: { from: '2026-01-01T00:00:00.000Z', to: '2026-12-31T23:59:59.000Z' }, generatedAt: h.ctx.clock.now().toISOString() });
-    expect(meta).toContain(`<xmp:ModifyDate>${data.generatedAt.split('.')[0]}Z</xmp:ModifyDate>`);
+    expect(data).toMatchObject({ format: 'cellbatch.periodic-review/2', period: { from: '2026-01-01T00:00:00.000Z', to: '2026-12-31T23:59:59.000Z' } });
+    expect(meta).toContain(`<xmp:ModifyDate>${data.asOf.split('.')[0]}Z</xmp:ModifyDate>`);
   });
 
   it('counts the batches started, released and rejected by product and process version, and lists each event', async () => {
@@ -140,6 +140,35 @@ describe('the periodic review (PDF/A-3b)', () => {
     expect(data.batches.byProduct).toEqual([]);
     expect(data.deviations.opened).toEqual([]);
     expect(squeeze(f.text())).toContain('None in the period.');
+  });
+
+  it('is dated by the newest row it covers, never by the clock: the same record gives the same bytes, whoever reads it and however often (its own exports left out)', async () => {
+    const a = await reviewPdf('qa1');
+    h.tick(60_000);
+    const b = await reviewPdf('insp1');
+    expect(b.status).toBe(200);
+    expect(b.bytes.equals(a.bytes)).toBe(true);
+    const data = (await opened()).data();
+    let newest = '';
+    for await (const row of h.ctx.store.iterateAudit({ from: data.period.from, to: data.period.to })) if (!row.action.endsWith('.exported') && row.at > newest) newest = row.at;
+    expect(data.asOf).toBe([newest, data.verification.checkpoints.last ?? ''].sort().at(-1));
+    expect(data.asOf < h.ctx.clock.now().toISOString()).toBe(true);
+    expect(squeeze((await opened()).text())).toContain(`Generated from the record as of ${data.asOf.slice(0, 10)}`);
+  });
+
+  it('renders a closed period to the same bytes after later acts; a period that takes them in moves its date to them', async () => {
+    const year = (await opened()).data();
+    const closed = `?from=2026-01-01T00:00:00Z&to=${year.asOf}`;
+    const before = await reviewPdf('qa1', closed);
+    expect(before.status).toBe(200);
+    h.tick(60_000);
+    // A later act: a wrong password, audited (login.failed) after the closed period's end.
+    expect((await call(h, null, 'POST', '/auth/login', { username: 'op1', password: `${PASSWORD}x` })).status).toBe(401);
+    const after = await reviewPdf('qa1', closed);
+    expect(after.bytes.equals(before.bytes)).toBe(true);
+    const moved = (await opened()).data();
+    expect(moved.asOf > year.asOf).toBe(true);
+    expect(moved.accounts.failedLogins).toEqual(expect.arrayContaining([{ username: 'op1', fullName: 'Test OP1', count: 1 }]));
   });
 });
 
