@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { call, createBatch, din, HOUR, PASSWORD, recordReceipt, registerCatalogue, sign } from '../helpers.js';
 import { BatchDriver, CART_PLAN } from '../server/lifecycle-driver.js';
-import { Actions, expectAccessible, isFocused, screenshot, startTerminal, type Terminal } from './browser.js';
+import { Actions, expectAccessible, expectTouchTargets, isFocused, screenshot, startTerminal, type Terminal } from './browser.js';
 
 let term: Terminal;
 let catalogue: Awaited<ReturnType<typeof registerCatalogue>>;
@@ -56,12 +56,15 @@ describe('the bench terminal', () => {
     await expect.poll(() => page.getByRole('heading', { name: 'Log in' }).isVisible()).toBe(true);
     await expect.poll(() => page.getByRole('note').textContent()).toContain('TRAINING');
     await expectAccessible(page, 'the login page');
+    await expectTouchTargets(page, 'the login page');
     await screenshot(page, 'login');
     await logIn(page, 'op1');
 
     // Start a batch from the work list.
     await page.getByRole('link', { name: 'Start a batch' }).click();
     await page.getByLabel('Process').selectOption('car-t');
+    await expectAccessible(page, 'starting a batch');
+    await expectTouchTargets(page, 'starting a batch');
     await page.getByLabel('DIN of the apheresis bag').fill(din(1).keyed);
     await page.getByLabel('Patient identifier').fill('PT-UI-1');
     await page.getByLabel('Patient weight').fill('72');
@@ -70,6 +73,7 @@ describe('the bench terminal', () => {
     const batchId = page.url().split('/').pop()!;
     await expect.poll(() => page.getByText('Waiting for "Apheresis receipt" to be recorded.').first().isVisible()).toBe(true);
     await expectAccessible(page, 'the batch page');
+    await expectTouchTargets(page, 'the batch page');
 
     // Apheresis receipt: focus starts on the scan; a DIN of another bag is refused at once.
     await page.getByRole('button', { name: 'Record "Apheresis receipt"' }).click();
@@ -91,6 +95,7 @@ describe('the bench terminal', () => {
     await temperature.fill('30');
     await expect.poll(() => page.getByText(/Out of specification \(2–25 °C\)/).isVisible()).toBe(true);
     await expectAccessible(page, 'the step form with a warning');
+    await expectTouchTargets(page, 'the step form with a warning');
     await page.getByText(/Out of specification \(2–25 °C\)/).scrollIntoViewIfNeeded();
     await screenshot(page, 'step-form-warning');
     await temperature.press('Enter');
@@ -102,6 +107,7 @@ describe('the bench terminal', () => {
     await expect.poll(() => dialog.getByText('I performed "Apheresis receipt"').isVisible()).toBe(true);
     expect(await dialog.getByLabel('Username').inputValue()).toBe('op1');
     await expectAccessible(page, 'the signature dialog');
+    await expectTouchTargets(page, 'the signature dialog');
     await screenshot(page, 'signature-dialog');
     await dialog.getByLabel('Password').fill(PASSWORD);
     await dialog.getByLabel('Password').press('Enter');
@@ -155,6 +161,8 @@ describe('the bench terminal', () => {
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Recorded: Culture check' }).isVisible()).toBe(true);
     expect(check.count).toBe(5);   // docs/ui.md; the issue's target is ≤ 8 including the signature
     await expect.poll(() => page.getByText('Day 3').first().isVisible()).toBe(true);
+    await expectAccessible(page, 'the batch timeline with entries');
+    await expectTouchTargets(page, 'the batch timeline with entries');
     await screenshot(page, 'batch-timeline');
     console.log(`actions: culture check ${check.count}, witnessed step ${witnessedStep}`);
 
@@ -163,6 +171,7 @@ describe('the bench terminal', () => {
     await page.getByRole('heading', { name: 'What waits for me' }).waitFor();
     await expect.poll(() => page.getByText('PT-UI-1').isVisible()).toBe(true);
     await expectAccessible(page, 'the work list');
+    await expectTouchTargets(page, 'the work list');
     await screenshot(page, 'work-list');
     expect(term.external).toEqual([]);
   }, 180_000);
@@ -291,6 +300,7 @@ describe('the bench terminal', () => {
     await witness.getByLabel('Mật khẩu').press('Enter');
     await expect.poll(() => page.getByText('xác nhận bởi Test OP2').isVisible()).toBe(true);
     await expectAccessible(page, 'the batch page in Vietnamese');
+    await expectTouchTargets(page, 'the batch page in Vietnamese');
     await screenshot(page, 'batch-timeline-vi');
     const stored = (await call(term.h, 'op1', 'GET', `/batches/${b.id}`)).body.entries.find((e: { stepId?: string }) => e.stepId === 'apheresis-receipt');
     expect(stored.values.transportTemperature).toBe(4.5);

@@ -59,6 +59,27 @@ export async function expectAccessible(page: Page, what: string) {
   expect(bad, `axe on ${what}`).toEqual([]);
 }
 
+/**
+ * Every control on the page a gloved finger must hit is at least 44 × 44 CSS px (WCAG 2.2 §2.5.5, the
+ * issue's bench terminal): buttons, links, inputs, selects; a checkbox or radio by its label, which
+ * takes the touch. Controls not shown (no box) are not counted.
+ */
+export async function expectTouchTargets(page: Page, what: string) {
+  const small = await page.evaluate(`(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('button, a[href], input, select, textarea, summary, [role="button"]')) {
+      let box = el.getBoundingClientRect();
+      if (box.width === 0 && box.height === 0) continue;
+      if (el.type === 'checkbox' || el.type === 'radio') { const label = el.closest('label'); if (label) box = label.getBoundingClientRect(); }
+      if (box.height < 44 || box.width < 44) {
+        out.push(el.tagName.toLowerCase() + ' "' + (el.getAttribute('aria-label') || el.textContent || el.name || '').trim().slice(0, 40) + '" ' + Math.round(box.width) + '×' + Math.round(box.height));
+      }
+    }
+    return out;
+  })()`) as string[];
+  expect(small, `touch targets on ${what}`).toEqual([]);
+}
+
 /** Whether the element has the keyboard focus. */
 export const isFocused = (l: Locator) => l.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el.ownerDocument.activeElement === el);
 

@@ -4,13 +4,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ADMIN_PASSWORD, call, HOUR, PASSWORD } from '../helpers.js';
-import { expectAccessible, screenshot, startTerminal, type Terminal } from './browser.js';
+import { expectAccessible, expectTouchTargets, screenshot, startTerminal, type Terminal } from './browser.js';
 import { batchInQcTesting } from '../server/qa/support.js';
 import { CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
 
 let term: Terminal;
 beforeAll(async () => { term = await startTerminal(); }, 120_000);
 afterAll(async () => { await term?.close(); });
+
+/**
+ * axe-core on the page as the desk shows it, then its touch targets as the bench terminal shows it
+ * (1280×800), the size restored after.
+ */
+async function atTheBench(page: Page, what: string) {
+  await expectAccessible(page, what);
+  const size = page.viewportSize()!;
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await expectTouchTargets(page, what);
+  await page.setViewportSize(size);
+}
 
 async function logIn(page: Page, username: string, password = PASSWORD) {
   await page.goto('/');
@@ -33,7 +45,7 @@ describe('the desk', () => {
     await lotForm.getByLabel('Status').selectOption('quarantined');
     await lotForm.getByRole('button', { name: 'Register the lot' }).click();
     await expect.poll(() => sup.page.getByRole('cell', { name: 'TX-2026-001', exact: true }).isVisible()).toBe(true);
-    await expectAccessible(sup.page, 'material lots');
+    await atTheBench(sup.page, 'material lots');
 
     await sup.page.getByRole('link', { name: 'Equipment' }).click();
     const eqForm = sup.page.getByRole('form', { name: 'Register equipment' });
@@ -43,14 +55,14 @@ describe('the desk', () => {
     await eqForm.getByLabel('Calibration due on').fill('2026-09-30');
     await eqForm.getByRole('button', { name: 'Register the equipment' }).click();
     await expect.poll(() => sup.page.getByRole('cell', { name: 'PRODIGY-07', exact: true }).isVisible()).toBe(true);
-    await expectAccessible(sup.page, 'equipment');
+    await atTheBench(sup.page, 'equipment');
     await screenshot(sup.page, 'equipment', { top: true });
 
     await sup.page.getByRole('link', { name: 'Training clock' }).click();
     await sup.page.getByLabel('Advance by').fill('2.5');
     await sup.page.getByRole('button', { name: 'Advance the clock' }).click();
     await expect.poll(() => sup.page.getByRole('status').textContent()).toContain('10:30');
-    await expectAccessible(sup.page, 'the training clock');
+    await atTheBench(sup.page, 'the training clock');
 
     const qa = await term.open({ width: 1920, height: 1080 });
     await logIn(qa.page, 'qa1');
@@ -82,7 +94,7 @@ describe('the desk', () => {
     await reset.getByLabel('Temporary password').fill('Another-Temp-Pass-8');
     await reset.getByRole('button', { name: 'Save' }).click();
     await reset.waitFor({ state: 'detached' });
-    await expectAccessible(admin.page, 'users');
+    await atTheBench(admin.page, 'users');
 
     // The alerts above the users say what each is: an account locked by five wrong passwords, and the
     // server's clock set back two hours (a write refused, 503) — not every alert is a lockout.
@@ -125,10 +137,12 @@ describe('the QA desk', () => {
     const { page } = await term.open({ width: 1920, height: 1080 });
     await logIn(page, 'qa1');
     await page.getByRole('heading', { name: 'QA review' }).waitFor();
+    await page.getByRole('link', { name: d.batch.batchNumber }).waitFor();
+    await atTheBench(page, 'the QA review queue');
     await page.getByRole('link', { name: d.batch.batchNumber }).click();
     await page.getByRole('heading', { name: `Review of ${d.batch.batchNumber}` }).waitFor();
     await expect.poll(() => page.getByRole('region', { name: /Exceptions to look at/ }).getByText('Incubator door').isVisible()).toBe(true);
-    await expectAccessible(page, 'the review page');
+    await atTheBench(page, 'the review page');
     await screenshot(page, 'qa-review', { top: true });
     // The review waits for the deviation to be closed.
     await expect.poll(() => page.getByText('1 deviation(s) still open').isVisible()).toBe(true);
@@ -137,6 +151,7 @@ describe('the QA desk', () => {
     await close.getByLabel('Investigation').fill('Door alarm log and temperature trace checked: 37.0 ± 0.3 °C throughout.');
     await close.getByLabel('Conclusion').fill('No impact on product quality; no other batch in the incubator.');
     await screenshot(page, 'qa-deviation');
+    await atTheBench(page, 'closing a deviation');
     await close.getByRole('button', { name: 'Sign' }).click();
     const dialog = page.getByRole('dialog', { name: 'Sign the approval' });
     await dialog.getByLabel('Password').fill(PASSWORD);
@@ -153,11 +168,13 @@ describe('the QA desk', () => {
     const release = page.getByRole('dialog', { name: 'Sign the release' });
     await expect.poll(() => release.getByText(`I release ${d.batch.batchNumber} for use`).isVisible()).toBe(true);
     await screenshot(page, 'qa-disposition-signature');
+    await atTheBench(page, 'the disposition signature');
     await release.getByLabel('Password').fill(PASSWORD);
     await release.getByLabel('Password').press('Enter');
     await expect.poll(() => page.getByRole('region', { name: 'Disposition' }).getByText('Release', { exact: true }).isVisible()).toBe(true);
     expect((await call(term.h, 'qa1', 'GET', `/batches/${d.id}`)).body.status).toBe('released');
     await screenshot(page, 'qa-released', { top: true });
+    await atTheBench(page, 'a released batch with its records');
 
     // The records to download, through the page's own links (the session cookie).
     const coa = await page.request.get(await page.getByRole('link', { name: 'Certificate of analysis' }).getAttribute('href') as string);

@@ -112,7 +112,7 @@ export function ReviewPage({ id }: { id: string }) {
       <header className="card">
         <div className="row between">
           <h1>{t('review.title', { batch: b.batchNumber })}</h1>
-          <Link to={`/batches/${id}`}>{t('review.openRecord')}</Link>
+          <Link to={`/batches/${id}`} className="touch">{t('review.openRecord')}</Link>
         </div>
         <dl className="facts">
           <div><dt>{t('batch.status')}</dt><dd>{t(`status.${b.status}`)}</dd></div>
@@ -138,7 +138,7 @@ export function ReviewPage({ id }: { id: string }) {
                   <li key={x.id}>
                     <span className={`badge ${x.covered ? 'done' : 'pending'}`}>{t(`exception.${x.kind}` as MessageKey)}</span>{' '}
                     <span className="muted">{formatTime(x.at, lang)}</span> {x.why}{' '}
-                    {x.target.type === 'deviation' ? <a href={targetLink(id, x)}>{t('review.goTo')}</a> : <Link to={targetLink(id, x)}>{t('review.goTo')}</Link>}
+                    {x.target.type === 'deviation' ? <a className="touch" href={targetLink(id, x)}>{t('review.goTo')}</a> : <Link to={targetLink(id, x)} className="touch">{t('review.goTo')}</Link>}
                   </li>
                 ))}
               </ul>
