@@ -3,7 +3,7 @@
 //   npm run bench                      # small scale: 1,000 batches × 200,000 entries (a few minutes)
 //   npm run bench -- --full            # 10,000 batches × 5,000,000 entries (about half an hour, ~9 GB of temp files)
 //   npm run bench -- --batches 2000 --entries 400000 --clients 20 --steps 400 --rounds 3
-//   npm run bench -- --only steps,read,verify,pdf,pg   --keep (keep the temp databases)   --strict (exit 1 on a miss)
+//   npm run bench -- --only steps,read,verify,pdf,pg,limits   --keep (keep the temp databases)   --strict (exit 1 on a miss)
 //   npm run bench -- --only pg [--only-pg steps,read] [--pg-batches 10000 --pg-entries-per-batch 20]   (PostgreSQL: bench/postgres.ts)
 //
 // See docs/performance.md for what each benchmark measures and the figures on the reference machine.
@@ -13,6 +13,7 @@ import { readOptions, runReadLatency, seedPair } from './read-latency.js';
 import { runVerifyChains } from './verify-chains.js';
 import { runRecordPdf } from './record-pdf.js';
 import { postgresOptions, runPostgres } from './postgres.js';
+import { passwordLimitsOptions, runPasswordLimits } from './password-limits.js';
 
 const args = parseArgs();
 const only = args.values.get('only')?.split(',');
@@ -38,6 +39,7 @@ if (runs('read') || runs('verify')) {
 
 if (runs('pdf')) verdicts.push(...await runRecordPdf({ auditRows: 2000, rounds: 5 }));
 if (runs('pg')) verdicts.push(...await runPostgres(postgresOptions(args)));
+if (runs('limits')) verdicts.push(...await runPasswordLimits(passwordLimitsOptions(args)));
 
 heading('Summary');
 for (const v of verdicts) console.log(v.line);

@@ -18,6 +18,8 @@ const { app, ctx } = await buildApp({
   training: env.CELLBATCH_TRAINING === '1',
   logger: env.CELLBATCH_LOG !== '0',
   awaitVerification: false,
+  // bench/password-limits.ts sends each request from an address of its own (X-Forwarded-For).
+  trustProxy: env.BENCH_TRUST_PROXY === '1' || undefined,
 });
 await bootstrapAdmin(ctx, env.CELLBATCH_ADMIN_PASSWORD, () => {});
 await app.listen({ port: 0, host: '127.0.0.1' });
