@@ -2,8 +2,10 @@ import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
 // The suite on PostgreSQL (npm run test:pg; CELLBATCH_TEST_DATABASE_URL names the server): every test
-// that goes through the store interface, plus the PostgreSQL-only tests (*.pg.test.ts). Left out are
-// the tests of what only the SQLite file has; their PostgreSQL counterparts are the *.pg.test.ts files:
+// that goes through the store interface, plus the PostgreSQL-only tests (*.pg.test.ts). A test that reads
+// or tampers with rows behind the store does it as the database's owner through test/owner.ts, on either
+// database. Left out are only the tests of what the SQLite file alone has; their PostgreSQL
+// counterparts are the *.pg.test.ts files:
 export const SQLITE_ONLY = [
   'test/server/store/backup.test.ts', // online backup/restore of the file (PostgreSQL: pg_dump, docs/deployment.md)
   'test/server/store/verification.test.ts', // SQLite's json_array fast pass in worker threads
@@ -12,16 +14,6 @@ export const SQLITE_ONLY = [
   'test/crash/crash-safety.test.ts', // SIGKILL of `npm start` on a file
   'test/server/cli.test.ts', // verify/backup/restore/break-glass on a file
   'test/web/**', // the browser drives the same API; its minutes are spent once, on SQLite
-  // Tests that edit or read the SQLite file behind the store (sqliteOf) in some of their cases; their
-  // PostgreSQL counterparts for the record's integrity are tampering.pg.test.ts and postgres-store.pg.test.ts.
-  'test/reports/batch-record.test.ts',
-  'test/server/master-records.test.ts',
-  'test/server/master-records-drafts.test.ts',
-  'test/server/security/hardening.test.ts',
-  'test/server/store/identity-in-chain.test.ts',
-  'test/server/store/background-verification.test.ts',
-  'test/server/store/master-records-in-chain.test.ts',
-  'test/verify/cellbatch-verify.test.ts',
 ];
 
 export default defineConfig({

@@ -11,6 +11,7 @@ import { createUser } from '../server/services/accounts.js';
 import { bootstrapAdmin } from '../server/services/bootstrap.js';
 import { checkCharacter } from '../server/domain/isbt128.js';
 import { createTestDatabase, TEST_DATABASE_URL } from './pg.js';
+import type { RecordLocation } from './owner.js';
 import type { Store } from '../server/store/store.js';
 import type { SqliteStore } from '../server/store/sqlite/store.js';
 
@@ -23,11 +24,15 @@ export interface Harness {
   dir: string;
   /** The harness's own PostgreSQL database, when the suite runs on PostgreSQL (test/pg.ts). */
   databaseUrl?: string;
+  /** Where the record lives, as buildApp takes it (to start a server on it again) and test/owner.ts reads it. */
+  location: RecordLocation;
   /** Wall-clock milliseconds; move it with `tick`. */
   wall: { now: number };
   tick(ms: number): void;
   tokens: Record<string, string>;
   close(): Promise<void>;
+  /** For a test that closed the app itself: drops the database (PostgreSQL) and removes the folder. */
+  discard(): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -49,8 +54,9 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const wall = { now: opts.start ?? Date.parse('2026-03-02T08:00:00Z') };
   // On PostgreSQL (npm run test:pg) every harness gets a database of its own, dropped when it closes.
   const pg = opts.store !== 'sqlite' && TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+  const location: RecordLocation = { dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: pg?.url };
   const { app, ctx } = await buildApp({
-    dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: pg?.url, training: opts.training ?? true, now: () => wall.now,
+    ...location, training: opts.training ?? true, now: () => wall.now,
     idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery, patientIdPattern: opts.patientIdPattern,
   });
   await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { fullName: 'Test ADMIN' });
@@ -63,9 +69,10 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     tokens[username] = r.json().token;
   }
   return {
-    app, ctx, dir, wall, tokens, databaseUrl: pg?.url,
+    app, ctx, dir, wall, tokens, databaseUrl: pg?.url, location,
     tick: (ms) => { wall.now += ms; },
     close: async () => { await app.close(); await pg?.drop(); fs.rmSync(dir, { recursive: true, force: true }); },
+    discard: async () => { await pg?.drop(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }
 

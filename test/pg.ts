@@ -61,10 +61,13 @@ function migratedTemplate(server: string): Promise<string> {
   return template;
 }
 
-/** A new database on the test server holding the migrations (`empty`: nothing at all): its URL, and a function that drops it. */
-export async function createTestDatabase(server = TEST_DATABASE_URL, opts: { empty?: boolean } = {}): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+/**
+ * A new database on the test server holding the migrations (`empty`: nothing at all; `template`: a copy
+ * of that database, which nobody may be connected to): its URL, and a function that drops it.
+ */
+export async function createTestDatabase(server = TEST_DATABASE_URL, opts: { empty?: boolean; template?: string } = {}): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   if (!server) throw new Error('CELLBATCH_TEST_DATABASE_URL is not set (npm run test:pg sets it)');
-  const source = opts.empty ? 'template0' : await migratedTemplate(server);
+  const source = opts.template ?? (opts.empty ? 'template0' : await migratedTemplate(server));
   const name = `cellbatch_test_${randomBytes(6).toString('hex')}`;
   await admin(server, (c) => c.query(`create database ${name} template ${source}`));
   return {

@@ -3,7 +3,8 @@
 // the same record, and a cover that says when the record no longer verifies (regulations.md R3, C1–C6,
 // S1, P1–P5).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createBatch, harness, PASSWORD, registerCatalogue, type Harness, sqliteOf } from '../helpers.js';
+import { call, createBatch, harness, PASSWORD, registerCatalogue, type Harness } from '../helpers.js';
+import { owner } from '../owner.js';
 import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
 import { pdfFile } from './pdf-tools.js';
 import { forgetLayouts } from '../../reports/archival.js';
@@ -212,22 +213,17 @@ describe('refusals', () => {
 
 describe('R1: a record altered in the database', () => {
   it('says on its cover that verification failed', async () => {
-    const db = sqliteOf(h.ctx.store);
+    const db = owner(h.location);
     const seq = d.entriesOf('apheresis-receipt')[0].seq;
-    const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'entries'").all() as { name: string; sql: string }[];
-    const edit = (payload: string) => {
-      for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
-      db.prepare('update entries set payload = ? where batch_id = ? and batch_seq = ?').run(payload, d.id, seq);
-      for (const t of triggers) db.exec(t.sql);
-    };
-    const original = (db.prepare('select payload from entries where batch_id = ? and batch_seq = ?').get(d.id, seq) as { payload: string }).payload;
+    const edit = (payload: string) => db.behindTriggers('entries', (o) => o.run('update entries set payload = ? where batch_id = ? and batch_seq = ?', payload, d.id, seq));
+    const original = (await db.value<string>('select payload from entries where batch_id = ? and batch_seq = ?', d.id, seq))!;
     const payload = JSON.parse(original);
     payload.values.transportTemperature = 8;
-    edit(JSON.stringify(payload));
+    await edit(JSON.stringify(payload));
     const cover = squeeze(pagesOf((await opened()).text())[0]);
     expect(cover).toContain('VERIFICATION FAILED');
     expect(cover).not.toContain('VERIFIED INTACT');
-    edit(original); // put back: the tests after this one work on an intact record
+    await edit(original); // put back: the tests after this one work on an intact record
     expect(squeeze(pagesOf((await opened()).text())[0])).toContain('VERIFIED INTACT');
   });
 });
@@ -286,7 +282,7 @@ describe('P5: frozen at disposition', () => {
     const later = await recordPdf('admin', d.id);
     expect(later.bytes.equals(first.bytes)).toBe(true);
     // The frozen row cannot be changed in the database.
-    expect(() => sqliteOf(h.ctx.store).prepare('update record_pdfs set sha256 = ? where batch_id = ?').run('0', d.id)).toThrow(/append-only/);
-    expect(() => sqliteOf(h.ctx.store).prepare('delete from record_pdfs where batch_id = ?').run(d.id)).toThrow(/append-only/);
+    await expect(owner(h.location).run('update record_pdfs set sha256 = ? where batch_id = ?', '0', d.id)).rejects.toThrow(/append-only/);
+    await expect(owner(h.location).run('delete from record_pdfs where batch_id = ?', d.id)).rejects.toThrow(/append-only/);
   });
 });

@@ -5,7 +5,8 @@
 // nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { carT } from '../../workflows/builtin/car-t.js';
-import { call, harness, sign, sqliteOf, type Harness } from '../helpers.js';
+import { call, harness, sign, type Harness } from '../helpers.js';
+import { owner } from '../owner.js';
 
 let h: Harness;
 beforeAll(async () => { h = await harness(); });
@@ -102,7 +103,7 @@ describe('a draft version is edited by its author', () => {
     expect(r.body).toMatchObject({ type: 'https://cellbatch.org/problems/version-locked', detail: `process car-t v${N} is in_review: only a draft's content can change; a change is a new version (POST /processes)` });
     const builtin = await put('sup1', B, carT, '*');
     expect(builtin.status).toBe(403); // the built-in has no author: nobody edits it
-    expect(() => sqliteOf(h.ctx.store).prepare("update process_versions set definition = '{}' where process_id = 'car-t' and version = ?").run(N)).toThrow(/never changes once it leaves draft/);
+    await expect(owner(h.location).run("update process_versions set definition = '{}' where process_id = 'car-t' and version = ?", N)).rejects.toThrow(/never changes once it leaves draft/);
     expect(await edits()).toHaveLength(1);
   });
 

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { carT } from '../../workflows/builtin/car-t.js';
 import { allSteps } from '../../workflows/definition.js';
-import { call, din, harness, recordState, sign, sqliteOf, type Harness } from '../helpers.js';
+import { call, din, harness, recordState, sign, type Harness } from '../helpers.js';
+import { owner } from '../owner.js';
 import { pdfFile } from '../reports/pdf-tools.js';
 
 let h: Harness;
@@ -158,14 +159,14 @@ describe('master records', () => {
 });
 
 describe('the database locks a version\'s content', () => {
-  it('refuses an UPDATE of a definition past draft, of a version\'s identity, a DELETE of a version and any change of its signatures', () => {
-    const db = sqliteOf(h.ctx.store);
-    expect(() => db.prepare("update process_versions set definition = '{}' where process_id = 'car-t'").run()).toThrow(/the content of a version never changes once it leaves draft/);
-    expect(() => db.prepare("update process_versions set hash = 'x' where process_id = 'nk'").run()).toThrow(/the content of a version never changes once it leaves draft/);
-    expect(() => db.prepare("update process_versions set created_by = 'someone' where process_id = 'nk'").run()).toThrow(/the identity of a version never changes/);
-    expect(() => db.prepare("delete from process_versions where process_id = 'nk'").run()).toThrow(/DELETE refused/);
-    expect(() => db.prepare("update process_version_signatures set reason = 'x'").run()).toThrow(/append-only/);
-    expect(() => db.prepare('delete from process_version_signatures').run()).toThrow(/append-only/);
+  it('refuses an UPDATE of a definition past draft, of a version\'s identity, a DELETE of a version and any change of its signatures', async () => {
+    const db = owner(h.location);
+    await expect(db.run("update process_versions set definition = '{}' where process_id = 'car-t'")).rejects.toThrow(/the content of a version never changes once it leaves draft/);
+    await expect(db.run("update process_versions set hash = 'x' where process_id = 'nk'")).rejects.toThrow(/the content of a version never changes once it leaves draft/);
+    await expect(db.run("update process_versions set created_by = 'someone' where process_id = 'nk'")).rejects.toThrow(/the identity of a version never changes/);
+    await expect(db.run("delete from process_versions where process_id = 'nk'")).rejects.toThrow(/DELETE refused/);
+    await expect(db.run("update process_version_signatures set reason = 'x'")).rejects.toThrow(/append-only/);
+    await expect(db.run('delete from process_version_signatures')).rejects.toThrow(/append-only/);
   });
 });
 

@@ -7,11 +7,11 @@ import { generateKeyPairSync, sign as edSign, createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../server/app.js';
 import { GENESIS, legacyChainHash } from '../../server/store/chain.js';
 import { advance, call, createBatch, harness, PASSWORD, recordReceipt, registerCatalogue, sign, type Harness } from '../helpers.js';
+import { owner } from '../owner.js';
 import { BatchDriver, CART_PLAN, CART_RELEASE_VALUES } from '../server/lifecycle-driver.js';
 import { pdfFile } from '../reports/pdf-tools.js';
 import { renderBatchRecord } from '../../reports/batch-record.js';
@@ -377,7 +377,6 @@ describe('unusable input', () => {
 describe('a database written before migration 0003 (rows hashed in the old form)', () => {
   it('verifies a record whose rows are in the legacy form', async () => {
     const old = await harness();
-    const dbFile = path.join(old.dir, 'cellbatch.db');
     let app: Awaited<ReturnType<typeof buildApp>>['app'] | undefined;
     try {
       const created = await createBatch(old, 'car-t', 7);
@@ -389,34 +388,33 @@ describe('a database written before migration 0003 (rows hashed in the old form)
       expect((await call(old, 'op2', 'POST', `/batches/${created.id}/entries/${sample.body.entry.id}/verify`, { signature: sign('op2') })).status).toBe(201);
       // Every row rewritten as the code before migration 0003 hashed it (as test/server/store/verification.test.ts does).
       await old.app.close();
-      const db = new Database(dbFile);
-      const triggers = db.prepare("select sql from sqlite_master where type = 'trigger'").pluck().all() as string[];
-      for (const name of db.prepare("select name from sqlite_master where type = 'trigger'").pluck().all() as string[]) db.exec(`DROP TRIGGER ${name}`);
-      const shapes: Record<string, (r: any) => Record<string, unknown>> = {
-        entries: (r) => ({ seq: r.seq, id: r.id, batchId: r.batch_id, batchSeq: r.batch_seq, kind: r.kind, stepId: r.step_id, payload: JSON.parse(r.payload), recordedAt: r.recorded_at, actorId: r.actor_id, training: Boolean(r.training) }),
-        signatures: (r) => ({ seq: r.seq, id: r.id, entryId: r.entry_id, entryHash: r.entry_hash, userId: r.user_id, username: r.username, printedName: r.printed_name, meaning: r.meaning, signedAt: r.signed_at }),
-        audit_log: (r) => ({ seq: r.seq, at: r.at, userId: r.user_id, action: r.action, entity: r.entity, entityId: r.entity_id, batchId: r.batch_id, before: r.before, after: r.after, reason: r.reason }),
-      };
-      const entryHash = new Map<string, string>();
-      for (const table of ['entries', 'signatures', 'audit_log']) {
-        let prev = GENESIS;
-        for (const r of db.prepare(`select * from ${table} order by seq`).all() as any[]) {
-          const row = table === 'signatures' ? { ...r, entry_hash: entryHash.get(r.entry_id) } : r;
-          const hash = legacyChainHash(prev, shapes[table](row));
-          db.prepare(`update ${table} set prev_hash = ?, hash = ?${table === 'signatures' ? ', entry_hash = ?, entry_seq = NULL' : ''} where seq = ?`)
-            .run(...(table === 'signatures' ? [prev, hash, row.entry_hash, r.seq] : [prev, hash, r.seq]));
-          if (table === 'entries') entryHash.set(r.id, hash);
-          prev = hash;
+      const chains = ['entries', 'signatures', 'audit_log'];
+      await owner(old.location).behindTriggers(chains, async (db) => {
+        const shapes: Record<string, (r: any) => Record<string, unknown>> = {
+          entries: (r) => ({ seq: r.seq, id: r.id, batchId: r.batch_id, batchSeq: r.batch_seq, kind: r.kind, stepId: r.step_id, payload: JSON.parse(r.payload), recordedAt: r.recorded_at, actorId: r.actor_id, training: Boolean(r.training) }),
+          signatures: (r) => ({ seq: r.seq, id: r.id, entryId: r.entry_id, entryHash: r.entry_hash, userId: r.user_id, username: r.username, printedName: r.printed_name, meaning: r.meaning, signedAt: r.signed_at }),
+          audit_log: (r) => ({ seq: r.seq, at: r.at, userId: r.user_id, action: r.action, entity: r.entity, entityId: r.entity_id, batchId: r.batch_id, before: r.before, after: r.after, reason: r.reason }),
+        };
+        const entryHash = new Map<string, string>();
+        for (const table of chains) {
+          let prev = GENESIS;
+          for (const r of await db.rows<any>(`select * from ${table} order by seq`)) {
+            const row = table === 'signatures' ? { ...r, entry_hash: entryHash.get(r.entry_id) } : r;
+            const hash = legacyChainHash(prev, shapes[table](row));
+            await db.run(`update ${table} set prev_hash = ?, hash = ?${table === 'signatures' ? ', entry_hash = ?, entry_seq = NULL' : ''} where seq = ?`,
+              ...(table === 'signatures' ? [prev, hash, row.entry_hash, r.seq] : [prev, hash, r.seq]));
+            if (table === 'entries') entryHash.set(r.id, hash);
+            prev = hash;
+          }
         }
-      }
-      const heads = Object.fromEntries(['entries', 'signatures', 'audit_log'].map((t) => [t, db.prepare(`select max(seq) from ${t}`).pluck().get()]));
-      db.prepare("update settings set value = ? where key = 'chain.legacy-heads'").run(JSON.stringify(heads));
-      for (const sql of triggers) db.exec(sql);
-      db.close();
-      fs.rmSync(`${dbFile}.checkpoints.jsonl`, { force: true });
+        const heads = Object.fromEntries(await Promise.all(chains.map(async (t) => [t, await db.value<number>(`select max(seq) from ${t}`)])));
+        // A SQLite file has this setting since migration 0003; a PostgreSQL database only when a legacy record was moved into it.
+        await db.run("insert into settings (key, value) values ('chain.legacy-heads', ?) on conflict (key) do update set value = excluded.value", JSON.stringify(heads));
+      });
+      fs.rmSync(`${old.location.dbFile}.checkpoints.jsonl`, { force: true });
       fs.rmSync(path.join(old.dir, 'keys', 'checkpoint-latest.json'), { force: true });
 
-      ({ app } = await buildApp({ dbFile, training: true, now: () => old.wall.now }));
+      ({ app } = await buildApp({ ...old.location, training: true, now: () => old.wall.now }));
       const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'qa1', password: PASSWORD } });
       const pdf = await app.inject({ method: 'GET', url: `/api/v1/batches/${created.id}/record.pdf`, headers: { authorization: `Bearer ${login.json().token}` } });
       expect(pdf.statusCode).toBe(200);
@@ -425,7 +423,7 @@ describe('a database written before migration 0003 (rows hashed in the old form)
       expect((r.verdict.checks.find((c) => c.id === 'row-hashes') as any).detail).toMatch(/legacy/);
     } finally {
       await app?.close();
-      fs.rmSync(old.dir, { recursive: true, force: true });
+      await old.discard();
     }
   });
 });

@@ -272,7 +272,7 @@ describe('site processes through the API', () => {
     const edited = site();
     edited.title.en = 'Edited without a new version';
     fs.writeFileSync(file, JSON.stringify(edited));
-    await expect(buildApp({ dbFile: path.join(h.dir, 'cellbatch.db'), training: true, processesDir: dir }))
+    await expect(buildApp({ ...h.location, training: true, processesDir: dir }))
       .rejects.toThrow(/site-nk-mini version 1 was edited after batches used it/);
   });
 
@@ -296,7 +296,7 @@ describe('site processes through the API', () => {
     const v2Hash = (checkDefinition(v2) as { hash: string }).hash;
     expect(v2Hash).not.toBe(v1Hash);
 
-    const { app, ctx } = await buildApp({ dbFile: path.join(h.dir, 'cellbatch.db'), training: true, processesDir: dir, now: () => h!.wall.now });
+    const { app, ctx } = await buildApp({ ...h.location, training: true, processesDir: dir, now: () => h!.wall.now });
     const tokens: Record<string, string> = {};
     for (const [username] of ROSTER) {
       const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: PASSWORD } });

@@ -16,7 +16,6 @@
 //   refusals/steps.test.ts "materials and equipment a step uses are judged (422, audited)".
 // - S6 [211.101(d)] the verifier is not the performer, on any terminal:
 //   refusals/steps.test.ts "refuses a verification signed by the performer with 403".
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import { advance, call, createBatch, din, harness, HOUR, PASSWORD, recordState, registerCatalogue, sign, type Harness } from '../../helpers.js';
@@ -98,9 +97,8 @@ describe('R4 [11.10(c); 1271.270(d)]: records survive a restart unchanged', () =
     const clock = h.ctx.clock.now().toISOString();
     expect(view.entries.flatMap((e: { signatures: unknown[] }) => e.signatures).length).toBeGreaterThanOrEqual(4);
 
-    const dbFile = path.join(h.dir, 'cellbatch.db');
     await h.app.close();
-    const { app, ctx } = await buildApp({ dbFile, training: true, now: () => h.wall.now });
+    const { app, ctx } = await buildApp({ ...h.location, training: true, now: () => h.wall.now });
     try {
       const again: Harness = { ...h, app, ctx, tokens: {} };
       for (const u of ['qa1', 'op1']) {

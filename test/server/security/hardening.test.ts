@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, call, harness, PASSWORD, type Harness, sqliteOf } from '../../helpers.js';
+import { cliRecordArgs } from '../../owner.js';
 import { auditAll, userIdOf } from '../part11/support.js';
 import { buildApp } from '../../../server/app.js';
 import { bootstrapAdmin } from '../../../server/services/bootstrap.js';
@@ -26,6 +27,14 @@ afterEach(async () => h.close());
 const WRONG = 'Wrong-Password-000';
 const login = (username: string, password: string) => call(h, null, 'POST', '/auth/login', { username, password });
 const dbFile = () => path.join(h.dir, 'cellbatch.db');
+/** The command line's arguments naming this harness's record (the file, or the PostgreSQL database and the log's file). */
+const record = () => cliRecordArgs(h.location);
+/** For the cases about the SQLite file itself (its modes, the demo's file, a backup): a harness on a file whatever the suite's database. */
+const onTheFile = () => beforeEach(async () => {
+  if (h.ctx.store.dialect === 'sqlite') return;
+  await h.close();
+  h = await harness({ store: 'sqlite' });
+});
 
 describe('break-glass recovery from the console', () => {
   // The CLI writes on the system clock: this app's wall clock starts at the real time and is moved past
@@ -46,7 +55,7 @@ describe('break-glass recovery from the console', () => {
 
   it('five unauthenticated wrong logins lock the only admin; `cellbatch unlock admin --reason` lifts it, audited with the OS user', async () => {
     await lockAdmin();
-    const r = await cli(['unlock', 'admin', '--reason', 'locked out by a guessing attack; identity checked', '--db', dbFile()]);
+    const r = await cli(['unlock', 'admin', '--reason', 'locked out by a guessing attack; identity checked', ...record()]);
     expect(r.code, r.lines.join('\n')).toBe(0);
     const ok = await login('admin', ADMIN_PASSWORD);
     expect(ok.status).toBe(200);
@@ -60,7 +69,7 @@ describe('break-glass recovery from the console', () => {
   it('`cellbatch reset-password admin --reason` prints a temporary password once; it must be changed; old sessions end; the lock lifts', async () => {
     const oldToken = h.tokens.admin;
     await lockAdmin();
-    const r = await cli(['reset-password', 'admin', '--reason', 'password forgotten', '--db', dbFile()]);
+    const r = await cli(['reset-password', 'admin', '--reason', 'password forgotten', ...record()]);
     expect(r.code, r.lines.join('\n')).toBe(0);
     const temp = /temporary password for admin: (\S+)/.exec(r.lines.join('\n'))![1];
     expect((await login('admin', ADMIN_PASSWORD)).status).toBe(401);
@@ -75,9 +84,9 @@ describe('break-glass recovery from the console', () => {
 
   it('refuses without a reason (exit 2) and for an unknown user (exit 1), changing nothing', async () => {
     const before = await h.ctx.store.counts();
-    expect((await cli(['unlock', 'admin', '--db', dbFile()])).code).toBe(2);
-    expect((await cli(['reset-password', 'admin', '--reason', ' ', '--db', dbFile()])).code).toBe(2);
-    expect((await cli(['unlock', 'nobody', '--reason', 'x', '--db', dbFile()])).code).toBe(1);
+    expect((await cli(['unlock', 'admin', ...record()])).code).toBe(2);
+    expect((await cli(['reset-password', 'admin', '--reason', ' ', ...record()])).code).toBe(2);
+    expect((await cli(['unlock', 'nobody', '--reason', 'x', ...record()])).code).toBe(1);
     expect(await h.ctx.store.counts()).toEqual(before);
   });
 });
@@ -102,6 +111,7 @@ describe('CSV formula injection in GET /audit/export?format=csv', () => {
 });
 
 describe('npm run demo and the database it deletes', () => {
+  onTheFile();
   it('refuses a GMP database (no demo mark, batches not marked TRAINING) and deletes nothing', async () => {
     sqliteOf(h.ctx.store).pragma('wal_checkpoint(FULL)');
     expect(await notADemoDatabase(dbFile())).toMatch(/not made by the demo/);
@@ -184,6 +194,7 @@ describe('settings are checked at start', () => {
 });
 
 describe('files are the service account\'s alone', () => {
+  onTheFile();
   it('database, WAL, checkpoint log and key files are 0600, the key folder 0700', () => {
     const mode = (f: string) => fs.statSync(f).mode & 0o777;
     expect(mode(dbFile())).toBe(0o600);
@@ -207,16 +218,16 @@ describe('files are the service account\'s alone', () => {
 describe('cellbatch verify trusts only the keys it is given or the server\'s own', () => {
   it('a forged checkpoint signed by a key dropped into the key folder is not trusted', async () => {
     const keys = path.join(h.dir, 'keys');
-    expect((await runCliAsync(['verify', '--db', dbFile()])).code).toBe(0);
+    expect((await runCliAsync(['verify', ...record()])).code).toBe(0);
     // An attacker who can write the key folder plants a public key of their own.
     const { publicKey } = generateKeyPairSync('ed25519');
     fs.writeFileSync(path.join(keys, 'attacker.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     const { publicKeysIn } = await import('../../../server/store/checkpoints.js');
     expect([...publicKeysIn(keys).keys()]).toEqual([h.ctx.integrity!.key.id]);
     // With --key naming only the attacker's key, the server's checkpoints no longer verify.
-    const r = await runCliAsync(['verify', '--db', dbFile(), '--key', path.join(keys, 'attacker.pub.pem')]);
+    const r = await runCliAsync(['verify', ...record(), '--key', path.join(keys, 'attacker.pub.pem')]);
     expect(r.code).toBe(1);
-    expect((await runCliAsync(['verify', '--db', dbFile(), '--key', path.join(keys, 'checkpoint-ed25519.pub.pem')])).code).toBe(0);
+    expect((await runCliAsync(['verify', ...record(), '--key', path.join(keys, 'checkpoint-ed25519.pub.pem')])).code).toBe(0);
   });
 });
 

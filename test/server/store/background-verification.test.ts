@@ -3,10 +3,7 @@
 // for QA and the administrator when it fails, and never chains anything onto a tail that disagrees with
 // the last signed checkpoint (21 CFR 11.10(a)). The full verification is injected as a slow one the
 // test releases (a promise, no sleeps), so "before" and "after" are exact.
-import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import type { AppContext } from '../../../server/context.js';
@@ -14,21 +11,20 @@ import { verifyInFull, type Verifier } from '../../../server/services/record-che
 import { rowHash } from '../../../server/store/chain.js';
 import { entryCells, type EntryRow } from '../../../server/store/store.js';
 import { createBatch, din, harness, PASSWORD, type Harness } from '../../helpers.js';
+import { owner, type OwnerSql } from '../../owner.js';
 import { parseSettings } from '../../../server/settings.js';
 
 let h: Harness;
-let dbFile: string;
 const apps: FastifyInstance[] = [];
 
 beforeEach(async () => {
   h = await harness();
   await createBatch(h, 'car-t', 1);
-  dbFile = path.join(h.dir, 'cellbatch.db');
 });
 
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
-  fs.rmSync(h.dir, { recursive: true, force: true });
+  await h.discard();
 });
 
 /** A full verification that waits until the test releases it. */
@@ -40,7 +36,7 @@ function slowVerification() {
 
 /** The server started again on the same database, as main.ts starts it: it does not wait for the verification. */
 async function restart(verify: Verifier) {
-  const { app, ctx } = await buildApp({ dbFile, training: true, now: () => h.wall.now, awaitVerification: false, verify });
+  const { app, ctx } = await buildApp({ ...h.location, training: true, now: () => h.wall.now, awaitVerification: false, verify });
   apps.push(app);
   await app.ready(); // what listen() does first: the background verification starts here
   const as = async (user: string | null, method: 'GET' | 'POST', url: string, payload?: object) => {
@@ -52,22 +48,8 @@ async function restart(verify: Verifier) {
 
 const newBatch = (seq: number) => ({ processId: 'car-t', din: din(seq).keyed, patient: { id: `PT-${seq}`, weightKg: 70 } });
 
-function tamper(edit: (db: Database.Database) => void) {
-  const db = new Database(dbFile);
-  try {
-    edit(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** Runs an edit with the append-only triggers of a table dropped (a forger with the file), then puts them back. */
-function behindTriggers(db: Database.Database, table: string, edit: () => void) {
-  const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = ?").all(table) as { name: string; sql: string }[];
-  for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
-  edit();
-  for (const t of triggers) db.exec(t.sql);
-}
+/** An edit of a table's rows behind its append-only triggers, as a forger with the database would make it (test/owner.ts). */
+const tamper = (table: string, edit: (db: OwnerSql) => Promise<unknown>) => owner(h.location).behindTriggers(table, edit);
 
 describe('the server serves before the record is verified', () => {
   it('answers at once with integrity pending, takes writes on a tail its last signed checkpoint covers, then says verified', async () => {
@@ -89,7 +71,7 @@ describe('the server serves before the record is verified', () => {
 
   it('a verification that fails (an old row edited, the tail intact) says failed and raises an alert for QA and the administrator', async () => {
     await h.app.close();
-    tamper((db) => behindTriggers(db, 'entries', () => db.prepare("update entries set payload = json_set(payload, '$.patient.weightKg', 90) where seq = 1").run()));
+    await tamper('entries', (db) => db.run(`update entries set payload = replace(payload, '"weightKg":70', '"weightKg":90') where seq = 1`));
     const slow = slowVerification();
     const s = await restart(slow.verify);
     expect((await s.as(null, 'GET', '/healthz')).body.integrity).toBe('pending');
@@ -107,20 +89,20 @@ describe('the server serves before the record is verified', () => {
 });
 
 describe('nothing is chained onto a tail that disagrees with the last signed checkpoint', () => {
-  const tails: [string, (db: Database.Database) => void, RegExp][] = [
-    ['the last audit row deleted', (db) => behindTriggers(db, 'audit_log', () => db.prepare('delete from audit_log where seq = (select max(seq) from audit_log)').run()), /audit_log chain ends at row \d+, but signed checkpoint \d+ recorded row \d+: rows were removed/],
-    ['the last entry rewritten with its hash recomputed', (db) => behindTriggers(db, 'entries', () => {
-      const r = db.prepare(`select seq, id, batch_id as batchId, batch_seq as batchSeq, kind, step_id as stepId, payload, recorded_at as recordedAt, actor_id as actorId, training, prev_hash as prevHash
-        from entries order by seq desc limit 1`).get() as EntryRow;
+  const tails: [string, () => Promise<unknown>, RegExp][] = [
+    ['the last audit row deleted', () => tamper('audit_log', (db) => db.run('delete from audit_log where seq = (select max(seq) from audit_log)')), /audit_log chain ends at row \d+, but signed checkpoint \d+ recorded row \d+: rows were removed/],
+    ['the last entry rewritten with its hash recomputed', () => tamper('entries', async (db) => {
+      const [r] = await db.rows<EntryRow>(`select seq, id, batch_id as "batchId", batch_seq as "batchSeq", kind, step_id as "stepId", payload, recorded_at as "recordedAt", actor_id as "actorId", training, prev_hash as "prevHash"
+        from entries order by seq desc limit 1`);
       const forged = { ...r, training: Boolean(r.training), payload: r.payload.replace('"weightKg":70', '"weightKg":90') };
       expect(forged.payload).not.toBe(r.payload);
-      db.prepare('update entries set payload = ?, hash = ? where seq = ?').run(forged.payload, rowHash(r.prevHash, entryCells(forged)), r.seq);
+      await db.run('update entries set payload = ?, hash = ? where seq = ?', forged.payload, rowHash(r.prevHash, entryCells(forged)), r.seq);
     }), /row \d+ of the entries chain differs from what signed checkpoint \d+ recorded: the record was rewritten/],
   ];
 
   it.each(tails)('%s: writes 503 record-tail-altered at once, unaudited; sign-in, reads and the alert work; the verification fails', async (_name, edit, detail) => {
     await h.app.close();
-    tamper(edit);
+    await edit();
     const slow = slowVerification();
     const s = await restart(slow.verify);
     const before = { heads: await s.ctx.store.heads(), counts: await s.ctx.store.counts() };
@@ -174,7 +156,7 @@ describe('the verification runs again on a schedule', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }); // only the schedule's timer: the rest runs as usual
     try {
       let runs = 0;
-      const { app, ctx } = await buildApp({ dbFile, training: true, now: () => h.wall.now, verifyEveryHours: 6, verify: (c) => { runs++; return verifyInFull(c); } });
+      const { app, ctx } = await buildApp({ ...h.location, training: true, now: () => h.wall.now, verifyEveryHours: 6, verify: (c) => { runs++; return verifyInFull(c); } });
       expect(runs).toBe(1); // the one after start
       await app.ready();
       vi.advanceTimersByTime(6 * 3_600_000);

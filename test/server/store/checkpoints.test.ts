@@ -60,12 +60,11 @@ describe('checkpoint log under crashes', () => {
   it('signs at start the heads a crashed run left unsigned', async () => {
     h = await harness();
     await createBatch(h, 'car-t', 1);
-    const file = path.join(h.dir, 'cellbatch.db');
     const log = h.ctx.integrity!.log;
     const before = log.read().length;
     // A crash: the store is left without its shutdown checkpoint (closed directly, not through the app).
     await h.ctx.store.close();
-    const { app, ctx } = await buildApp({ dbFile: file, training: true });
+    const { app, ctx } = await buildApp({ ...h.location, training: true });
     try {
       const last = ctx.integrity!.log.last()!;
       expect(ctx.integrity!.log.read().length).toBe(before + 1);

@@ -1,29 +1,25 @@
 // Identity in the chain (21 CFR 11.10(a), 211.188(b)). The inspector's finding, reproduced: editing
-// `batches.din` or the patient's weight in the database FILE left `integrity: true`, and identity scans
+// `batches.din` or the patient's weight in the database (its file) left `integrity: true`, and identity scans
 // and per-kg doses then used the edited values. Now a batch's identity comes from its hash-chained
 // `batch-created` entry, and verification names the mutable row that disagrees (table, row, field).
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import { runCliAsync } from '../../../server/cli.js';
 import { createBatch, din, harness, HOUR, sign, type Harness } from '../../helpers.js';
+import { cliRecordArgs, owner } from '../../owner.js';
 
 let h: Harness;
-afterEach(() => fs.rmSync(h.dir, { recursive: true, force: true }));
+afterEach(() => h.discard());
 
-it('R1 [11.10(a)]: an edited DIN or patient weight in the file is reported by table, row and field; scans and the view use the chained identity', async () => {
+it('R1 [11.10(a)]: an edited DIN or patient weight in the database is reported by table, row and field; scans and the view use the chained identity', async () => {
   h = await harness();
   const batch = await createBatch(h, 'car-t', 1, 70);
-  const dbFile = path.join(h.dir, 'cellbatch.db');
   await h.app.close();
 
-  const db = new Database(dbFile);
-  db.prepare('update batches set din = ?, patient = ? where id = ?').run(din(9).din, JSON.stringify({ id: 'PT-1', weightKg: 35 }), batch.id);
-  db.close();
+  await owner(h.location).run('update batches set din = ?, patient = ? where id = ?', din(9).din, JSON.stringify({ id: 'PT-1', weightKg: 35 }), batch.id);
 
-  const { app } = await buildApp({ dbFile, training: true, now: () => h.wall.now });
+  const { app } = await buildApp({ ...h.location, training: true, now: () => h.wall.now });
   try {
     const get = async (user: string, url: string, payload?: object) => {
       const r = await app.inject({ method: payload ? 'POST' : 'GET', url: `/api/v1${url}`, headers: { authorization: `Bearer ${h.tokens[user]}` }, ...(payload && { payload }) });
@@ -45,7 +41,7 @@ it('R1 [11.10(a)]: an edited DIN or patient weight in the file is reported by ta
   } finally {
     await app.close();
   }
-  const cli = await runCliAsync(['verify', '--db', dbFile, '--keys', path.join(h.dir, 'keys')]);
+  const cli = await runCliAsync(['verify', ...cliRecordArgs(h.location), '--keys', path.join(h.dir, 'keys')]);
   expect(cli.code).toBe(1);
   expect(JSON.parse(cli.lines[0]).mismatches.map((m: { field: string }) => m.field)).toEqual(['din', 'patient.weightKg']);
 });

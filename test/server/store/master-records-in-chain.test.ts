@@ -1,11 +1,8 @@
 // Master records in the chain (21 CFR 11.10(a), 11.70; Annex 11 §10). A process version and the
 // signatures of its lifecycle live in tables outside the hash chains; each change of them writes a
 // chained audit row that says what was written (the content hash, the status, the signature row). A
-// version or a transition signature edited in the database FILE, behind the triggers, must make GET
+// version or a transition signature edited in the database behind the triggers (the SQLite file, or PostgreSQL as its owner), must make GET
 // /audit/verify and `cellbatch verify` fail, naming table, row and field.
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
@@ -14,13 +11,14 @@ import { carT } from '../../../workflows/builtin/car-t.js';
 import { nk as nkBuiltin } from '../../../workflows/builtin/nk.js';
 import { definitionHash } from '../../../workflows/check.js';
 import { call, harness, PASSWORD, sign, type Harness } from '../../helpers.js';
+import { cliRecordArgs, copyRecord, owner, type OwnerSql, type RecordLocation } from '../../owner.js';
 
 interface Mismatch { table: string; row: string; field: string; row_value: unknown; chain_value: unknown }
 interface Report { valid: boolean; mismatches?: Mismatch[]; firstInvalid?: unknown }
 
 let h: Harness;
 let versionId: string;
-const copies: string[] = [];
+const copies: Awaited<ReturnType<typeof copyRecord>>[] = [];
 
 beforeAll(async () => {
   h = await harness();
@@ -43,70 +41,52 @@ beforeAll(async () => {
   await h.app.close();
 });
 
-afterAll(() => {
-  for (const dir of [h.dir, ...copies]) fs.rmSync(dir, { recursive: true, force: true });
+afterAll(async () => {
+  for (const c of copies) await c.drop();
+  await h.discard();
 });
 
-/** A copy of the stopped server's folder (database, checkpoint log, keys), so each case tampers its own. */
-function copy(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-tamper-'));
-  copies.push(dir);
-  fs.cpSync(h.dir, dir, { recursive: true });
-  return path.join(dir, 'cellbatch.db');
+/** A copy of the stopped server's record (database, checkpoint log, keys), so each case tampers its own. */
+async function copy(): Promise<RecordLocation> {
+  const c = await copyRecord({ ...h.location, dir: h.dir });
+  copies.push(c);
+  return c;
 }
 
-/** Runs an edit on the file with every trigger of `table` dropped, then puts them back as they were. */
-function behindTriggers(dbFile: string, table: string, edit: (db: Database.Database) => void) {
-  const db = new Database(dbFile);
-  try {
-    const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = ?").all(table) as { name: string; sql: string }[];
-    expect(triggers.length).toBeGreaterThan(0);
-    for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
-    edit(db);
-    for (const t of triggers) db.exec(t.sql);
-  } finally {
-    db.close();
-  }
-}
+/** Runs an edit with every trigger of `table` out of the way, as a forger with the database would (test/owner.ts). */
+const behindTriggers = (at: RecordLocation, table: string, edit: (db: OwnerSql) => Promise<void>) => owner(at).behindTriggers(table, edit);
 
-/** GET /audit/verify of a server started on the file, and `cellbatch verify --db FILE`. */
-async function verify(dbFile: string): Promise<{ served: Report; cli: Report; code: number }> {
-  const { app } = await buildApp({ dbFile, training: true, now: () => h.wall.now });
+/** GET /audit/verify of a server started on the record, and `cellbatch verify` on it. */
+async function verify(at: RecordLocation): Promise<{ served: Report; cli: Report; code: number }> {
+  const { app } = await buildApp({ ...at, training: true, now: () => h.wall.now });
   try {
     const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'qa1', password: PASSWORD } });
     const r = await app.inject({ method: 'GET', url: '/api/v1/audit/verify', headers: { authorization: `Bearer ${login.json().token}` } });
     expect(r.statusCode, r.body).toBe(200);
-    const cli = await runCliAsync(['verify', '--db', dbFile, '--keys', path.join(path.dirname(dbFile), 'keys')]);
+    const cli = await runCliAsync(['verify', ...cliRecordArgs(at), '--keys', path.join(path.dirname(at.dbFile), 'keys')]);
     return { served: r.json(), cli: JSON.parse(cli.lines[0]) as Report, code: cli.code };
   } finally {
     await app.close();
   }
 }
 
-const signatureSeq = (dbFile: string, meaning: string) => {
-  const db = new Database(dbFile, { readonly: true });
-  try {
-    return db.prepare('select seq from process_version_signatures where version_id = ? and meaning = ?').pluck().get(versionId, meaning) as number;
-  } finally {
-    db.close();
-  }
-};
+const signatureSeq = async (at: RecordLocation, meaning: string) =>
+  (await owner(at).value<number>('select seq from process_version_signatures where version_id = ? and meaning = ?', versionId, meaning))!;
 
 describe('master records held to the chain', () => {
   it('verifies an untouched record: drafted, edited, submitted, reviewed, approved and effective, with the built-ins superseded', async () => {
-    const { served, cli, code } = await verify(copy());
+    const { served, cli, code } = await verify(await copy());
     expect(served.valid, JSON.stringify(served)).toBe(true);
     expect(served.mismatches).toBeUndefined();
     expect(code).toBe(0);
     expect(cli.valid).toBe(true);
   });
 
-  it('names a transition signature whose signer, name or reason was edited in the file', async () => {
-    const dbFile = copy();
-    const seq = signatureSeq(dbFile, 'approved');
-    behindTriggers(dbFile, 'process_version_signatures', (db) => {
-      db.prepare("update process_version_signatures set username = 'qa2', printed_name = 'Test QA2', reason = 'approved after all' where seq = ?").run(seq);
-    });
+  it('names a transition signature whose signer, name or reason was edited in the database', async () => {
+    const dbFile = await copy();
+    const seq = await signatureSeq(dbFile, 'approved');
+    await behindTriggers(dbFile, 'process_version_signatures', (db) =>
+      db.run("update process_version_signatures set username = 'qa2', printed_name = 'Test QA2', reason = 'approved after all' where seq = ?", seq));
     const { served, cli, code } = await verify(dbFile);
     expect(served.valid).toBe(false);
     expect(served.firstInvalid).toBeUndefined(); // the chains themselves are intact: the row outside them is what changed
@@ -120,14 +100,14 @@ describe('master records held to the chain', () => {
   });
 
   it('names a signature moved in time or to another signer id, one deleted, and one added', async () => {
-    const dbFile = copy();
-    const reviewed = signatureSeq(dbFile, 'reviewed');
-    const authored = signatureSeq(dbFile, 'authored');
+    const dbFile = await copy();
+    const reviewed = await signatureSeq(dbFile, 'reviewed');
+    const authored = await signatureSeq(dbFile, 'authored');
     let added = 0;
-    behindTriggers(dbFile, 'process_version_signatures', (db) => {
-      db.prepare("update process_version_signatures set signed_at = '2020-01-01T00:00:00.000Z', user_id = 'someone-else' where seq = ?").run(reviewed);
-      db.prepare('delete from process_version_signatures where seq = ?').run(authored);
-      added = Number(db.prepare("insert into process_version_signatures (version_id, action, meaning, user_id, username, printed_name, reason, signed_at) values (?, 'review', 'reviewed', 'x', 'qa2', 'Test QA2', 'a second review', '2026-03-02T08:00:00.000Z')").run(versionId).lastInsertRowid);
+    await behindTriggers(dbFile, 'process_version_signatures', async (db) => {
+      await db.run("update process_version_signatures set signed_at = '2020-01-01T00:00:00.000Z', user_id = 'someone-else' where seq = ?", reviewed);
+      await db.run('delete from process_version_signatures where seq = ?', authored);
+      added = Number(await db.value("insert into process_version_signatures (version_id, action, meaning, user_id, username, printed_name, reason, signed_at) values (?, 'review', 'reviewed', 'x', 'qa2', 'Test QA2', 'a second review', '2026-03-02T08:00:00.000Z') returning seq", versionId));
     });
     const { served } = await verify(dbFile);
     expect(served.valid).toBe(false);
@@ -140,18 +120,18 @@ describe('master records held to the chain', () => {
     expect(served.mismatches).toHaveLength(4);
   });
 
-  it('names a version whose status, content or content hash was edited in the file', async () => {
-    const dbFile = copy();
-    behindTriggers(dbFile, 'process_versions', (db) => {
+  it('names a version whose status, content or content hash was edited in the database', async () => {
+    const dbFile = await copy();
+    await behindTriggers(dbFile, 'process_versions', async (db) => {
       // The superseded built-in made effective again; the effective version's content rewritten with a
       // matching hash; the draft's content changed without its audited PUT.
-      db.prepare("update process_versions set status = 'effective' where process_id = 'car-t' and version = ?").run(carT.version);
-      const def = JSON.parse(db.prepare('select definition from process_versions where id = ?').pluck().get(versionId) as string);
-      def.title.en = 'CAR-T, rewritten in the file';
-      db.prepare('update process_versions set definition = ?, hash = ? where id = ?').run(JSON.stringify(def), definitionHash(def), versionId);
-      const nk = JSON.parse(db.prepare("select definition from process_versions where process_id = 'nk' and version = ?").pluck().get(nkBuiltin.version + 1) as string);
+      await db.run("update process_versions set status = 'effective' where process_id = 'car-t' and version = ?", carT.version);
+      const def = JSON.parse((await db.value<string>('select definition from process_versions where id = ?', versionId))!);
+      def.title.en = 'CAR-T, rewritten in the database';
+      await db.run('update process_versions set definition = ?, hash = ? where id = ?', JSON.stringify(def), definitionHash(def), versionId);
+      const nk = JSON.parse((await db.value<string>("select definition from process_versions where process_id = 'nk' and version = ?", nkBuiltin.version + 1))!);
       nk.phases[0].steps[0].required = false;
-      db.prepare("update process_versions set definition = ? where process_id = 'nk' and version = ?").run(JSON.stringify(nk), nkBuiltin.version + 1);
+      await db.run("update process_versions set definition = ? where process_id = 'nk' and version = ?", JSON.stringify(nk), nkBuiltin.version + 1);
     });
     const { served, cli } = await verify(dbFile);
     expect(served.valid).toBe(false);

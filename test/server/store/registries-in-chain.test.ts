@@ -3,17 +3,15 @@
 // detected, because entries held only the lot's internal id. Now every signed entry that names a lot
 // or an instrument keeps (and hashes) what its signer saw, the view and the PDF show that, and
 // verification names a lot or instrument row that disagrees with the chain by table, row and field.
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import { call, createBatch, harness, registerCatalogue, type Harness } from '../../helpers.js';
+import { owner } from '../../owner.js';
 import { BatchDriver, CART_PLAN } from '../lifecycle-driver.js';
 import { pdfFile } from '../../reports/pdf-tools.js';
 
 let h: Harness;
-afterEach(() => fs.rmSync(h.dir, { recursive: true, force: true }));
+afterEach(() => h.discard());
 
 it('R1 [11.10(a)]: a step keeps the lot and instrument as signed; an audited status change is not a mismatch, an edit in the file is, by table, row and field', async () => {
   h = await harness();
@@ -37,14 +35,12 @@ it('R1 [11.10(a)]: a step keeps the lot and instrument as signed; an audited sta
   expect(clean.body.valid, JSON.stringify(clean.body)).toBe(true);
   expect(clean.body.mismatches).toBeUndefined();
 
-  const dbFile = path.join(h.dir, 'cellbatch.db');
   await h.app.close();
-  const db = new Database(dbFile);
-  db.prepare('update materials set lot_number = ?, expires_on = ? where id = ?').run('FORGED-LOT', '2099-12-31', buffer);
-  db.prepare('update equipment set calibration_due_on = ? where id = ?').run('2099-12-31', processor);
-  db.close();
+  const db = owner(h.location);
+  await db.run('update materials set lot_number = ?, expires_on = ? where id = ?', 'FORGED-LOT', '2099-12-31', buffer);
+  await db.run('update equipment set calibration_due_on = ? where id = ?', '2099-12-31', processor);
 
-  const { app } = await buildApp({ dbFile, training: true, now: () => h.wall.now });
+  const { app } = await buildApp({ ...h.location, training: true, now: () => h.wall.now });
   try {
     const get = async (user: string, url: string) => app.inject({ method: 'GET', url: `/api/v1${url}`, headers: { authorization: `Bearer ${h.tokens[user]}` } });
     const report = (await get('qa1', '/audit/verify')).json();
