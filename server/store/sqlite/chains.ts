@@ -229,9 +229,9 @@ export class SqliteChains {
       identityMismatches: () => c.run(() => this.identityMismatches()),
       // Streaming, constant memory; a signature must also carry the hash of the entry it names, so one
       // copied onto another entry is caught (21 CFR 11.10(a), 11.70). See verify.ts.
-      verifyChains: (checkpoints = []) => c.run(() => verifyChains(sqlite, this.legacyHeads, checkpoints)),
+      verifyChains: (checkpoints = []) => verifyChains(sqlite, this.legacyHeads, checkpoints, (fn) => c.holding(fn)),
       verifyChainsInParallel: (checkpoints = [], opts) =>
-        verifyChainsInParallel(sqlite, c.file, this.legacyHeads, checkpoints, opts, (statements) => c.run(statements)),
+        verifyChainsInParallel(sqlite, c.file, this.legacyHeads, checkpoints, opts, (fn) => c.holding(fn)),
       batchIntact: (batchId, read) => c.run(() => this.batchIntact(batchId, read)),
     };
   }

@@ -59,6 +59,14 @@ export class SqliteConnection {
     return this.exclusive(async () => statements());
   }
 
+  /**
+   * Runs `fn` as the connection's only user until it settles, inside the caller's transaction if it
+   * runs in one: for reads that span awaits (the chain walk streams a statement across them).
+   */
+  holding<T>(fn: () => Promise<T>): Promise<T> {
+    return this.inTransaction ? fn() : this.exclusive(fn);
+  }
+
   /** Runs `fn` holding the connection: no other store call runs until it has settled. */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     await this.lock();

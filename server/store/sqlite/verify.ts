@@ -7,18 +7,19 @@
 //   json_array() and the row's hash is recomputed over that one string, segment by segment, in worker
 //   threads on every core when the record is large (rows are append-only, so a segment read later is
 //   the segment that was there when verification began);
-// - the walk reads every row into JavaScript, hashes rowBytes() (or the pre-0003 form) and says which
-//   row fails first and how. It runs whenever the fast pass finds anything at all, so a report of
-//   failure never rests on SQLite's rendering, and a database written before migration 0003 is always
-//   walked.
+// - the walk (server/store/walk.ts, the same for PostgreSQL) reads every row into JavaScript, hashes
+//   rowBytes() (or the pre-0003 form) and says which row fails first and how. It runs whenever the fast
+//   pass finds anything at all, so a report of failure never rests on SQLite's rendering, and a database
+//   written before migration 0003 is always walked.
 import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hash } from 'node:crypto';
-import { CHAINED, GENESIS, MOVED_SIGNATURE } from '../chain.js';
+import { CHAINED, GENESIS } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint } from '../checkpoints.js';
-import { expectedHash, type AuditRow, type ChainReport, type EntryRow, type LegacyHeads, type ParallelOptions, type SignatureRow } from '../store.js';
+import type { ChainReport, EntryRow, LegacyHeads, ParallelOptions, SignatureRow } from '../store.js';
+import { walkChains, type ChainRow, type ChainRows } from '../walk.js';
 
 /** One stretch of one chain for the fast pass: rows `from`..`to` inclusive. */
 export interface Segment { table: ChainTable; from: number; to: number; sql: string }
@@ -125,28 +126,34 @@ const counted = (rows: number, checkpoints: Checkpoint[]): ChainReport =>
 
 const legacy = (heads: LegacyHeads) => CHAIN_TABLES.some((t) => heads[t] > 0);
 
+/** The fast pass in this thread: the report of an intact record, or undefined when the walk must judge it. */
+function fastPass(sqlite: Database.Database, legacyHeads: LegacyHeads, checkpoints: Checkpoint[]): ChainReport | undefined {
+  if (legacy(legacyHeads)) return undefined;
+  const { segments, rows } = segmentsOf(sqlite, Number.MAX_SAFE_INTEGER);
+  return joinedAndSigned(sqlite, checkSegments(sqlite, sha256hex, segments), checkpoints) ? counted(rows, checkpoints) : undefined;
+}
+
+/** Runs `fn` as the connection's only user until it settles (connection.ts, holding): the walk reads across awaits. */
+export type Hold = <T>(fn: () => Promise<T>) => Promise<T>;
+const alone: Hold = (fn) => fn();
+
 /** Verifies in this thread: the fast pass, then the walk if anything is amiss. */
-export function verifyChains(sqlite: Database.Database, legacyHeads: LegacyHeads, checkpoints: Checkpoint[]): ChainReport {
-  if (!legacy(legacyHeads)) {
-    const { segments, rows } = segmentsOf(sqlite, Number.MAX_SAFE_INTEGER);
-    if (joinedAndSigned(sqlite, checkSegments(sqlite, sha256hex, segments), checkpoints)) return counted(rows, checkpoints);
-  }
-  return walkChains(sqlite, legacyHeads, checkpoints);
+export function verifyChains(sqlite: Database.Database, legacyHeads: LegacyHeads, checkpoints: Checkpoint[], hold: Hold = alone): Promise<ChainReport> {
+  return hold(async () => fastPass(sqlite, legacyHeads, checkpoints) ?? walkChains(sqliteRows(sqlite), legacyHeads, checkpoints));
 }
 
 /**
  * Verifies with the fast pass spread over worker threads (a file database of some size), else as
  * verifyChains. The workers read the file through connections of their own (committed rows only);
- * what runs on `sqlite` goes through `run`, which waits until no transaction is open on it (connection.ts).
+ * what runs on `sqlite` goes through `hold`, so that no transaction is open on it meanwhile (connection.ts).
  */
 export async function verifyChainsInParallel(
-  sqlite: Database.Database, file: string, legacyHeads: LegacyHeads, checkpoints: Checkpoint[], opts: ParallelOptions = {},
-  run: <T>(statements: () => T) => Promise<T> = async (statements) => statements(),
+  sqlite: Database.Database, file: string, legacyHeads: LegacyHeads, checkpoints: Checkpoint[], opts: ParallelOptions = {}, hold: Hold = alone,
 ): Promise<ChainReport> {
   const workers = opts.workers ?? Math.min(os.availableParallelism(), 8);
-  const inThisThread = () => run(() => verifyChains(sqlite, legacyHeads, checkpoints));
+  const inThisThread = () => verifyChains(sqlite, legacyHeads, checkpoints, hold);
   if (legacy(legacyHeads) || file === ':memory:' || file === '') return inThisThread();
-  const { segments, rows } = await run(() => segmentsOf(sqlite, opts.segmentRows ?? SEGMENT_ROWS));
+  const { segments, rows } = await hold(async () => segmentsOf(sqlite, opts.segmentRows ?? SEGMENT_ROWS));
   if (rows < (opts.minRows ?? PARALLEL_FROM_ROWS) || workers < 2) return inThisThread();
   let results: SegmentResult[];
   try {
@@ -154,7 +161,7 @@ export async function verifyChainsInParallel(
   } catch {
     return inThisThread(); // no workers here: the same pass in this thread
   }
-  return run(() => (joinedAndSigned(sqlite, results, checkpoints) ? counted(rows, checkpoints) : walkChains(sqlite, legacyHeads, checkpoints)));
+  return hold(async () => (joinedAndSigned(sqlite, results, checkpoints) ? counted(rows, checkpoints) : walkChains(sqliteRows(sqlite), legacyHeads, checkpoints)));
 }
 
 const WORKER_SOURCE = `
@@ -194,59 +201,29 @@ export const ROW_COLUMNS: Record<ChainTable, string> = {
   audit_log: 'seq, at, user_id as userId, action, entity, entity_id as entityId, batch_id as batchId, before, after, reason, prev_hash as prevHash, hash',
 };
 
-/**
- * Reads every row into JavaScript and recomputes its hash, in chain order, reporting the first row
- * that fails and how (streaming: constant memory).
- */
-export function walkChains(sqlite: Database.Database, legacyHeads: LegacyHeads, checkpoints: Checkpoint[]): ChainReport {
-  let checked = 0;
-  // Signed heads per table, by row seq: the rows must still end in the hashes that were signed.
-  const signed = new Map<ChainTable, { seq: number; hash: string; n: number }[]>(
-    CHAIN_TABLES.map((table) => [table, checkpoints.map((c) => ({ ...c.heads[table], n: c.n })).filter((h) => h.seq > 0)]),
-  );
-  const walk = <R extends EntryRow | SignatureRow | AuditRow>(table: ChainTable, extra?: (r: R) => string | null): ChainReport['firstInvalid'] => {
-    let prev = GENESIS;
-    let expectedSeq = 1;
-    const heads = signed.get(table) ?? [];
-    let lastGood = 0;
-    for (const raw of sqlite.prepare(`select ${ROW_COLUMNS[table]} from ${table} order by seq`).iterate()) {
-      const r = raw as R;
-      if (table === 'entries') (r as EntryRow).training = Boolean((r as EntryRow).training);
-      checked++;
-      if (r.seq !== expectedSeq) return { table, seq: expectedSeq, reason: `row ${expectedSeq} is missing`, kind: 'chain' };
-      if (r.prevHash !== prev) return { table, seq: r.seq, reason: 'the link to the previous row is broken', kind: 'chain' };
-      let hash: string;
-      try {
-        hash = expectedHash(table as 'entries', r as EntryRow, legacyHeads);
-      } catch {
-        return { table, seq: r.seq, reason: 'the row cannot be read', kind: 'row' };
-      }
-      if (hash !== r.hash) return { table, seq: r.seq, reason: 'the row does not match its hash', kind: 'row' };
-      const wrong = extra?.(r);
-      if (wrong) return { table, seq: r.seq, reason: wrong, kind: 'row' };
-      for (const h of heads.filter((x) => x.seq === r.seq)) {
-        if (h.hash !== r.hash) {
-          return { table, seq: lastGood + 1, reason: `rows ${lastGood + 1}–${r.seq} differ from what signed checkpoint ${h.n} recorded (the chain was rewritten)`, kind: 'chain' };
-        }
-        lastGood = r.seq;
-      }
-      prev = r.hash;
-      expectedSeq++;
-    }
-    const beyond = heads.find((h) => h.seq >= expectedSeq);
-    if (beyond) return { table, seq: expectedSeq, reason: `rows ${expectedSeq}–${beyond.seq} are missing: signed checkpoint ${beyond.n} recorded them`, kind: 'chain' };
-    return undefined;
-  };
+const PAGE = 5000;
+
+/** The chains of a SQLite file for the walk (walk.ts): each table streamed in seq order, a page at a time. */
+function sqliteRows(sqlite: Database.Database): ChainRows {
   const entryById = sqlite.prepare('select id, hash from entries where id = ?');
   const entryBySeq = sqlite.prepare('select id, hash from entries where seq = ?');
-  const belongs = (s: SignatureRow) => {
-    const e = (s.entrySeq === null ? entryById.get(s.entryId) : entryBySeq.get(s.entrySeq)) as { id: string; hash: string } | undefined;
-    return e?.id === s.entryId && e.hash === s.entryHash;
+  return {
+    async *pages(table) {
+      let page: ChainRow[] = [];
+      for (const raw of sqlite.prepare(`select ${ROW_COLUMNS[table]} from ${table} order by seq`).iterate()) {
+        const r = raw as ChainRow;
+        if (table === 'entries') (r as EntryRow).training = Boolean((r as EntryRow).training);
+        page.push(r);
+        if (page.length === PAGE) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length) yield page;
+    },
+    signaturesBelong: async () => (s: SignatureRow) => {
+      const e = (s.entrySeq === null ? entryById.get(s.entryId) : entryBySeq.get(s.entrySeq)) as { id: string; hash: string } | undefined;
+      return e?.id === s.entryId && e.hash === s.entryHash;
+    },
   };
-  const firstInvalid =
-    walk<EntryRow>('entries') ??
-    walk<SignatureRow>('signatures', (s) => (belongs(s) ? null : MOVED_SIGNATURE)) ??
-    walk<AuditRow>('audit_log');
-  const n = checkpoints.length ? { checkpoints: checkpoints.length } : {};
-  return firstInvalid ? { valid: false, checked, ...n, firstInvalid } : { valid: true, checked, ...n };
 }
