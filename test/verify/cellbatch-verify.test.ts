@@ -51,6 +51,32 @@ const bytesOf = (doc: BatchRecordExport) => Buffer.from(`${JSON.stringify(doc, n
 /** A whole new PDF drawn from an edited record by the record's own renderer: pages, Keywords and attachment agree. */
 const redrawn = (doc: BatchRecordExport) => renderBatchRecord({ record: doc, recordJson: bytesOf(doc), lang: 'en' });
 
+/**
+ * A forger's edit of the released record, run through the verifier, which must fail it (exit status 1):
+ * `redrawn`, the whole PDF drawn again from the edited record (pages, Keywords and attachment agree);
+ * `reattached`, the edited JSON put in the released PDF in place of its attachment.
+ */
+async function tampered(how: 'redrawn' | 'reattached', edit: (doc: BatchRecordExport) => void, ...args: string[]) {
+  const doc = clone();
+  edit(doc);
+  const r = verify(how === 'redrawn' ? await redrawn(doc) : replaceAttachment(released, bytesOf(doc)), ...args);
+  expect(r.status, r.stdout).toBe(1);
+  return { ...r, doc };
+}
+
+/** Cuts the record's last entry, its signatures and the audit rows from its time on (as a forger hiding the disposition would). */
+function cutLastEntry(doc: BatchRecordExport) {
+  const last = doc.entries.pop()!;
+  const sigIds = new Set(last.signatures.map((x) => x.id));
+  doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== last.seq);
+  doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => !sigIds.has(r.cells[1] as string));
+  const cut = doc.audit.filter((a) => a.at >= last.recordedAt).map((a) => a.seq);
+  doc.audit = doc.audit.filter((a) => !cut.includes(a.seq));
+  doc.chains.audit_log.rows = doc.chains.audit_log.rows.filter((r) => !cut.includes(r.seq));
+  delete doc.disposition;
+  return { last, cut };
+}
+
 beforeAll(async () => {
   // The command runs the built program: build it from the sources under test.
   execFileSync(process.execPath, [path.join(ROOT, 'packages/cellbatch-verify/build.mjs')]);
@@ -114,12 +140,9 @@ describe('a released record', () => {
 });
 
 describe('an edited attachment', () => {
-  it('fails when a value is changed in entries[].payload and the file re-embedded: the Keywords, the hashed cells and the pages disagree', () => {
-    const doc = clone();
-    const e = doc.entries.find((x) => x.stepId === 'apheresis-receipt')!;
-    (e.payload.values as Record<string, unknown>).volume = 250;
-    const r = verify(replaceAttachment(released, bytesOf(doc)), '--text');
-    expect(r.status).toBe(1);
+  it('fails when a value is changed in entries[].payload and the file re-embedded: the Keywords, the hashed cells and the pages disagree', async () => {
+    const e = record.entries.find((x) => x.stepId === 'apheresis-receipt')!;
+    const r = await tampered('reattached', (doc) => { (doc.entries.find((x) => x.id === e.id)!.payload.values as Record<string, unknown>).volume = 250; }, '--text');
     expect(failed(r.verdict)).toEqual(expect.arrayContaining(['attachment', 'document-vs-rows', 'pages-cover', 'pages-entries']));
     expect(problems(r.verdict, 'attachment')[0].place).toBe('PDF Keywords');
     expect(problems(r.verdict, 'document-vs-rows')).toContainEqual({ place: `entries seq ${e.seq} (entry ${e.batchSeq}) field payload.values.volume`, message: expect.stringMatching(/the document says 250, the hashed row \d+/) });
@@ -128,53 +151,40 @@ describe('an edited attachment', () => {
   });
 
   it('fails when the whole PDF is drawn again from the edited record: only the hashed cells tell', async () => {
-    const doc = clone();
-    const e = doc.entries.find((x) => x.stepId === 'apheresis-receipt')!;
-    (e.payload.values as Record<string, unknown>).transportTemperature = 9;
-    const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
+    const e = record.entries.find((x) => x.stepId === 'apheresis-receipt')!;
+    const r = await tampered('redrawn', (doc) => { (doc.entries.find((x) => x.id === e.id)!.payload.values as Record<string, unknown>).transportTemperature = 9; });
     expect(failed(r.verdict)).toEqual(['document-vs-rows']);
     expect(problems(r.verdict, 'document-vs-rows')[0].place).toBe(`entries seq ${e.seq} (entry ${e.batchSeq}) field payload.values.transportTemperature`);
   });
 
   it('fails when the batch\'s identity is changed and the PDF drawn again: the hashed batch-created entry says otherwise', async () => {
-    const doc = clone();
-    doc.batch.din = doc.batch.din.replace(/\d$/, (x) => String((Number(x) + 1) % 10));
-    const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
+    const r = await tampered('redrawn', (doc) => { doc.batch.din = doc.batch.din.replace(/\d$/, (x) => String((Number(x) + 1) % 10)); });
     expect(failed(r.verdict)).toEqual(['document-vs-rows']);
-    expect(problems(r.verdict, 'document-vs-rows')[0]).toEqual({ place: 'batch.din', message: expect.stringContaining(`the hashed batch-created entry (entries seq ${doc.entries[0].seq} (entry 1, batch-created)) "${record.batch.din}"`) });
+    expect(problems(r.verdict, 'document-vs-rows')[0]).toEqual({ place: 'batch.din', message: expect.stringContaining(`the hashed batch-created entry (entries seq ${record.entries[0].seq} (entry 1, batch-created)) "${record.batch.din}"`) });
   });
 
   it('reads DRAFT on every page of a record said to run on a draft master record, and finds that the hashed entry says otherwise', async () => {
-    const doc = clone();
-    doc.process.status = 'draft';
-    const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
+    const r = await tampered('redrawn', (doc) => { doc.process.status = 'draft'; });
     expect(failed(r.verdict)).toEqual(['document-vs-rows']);
     expect(problems(r.verdict, 'document-vs-rows')).toEqual([{ place: 'process.status', message: expect.stringContaining('the document says "draft"') }]);
   });
 
   it('fails when the cells are edited too: the row no longer matches its hash', async () => {
-    const doc = clone();
-    const row = doc.chains.audit_log.rows[3];
-    const reasonAt = doc.chains.audit_log.columns.indexOf('reason');
-    row.cells[reasonAt] = 'edited';
-    doc.audit.find((a) => a.seq === row.seq)!.reason = 'edited';
-    const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
+    const row = record.chains.audit_log.rows[3];
+    const r = await tampered('redrawn', (doc) => {
+      doc.chains.audit_log.rows[3].cells[doc.chains.audit_log.columns.indexOf('reason')] = 'edited';
+      doc.audit.find((a) => a.seq === row.seq)!.reason = 'edited';
+    });
     expect(failed(r.verdict)).toEqual(['row-hashes']);
     expect(problems(r.verdict, 'row-hashes')).toEqual([{ place: `audit_log seq ${row.seq}`, message: expect.stringMatching(/was altered after it was written/) }]);
   });
 
   it('fails when a signature is moved to another entry: its entry hash is not that entry\'s', async () => {
-    const doc = clone();
-    const cols = doc.chains.signatures.columns;
-    const sig = doc.chains.signatures.rows[0];
-    const other = doc.entries.find((e) => e.kind === 'step' && e.id !== sig.cells[cols.indexOf('entry_id')])!;
-    sig.cells[cols.indexOf('entry_id')] = other.id;
-    const r = verify(replaceAttachment(released, bytesOf(doc)));
-    expect(r.status).toBe(1);
+    const sig = record.chains.signatures.rows[0];
+    const r = await tampered('reattached', (doc) => {
+      const at = doc.chains.signatures.columns.indexOf('entry_id');
+      doc.chains.signatures.rows[0].cells[at] = doc.entries.find((e) => e.kind === 'step' && e.id !== sig.cells[at])!.id;
+    });
     expect(problems(r.verdict, 'signature-links')).toContainEqual({ place: `signatures seq ${sig.seq}`, message: expect.stringMatching(/the signed entry was changed/) });
   });
 });
@@ -208,22 +218,18 @@ describe('edited page text', () => {
 
 describe('a forged checkpoint', () => {
   it('fails when the signed heads are changed (and the PDF drawn again): the signature does not verify', async () => {
-    const doc = clone();
-    const cp = doc.checkpoints[0];
-    cp.heads.entries = { seq: cp.heads.entries.seq + 1, hash: 'f'.repeat(64) };
-    const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
+    const cp = record.checkpoints[0];
+    const r = await tampered('redrawn', (doc) => { doc.checkpoints[0].heads.entries = { seq: cp.heads.entries.seq + 1, hash: 'f'.repeat(64) }; });
     expect(problems(r.verdict, 'checkpoints')).toContainEqual({ place: `checkpoint ${cp.n}`, message: expect.stringMatching(/signature does not verify/) });
   });
 
   it('fails when the signature itself is changed', async () => {
-    const doc = clone();
-    const cp = doc.checkpoints[0];
-    const sig = Buffer.from(cp.signature, 'base64');
-    sig[0] ^= 1;
-    cp.signature = sig.toString('base64');
-    const r = verify(replaceAttachment(released, bytesOf(doc)));
-    expect(r.status).toBe(1);
+    const cp = record.checkpoints[0];
+    const r = await tampered('reattached', (doc) => {
+      const sig = Buffer.from(cp.signature, 'base64');
+      sig[0] ^= 1;
+      doc.checkpoints[0].signature = sig.toString('base64');
+    });
     expect(problems(r.verdict, 'checkpoints')).toContainEqual({ place: `checkpoint ${cp.n}`, message: expect.stringMatching(/signature does not verify/) });
   });
 
@@ -254,32 +260,22 @@ describe('a forged checkpoint', () => {
 });
 
 describe('rows cut short', () => {
-  it('fails when the last rows are cut from the attachment: the record\'s date is behind, and the pages print what it lacks', () => {
-    const doc = clone();
-    const last = doc.entries.pop()!;
-    const sigIds = new Set(last.signatures.map((s) => s.id));
-    doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== last.seq);
-    doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => !sigIds.has(r.cells[1] as string));
-    const cut = doc.audit.filter((a) => a.at >= last.recordedAt).map((a) => a.seq);
-    doc.audit = doc.audit.filter((a) => !cut.includes(a.seq));
-    doc.chains.audit_log.rows = doc.chains.audit_log.rows.filter((r) => !cut.includes(r.seq));
-    delete doc.disposition;
-    const r = verify(replaceAttachment(released, bytesOf(doc)));
-    expect(r.status).toBe(1);
+  it('fails when the last rows are cut from the attachment: the record\'s date is behind, and the pages print what it lacks', async () => {
+    const r = await tampered('reattached', cutLastEntry);
+    const { last, cut } = cutLastEntry(clone()); // what the edit cut
     expect(problems(r.verdict, 'completeness')).toContainEqual({ place: 'asOf', message: expect.stringMatching(/rows after .* were cut off/) });
     expect(problems(r.verdict, 'pages-entries')).toContainEqual({ place: expect.stringMatching(/^page \d+$/), message: `the table of other entries prints entry ${last.batchSeq}, which the attachment does not hold` });
     expect(problems(r.verdict, 'pages-appendix')).toContainEqual({ place: expect.stringMatching(/^page \d+$/), message: `the audit trail prints audit row ${cut[0]}, which the attachment does not hold` });
   });
 
   it('fails when an entry in the middle is left out, even from a PDF drawn again: entry numbers have a gap', async () => {
-    const doc = clone();
-    const gone = doc.entries.find((e) => e.stepId === 'culture-check' || (e.kind === 'step' && e.batchSeq > 10))!;
-    doc.entries = doc.entries.filter((e) => e.id !== gone.id);
-    doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== gone.seq);
-    for (const s of gone.signatures) doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => r.cells[1] !== s.id);
-    const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
-    const next = doc.entries.find((e) => e.batchSeq === gone.batchSeq + 1)!;
+    const gone = record.entries.find((e) => e.stepId === 'culture-check' || (e.kind === 'step' && e.batchSeq > 10))!;
+    const r = await tampered('redrawn', (doc) => {
+      doc.entries = doc.entries.filter((e) => e.id !== gone.id);
+      doc.chains.entries.rows = doc.chains.entries.rows.filter((row) => row.seq !== gone.seq);
+      for (const s of gone.signatures) doc.chains.signatures.rows = doc.chains.signatures.rows.filter((row) => row.cells[1] !== s.id);
+    });
+    const next = r.doc.entries.find((e) => e.batchSeq === gone.batchSeq + 1)!;
     expect(problems(r.verdict, 'completeness')).toContainEqual({ place: `entries seq ${next.seq}`, message: expect.stringContaining(`entry ${gone.batchSeq} is missing`) });
   });
 });
@@ -288,14 +284,7 @@ describe('the batch seal', () => {
   /** The record without its last entry, the signatures of it and the audit rows from its time on; dated by what is left. */
   const cutTail = () => {
     const doc = clone();
-    const last = doc.entries.pop()!;
-    const sigIds = new Set(last.signatures.map((x) => x.id));
-    doc.chains.entries.rows = doc.chains.entries.rows.filter((r) => r.seq !== last.seq);
-    doc.chains.signatures.rows = doc.chains.signatures.rows.filter((r) => !sigIds.has(r.cells[1] as string));
-    const cut = doc.audit.filter((a) => a.at >= last.recordedAt).map((a) => a.seq);
-    doc.audit = doc.audit.filter((a) => !cut.includes(a.seq));
-    doc.chains.audit_log.rows = doc.chains.audit_log.rows.filter((r) => !cut.includes(r.seq));
-    delete doc.disposition;
+    const { last } = cutLastEntry(doc);
     doc.batch.status = 'qa_review';
     doc.asOf = [...doc.entries.map((e) => e.recordedAt), ...doc.audit.map((a) => a.at)].sort().at(-1)!;
     return { doc, last };
@@ -304,7 +293,7 @@ describe('the batch seal', () => {
   it('finds a tail of rows cut from a PDF drawn again, dated again and consistent in every other way: the sealed rows are missing', async () => {
     const { doc, last } = cutTail();
     const r = verify(await redrawn(doc));
-    expect(r.status).toBe(1);
+    expect(r.status, r.stdout).toBe(1);
     expect(problems(r.verdict, 'seal')).toContainEqual({ place: `entries seq ${last.seq}`, message: 'the sealed row is missing from the record: rows were cut' });
     expect(problems(r.verdict, 'seal')).toContainEqual({ place: 'seal.statement.asOf', message: `it seals the record as of ${record.asOf}; the record is dated ${doc.asOf}` });
   });
