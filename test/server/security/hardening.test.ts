@@ -3,6 +3,9 @@
 // Secure cookies behind a trusted proxy, file modes, the verifier's keys). Each attack is reproduced first.
 // The last-admin guard: last-admin.test.ts.
 import fs from 'node:fs';
+import https from 'node:https';
+import { spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -270,6 +273,36 @@ describe('headers and cookies', () => {
     // op1's own token still works.
     const own = await h.app.inject({ method: 'POST', url: '/api/v1/batches', payload, cookies: { cellbatch_session: cookie(op1, 'cellbatch_session'), cellbatch_csrf: secret }, headers: { 'x-csrf-token': op1.json().csrfToken } });
     expect(own.statusCode).not.toBe(403);
+  });
+
+  it('served over TLS itself (CELLBATCH_TLS_CERT / CELLBATCH_TLS_KEY): a login over https sets Secure cookies, with no proxy and no setting', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-tls-'));
+    try {
+      const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { encoding: 'utf8' });
+      expect(made.status, made.stderr).toBe(0);
+      const { app, ctx } = await buildApp({ dbFile: ':memory:', training: true, https: { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } });
+      try {
+        await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {});
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        const { port } = app.server.address() as AddressInfo;
+        const reply = await new Promise<{ status: number; cookies: string[] }>((resolve, reject) => {
+          const req = https.request({ host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(cert), method: 'POST', path: '/api/v1/auth/login', headers: { 'content-type': 'application/json' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode!, cookies: res.headers['set-cookie'] ?? [] }));
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }));
+        });
+        expect(reply.status).toBe(200);
+        expect(reply.cookies.length).toBeGreaterThan(0);
+        for (const c of reply.cookies) expect(c).toMatch(/;\s*Secure/i);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('behind a trusted TLS proxy (X-Forwarded-Proto: https) the cookies are Secure; an untrusted header is ignored', async () => {
