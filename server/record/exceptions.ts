@@ -81,6 +81,9 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
     const step = findStep(r, p.stepId);
     for (const [name, result] of Object.entries(p.results)) {
       if (result === 'pass') continue;
+      // A correction judges the values as they stand after it; a field it left as it was keeps the
+      // exception of the entry it corrects (listed there, with its value), not a second one without.
+      if (e.kind === 'correction' && step?.fields.some((f) => f.name === name) && !(name in p.values)) continue;
       const kind = result === 'fail' ? 'out-of-specification' : 'alert';
       out.push({
         id: `${kind}:${e.id}:${name}`, kind, target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
