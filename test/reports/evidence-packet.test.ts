@@ -124,6 +124,23 @@ describe('the evidence packet of a batch (PDF/A-3b)', () => {
   });
 });
 
+describe('the record PDF of the same batch', () => {
+  it('prints the deviation with its investigation and closure, each signed, the signed review and the final containers', async () => {
+    const r = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/record.pdf`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+    expect(r.statusCode).toBe(200);
+    const f = pdfFile(r.rawPayload);
+    pdfs.push(f);
+    const text = squeeze(f.text());
+    const deviations = text.slice(text.indexOf('Deviations'), text.indexOf('QA review and disposition'));
+    for (const s of [DESCRIPTION, 'Root cause: Door opened during loading', 'CAPA: CAPA-2026-021', 'Door alarm log read.', 'No impact on product quality.', 'Test QA1 (qa1) · approved']) expect(deviations, s).toContain(s);
+    expect(text.slice(text.indexOf('QA review and disposition'))).toMatch(/Reviewed by exception\.[\s\S]*Test QA1 \(qa1\) · reviewed/);
+    const containers = (await call(h, 'qa1', 'GET', `/batches/${d.id}/containers`)).body.items;
+    expect(containers.length).toBeGreaterThan(0);
+    const printed = text.slice(text.indexOf('Containers'));
+    for (const c of containers) expect(printed).toContain(c.containerId);
+  });
+});
+
 describe('the evidence packet of one deviation (?deviation=)', () => {
   it('holds that deviation and the exceptions that point to it, its entry or its step, and says so', async () => {
     const f = await opened(`?deviation=${deviationId}`);
