@@ -2,11 +2,14 @@
 // through the public acquire/release, refusals reaching whoever waits for them, and the dummy hash
 // that unknown usernames are checked against surviving a full pool. Module state (the argon2 pool, the
 // cached dummy hash) is this file's own: vitest runs each file in a fresh module graph.
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BoundedPool, KeyedPools } from '../../../server/auth/bounded-pool.js';
 import { argon2Pool } from '../../../server/auth/passwords.js';
 import { tooManyRequests } from '../../../server/errors.js';
 import { harness, PASSWORD, type Harness } from '../../helpers.js';
+import type { SqliteStore } from '../../../server/store/sqlite/store.js';
+import type { PostgresStore } from '../../../server/store/postgres/store.js';
 
 const busy = () => tooManyRequests('server-busy', 'busy', 1);
 
@@ -62,5 +65,61 @@ describe('the dummy hash an unknown username is checked against', () => {
     await Promise.all(held);
     expect((await login('nobody', 'Some-Guess-123456')).statusCode).toBe(401);
     expect((await login('op1', PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+describe('a client that goes away while its request waits for its address\'s slot', () => {
+  let h: Harness;
+  beforeEach(async () => { h = await harness(); });
+  afterEach(async () => h.close());
+
+  it('does not keep the slot: afterwards the address still runs two checks at once', async () => {
+    const base = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const turn = () => new Promise((r) => setImmediate(r));
+    const until = async (what: string, done: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 20_000; i++) { if (await done()) return; await turn(); }
+      throw new Error(`never: ${what}`);
+    };
+    // The per-minute login counter of this address (auth/attempt-windows.ts): a request has passed onRequest once counted.
+    const query = "select hits from attempt_windows where key = '/api/v1/auth/login 127.0.0.1'";
+    const counted = async () => Number((h.ctx.store.dialect === 'sqlite'
+      ? ((h.ctx.store as SqliteStore).sqlite.prepare(query).get() as { hits: number } | undefined)
+      : (await (h.ctx.store as PostgresStore).pool.query(query)).rows[0] as { hits: number } | undefined)?.hits ?? 0);
+    const wrong = (username: string) => JSON.stringify({ username, password: 'Wrong-Password-000' });
+    const loginFetch = (username: string) => fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: wrong(username) });
+
+    // Hold the argon2 pool, leaving room for a few checks to wait in it.
+    let gates: (() => void)[] = [];
+    const hold = (room: number) => Array.from({ length: argon2Pool.size + argon2Pool.maxWaiting - room }, () => argon2Pool.run(() => new Promise<void>((r) => gates.push(r))));
+    const open = async (held: Promise<unknown>[]) => {
+      while (gates.length || argon2Pool.load.running || argon2Pool.load.waiting) { gates.shift()?.(); await turn(); }
+      await Promise.all(held);
+      gates = [];
+    };
+    const before = await counted();
+    let held = hold(4);
+    const waiting0 = argon2Pool.load.waiting;
+    // Two logins take the address's two slots and wait in the argon2 pool; a third waits for a slot.
+    const first = [loginFetch('op1'), loginFetch('op2')];
+    await until('two checks in the argon2 queue', () => argon2Pool.load.waiting === waiting0 + 2);
+    const socket = net.connect(Number(new URL(base).port), '127.0.0.1');
+    const body = wrong('op3');
+    socket.write(`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await until('the third login counted (past onRequest)', async () => (await counted()) >= before + 3);
+    for (let i = 0; i < 50; i++) await turn();
+    socket.destroy(); // the client goes away while its request waits for the slot
+    await open(held);
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([401, 401]);
+    // The third request ran once it got the slot (its failure is audited) and answered nobody.
+    await until('the third login\'s failure audited', async () => (await h.ctx.store.listAudit({ action: 'login.failed' }, 10)).items.length === 3);
+    await open([]);
+
+    // Both of the address's slots are free: two logins wait in the argon2 pool at once again.
+    held = hold(4);
+    const waiting1 = argon2Pool.load.waiting;
+    const probe = [loginFetch('op4'), loginFetch('op5')];
+    await until('both slots taken again', () => argon2Pool.load.waiting === waiting1 + 2);
+    await open(held);
+    expect((await Promise.all(probe)).map((r) => r.status)).toEqual([401, 401]);
   });
 });
