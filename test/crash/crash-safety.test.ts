@@ -8,34 +8,24 @@
 //     and the signed checkpoint log can still be extended;
 //   - every batch's cached projection equals its rebuild from the entries.
 // The kill delays come from a seeded PRNG (CRASH_SEED; rounds: CRASH_ROUNDS) printed with the summary.
+// The load, the kill and the half-written rows are shared with crash-safety.pg.test.ts (rounds.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../server/app.js';
 import { runCliAsync } from '../../server/cli.js';
 import { rebuildProjection } from '../../server/services/projection.js';
 import { checkpointHash } from '../../server/store/checkpoints.js';
 import { din, sqliteOf } from '../helpers.js';
+import { owner } from '../owner.js';
+import { ADMIN_PASSWORD, expectStatus, fillReady, halfWritten, killedUnderLoad, startLoad, STEP, type AckedBatch, type AckedStep, type ReadyBatch } from './rounds.js';
 import { api, prng, startServer, type ServerProcess } from './server-process.js';
 
 const SEED = Number(process.env.CRASH_SEED ?? 20260302) >>> 0;
 const ROUNDS = Math.max(1, Number(process.env.CRASH_ROUNDS ?? 32));
-const CONCURRENCY = 6;
 const KILL_MIN_MS = 50;
 const KILL_MAX_MS = 600;
-const STEP = 'apheresis-receipt';
-const HOUR = 3_600_000;
-
-const ADMIN_PASSWORD = 'Admin-Crash-Password-1';
-const TEMPORARY_PASSWORD = 'Temporary-Crash-Pass-1';
-const OPERATORS = ['op1', 'op2', 'op3'];
-
-interface Operator { username: string; password: string; token: string }
-interface ReadyBatch { batchId: string; seq: number }
-interface AckedBatch { batchId: string; seq: number; batchNumber: string; createdEntryId: string; round: number }
-interface AckedStep { batchId: string; entryId: string; signer: string; round: number }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-crash-'));
 const dbFile = path.join(dir, 'cellbatch.db');
@@ -61,42 +51,15 @@ describe('crash safety under SIGKILL', () => {
       server = await startServer({ dbFile, keyDir, adminPassword: ADMIN_PASSWORD });
       return server;
     };
-    const expectStatus = (what: string, r: { status: number; body: unknown }, status: number) => {
-      if (r.status !== status) throw new Error(`${what}: expected ${status}, got ${r.status} ${JSON.stringify(r.body)}`);
-    };
 
     // ─── setup (first start): operators with changed passwords, a few batches ────────────────────
     let s = await start();
-    const admin = await api(s.base, null, 'POST', '/api/v1/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
-    expectStatus('admin login', admin, 200);
-    const adminToken: string = admin.body.token;
-    const operators: Operator[] = [];
-    for (const username of OPERATORS) {
-      expectStatus(`create ${username}`, await api(s.base, adminToken, 'POST', '/api/v1/users', {
-        username, fullName: `Crash ${username.toUpperCase()}`, roles: ['operator'], password: TEMPORARY_PASSWORD,
-      }), 201);
-      const login = await api(s.base, null, 'POST', '/api/v1/auth/login', { username, password: TEMPORARY_PASSWORD });
-      expectStatus(`${username} login`, login, 200);
-      expect(login.body.mustChangePassword).toBe(true);
-      const password = `Crash-${username}-Password-9`;
-      expectStatus(`${username} password change`, await api(s.base, login.body.token, 'POST', '/api/v1/me/password', { currentPassword: TEMPORARY_PASSWORD, newPassword: password }), 204);
-      operators.push({ username, password, token: login.body.token });
-    }
-
-    let nextSeq = 1;
-    const ready: ReadyBatch[] = [];
-    const ackedBatches = new Map<string, AckedBatch>();
-    const ackedSteps = new Map<string, AckedStep>();
+    const load = await startLoad(s.base);
+    const { ready, ackedBatches, ackedSteps } = load;
+    const adminToken = load.adminToken;
+    const operators = load.operators;
     const stats = { kills: 0, inFlightAtKill: 0, committedUnacked: 0, rolledBack: 0, startMs: [] as number[], checkMs: [] as number[] };
-
-    const createBody = (seq: number) => ({ processId: 'car-t', din: din(seq).keyed, patient: { id: `PT-CRASH-${seq}`, weightKg: 70 } });
-    for (let i = 0; i < CONCURRENCY; i++) {
-      const seq = nextSeq++;
-      const r = await api(s.base, operators[0].token, 'POST', '/api/v1/batches', createBody(seq));
-      expectStatus('create batch', r, 201);
-      ackedBatches.set(r.body.id, { batchId: r.body.id, seq, batchNumber: r.body.batchNumber, createdEntryId: r.body.entries[0].id, round: 0 });
-      ready.push({ batchId: r.body.id, seq });
-    }
+    await fillReady(s.base, load, 0);
 
     /** Through HTTP on a restarted server: the acknowledged batches and steps are served. */
     const checkServed = async (base: string, batches: AckedBatch[], steps: AckedStep[]) => {
@@ -148,27 +111,8 @@ describe('crash safety under SIGKILL', () => {
           }
         }
 
-        // Nothing is half-written: each query lists rows that only a torn write would leave.
-        const orphans: [string, string][] = [
-          ['a step entry without its performed signature', `select e.id from entries e where e.step_id is not null and not exists
-            (select 1 from signatures s where s.entry_id = e.id and s.meaning = 'performed' and s.entry_hash = e.hash)`],
-          ['a step entry without its step.recorded audit row', `select e.id from entries e where e.kind = 'step' and not exists
-            (select 1 from audit_log a where a.action = 'step.recorded' and a.entity_id = e.id)`],
-          ['a step.recorded audit row without its entry', `select a.entity_id from audit_log a where a.action = 'step.recorded' and not exists
-            (select 1 from entries e where e.id = a.entity_id)`],
-          ['a signature without its entry', `select s.id from signatures s where not exists (select 1 from entries e where e.id = s.entry_id)`],
-          ['a batch row without its creation entry', `select b.id from batches b where not exists
-            (select 1 from entries e where e.batch_id = b.id and e.batch_seq = 1 and e.kind = 'batch-created')`],
-          ['a batch row without its batch.created audit row', `select b.id from batches b where not exists
-            (select 1 from audit_log a where a.action = 'batch.created' and a.entity_id = b.id)`],
-          ['an entry without its batch row', `select e.id from entries e where not exists (select 1 from batches b where b.id = e.batch_id)`],
-          ['a gap in a batch\'s entry sequence', `select batch_id from entries group by batch_id having count(*) <> max(batch_seq)`],
-          ['a batch with two apheresis receipts', `select batch_id from entries where step_id = '${STEP}' group by batch_id having count(*) > 1`],
-        ];
-        for (const [what, sql] of orphans) {
-          const rows = db.prepare(sql).pluck().all();
-          if (rows.length) problems.push(`${what}: ${rows.slice(0, 5).join(', ')}${rows.length > 5 ? ` (+${rows.length - 5})` : ''}`);
-        }
+        // Nothing is half-written (rounds.ts).
+        problems.push(...await halfWritten(owner({ dbFile })));
 
         // Every projection equals its rebuild from the entries.
         for (const id of await store.allBatchIds()) {
@@ -219,75 +163,8 @@ describe('crash safety under SIGKILL', () => {
         // After the restart, what the previous round acknowledged is served.
         await checkServed(s.base, previous.batches, previous.steps);
       }
-      const base = s.base;
-      const clock = await api(base, adminToken, 'POST', '/api/v1/training/clock', { advanceHours: 0 });
-      expectStatus('read the training clock', clock, 200);
-      const now = Date.parse(clock.body.now);
-      const values = (seq: number) => ({
-        bagScan: din(seq).keyed, collectionEnd: new Date(now - 10 * HOUR).toISOString(), receivedAt: new Date(now - HOUR).toISOString(),
-        transportTemperature: 5, volume: 150,
-      });
-
-      let killed = false;
-      const unexpected: string[] = [];
-      const unackedSteps: ReadyBatch[] = [];
-      const unackedCreates: number[] = [];
-      const thisRound = { batches: [] as AckedBatch[], steps: [] as AckedStep[] };
-
-      const worker = async (w: number) => {
-        const op = operators[w % operators.length];
-        while (!killed) {
-          if (ready.length > 0 && loadRng() < 0.6) {
-            const b = ready.shift()!;
-            try {
-              const r = await api(base, op.token, 'POST', `/api/v1/batches/${b.batchId}/steps/${STEP}`, {
-                values: values(b.seq), signature: { username: op.username, password: op.password }, expectedVersion: 1,
-              });
-              const entryId = r.body?.entry?.id;
-              if (r.status === 201 && typeof entryId === 'string') {
-                if (r.body.entry.stepId !== STEP || r.body.batch?.version !== 2) unexpected.push(`step on ${b.batchId}: odd answer ${JSON.stringify(r.body.entry)}`);
-                const ack = { batchId: b.batchId, entryId, signer: op.username, round };
-                ackedSteps.set(entryId, ack);
-                thisRound.steps.push(ack);
-              } else if (killed && r.status === 201) {
-                unackedSteps.push(b); // the answer was cut short by the kill
-              } else {
-                unexpected.push(`step on ${b.batchId}: ${r.status} ${JSON.stringify(r.body)}`);
-              }
-            } catch (e) {
-              if (!killed) unexpected.push(`step on ${b.batchId} failed before the kill: ${String(e)}`);
-              unackedSteps.push(b);
-            }
-          } else {
-            const seq = nextSeq++;
-            try {
-              const r = await api(base, op.token, 'POST', '/api/v1/batches', createBody(seq));
-              const createdEntryId = r.body?.entries?.[0]?.id;
-              if (r.status === 201 && typeof createdEntryId === 'string') {
-                const ack = { batchId: r.body.id as string, seq, batchNumber: r.body.batchNumber as string, createdEntryId, round };
-                ackedBatches.set(ack.batchId, ack);
-                thisRound.batches.push(ack);
-                ready.push({ batchId: ack.batchId, seq });
-              } else if (killed && r.status === 201) {
-                unackedCreates.push(seq);
-              } else {
-                unexpected.push(`create DIN ${din(seq).din}: ${r.status} ${JSON.stringify(r.body)}`);
-              }
-            } catch (e) {
-              if (!killed) unexpected.push(`create DIN ${din(seq).din} failed before the kill: ${String(e)}`);
-              unackedCreates.push(seq);
-            }
-          }
-        }
-      };
-
       const killAfter = KILL_MIN_MS + Math.floor(killRng() * (KILL_MAX_MS - KILL_MIN_MS + 1));
-      const workers = Array.from({ length: CONCURRENCY }, (_, w) => worker(w));
-      await delay(killAfter); // the random moment of the kill, while the workers keep CONCURRENCY requests in flight
-      killed = true;
-      s.kill('SIGKILL');
-      const exit = await s.exited;
-      await Promise.all(workers);
+      const { exit, unexpected, unackedSteps, unackedCreates, acknowledged: thisRound } = await killedUnderLoad(s, load, round, killAfter, loadRng);
       stats.kills++;
       expect(exit.signal, `round ${round}: the server exited with ${JSON.stringify(exit)}\n${s.output()}`).toBe('SIGKILL');
       expect(unexpected, `round ${round}: requests refused or failed before the kill:\n${unexpected.join('\n')}`).toEqual([]);
