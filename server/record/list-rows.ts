@@ -4,7 +4,7 @@
 // rebuilt-and-compared from the entries by services/projection.ts, like the batch's projection row. So
 // a list reads its page from an index instead of replaying the site's batches (issue 12 item 7).
 //
-// A pending row does not depend on who asks or when: it names the roles that may do the work, the
+// A pending row does not depend on who asks or when: it names a role that may do the work, the
 // users who may not (21 CFR 211.188(b)(11) and S6: nobody verifies their own step, nobody who performed
 // or verified a step disposes of the batch), and the windows of its step; the view chooses the window
 // and whether it is due at the time of the read (views/pending-view.ts).
@@ -114,7 +114,9 @@ export function pendingRows(r: BatchRecord): PendingWorkRow[] {
       }
     }
   }
-  return items.map((x, position) => ({
-    batchId: r.row.id, position, action: x.item.action, roles: roleSet(x.roles), gate, excluded: roleSet(x.excluded), item: JSON.stringify(x.item),
-  }));
+  // One row per role that may do it (in the order the store returns them), so a caller's page is read from the index of their roles.
+  return items.flatMap((x, position) => {
+    const item = JSON.stringify(x.item);
+    return [...new Set(x.roles)].sort().map((role) => ({ batchId: r.row.id, position, role, action: x.item.action, gate, excluded: roleSet(x.excluded), item }));
+  });
 }

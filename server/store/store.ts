@@ -36,7 +36,7 @@ export type BatchState = Pick<BatchRow, 'status' | 'version' | 'openDeviations' 
 export type RunningBatch = Pick<BatchRow, 'id' | 'batchNumber' | 'processVersion' | 'status' | 'training'>;
 /** The rows a batch contributes to the site-wide lists (record/list-rows.ts). */
 export interface BatchLists { deviations: DeviationListRow[]; pending: PendingWorkRow[] }
-/** Who asks for pending work: rows whose roles (and gate) they hold and that do not exclude them. */
+/** Who asks for pending work: rows of roles (and gate) they hold that do not exclude them. */
 export interface PendingCaller { id: string; roles: readonly string[] }
 export interface AuditFilter { from?: string; to?: string; userId?: string; batchId?: string; action?: string }
 
@@ -155,7 +155,7 @@ export interface BatchStore {
   batchLists(batchId: string): Promise<BatchLists>;
   /** GET /deviations: a page in sort-key order; the cursor is the last sort key served. */
   listDeviationRows(f: { status?: string; severity?: string }, limit: number, cursor?: string): Promise<Page<DeviationListRow>>;
-  /** GET /me/pending: a page of the caller's rows in batch and position order. */
+  /** GET /me/pending: a page of the caller's items in batch and position order (one row per item, whichever of their roles found it). */
   listPendingRows(caller: PendingCaller, limit: number, cursor?: string): Promise<Page<PendingWorkRow>>;
   /** A DIN in use by a batch that is neither terminated nor rejected. */
   findActiveBatchByDin(din: string): Promise<BatchRow | undefined>;
@@ -284,7 +284,7 @@ export function stored<R extends object>(row: R): R {
 const cursorOf = (v: string | number) => Buffer.from(String(v)).toString('base64url');
 export const decodeCursor = (c: string | undefined) => (c ? Buffer.from(c, 'base64url').toString() : undefined);
 
-/** The cursor of a pending-work page: the last row served. */
+/** The cursor of a pending-work page: the last item served. */
 export const pendingCursor = (r: PendingWorkRow) => `${r.batchId}|${r.position}`;
 export function decodePendingCursor(c: string | undefined): { batchId: string; position: number } | undefined {
   const v = decodeCursor(c);
@@ -299,6 +299,21 @@ export function decodePendingCursor(c: string | undefined): { batchId: string; p
 export function memberPattern(v: string): string {
   if (!/^[A-Za-z0-9.-]+$/.test(v)) throw new Error(`not a role or user id: ${JSON.stringify(v)}`);
   return `%,${v},%`;
+}
+
+/**
+ * The first `limit + 1` distinct items of the pages read for each of a caller's roles (each in batch and
+ * position order, each up to `limit + 1` rows): an item any of their roles may do is among them.
+ */
+export function mergePendingPages(pages: PendingWorkRow[][], limit: number): Page<PendingWorkRow> {
+  const seen = new Set<string>();
+  const rows: PendingWorkRow[] = [];
+  for (const r of pages.flat().sort((a, b) => (a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : a.position - b.position))) {
+    if (seen.has(pendingCursor(r))) continue; // the same item, found through another of the caller's roles
+    seen.add(pendingCursor(r));
+    rows.push(r);
+  }
+  return page(rows.slice(0, limit + 1), limit, pendingCursor);
 }
 
 export function page<T>(rows: T[], limit: number, key: (r: T) => string | number): Page<T> {

@@ -221,21 +221,22 @@ export const deviationList = sqliteTable('deviation_list', {
 ]);
 
 /**
- * Read model of GET /me/pending (migration 0009): what can be done on each batch, whoever does it, one row
- * per item with the roles that may do it; the caller's roles and id select the rows at read time, the
- * time of the read its window and whether it is due. Derived like `deviation_list`.
+ * Read model of GET /me/pending (migrations 0009, 0011): what can be done on each batch, whoever does it,
+ * one row per item and role that may do it, so that a caller's page is read from the index of each of
+ * their roles; the caller's id and the time of the read decide the rest (the people an item excludes,
+ * its window and whether it is due). Derived like `deviation_list`.
  */
 export const pendingWork = sqliteTable('pending_work', {
   batchId: text('batch_id').notNull(),
   /** The item's place among its batch's items. */
   position: integer('position').notNull(),
+  /** A role that may do it. */
+  role: text('role').notNull(),
   action: text('action').notNull(),
-  /** The roles that may do it, `,a,b,`. */
-  roles: text('roles').notNull(),
   /** When set, the caller must also hold one of these roles (`,qa,qc,`): a released, rejected or terminated batch. */
   gate: text('gate'),
   /** Users who may not do it (`,id,id,`): the performer of an entry to verify, whoever did a step of a batch to dispose of. */
   excluded: text('excluded').notNull(),
   /** The item without its window's choice and due state, with both languages' titles (JSON). */
   item: text('item').notNull(),
-}, (t) => [primaryKey({ columns: [t.batchId, t.position] })]);
+}, (t) => [primaryKey({ columns: [t.batchId, t.position, t.role] }), index('pending_work_role').on(t.role, t.batchId, t.position)]);

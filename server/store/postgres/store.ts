@@ -22,7 +22,7 @@ import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../ch
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
 import {
-  auditCells, decodeCursor, decodePendingCursor, memberPattern, pendingCursor, entryCells, expectedHash, page, signatureCells, stored,
+  auditCells, decodeCursor, decodePendingCursor, memberPattern, mergePendingPages, entryCells, expectedHash, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type BatchRow, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationListRow, type PendingWorkRow, type BatchLists, type PendingCaller,
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,
   type NewSignature, type NewUser, type Page, type ProcessVersionRow, type ProcessVersionSignatureRow, type RecordPdfRow,
@@ -321,7 +321,7 @@ export class PostgresStore implements Store {
   async batchLists(batchId: string): Promise<BatchLists> {
     return {
       deviations: await this.db.select().from(t.deviationList).where(eq(t.deviationList.batchId, batchId)).orderBy(asc(t.deviationList.sortKey)),
-      pending: await this.db.select().from(t.pendingWork).where(eq(t.pendingWork.batchId, batchId)).orderBy(asc(t.pendingWork.position)),
+      pending: await this.db.select().from(t.pendingWork).where(eq(t.pendingWork.batchId, batchId)).orderBy(asc(t.pendingWork.position), asc(t.pendingWork.role)),
     };
   }
   async listDeviationRows(f: { status?: string; severity?: string }, limit: number, cursor?: string): Promise<Page<DeviationListRow>> {
@@ -331,15 +331,18 @@ export class PostgresStore implements Store {
     return page(await this.db.select().from(t.deviationList).where(where).orderBy(asc(t.deviationList.sortKey)).limit(limit + 1), limit, (r) => r.sortKey);
   }
   async listPendingRows(caller: PendingCaller, limit: number, cursor?: string): Promise<Page<PendingWorkRow>> {
-    if (caller.roles.length === 0) return { items: [] };
-    const roles = caller.roles.map(memberPattern);
-    const anyRole = (column: typeof t.pendingWork.roles | typeof t.pendingWork.gate) => sql.join(roles.map((r) => sql`${column} like ${r}`), sql` or `);
-    const after = decodePendingCursor(cursor);
+    const roles = [...new Set(caller.roles)];
+    if (roles.length === 0) return { items: [] };
     const w = t.pendingWork;
-    const where = and(sql`(${anyRole(w.roles)})`, sql`(${w.gate} is null or ${anyRole(w.gate)})`, sql`${w.excluded} not like ${memberPattern(caller.id)}`,
-      after ? sql`(${w.batchId} > ${after.batchId} or (${w.batchId} = ${after.batchId} and ${w.position} > ${after.position}))` : undefined);
-    return page(await this.db.select().from(w).where(where).orderBy(asc(w.batchId), asc(w.position)).limit(limit + 1), limit, pendingCursor);
+    const after = decodePendingCursor(cursor);
+    const gate = sql.join(roles.map((r) => sql`${w.gate} like ${memberPattern(r)}`), sql` or `);
+    // Each of the caller's roles read from its index in order, up to a page; merged in memory.
+    const pages = await Promise.all(roles.map((role) => this.db.select().from(w).where(and(eq(w.role, role), sql`(${w.gate} is null or ${gate})`, sql`${w.excluded} not like ${memberPattern(caller.id)}`,
+      after ? sql`(${w.batchId} > ${after.batchId} or (${w.batchId} = ${after.batchId} and ${w.position} > ${after.position}))` : undefined))
+      .orderBy(asc(w.batchId), asc(w.position)).limit(limit + 1)));
+    return mergePendingPages(pages, limit);
   }
+
   async findActiveBatchByDin(din: string): Promise<BatchRow | undefined> {
     return first(await this.db.select().from(t.batches).where(and(eq(t.batches.din, din), sql`${t.batches.status} not in ('terminated', 'rejected')`)));
   }

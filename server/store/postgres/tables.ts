@@ -213,9 +213,9 @@ export const deviationList = pgTable('deviation_list', {
 export const pendingWork = pgTable('pending_work', {
   batchId: text('batch_id').notNull(),
   position: integer('position').notNull(),
+  role: text('role').notNull(),
   action: text('action').notNull(),
-  roles: text('roles').notNull(),
   gate: text('gate'),
   excluded: text('excluded').notNull(),
   item: text('item').notNull(),
-}, (t) => [primaryKey({ columns: [t.batchId, t.position] })]);
+}, (t) => [primaryKey({ columns: [t.batchId, t.position, t.role] }), index('pending_work_role').on(t.role, t.batchId, t.position)]);

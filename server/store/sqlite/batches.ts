@@ -1,11 +1,11 @@
 // The batches projection, its read model and the frozen record PDFs in SQLite.
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { decodeCursor, decodePendingCursor, memberPattern, page, pendingCursor, type BatchStore, type DeviationListRow, type PendingWorkRow } from '../store.js';
+import { decodeCursor, decodePendingCursor, memberPattern, mergePendingPages, page, type BatchStore, type DeviationListRow, type PendingWorkRow } from '../store.js';
 import * as t from '../tables.js';
 import type { SqliteConnection } from './connection.js';
 
 export const DEVIATION_COLUMNS = 'deviation_id as deviationId, batch_id as batchId, sort_key as sortKey, status, severity, item';
-export const PENDING_COLUMNS = 'batch_id as batchId, position, action, roles, gate, excluded, item';
+export const PENDING_COLUMNS = 'batch_id as batchId, position, role, action, gate, excluded, item';
 
 export function sqliteBatches(c: SqliteConnection): BatchStore {
   const { db, q } = c;
@@ -39,16 +39,17 @@ export function sqliteBatches(c: SqliteConnection): BatchStore {
       return page(rows, limit, (r) => r.sortKey);
     }),
     listPendingRows: (caller, limit, cursor) => c.run(() => {
-      if (caller.roles.length === 0) return { items: [] };
-      const roles = caller.roles.map(memberPattern);
-      const anyRole = (column: string) => roles.map((_, i) => `${column} like @r${i}`).join(' or ');
+      const roles = [...new Set(caller.roles)];
+      if (roles.length === 0) return { items: [] };
+      const anyRole = roles.map((_, i) => `gate like @g${i}`).join(' or ');
       const after = decodePendingCursor(cursor);
-      const rows = c.sqlite.prepare(`select ${PENDING_COLUMNS} from pending_work
-        where (${anyRole('roles')}) and (gate is null or ${anyRole('gate')}) and excluded not like @me
+      // Each of the caller's roles read from its index in order, up to a page; merged in memory.
+      const statement = c.sqlite.prepare(`select ${PENDING_COLUMNS} from pending_work
+        where role = @role and (gate is null or ${anyRole}) and excluded not like @me
         ${after ? 'and (batch_id > @afterBatch or (batch_id = @afterBatch and position > @afterPosition))' : ''}
-        order by batch_id, position limit @n`)
-        .all({ ...Object.fromEntries(roles.map((r, i) => [`r${i}`, r])), me: memberPattern(caller.id), afterBatch: after?.batchId, afterPosition: after?.position, n: limit + 1 }) as PendingWorkRow[];
-      return page(rows, limit, pendingCursor);
+        order by batch_id, position limit @n`);
+      const params = { ...Object.fromEntries(roles.map((r, i) => [`g${i}`, memberPattern(r)])), me: memberPattern(caller.id), afterBatch: after?.batchId, afterPosition: after?.position, n: limit + 1 };
+      return mergePendingPages(roles.map((role) => statement.all({ ...params, role }) as PendingWorkRow[]), limit);
     }),
     findActiveBatchByDin: (din) => c.run(() => db.select().from(t.batches)
       .where(and(eq(t.batches.din, din), sql`${t.batches.status} not in ('terminated', 'rejected')`)).get()),

@@ -106,7 +106,7 @@ describe('the projection check covers the lists\' rows', () => {
     const intact = (await rebuildProjection(h.ctx, b.id))!;
     expect(intact.cached).toEqual(intact.rebuilt);
     expect(intact.cached.lists.deviations).toHaveLength(1);
-    expect(intact.cached.lists.pending.map((r) => r.action)).toEqual(['record-step', 'investigate-deviation']);
+    expect(intact.cached.lists.pending.map((r) => `${r.action} ${r.role}`)).toEqual(['record-step operator', 'record-step supervisor', 'investigate-deviation qa']);
     const before = (await call(h, 'op1', 'GET', '/me/pending?limit=50')).body;
 
     // Missing: both lists lose the batch.
@@ -121,7 +121,7 @@ describe('the projection check covers the lists\' rows', () => {
     // Edited: a deviation shown closed, a step offered to QA instead of the operators.
     const { deviations: [dev], pending: [work] } = intact.cached.lists;
     await h.ctx.store.transaction(() => h.ctx.store.replaceBatchLists(b.id, {
-      deviations: [{ ...dev, status: 'closed' }], pending: [{ ...work, roles: ',qa,' }],
+      deviations: [{ ...dev, status: 'closed' }], pending: [{ ...work, role: 'qa' }],
     }));
     const edited = (await rebuildProjection(h.ctx, b.id))!;
     expect(edited.cached.lists.deviations[0].status).toBe('closed');
