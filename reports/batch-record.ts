@@ -225,12 +225,11 @@ function otherEntries(s: Sheet, r: Reader, record: BatchRecordExport) {
   const rendered = new Set(['step', 'correction', 'verification', 'deviation']);
   const others = record.entries.filter((e) => !rendered.has(e.kind));
   if (others.length === 0) return;
-  s.heading(r.m.sections.other, 2);
   s.table([{ header: '#', width: 0.06 }, { header: r.m.audit.at, width: 0.2 }, { header: r.m.audit.action, width: 0.18 }, { header: r.m.audit.detail, width: 0.56 }],
     others.map((e) => [String(e.batchSeq), time(r, e.recordedAt), r.m.kind[e.kind] ?? e.kind, [
       ...otherEntryLines(r, e).map((text) => ({ text })),
       ...signatureLines(r, e).filter(() => e.signatures.length > 0),
-    ]]));
+    ]]), { heading: { text: r.m.sections.other, level: 2 } });
 }
 
 const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n)} … (record.json)` : t);

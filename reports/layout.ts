@@ -31,6 +31,9 @@ const PAD = 2.5;
 
 const cellLines = (c: Cell): Line[] => (typeof c === 'string' ? [{ text: printable(c) }] : c.some((l) => printable(l.text) !== l.text) ? c.map((l) => ({ ...l, text: printable(l.text) })) : c);
 
+/** The room a heading keeps below itself on its page: its own lines and a few of what it heads. */
+const headingSpace = (level: 1 | 2 | 3) => (level === 1 ? SIZE.h1 : level === 2 ? SIZE.h2 : SIZE.h3) * 3 + (level < 3 ? 4 * SIZE.body : 2 * SIZE.body);
+
 /** One line of text as drawn, with its width in points. */
 interface Part { text: string; width: number }
 
@@ -116,7 +119,7 @@ export class Sheet {
     const text = printable(raw);
     const size = level === 1 ? SIZE.h1 : level === 2 ? SIZE.h2 : SIZE.h3;
     // A heading keeps a few lines of what it heads on its page: never alone at the foot of one.
-    this.ensure(size * 3 + (level < 3 ? 4 * SIZE.body : 2 * SIZE.body));
+    this.ensure(headingSpace(level));
     if (level < 3) this.doc.moveDown(0.4);
     this.doc.font(FONTS.bold).fontSize(size).fillColor(INK).text(text, this.left, this.doc.y, { width: this.width });
     if (level === 2) {
@@ -152,8 +155,12 @@ export class Sheet {
     this.table([{ header: '', width: labelWidth }, { header: '', width: 1 - labelWidth }], rows.map(([k, v]) => [[{ text: k, color: MUTED }], v]), { headless: true });
   }
 
-  /** A table: widths are fractions of the text width; a row that does not fit starts a new page under a repeated header. */
-  table(columns: Column[], rows: Cell[][], o: { headless?: boolean; size?: number } = {}) {
+  /**
+   * A table: widths are fractions of the text width; a row that does not fit starts a new page under a
+   * repeated header. With `heading`, the heading is written on the page where the table's first row
+   * fits, so that it never stands alone at the foot of a page above a tall first row.
+   */
+  table(columns: Column[], rows: Cell[][], o: { headless?: boolean; size?: number; heading?: { text: string; level: 1 | 2 | 3 } } = {}) {
     const { doc } = this;
     const size = o.size ?? SIZE.body;
     const widths = columns.map((c) => c.width * this.width);
@@ -194,6 +201,10 @@ export class Sheet {
     const headHeight = head?.height ?? 0;
     const drawHead = () => { if (head) draw(head, true); };
     const measured = rows.map((r) => measure(r));
+    if (o.heading) {
+      this.ensure(headingSpace(o.heading.level) + headHeight + (measured[0]?.height ?? 0));
+      this.heading(o.heading.text, o.heading.level);
+    }
     this.ensure(headHeight + (measured[0]?.height ?? 0));
     drawHead();
     for (const row of measured) {

@@ -153,7 +153,6 @@ export function releaseResults(s: Sheet, r: Reader, record: BatchRecordExport) {
   const { m } = r;
   const release = r.def.phases.flatMap((p) => p.steps).filter((st) => st.stage === 'release');
   if (release.length === 0) return;
-  s.heading(m.sections.coa, 2);
   const rows: Cell[][] = release.map((st) => {
     const entries = record.entries.filter((e) => e.kind === 'step' && e.stepId === st.id);
     const last = entries[entries.length - 1];
@@ -170,7 +169,7 @@ export function releaseResults(s: Sheet, r: Reader, record: BatchRecordExport) {
       resultCell(r, failed ? 'fail' : Object.keys(results).length ? 'pass' : undefined),
     ];
   });
-  s.table([{ header: m.coa.test, width: 0.25 }, { header: m.coa.specification, width: 0.3 }, { header: m.coa.result, width: 0.3 }, { header: m.coa.conclusion, width: 0.15 }], rows);
+  s.table([{ header: m.coa.test, width: 0.25 }, { header: m.coa.specification, width: 0.3 }, { header: m.coa.result, width: 0.3 }, { header: m.coa.conclusion, width: 0.15 }], rows, { heading: { text: m.sections.coa, level: 2 } });
 }
 
 
