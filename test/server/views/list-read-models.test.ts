@@ -3,7 +3,9 @@
 // answered before (test/server/views/support/replayed-lists.ts, the implementation they replaced), for
 // every user, in both languages, at later times and page by page; the projection check rebuilds their
 // rows from the entries and finds one missing or edited; a refused write leaves none behind.
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildApp } from '../../../server/app.js';
 import { advance, call, createBatch, recordReceipt, sign, type Harness, harness } from '../../helpers.js';
 import { rebuildAllProjections, rebuildProjection } from '../../../server/services/projection.js';
 import { batchInQaReview, closeAll, closeBody, deviations, dispose, review } from '../qa/support.js';
@@ -130,6 +132,28 @@ describe('the projection check covers the lists\' rows', () => {
     expect(await rebuildAllProjections(h.ctx)).toEqual({ fixed: 1, unreadable: 0 });
     const again = (await rebuildProjection(h.ctx, b.id))!;
     expect(again.cached).toEqual(again.rebuilt);
+  });
+});
+
+describe('a database written before the lists\' tables', () => {
+  it('gets their rows from the entries at the server\'s first start', async () => {
+    const b = await createBatch(h, 'car-t', 1);
+    expect((await call(h, 'op1', 'POST', `/batches/${b.id}/deviations`, { description: 'Door left open', severity: 'minor' })).status).toBe(201);
+    const filled = await h.ctx.store.batchLists(b.id);
+    expect(filled.deviations).toHaveLength(1);
+    // As a database from before migration 0009 (or after 0011) is: no rows, no read-model version.
+    await h.ctx.store.transaction(async () => {
+      await h.ctx.store.replaceBatchLists(b.id, { deviations: [], pending: [] });
+      await h.ctx.store.putSetting('read-model.version', '1');
+    });
+    await h.app.close();
+    const { app, ctx } = await buildApp({ dbFile: path.join(h.dir, 'cellbatch.db'), databaseUrl: h.databaseUrl, training: true, now: () => h.wall.now });
+    try {
+      expect(await ctx.store.getSetting('read-model.version')).toBe('2');
+      expect(await ctx.store.batchLists(b.id)).toEqual(filled);
+    } finally {
+      await app.close();
+    }
   });
 });
 
