@@ -6,10 +6,23 @@ import { call, createBatch, sign, type Harness, harness } from '../../helpers.js
 import { receiptValues } from '../refusals/support.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
 import { batch, batchInQaReview, closeAll, closeBody, deviations, dispose, review } from './support.js';
+import { pdfFile } from '../../reports/pdf-tools.js';
 
 let h: Harness;
 beforeEach(async () => { h = await harness(); });
 afterEach(async () => h.close());
+
+/** The pages of a batch's document as pdftotext reads them, white space folded. */
+async function pagesOf(id: string, document: 'record.pdf' | 'coa.pdf') {
+  const r = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${id}/${document}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+  expect(r.statusCode).toBe(200);
+  const f = pdfFile(r.rawPayload);
+  try {
+    return f.text().split('\f').filter((p) => p.trim()).map((p) => p.replace(/\s+/g, ' '));
+  } finally {
+    f.done();
+  }
+}
 
 const projectionAgrees = async (id: string) => { const p = (await rebuildProjection(h.ctx, id))!; expect(p.cached).toEqual(p.rebuilt); };
 
@@ -43,6 +56,10 @@ describe('release of a CAR-T batch', () => {
     expect((await call(h, 'op1', 'GET', '/batches?status=released')).body.items).toEqual([expect.objectContaining({ id: d.id, conditionalRelease: true })]);
     await projectionAgrees(d.id);
 
+    // The record (frozen at this disposition) and the certificate say on their first page that the release is conditional.
+    const conditional = 'Released · CONDITIONAL RELEASE: released before every test result was final';
+    expect((await pagesOf(d.id, 'record.pdf'))[0]).toContain(conditional);
+    expect((await pagesOf(d.id, 'coa.pdf'))[0]).toContain(conditional);
     const coa = (await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body;
     expect(coa).toMatchObject({ batchNumber: d.batch.batchNumber, conditionalRelease: true, labelling: 'FOR AUTOLOGOUS USE ONLY', disposition: { decision: 'release', conditional: true } });
     expect(coa.tests.filter((t: any) => t.outcome !== 'pass').map((t: any) => [t.stepId, t.outcome])).toEqual([['release-sterility', 'pending']]);
@@ -122,6 +139,10 @@ describe('release of a CAR-T batch', () => {
     const coa = (await call(h, 'qc1', 'GET', `/batches/${d.id}/coa`)).body;
     expect(coa.tests.find((t: any) => t.stepId === 'release-potency')).toMatchObject({ outcome: 'fail' });
     expect(coa.disposition.decision).toBe('exceptional-release');
+    const record = await pagesOf(d.id, 'record.pdf');
+    expect(record[0]).toContain("Disposition EXCEPTIONAL RELEASE (released with failed results at a physician's request)");
+    expect(record.join(' ')).toContain('Physician request Dr. Tran, haematology, request of 2026-03-12');
+    expect((await pagesOf(d.id, 'coa.pdf'))[0]).toContain('EXCEPTIONAL RELEASE');
     await projectionAgrees(d.id);
   });
 });
