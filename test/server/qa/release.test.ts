@@ -2,7 +2,8 @@
 // completed by the sterility culture, a post-release finding, rejection and exceptional release. The
 // status always comes from the record (the machine's fold of the disposition entry).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, createBatch, sign, type Harness, harness } from '../../helpers.js';
+import { call, createBatch, registerCatalogue, sign, type Harness, harness } from '../../helpers.js';
+import { BatchDriver, CART_PLAN } from '../lifecycle-driver.js';
 import { receiptValues } from '../refusals/support.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
 import { batch, batchInQaReview, closeAll, closeBody, deviations, dispose, review } from './support.js';
@@ -226,6 +227,20 @@ describe('NK batches', () => {
 });
 
 describe('review by exception: what the audit trail adds', () => {
+  it('lists a value inside its specification but outside its alert limit as an alert, with no deviation', async () => {
+    const d = new BatchDriver(h, await createBatch(h, 'car-t', 9), await registerCatalogue(h, 'car-t'));
+    let checks = 0;
+    // The second culture check's viability 68 %: under the alert limit (≥ 70), no specification.
+    await d.run(CART_PLAN.map((p) => (p.stepId === 'culture-check' && ++checks === 2 ? { ...p, values: (c) => ({ ...p.values(c), viability: 68 }) } : p)));
+    const check = d.entriesOf('culture-check')[1];
+    expect(check.results).toMatchObject({ viability: 'alert' });
+    expect(await deviations(h, d.id)).toEqual([]);
+    const packet = (await call(h, 'qa1', 'GET', `/batches/${d.id}/review`)).body;
+    expect(packet.exceptions).toEqual(expect.arrayContaining([
+      expect.objectContaining({ kind: 'alert', target: { type: 'entry', id: check.id }, stepId: 'culture-check', why: expect.stringMatching(/alert limit/), voidsReview: true }),
+    ]));
+  });
+
   it('lists an identity mismatch refused on the batch and an audit row that is not routine (its termination), neither voiding a review', async () => {
     const b = await createBatch(h, 'car-t', 7);
     const wrongBag = await call(h, 'op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, { values: { ...receiptValues(h, 7), bagScan: receiptValues(h, 8).bagScan }, signature: sign('op1'), expectedVersion: b.version });
