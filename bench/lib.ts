@@ -270,6 +270,32 @@ export class ServerProcess {
     });
   }
 
+  /** How long the server's main thread has been busy since it started, in ms: its event loop's active (wall) time, and its CPU time. */
+  mainThread(): Promise<{ activeMs: number; cpuMs: number }> {
+    return this.ask({ type: 'event-loop' }, 'event-loop');
+  }
+
+  /** Starts a CPU profile of the server's main thread (node:inspector); `stopProfile` writes it to `file`. */
+  startProfile(): Promise<unknown> {
+    return this.ask({ type: 'profile-start' }, 'profile-started');
+  }
+
+  stopProfile(file: string): Promise<unknown> {
+    return this.ask({ type: 'profile-stop', file }, 'profile-stopped');
+  }
+
+  private ask<T>(message: object, answer: string): Promise<T> {
+    return new Promise((resolve) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== answer) return;
+        this.child.off('message', onMessage);
+        resolve(m as T);
+      };
+      this.child.on('message', onMessage);
+      this.child.send(message);
+    });
+  }
+
   async stop() {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));

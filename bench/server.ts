@@ -2,10 +2,12 @@
 // CELLBATCH_DB or CELLBATCH_DATABASE_URL, first admin, listen, the full verification in the background), but on a free port; it
 // reports the time to listen and the time until the record is verified, and is ready for the
 // benchmark once verified (so that reads are not measured beside the verification's workers). It
-// answers two messages from the
-// benchmark over IPC: `memory` (its own RSS before and after a full GC, heap, peak RSS) and `close`.
+// answers three messages from the
+// benchmark over IPC: `memory` (its own RSS before and after a full GC, heap, peak RSS), `event-loop`
+// (the main thread's busy time so far) and `close`.
 // Compiled with the service (dist/bench/server.js) and started by bench/lib.ts with `node --expose-gc`.
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../server/app.js';
 import { bootstrapAdmin } from '../server/services/bootstrap.js';
@@ -38,6 +40,19 @@ function peakRss(): number {
   }
 }
 
+/** CPU time (user + system) of the main thread alone, in ms (Linux; 0 elsewhere). */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
+
+let profiler: inspector.Session | undefined;
+
 process.on('message', (m: { type: string }) => {
   if (m.type === 'memory') {
     const before = process.memoryUsage();
@@ -49,6 +64,24 @@ process.on('message', (m: { type: string }) => {
       const after = process.memoryUsage();
       process.send!({ type: 'memory', rss: before.rss, rssAfterGc: after.rss, heapUsed: after.heapUsed, peakRss: peakRss() });
     }, 200);
+  }
+  if (m.type === 'event-loop') {
+    // The main thread's busy time so far: its event loop's active time (wall time, which other processes
+    // on the CPUs stretch) and its own CPU time (Linux: /proc/self/task/<pid>/stat, the main thread alone).
+    process.send!({ type: 'event-loop', activeMs: performance.eventLoopUtilization().active, cpuMs: mainThreadCpuMs() });
+  }
+  if (m.type === 'profile-start') {
+    // A CPU profile of the main thread over one stretch of load only (BENCH_PROFILE_DIR in bench/signed-steps.ts).
+    profiler ??= new inspector.Session();
+    profiler.connect();
+    profiler.post('Profiler.enable', () => profiler!.post('Profiler.start', () => process.send!({ type: 'profile-started' })));
+  }
+  if (m.type === 'profile-stop') {
+    profiler!.post('Profiler.stop', (err, r) => {
+      if (!err) fs.writeFileSync((m as unknown as { file: string }).file, JSON.stringify(r.profile));
+      profiler!.disconnect();
+      process.send!({ type: 'profile-stopped' });
+    });
   }
   if (m.type === 'close') {
     app.close().then(() => process.exit(0), () => process.exit(1));

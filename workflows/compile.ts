@@ -145,11 +145,12 @@ export type BatchMachine = ReturnType<typeof compileProcess>;
 export type BatchSnapshot = SnapshotFrom<BatchMachine>;
 
 /** Folds events through the machine; pure. Throws if an event was not allowed (a corrupt record). */
-export function foldEvents(machine: BatchMachine, events: BatchEvent[]): BatchSnapshot {
+export function foldEvents(machine: BatchMachine, events: BatchEvent[], from?: BatchSnapshot): BatchSnapshot {
   // One actor for the whole fold: xstate's pure transition() builds a new actor scope, and with it the
   // machine's initial state, on every call. The machine's actions are all assign(), so an actor
-  // computes exactly the snapshots transition() would.
-  const actor = createActor(machine).start();
+  // computes exactly the snapshots transition() would. `from`: continue from a snapshot this fold
+  // gave before (a write's new entries folded onto its record) instead of the initial state.
+  const actor = createActor(machine, ...(from ? [{ snapshot: from }] : [])).start();
   try {
     for (const event of events) {
       const snapshot = actor.getSnapshot();

@@ -236,7 +236,29 @@ export const ProcessDefinitionSchema = z.strictObject({
 export type ProcessDefinitionInput = z.input<typeof ProcessDefinitionSchema>;
 export type ProcessDefinition = z.infer<typeof ProcessDefinitionSchema>;
 
-export const allSteps = (def: ProcessDefinition): Step[] => def.phases.flatMap((p) => p.steps);
+/**
+ * Every step of a definition, in order. Kept per definition object: views ask for it once per step
+ * shown and per step looked up, many times per request, and a loaded definition is never changed (a
+ * new version, or an edited draft, is a new object). Callers only read the list.
+ */
+export function allSteps(def: ProcessDefinition): Step[] {
+  let steps = stepLists.get(def);
+  if (!steps) stepLists.set(def, (steps = def.phases.flatMap((p) => p.steps)));
+  return steps;
+}
+const stepLists = new WeakMap<ProcessDefinition, Step[]>();
+
+/** A step of a definition by its id (undefined when it has none), through a map kept per definition like allSteps. */
+export function stepById(def: ProcessDefinition, id: string): Step | undefined {
+  let byId = stepMaps.get(def);
+  if (!byId) {
+    byId = new Map();
+    for (const s of allSteps(def)) if (!byId.has(s.id)) byId.set(s.id, s); // the first, as a search in order finds it
+    stepMaps.set(def, byId);
+  }
+  return byId.get(id);
+}
+const stepMaps = new WeakMap<ProcessDefinition, Map<string, Step>>();
 
 /** Minutes a step may be entered after it was performed before the entry is late (step, else process, else 30). */
 export const DEFAULT_LATE_ENTRY_TOLERANCE_MINUTES = 30;

@@ -8,6 +8,7 @@ import type { BatchRow, EntryRow, UserRow } from '../store/store.js';
 import { writeAudit, type AuditEvent } from '../services/audit.js';
 import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
 import { replay } from '../record/load.js';
+import { replayAppended } from '../record/replay.js';
 import { openDeviationCount, statusOfRecord, type BatchRecord } from '../record/record.js';
 import { serializeRecordState } from '../record/record-state.js';
 import { deviationRows, pendingRows } from '../record/list-rows.js';
@@ -88,7 +89,8 @@ async function append<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, w
     const result = await write(writer);
     let next: BatchRecord;
     try {
-      next = await replay(ctx, record.row, entries, signatures);
+      // Only what this write appended is folded: the record before it was replayed by the command.
+      next = replayAppended(record, entries, signatures);
     } catch (e) {
       // The machine refuses what was appended: the command missed a rule. Roll back, refuse (409).
       throw conflict('not-allowed-now', `the process does not allow this now (${(e as Error).message})`)

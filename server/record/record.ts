@@ -4,7 +4,7 @@
 import type { BatchRow, EntryRow, SignatureRow } from '../store/store.js';
 import type { EntryPayload } from '../../schemas/entries.js';
 import { stepEvent, statusOf, type BatchSnapshot, type BatchStatus } from '../../workflows/compile.js';
-import { allSteps, type Step } from '../../workflows/definition.js';
+import { allSteps, stepById, type Step } from '../../workflows/definition.js';
 import type { StepHistory } from '../../workflows/values.js';
 import type { LoadedProcess } from '../processes/registry.js';
 import type { DeviationProgress, QaState } from './qa-state.js';
@@ -38,7 +38,7 @@ export const openDeviationCount = (r: BatchRecord) => r.deviations.filter((d) =>
 export const stepsOf = (r: BatchRecord) => allSteps(r.process.definition);
 
 export function findStep(r: BatchRecord, stepId: string): Step | undefined {
-  return stepsOf(r).find((s) => s.id === stepId);
+  return stepById(r.process.definition, stepId);
 }
 
 export const canRecord = (r: BatchRecord, stepId: string) => r.snapshot.can({ type: stepEvent(stepId), entryId: '', values: {} });

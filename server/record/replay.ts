@@ -91,9 +91,38 @@ export function replayEntries(process: LoadedProcess, row: BatchRow, entries: En
     deviations: new Map(),
     qa: emptyQaState(),
   };
+  const snapshot = foldEvents(process.machine, foldEntries(r, entries));
+  return { row, process, entries, signatures, snapshot, history: r.history, deviations: [...r.deviations.values()], qa: r.qa, version: entries.length };
+}
+
+/**
+ * The record after entries appended to it (a write's own, inside its transaction: commands/append.ts),
+ * folded onto what the record already holds instead of replaying the whole batch again: the same record
+ * replayEntries gives for all the entries (the machine continues from the record's snapshot; the step
+ * history, deviations and QA state continue from copies, so `r` itself is left as it was).
+ */
+export function replayAppended(r: BatchRecord, entries: EntryRow[], signatures: SignatureRow[]): BatchRecord {
+  const added = entries.slice(r.entries.length);
+  const history = structuredClone(r.history);
+  const occurrenceOf = new Map<string, Occurrence>();
+  for (const list of Object.values(history.occurrences)) for (const occ of list) occurrenceOf.set(occ.entryId, occ);
+  const state: Replaying = {
+    row: r.row,
+    steps: new Map(allSteps(r.process.definition).map((s) => [s.id, s])),
+    history,
+    occurrenceOf,
+    deviations: new Map(structuredClone(r.deviations).map((d) => [d.id, d])),
+    qa: structuredClone(r.qa),
+  };
+  const snapshot = foldEvents(r.process.machine, foldEntries(state, added), r.snapshot);
+  return { row: r.row, process: r.process, entries, signatures, snapshot, history, deviations: [...state.deviations.values()], qa: state.qa, version: entries.length };
+}
+
+/** Folds entries into the replay state; returns the machine events they feed, in order. */
+function foldEntries(r: Replaying, entries: EntryRow[]): BatchEvent[] {
   const events: BatchEvent[] = [];
   for (const e of entries) {
-    if (!(e.kind in EntryPayloads)) throw new Error(`entry ${e.id} of batch ${row.id} has unknown kind ${e.kind}`);
+    if (!(e.kind in EntryPayloads)) throw new Error(`entry ${e.id} of batch ${r.row.id} has unknown kind ${e.kind}`);
     const kind = e.kind as EntryKind;
     const fold = FOLDS[kind] as KindFold<EntryKind>;
     if (!fold.event && !fold.fold) continue;
@@ -101,6 +130,5 @@ export function replayEntries(process: LoadedProcess, row: BatchRow, entries: En
     if (fold.event) events.push(fold.event(payload, e, r));
     fold.fold?.(payload, e, r);
   }
-  const snapshot = foldEvents(process.machine, events);
-  return { row, process, entries, signatures, snapshot, history: r.history, deviations: [...r.deviations.values()], qa: r.qa, version: entries.length };
+  return events;
 }

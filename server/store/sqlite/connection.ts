@@ -13,7 +13,7 @@
 // committed; docs/design-decisions.md "The store is asynchronous").
 import type Database from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { CHAINED } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable } from '../checkpoints.js';
 import * as t from '../tables.js';
@@ -124,6 +124,8 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
     sqlite.prepare(`insert into ${table} (${columns.join(', ')}, prev_hash, hash) values (${columns.map(() => '?').join(', ')}, ?, ?)`);
   return {
     userById: db.select().from(t.users).where(eq(t.users.id, p('id'))).prepare(),
+    userByUsernameKey: db.select().from(t.users).where(eq(t.users.usernameKey, p('usernameKey'))).prepare(),
+    processVersion: db.select().from(t.processVersions).where(and(eq(t.processVersions.processId, p('processId')), eq(t.processVersions.version, p('version')))).prepare(),
     session: db.select().from(t.sessions).where(eq(t.sessions.tokenHash, p('tokenHash'))).prepare(),
     material: db.select().from(t.materials).where(eq(t.materials.id, p('id'))).prepare(),
     equipment: db.select().from(t.equipment).where(eq(t.equipment.id, p('id'))).prepare(),

@@ -18,8 +18,7 @@ export function sqliteProcesses(c: SqliteConnection): ProcessStore {
       const q = db.select().from(t.processVersions);
       return (processId ? q.where(eq(t.processVersions.processId, processId)) : q).orderBy(asc(t.processVersions.processId), asc(t.processVersions.version)).all();
     }),
-    processVersion: (processId, version) => c.run(() => db.select().from(t.processVersions)
-      .where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))).get()),
+    processVersion: (processId, version) => c.run(() => c.q.processVersion.get({ processId, version })),
     appendProcessVersionSignature: (row) => c.run(() => void db.insert(t.processVersionSignatures).values(row).run()),
     processVersionSignatures: (versionId) => c.run(() => db.select().from(t.processVersionSignatures)
       .where(eq(t.processVersionSignatures.versionId, versionId)).orderBy(asc(t.processVersionSignatures.seq)).all()),

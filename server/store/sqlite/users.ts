@@ -7,7 +7,7 @@ import type { SqliteConnection } from './connection.js';
 export function sqliteUsers(c: SqliteConnection): UserStore {
   const { db, q } = c;
   return {
-    findUserByUsername: (username) => c.run(() => db.select().from(t.users).where(eq(t.users.usernameKey, username.toLowerCase())).get()),
+    findUserByUsername: (username) => c.run(() => q.userByUsernameKey.get({ usernameKey: username.toLowerCase() })),
     findUserById: (id) => c.run(() => q.userById.get({ id })),
     listUsers: (limit, cursor) => c.run(() => {
       const after = decodeCursor(cursor);
