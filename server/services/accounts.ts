@@ -26,7 +26,8 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
   const problem = passwordProblem(body.password, body.username);
   if (problem) throw badRequest('The password does not meet the password policy', [{ field: 'password', message: problem }]);
   // 21 CFR 11.100: a username is never reused, deactivated accounts included.
-  if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken (usernames are never reused)`);
+  if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken (usernames are never reused)`)
+      .inVietnamese(`tên đăng nhập ${body.username} đã có người dùng (tên đăng nhập không bao giờ được dùng lại)`);
   const passwordHash = await hashPassword(body.password);
   const now = ctx.clock.wall().toISOString();
   const row = {
@@ -35,7 +36,8 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
     locked: false, passwordChangedAt: now, createdAt: now, lastLoginAt: null,
   };
   return ctx.store.transaction(async () => {
-    if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken`);
+    if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken`)
+        .inVietnamese(`tên đăng nhập ${body.username} đã có người dùng`);
     await ctx.store.insertUser(row);
     await ctx.store.addPasswordHistory(row.id, passwordHash, now);
     await writeAudit(ctx.store, ctx.clock, {
@@ -261,10 +263,14 @@ async function assertNotLastAdmin(ctx: AppContext, user: UserRow, after: { activ
   if (others.some((u) => !u.locked)) return;
   const field = after.active === false ? 'active' : 'roles';
   const what = after.active === false ? 'deactivated' : 'removed from the admin role';
-  const detail = others.length === 0
-    ? `${user.username} is the last active administrator and cannot be ${what}: make another user admin first`
-    : `${user.username} is the last administrator who is not locked out (${others.map((u) => u.username).join(', ')} locked) and cannot be ${what}: unlock another administrator or make another user admin first`;
-  throw new AppError('last-admin', 409, detail, [{ field, message: detail }]);
+  const whatVi = after.active === false ? 'bị vô hiệu hóa' : 'bị gỡ khỏi vai trò quản trị';
+  const locked = others.map((u) => u.username).join(', ');
+  const [detail, detailVi] = others.length === 0
+    ? [`${user.username} is the last active administrator and cannot be ${what}: make another user admin first`,
+      `${user.username} là quản trị viên cuối cùng còn hoạt động nên không thể ${whatVi}: hãy cấp quyền quản trị cho người dùng khác trước`]
+    : [`${user.username} is the last administrator who is not locked out (${locked} locked) and cannot be ${what}: unlock another administrator or make another user admin first`,
+      `${user.username} là quản trị viên cuối cùng không bị khóa (${locked} đang bị khóa) nên không thể ${whatVi}: hãy mở khóa một quản trị viên khác hoặc cấp quyền quản trị cho người dùng khác trước`];
+  throw new AppError('last-admin', 409, detail, [{ field, message: detail }]).inVietnamese(detailVi, [detailVi]);
 }
 
 export async function unlockUser(ctx: AppContext, actor: UserRow, id: string, reason: string) {

@@ -46,6 +46,22 @@ describe('the last administrator who can act', () => {
     expect((await call(h, 'admin', 'GET', '/me')).status).toBe(200); // the session is untouched
   });
 
+  it('words both account rules in Vietnamese for a reader who asks (Accept-Language: vi), the same fields and codes', async () => {
+    const admin1 = await userIdOf(h, 'admin');
+    const vi = (method: 'POST' | 'PATCH', url: string, payload: object) => h.app.inject({
+      method, url: `/api/v1${url}`, payload, headers: { authorization: `Bearer ${h.tokens.admin}`, 'accept-language': 'vi' },
+    });
+    const last = await vi('PATCH', `/users/${admin1}`, { active: false, reason: 'leaving' });
+    expect(last.statusCode).toBe(409);
+    expect(last.headers['content-language']).toBe('vi');
+    const detail = 'admin là quản trị viên cuối cùng còn hoạt động nên không thể bị vô hiệu hóa: hãy cấp quyền quản trị cho người dùng khác trước';
+    expect(last.json()).toMatchObject({ type: expect.stringMatching(/\/last-admin$/), detail: expect.stringContaining(detail), errors: [{ field: 'active', message: detail }] });
+    const taken = await vi('POST', '/users', { username: 'op1', fullName: 'Someone Else', roles: ['operator'], password: 'Temporary-Op1-Again-Pw' });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toMatchObject({ type: expect.stringMatching(/\/username-taken$/), detail: expect.stringContaining('tên đăng nhập op1 đã có người dùng') });
+    expect(await h.ctx.store.findUserById(admin1)).toMatchObject({ active: true, roles: ['admin'] });
+  });
+
   it('the only admin taking away their own admin role (for inspector, or for a signing role): 409 last-admin on roles', async () => {
     const admin1 = await userIdOf(h, 'admin');
     await expectLastAdmin(await call(h, 'admin', 'PATCH', `/users/${admin1}`, { roles: ['inspector'], reason: 'x' }), 'roles', admin1, /cannot be removed from the admin role/);
