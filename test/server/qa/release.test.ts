@@ -25,6 +25,17 @@ async function pagesOf(id: string, document: 'record.pdf' | 'coa.pdf') {
   }
 }
 
+/** A growing sterility culture recorded on a released batch: 201, a critical post-release deviation, the finding on the batch. */
+async function sterilityGrowsAfterRelease(d: Awaited<ReturnType<typeof batchInQaReview>>) {
+  await d.refresh();
+  const growth = await d.record('release-sterility', { sterility: 'growth' }, 'qc1');
+  expect(growth.status, JSON.stringify(growth.body)).toBe(201);
+  expect(growth.body.batch).toMatchObject({ status: 'released', postReleaseFinding: true, conditionalRelease: false, openDeviations: 1 });
+  const [finding] = await deviations(h, d.id);
+  expect(finding).toMatchObject({ kind: 'post-release', severity: 'critical', status: 'open', stepId: 'release-sterility' });
+  return finding;
+}
+
 const projectionAgrees = async (id: string) => { const p = (await rebuildProjection(h.ctx, id))!; expect(p.cached).toEqual(p.rebuilt); };
 
 describe('release of a CAR-T batch', () => {
@@ -94,12 +105,7 @@ describe('release of a CAR-T batch', () => {
     expect((await review(h, d.id)).status).toBe(201);
     const released = await dispose(h, d.id, { decision: 'release' });
     expect(released.body.batch).toMatchObject({ status: 'released', conditionalRelease: true, postReleaseFinding: false });
-    await d.refresh();
-    const growth = await d.record('release-sterility', { sterility: 'growth' }, 'qc1');
-    expect(growth.status, JSON.stringify(growth.body)).toBe(201);
-    expect(growth.body.batch).toMatchObject({ status: 'released', postReleaseFinding: true, conditionalRelease: false, openDeviations: 1 });
-    const [finding] = await deviations(h, d.id);
-    expect(finding).toMatchObject({ kind: 'post-release', severity: 'critical', status: 'open', stepId: 'release-sterility' });
+    const finding = await sterilityGrowsAfterRelease(d);
     expect((await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body).toMatchObject({ postReleaseFinding: true, conditionalRelease: false });
     const bags = (await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items;
     expect(bags.length).toBe(2);
@@ -178,12 +184,7 @@ describe('NK batches', () => {
     expect((await review(h, d.id)).status).toBe(201);
     expect((await dispose(h, d.id, { decision: 'release' })).status).toBe(201);
 
-    await d.refresh();
-    const growth = await d.record('release-sterility', { sterility: 'growth' }, 'qc1');
-    expect(growth.status, JSON.stringify(growth.body)).toBe(201);
-    expect(growth.body.batch).toMatchObject({ status: 'released', postReleaseFinding: true, conditionalRelease: false, openDeviations: 1 });
-    const [finding] = await deviations(h, d.id);
-    expect(finding).toMatchObject({ kind: 'post-release', severity: 'critical', status: 'open', stepId: 'release-sterility' });
+    const finding = await sterilityGrowsAfterRelease(d);
     expect((await call(h, 'op1', 'GET', '/batches')).body.items.find((b: any) => b.id === d.id)).toMatchObject({ postReleaseFinding: true });
     expect((await call(h, 'op1', 'GET', `/batches/${d.id}/containers`)).body.items).toEqual([expect.objectContaining({ status: 'released-with-finding', volume: { value: 100, unit: 'mL' }, dose: expect.objectContaining({ value: 1.5, unit: '10^9' }) })]);
     expect((await call(h, 'op1', 'GET', `/batches/${d.id}/coa`)).body).toMatchObject({ postReleaseFinding: true });
