@@ -58,7 +58,7 @@ describe('the bounded pool of argon2 work', () => {
   it('a flood from many addresses meets the process\'s bound: the excess is 429 server-busy at once, and a real signature works right after', async () => {
     const batch = await createBatch(h, 'car-t', 1);
     const before = await h.ctx.store.counts();
-    const flood = Array.from({ length: argon2Pool.size + argon2Pool.maxWaiting + 20 }, (_, i) => signFrom(`10.1.${i >> 8}.${i & 255}`, batch, `ghost${i}`, 'Some-Guess-123456'));
+    const flood = Array.from({ length: argon2Pool.size + argon2Pool.maxWaiting + 60 }, (_, i) => signFrom(`10.1.${i >> 8}.${i & 255}`, batch, `ghost${i}`, 'Some-Guess-123456'));
     const replies = await Promise.all(flood);
     const busy = replies.filter((r) => r.status === 429);
     expect(busy.length).toBeGreaterThanOrEqual(20);
