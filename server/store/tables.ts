@@ -137,6 +137,23 @@ export const auditLog = sqliteTable('audit_log', {
   hash: text('hash').notNull(),
 }, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at), index('audit_action').on(t.action, t.seq)]);
 
+/**
+ * The signed checkpoints of the chain heads (issue 15 item 3), one chain for the whole site whichever
+ * app server signed: `n` 1, 2, …; `heads` the canonical JSON of the seq and hash of each chain's last
+ * row; `key_id` the fingerprint of the signing key, which itself stays outside the database
+ * (checkpoints.ts); `prev` the SHA-256 of the previous checkpoint; `signature` Ed25519 over the rest.
+ * Append-only (triggers in migration 0012): 21 CFR 11.10(a), 11.10(e).
+ */
+export const checkpoints = sqliteTable('checkpoints', {
+  n: integer('n').primaryKey(),
+  at: text('at').notNull(),
+  reason: text('reason').notNull(),
+  heads: text('heads').notNull(),
+  keyId: text('key_id').notNull(),
+  prev: text('prev').notNull(),
+  signature: text('signature').notNull(),
+});
+
 /** Settings that must survive a restart (the training clock's offset). Changes are audited. */
 export const settings = sqliteTable('settings', {
   key: text('key').primaryKey(),

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 
 /** Tables the application appends to and reads, never changes. */
-export const RECORD_TABLES = ['entries', 'signatures', 'audit_log', 'record_pdfs', 'process_version_signatures', 'process_definitions', 'password_history'] as const;
+export const RECORD_TABLES = ['entries', 'signatures', 'audit_log', 'checkpoints', 'record_pdfs', 'process_version_signatures', 'process_definitions', 'password_history'] as const;
 /** Tables whose rows the application updates (state, not record). Nothing is ever deleted. */
 export const STATE_TABLES = ['users', 'sessions', 'materials', 'equipment', 'batches', 'settings', 'process_versions'] as const;
 /** Read models rebuilt from the record (services/projection.ts): a batch's rows are deleted and written again with each write to it. */

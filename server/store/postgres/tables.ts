@@ -153,6 +153,17 @@ export const auditLog = pgTable('audit_log', {
   hash: text('hash').notNull(),
 }, (t) => [index('audit_batch').on(t.batchId, t.seq), index('audit_at').on(t.at), index('audit_action').on(t.action, t.seq)]);
 
+/** SQLite's checkpoints: the signed chain heads, one chain for the site whichever app server signed (append-only, 0005). */
+export const checkpoints = pgTable('checkpoints', {
+  n: integer('n').primaryKey(),
+  at: text('at').notNull(),
+  reason: text('reason').notNull(),
+  heads: text('heads').notNull(),
+  keyId: text('key_id').notNull(),
+  prev: text('prev').notNull(),
+  signature: text('signature').notNull(),
+});
+
 export const settings = pgTable('settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),

@@ -76,7 +76,7 @@ describe('PostgreSQL store', () => {
         // Even with the triggers disabled by the owner, the role has no right to change a record row.
         await sqlOwner('alter table entries disable trigger user');
         for (const table of RECORD_TABLES) {
-          const column = { record_pdfs: 'lang', process_definitions: 'hash', password_history: 'changed_at', process_version_signatures: 'reason' }[table as string] ?? 'prev_hash';
+          const column = { checkpoints: 'prev', record_pdfs: 'lang', process_definitions: 'hash', password_history: 'changed_at', process_version_signatures: 'reason' }[table as string] ?? 'prev_hash';
           await expect(app.pool.query(`update ${table} set ${column} = ${column}`)).rejects.toThrow(/permission denied/);
           await expect(app.pool.query(`delete from ${table}`)).rejects.toThrow(/permission denied/);
         }
