@@ -32,7 +32,7 @@ import { createBatch } from '../server/commands/create-batch.js';
 import { recordStep } from '../server/commands/record-step.js';
 import { verifyEntry } from '../server/commands/verify-entry.js';
 import { loadBatch } from '../server/record/load.js';
-import { rebuildAllProjections } from '../server/services/projection.js';
+import { fillReadModel } from '../server/services/projection.js';
 import { chainOfIdentityId, randomAlnum6 } from '../server/domain/isbt128.js';
 import { rowHash } from '../server/store/chain.js';
 import { auditCells, entryCells, signatureCells, type AuditRow, type BatchRow, type ChainedRows, type EntryRow, type SignatureRow, type UserRow } from '../server/store/store.js';
@@ -312,7 +312,7 @@ export async function seedDatabase(o: SeedOptions): Promise<SeedResult> {
     }
     // The read model of the lists, as the server writes it with every entry: rebuilt from the entries.
     const tState = performance.now();
-    await store.transaction(() => rebuildAllProjections(ctx));
+    await fillReadModel(ctx, { again: true });
     log(`  read model of ${fmt(ids.length)} batches rebuilt from their entries in ${fmt((performance.now() - tState) / 1000, 1)} s`);
     await store.checkpoint('interval'); // sign the heads, as the server does every 1000 rows
     const counts = await store.counts();

@@ -20,6 +20,7 @@ const { app, ctx } = await buildApp({
   training: env.CELLBATCH_TRAINING === '1',
   logger: env.CELLBATCH_LOG !== '0',
   awaitVerification: false,
+  awaitReadModel: false,
   // bench/password-limits.ts sends each request from an address of its own (X-Forwarded-For).
   trustProxy: env.BENCH_TRUST_PROXY === '1' || undefined,
 });

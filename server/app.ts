@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swaggerUi from '@fastify/swagger-ui';
-import { fillReadModel } from './services/projection.js';
+import { fillReadModel, openReadModel, type FillReport } from './services/projection.js';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppContext, Config } from './context.js';
 import { SystemClock, TrainingClock, type Clock } from './clock.js';
@@ -71,6 +71,13 @@ export interface BuildOptions {
    * default true: wait for it (tests and tools that read the outcome at once).
    */
   awaitVerification?: boolean;
+  /**
+   * Return before the lists' read model of an upgraded database is filled, and fill it once the app is
+   * ready (the server's start); default true: fill it first (tests and tools). services/projection.ts.
+   */
+  awaitReadModel?: boolean;
+  /** How the read model is filled (tests inject one they hold). */
+  fillReadModel?: (ctx: AppContext, stopped: () => boolean) => Promise<FillReport>;
   /** Verify the whole record again every this many hours (CELLBATCH_VERIFY_EVERY_HOURS; 0 or absent: never). */
   verifyEveryHours?: number;
   /** How the record is verified in full (tests inject a slow one). */
@@ -184,16 +191,31 @@ async function openContext(opts: BuildOptions): Promise<AppContext> {
     training, idleTimeoutMinutes: opts.idleTimeoutMinutes ?? 15, sessionMaxHours: opts.sessionMaxHours ?? 12,
     timeZone: opts.timeZone ?? 'UTC', passwordMaxAgeDays: opts.passwordMaxAgeDays ?? 180, patientIdPattern: patientIds,
   };
-  const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: perUserQueue() };
+  const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: perUserQueue(), readModel: { filled: false } };
   ctx.recordCheck = uncheckedRecord(ctx);
-  // The lists' read models of a database written before they existed (services/projection.ts).
+  // Whether the lists' read model is there; a database written before it is filled by the server
+  // (startReadModelFill), never by a tool that only opens it.
   try {
-    await fillReadModel(ctx);
+    ctx.readModel = await openReadModel(ctx);
   } catch (e) {
     await store.close();
     throw e;
   }
   return ctx;
+}
+
+/**
+ * Issue 15 item 5: an upgraded database's read model is filled from its entries in short transactions
+ * while the server serves (the fill took 530 s at 10,000 batches before the listener when it ran first);
+ * `awaitReadModel` fills it before returning instead. Runs once; ctx.readModel says when it is done.
+ */
+function startReadModelFill(ctx: AppContext, opts: BuildOptions, stopped: () => boolean): () => Promise<unknown> | undefined {
+  if (ctx.readModel.filled) return () => undefined;
+  const fill = opts.fillReadModel ?? ((c: AppContext, s: () => boolean) => fillReadModel(c, { stopped: s }));
+  return () => (ctx.readModel.filling ??= fill(ctx, stopped).then((report) => {
+    ctx.readModel.filled = report.filled;
+    return report;
+  }));
 }
 
 /** trustProxy as a number of hops: the addresses of the nearest `n` proxies are trusted. */
@@ -202,6 +224,16 @@ const hopsTrusted = (n: number) => (_address: string, hop: number) => hop < n;
 export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; ctx: AppContext }> {
   const ctx = await openContext(opts);
   const check = await startRecordCheck(ctx, opts);
+  let closing = false;
+  const fill = startReadModelFill(ctx, opts, () => closing);
+  if (opts.awaitReadModel ?? true) {
+    try {
+      await fill();
+    } catch (e) {
+      await ctx.store.close();
+      throw e;
+    }
+  }
   const app = Fastify({
     logger: opts.logger ?? false, bodyLimit: 256 * 1024,
     trustProxy: typeof opts.trustProxy === 'number' ? hopsTrusted(opts.trustProxy) : opts.trustProxy ?? false,
@@ -216,7 +248,6 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(replySerializerCompiler({ strict: opts.strictReplies ?? process.env.CELLBATCH_STRICT_REPLIES === '1' }));
-  let closing = false;
   const verifyQuietly = () => check.first().catch((e: unknown) => {
     if (closing) return; // the database closed under a verification that was still running
     ctx.recordCheck.status = 'failed';
@@ -226,9 +257,16 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   const schedule = every > 0 ? setInterval(verifyQuietly, every).unref() : undefined;
   // Served first, verified in the background: the listener does not wait for a record of any size.
   if (opts.awaitVerification === false) app.addHook('onReady', async () => { void verifyQuietly(); });
+  // Served first, the lists' read model filled in the background (a fill that fails is tried again at the next start).
+  if (opts.awaitReadModel === false) {
+    app.addHook('onReady', async () => {
+      void fill()?.catch((e: unknown) => { if (!closing) app.log.error({ err: e }, 'the lists\' read model could not be filled'); });
+    });
+  }
   app.addHook('onClose', async () => {
     closing = true;
     clearInterval(schedule);
+    await ctx.readModel.filling?.catch(() => undefined); // a fill stops after its current chunk
     // Heads are signed only while the tail is shown intact: a shutdown must not sign a tampered tail.
     if (ctx.recordCheck.writes.state === 'open') await ctx.store.checkpoint('shutdown');
     await ctx.store.close();

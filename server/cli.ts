@@ -59,7 +59,8 @@ export function processCheck(file: string): { code: number; lines: string[] } {
 export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = [], url?: string): Promise<{ code: number; lines: string[] }> {
   if (!url && !fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
   for (const k of keyFiles) if (!fs.existsSync(k)) return { code: 1, lines: [`${k}: no such key file`] };
-  const store: Store = url ? await openPostgresStore(url, { poolSize: 2 }) : openSqliteStore(file);
+  // A check changes nothing: no migration, no read model filled, nothing written (StoreOptions.readonly).
+  const store: Store = url ? await openPostgresStore(url, { poolSize: 2, readonly: true }) : openSqliteStore(file, { readonly: true });
   try {
     const keys = keyFiles.length ? publicKeysFrom(keyFiles) : publicKeysIn(keyDir);
     const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), keys);

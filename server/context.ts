@@ -5,6 +5,7 @@ import type { Store } from './store/store.js';
 import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
 import type { RecordCheck } from './services/record-check.js';
 import type { KeyedPools } from './auth/bounded-pool.js';
+import type { ReadModelState } from './services/projection.js';
 
 export interface Config {
   training: boolean;
@@ -31,4 +32,6 @@ export interface AppContext {
   recordCheck: RecordCheck;
   /** Password checks, one at a time per account (21 CFR 11.300(d): the lockout cannot be raced). */
   credentialQueue: KeyedPools;
+  /** Whether the lists' read-model rows are all written (services/projection.ts: filled in the background after an upgrade). */
+  readModel: ReadModelState;
 }

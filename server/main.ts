@@ -37,6 +37,8 @@ const { app, ctx } = await buildApp({
   keyDir,
   // Served at once whatever the record's size; verified in full in the background, then on schedule.
   awaitVerification: false,
+  // Likewise the lists' read model of an upgraded database: filled in the background (services/projection.ts).
+  awaitReadModel: false,
   verifyEveryHours: settings.verifyEveryHours,
   logger: settings.logger,
   trustProxy: settings.trustProxy,

@@ -71,14 +71,15 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'optio
 /**
  * The statuses no operation lists one by one — 500 (a fault of ours, logged; nothing a client sends
  * causes it) and 503 (a write while the record is being verified or disagrees with its last signed
- * checkpoint, or while the clock reads earlier than the record) — are declared once, as every
+ * checkpoint, or while the clock reads earlier than the record; and on the two lists served only from
+ * read-model rows while an upgraded database's rows are filled after start) — are declared once, as every
  * operation's `default` response: a problem+json like every other error.
  */
 export function withDefaultError(doc: Doc): Doc {
   const paths = Object.fromEntries(Object.entries(doc.paths ?? {}).map(([url, item]) => [url, Object.fromEntries(Object.entries(item as Doc).map(([method, op]) =>
     [method, METHODS.has(method) && op && typeof op === 'object' ? { ...op, responses: { ...(op as Doc).responses, default: { $ref: '#/components/responses/Error' } } } : op]))]));
   const Error = {
-    description: 'Any other error: 500 internal-error (logged; nothing a client sends causes it); 503 on writes: record-verifying (Retry-After), record-tail-altered, clock-went-back',
+    description: 'Any other error: 500 internal-error (logged; nothing a client sends causes it); 503 on writes: record-verifying (Retry-After), record-tail-altered, clock-went-back; 503 read-model-filling (Retry-After) on GET /deviations and GET /me/pending while the lists of an upgraded database are rebuilt after start',
     content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
   };
   return { ...doc, paths, components: { ...doc.components, responses: { ...doc.components?.responses, Error } } };

@@ -78,6 +78,7 @@ export const PROBLEM_TYPES_VI: Record<string, string> = {
   'late-entry-reason-required': 'Bản ghi muộn hơn mức cho phép sau khi thực hiện: cần nêu lý do ghi muộn.',
   'record-verifying': 'Hồ sơ đang được kiểm tra tính toàn vẹn: hãy ghi lại sau giây lát.',
   'record-tail-altered': 'Hồ sơ không khớp với điểm kiểm tra đã ký: không ghi thêm được cho đến khi QA điều tra.',
+  'read-model-filling': 'Danh sách đang được dựng lại sau khi nâng cấp: hãy thử lại sau giây lát.',
   'request-timeout': 'Yêu cầu không đến kịp thời.',
   'header-fields-too-large': 'Tiêu đề yêu cầu quá lớn.',
   'internal-error': 'Máy chủ không hoàn tất được yêu cầu; sự cố đã được ghi lại.',

@@ -4,10 +4,12 @@
 import type { AppContext } from '../context.js';
 import type { Deviation } from '../record/record.js';
 import type { deviationView } from './deviation-view.js';
+import { readModelGate } from '../services/projection.js';
 
 export interface DeviationFilter { status?: Deviation['status']; severity?: Deviation['severity']; limit: number; cursor?: string }
 
 export async function listDeviations(ctx: AppContext, f: DeviationFilter) {
+  readModelGate(ctx); // an upgraded database's rows are still being filled (services/projection.ts)
   // The cursor is the sort key of the last deviation served: stable while deviations are added after it.
   const page = await ctx.store.listDeviationRows({ status: f.status, severity: f.severity }, f.limit, f.cursor);
   return {

@@ -8,6 +8,7 @@ import type { AppContext } from '../context.js';
 import type { UserRow } from '../store/store.js';
 import type { StoredPendingItem } from '../record/list-rows.js';
 import { t, type Lang } from './text.js';
+import { readModelGate } from '../services/projection.js';
 
 export { PENDING_ACTIONS, type PendingAction } from '../record/list-rows.js';
 
@@ -34,6 +35,7 @@ function shown(stored: StoredPendingItem, lang: Lang, now: number): PendingItem 
 /** A page of what the user can do now, batch by batch (in the order of batch ids), each batch's items in a fixed order. */
 export async function pendingFor(ctx: AppContext, user: UserRow, q: { limit: number; cursor?: string }, lang: Lang = 'en') {
   if (!user.roles.some((r) => WORKING_ROLES.includes(r))) return { items: [] };
+  readModelGate(ctx);
   const page = await ctx.store.listPendingRows({ id: user.id, roles: user.roles }, q.limit, q.cursor);
   const now = ctx.clock.now().getTime();
   return { items: page.items.map((r) => shown(JSON.parse(r.item) as StoredPendingItem, lang, now)), ...(page.nextCursor && { nextCursor: page.nextCursor }) };

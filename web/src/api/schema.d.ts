@@ -2375,7 +2375,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description Any other error: 500 internal-error (logged; nothing a client sends causes it); 503 on writes: record-verifying (Retry-After), record-tail-altered, clock-went-back */
+        /** @description Any other error: 500 internal-error (logged; nothing a client sends causes it); 503 on writes: record-verifying (Retry-After), record-tail-altered, clock-went-back; 503 read-model-filling (Retry-After) on GET /deviations and GET /me/pending while the lists of an upgraded database are rebuilt after start */
         Error: {
             headers: {
                 [name: string]: unknown;
