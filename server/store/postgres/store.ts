@@ -14,9 +14,10 @@
 // commands keep calling `ctx.store.x()` however deep, across awaits.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
-import { and, asc, desc, eq, getTableColumns, gt, gte, lte, inArray, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, lte, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import * as t from './tables.js';
 import { connect, createPool, LOCKS, migratePostgres, redactUrl, type PgDb } from './database.js';
+import { auditConditions } from '../audit-filter.js';
 import { CHAINED, GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import { AppError, clockWentBack } from '../../errors.js';
@@ -447,16 +448,7 @@ export class PostgresStore implements Store {
     return this.db.select().from(t.auditLog).where(eq(t.auditLog.batchId, batchId)).orderBy(asc(t.auditLog.seq));
   }
   async listAudit(f: AuditFilter, limit: number, cursor?: string): Promise<Page<AuditRow>> {
-    const after = decodeCursor(cursor);
-    const conds: (SQL | undefined)[] = [
-      f.from ? gte(t.auditLog.at, f.from) : undefined,
-      f.to ? lte(t.auditLog.at, f.to) : undefined,
-      f.userId ? eq(t.auditLog.userId, f.userId) : undefined,
-      f.batchId ? eq(t.auditLog.batchId, f.batchId) : undefined,
-      f.action ? eq(t.auditLog.action, f.action) : undefined,
-      after ? gt(t.auditLog.seq, Math.min(Number(after) || 0, 2 ** 31 - 1)) : undefined,
-    ];
-    const rows = await this.db.select().from(t.auditLog).where(and(...conds)).orderBy(asc(t.auditLog.seq)).limit(limit + 1);
+    const rows = await this.db.select().from(t.auditLog).where(auditConditions(t.auditLog, f, cursor, 2 ** 31 - 1)).orderBy(asc(t.auditLog.seq)).limit(limit + 1);
     return page(rows, limit, (r) => r.seq);
   }
   async *iterateAudit(f: AuditFilter): AsyncGenerator<AuditRow> {

@@ -1,10 +1,11 @@
 // The record in SQLite: entries, signatures and audit rows, append-only and hash-chained, their signed
 // checkpoints and their verification.
-import { and, asc, desc, eq, gt, gte, inArray, lte, type SQL } from 'drizzle-orm';
+import { asc, desc, eq, inArray } from 'drizzle-orm';
+import { auditConditions } from '../audit-filter.js';
 import { GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import {
-  auditCells, decodeCursor, entryCells, expectedHash, page, signatureCells, stored,
+  auditCells, entryCells, expectedHash, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type ChainedRows, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
   type NewSignature, type RowMismatch, type SignatureRow, type StoreOptions,
 } from '../store.js';
@@ -151,16 +152,7 @@ export class SqliteChains {
   }
 
   listAudit(f: AuditFilter, limit: number, cursor?: string) {
-    const after = decodeCursor(cursor);
-    const conds: (SQL | undefined)[] = [
-      f.from ? gte(t.auditLog.at, f.from) : undefined,
-      f.to ? lte(t.auditLog.at, f.to) : undefined,
-      f.userId ? eq(t.auditLog.userId, f.userId) : undefined,
-      f.batchId ? eq(t.auditLog.batchId, f.batchId) : undefined,
-      f.action ? eq(t.auditLog.action, f.action) : undefined,
-      after ? gt(t.auditLog.seq, Number(after) || 0) : undefined,
-    ];
-    const rows = this.c.db.select().from(t.auditLog).where(and(...conds)).orderBy(asc(t.auditLog.seq)).limit(limit + 1).all();
+    const rows = this.c.db.select().from(t.auditLog).where(auditConditions(t.auditLog, f, cursor)).orderBy(asc(t.auditLog.seq)).limit(limit + 1).all();
     return page(rows, limit, (r) => r.seq);
   }
 
