@@ -41,4 +41,16 @@ export function findStep(r: BatchRecord, stepId: string): Step | undefined {
   return stepById(r.process.definition, stepId);
 }
 
-export const canRecord = (r: BatchRecord, stepId: string) => r.snapshot.can({ type: stepEvent(stepId), entryId: '', values: {} });
+/**
+ * Whether the machine offers the step now. A snapshot never changes and its guards read only its
+ * context, so the answer is kept per snapshot: a reply asks it of every step twice (offered, locked)
+ * and the pending rows once more, and xstate's `can` computes a whole transition each time.
+ */
+export function canRecord(r: BatchRecord, stepId: string): boolean {
+  let known = offered.get(r.snapshot);
+  if (!known) offered.set(r.snapshot, known = new Map());
+  let can = known.get(stepId);
+  if (can === undefined) known.set(stepId, can = r.snapshot.can({ type: stepEvent(stepId), entryId: '', values: {} }));
+  return can;
+}
+const offered = new WeakMap<BatchSnapshot, Map<string, boolean>>();

@@ -133,6 +133,8 @@ export interface ProcessStore {
   replaceProcessVersionContent(id: string, definition: string, hash: string, updatedAt: string): Promise<void>;
   processVersions(processId?: string): Promise<ProcessVersionRow[]>;
   processVersion(processId: string, version: number): Promise<ProcessVersionRow | undefined>;
+  /** Only the status of a version (what every view of a batch shows), without its definition's text. */
+  processVersionStatus(processId: string, version: number): Promise<string | undefined>;
   appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>): Promise<void>;
   processVersionSignatures(versionId: string): Promise<ProcessVersionSignatureRow[]>;
   /** Batches of a process not yet at a final status, with the version each runs: the impact of a change. */

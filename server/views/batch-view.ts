@@ -63,7 +63,7 @@ export function batchSummary(r: BatchRecord) {
 
 /** The status of the master record version a batch runs ("effective" when the database has no such version). */
 export async function processStatusOf(ctx: AppContext, row: { processId: string; processVersion: number }): Promise<VersionStatus> {
-  return ((await ctx.store.processVersion(row.processId, row.processVersion))?.status ?? 'effective') as VersionStatus;
+  return ((await ctx.store.processVersionStatus(row.processId, row.processVersion)) ?? 'effective') as VersionStatus;
 }
 
 /** A batch as lists show it: everything but its entries. `integrity`: a list passes what it knows (record/integrity.ts listedIntegrity); otherwise the batch's rows are hashed. */

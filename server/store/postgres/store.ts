@@ -277,6 +277,9 @@ export class PostgresStore implements Store {
   async processVersion(processId: string, version: number): Promise<ProcessVersionRow | undefined> {
     return first(await this.db.select().from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))));
   }
+  async processVersionStatus(processId: string, version: number): Promise<string | undefined> {
+    return first(await this.db.select({ status: t.processVersions.status }).from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))))?.status;
+  }
   async appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>) {
     await this.db.insert(t.processVersionSignatures).values(row);
   }

@@ -126,6 +126,7 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
     userById: db.select().from(t.users).where(eq(t.users.id, p('id'))).prepare(),
     userByUsernameKey: db.select().from(t.users).where(eq(t.users.usernameKey, p('usernameKey'))).prepare(),
     processVersion: db.select().from(t.processVersions).where(and(eq(t.processVersions.processId, p('processId')), eq(t.processVersions.version, p('version')))).prepare(),
+    processVersionStatus: sqlite.prepare('select status from process_versions where process_id = ? and version = ?').pluck(),
     session: db.select().from(t.sessions).where(eq(t.sessions.tokenHash, p('tokenHash'))).prepare(),
     material: db.select().from(t.materials).where(eq(t.materials.id, p('id'))).prepare(),
     equipment: db.select().from(t.equipment).where(eq(t.equipment.id, p('id'))).prepare(),

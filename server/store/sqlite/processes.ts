@@ -19,6 +19,7 @@ export function sqliteProcesses(c: SqliteConnection): ProcessStore {
       return (processId ? q.where(eq(t.processVersions.processId, processId)) : q).orderBy(asc(t.processVersions.processId), asc(t.processVersions.version)).all();
     }),
     processVersion: (processId, version) => c.run(() => c.q.processVersion.get({ processId, version })),
+    processVersionStatus: (processId, version) => c.run(() => c.q.processVersionStatus.get(processId, version) as string | undefined),
     appendProcessVersionSignature: (row) => c.run(() => void db.insert(t.processVersionSignatures).values(row).run()),
     processVersionSignatures: (versionId) => c.run(() => db.select().from(t.processVersionSignatures)
       .where(eq(t.processVersionSignatures.versionId, versionId)).orderBy(asc(t.processVersionSignatures.seq)).all()),
