@@ -7,7 +7,7 @@ import { conflict, locked, unauthorized } from '../errors.js';
 import type { BatchRow, EntryRow, UserRow } from '../store/store.js';
 import { writeAudit, type AuditEvent } from '../services/audit.js';
 import type { AuditAction, AuditAfter } from '../../schemas/audit-actions.js';
-import { replay } from '../record/load.js';
+import { recordMemo, replay } from '../record/load.js';
 import { replayAppended } from '../record/replay.js';
 import { openDeviationCount, statusOfRecord, type BatchRecord } from '../record/record.js';
 import { serializeRecordState } from '../record/record-state.js';
@@ -31,8 +31,8 @@ export function assertVersion(record: BatchRecord, expectedVersion: number | und
   }
 }
 
-export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
-  return ctx.store.transaction(async () => {
+export async function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: UserRow, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
+  return committed(ctx, await ctx.store.transaction(async () => {
     // Another request may have committed while this one awaited a password check.
     const version = await ctx.store.batchVersion(record.row.id);
     if (version !== record.version) {
@@ -40,7 +40,7 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
         .inVietnamese(`lô đã thay đổi trong lúc yêu cầu này được xử lý (phiên bản ${version})`);
     }
     return append(ctx, record, actor, write);
-  });
+  }));
 }
 
 /**
@@ -48,12 +48,18 @@ export function appendToBatch<T>(ctx: AppContext, record: BatchRecord, actor: Us
  * such as a DIN in use, and the batch number), the row is inserted with no entries, and `write`
  * appends its first entries through the same writer as every other command.
  */
-export function startBatch<T>(ctx: AppContext, actor: UserRow, newRow: () => Promise<BatchRow>, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
-  return ctx.store.transaction(async () => {
+export async function startBatch<T>(ctx: AppContext, actor: UserRow, newRow: () => Promise<BatchRow>, write: (w: BatchWriter) => Promise<T>): Promise<{ result: T; record: BatchRecord }> {
+  return committed(ctx, await ctx.store.transaction(async () => {
     const row = await newRow();
     await ctx.store.insertBatch(row);
     return append(ctx, await replay(ctx, row, [], []), actor, write);
-  });
+  }));
+}
+
+/** Once the write has committed, its record is what the next request on the batch would fold from the same entries (record/memo.ts). */
+function committed<T extends { record: BatchRecord }>(ctx: AppContext, out: T): T {
+  recordMemo(ctx).remember(out.record);
+  return out;
 }
 
 /** Inside the caller's transaction: appends what `write` says, replays, audits a status change, saves the projection. */

@@ -6,6 +6,7 @@ import type { ProcessDefinition } from '../../workflows/definition.js';
 import type { LoadedProcess } from '../processes/registry.js';
 import type { BatchRecord } from './record.js';
 import { replayEntries } from './replay.js';
+import { RecordMemo } from './memo.js';
 import { parsePayload } from '../../schemas/entries.js';
 
 /** The definition a batch was started with (pinned by content hash), compiled once. */
@@ -17,11 +18,28 @@ export async function processOf(ctx: AppContext, row: BatchRow): Promise<LoadedP
   return ctx.processes.remember(JSON.parse(stored.definition) as ProcessDefinition, row.processHash);
 }
 
-/** Loads and replays a batch; 404 when it does not exist. */
+/** Loads and replays a batch; 404 when it does not exist. Entries already folded by this process are not folded again (memo.ts). */
 export async function loadBatch(ctx: AppContext, id: string): Promise<BatchRecord> {
   const row = await ctx.store.getBatch(id);
   if (!row) throw notFound('batch', id);
-  return replay(ctx, row, await ctx.store.entriesOfBatch(id));
+  const entries = await ctx.store.entriesOfBatch(id);
+  const process = await processOf(ctx, row);
+  const signatures = await ctx.store.signaturesOfBatch(id);
+  const identity = chainedIdentity(row, entries);
+  const memo = recordMemo(ctx);
+  const kept = memo.recall(process, identity, entries, signatures);
+  if (kept) return kept;
+  const record = replayEntries(process, identity, entries, signatures);
+  memo.remember(record);
+  return record;
+}
+
+const memos = new WeakMap<AppContext, RecordMemo>();
+/** The records this application has folded (one memo per context: a test's app and its database). */
+export function recordMemo(ctx: AppContext): RecordMemo {
+  let memo = memos.get(ctx);
+  if (!memo) memos.set(ctx, memo = new RecordMemo());
+  return memo;
 }
 
 /** Replays a batch's entries; its signatures are read unless the caller has them. */
