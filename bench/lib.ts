@@ -188,6 +188,51 @@ export function watchProcessCpu(pid: number): () => number {
 
 export const pct = (share: number) => `${fmt(share * 100)} %`;
 
+// ─── verdicts over rounds ───────────────────────────────────────────────────
+
+/**
+ * The round with the median ratio among those other processes left alone (share of the CPUs below
+ * DISTURBED), or among all rounds when none was: each round's ratio is against its own baseline.
+ */
+export function medianRound<T extends { other: number }>(rounds: T[], ratio: (r: T) => number): T {
+  const quiet = rounds.filter((r) => r.other < DISTURBED);
+  const xs = [...(quiet.length ? quiet : rounds)].sort((a, b) => ratio(a) - ratio(b));
+  return xs[Math.floor((xs.length - 1) / 2)];
+}
+
+/** Says how many rounds were disturbed by other processes and so left out of the verdicts (nothing when none was). */
+export function noteDisturbed(rounds: { other: number }[], otherShare?: number) {
+  const disturbed = rounds.filter((r) => r.other >= DISTURBED).length;
+  if (!disturbed) return;
+  console.log(`note: ${otherShare === undefined ? '' : `other processes used ${pct(otherShare)} of the CPUs during this benchmark; `}${disturbed} of ${rounds.length} rounds were disturbed by other processes (≥ ${pct(DISTURBED)} of the CPUs) and are left out of the verdict unless all were`);
+}
+
+/** The record a benchmark's load wrote must still verify: a note with its chained rows and the outcome. */
+export async function recordAfterLoad(label: string, store: { verifyChains(): Promise<{ checked: number; valid: boolean; firstInvalid?: unknown }>; close(): Promise<void> }): Promise<Verdict> {
+  try {
+    const report = await store.verifyChains();
+    return note(label, `${label}: ${fmt(report.checked)} chained rows, chains ${report.valid ? 'valid' : `INVALID at ${JSON.stringify(report.firstInvalid)}`}`);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * A benchmark started on its own (not by bench/run.ts): the thread pool's size (and the warning when it
+ * may differ from the server's), its verdicts, repeated at the end with `printVerdicts`, and exit status
+ * 1 on a missed target with --strict.
+ */
+export async function runAlone(run: () => Promise<Verdict[]>, o: { printVerdicts?: boolean } = {}) {
+  console.log(`UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE}`);
+  if (POOL_SIZE_WARNING) console.log(POOL_SIZE_WARNING);
+  const verdicts = await run();
+  if (o.printVerdicts) {
+    console.log('');
+    for (const v of verdicts) console.log(v.line);
+  }
+  if (parseArgs().flags.has('strict') && verdicts.some((v) => v.pass === false)) process.exitCode = 1;
+}
+
 // ─── fixtures ───────────────────────────────────────────────────────────────
 
 /** A valid DIN (facility W1234, year 26) for a sequence number: 13 characters, check, keyed form. */

@@ -24,8 +24,8 @@ import { randomUUID } from 'node:crypto';
 import type { Role } from '../workflows/definition.js';
 import { rawArgon2 } from './signed-steps.js';
 import {
-  createUsers, din, fmt, heading, http, isMain, login, ms, note, numberOption, parseArgs, percentile, PASSWORD, POOL_SIZE_WARNING,
-  pct, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict, waitForQuiet, watchCpu, type Verdict,
+  createUsers, din, fmt, heading, http, isMain, login, ms, note, numberOption, parseArgs, PASSWORD, pct, percentile, runAlone,
+  ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict, waitForQuiet, watchCpu, type Verdict,
 } from './lib.js';
 
 export interface PasswordLimitsOptions { terminals: number; seconds: number; attackers: number; keep?: boolean }
@@ -177,9 +177,4 @@ export function passwordLimitsOptions(args = parseArgs()): PasswordLimitsOptions
   };
 }
 
-if (isMain(import.meta.url)) {
-  console.log(`UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE}`);
-  if (POOL_SIZE_WARNING) console.log(POOL_SIZE_WARNING);
-  const verdicts = await runPasswordLimits(passwordLimitsOptions());
-  if (parseArgs().flags.has('strict') && verdicts.some((v) => v.pass === false)) process.exitCode = 1;
-}
+if (isMain(import.meta.url)) await runAlone(() => runPasswordLimits(passwordLimitsOptions()));

@@ -15,11 +15,13 @@
 // The two servers share the CPUs with PostgreSQL itself: on 2 cores the three compete for them.
 //
 // Reads: two PostgreSQL databases seeded by bench/seed.ts (default 10,000 and 100 batches of 20 entries),
-// then benchmark 2's measurement (bench/read-latency.ts): GET /batches/{id}, /batches?limit=50,
-// /deviations?limit=50, /me/pending?limit=50, p50 large ÷ p50 small (≤ 1.5) and each list ≤ 50 ms.
+// a deviation opened through the product's command on every 10th batch (--deviation-every N, as benchmark
+// 2 does: the seed has none, and /deviations and QA's pending work would list nothing), then benchmark
+// 2's measurement (bench/read-latency.ts): GET /batches/{id}, /batches?limit=50, /deviations?limit=50,
+// /me/pending?limit=50, p50 large ÷ p50 small (≤ 1.5) and each list ≤ 50 ms.
 //
 //   node --env-file=server/node.env --import tsx bench/postgres.ts [--only-pg steps,read] [--clients 20]
-//     [--steps 200] [--rounds 3] [--pg-batches 10000] [--pg-entries-per-batch 20] [--keep]
+//     [--steps 200] [--rounds 3] [--pg-batches 10000] [--pg-entries-per-batch 20] [--deviation-every 10] [--keep]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -29,17 +31,18 @@ import { openStore } from '../server/store/open.js';
 import { openSqliteStore } from '../server/store/sqlite/store.js';
 import type { Role } from '../workflows/definition.js';
 import { seedDatabase } from './seed.js';
-import { runReadLatency } from './read-latency.js';
+import { openSeedDeviations, runReadLatency } from './read-latency.js';
 import { rawArgon2 } from './signed-steps.js';
 import {
-  assertAll, createUsers, din, DISTURBED, fmt, heading, http, isMain, load, login, ms, note, numberOption, parseArgs, pct, percentile,
-  PASSWORD, POOL_SIZE_WARNING, ROOT, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict, waitForQuiet, watchCpu, type LoadResult, type Verdict,
+  assertAll, createUsers, din, fmt, heading, http, isMain, load, login, medianRound, ms, note, noteDisturbed, numberOption,
+  parseArgs, PASSWORD, pct, percentile, recordAfterLoad, ROOT, runAlone, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict,
+  waitForQuiet, watchCpu, type LoadResult, type Verdict,
 } from './lib.js';
 
 export interface PostgresOptions {
   parts: ('steps' | 'read')[];
   clients: number; steps: number; rounds: number;
-  batches: number; smallBatches: number; entriesPerBatch: number;
+  batches: number; smallBatches: number; entriesPerBatch: number; deviationEvery: number;
   idRequests: number; listRequests: number;
   keep?: boolean;
 }
@@ -155,11 +158,9 @@ async function stepsBenchmark(server: string, o: PostgresOptions): Promise<Verdi
       console.log(`round ${round}: raw argon2id ${fmt(r.raw, 1)}/s; SQLite 1 server ${fmt(r.sqlite, 1)} steps/s (ratio ${fmt(r.sqlite / r.raw, 2)}, p50 ${ms(percentile(measured[sqlite.name].latencies, 50))}); `
         + `PostgreSQL 2 servers ${fmt(r.postgres, 1)} steps/s (ratio ${fmt(r.postgres / r.raw, 2)}, p50 ${ms(percentile(measured[postgres.name].latencies, 50))}); other processes used ${pct(r.other)} of the CPUs`);
     }
-    const quiet = rounds.filter((r) => r.other < DISTURBED);
-    const median = (ratio: (r: (typeof rounds)[number]) => number) => [...(quiet.length ? quiet : rounds)].sort((a, b) => ratio(a) - ratio(b))[Math.floor(((quiet.length || rounds.length) - 1) / 2)];
-    if (quiet.length < rounds.length) console.log(`note: ${rounds.length - quiet.length} of ${rounds.length} rounds were disturbed by other processes (≥ ${pct(DISTURBED)} of the CPUs) and are left out of the verdict unless all were`);
-    const s = median((r) => r.sqlite / r.raw);
-    const p = median((r) => r.postgres / r.raw);
+    noteDisturbed(rounds);
+    const s = medianRound(rounds, (r) => r.sqlite / r.raw);
+    const p = medianRound(rounds, (r) => r.postgres / r.raw);
     verdicts.push(verdict(`signed steps, ${o.clients} clients, SQLite 1 server (same run as PostgreSQL)`, `${fmt(s.sqlite, 1)} steps/s`, `raw argon2id: ${fmt(s.raw, 1)}/s`, s.sqlite / s.raw, { min: 0.9 }));
     verdicts.push(verdict(`signed steps, ${o.clients} clients, PostgreSQL 2 app servers`, `${fmt(p.postgres, 1)} steps/s`, `raw argon2id: ${fmt(p.raw, 1)}/s`, p.postgres / p.raw, { min: 0.9 }));
     verdicts.push(note('PostgreSQL 2 servers ÷ SQLite 1 server', `PostgreSQL 2 servers ÷ SQLite 1 server, round by round: ${rounds.map((r) => fmt(r.postgres / r.sqlite, 2)).join(', ')}`));
@@ -167,12 +168,8 @@ async function stepsBenchmark(server: string, o: PostgresOptions): Promise<Verdi
     for (const s of all) await s.stop();
   }
   try {
-    for (const [name, location] of [['SQLite', sqliteFile], ['PostgreSQL', db.url]] as const) {
-      const store = name === 'SQLite' ? openSqliteStore(location) : await openStore(location);
-      const report = await store.verifyChains();
-      await store.close();
-      verdicts.push(note(`record after the load, ${name}`, `record after the load, ${name}: ${fmt(report.checked)} chained rows, chains ${report.valid ? 'valid' : `INVALID at ${JSON.stringify(report.firstInvalid)}`}`));
-    }
+    verdicts.push(await recordAfterLoad('record after the load, SQLite', openSqliteStore(sqliteFile)));
+    verdicts.push(await recordAfterLoad('record after the load, PostgreSQL', await openStore(db.url)));
   } finally {
     await db.drop();
     if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
@@ -192,6 +189,11 @@ async function readBenchmark(server: string, o: PostgresOptions): Promise<Verdic
     };
     const L = await seed('large', large.url, o.batches);
     const S = await seed('small', small.url, o.smallBatches);
+    for (const s of [L, S]) {
+      const t = performance.now();
+      const n = await openSeedDeviations(s, o.deviationEvery);
+      console.log(`  ${fmt(n)} deviations opened by hand through the command (every ${o.deviationEvery}th batch) in ${fmt((performance.now() - t) / 1000, 1)} s`);
+    }
     return await runReadLatency(L, S, { idRequests: o.idRequests, listRequests: o.listRequests });
   } finally {
     await large.drop();
@@ -228,17 +230,11 @@ export function postgresOptions(args = parseArgs()): PostgresOptions {
     batches: numberOption(args, 'pg-batches', undefined, 10_000),
     smallBatches: numberOption(args, 'small-batches', undefined, 100),
     entriesPerBatch: numberOption(args, 'pg-entries-per-batch', undefined, 20),
+    deviationEvery: numberOption(args, 'deviation-every', undefined, 10),
     idRequests: numberOption(args, 'id-requests', undefined, 100),
     listRequests: numberOption(args, 'list-requests', undefined, 10),
     keep: args.flags.has('keep'),
   };
 }
 
-if (isMain(import.meta.url)) {
-  console.log(`UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE}`);
-  if (POOL_SIZE_WARNING) console.log(POOL_SIZE_WARNING);
-  const verdicts = await runPostgres(postgresOptions());
-  console.log('');
-  for (const v of verdicts) console.log(v.line);
-  if (parseArgs().flags.has('strict') && verdicts.some((v) => v.pass === false)) process.exitCode = 1;
-}
+if (isMain(import.meta.url)) await runAlone(() => runPostgres(postgresOptions()), { printVerdicts: true });

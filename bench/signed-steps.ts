@@ -22,8 +22,9 @@ import { hashPassword } from '../server/auth/passwords.js';
 import { openSqliteStore } from '../server/store/sqlite/store.js';
 import type { Role } from '../workflows/definition.js';
 import {
-  assertAll, createUsers, din, fmt, heading, http, isMain, load, login, mb, ms, numberOption, parseArgs, percentile,
-  PASSWORD, POOL_SIZE_WARNING, pct, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict, note, watchCpu, watchProcessCpu, waitForQuiet, DISTURBED, type Verdict,
+  assertAll, createUsers, din, fmt, heading, http, isMain, load, login, mb, medianRound, ms, noteDisturbed, numberOption,
+  parseArgs, PASSWORD, pct, percentile, recordAfterLoad, runAlone, ServerProcess, tempDir, UV_THREADPOOL_SIZE, verdict,
+  waitForQuiet, watchCpu, watchProcessCpu, type Verdict,
 } from './lib.js';
 
 export interface SignedStepsOptions { clients: number; steps: number; oneClientSteps: number; rounds: number; keep?: boolean }
@@ -170,19 +171,12 @@ async function measure(o: SignedStepsOptions, dir: string, dbFile: string, opera
         + `one durable insert p50 ${ms(r.insert)}; ratio ${fmt(r.p50 / (r.verify + r.insert), 2)}; other processes used ${pct(r.other)} of the CPUs`);
     }
     const otherShare = busy();
-    // The median round among those other processes left alone (all rounds if none was).
-    const median = <T extends { other: number }>(all: T[], ratio: (x: T) => number) => {
-      const quiet = all.filter((x) => x.other < DISTURBED);
-      const xs = [...(quiet.length ? quiet : all)].sort((a, b) => ratio(a) - ratio(b));
-      return xs[Math.floor((xs.length - 1) / 2)];
-    };
-    const m = median(rounds, (r) => r.rate / r.raw);
-    const s1 = median(single, (r) => r.p50 / (r.verify + r.insert));
+    const m = medianRound(rounds, (r) => r.rate / r.raw);
+    const s1 = medianRound(single, (r) => r.p50 / (r.verify + r.insert));
 
     const memory = await server.memory();
 
-    const disturbed = [...rounds, ...single].filter((r) => r.other >= DISTURBED).length;
-    if (disturbed) console.log(`note: other processes used ${pct(otherShare)} of the CPUs during this benchmark; ${disturbed} of ${2 * o.rounds} rounds were disturbed (≥ ${pct(DISTURBED)}) and are left out of the verdict unless all were`);
+    noteDisturbed([...rounds, ...single], otherShare);
     verdicts.push(verdict(`signed steps, ${o.clients} clients`, `${fmt(m.rate, 1)} steps/s`, `raw argon2id: ${fmt(m.raw, 1)}/s`, m.rate / m.raw, { min: 0.9 }));
     // Issue 12 item 7: the main thread's own work per signed step (its CPU time ÷ steps), beside the hash on the pool.
     const mains = rounds.map((r) => r.mainMs).sort((a, b) => a - b);
@@ -194,10 +188,7 @@ async function measure(o: SignedStepsOptions, dir: string, dbFile: string, opera
     await server.stop();
   }
   // The record the load wrote must still verify.
-  const store = openSqliteStore(dbFile);
-  const report = await store.verifyChains();
-  await store.close();
-  verdicts.push(note('record after the load', `record after the load: ${fmt(report.checked)} chained rows, chains ${report.valid ? 'valid' : `INVALID at ${JSON.stringify(report.firstInvalid)}`}`));
+  verdicts.push(await recordAfterLoad('record after the load', openSqliteStore(dbFile)));
   return verdicts;
 }
 
@@ -211,9 +202,4 @@ export function signedStepsOptions(args = parseArgs()): SignedStepsOptions {
   };
 }
 
-if (isMain(import.meta.url)) {
-  console.log(`UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE}`);
-  if (POOL_SIZE_WARNING) console.log(POOL_SIZE_WARNING);
-  const verdicts = await runSignedSteps(signedStepsOptions());
-  if (parseArgs().flags.has('strict') && verdicts.some((v) => v.pass === false)) process.exitCode = 1;
-}
+if (isMain(import.meta.url)) await runAlone(() => runSignedSteps(signedStepsOptions()));
