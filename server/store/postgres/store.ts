@@ -68,8 +68,28 @@ export class PostgresStore implements Store {
   private appendedSinceCheckpoint = 0;
   private closed = false;
 
+  /**
+   * The statements of every request and of GET /batches, named: node-postgres prepares a named statement
+   * once per connection, so PostgreSQL parses and plans it once, not at every call. They run on the pool;
+   * inside a transaction the same query runs on the transaction's connection instead (`read`).
+   */
+  private readonly q;
+
   constructor(readonly pool: pg.Pool, readonly location: string, private readonly options: StoreOptions = {}) {
     this.root = connect(pool);
+    const p = sql.placeholder;
+    this.q = {
+      session: this.root.select().from(t.sessions).where(eq(t.sessions.tokenHash, p('tokenHash'))).prepare('cellbatch_session'),
+      userById: this.root.select().from(t.users).where(eq(t.users.id, p('id'))).prepare('cellbatch_user_by_id'),
+      batchPage: this.root.select().from(t.batches).where(gt(t.batches.id, p('after'))).orderBy(asc(t.batches.id)).limit(p('limit')).prepare('cellbatch_batch_page'),
+      batchPageOfStatus: this.root.select().from(t.batches).where(and(eq(t.batches.status, p('status')), gt(t.batches.id, p('after'))))
+        .orderBy(asc(t.batches.id)).limit(p('limit')).prepare('cellbatch_batch_page_of_status'),
+    };
+  }
+
+  /** A named statement on the pool, or the same query on the open transaction's connection. */
+  private read<R>(prepared: { execute(params: Record<string, unknown>): Promise<R> }, params: Record<string, unknown>, inTransaction: () => Promise<R>): Promise<R> {
+    return this.frames.getStore() ? inTransaction() : prepared.execute(params);
   }
 
   /** The transaction running in this async context, else the pool (one statement, autocommit). */
@@ -155,7 +175,7 @@ export class PostgresStore implements Store {
     return first(await this.db.select().from(t.users).where(eq(t.users.usernameKey, username.toLowerCase())));
   }
   async findUserById(id: string): Promise<UserRow | undefined> {
-    return first(await this.db.select().from(t.users).where(eq(t.users.id, id)));
+    return first(await this.read(this.q.userById, { id }, () => this.db.select().from(t.users).where(eq(t.users.id, id))));
   }
   async listUsers(limit: number, cursor?: string): Promise<Page<UserRow>> {
     const after = decodeCursor(cursor);
@@ -188,7 +208,7 @@ export class PostgresStore implements Store {
     await this.db.insert(t.sessions).values(row);
   }
   async findSession(tokenHash: string): Promise<SessionRow | undefined> {
-    return first(await this.db.select().from(t.sessions).where(eq(t.sessions.tokenHash, tokenHash)));
+    return first(await this.read(this.q.session, { tokenHash }, () => this.db.select().from(t.sessions).where(eq(t.sessions.tokenHash, tokenHash))));
   }
   async touchSession(tokenHash: string, at: string) {
     await this.db.update(t.sessions).set({ lastSeenAt: at }).where(eq(t.sessions.tokenHash, tokenHash));
@@ -306,9 +326,12 @@ export class PostgresStore implements Store {
     return first(await this.db.select().from(t.batches).where(eq(t.batches.id, id)));
   }
   async listBatches(status: string | undefined, limit: number, cursor?: string): Promise<Page<BatchRow>> {
-    const after = decodeCursor(cursor);
-    const where = and(status ? eq(t.batches.status, status) : undefined, after ? gt(t.batches.id, after) : undefined);
-    return page(await this.db.select().from(t.batches).where(where).orderBy(asc(t.batches.id)).limit(limit + 1), limit, (r) => r.id);
+    // Every id sorts after '' (the first page).
+    const after = decodeCursor(cursor) ?? '';
+    const where = and(status ? eq(t.batches.status, status) : undefined, gt(t.batches.id, after));
+    const rows = await this.read(status ? this.q.batchPageOfStatus : this.q.batchPage, { status, after, limit: limit + 1 },
+      () => this.db.select().from(t.batches).where(where).orderBy(asc(t.batches.id)).limit(limit + 1));
+    return page(rows, limit, (r) => r.id);
   }
   async allBatchIds(): Promise<string[]> {
     return (await this.db.select({ id: t.batches.id }).from(t.batches)).map((r) => r.id);

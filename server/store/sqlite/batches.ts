@@ -14,9 +14,8 @@ export function sqliteBatches(c: SqliteConnection): BatchStore {
     saveBatchState: (id, s) => c.run(() => void q.saveBatchState.run(s.status, s.version, s.openDeviations, s.updatedAt, s.recordState, id)),
     getBatch: (id) => c.run(() => q.batch.get({ id })),
     listBatches: (status, limit, cursor) => c.run(() => {
-      const after = decodeCursor(cursor);
-      const where = and(status ? eq(t.batches.status, status) : undefined, after ? gt(t.batches.id, after) : undefined);
-      return page(db.select().from(t.batches).where(where).orderBy(asc(t.batches.id)).limit(limit + 1).all(), limit, (r) => r.id);
+      const after = decodeCursor(cursor) ?? '';
+      return page(status ? q.batchPageOfStatus.all({ status, after, limit: limit + 1 }) : q.batchPage.all({ after, limit: limit + 1 }), limit, (r) => r.id);
     }),
     allBatchIds: () => c.run(() => db.select({ id: t.batches.id }).from(t.batches).all().map((r) => r.id)),
     batchIdsWithEntryKind: (kind) => c.run(() => db.selectDistinct({ id: t.entries.batchId }).from(t.entries)

@@ -13,7 +13,7 @@
 // committed; docs/design-decisions.md "The store is asynchronous").
 import type Database from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
 import { CHAINED } from '../chain.js';
 import { CHAIN_TABLES, type ChainTable } from '../checkpoints.js';
 import * as t from '../tables.js';
@@ -131,6 +131,9 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
     material: db.select().from(t.materials).where(eq(t.materials.id, p('id'))).prepare(),
     equipment: db.select().from(t.equipment).where(eq(t.equipment.id, p('id'))).prepare(),
     batch: db.select().from(t.batches).where(eq(t.batches.id, p('id'))).prepare(),
+    // GET /batches: a page after the cursor (every id sorts after ''), of any status or of one.
+    batchPage: db.select().from(t.batches).where(gt(t.batches.id, p('after'))).orderBy(asc(t.batches.id)).limit(p('limit')).prepare(),
+    batchPageOfStatus: db.select().from(t.batches).where(and(eq(t.batches.status, p('status')), gt(t.batches.id, p('after')))).orderBy(asc(t.batches.id)).limit(p('limit')).prepare(),
     deleteDeviationRows: sqlite.prepare('delete from deviation_list where batch_id = ?'),
     deletePendingRows: sqlite.prepare('delete from pending_work where batch_id = ?'),
     insertDeviationRow: sqlite.prepare('insert into deviation_list (deviation_id, batch_id, sort_key, status, severity, item) values (@deviationId, @batchId, @sortKey, @status, @severity, @item)'),
