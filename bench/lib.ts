@@ -274,7 +274,7 @@ export class ServerProcess {
 
   /**
    * Starts bench/server.ts (buildApp + listen on a free port, like server/main.ts) in training mode,
-   * on the SQLite file or, with `databaseUrl`, on PostgreSQL (the file then only places the checkpoint log),
+   * on the SQLite file or, with `databaseUrl`, on PostgreSQL (the file then only places the key folder),
    * compiled to JavaScript first as `npm start` runs the service (scripts/build.mjs).
    */
   static async start(dbFile: string, opts: { adminPassword?: string; startupTimeoutMs?: number; databaseUrl?: string } = {}): Promise<ServerProcess> {

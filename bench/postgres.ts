@@ -124,7 +124,7 @@ async function stepsBenchmark(server: string, o: PostgresOptions): Promise<Verdi
   const operators = Array.from({ length: o.clients }, (_, i) => `op${String(i + 1).padStart(2, '0')}`);
   const users: [string, Role[]][] = [['admin', ['admin']], ...operators.map((u): [string, Role[]] => [u, ['operator']])];
   const sqliteFile = path.join(dir, 'sqlite', 'cellbatch.db');
-  const pgFile = path.join(dir, 'pg', 'cellbatch.db'); // where the PostgreSQL servers keep their checkpoint log and key
+  const pgFile = path.join(dir, 'pg', 'cellbatch.db'); // where the PostgreSQL servers keep their signing key
   fs.mkdirSync(path.dirname(sqliteFile), { recursive: true });
   fs.mkdirSync(path.dirname(pgFile), { recursive: true });
   const all: ServerProcess[] = [];

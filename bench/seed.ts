@@ -12,9 +12,9 @@
 //    `rowHash(prev, entryCells(row))` (signatureHashed, auditHashed), and handed to the store in bulk
 //    (Store.insertChained) in big transactions. Batches are written `--in-flight` at a time (default
 //    100) with their entries interleaved, as batches running side by side would leave them in the table.
-// 3. The chain heads are signed into the checkpoint log, as the server does.
+// 3. The chain heads are signed into the checkpoints table, as the server does.
 // Everything goes through the store's interface, so the same seeder fills a SQLite file or, with
-// `--database-url` (or CELLBATCH_DATABASE_URL), an empty PostgreSQL database (the checkpoint log then
+// `--database-url` (or CELLBATCH_DATABASE_URL), an empty PostgreSQL database (the signing key then
 // lives beside --db).
 //
 //   tsx bench/seed.ts --db /tmp/x/cellbatch.db [--batches 1000] [--entries 200000] [--in-flight 100]
@@ -41,7 +41,7 @@ import { redactUrl } from '../server/store/postgres/database.js';
 import { din, fmt, isMain, parseArgs, PASSWORD, scaleOf, tempDir, numberOption } from './lib.js';
 
 export interface SeedOptions {
-  /** The SQLite file; with `databaseUrl`, only where the checkpoint log is kept. */
+  /** The SQLite file; with `databaseUrl`, only where the key folder (keys/ beside it) is placed. */
   dbFile: string;
   /** An empty PostgreSQL database to seed instead of the SQLite file. */
   databaseUrl?: string;

@@ -105,6 +105,9 @@ export const AUDIT_ACTIONS = {
   // An alert for QA and the administrator: the clock read earlier than a chain's last row and a write
   // was refused (server/store/store.ts). Dated at the audit chain's last time; the reading is in after.
   'clock.went-back': action<{ lastRecordedAt: string; chain: string }, { clockReads: string }>()('clock', 'event'),
+  // The checkpoint log a server kept in a file before issue 15 item 3, copied unchanged into the
+  // checkpoints table once (services/checkpoint-import.ts); the file itself is kept as evidence.
+  'checkpoints.imported': action<{ file: string; sha256: string; count: number }, { count: number; lastN: number }>()('database', 'change'),
   // The database's mode (training or GMP), bound when it is created and fixed for its life.
   'database.mode-bound': action<undefined, { mode: 'training' | 'gmp' }>()('database', 'change'),
 

@@ -13,7 +13,8 @@ import { openStore } from './store/open.js';
 import { assertVersionsUnchanged, loadProcesses, type ProcessRegistry } from './processes/registry.js';
 import { storedOffset } from './services/training-clock.js';
 import { bindMode } from './services/database-mode.js';
-import { openIntegrity, signingKeys, verifyRecord } from './services/integrity.js';
+import { openIntegrity, trustOf, verifyRecord } from './services/integrity.js';
+import { importCheckpointLog } from './services/checkpoint-import.js';
 import { assertWritable, checkTail, uncheckedRecord, useVerifier, verifyInFull, type Verifier } from './services/record-check.js';
 import { writeAudit } from './services/audit.js';
 import problem, { clientErrorHandler, sendProblem } from './plugins/problem.js';
@@ -47,7 +48,7 @@ const perUserQueue = () => new KeyedPools(1, MAX_QUEUED_PER_USER,
   (username) => tooManyRequests('too-many-attempts', `too many password checks for ${username} at once; try again in a moment`, 1));
 
 export interface BuildOptions {
-  /** The SQLite file; with `databaseUrl`, only where the checkpoint log is kept (`<dbFile>.checkpoints.jsonl`). */
+  /** The SQLite file; with `databaseUrl`, only where an earlier checkpoint log is looked for to import (`<dbFile>.checkpoints.jsonl`) and the default key folder beside it. */
   dbFile: string;
   /** CELLBATCH_DATABASE_URL: the record lives in PostgreSQL (server/store/postgres/). */
   databaseUrl?: string;
@@ -114,7 +115,7 @@ export const CSP_DIRECTIVES = {
 /** The context with the record verified in this thread, before it is returned (the CLI's tools, benchmarks, tests). */
 export async function createContext(opts: BuildOptions): Promise<AppContext> {
   const ctx = await openContext(opts);
-  const report = await verifyRecord(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
+  const report = await verifyRecord(ctx.store, trustOf(ctx.integrity));
   Object.assign(ctx.recordCheck, { report, status: report.valid ? 'verified' : 'failed', checkedAt: ctx.clock.wall().toISOString() });
   // Heads left unsigned by a run that crashed are signed now, once the record has verified.
   if (report.valid) await ctx.store.checkpoint('start');
@@ -172,7 +173,7 @@ async function openContext(opts: BuildOptions): Promise<AppContext> {
   const patientIds = patientIdPattern(opts.patientIdPattern);
   const processes = opts.processes ?? loadProcesses(opts.processesDir);
   const integrity = opts.dbFile === ':memory:' ? undefined : openIntegrity(opts.dbFile, opts.keyDir);
-  const store = await openStore(opts.databaseUrl ?? opts.dbFile, { checkpoints: integrity?.log, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
+  const store = await openStore(opts.databaseUrl ?? opts.dbFile, { signer: integrity?.signer, checkpointEvery: opts.checkpointEvery, now: () => new Date(opts.now?.() ?? Date.now()) });
   try {
     await assertVersionsUnchanged(store, processes);
   } catch (e) {
@@ -193,6 +194,13 @@ async function openContext(opts: BuildOptions): Promise<AppContext> {
   };
   const ctx: AppContext = { store, clock, config, processes, integrity, recordCheck: undefined as never, credentialQueue: perUserQueue(), readModel: { filled: false } };
   ctx.recordCheck = uncheckedRecord(ctx);
+  // A site that kept its checkpoints in a file: imported into the table once (issue 15 item 3).
+  try {
+    await importCheckpointLog(ctx);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   // Whether the lists' read model is there; a database written before it is filled by the server
   // (startReadModelFill), never by a tool that only opens it.
   try {

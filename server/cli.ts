@@ -1,6 +1,6 @@
 // The cellbatch command line: checks that need no running server.
 //   cellbatch process check FILE   report what is wrong with a process definition (exit 1 if anything)
-//   cellbatch verify [--db FILE] [--keys DIR] [--key FILE]...   recompute every hash chain and check the signed checkpoints (exit 1 if broken)
+//   cellbatch verify [--db FILE] [--keys DIR] [--key FILE]... [--log FILE]   recompute every hash chain and check the signed checkpoints (exit 1 if broken)
 //   cellbatch unlock USER --reason TEXT / reset-password USER --reason TEXT   break-glass recovery (services/break-glass.ts)
 //   cellbatch backup FILE / cellbatch restore FILE [--force]   online backup and verified restore (server/store/backup.ts)
 import fs from 'node:fs';
@@ -14,23 +14,24 @@ import type { Store } from './store/store.js';
 /** The PostgreSQL database a command works on, when the record lives there (--database-url, else CELLBATCH_DATABASE_URL). */
 const databaseUrl = (argv: string[]) => (argv.includes('--database-url') ? argv[argv.indexOf('--database-url') + 1] : undefined) ?? (process.env.CELLBATCH_DATABASE_URL || undefined);
 import { productCatalogue, PRODUCTS_FILE } from './processes/registry.js';
-import { CheckpointLog, publicKeysFrom, publicKeysIn } from './store/checkpoints.js';
+import { CheckpointLog, publicKeysFrom, publicKeysIn, readMark } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
 import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/sqlite/backup.js';
 import { BreakGlassError, resetPasswordFromConsole, unlockFromConsole } from './services/break-glass.js';
 
 const USAGE = `usage:
   cellbatch process check FILE     check a process definition (JSON) without starting the server
-  cellbatch verify [--db FILE] [--keys DIR] [--key FILE]...   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db);
-                                   trusts only the --key public keys given, else the server's own key in --keys/$CELLBATCH_KEY_DIR (keys/ beside the database)
+  cellbatch verify [--db FILE] [--keys DIR] [--key FILE]... [--log FILE]   verify every hash chain and the signed checkpoints (default $CELLBATCH_DB or ./data/cellbatch.db);
+                                   trusts only the --key public keys given, else the server's own key and keys/trusted/*.pub.pem in --keys/$CELLBATCH_KEY_DIR (keys/ beside the database);
+                                   --log: hold the chains to a checkpoint log file kept from before the checkpoints moved into the database (another app server's)
   cellbatch unlock USER --reason TEXT [--db FILE]           break-glass: unlock an account (audited with your OS user)
   cellbatch reset-password USER --reason TEXT [--db FILE]   break-glass: print a temporary password once (changed at next login), end its sessions, unlock it
-  cellbatch backup FILE [--user NAME] [--reason TEXT] [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its checkpoint log, verify the copy, audit it
+  cellbatch backup FILE [--user NAME] [--reason TEXT] [--db FILE] [--keys DIR]   copy the database (online, while the server runs) with its signed checkpoints, verify the copy, audit it
   cellbatch restore FILE --reason TEXT [--user NAME] [--db FILE] [--keys DIR] [--force]   verify a backup and put it in place (--force keeps an existing database aside); stop the server first
 ${PG_USAGE}
   --user names the person (an active admin or qa account; default: the OS account's name); both are audited
   On PostgreSQL (CELLBATCH_DATABASE_URL, or --database-url URL) verify, unlock and reset-password work on that database;
-  its checkpoint log is <CELLBATCH_DB>.checkpoints.jsonl as for the server; backups are pg_dump's (docs/deployment.md)`;
+  the signed checkpoints are in the database as on SQLite, the keys in $CELLBATCH_KEY_DIR; backups are pg_dump's (docs/deployment.md)`;
 
 export function processCheck(file: string): { code: number; lines: string[] } {
   let json: unknown;
@@ -55,15 +56,26 @@ export function processCheck(file: string): { code: number; lines: string[] } {
   return { code: 1, lines: [`${file}: ${result.problems.length} problem(s)`, ...result.problems.map((p) => `  - ${describeProblem(p)}`)] };
 }
 
-/** Verifies with the keys named (`--key`), else with the server's own key only (never any *.pub.pem lying around). */
-export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = [], url?: string): Promise<{ code: number; lines: string[] }> {
+/**
+ * Verifies with the keys named (`--key`), else with the key folder's (the server's own and those
+ * installed in its trusted/; never any *.pub.pem lying around). The checkpoints are the database's; a
+ * database whose checkpoints are still in its file log (the server has not started since they moved
+ * into the database) is held to that log, and `--log FILE` names a log to hold it to.
+ */
+export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file), keyFiles: string[] = [], url?: string, logFile?: string): Promise<{ code: number; lines: string[] }> {
   if (!url && !fs.existsSync(file)) return { code: 1, lines: [`${file}: no such database`] };
   for (const k of keyFiles) if (!fs.existsSync(k)) return { code: 1, lines: [`${k}: no such key file`] };
+  if (logFile && !fs.existsSync(logFile)) return { code: 1, lines: [`${logFile}: no such checkpoint log`] };
   // A check changes nothing: no migration, no read model filled, nothing written (StoreOptions.readonly).
   const store: Store = url ? await openPostgresStore(url, { poolSize: 2, readonly: true }) : openSqliteStore(file, { readonly: true });
   try {
     const keys = keyFiles.length ? publicKeysFrom(keyFiles) : publicKeysIn(keyDir);
-    const r = await verifyRecordInParallel(store, new CheckpointLog(checkpointLogFile(file), undefined, path.join(keyDir, 'checkpoint-latest.json')), keys);
+    // A database the server has not opened since migration 0012 has no checkpoints table yet (verify migrates nothing).
+    const inTable = await store.lastCheckpoint().catch(() => undefined);
+    const log = logFile ?? (!inTable && fs.existsSync(checkpointLogFile(file)) ? checkpointLogFile(file) : undefined);
+    // A log of another server is held to the chains without this server's mark (the mark names this server's own).
+    const mark = logFile ? undefined : readMark(path.join(keyDir, 'checkpoint-latest.json'));
+    const r = await verifyRecordInParallel(store, { publicKeys: keys, mark, ...(log && { checkpoints: new CheckpointLog(log).read() }) });
     return { code: r.valid ? 0 : 1, lines: [JSON.stringify(r)] };
   } finally {
     await store.close();
@@ -92,7 +104,7 @@ export async function runCliAsync(argv: string[]): Promise<{ code: number; lines
   if (cmd === 'pg-setup') return pgSetup(argv);
   if (cmd === 'migrate-store') return migrateStoreCommand(argv);
   if ((cmd === 'backup' || cmd === 'restore') && databaseUrl(argv)) {
-    return { code: 1, lines: [`the record is in PostgreSQL: ${cmd} it with pg_dump/pg_restore and keep the checkpoint log with it (docs/deployment.md "Backup and restore")`] };
+    return { code: 1, lines: [`the record is in PostgreSQL: ${cmd} it with pg_dump/pg_restore (the signed checkpoints are in the dump; keep the key folder apart) (docs/deployment.md "Backup and restore")`] };
   }
   if (cmd === 'restore' && file && !file.startsWith('--')) {
     const { opt, db } = options(argv);
@@ -105,7 +117,7 @@ export async function runCliAsync(argv: string[]): Promise<{ code: number; lines
   }
   if (cmd === 'verify') {
     const { opt, all, db } = options(argv);
-    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), all('--key'), databaseUrl(argv));
+    return verifyDatabase(db, opt('--keys') ?? process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(db), all('--key'), databaseUrl(argv), opt('--log'));
   }
   if ((cmd === 'unlock' || cmd === 'reset-password') && file && !file.startsWith('--')) return breakGlass(cmd, file, argv);
   if (cmd === 'backup' && file && !file.startsWith('--')) {

@@ -2,8 +2,8 @@
 import type { Clock } from './clock.js';
 import type { ProcessRegistry } from './processes/registry.js';
 import type { Store } from './store/store.js';
-import type { CheckpointLog, SigningKey } from './store/checkpoints.js';
 import type { RecordCheck } from './services/record-check.js';
+import type { Integrity } from './services/integrity.js';
 import type { KeyedPools } from './auth/bounded-pool.js';
 import type { ReadModelState } from './services/projection.js';
 
@@ -26,8 +26,8 @@ export interface AppContext {
   clock: Clock;
   processes: ProcessRegistry;
   config: Config;
-  /** The signed checkpoints of the chain heads and the key that signs them (absent for an in-memory database). */
-  integrity?: { log: CheckpointLog; key: SigningKey };
+  /** The key that signs the chain heads into the checkpoints table, its mark and the keys trusted (absent for an in-memory database). */
+  integrity?: Integrity;
   /** The last full verification of the record (after start, on a schedule, at GET /audit/verify) and whether it takes writes. */
   recordCheck: RecordCheck;
   /** Password checks, one at a time per account (21 CFR 11.300(d): the lockout cannot be raced). */

@@ -46,7 +46,7 @@ export async function notADemoDatabase(location: string): Promise<string | null>
 }
 
 /**
- * Deletes the demo's record with its checkpoint log and key folder (beside `dbFile`); refuses anything
+ * Deletes the demo's record with its key folder beside `dbFile` (and an older demo's checkpoint log); refuses anything
  * else. The record is the SQLite file `dbFile` with its WAL, or, with `databaseUrl`, every table of
  * that PostgreSQL database (its schemas dropped and `public` made again: the role must own them).
  */

@@ -16,7 +16,7 @@ import { writeAudit } from './services/audit.js';
 const env = process.env;
 const dbFile = env.CELLBATCH_DEMO_DB || './data/demo.db';
 // The demo's own PostgreSQL database, if it is to run there (never CELLBATCH_DATABASE_URL, for the same
-// reason as CELLBATCH_DB); its checkpoint log and keys stay beside CELLBATCH_DEMO_DB.
+// reason as CELLBATCH_DB); its key folder stays beside CELLBATCH_DEMO_DB.
 const databaseUrl = env.CELLBATCH_DEMO_DATABASE_URL || undefined;
 try {
   await removeDemoDatabase(dbFile, databaseUrl);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Settings {
-  /** The SQLite file; with `databaseUrl`, only where the checkpoint log is kept (`<dbFile>.checkpoints.jsonl`). */
+  /** The SQLite file; with `databaseUrl`, only where an earlier checkpoint log is looked for to import (`<dbFile>.checkpoints.jsonl`) and the default key folder beside it. */
   dbFile: string;
   /** CELLBATCH_DATABASE_URL: the record lives in PostgreSQL (postgres://…) instead of the SQLite file. */
   databaseUrl?: string;

@@ -14,6 +14,7 @@ import { createTestDatabase, TEST_DATABASE_URL } from './pg.js';
 import type { RecordLocation } from './owner.js';
 import type { Store } from '../server/store/store.js';
 import type { SqliteStore } from '../server/store/sqlite/store.js';
+import { loadOrCreateKey } from '../server/store/checkpoints.js';
 
 export const ADMIN_PASSWORD = 'Admin-Test-Password-1';
 export const PASSWORD = 'Correct-Horse-Battery-9';
@@ -133,6 +134,18 @@ export async function createBatch(h: Harness, processId: string, seq: number, we
 }
 
 /** The raw SQLite handle of a SQLite store: for tests that tamper with the file as an attacker would. */
+/**
+ * Several app servers of one site (issue 15 item 3): each key folder's signing key (made if missing)
+ * and every other server's public key installed in its trusted/ folder, as docs/deployment.md says.
+ */
+export function trustEachOther(...keyDirs: string[]) {
+  const keys = keyDirs.map((dir) => ({ dir, key: loadOrCreateKey(dir, () => new Date()) }));
+  for (const { dir } of keys) {
+    fs.mkdirSync(path.join(dir, 'trusted'), { recursive: true, mode: 0o700 });
+    for (const other of keys) if (other.dir !== dir) fs.writeFileSync(path.join(dir, 'trusted', `${other.key.id}.pub.pem`), other.key.publicKeyPem, { mode: 0o600 });
+  }
+}
+
 export function sqliteOf(store: Store) {
   if (store.dialect !== 'sqlite') throw new Error('this test reads the SQLite file directly');
   return (store as SqliteStore).sqlite;

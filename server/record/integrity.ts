@@ -10,7 +10,7 @@ export async function integrityOf(ctx: AppContext, r: BatchRecord): Promise<bool
   // signature moved onto another entry touches two batches, one of which lost a signature and whose
   // own rows still match: every batch says so.
   const failed = ctx.recordCheck.report?.firstInvalid;
-  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
+  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.signer.damaged) return false;
   // The mutable row must show the identity its chained creation entry holds (R1: an edit is detected).
   const row = await ctx.store.getBatch(r.row.id);
   if (row && !rowMatchesChain(row, r.entries)) return false;
@@ -26,7 +26,7 @@ export async function integrityOf(ctx: AppContext, r: BatchRecord): Promise<bool
 export async function listedIntegrity(ctx: AppContext, batchId: string): Promise<boolean> {
   const report = ctx.recordCheck.report;
   const failed = report?.firstInvalid;
-  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.log.damaged) return false;
+  if (failed?.kind === 'chain' || failed?.reason === MOVED_SIGNATURE || ctx.integrity?.signer.damaged) return false;
   if (report?.valid) return true;
   return ctx.store.batchIntact(batchId);
 }

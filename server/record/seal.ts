@@ -10,7 +10,7 @@ import { sign } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { canonicalJson } from '../store/chain.js';
 import { checkpointHash, CHAIN_TABLES, type ChainTable, type Checkpoint } from '../store/checkpoints.js';
-import { signingKeys, verifyRecord } from '../services/integrity.js';
+import { trustOf, verifyRecord } from '../services/integrity.js';
 
 export const SEAL_PURPOSE = 'cellbatch.batch-seal/1';
 
@@ -36,12 +36,12 @@ export async function sealOf(ctx: AppContext, batchId: string, asOf: string, row
   const latest = checkpoints[checkpoints.length - 1];
   // The last signed checkpoint before the verification: every row at or below its heads is one the
   // verification below walked (rows written while it runs lie beyond, and are not sealed).
-  const verifiedTo = integrity?.log.last();
+  const verifiedTo = await ctx.store.lastCheckpoint();
   if (!integrity || !latest || !verifiedTo || latest.n > verifiedTo.n) return undefined;
   if (CHAIN_TABLES.some((t) => rows[t].some((r) => r.seq > verifiedTo.heads[t].seq))) return undefined;
   // The whole record, as GET /audit/verify checks it: every chain against every signed checkpoint.
   // Sealing rows that were rewritten (hashes recomputed) in the database would vouch for a forgery.
-  if (!(await verifyRecord(ctx.store, integrity.log, signingKeys(integrity))).valid) return undefined;
+  if (!(await verifyRecord(ctx.store, trustOf(integrity))).valid) return undefined;
   const statement: SealStatement = {
     purpose: SEAL_PURPOSE, batchId, asOf, checkpoint: { n: latest.n, hash: checkpointHash(latest) },
     rows: Object.fromEntries(CHAIN_TABLES.map((t) => [t, rows[t].map((r) => ({ seq: r.seq, hash: r.hash }))])) as SealStatement['rows'],

@@ -1,36 +1,54 @@
 // Verification of the whole record: every hash chain (entries, signatures, audit) recomputed row by
-// row, checked against the signed checkpoints of the chain heads, whose signatures and sequence are
-// checked too (21 CFR 11.10(a)).
+// row, checked against the signed checkpoints of the chain heads, whose signatures (by a trusted key)
+// and sequence are checked too (21 CFR 11.10(a)).
 import path from 'node:path';
-import { CheckpointLog, checkCheckpointLog, loadOrCreateKey, type Checkpoint } from '../store/checkpoints.js';
+import { CheckpointSigner, checkCheckpointLog, loadOrCreateKey, publicKeysIn, type Checkpoint, type Mark, type SigningKey } from '../store/checkpoints.js';
 import type { ChainReport, Store } from '../store/store.js';
 import { tighten } from '../store/sqlite/database.js';
 import { masterRecordMismatches } from '../processes/verify-master-records.js';
 import { registryMismatches } from './registries-in-chain.js';
 
+/** The file log each server kept before the checkpoints moved into the database (imported once, kept as evidence). */
 export const checkpointLogFile = (dbFile: string) => `${dbFile}.checkpoints.jsonl`;
 export const defaultKeyDir = (dbFile: string) => path.join(path.dirname(path.resolve(dbFile)), 'keys');
 
-export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(dbFile)) {
-  const key = loadOrCreateKey(keyDir, () => new Date());
-  tighten(checkpointLogFile(dbFile)); // made 0640 by earlier versions
-
-  return { key, log: new CheckpointLog(checkpointLogFile(dbFile), key, path.join(keyDir, 'checkpoint-latest.json')) };
+/** A server's signing key, its mark, and the public keys it trusts (its own and `trusted/*.pub.pem` in its key folder). */
+export interface Integrity {
+  key: SigningKey; signer: CheckpointSigner; keyDir: string; logFile: string;
+  /** Read from the key folder at each use: another server's key installed in trusted/ counts without a restart. */
+  trusted: () => Map<string, string>;
 }
 
-/** The public keys checkpoints may be signed with: the server's own key. */
-export const signingKeys = (integrity: { key: { id: string; publicKeyPem: string } } | undefined) =>
-  new Map<string, string>(integrity ? [[integrity.key.id, integrity.key.publicKeyPem]] : []);
+export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(dbFile)): Integrity {
+  const key = loadOrCreateKey(keyDir, () => new Date());
+  tighten(checkpointLogFile(dbFile)); // made 0640 by earlier versions
+  return {
+    key, keyDir, logFile: checkpointLogFile(dbFile),
+    signer: new CheckpointSigner(key, path.join(keyDir, 'checkpoint-latest.json')),
+    trusted: () => publicKeysIn(keyDir),
+  };
+}
 
-/** Verifies the chains and the checkpoint log; the first problem found is located by table and row. */
-export async function verifyRecord(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): Promise<ChainReport> {
-  const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
+/** The public keys checkpoints may be signed with: the server's own and those installed in its key folder. */
+export const trustedKeys = (integrity: Pick<Integrity, 'trusted'> | undefined) => integrity?.trusted() ?? new Map<string, string>();
+
+/**
+ * How the checkpoints are checked: the trusted public keys, and the mark beside this server's key.
+ * `checkpoints`: a file log of before issue 15 item 3 to hold the chains to instead of the table
+ * (`cellbatch verify --log FILE`, an older backup's log).
+ */
+export interface Trust { publicKeys: Map<string, string>; mark?: Mark | 'unreadable'; checkpoints?: Checkpoint[] }
+export const trustOf = (integrity: Integrity | undefined): Trust => ({ publicKeys: trustedKeys(integrity), mark: integrity?.signer.mark() });
+
+/** Verifies the chains and the signed checkpoints; the first problem found is located by table and row. */
+export async function verifyRecord(store: Store, trust: Trust = { publicKeys: new Map() }): Promise<ChainReport> {
+  const { checkpoints, logProblem } = await readCheckpoints(store, trust);
   return withMismatches(store, withLogProblem(await store.verifyChains(checkpoints), logProblem));
 }
 
 /** The same, hashing in worker threads on every core: for the server's start, GET /audit/verify and the CLI. */
-export async function verifyRecordInParallel(store: Store, log?: CheckpointLog, publicKeys = new Map<string, string>()): Promise<ChainReport> {
-  const { checkpoints, logProblem } = readCheckpoints(log, publicKeys);
+export async function verifyRecordInParallel(store: Store, trust: Trust = { publicKeys: new Map() }): Promise<ChainReport> {
+  const { checkpoints, logProblem } = await readCheckpoints(store, trust);
   return withMismatches(store, withLogProblem(await store.verifyChainsInParallel(checkpoints), logProblem));
 }
 
@@ -40,11 +58,11 @@ async function withMismatches(store: Store, report: ChainReport): Promise<ChainR
   return mismatches.length ? { ...report, valid: false, mismatches } : report;
 }
 
-/** The signed checkpoints to hold the chains to: none when the log itself is damaged (reported instead). */
-function readCheckpoints(log: CheckpointLog | undefined, publicKeys: Map<string, string>): { checkpoints: Checkpoint[]; logProblem: string | null } {
+/** The signed checkpoints to hold the chains to: none when they are themselves damaged (reported instead). */
+async function readCheckpoints(store: Store, trust: Trust): Promise<{ checkpoints: Checkpoint[]; logProblem: string | null }> {
   try {
-    const checkpoints = log?.read() ?? [];
-    const logProblem = log ? checkCheckpointLog(checkpoints, publicKeys, log.mark()) : null;
+    const checkpoints = trust.checkpoints ?? await store.checkpoints();
+    const logProblem = checkCheckpointLog(checkpoints, trust.publicKeys, trust.mark);
     return { checkpoints: logProblem ? [] : checkpoints, logProblem };
   } catch (e) {
     return { checkpoints: [], logProblem: (e as Error).message };

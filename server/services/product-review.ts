@@ -92,7 +92,7 @@ export async function productReview(ctx: AppContext, from: string, to: string) {
 
   // What verified the record: checkpoints signed in the period, the last full verification, and the
   // integrity of each batch with activity in the period.
-  const checkpoints = (ctx.integrity?.log.read() ?? []).filter((c) => inPeriod(c.at, from, to));
+  const checkpoints = (await ctx.store.checkpoints()).filter((c) => inPeriod(c.at, from, to));
   const report = ctx.recordCheck.report;
   const accounts = await periodicReview(ctx, from, to);
 

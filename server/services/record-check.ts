@@ -9,7 +9,7 @@ import type { AppContext } from '../context.js';
 import { AppError, alreadyAudited } from '../errors.js';
 import { CHAIN_TABLES, checkLastCheckpoint, type Checkpoint } from '../store/checkpoints.js';
 import type { ChainReport } from '../store/store.js';
-import { signingKeys, verifyRecordInParallel } from './integrity.js';
+import { trustedKeys, trustOf, verifyRecordInParallel } from './integrity.js';
 
 export type IntegrityStatus = 'pending' | 'verified' | 'failed';
 
@@ -53,18 +53,23 @@ export function useVerifier(ctx: AppContext, verify: Verifier, onIntact?: () => 
  * writes at once; rows beyond the checkpoint make writes wait for the full verification.
  */
 export async function checkTail(ctx: AppContext): Promise<WriteGate> {
-  const log = ctx.integrity?.log;
-  if (!log) return OPEN;
-  const heads = await ctx.store.heads();
-  let checkpoints: Checkpoint[];
+  const integrity = ctx.integrity;
+  if (!integrity) return OPEN;
+  // The site's last checkpoint, whichever app server signed it (issue 15 item 3): a restart waits only
+  // for rows appended after it, not for every row the other servers wrote since this one last signed.
+  // Read before the heads: another server may sign meanwhile, and heads read later only reach further.
+  let last: Checkpoint | undefined;
+  let named: Checkpoint | undefined;
+  const mark = integrity.signer.mark();
   try {
-    checkpoints = log.read();
+    last = await ctx.store.lastCheckpoint();
+    if (typeof mark === 'object') named = await ctx.store.checkpointNumbered(mark.n);
   } catch (e) {
-    return { state: 'refused', detail: `the signed checkpoint log cannot be read (${(e as Error).message}): nothing is chained onto a record that cannot be checked` };
+    return { state: 'refused', detail: `the signed checkpoints cannot be read (${(e as Error).message}): nothing is chained onto a record that cannot be checked` };
   }
-  const problem = checkLastCheckpoint(checkpoints, signingKeys(ctx.integrity), log.mark());
-  if (problem) return { state: 'refused', detail: `the signed checkpoint log is damaged (${problem}): nothing is chained onto a record that cannot be checked` };
-  const last = checkpoints[checkpoints.length - 1];
+  const heads = await ctx.store.heads();
+  const problem = checkLastCheckpoint(last, named, trustedKeys(integrity), mark);
+  if (problem) return { state: 'refused', detail: `the signed checkpoints are damaged (${problem}): nothing is chained onto a record that cannot be checked` };
   if (!last) {
     return CHAIN_TABLES.every((t) => heads[t].seq === 0) ? OPEN
       : { state: 'waiting', detail: 'no signed checkpoint covers the record yet: writes wait until the full verification has shown it intact' };
@@ -82,7 +87,7 @@ export async function checkTail(ctx: AppContext): Promise<WriteGate> {
 
 /** How the record is verified in full (tests inject a slower one). */
 export type Verifier = (ctx: AppContext) => Promise<ChainReport>;
-export const verifyInFull: Verifier = (ctx) => verifyRecordInParallel(ctx.store, ctx.integrity?.log, signingKeys(ctx.integrity));
+export const verifyInFull: Verifier = (ctx) => verifyRecordInParallel(ctx.store, trustOf(ctx.integrity));
 
 /**
  * Runs one full verification and records its outcome. A record shown intact opens writes that were

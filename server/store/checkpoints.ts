@@ -1,8 +1,10 @@
 // Signed checkpoints of the chain heads. A hash chain alone can be recomputed by whoever rewrites the
-// database file, so the heads are also signed with an Ed25519 key kept outside the database and
-// appended to a separate log (21 CFR 11.10(a); Annex 11 §7). Verification compares the rows with the
-// signed heads: an edit followed by recomputing every hash is still detected, located to the interval
-// between two checkpoints.
+// database file, so the heads are also signed with an Ed25519 key kept outside the database
+// (21 CFR 11.10(a); Annex 11 §7). The checkpoints live in the database's append-only `checkpoints`
+// table, one chain for the whole site whichever app server signed (issue 15 item 3); the keys that may
+// sign them are not in the database: each server trusts its own and those installed in its key folder.
+// Verification compares the rows with the signed heads: an edit followed by recomputing every hash
+// is still detected, located to the interval between two checkpoints.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,19 +24,23 @@ export interface Checkpoint {
   signature: string;
 }
 
-export interface Mark { n: number; hash: string }
+/**
+ * The last checkpoint this server signed, kept beside its key (outside the database): the table must
+ * still hold it, so a table cut short behind it is caught. `table` marks a mark written since the
+ * checkpoints moved into the database; a mark without it named this server's old file log.
+ */
+export interface Mark { n: number; hash: string; table?: true }
 
 /**
- * The log must still hold the checkpoint the mark names, unchanged. It may be one ahead: a crash
- * between appending a checkpoint and moving the mark leaves it so, and loses nothing.
+ * The checkpoints must still hold the one the mark names, unchanged. They may go on past it: a crash
+ * between committing a checkpoint and moving the mark leaves the mark one behind and loses nothing,
+ * and the other app servers sign after it.
  */
-function markProblem(checkpoints: Checkpoint[], mark: Mark | 'unreadable' | undefined): string | null {
+function markProblem(last: Checkpoint | undefined, named: Checkpoint | undefined, mark: Mark | 'unreadable' | undefined): string | null {
   if (mark === undefined) return null;
   if (mark === 'unreadable') return 'the checkpoint mark beside the key cannot be read: it was altered';
-  const last = checkpoints[checkpoints.length - 1];
-  const named = checkpoints.find((c) => c.n === mark.n);
-  if (!named) return `the checkpoint log ends at ${last?.n ?? 0}, but checkpoint ${mark.n} was written: the log was cut short`;
-  if (checkpointHash(named) !== mark.hash) return `checkpoint ${mark.n} differs from the one written`;
+  if (!named) return `the signed checkpoints end at ${last?.n ?? 0}, but this server signed checkpoint ${mark.n}: they were cut short`;
+  if (checkpointHash(named) !== mark.hash) return `checkpoint ${mark.n} differs from the one this server signed`;
   return null;
 }
 
@@ -76,24 +82,80 @@ export function loadOrCreateKey(dir: string, now: () => Date): SigningKey {
 const signedPart = (c: Omit<Checkpoint, 'signature'>) => canonicalJson({ n: c.n, at: c.at, reason: c.reason, heads: c.heads, keyId: c.keyId, prev: c.prev });
 export const checkpointHash = (c: Checkpoint) => sha256(canonicalJson(c));
 
-/** The append-only checkpoint log: one JSON line per checkpoint, fsynced before the write returns. */
-export class CheckpointLog {
-  /**
-   * @param file the log, one JSON line per checkpoint
-   * @param key the signing key (only the server signs; verifiers need only public keys)
-   * @param markFile the latest checkpoint number and hash, kept beside the key: a log cut short is caught
-   */
-  constructor(readonly file: string, private readonly key?: SigningKey, readonly markFile?: string) {}
+/** The stored form of a checkpoint (the `checkpoints` table, issue 15 item 3): heads as canonical JSON. */
+export interface CheckpointRow { n: number; at: string; reason: string; heads: string; keyId: string; prev: string; signature: string }
+export const checkpointRow = (c: Checkpoint): CheckpointRow => ({ n: c.n, at: c.at, reason: c.reason, heads: canonicalJson(c.heads), keyId: c.keyId, prev: c.prev, signature: c.signature });
+export const checkpointOf = (r: CheckpointRow): Checkpoint => ({
+  n: r.n, at: r.at, reason: r.reason as Checkpoint['reason'], heads: JSON.parse(r.heads) as Checkpoint['heads'], keyId: r.keyId, prev: r.prev, signature: r.signature,
+});
 
-  /** The high-water mark kept beside the key: the log must reach it. `unreadable` is itself a finding. */
+/**
+ * What an app server signs checkpoints with: its key and the mark beside it. The stores call `next`
+ * under the write lock with the last checkpoint of the table (whoever signed it) and insert what it
+ * returns, then `remember` it once committed; so every server's checkpoints form one chain.
+ */
+export class CheckpointSigner {
+  /**
+   * @param key the signing key (only the server signs; verifiers need only public keys)
+   * @param markFile the last checkpoint this server signed, kept beside the key: a table cut short is caught
+   */
+  constructor(readonly key: SigningKey, readonly markFile?: string) {}
+
+  /** Why no checkpoint can be signed, once found: the table is behind, or differs from, the mark beside the key. */
+  damaged: string | null = null;
+
+  /** The mark kept beside the key. `unreadable` is itself a finding. */
   mark(): Mark | 'unreadable' | undefined {
-    if (!this.markFile || !fs.existsSync(this.markFile)) return undefined;
-    try {
-      return JSON.parse(fs.readFileSync(this.markFile, 'utf8')) as Mark;
-    } catch {
-      return 'unreadable';
-    }
+    return this.markFile ? readMark(this.markFile) : undefined;
   }
+
+  /**
+   * The checkpoint to insert after `last` (`named`: the table's row of the mark's number). Returns `last`
+   * itself when the heads have not moved (an interval or a start has nothing new to sign), undefined
+   * (and sets `damaged`) when the table is behind or differs from the mark: extending it would hide the cut.
+   */
+  next(last: Checkpoint | undefined, named: Checkpoint | undefined, heads: Record<ChainTable, Head>, reason: Checkpoint['reason'], at: Date): Checkpoint | undefined {
+    const problem = markProblem(last, named, this.mark());
+    if (problem) {
+      this.damaged = problem;
+      return undefined;
+    }
+    if (last && sameHeads(last.heads, heads) && (reason === 'interval' || reason === 'start')) return last;
+    const body = { n: (last?.n ?? 0) + 1, at: at.toISOString(), reason, heads, keyId: this.key.id, prev: last ? checkpointHash(last) : '' };
+    return { ...body, signature: sign(null, Buffer.from(signedPart(body)), this.key.privateKey).toString('base64') };
+  }
+
+  /** After the commit: the mark names the checkpoint this server signed last. */
+  remember(c: Checkpoint) {
+    if (this.markFile) writeAtomically(this.markFile, JSON.stringify({ n: c.n, hash: checkpointHash(c), table: true } satisfies Mark));
+  }
+
+  /** The number the mark names, for the store to read that row (undefined when there is no readable mark). */
+  markedNumber(): number | undefined {
+    const mark = this.mark();
+    return typeof mark === 'object' ? mark.n : undefined;
+  }
+}
+
+/** The mark in a key folder (`checkpoint-latest.json`), for the tools that verify without signing. */
+export function readMark(file: string): Mark | 'unreadable' | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Mark;
+  } catch {
+    return 'unreadable';
+  }
+}
+
+const sameHeads = (a: Record<ChainTable, Head>, b: Record<ChainTable, Head>) => CHAIN_TABLES.every((t) => a[t].seq === b[t].seq && a[t].hash === b[t].hash);
+
+/**
+ * A server's checkpoint log of before issue 15 item 3 (`<CELLBATCH_DB>.checkpoints.jsonl`), read only:
+ * imported into the table once (services/checkpoint-import.ts) and kept unchanged as evidence; the
+ * log beside an old backup is read to restore it.
+ */
+export class CheckpointLog {
+  constructor(readonly file: string) {}
 
   /**
    * The checkpoints in order. A last line cut off by a crash while it was being written (no newline,
@@ -116,47 +178,6 @@ export class CheckpointLog {
     });
     return out;
   }
-
-  last(): Checkpoint | undefined {
-    const all = this.read();
-    return all[all.length - 1];
-  }
-
-  /** Why the log can no longer be extended, once found: it is behind the mark kept beside the key. */
-  damaged: string | null = null;
-
-  /**
-   * Signs and appends the heads. Refuses (returns undefined, sets `damaged`) when the log is behind or
-   * differs from the mark beside the key: extending a cut-short log would hide the cut.
-   */
-  append(heads: Record<ChainTable, Head>, reason: Checkpoint['reason'], at: Date): Checkpoint | undefined {
-    if (!this.key) throw new Error('no signing key: checkpoints can only be written by the server');
-    let all: Checkpoint[];
-    try {
-      all = this.read();
-    } catch (e) {
-      this.damaged = (e as Error).message;
-      return undefined;
-    }
-    const last = all[all.length - 1];
-    const problem = markProblem(all, this.mark());
-    if (problem) {
-      this.damaged = problem;
-      return undefined;
-    }
-    if (last && CHAIN_TABLES.every((t) => last.heads[t].seq === heads[t].seq && last.heads[t].hash === heads[t].hash) && (reason === 'interval' || reason === 'start')) return last;
-    const body = { n: (last?.n ?? 0) + 1, at: at.toISOString(), reason, heads, keyId: this.key.id, prev: last ? checkpointHash(last) : '' };
-    const checkpoint: Checkpoint = { ...body, signature: sign(null, Buffer.from(signedPart(body)), this.key.privateKey).toString('base64') };
-    const fd = fs.openSync(this.file, 'a', 0o600);
-    try {
-      fs.writeSync(fd, `${JSON.stringify(checkpoint)}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (this.markFile) writeAtomically(this.markFile, JSON.stringify({ n: checkpoint.n, hash: checkpointHash(checkpoint) }));
-    return checkpoint;
-  }
 }
 
 function signatureProblem(c: Checkpoint, publicKeys: Map<string, string>): string | null {
@@ -167,39 +188,48 @@ function signatureProblem(c: Checkpoint, publicKeys: Map<string, string>): strin
 }
 
 /**
- * The last checkpoint alone: the mark beside the key names it and its signature holds. What the
- * server's start checks before it chains anything (the whole log is checked by the full verification).
+ * The last checkpoint alone, and the one the mark beside the key names: what the server's start checks
+ * before it chains anything (every checkpoint is checked by the full verification).
  */
-export function checkLastCheckpoint(checkpoints: Checkpoint[], publicKeys: Map<string, string>, mark?: Mark | 'unreadable'): string | null {
-  const last = checkpoints[checkpoints.length - 1];
-  return markProblem(checkpoints, mark) ?? (last ? signatureProblem(last, publicKeys) : null);
+export function checkLastCheckpoint(last: Checkpoint | undefined, named: Checkpoint | undefined, publicKeys: Map<string, string>, mark?: Mark | 'unreadable'): string | null {
+  return markProblem(last, named, mark) ?? (last ? signatureProblem(last, publicKeys) : null);
 }
 
-/** Checks each checkpoint's signature and its link to the one before; returns the first problem. */
+/** Checks each checkpoint's signature (by a trusted key) and its link to the one before; returns the first problem. */
 export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<string, string>, mark?: Mark | 'unreadable'): string | null {
-  const problem = markProblem(checkpoints, mark);
+  const named = typeof mark === 'object' ? checkpoints.find((c) => c.n === mark.n) : undefined;
+  const problem = markProblem(checkpoints[checkpoints.length - 1], named, mark);
   if (problem) return problem;
   let prev = '';
+  let expected = 1;
   for (const c of checkpoints) {
+    if (c.n !== expected) return `checkpoint ${expected} is missing: the next one is ${c.n}`;
     const bad = signatureProblem(c, publicKeys);
     if (bad) return bad;
     if (c.prev !== prev) return `checkpoint ${c.n} does not follow checkpoint ${c.n - 1}`;
     prev = checkpointHash(c);
+    expected++;
   }
   return null;
 }
 
 /**
- * The server's own public key in a key folder, and nothing else: derived from the private key when it is
- * there, else read from checkpoint-ed25519.pub.pem. Any other *.pub.pem lying in the folder is ignored:
- * whoever could drop a file there could otherwise sign checkpoints of a rewritten record (issue 10).
- * Keys of earlier servers (after a rotation) are trusted only when named: `cellbatch verify --key FILE`.
+ * The public keys a key folder trusts: the server's own (derived from the private key when it is there,
+ * else read from checkpoint-ed25519.pub.pem) and the other app servers' keys installed on purpose in
+ * its `trusted/` folder (`trusted/*.pub.pem`, issue 15 item 3: several servers sign one chain). Any
+ * other *.pub.pem lying in the folder itself is ignored: whoever could drop a file there could
+ * otherwise sign checkpoints of a rewritten record (issue 10). Keys of earlier servers (after a
+ * rotation) are trusted when installed in `trusted/` or named: `cellbatch verify --key FILE`.
  */
 export function publicKeysIn(dir: string): Map<string, string> {
   const privateFile = path.join(dir, 'checkpoint-ed25519.key.pem');
   const publicFile = path.join(dir, 'checkpoint-ed25519.pub.pem');
-  if (fs.existsSync(privateFile)) return keyMap([createPublicKey(createPrivateKey(fs.readFileSync(privateFile)))]);
-  return fs.existsSync(publicFile) ? publicKeysFrom([publicFile]) : new Map();
+  const trustedDir = path.join(dir, 'trusted');
+  const trusted = fs.existsSync(trustedDir)
+    ? fs.readdirSync(trustedDir).filter((f) => f.endsWith('.pub.pem')).sort().map((f) => path.join(trustedDir, f)) : [];
+  const own = fs.existsSync(privateFile) ? [createPublicKey(createPrivateKey(fs.readFileSync(privateFile)))]
+    : fs.existsSync(publicFile) ? [createPublicKey(fs.readFileSync(publicFile))] : [];
+  return keyMap([...own, ...trusted.map((f) => createPublicKey(fs.readFileSync(f)))]);
 }
 
 /** Public keys from PEM files named on purpose (`--key`). */

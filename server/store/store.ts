@@ -7,7 +7,7 @@
 // asynchronous"). The methods are grouped by the tables they touch; `Store` is all of them.
 import * as t from './tables.js';
 import { legacyChainHash, rowHash, storable, type Cell } from './chain.js';
-import type { ChainTable, Checkpoint, CheckpointLog, Head } from './checkpoints.js';
+import type { ChainTable, Checkpoint, CheckpointSigner, Head } from './checkpoints.js';
 
 export type UserRow = typeof t.users.$inferSelect;
 export type SessionRow = typeof t.sessions.$inferSelect;
@@ -62,8 +62,8 @@ export interface ParallelOptions {
 }
 
 export interface StoreOptions {
-  /** The signed checkpoint log of the chain heads (kept outside the database). */
-  checkpoints?: CheckpointLog;
+  /** Signs the chain heads into the checkpoints table (the key and its mark are kept outside the database). */
+  signer?: CheckpointSigner;
   /** Sign the heads every this many appended rows. */
   checkpointEvery?: number;
   now?: () => Date;
@@ -201,8 +201,21 @@ export interface ChainStore {
   insertChained(rows: ChainedRows): Promise<void>;
   /** The last row of each chain. */
   heads(): Promise<Record<ChainTable, Head>>;
-  /** Signs the current chain heads into the checkpoint log (at intervals, exports, backups, shutdown). */
+  /**
+   * Signs the current chain heads into the checkpoints table (at intervals, exports, backups, shutdown):
+   * under the write lock, after the last checkpoint whichever app server signed it (issue 15 item 3).
+   */
   checkpoint(reason: Checkpoint['reason']): Promise<Checkpoint | undefined>;
+  /** Every signed checkpoint, in order (n = 1, 2, …). */
+  checkpoints(): Promise<Checkpoint[]>;
+  /** The site's last signed checkpoint, and the one numbered `n` (the mark beside a server's key names it). */
+  lastCheckpoint(): Promise<Checkpoint | undefined>;
+  checkpointNumbered(n: number): Promise<Checkpoint | undefined>;
+  /**
+   * Inserts checkpoints as they are (an imported file log, a moved record), inside the caller's
+   * transaction: nothing is signed or relinked here; the verification vouches for them.
+   */
+  insertCheckpoints(rows: Checkpoint[]): Promise<void>;
   /**
    * 21 CFR 11.10(a), 211.188(b): the identity a batch row shows must be the one its chained
    * `batch-created` entry holds; a row edited in the database is named here by table, row and field.

@@ -15,7 +15,8 @@ import { deviationView } from './deviation-view.js';
 import { dispositionView } from './disposition-view.js';
 import { containersView } from './containers-view.js';
 import { signatureView } from './entry-view.js';
-import { sealOf } from '../record/seal.js';
+import { sealOf, type Seal } from '../record/seal.js';
+import { trustedKeys } from '../services/integrity.js';
 import { EXPORT_FORMAT, type BatchRecordExport } from '../../schemas/export.js';
 
 /** The audit action of an export, and of the PDF frozen at disposition. */
@@ -62,8 +63,8 @@ function coveringCheckpoints(checkpoints: Checkpoint[], heads: Record<ChainTable
 
 /** Whether a signed checkpoint already covers every row of the batch. */
 export async function covered(ctx: AppContext, record: BatchRecord): Promise<boolean> {
-  const last = ctx.integrity?.log.last();
   if (!ctx.integrity) return true; // an in-memory database signs nothing
+  const last = await ctx.store.lastCheckpoint();
   const heads = await batchHeads(ctx, record);
   return !!last && CHAIN_TABLES.every((t) => last.heads[t].seq >= heads[t]);
 }
@@ -146,13 +147,25 @@ function donorAndParents(record: BatchRecord): Pick<BatchRecordExport['batch'], 
   return { ...(p.donor && { donor: p.donor }), ...(p.parents?.length && { parents: p.parents }) };
 }
 
+/**
+ * The public keys a reader needs: each key that signed one of the export's checkpoints (any app server
+ * of the site, issue 15 item 3) and the key of the seal, as this server trusts them.
+ */
+function publicKeysOf(ctx: AppContext, checkpoints: Checkpoint[], seal: Seal | undefined) {
+  const trusted = trustedKeys(ctx.integrity);
+  const ids = [...new Set([...checkpoints.map((c) => c.keyId), ...(seal ? [seal.keyId] : [])])];
+  return ids.flatMap((id) => {
+    const publicKeyPem = trusted.get(id);
+    return publicKeyPem ? [{ id, algorithm: 'Ed25519' as const, publicKeyPem }] : [];
+  });
+}
+
 /** The export document of a replayed batch: a pure reading of the store (it writes nothing). */
 export async function buildExport(ctx: AppContext, record: BatchRecord): Promise<BatchRecordExport> {
   const b = record.row;
   const rows = await rowsOf(ctx, record);
   const heads = await batchHeads(ctx, record);
-  const checkpoints = coveringCheckpoints(ctx.integrity?.log.read() ?? [], heads);
-  const key = ctx.integrity?.key;
+  const checkpoints = coveringCheckpoints(await ctx.store.checkpoints(), heads);
   const containers = containersView(record).items;
   const asOf = asOfRows(b.createdAt, rows);
   // Sealed once disposed of (the frozen PDF, and the export that must equal its attachment): each seal
@@ -184,7 +197,7 @@ export async function buildExport(ctx: AppContext, record: BatchRecord): Promise
       audit_log: chainOf(ctx, 'audit_log', rows.audit_log, auditCells),
     },
     checkpoints,
-    publicKeys: key && checkpoints.length ? [{ id: key.id, algorithm: 'Ed25519' as const, publicKeyPem: key.publicKeyPem }] : [],
+    publicKeys: publicKeysOf(ctx, checkpoints, seal),
     ...(seal && { seal }),
   };
 }

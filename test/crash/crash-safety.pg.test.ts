@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CheckpointLog, publicKeysIn, checkCheckpointLog } from '../../server/store/checkpoints.js';
+import { readMark, publicKeysIn, checkCheckpointLog } from '../../server/store/checkpoints.js';
 import { openPostgresStore } from '../../server/store/postgres/store.js';
 import { din } from '../helpers.js';
 import { owner } from '../owner.js';
@@ -87,10 +87,9 @@ describe('crash safety on PostgreSQL under SIGKILL', () => {
       }
       const store = await openPostgresStore(url, { poolSize: 2 });
       try {
-        const log = new CheckpointLog(`${dbFile}.checkpoints.jsonl`, undefined, path.join(keyDir, 'checkpoint-latest.json'));
-        const checkpoints = log.read();
-        const logProblem = checkCheckpointLog(checkpoints, publicKeysIn(keyDir), log.mark());
-        if (logProblem) problems.push(`checkpoint log: ${logProblem}`);
+        const checkpoints = await store.checkpoints();
+        const logProblem = checkCheckpointLog(checkpoints, publicKeysIn(keyDir), readMark(path.join(keyDir, 'checkpoint-latest.json')));
+        if (logProblem) problems.push(`checkpoints: ${logProblem}`);
         const report = await store.verifyChains(checkpoints);
         if (!report.valid) problems.push(`the chains do not verify: ${JSON.stringify(report)}`);
       } finally {

@@ -378,7 +378,9 @@ describe('a database written before migration 0003 (rows hashed in the old form)
       // Every row rewritten as the code before migration 0003 hashed it (as test/server/store/verification.test.ts does).
       await old.app.close();
       const chains = ['entries', 'signatures', 'audit_log'];
-      await owner(old.location).behindTriggers(chains, async (db) => {
+      await owner(old.location).behindTriggers([...chains, 'checkpoints'], async (db) => {
+        // The old heads were never signed in this form: the checkpoints begin again.
+        await db.run('delete from checkpoints');
         const shapes: Record<string, (r: any) => Record<string, unknown>> = {
           entries: (r) => ({ seq: r.seq, id: r.id, batchId: r.batch_id, batchSeq: r.batch_seq, kind: r.kind, stepId: r.step_id, payload: JSON.parse(r.payload), recordedAt: r.recorded_at, actorId: r.actor_id, training: Boolean(r.training) }),
           signatures: (r) => ({ seq: r.seq, id: r.id, entryId: r.entry_id, entryHash: r.entry_hash, userId: r.user_id, username: r.username, printedName: r.printed_name, meaning: r.meaning, signedAt: r.signed_at }),
@@ -400,7 +402,6 @@ describe('a database written before migration 0003 (rows hashed in the old form)
         // A SQLite file has this setting since migration 0003; a PostgreSQL database only when a legacy record was moved into it.
         await db.run("insert into settings (key, value) values ('chain.legacy-heads', ?) on conflict (key) do update set value = excluded.value", JSON.stringify(heads));
       });
-      fs.rmSync(`${old.location.dbFile}.checkpoints.jsonl`, { force: true });
       fs.rmSync(path.join(old.dir, 'keys', 'checkpoint-latest.json'), { force: true });
 
       ({ app } = await buildApp({ ...old.location, training: true, now: () => old.wall.now }));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createPool, migratePostgres, redactUrl } from './database.js';
 import { grantAppRole } from './roles.js';
 import { migrateStore } from './migrate-store.js';
-import { CheckpointLog, publicKeysIn } from '../checkpoints.js';
+import { publicKeysIn, readMark } from '../checkpoints.js';
 
 type Result = { code: number; lines: string[] };
 const opt = (argv: string[], name: string) => (argv.indexOf(name) >= 0 ? argv[argv.indexOf(name) + 1] : undefined);
@@ -37,8 +37,8 @@ export async function migrateStoreCommand(argv: string[]): Promise<Result> {
   if (!fs.existsSync(from)) return { code: 1, lines: [`${from}: no such database`] };
   const keyDir = opt(argv, '--keys') ?? process.env.CELLBATCH_KEY_DIR ?? path.join(path.dirname(path.resolve(from)), 'keys');
   try {
-    const log = new CheckpointLog(`${from}.checkpoints.jsonl`, undefined, path.join(keyDir, 'checkpoint-latest.json'));
-    const report = await migrateStore(from, to, { log, publicKeys: publicKeysIn(keyDir) });
+    const mark = readMark(path.join(keyDir, 'checkpoint-latest.json'));
+    const report = await migrateStore(from, to, { mark, publicKeys: publicKeysIn(keyDir) });
     return { code: report.verification.valid ? 0 : 1, lines: [JSON.stringify(report)] };
   } catch (e) {
     return { code: 1, lines: [JSON.stringify({ error: (e as Error).message })] };

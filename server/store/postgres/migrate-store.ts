@@ -1,7 +1,8 @@
 // Moving a site's record from its SQLite file to PostgreSQL (`cellbatch migrate-store`, issue 15):
 // every table copied row for row, the chains with their seq, prev_hash and hash as they are, in one
 // PostgreSQL transaction; then every chain is verified on the target against the source's signed
-// checkpoints, and the target's heads must be the source's. A record is moved, never rewritten: nothing
+// checkpoints (copied with the record: the `checkpoints` table, or a source's file log of before
+// issue 15 item 3), and the target's heads must be the source's. A record is moved, never rewritten: nothing
 // is re-hashed, so a row that verified in SQLite verifies in PostgreSQL or the move is reported failed.
 // The target must be empty: a move never merges two records.
 import Database from 'better-sqlite3';
@@ -10,13 +11,13 @@ import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import * as t from './tables.js';
 import { createPool, migratePostgres, redactUrl } from './database.js';
 import { openPostgresStore } from './store.js';
-import { CHAIN_TABLES, CheckpointLog, checkCheckpointLog, type ChainTable, type Head } from '../checkpoints.js';
+import { CHAIN_TABLES, CheckpointLog, checkCheckpointLog, checkpointRow, type ChainTable, type Head, type Mark } from '../checkpoints.js';
 import type { ChainReport } from '../store.js';
 
 /** Parents before children (foreign keys), the record after what it names. */
 const ORDER: PgTable[] = [
   t.users, t.passwordHistory, t.sessions, t.materials, t.equipment, t.processDefinitions, t.processVersions,
-  t.processVersionSignatures, t.batches, t.entries, t.signatures, t.auditLog, t.settings, t.recordPdfs, t.deviationList, t.pendingWork,
+  t.processVersionSignatures, t.batches, t.entries, t.signatures, t.auditLog, t.checkpoints, t.settings, t.recordPdfs, t.deviationList, t.pendingWork,
 ];
 /** Serial columns whose sequences must continue after the copied rows. */
 const SERIALS: [string, string][] = [['password_history', 'id'], ['process_version_signatures', 'seq']];
@@ -27,9 +28,14 @@ export interface MoveReport {
 }
 
 export interface MoveOptions {
-  /** The source's checkpoint log (default `<from>.checkpoints.jsonl`) and the public keys it is signed with. */
-  log?: CheckpointLog;
+  /** The public keys the checkpoints are signed with, and the mark beside the source server's key. */
   publicKeys?: Map<string, string>;
+  mark?: Mark | 'unreadable';
+  /**
+   * A source that never ran since the checkpoints moved into the database still has them in its file
+   * log (default `<from>.checkpoints.jsonl`): they are copied, unchanged, into the target's table.
+   */
+  logFile?: string;
 }
 
 export async function migrateStore(from: string, to: string, opts: MoveOptions = {}): Promise<MoveReport> {
@@ -71,13 +77,22 @@ export async function migrateStore(from: string, to: string, opts: MoveOptions =
           count += batch.length;
           batch = [];
         };
-        const order = config.columns.some((c) => c.name === 'seq') ? ' order by seq' : '';
+        const order = config.columns.some((c) => c.name === 'seq') ? ' order by seq' : config.name === 'checkpoints' ? ' order by n' : '';
         for (const raw of source.prepare(`select ${cols.join(', ')} from ${config.name}${order}`).raw().iterate()) {
           batch.push((raw as unknown[]).map((v, i) => (booleans.has(cols[i]) && v !== null ? v === 1 || v === true : v)));
           if (batch.length >= ROWS_PER_INSERT) await flush();
         }
         await flush();
         rows[config.name] = count;
+      }
+      // The checkpoints of a source from before they lived in the database: its file log, as it is.
+      const logFile = opts.logFile ?? `${from}.checkpoints.jsonl`;
+      if (!rows.checkpoints && fs.existsSync(logFile)) {
+        for (const c of new CheckpointLog(logFile).read()) {
+          const r = checkpointRow(c);
+          await client.query('insert into checkpoints (n, at, reason, heads, key_id, prev, signature) values ($1, $2, $3, $4, $5, $6, $7)', [r.n, r.at, r.reason, r.heads, r.keyId, r.prev, r.signature]);
+          rows.checkpoints = (rows.checkpoints ?? 0) + 1;
+        }
       }
       for (const [table, column] of SERIALS) {
         await client.query(`select setval(pg_get_serial_sequence('${table}', '${column}'), coalesce((select max(${column}) from ${table}), 0) + 1, false)`);
@@ -94,9 +109,8 @@ export async function migrateStore(from: string, to: string, opts: MoveOptions =
     // Verified as any PostgreSQL server would verify it at start: the chains, the signed checkpoints, the identities.
     const target = await openPostgresStore(to, { poolSize: 2 });
     try {
-      const log = opts.log ?? new CheckpointLog(`${from}.checkpoints.jsonl`);
-      let checkpoints = log.read();
-      const logProblem = opts.publicKeys ? checkCheckpointLog(checkpoints, opts.publicKeys, log.mark()) : null;
+      let checkpoints = await target.checkpoints();
+      const logProblem = opts.publicKeys ? checkCheckpointLog(checkpoints, opts.publicKeys, opts.mark) : null;
       if (logProblem) checkpoints = [];
       let verification = await target.verifyChains(checkpoints);
       const mismatches = await target.identityMismatches();

@@ -19,7 +19,7 @@ import * as t from './tables.js';
 import { connect, createPool, LOCKS, migratePostgres, redactUrl, type PgDb } from './database.js';
 import { auditConditions } from '../audit-filter.js';
 import { CHAINED, GENESIS, rowHash } from '../chain.js';
-import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
+import { CHAIN_TABLES, checkpointOf, checkpointRow, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
 import {
@@ -106,11 +106,11 @@ export class PostgresStore implements Store {
     this.legacyHeads = Object.fromEntries(CHAIN_TABLES.map((c) => [c, Number(legacy[c]) || 0])) as LegacyHeads;
     // Rows appended since the last signed checkpoint, also those of a run that crashed before signing.
     try {
-      const last = this.options.checkpoints?.last();
+      const last = this.options.signer ? await this.lastCheckpoint() : undefined;
       const heads = await this.heads();
       this.appendedSinceCheckpoint = CHAIN_TABLES.reduce((n, c) => n + Math.max(0, heads[c].seq - (last?.heads[c].seq ?? 0)), 0);
     } catch {
-      this.appendedSinceCheckpoint = 0; // a damaged log is reported by verification
+      this.appendedSinceCheckpoint = 0; // a damaged checkpoint is reported by verification
     }
   }
 
@@ -145,7 +145,13 @@ export class PostgresStore implements Store {
     }
     this.appendedSinceCheckpoint += frame!.appended;
     const every = this.options.checkpointEvery ?? 1000;
-    if (this.options.checkpoints && this.appendedSinceCheckpoint >= every) await this.checkpoint('interval');
+    if (this.options.signer && this.appendedSinceCheckpoint >= every) {
+      try {
+        await this.checkpoint('interval');
+      } catch {
+        // not signed now (the database unreachable or the mark unwritable): the count stands, the next commit tries again
+      }
+    }
     return result;
   }
 
@@ -161,12 +167,50 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  /**
+   * Signs the heads under the write lock every app server takes (the advisory lock): the heads and the
+   * site's last checkpoint are read and the next inserted in one transaction, so the servers' checkpoints
+   * form one chain (issue 15 item 3). Runs after a commit, never inside the request's transaction.
+   */
   async checkpoint(reason: Checkpoint['reason']): Promise<Checkpoint | undefined> {
-    if (!this.options.checkpoints || this.closed) return undefined;
-    // Runs after a commit: a checkpoint that cannot be written never undoes or fails the request.
-    const c = this.options.checkpoints.append(await this.heads(), reason, (this.options.now ?? (() => new Date()))());
+    const signer = this.options.signer;
+    if (!signer || this.closed) return undefined;
+    const at = (this.options.now ?? (() => new Date()))();
+    let signed: Checkpoint | undefined;
+    const c = await this.root.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${LOCKS.write})`);
+      return this.frames.run({ tx, appended: 0 }, async () => {
+        const last = await this.lastCheckpoint();
+        const marked = signer.markedNumber();
+        const next = signer.next(last, marked === undefined ? undefined : await this.checkpointNumbered(marked), await this.heads(), reason, at);
+        if (next && next !== last) {
+          await this.insertCheckpoints([next]);
+          signed = next;
+        }
+        return next;
+      });
+    });
+    if (signed) signer.remember(signed);
     this.appendedSinceCheckpoint = 0;
     return c;
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    return (await this.db.select().from(t.checkpoints).orderBy(asc(t.checkpoints.n))).map(checkpointOf);
+  }
+
+  async lastCheckpoint(): Promise<Checkpoint | undefined> {
+    const row = first(await this.db.select().from(t.checkpoints).orderBy(desc(t.checkpoints.n)).limit(1));
+    return row && checkpointOf(row);
+  }
+
+  async checkpointNumbered(n: number): Promise<Checkpoint | undefined> {
+    const row = first(await this.db.select().from(t.checkpoints).where(eq(t.checkpoints.n, n)));
+    return row && checkpointOf(row);
+  }
+
+  async insertCheckpoints(rows: Checkpoint[]): Promise<void> {
+    if (rows.length) await this.db.insert(t.checkpoints).values(rows.map(checkpointRow));
   }
 
   // ─── users and sessions ───────────────────────────────────────────────

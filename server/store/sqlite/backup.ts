@@ -1,12 +1,15 @@
 // Backup and restore of the record (R4: records survive backup and restore unchanged; nothing is
 // deleted). A backup is taken with SQLite's online backup API, so it is safe beside a running server
-// (WAL: readers and the writer carry on), and it carries its own copy of the signed checkpoint log. A
-// backup is verified before it is kept, and again before it is restored: a backup whose chains or
-// checkpoints do not verify is never put in place. Both are audited.
+// (WAL: readers and the writer carry on); the signed checkpoints are in the database's `checkpoints`
+// table (issue 15 item 3), so the copy holds those its rows reach, from the same snapshot. A backup
+// made before then kept a copy of the file log beside it (`<backup>.checkpoints.jsonl`): it is checked
+// with that log and restored with it, and the server imports the log at its next start. A backup is
+// verified before it is kept, and again before it is restored: a backup whose chains or checkpoints do
+// not verify is never put in place. Both are audited.
 //
-// The checkpoint log of a backup is checked without the high-water mark kept in the key folder: the
-// server may have signed newer checkpoints since, so the mark can be ahead of a backup's log. What the
-// backup held is recorded instead in the live database's `backup.created` audit row.
+// The checkpoints of a backup are checked without the mark kept in the key folder: the server may
+// have signed newer checkpoints since, so the mark can be ahead of a backup. What the backup held is
+// recorded instead in the live database's `backup.created` audit row.
 //
 // Every backup and restore names a person (ALCOA attributable; 21 CFR 11.10(e)): an active account
 // holding admin or qa, given with --user (or the OS account of the same username), whose id is the
@@ -22,7 +25,7 @@ import { recordedMode } from '../../services/database-mode.js';
 import { storedOffset } from '../../services/training-clock.js';
 import { writeAudit } from '../../services/audit.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecord } from '../../services/integrity.js';
-import { CHAIN_TABLES, CheckpointLog, checkpointHash, publicKeysIn, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
+import { CheckpointLog, checkpointHash, publicKeysIn, type Checkpoint, type Mark } from '../checkpoints.js';
 import type { ChainReport, Store, UserRow } from '../store.js';
 import { openSqliteStore } from './store.js';
 import { may, PERMISSIONS } from '../../permissions.js';
@@ -89,11 +92,15 @@ const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 const located = (r: ChainReport) =>
   r.firstInvalid ? `${r.firstInvalid.reason} (table ${r.firstInvalid.table}, seq ${r.firstInvalid.seq})` : 'it does not verify';
 
-/** Verifies a database file and the checkpoint log beside it (no high-water mark: see the header). */
+/**
+ * Verifies a database file against its signed checkpoints (no mark: see the header): those of its
+ * table, or, for a backup made before they moved into the database, those of the log beside it.
+ */
 async function verifyCopy(file: string, keyDir: string): Promise<ChainReport> {
   const store = openSqliteStore(file);
   try {
-    return await verifyRecord(store, new CheckpointLog(checkpointLogFile(file)), publicKeysIn(keyDir));
+    const old = !(await store.lastCheckpoint()) && fs.existsSync(checkpointLogFile(file));
+    return await verifyRecord(store, { publicKeys: publicKeysIn(keyDir), ...(old && { checkpoints: new CheckpointLog(checkpointLogFile(file)).read() }) });
   } finally {
     await store.close();
   }
@@ -105,33 +112,8 @@ function removeCopy(file: string) {
 }
 
 /**
- * Copies the complete lines of the live checkpoint log that the backup's rows reach: a checkpoint
- * signed after the backup's snapshot names rows the backup does not hold, so it (and every later one)
- * stays behind. Returns how many were copied.
- */
-function copyCheckpoints(from: string, to: string, heads: Record<ChainTable, Head>): number {
-  const text = fs.existsSync(from) ? fs.readFileSync(from, 'utf8') : '';
-  const lines = text.split('\n');
-  lines.pop(); // after the last newline: empty, or a line still being written
-  const kept: string[] = [];
-  for (const [i, line] of lines.entries()) {
-    if (!line.trim()) continue;
-    let c: Checkpoint;
-    try {
-      c = JSON.parse(line) as Checkpoint;
-    } catch {
-      throw new BackupError(`${from}: line ${i + 1} of the checkpoint log cannot be read`);
-    }
-    if (!CHAIN_TABLES.every((t) => typeof c.heads?.[t]?.seq === 'number' && c.heads[t].seq <= heads[t].seq)) break;
-    kept.push(line);
-  }
-  fs.writeFileSync(to, kept.map((l) => `${l}\n`).join(''), { flag: 'wx', mode: 0o600 });
-  return kept.length;
-}
-
-/**
  * Backs up the live database at `dbFile` to `target` with SQLite's online backup (safe while the
- * server runs), with its checkpoint log, verifies the copy, and audits it in the live database.
+ * server runs), its signed checkpoints inside it, verifies the copy, and audits it in the live database.
  * Refuses an existing target; a copy that does not verify is removed and the backup throws.
  */
 export async function backupDatabase(dbFile: string, target: string, opts: { keyDir?: string; by: Operator; now?: () => number }): Promise<{ target: string; report: ChainReport }> {
@@ -148,7 +130,7 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
   const dest = path.resolve(target);
   if (!fs.existsSync(dbFile)) throw new BackupError(`${dbFile}: no such database`);
   if (path.resolve(dbFile) === dest) throw new BackupError(`${target}: a backup cannot replace the database it copies`);
-  for (const f of [dest, ...SIDE_FILES.map((s) => dest + s), checkpointLogFile(dest)]) {
+  for (const f of [dest, ...SIDE_FILES.map((s) => dest + s)]) {
     if (fs.existsSync(f)) throw new BackupError(`${f} already exists: a backup never overwrites a file`);
   }
   fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
@@ -156,21 +138,16 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
   const store = openSqliteStore(dbFile);
   try {
     const operator = await operatorIn(store, opts.by, 'the backup');
+    // Checkpoints still in the file log (the server has not started since they moved into the
+    // database): a copy without them could not be checked.
+    if (!(await store.lastCheckpoint()) && fs.existsSync(checkpointLogFile(dbFile))) {
+      throw new BackupError(`${dbFile}: its signed checkpoints are still in ${checkpointLogFile(dbFile)}; start the server once (it imports them into the database), then back up`);
+    }
     let report: ChainReport;
-    let checkpoints: number;
     try {
       // A backup holds what the database holds: 0600 from its first byte (issue 10).
       privateFile(dest);
       await store.sqlite.backup(dest);
-      // The copy's own chain heads decide which signed checkpoints it can carry.
-      const copy = openSqliteStore(dest);
-      let heads: Record<ChainTable, Head>;
-      try {
-        heads = await copy.heads();
-      } finally {
-        await copy.close();
-      }
-      checkpoints = copyCheckpoints(checkpointLogFile(dbFile), checkpointLogFile(dest), heads);
       report = await verifyCopy(dest, keyDir);
     } catch (e) {
       removeCopy(dest);
@@ -183,7 +160,7 @@ async function backupAttributed(dbFile: string, target: string, opts: { keyDir?:
     const clock = await clockOf(store, opts.now);
     await store.transaction(() => writeAudit(store, clock, {
       userId: operator.id, action: 'backup.created', entity: 'database', reason: opts.by.reason ?? null,
-      after: { target: dest, checked: report.checked, checkpoints, valid: report.valid, username: operator.username, printedName: operator.fullName, by: osUser() },
+      after: { target: dest, checked: report.checked, checkpoints: report.checkpoints ?? 0, valid: report.valid, username: operator.username, printedName: operator.fullName, by: osUser() },
     }));
     return { target: dest, report };
   } finally {
@@ -215,7 +192,7 @@ function asideName(dbFile: string) {
 }
 
 /**
- * Restores `backupFile` (with its checkpoint log) to `dbFile`. Refuses a backup whose chains or signed
+ * Restores `backupFile` (with the checkpoint log an older backup keeps beside it) to `dbFile`. Refuses a backup whose chains or signed
  * checkpoints do not verify, naming the first row that fails; refuses an existing database unless
  * `force`, and then keeps it (with its -wal, -shm and checkpoint log) as `<dbFile>.before-restore-<time>`:
  * nothing is deleted. Writes one `backup.restored` audit row into the restored database.
@@ -238,9 +215,6 @@ async function restoreAttributed(backupFile: string, dbFile: string, opts: { key
   const from = path.resolve(backupFile);
   const dest = path.resolve(dbFile);
   if (!fs.existsSync(from)) throw new BackupError(`${backupFile}: no such backup`);
-  if (!fs.existsSync(checkpointLogFile(from))) {
-    throw new BackupError(`${backupFile}: the backup has no checkpoint log beside it (${checkpointLogFile(from)}), so its signed checkpoints cannot be checked`);
-  }
   if (from === dest) throw new BackupError(`${backupFile}: a backup cannot be restored onto itself`);
   const existing = [dest, ...SIDE_FILES.map((s) => dest + s), checkpointLogFile(dest)].filter((f) => fs.existsSync(f));
   if (existing.length && !opts.force) throw new BackupError(`${existing[0]} already exists: restore with --force to keep it aside and replace it`);
@@ -252,7 +226,7 @@ async function restoreAttributed(backupFile: string, dbFile: string, opts: { key
   try {
     fs.copyFileSync(from, scratch, fs.constants.COPYFILE_EXCL);
     if (fs.existsSync(from + '-wal')) fs.copyFileSync(from + '-wal', scratch + '-wal', fs.constants.COPYFILE_EXCL);
-    fs.copyFileSync(checkpointLogFile(from), checkpointLogFile(scratch), fs.constants.COPYFILE_EXCL);
+    if (fs.existsSync(checkpointLogFile(from))) fs.copyFileSync(checkpointLogFile(from), checkpointLogFile(scratch), fs.constants.COPYFILE_EXCL);
     tighten(scratch, scratch + '-wal', checkpointLogFile(scratch));
     report = await verifyCopy(scratch, keyDir);
   } catch (e) {
@@ -262,6 +236,10 @@ async function restoreAttributed(backupFile: string, dbFile: string, opts: { key
   if (!report.valid) {
     removeCopy(scratch);
     throw new BackupError(`${backupFile} was not restored: the backup does not verify: ${located(report)}`, report);
+  }
+  if (!report.checkpoints && report.checked > 0) {
+    removeCopy(scratch);
+    throw new BackupError(`${backupFile}: the backup holds no signed checkpoints, and no checkpoint log lies beside it (${checkpointLogFile(from)}, as a backup made before they moved into the database has): its rows cannot be checked`);
   }
   // The restore's audit row goes into the restored record: the person must have an account there.
   let operator: UserRow;
@@ -288,14 +266,20 @@ async function restoreAttributed(backupFile: string, dbFile: string, opts: { key
     if (fs.existsSync(src)) fs.renameSync(src, to);
   }
 
-  // The mark beside the key now follows the restored log: the restored record is the record. The
-  // mark it replaces is kept in the audit row, so the step back stays visible.
+  // The mark beside the key now follows the restored checkpoints: the restored record is the record.
+  // The mark it replaces is kept in the audit row, so the step back stays visible. An older backup's
+  // log is imported by the server's next start, which checks it against this mark (a mark of the log).
   const markFile = path.join(keyDir, 'checkpoint-latest.json');
   const previousMark = fs.existsSync(markFile) ? (JSON.parse(fs.readFileSync(markFile, 'utf8')) as unknown) : null;
-  const restoredLast = new CheckpointLog(checkpointLogFile(dest)).last();
-  if (restoredLast) fs.writeFileSync(markFile, JSON.stringify({ n: restoredLast.n, hash: checkpointHash(restoredLast) }), { mode: 0o600 });
   const store = openSqliteStore(dest);
   try {
+    const inTable = await store.lastCheckpoint();
+    const inLog = inTable ? undefined : new CheckpointLog(checkpointLogFile(dest)).read().at(-1);
+    const restoredLast: Checkpoint | undefined = inTable ?? inLog;
+    if (restoredLast) {
+      const mark: Mark = { n: restoredLast.n, hash: checkpointHash(restoredLast), ...(inTable && { table: true as const }) };
+      fs.writeFileSync(markFile, JSON.stringify(mark), { mode: 0o600 });
+    }
     const clock = await clockOf(store, opts.now);
     await store.transaction(() => writeAudit(store, clock, {
       userId: operator.id, action: 'backup.restored', entity: 'database', reason: opts.by.reason!.trim(),

@@ -3,7 +3,7 @@
 import { asc, desc, eq, inArray } from 'drizzle-orm';
 import { auditConditions } from '../audit-filter.js';
 import { GENESIS, rowHash } from '../chain.js';
-import { CHAIN_TABLES, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
+import { CHAIN_TABLES, checkpointOf, checkpointRow, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import {
   auditCells, entryCells, expectedHash, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type ChainedRows, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
@@ -31,11 +31,11 @@ export class SqliteChains {
     this.legacyHeads = Object.fromEntries(CHAIN_TABLES.map((table) => [table, Number(legacy[table]) || 0])) as LegacyHeads;
     // Rows appended since the last signed checkpoint, also those of a run that crashed before signing.
     try {
-      const last = options.checkpoints?.last();
+      const last = options.signer ? this.lastCheckpoint() : undefined;
       const heads = this.heads();
       this.appendedSinceCheckpoint = CHAIN_TABLES.reduce((n, table) => n + Math.max(0, heads[table].seq - (last?.heads[table].seq ?? 0)), 0);
     } catch {
-      this.appendedSinceCheckpoint = 0; // a damaged log is reported by verification
+      this.appendedSinceCheckpoint = 0; // a damaged checkpoint is reported by verification
     }
   }
 
@@ -44,18 +44,54 @@ export class SqliteChains {
     return Object.fromEntries(CHAIN_TABLES.map((table) => [table, this.lastHash(table)])) as Record<ChainTable, Head>;
   }
 
-  /** Signs the current chain heads into the checkpoint log. */
+  /**
+   * Signs the current chain heads into the checkpoints table: one IMMEDIATE transaction (SQLite's write
+   * lock) reads the heads and the last checkpoint and inserts the next, so another process writing the
+   * same file cannot slip a row or a checkpoint in between. The mark beside the key moves after the commit.
+   */
   checkpoint(reason: Checkpoint['reason']): Checkpoint | undefined {
-    if (!this.options.checkpoints || !this.c.sqlite.open) return undefined;
-    const c = this.options.checkpoints.append(this.heads(), reason, (this.options.now ?? (() => new Date()))());
+    const signer = this.options.signer;
+    if (!signer || !this.c.sqlite.open) return undefined;
+    const at = (this.options.now ?? (() => new Date()))();
+    let signed: Checkpoint | undefined;
+    const c = this.c.sqlite.transaction(() => {
+      const last = this.lastCheckpoint();
+      const marked = signer.markedNumber();
+      const next = signer.next(last, marked === undefined ? undefined : this.checkpointNumbered(marked), this.heads(), reason, at);
+      if (next && next !== last) {
+        this.insertCheckpoints([next]);
+        signed = next;
+      }
+      return next;
+    }).immediate();
+    if (signed) signer.remember(signed);
     this.appendedSinceCheckpoint = 0;
     return c;
+  }
+
+  lastCheckpoint(): Checkpoint | undefined {
+    const row = this.c.db.select().from(t.checkpoints).orderBy(desc(t.checkpoints.n)).limit(1).get();
+    return row && checkpointOf(row);
+  }
+
+  checkpointNumbered(n: number): Checkpoint | undefined {
+    const row = this.c.db.select().from(t.checkpoints).where(eq(t.checkpoints.n, n)).get();
+    return row && checkpointOf(row);
+  }
+
+  insertCheckpoints(rows: Checkpoint[]) {
+    for (const c of rows) this.c.db.insert(t.checkpoints).values(checkpointRow(c)).run();
   }
 
   /** After a commit: the heads are signed when the interval is due. A checkpoint that cannot be written never undoes or fails the request. */
   checkpointIfDue() {
     const every = this.options.checkpointEvery ?? 1000;
-    if (this.options.checkpoints && this.appendedSinceCheckpoint >= every) this.checkpoint('interval');
+    if (!this.options.signer || this.appendedSinceCheckpoint < every) return;
+    try {
+      this.checkpoint('interval');
+    } catch {
+      // not signed now (the database busy or the mark unwritable): the count stands, the next commit tries again
+    }
   }
 
   /**
@@ -218,6 +254,10 @@ export class SqliteChains {
       insertChained: (rows) => c.run(() => this.insertChained(rows)),
       heads: () => c.run(() => this.heads()),
       checkpoint: (reason) => c.run(() => this.checkpoint(reason)),
+      checkpoints: () => c.run(() => db.select().from(t.checkpoints).orderBy(asc(t.checkpoints.n)).all().map(checkpointOf)),
+      lastCheckpoint: () => c.run(() => this.lastCheckpoint()),
+      checkpointNumbered: (n) => c.run(() => this.checkpointNumbered(n)),
+      insertCheckpoints: (rows) => c.run(() => this.insertCheckpoints(rows)),
       identityMismatches: () => c.run(() => this.identityMismatches()),
       // Streaming, constant memory; a signature must also carry the hash of the entry it names, so one
       // copied onto another entry is caught (21 CFR 11.10(a), 11.70). See verify.ts.

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import type { SqliteStore } from '../../../server/store/sqlite/store.js';
 import type { PostgresStore } from '../../../server/store/postgres/store.js';
-import { harness, PASSWORD, type Harness } from '../../helpers.js';
+import { harness, PASSWORD, trustEachOther, type Harness } from '../../helpers.js';
 
 let h: Harness;
 beforeEach(async () => { h = await harness(); });
@@ -67,9 +67,10 @@ describe('the per-minute login limit, counted in the database', () => {
 describe('two app servers on one database', () => {
   let other: { app: FastifyInstance; dir: string };
   beforeEach(async () => {
-    // On PostgreSQL a second server as deployed (its own checkpoint log and key); on SQLite a second
-    // instance over the same file.
+    // On PostgreSQL a second server as deployed (its own key, each trusting the other's); on SQLite a
+    // second instance over the same file.
     const dir = h.databaseUrl ? fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-')) : h.dir;
+    if (h.databaseUrl) trustEachOther(path.join(h.dir, 'keys'), path.join(dir, 'keys'));
     const { app } = await buildApp({ dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: h.databaseUrl, training: true, now: () => h.wall.now });
     other = { app, dir };
   });

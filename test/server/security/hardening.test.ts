@@ -198,22 +198,20 @@ describe('settings are checked at start', () => {
 
 describe('files are the service account\'s alone', () => {
   onTheFile();
-  it('database, WAL, checkpoint log and key files are 0600, the key folder 0700', () => {
+  it('database, WAL, mark and key files are 0600, the key folder 0700', () => {
     const mode = (f: string) => fs.statSync(f).mode & 0o777;
     expect(mode(dbFile())).toBe(0o600);
     expect(mode(`${dbFile()}-wal`)).toBe(0o600);
-    expect(mode(`${dbFile()}.checkpoints.jsonl`)).toBe(0o600);
     const keys = path.join(h.dir, 'keys');
     expect(mode(keys)).toBe(0o700);
     for (const f of fs.readdirSync(keys)) expect(mode(path.join(keys, f)), f).toBe(0o600);
   });
 
-  it('a backup and its checkpoint log are 0600, in a folder made 0700', async () => {
+  it('a backup (its signed checkpoints inside it) is 0600, in a folder made 0700', async () => {
     const target = path.join(h.dir, 'backups', 'b1.db');
     const r = await runCliAsync(['backup', target, '--user', 'qa1', '--db', dbFile()]);
     expect(r.code, r.lines.join('\n')).toBe(0);
     expect(fs.statSync(target).mode & 0o777).toBe(0o600);
-    expect(fs.statSync(`${target}.checkpoints.jsonl`).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.dirname(target)).mode & 0o777).toBe(0o700);
   });
 });

@@ -1,7 +1,8 @@
 // Backup and restore (R4): `cellbatch backup` copies the live database with SQLite's online backup
-// while the server writes, with its signed checkpoint log, verifies the copy and audits it; `cellbatch
-// restore` refuses a backup whose chains do not verify, never overwrites a database unless forced (and
-// then keeps the old one aside), and audits the restore in the restored database.
+// while the server writes, its signed checkpoints inside it (the checkpoints table), verifies the copy
+// and audits it; `cellbatch restore` refuses a backup whose chains do not verify, never overwrites a
+// database unless forced (and then keeps the old one aside), audits the restore in the restored
+// database, and still restores a backup made when the checkpoints were kept in a file log beside it.
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { runCliAsync } from '../../../server/cli.js';
 import { checkpointLogFile, verifyRecord } from '../../../server/services/integrity.js';
 import { rebuildProjection } from '../../../server/services/projection.js';
 import { backupDatabase, restoreDatabase } from '../../../server/store/sqlite/backup.js';
-import { CheckpointLog, publicKeysIn } from '../../../server/store/checkpoints.js';
+import { checkpointHash, publicKeysIn, type Checkpoint } from '../../../server/store/checkpoints.js';
 import type { Store } from '../../../server/store/store.js';
 import { call, createBatch, din, harness, HOUR, sign, type Harness, sqliteOf } from '../../helpers.js';
 
@@ -79,11 +80,38 @@ async function seededBackup(name = 'seed.db') {
   return target;
 }
 
-/** A copy of a backup (with its checkpoint log) whose entry 2 was edited behind the triggers' back. */
+/** The checkpoints a backup file holds. */
+const checkpointsIn = (file: string) => {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('select n, at, reason, heads, key_id as keyId, prev, signature from checkpoints order by n').all() as (Omit<Checkpoint, 'heads'> & { heads: string })[])
+      .map((r) => ({ ...r, heads: JSON.parse(r.heads) as Checkpoint['heads'] }));
+  } finally {
+    db.close();
+  }
+};
+
+/**
+ * A backup as made before the checkpoints moved into the database: the same file with its checkpoints
+ * in a log beside it (one JSON line each), its table empty.
+ */
+function asOldBackup(backup: string, name = 'old.db') {
+  const copy = path.join(out, name);
+  fs.copyFileSync(backup, copy);
+  const log = checkpointsIn(copy);
+  fs.writeFileSync(checkpointLogFile(copy), log.map((c) => `${JSON.stringify(c)}\n`).join(''));
+  const db = new Database(copy);
+  db.exec('DROP TRIGGER checkpoints_no_delete');
+  db.exec('DELETE FROM checkpoints');
+  db.close();
+  return { copy, log };
+}
+
+/** A copy of a backup whose entry 2 was edited behind the triggers' back. */
 function tamperedCopy(backup: string) {
   const copy = path.join(out, 'tampered.db');
   fs.copyFileSync(backup, copy);
-  fs.copyFileSync(checkpointLogFile(backup), checkpointLogFile(copy));
+  if (fs.existsSync(checkpointLogFile(backup))) fs.copyFileSync(checkpointLogFile(backup), checkpointLogFile(copy));
   const db = new Database(copy);
   db.exec('DROP TRIGGER entries_no_update');
   db.prepare('UPDATE entries SET payload = ? WHERE seq = 2').run(JSON.stringify({ edited: true }));
@@ -112,7 +140,9 @@ describe('cellbatch backup', () => {
     expect(backup.report.valid).toBe(true);
     expect(backup.target).toBe(target);
     expect(fs.existsSync(target)).toBe(true);
-    expect(new CheckpointLog(checkpointLogFile(target)).read().length).toBeGreaterThan(0);
+    // The signed checkpoints are in the copy itself, every one naming rows it holds; no log beside it.
+    expect(checkpointsIn(target).length).toBeGreaterThan(0);
+    expect(fs.existsSync(checkpointLogFile(target))).toBe(false);
 
     // The backup adds exactly one audit row to the live database.
     expect(auditCount(h.ctx.store, 'backup.created')).toBe(1);
@@ -120,7 +150,7 @@ describe('cellbatch backup', () => {
     const row = (await h.ctx.store.listAudit({ action: 'backup.created' }, 10)).items[0];
     expect(row).toMatchObject({ action: 'backup.created', entity: 'database', userId: (await h.ctx.store.findUserByUsername('qa1'))!.id });
     expect(JSON.parse(row.after!)).toMatchObject({ target, valid: true, checked: backup.report.checked, username: 'qa1', printedName: 'Test QA1', by: expect.any(String) });
-    expect((await verifyRecord(h.ctx.store, h.ctx.integrity!.log, publicKeysIn(keyDir))).valid).toBe(true);
+    expect((await verifyRecord(h.ctx.store, { publicKeys: publicKeysIn(keyDir), mark: h.ctx.integrity!.signer.mark() })).valid).toBe(true);
 
     // The live record after the backup: what every batch in the backup must be a prefix of.
     const live = new Map<string, Awaited<ReturnType<typeof readBatch>>['body']>();
@@ -137,7 +167,8 @@ describe('cellbatch backup', () => {
     const r = await buildApp({ dbFile: restored, training: true, now: () => h.wall.now, keyDir });
     try {
       const rs = r.ctx.store;
-      expect((await verifyRecord(rs, new CheckpointLog(checkpointLogFile(restored)), publicKeysIn(keyDir))).valid).toBe(true);
+      // The mark beside the key now names the restored record's last checkpoint.
+      expect((await verifyRecord(rs, { publicKeys: publicKeysIn(keyDir), mark: r.ctx.integrity!.signer.mark() })).valid).toBe(true);
       const last = (await rs.lastAudit())!;
       expect(last).toMatchObject({ action: 'backup.restored', entity: 'database', userId: (await h.ctx.store.findUserByUsername('qa1'))!.id, reason: RESTORE_BY.reason });
       expect(JSON.parse(last.after!)).toMatchObject({ from: path.resolve(target), checked: report.checked });
@@ -212,10 +243,38 @@ describe('cellbatch restore', () => {
     expect(aside).toHaveLength(1);
     const kept = path.join(path.dirname(dest), aside[0]);
     expect(fs.existsSync(kept)).toBe(true);
-    expect(fs.existsSync(checkpointLogFile(kept))).toBe(true);
+    expect(checkpointsIn(kept).length).toBeGreaterThan(0);
     // The database kept aside is the first restore, whole: it still holds its own restore row.
     expect(auditCountIn(kept, 'backup.restored')).toBe(1);
     expect(auditCountIn(dest, 'backup.restored')).toBe(1);
+  });
+});
+
+describe('a backup made when the checkpoints were kept in a file log beside it', () => {
+  it('is checked against that log and restored with it; the server imports the log at its next start', async () => {
+    const { copy, log } = asOldBackup(await seededBackup());
+    const dest = path.join(out, 'from-old', 'cellbatch.db');
+    const report = await restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now });
+    expect(report).toMatchObject({ valid: true, checkpoints: log.length });
+    expect(fs.readFileSync(checkpointLogFile(dest), 'utf8')).toBe(fs.readFileSync(checkpointLogFile(copy), 'utf8'));
+    expect(JSON.parse(fs.readFileSync(path.join(keyDir, 'checkpoint-latest.json'), 'utf8'))).toEqual({ n: log.at(-1)!.n, hash: checkpointHash(log.at(-1)!) });
+    const r = await buildApp({ dbFile: dest, training: true, now: () => h.wall.now, keyDir });
+    try {
+      expect((await r.ctx.store.checkpoints()).slice(0, log.length)).toEqual(log);
+      expect((await r.ctx.store.listAudit({ action: 'checkpoints.imported' }, 10)).items).toHaveLength(1);
+      expect(r.ctx.recordCheck.report).toMatchObject({ valid: true });
+    } finally {
+      await r.app.close();
+    }
+  });
+
+  it('is refused, saying why, when its log is not beside it', async () => {
+    const { copy } = asOldBackup(await seededBackup());
+    fs.rmSync(checkpointLogFile(copy));
+    const dest = path.join(out, 'no-log', 'cellbatch.db');
+    await expect(restoreDatabase(copy, dest, { keyDir, by: RESTORE_BY, now: () => h.wall.now }))
+      .rejects.toThrow(/holds no signed checkpoints, and no checkpoint log lies beside it/);
+    expect(fs.existsSync(dest)).toBe(false);
   });
 });
 

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import { runCliAsync } from '../../../server/cli.js';
-import { checkpointLogFile } from '../../../server/services/integrity.js';
 import { rowHash, GENESIS } from '../../../server/store/chain.js';
 import { entryCells, signatureCells, type EntryRow, type SignatureRow } from '../../../server/store/store.js';
 import { call, createBatch, harness, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
@@ -59,6 +58,16 @@ afterEach(async () => {
 });
 
 // ─── the forger's tools: the database file opened directly, the server stopped ─────────────
+
+/** The signed checkpoints as the file holds them. */
+function signedCheckpoints() {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return db.prepare('select n, reason from checkpoints order by n').all() as { n: number; reason: string }[];
+  } finally {
+    db.close();
+  }
+}
 
 function tamper(fn: (db: Database.Database) => void) {
   const db = new Database(dbFile);
@@ -178,9 +187,9 @@ describe('the recorded data this file tampers with', () => {
       ]);
       total = counts.entries + counts.signatures + counts.audit;
     });
-    const lines = fs.readFileSync(checkpointLogFile(dbFile), 'utf8').trim().split('\n');
+    const lines = signedCheckpoints();
     expect(lines.length).toBeGreaterThan(3);
-    expect(JSON.parse(lines[lines.length - 1]).reason).toBe('shutdown');
+    expect(lines[lines.length - 1]!.reason).toBe('shutdown');
 
     const cli = await cliVerify();
     expect(cli.code).toBe(0);
@@ -373,26 +382,32 @@ describe('R1: a chain rewritten with every later hash recomputed', () => {
   });
 });
 
-describe('R1: the signed checkpoint log itself', () => {
+describe('R1: the signed checkpoints themselves', () => {
+  /** The last `lines` checkpoints removed from the table, as a forger holding the file could. */
   const truncateLog = (lines: number) => {
-    const file = checkpointLogFile(dbFile);
-    const all = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+    const all = signedCheckpoints();
     expect(all.length).toBeGreaterThan(lines);
-    fs.writeFileSync(file, `${all.slice(0, -lines).join('\n')}\n`);
-    return all.length - lines;
+    const kept = all.length - lines;
+    tamper((db) => {
+      const triggers = db.prepare("select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'checkpoints'").all() as { name: string; sql: string }[];
+      for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+      db.prepare('delete from checkpoints where n > ?').run(kept);
+      for (const t of triggers) db.exec(t.sql);
+    });
+    return kept;
   };
 
-  it('R1 [11.10(a)]: a checkpoint log cut short (its last lines removed) is detected', async () => {
+  it('R1 [11.10(a)]: the checkpoints cut short (the last rows removed) are detected', async () => {
     const kept = truncateLog(2);
     const { served } = await expectDetected({ table: 'checkpoints', seq: kept });
     expect(served.firstInvalid!.reason).toMatch(/cut short/);
   });
 
-  it('R1 [11.10(a)]: a checkpoint log cut short stays detected after a restarted server has signed new checkpoints', async () => {
+  it('R1 [11.10(a)]: checkpoints cut short stay detected after a restarted server was refused new checkpoints', async () => {
     truncateLog(2);
     const server = await restart();
     expect((await server.verify()).firstInvalid).toMatchObject({ table: 'checkpoints' });
-    await server.app.close(); // signs a 'shutdown' checkpoint onto the shortened log
+    await server.app.close(); // signs no 'shutdown' checkpoint onto the shortened chain
     const cli = await cliVerify();
     expect(cli.code, JSON.stringify(cli.report)).toBe(1);
     expect(cli.report.firstInvalid).toMatchObject({ table: 'checkpoints' });

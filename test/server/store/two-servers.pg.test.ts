@@ -1,5 +1,5 @@
 // Two app servers on one PostgreSQL database (issue 15, docs/deployment.md): two buildApp instances,
-// each with its own checkpoint log and key, as two `npm start` behind a load balancer. A session opened
+// each with its own signing key (each trusting the other's), as two `npm start` behind a load balancer. A session opened
 // on one is honoured by the other; two terminals writing the same batch through different servers get
 // one 201 and one 409, and the chain does not fork; failed passwords count toward the lockout whichever
 // server checks them (21 CFR 11.300(d)).
@@ -10,7 +10,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import type { AppContext } from '../../../server/context.js';
-import { call, createBatch, din, harness, HOUR, PASSWORD, recordReceipt, sign, type Harness } from '../../helpers.js';
+import { checkpointHash } from '../../../server/store/checkpoints.js';
+import { verifyInFull } from '../../../server/services/record-check.js';
+import { call, createBatch, din, harness, HOUR, PASSWORD, recordReceipt, sign, trustEachOther, type Harness } from '../../helpers.js';
 
 let h: Harness;
 let other: { app: FastifyInstance; ctx: AppContext; dir: string };
@@ -18,6 +20,7 @@ let other: { app: FastifyInstance; ctx: AppContext; dir: string };
 beforeEach(async () => {
   h = await harness();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
+  trustEachOther(path.join(h.dir, 'keys'), path.join(dir, 'keys'));
   const { app, ctx } = await buildApp({ dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: h.databaseUrl, training: true, now: () => h.wall.now });
   other = { app, ctx, dir };
 });
@@ -81,6 +84,53 @@ describe('two app servers on one PostgreSQL database', () => {
     expect(results).toHaveLength(4);
     const report = await h.ctx.store.verifyChains();
     expect(report.valid).toBe(true);
+  });
+
+  it('signs the checkpoints of both servers into one chain in the database, each server verifying the other\'s rows', async () => {
+    const signed = [];
+    for (let i = 0; i < 4; i++) {
+      await createBatch(h, 'car-t', i + 1);
+      signed.push(await (i % 2 ? other.ctx : h.ctx).store.checkpoint('export'));
+    }
+    const all = await h.ctx.store.checkpoints();
+    expect(all.map((c) => c.n)).toEqual(all.map((_, i) => i + 1));
+    for (let i = 1; i < all.length; i++) expect(all[i]!.prev).toBe(checkpointHash(all[i - 1]!));
+    expect(new Set(all.map((c) => c.keyId))).toEqual(new Set([h.ctx.integrity!.key.id, other.ctx.integrity!.key.id]));
+    expect(all.slice(-4)).toEqual(signed);
+    for (const verify of [() => call(h, 'qa1', 'GET', '/audit/verify'), () => callOther('qa1', 'GET', '/audit/verify')]) {
+      expect((await verify()).body).toMatchObject({ valid: true, checkpoints: all.length });
+    }
+    // Each server's mark names the last row it signed itself.
+    expect(JSON.parse(fs.readFileSync(path.join(other.dir, 'keys', 'checkpoint-latest.json'), 'utf8')).n).toBe(signed[3]!.n);
+    expect(JSON.parse(fs.readFileSync(path.join(h.dir, 'keys', 'checkpoint-latest.json'), 'utf8')).n).toBe(signed[2]!.n);
+  });
+
+  it('a server that does not trust the other server\'s key finds its checkpoints', async () => {
+    await createBatch(h, 'car-t', 1);
+    const foreign = (await other.ctx.store.checkpoint('export'))!;
+    fs.rmSync(path.join(h.dir, 'keys', 'trusted'), { recursive: true });
+    const r = await call(h, 'qa1', 'GET', '/audit/verify');
+    // The first of its rows (its start's checkpoint, or the one above) is the finding.
+    expect(r.body).toMatchObject({ valid: false, firstInvalid: { table: 'checkpoints', reason: expect.stringMatching(new RegExp(`^checkpoint \\d+ is signed with an unknown key ${foreign.keyId}$`)) } });
+  });
+
+  it('a restarted server waits only for rows written after the site\'s last checkpoint, whichever server signed it', async () => {
+    // The other server writes and signs after this server's last checkpoint.
+    await createBatch(h, 'car-t', 1);
+    await h.ctx.store.checkpoint('export');
+    const b = await createBatch(h, 'car-t', 2);
+    await recordReceipt(h, b, 2);
+    await other.ctx.store.checkpoint('export');
+    await h.app.close();
+    // The full verification is held back: what opens writes now is the start's tail check alone.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const restarted = await buildApp({ ...h.location, training: true, now: () => h.wall.now, awaitVerification: false, verify: async (ctx) => { await gate; return verifyInFull(ctx); } });
+    h.app = restarted.app;
+    h.ctx = restarted.ctx;
+    expect(restarted.ctx.recordCheck.writes).toEqual({ state: 'open' });
+    release();
+    expect(await restarted.ctx.recordCheck.verify()).toMatchObject({ valid: true });
   });
 
   it('counts failed passwords toward the lockout whichever server checks them', async () => {

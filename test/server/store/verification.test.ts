@@ -44,7 +44,7 @@ function behindTriggers(table: string, edit: (db: Database.Database) => void) {
   for (const t of triggers) db.exec(t.sql);
 }
 
-const checkpoints = () => h.ctx.integrity!.log.read();
+const checkpoints = () => h.ctx.store.checkpoints();
 
 describe('the hashed form of a row', () => {
   it('SQLite renders the bytes of a stored row exactly as rowBytes defines them, for any text', () => {
@@ -69,7 +69,7 @@ describe('the hashed form of a row', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const verify = await call(h, 'qa1', 'GET', '/audit/verify');
     expect(verify.body).toMatchObject({ valid: true });
-    expect((await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS)).valid).toBe(true);
+    expect((await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS)).valid).toBe(true);
     const view = await call(h, 'qa1', 'GET', `/batches/${b.id}`);
     expect(view.body.integrity).toBe(true);
   });
@@ -78,41 +78,41 @@ describe('the hashed form of a row', () => {
 describe('verification in worker threads', () => {
   it('proves an intact record intact, counting every row, and agrees with the walk in this thread', async () => {
     const counts = await h.ctx.store.counts();
-    const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
+    const parallel = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(await checkpoints()));
     expect(parallel).toMatchObject({ valid: true, checked: counts.entries + counts.signatures + counts.audit });
     expect(parallel.checkpoints).toBeGreaterThan(1);
   });
 
   it('reports an edited row exactly as the walk does: table, row and reason', async () => {
     behindTriggers('entries', (db) => db.prepare("update entries set recorded_at = '2020-01-01T00:00:00.000Z' where seq = 5").run());
-    const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
+    const parallel = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(await checkpoints()));
     expect(parallel.firstInvalid).toMatchObject({ table: 'entries', seq: 5, reason: 'the row does not match its hash', kind: 'row' });
   });
 
   it('finds a row deleted from the middle, a signature moved to another entry, an audit row reworded', async () => {
     behindTriggers('audit_log', (db) => db.prepare("update audit_log set reason = 'nothing happened' where seq = 9").run());
-    let r = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
+    let r = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
     expect(r.firstInvalid).toMatchObject({ table: 'audit_log', seq: 9, kind: 'row' });
 
     behindTriggers('signatures', (db) => {
       const other = db.prepare('select id from entries where seq = 1').pluck().get();
       db.prepare('update signatures set entry_id = ? where seq = 3').run(other);
     });
-    r = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
+    r = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
     expect(r.firstInvalid).toMatchObject({ table: 'signatures', seq: 3 });
 
     behindTriggers('entries', (db) => db.prepare('delete from entries where seq = 6').run());
-    r = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(r).toEqual(await h.ctx.store.verifyChains(checkpoints()));
+    r = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
+    expect(r).toEqual(await h.ctx.store.verifyChains(await checkpoints()));
     expect(r.firstInvalid).toMatchObject({ table: 'entries', seq: 6, reason: 'row 6 is missing', kind: 'chain' });
   });
 
   it('reports a value the database cannot render as JSON (a blob where text belongs) on its row', async () => {
     behindTriggers('signatures', (db) => db.prepare("update signatures set printed_name = x'00ff' where seq = 2").run());
-    const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
+    const parallel = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(await checkpoints()));
     expect(parallel.firstInvalid).toMatchObject({ table: 'signatures', seq: 2, kind: 'row' });
   });
 
@@ -128,8 +128,8 @@ describe('verification in worker threads', () => {
         prev = hash;
       }
     });
-    const parallel = await h.ctx.store.verifyChainsInParallel(checkpoints(), WORKERS);
-    expect(parallel).toEqual(await h.ctx.store.verifyChains(checkpoints()));
+    const parallel = await h.ctx.store.verifyChainsInParallel(await checkpoints(), WORKERS);
+    expect(parallel).toEqual(await h.ctx.store.verifyChains(await checkpoints()));
     expect(parallel.valid).toBe(false);
     expect(parallel.firstInvalid).toMatchObject({ table: 'entries', kind: 'chain' });
     expect(parallel.firstInvalid!.reason).toMatch(/differ from what signed checkpoint \d+ recorded/);
@@ -167,10 +167,10 @@ describe('a database written before migration 0003 (rows hashed in the old form)
     }
     const heads = Object.fromEntries(tables.map((t) => [t, db.prepare(`select max(seq) from ${t}`).pluck().get()]));
     db.prepare("update settings set value = ? where key = 'chain.legacy-heads'").run(JSON.stringify(heads));
+    // The old heads were never signed in this form: the checkpoints begin again.
+    db.exec('delete from checkpoints');
     for (const sql of triggers) db.exec(sql);
     db.close();
-    // The old heads were never signed in this form: a new log begins.
-    fs.rmSync(`${dbFile}.checkpoints.jsonl`, { force: true });
     fs.rmSync(path.join(h.dir, 'keys', 'checkpoint-latest.json'), { force: true });
     return heads as Record<string, number>;
   }
@@ -186,8 +186,8 @@ describe('a database written before migration 0003 (rows hashed in the old form)
       expect(created.statusCode, created.body).toBe(201);
       const first = sqliteOf(ctx.store).prepare('select seq, prev_hash as prevHash from audit_log where seq = ?').get(heads.audit_log + 1) as { seq: number; prevHash: string } | undefined;
       expect(first?.prevHash).toBe(sqliteOf(ctx.store).prepare('select hash from audit_log where seq = ?').pluck().get(heads.audit_log));
-      expect(await ctx.store.verifyChains(ctx.integrity!.log.read())).toMatchObject({ valid: true });
-      expect(await ctx.store.verifyChainsInParallel(ctx.integrity!.log.read(), WORKERS)).toMatchObject({ valid: true });
+      expect(await ctx.store.verifyChains(await ctx.store.checkpoints())).toMatchObject({ valid: true });
+      expect(await ctx.store.verifyChainsInParallel(await ctx.store.checkpoints(), WORKERS)).toMatchObject({ valid: true });
       const list = await app.inject({ method: 'GET', url: '/api/v1/batches', headers: auth });
       const view = await app.inject({ method: 'GET', url: `/api/v1/batches/${list.json().items[0].id}`, headers: auth });
       expect(view.json().integrity).toBe(true);
