@@ -91,7 +91,35 @@ export type EntryKind = keyof typeof EntryPayloads;
 export const ENTRY_KINDS = Object.keys(EntryPayloads) as [EntryKind, ...EntryKind[]];
 export type EntryPayload<K extends EntryKind> = z.infer<(typeof EntryPayloads)[K]>;
 
-/** Parses a stored payload by its kind; a row that does not parse is a corrupt record. */
+/**
+ * Parses a stored payload by its kind; a row that does not parse is a corrupt record. A stored row never
+ * changes, and a request reads the same payloads several times (the replay, the batch's identity, its
+ * view; the next request on the batch again): each text is parsed once and the parsed value, frozen, is
+ * kept by its kind and text (at most PARSED_KEPT, the oldest forgotten first). Frozen, because requests
+ * share it: code that changed a payload in place would throw instead of changing another's record.
+ */
 export function parsePayload<K extends EntryKind>(kind: K, json: string): EntryPayload<K> {
-  return EntryPayloads[kind].parse(JSON.parse(json)) as EntryPayload<K>;
+  let byText = parsed.get(kind);
+  if (!byText) parsed.set(kind, byText = new Map());
+  const known = byText.get(json);
+  if (known !== undefined) return known as EntryPayload<K>;
+  const payload = deepFreeze(EntryPayloads[kind].parse(JSON.parse(json)));
+  if (++parsedCount > PARSED_KEPT) {
+    for (const m of parsed.values()) m.clear();
+    parsedCount = 1;
+  }
+  byText.set(json, payload);
+  return payload as EntryPayload<K>;
+}
+
+const PARSED_KEPT = 5_000;
+const parsed = new Map<EntryKind, Map<string, unknown>>();
+let parsedCount = 0;
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
