@@ -103,8 +103,9 @@ async function authenticate<T = void>(
         await recordFailure(ctx, user?.active ? user : undefined, username, action, batchId);
         return 'failed';
       }
+      // Read again only if this transaction changed it: the row read above is current otherwise.
       if (user.failedAttempts > 0) await ctx.store.updateUser(user.id, { failedAttempts: 0 });
-      const fresh = (await ctx.store.findUserById(user.id))!;
+      const fresh = user.failedAttempts > 0 ? (await ctx.store.findUserById(user.id))! : user;
       return { user: fresh, result: onSuccess ? await onSuccess(fresh) : (undefined as T) };
     });
     if (outcome === 'locked') throw alreadyAudited(lockedProblem(seen!));
