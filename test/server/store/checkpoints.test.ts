@@ -13,7 +13,8 @@ import { canonicalJson } from '../../../server/store/chain.js';
 import { buildApp } from '../../../server/app.js';
 import { checkpointLogFile } from '../../../server/services/integrity.js';
 import { call, createBatch, harness, type Harness } from '../../helpers.js';
-import { owner } from '../../owner.js';
+import { cliRecordArgs, owner } from '../../owner.js';
+import { runCliAsync } from '../../../server/cli.js';
 
 let h: Harness | undefined;
 const dirs: string[] = [];
@@ -224,6 +225,25 @@ describe('a site that kept its checkpoints in a file log', () => {
     expect((await again.ctx.store.listAudit({ action: 'checkpoints.imported' }, 10)).items).toHaveLength(1);
     expect(fs.readFileSync(file)).toEqual(bytes);
     expect(await verify(h)).toMatchObject({ valid: true });
+  });
+
+  it('`cellbatch verify` holds a record not yet imported to its file log, and `--log FILE` to a log named', async () => {
+    h = await harness();
+    const { file, log } = await asFileLogSite(h);
+    const keys = path.join(h.dir, 'keys');
+    const own = await runCliAsync(['verify', ...cliRecordArgs(h.location), '--keys', keys]);
+    expect(own.code, own.lines.join('\n')).toBe(0);
+    expect(JSON.parse(own.lines[0]!)).toMatchObject({ valid: true, checkpoints: log.length });
+    // Another server's log (here a copy), held to the chains without this server's mark.
+    const kept = path.join(h.dir, 'server-b.checkpoints.jsonl');
+    fs.copyFileSync(file, kept);
+    const named = await runCliAsync(['verify', ...cliRecordArgs(h.location), '--keys', keys, '--log', kept]);
+    expect(named.code, named.lines.join('\n')).toBe(0);
+    expect(JSON.parse(named.lines[0]!)).toMatchObject({ valid: true, checkpoints: log.length });
+    expect((await runCliAsync(['verify', ...cliRecordArgs(h.location), '--log', path.join(h.dir, 'none.jsonl')])).code).toBe(1);
+    // Nothing was written: the table is still empty until the server starts.
+    expect(await owner(h.location).value('select cast(count(*) as integer) from checkpoints')).toBe(0);
+    await restart(h);
   });
 
   it('refuses to start on a file log that does not verify, importing nothing', async () => {

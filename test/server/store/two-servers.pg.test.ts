@@ -3,6 +3,7 @@
 // on one is honoured by the other; two terminals writing the same batch through different servers get
 // one 201 and one 409, and the chain does not fork; failed passwords count toward the lockout whichever
 // server checks them (21 CFR 11.300(d)).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
 import type { AppContext } from '../../../server/context.js';
-import { checkpointHash } from '../../../server/store/checkpoints.js';
+import { checkpointHash, loadOrCreateKey, type Checkpoint } from '../../../server/store/checkpoints.js';
+import { canonicalJson } from '../../../server/store/chain.js';
+import { sign as edSign } from 'node:crypto';
 import { verifyInFull } from '../../../server/services/record-check.js';
 import { call, createBatch, din, harness, HOUR, PASSWORD, recordReceipt, sign, trustEachOther, type Harness } from '../../helpers.js';
 
@@ -103,6 +106,43 @@ describe('two app servers on one PostgreSQL database', () => {
     // Each server's mark names the last row it signed itself.
     expect(JSON.parse(fs.readFileSync(path.join(other.dir, 'keys', 'checkpoint-latest.json'), 'utf8')).n).toBe(signed[3]!.n);
     expect(JSON.parse(fs.readFileSync(path.join(h.dir, 'keys', 'checkpoint-latest.json'), 'utf8')).n).toBe(signed[2]!.n);
+  });
+
+  it('an export from one server whose rows the other server\'s checkpoint covers verifies offline (cellbatch-verify)', async () => {
+    const b = await createBatch(h, 'car-t', 1);
+    const covering = (await other.ctx.store.checkpoint('export'))!;
+    const pdf = await h.app.inject({ method: 'GET', url: `/api/v1/batches/${b.id}/record.pdf`, headers: { authorization: `Bearer ${h.tokens.qa1}` } });
+    expect(pdf.statusCode).toBe(200);
+    const file = path.join(other.dir, 'record.pdf');
+    fs.writeFileSync(file, pdf.rawPayload);
+    const keys = [h.dir, other.dir].map((d) => path.join(d, 'keys', 'checkpoint-ed25519.pub.pem'));
+    const bin = path.resolve(import.meta.dirname, '../../../packages/cellbatch-verify/bin/cellbatch-verify.mjs');
+    const run = spawnSync(process.execPath, [bin, '--json', file, ...keys.flatMap((k) => ['--key', k])], { encoding: 'utf8' });
+    const verdict = JSON.parse(run.stdout) as { checks: { id: string; status: string; detail: string }[] };
+    expect(run.status, JSON.stringify(verdict.checks.filter((c) => c.status !== 'PASS'))).toBe(0);
+    expect(verdict.checks.find((c) => c.id === 'checkpoints')!.detail).toContain(covering.keyId);
+  });
+
+  it('at the upgrade only the first server imports its file log; the second keeps its own as evidence and its mark is set aside', async () => {
+    // The second server as it was before the upgrade: its own file log (one checkpoint, its own chain) and the mark naming it.
+    await other.app.close();
+    const key = loadOrCreateKey(path.join(other.dir, 'keys'), () => new Date());
+    const body = { n: 1, at: new Date(h.wall.now).toISOString(), reason: 'shutdown' as const, heads: await h.ctx.store.heads(), keyId: key.id, prev: '' };
+    const own: Checkpoint = { ...body, signature: edSign(null, Buffer.from(canonicalJson(body)), key.privateKey).toString('base64') };
+    const logFile = path.join(other.dir, 'cellbatch.db.checkpoints.jsonl');
+    fs.writeFileSync(logFile, `${JSON.stringify(own)}\n`);
+    const markFile = path.join(other.dir, 'keys', 'checkpoint-latest.json');
+    fs.writeFileSync(markFile, JSON.stringify({ n: 1, hash: checkpointHash(own) }));
+    const before = await h.ctx.store.checkpoints();
+    const { app, ctx } = await buildApp({ dbFile: path.join(other.dir, 'cellbatch.db'), databaseUrl: h.databaseUrl, training: true, now: () => h.wall.now });
+    other = { app, ctx, dir: other.dir };
+    // The table (the first server's chain) is not touched by this log, which stays as it was.
+    expect((await ctx.store.checkpoints()).slice(0, before.length)).toEqual(before);
+    expect((await ctx.store.listAudit({ action: 'checkpoints.imported' }, 10)).items).toHaveLength(0);
+    expect(fs.readFileSync(logFile, 'utf8')).toBe(`${JSON.stringify(own)}\n`);
+    expect(JSON.parse(fs.readFileSync(`${markFile}.file-log`, 'utf8'))).toEqual({ n: 1, hash: checkpointHash(own) });
+    expect(ctx.recordCheck.writes).toEqual({ state: 'open' });
+    expect((await callOther('qa1', 'GET', '/audit/verify')).body).toMatchObject({ valid: true });
   });
 
   it('a server that does not trust the other server\'s key finds its checkpoints', async () => {
