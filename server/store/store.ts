@@ -35,6 +35,16 @@ export type DefinitionRow = typeof t.processDefinitions.$inferSelect;
 export type BatchState = Pick<BatchRow, 'status' | 'version' | 'openDeviations' | 'updatedAt' | 'recordState'>;
 export type RunningBatch = Pick<BatchRow, 'id' | 'batchNumber' | 'processVersion' | 'status' | 'training'>;
 /** The rows a batch contributes to the site-wide lists (record/list-rows.ts). */
+export interface BatchRows { entries: EntryRow[]; signatures: SignatureRow[] }
+
+/** recordsOfBatches: rows read in batch order (entries) and chain order (signatures), grouped by batch. */
+export function groupByBatch(batchIds: string[], entries: EntryRow[], signatures: { batchId: string; signature: SignatureRow }[]): Map<string, BatchRows> {
+  const out = new Map<string, BatchRows>(batchIds.map((id) => [id, { entries: [], signatures: [] }]));
+  for (const e of entries) out.get(e.batchId)?.entries.push(e);
+  for (const s of signatures) out.get(s.batchId)?.signatures.push(s.signature);
+  return out;
+}
+
 export interface BatchLists { deviations: DeviationListRow[]; pending: PendingWorkRow[] }
 /** Who asks for pending work: rows of roles (and gate) they hold that do not exclude them. */
 export interface PendingCaller { id: string; roles: readonly string[] }
@@ -182,6 +192,11 @@ export interface ChainStore {
   /** The signatures of a batch's entries, in the order they were given. */
   signaturesOfBatch(batchId: string): Promise<SignatureRow[]>;
   signaturesOf(entryIds: string[]): Promise<SignatureRow[]>;
+  /**
+   * The entries and signatures of several batches in two statements, each batch's in the order
+   * entriesOfBatch and signaturesOfBatch give them (the read model's fill reads a chunk at once).
+   */
+  recordsOfBatches(batchIds: string[]): Promise<Map<string, BatchRows>>;
   auditOfBatch(batchId: string): Promise<AuditRow[]>;
   listAudit(f: AuditFilter, limit: number, cursor?: string): Promise<Page<AuditRow>>;
   /** Every audit row matching the filters, in chain order, a page at a time (constant memory). */

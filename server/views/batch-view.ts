@@ -70,10 +70,8 @@ export async function processStatusOf(ctx: AppContext, row: { processId: string;
 export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lang?: Lang; integrity?: boolean; processStatus?: VersionStatus } = {}) {
   const lang = opts.lang ?? 'en';
   const now = ctx.clock.now();
-  // The machine is asked once per step (a transition computed each time: most of a list item's cost).
   const steps = stepsOf(r);
-  const recordable = new Set(steps.filter((s) => canRecord(r, s.id)).map((s) => s.id));
-  const availableSteps = steps.filter((s) => recordable.has(s.id)).map((s) => {
+  const availableSteps = steps.filter((s) => canRecord(r, s.id)).map((s) => {
     const { window, remaining } = scheduleOf(s, r.history, r.snapshot.context.counts, now);
     return {
         stepId: s.id, title: t(s.title, lang), ...(s.instructions && { instructions: t(s.instructions, lang) }),
@@ -84,7 +82,7 @@ export async function batchListView(ctx: AppContext, r: BatchRecord, opts: { lan
     };
   });
   const lockedSteps = steps
-    .filter((s) => !recordable.has(s.id))
+    .filter((s) => !canRecord(r, s.id))
     .flatMap((s) => { const reason = lockReason(r, s, lang); return reason ? [{ stepId: s.id, title: t(s.title, lang), reason }] : []; });
   return {
     ...batchSummary(r),

@@ -23,8 +23,8 @@ import { CHAIN_TABLES, checkpointOf, checkpointRow, type ChainTable, type Checkp
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
 import {
-  auditCells, decodeCursor, decodePendingCursor, memberPattern, mergePendingPages, entryCells, expectedHash, page, signatureCells, stored,
-  type AuditFilter, type AuditRow, type BatchRow, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationListRow, type PendingWorkRow, type BatchLists, type PendingCaller,
+  auditCells, decodeCursor, decodePendingCursor, groupByBatch, memberPattern, mergePendingPages, entryCells, expectedHash, page, signatureCells, stored,
+  type AuditFilter, type AuditRow, type BatchRow, type BatchRows, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationListRow, type PendingWorkRow, type BatchLists, type PendingCaller,
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,
   type NewSignature, type NewUser, type Page, type ProcessVersionRow, type ProcessVersionSignatureRow, type RecordPdfRow,
   type AttemptWindow, type RowMismatch, type RunningBatch, type SessionRow, type SignatureRow, type Store, type StoreOptions, type UserRow,
@@ -509,6 +509,13 @@ export class PostgresStore implements Store {
   async signaturesOfBatch(batchId: string): Promise<SignatureRow[]> {
     return this.db.select(getTableColumns(t.signatures)).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
       .where(eq(t.entries.batchId, batchId)).orderBy(asc(t.signatures.seq));
+  }
+  async recordsOfBatches(batchIds: string[]): Promise<Map<string, BatchRows>> {
+    if (batchIds.length === 0) return new Map();
+    return groupByBatch(batchIds,
+      await this.db.select().from(t.entries).where(inArray(t.entries.batchId, batchIds)).orderBy(asc(t.entries.batchId), asc(t.entries.batchSeq)),
+      await this.db.select({ batchId: t.entries.batchId, signature: t.signatures }).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
+        .where(inArray(t.entries.batchId, batchIds)).orderBy(asc(t.signatures.seq)));
   }
   async signaturesOf(entryIds: string[]): Promise<SignatureRow[]> {
     if (entryIds.length === 0) return [];

@@ -5,7 +5,7 @@ import { auditConditions } from '../audit-filter.js';
 import { GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, checkpointOf, checkpointRow, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import {
-  auditCells, entryCells, expectedHash, page, signatureCells, stored,
+  auditCells, entryCells, expectedHash, groupByBatch, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type ChainedRows, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
   type NewSignature, type RowMismatch, type SignatureRow, type StoreOptions,
 } from '../store.js';
@@ -234,6 +234,10 @@ export class SqliteChains {
       signaturesOfBatch: (batchId) => c.run(() => q.signaturesOfBatch.all({ batchId })),
       signaturesOf: (entryIds) => c.run(() => (entryIds.length === 0 ? []
         : db.select().from(t.signatures).where(inArray(t.signatures.entryId, entryIds)).orderBy(asc(t.signatures.seq)).all())),
+      recordsOfBatches: (batchIds) => c.run(() => groupByBatch(batchIds,
+        db.select().from(t.entries).where(inArray(t.entries.batchId, batchIds)).orderBy(asc(t.entries.batchId), asc(t.entries.batchSeq)).all(),
+        db.select({ batchId: t.entries.batchId, signature: t.signatures }).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
+          .where(inArray(t.entries.batchId, batchIds)).orderBy(asc(t.signatures.seq)).all())),
       auditOfBatch: (batchId) => c.run(() => q.auditOfBatch.all({ batchId })),
       listAudit: (f, limit, cursor) => c.run(() => this.listAudit(f, limit, cursor)),
       iterateAudit: async function* (f) {
