@@ -163,6 +163,8 @@ export interface BatchStore {
   batchIdsWithEntryKind(kind: string): Promise<string[]>;
   /** Replaces a batch's rows of the site-wide lists (in the write's transaction: derived rows, deleted and written again). */
   replaceBatchLists(batchId: string, lists: BatchLists): Promise<void>;
+  /** The read model's fill: the projection state and list rows of several batches at once (a few statements, not four per batch). */
+  saveReadModels(rows: { id: string; state: BatchState; lists: BatchLists }[]): Promise<void>;
   /** A batch's rows of the site-wide lists, deviations by sort key, pending work by position. */
   batchLists(batchId: string): Promise<BatchLists>;
   /** GET /deviations: a page in sort-key order; the cursor is the last sort key served. */

@@ -389,6 +389,20 @@ export class PostgresStore implements Store {
     if (lists.deviations.length) await this.db.insert(t.deviationList).values(lists.deviations);
     if (lists.pending.length) await this.db.insert(t.pendingWork).values(lists.pending);
   }
+  async saveReadModels(rows: { id: string; state: BatchState; lists: BatchLists }[]) {
+    if (rows.length === 0) return;
+    const ids = rows.map((r) => r.id);
+    // One statement for the states: the rows as one JSON parameter (json_to_recordset), as the seeder inserts.
+    const states = JSON.stringify(rows.map(({ id, state: s }) => ({ id, status: s.status, version: s.version, open_deviations: s.openDeviations, updated_at: s.updatedAt, record_state: s.recordState })));
+    await this.db.execute(sql`update batches as b set status = v.status, version = v.version, open_deviations = v.open_deviations, updated_at = v.updated_at, record_state = v.record_state
+      from json_to_recordset(${states}::json) as v(id text, status text, version integer, open_deviations integer, updated_at text, record_state text) where b.id = v.id collate "C"`);
+    await this.db.delete(t.deviationList).where(inArray(t.deviationList.batchId, ids));
+    await this.db.delete(t.pendingWork).where(inArray(t.pendingWork.batchId, ids));
+    // Inserts in slices: a statement takes at most 65,535 parameters.
+    const insert = async <R>(rowsOf: R[], into: (slice: R[]) => Promise<unknown>) => { for (let i = 0; i < rowsOf.length; i += 1000) await into(rowsOf.slice(i, i + 1000)); };
+    await insert(rows.flatMap((r) => r.lists.deviations), (slice) => this.db.insert(t.deviationList).values(slice));
+    await insert(rows.flatMap((r) => r.lists.pending), (slice) => this.db.insert(t.pendingWork).values(slice));
+  }
   async batchLists(batchId: string): Promise<BatchLists> {
     return {
       deviations: await this.db.select().from(t.deviationList).where(eq(t.deviationList.batchId, batchId)).orderBy(asc(t.deviationList.sortKey)),

@@ -26,6 +26,15 @@ export function sqliteBatches(c: SqliteConnection): BatchStore {
       for (const r of lists.deviations) q.insertDeviationRow.run(r);
       for (const r of lists.pending) q.insertPendingRow.run(r);
     }),
+    saveReadModels: (rows) => c.run(() => {
+      for (const { id, state: s, lists } of rows) {
+        q.saveBatchState.run(s.status, s.version, s.openDeviations, s.updatedAt, s.recordState, id);
+        q.deleteDeviationRows.run(id);
+        q.deletePendingRows.run(id);
+        for (const r of lists.deviations) q.insertDeviationRow.run(r);
+        for (const r of lists.pending) q.insertPendingRow.run(r);
+      }
+    }),
     batchLists: (batchId) => c.run(() => ({
       deviations: q.deviationRowsOf.all(batchId) as DeviationListRow[],
       pending: q.pendingRowsOf.all(batchId) as PendingWorkRow[],
