@@ -201,6 +201,18 @@ describe('cellbatch backup', () => {
     }
   });
 
+  it('refuses to back up a database whose checkpoints are still in its file log (its server not started since the upgrade)', async () => {
+    const db = sqliteOf(h.ctx.store);
+    const log = checkpointsIn(dbFile);
+    fs.writeFileSync(checkpointLogFile(dbFile), log.map((c) => `${JSON.stringify(c)}\n`).join(''));
+    const trigger = db.prepare("select sql from sqlite_master where name = 'checkpoints_no_delete'").pluck().get() as string;
+    db.exec('DROP TRIGGER checkpoints_no_delete; DELETE FROM checkpoints;');
+    db.exec(trigger);
+    const target = path.join(out, 'too-early.db');
+    await expect(backupDatabase(dbFile, target, { keyDir, by: BY, now: () => h.wall.now })).rejects.toThrow(/still in .*checkpoints\.jsonl; start the server once/);
+    expect(fs.existsSync(target)).toBe(false);
+  });
+
   it('refuses a target that exists, and writes no audit row', async () => {
     const target = path.join(out, 'exists.db');
     fs.writeFileSync(target, 'not a backup');

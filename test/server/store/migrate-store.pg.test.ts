@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { migrateStore } from '../../../server/store/postgres/migrate-store.js';
 import { openPostgresStore } from '../../../server/store/postgres/store.js';
-import { readMark } from '../../../server/store/checkpoints.js';
+import fs from 'node:fs';
+import { checkpointHash, publicKeysIn, readMark } from '../../../server/store/checkpoints.js';
 import { trustedKeys } from '../../../server/services/integrity.js';
 import { admin, createTestDatabase } from '../../pg.js';
 import { runCliAsync } from '../../../server/cli.js';
@@ -65,6 +66,30 @@ describe('migrate-store', () => {
     const backup = await runCliAsync(['backup', path.join(h.dir, 'b.db'), '--database-url', db.url]);
     expect(backup.code).toBe(1);
     expect(backup.lines[0]).toMatch(/pg_dump/);
+  });
+
+  it('moves the checkpoints of a file whose server has not started since they moved into the database: its file log, unchanged', async () => {
+    const file = path.join(h.dir, 'cellbatch.db');
+    await h.app.close();
+    // The site as the version before left it: the checkpoints in <file>.checkpoints.jsonl, the table empty.
+    const sqlite = (await import('better-sqlite3')).default;
+    const raw = new sqlite(file);
+    const log = (raw.prepare('select n, at, reason, heads, key_id as keyId, prev, signature from checkpoints order by n').all() as { heads: string }[])
+      .map((r) => ({ ...r, heads: JSON.parse(r.heads) }));
+    raw.exec('drop trigger checkpoints_no_delete; delete from checkpoints;');
+    raw.close();
+    fs.writeFileSync(`${file}.checkpoints.jsonl`, log.map((c) => `${JSON.stringify(c)}\n`).join(''));
+    const markFile = path.join(h.dir, 'keys', 'checkpoint-latest.json');
+    fs.writeFileSync(markFile, JSON.stringify({ n: log.length, hash: checkpointHash(log.at(-1) as never) }));
+    const r = await migrateStore(file, db.url, { mark: readMark(markFile), publicKeys: publicKeysIn(path.join(h.dir, 'keys')) });
+    expect(r.verification).toMatchObject({ valid: true, checkpoints: log.length });
+    expect(r.rows.checkpoints).toBe(log.length);
+    const target = await openPostgresStore(db.url);
+    try {
+      expect(await target.checkpoints()).toEqual(log);
+    } finally {
+      await target.close();
+    }
   });
 
   it('refuses a target that already holds a record, and changes nothing there', async () => {

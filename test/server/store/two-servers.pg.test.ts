@@ -1,8 +1,9 @@
 // Two app servers on one PostgreSQL database (issue 15, docs/deployment.md): two buildApp instances,
-// each with its own signing key (each trusting the other's), as two `npm start` behind a load balancer. A session opened
-// on one is honoured by the other; two terminals writing the same batch through different servers get
-// one 201 and one 409, and the chain does not fork; failed passwords count toward the lockout whichever
-// server checks them (21 CFR 11.300(d)).
+// each with its own signing key (each trusting the other's), as two `npm start` behind a load
+// balancer. A session opened on one is honoured by the other; two terminals writing the same batch
+// through different servers get one 201 and one 409, and the chain does not fork; failed passwords
+// count toward the lockout whichever server checks them (21 CFR 11.300(d)); both sign their
+// checkpoints into one chain in the database, each verifying the other's (issue 15 item 3).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
