@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // *.pg.test.ts need a PostgreSQL server: npm run test:pg (vitest.pg.config.ts).
     exclude: ['test/**/*.pg.test.ts', '**/node_modules/**'],
+    // The seed users' password hashes, made once per run (test/seed-users.ts).
+    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

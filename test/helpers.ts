@@ -1,5 +1,6 @@
 // Test harness: the real app on a fresh database in a temp folder, a wall clock the test controls,
 // users of every role, and small helpers to speak HTTP through app.inject.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,17 +8,16 @@ import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../server/app.js';
 import type { AppContext } from '../server/context.js';
-import { createUser } from '../server/services/accounts.js';
-import { bootstrapAdmin } from '../server/services/bootstrap.js';
+import { createUser, openSession } from '../server/services/accounts.js';
 import { checkCharacter } from '../server/domain/isbt128.js';
 import { createTestDatabase, TEST_DATABASE_URL } from './pg.js';
 import type { RecordLocation } from './owner.js';
+import { ADMIN_PASSWORD, PASSWORD, ROSTER, seedHashes } from './seed-users.js';
 import type { Store } from '../server/store/store.js';
 import type { SqliteStore } from '../server/store/sqlite/store.js';
 import { loadOrCreateKey } from '../server/store/checkpoints.js';
 
-export const ADMIN_PASSWORD = 'Admin-Test-Password-1';
-export const PASSWORD = 'Correct-Horse-Battery-9';
+export { ADMIN_PASSWORD, PASSWORD, ROSTER } from './seed-users.js';
 
 export interface Harness {
   app: FastifyInstance;
@@ -44,11 +44,6 @@ export interface HarnessOptions {
   store?: 'sqlite';
 }
 
-/** Users every test can sign with: two of each signing role, plus admin and inspector. */
-export const ROSTER: [string, string[]][] = [
-  ['op1', ['operator']], ['op2', ['operator']], ['sup1', ['supervisor']], ['sup2', ['supervisor']],
-  ['qc1', ['qc']], ['qc2', ['qc']], ['qa1', ['qa']], ['qa2', ['qa']], ['insp1', ['inspector']],
-];
 
 export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
@@ -60,14 +55,19 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     ...location, training: opts.training ?? true, now: () => wall.now,
     idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery, patientIdPattern: opts.patientIdPattern,
   });
-  await bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { fullName: 'Test ADMIN' });
-  for (const [username, roles] of ROSTER) {
-    await createUser(ctx, null, { username, fullName: `Test ${username.toUpperCase()}`, roles: roles as never, password: PASSWORD }, false);
-  }
+  // The users are made and logged in through the accounts service, as the first start and POST
+  // /auth/login do, with their password hashes made once per run (test/seed-users.ts): no argon2id
+  // work per harness. Logins and password hashing are tested through the API by their own tests.
+  const hashes = await seedHashes();
   const tokens: Record<string, string> = {};
-  for (const [username, password] of [['admin', ADMIN_PASSWORD], ...ROSTER.map(([u]) => [u, PASSWORD])]) {
-    const r = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
-    tokens[username] = r.json().token;
+  const seeds = [['admin', ['admin'], ADMIN_PASSWORD] as const, ...ROSTER.map(([u, r]) => [u, r, PASSWORD] as const)];
+  const ids: string[] = [];
+  for (const [username, roles, password] of seeds) {
+    ids.push((await createUser(ctx, null, { username, fullName: `Test ${username.toUpperCase()}`, roles: roles as never, password }, false, hashes[username])).id);
+  }
+  for (const [i, [username]] of seeds.entries()) {
+    tokens[username] = randomBytes(32).toString('base64url');
+    await ctx.store.transaction(async () => openSession(ctx, (await ctx.store.findUserById(ids[i]!))!, tokens[username]!));
   }
   return {
     app, ctx, dir, wall, tokens, databaseUrl: pg?.url, location,

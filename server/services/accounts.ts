@@ -20,7 +20,11 @@ export const userView = (u: UserRow): UserView => ({
 
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export async function createUser(ctx: AppContext, actor: UserRow | null, body: { username: string; fullName: string; roles: Role[]; password: string }, temporary = true) {
+/**
+ * `passwordHash`: an argon2id hash of `body.password` made beforehand by hashPassword (the test harness
+ * hashes its users' passwords once per run, not once per test); it is not checked against the password.
+ */
+export async function createUser(ctx: AppContext, actor: UserRow | null, body: { username: string; fullName: string; roles: Role[]; password: string }, temporary = true, passwordHash?: string) {
   // 21 CFR 11.10(g): also for accounts made outside HTTP (first start, CLI, demo).
   if (adminCombinesWithSigning(body.roles)) throw badRequest('The roles combine admin with a signing role', [{ field: 'roles', message: ADMIN_COMBINATION_PROBLEM }]);
   const problem = passwordProblem(body.password, body.username);
@@ -28,7 +32,7 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
   // 21 CFR 11.100: a username is never reused, deactivated accounts included.
   if (await ctx.store.findUserByUsername(body.username)) throw conflict('username-taken', `username ${body.username} is already taken (usernames are never reused)`)
       .inVietnamese(`tên đăng nhập ${body.username} đã có người dùng (tên đăng nhập không bao giờ được dùng lại)`);
-  const passwordHash = await hashPassword(body.password);
+  passwordHash ??= await hashPassword(body.password);
   const now = ctx.clock.wall().toISOString();
   const row = {
     id: randomUUID(), username: body.username, usernameKey: body.username.toLowerCase(), fullName: body.fullName,
@@ -119,14 +123,21 @@ async function authenticate<T = void>(
 
 export async function login(ctx: AppContext, username: string, password: string) {
   const token = randomBytes(32).toString('base64url');
-  const { user } = await authenticate(ctx, username, password, 'login.failed', undefined, async (user) => {
-    const now = ctx.clock.wall().toISOString();
-    await ctx.store.insertSession({ tokenHash: tokenHash(token), userId: user.id, createdAt: now, lastSeenAt: now, revokedAt: null });
-    await ctx.store.updateUser(user.id, { lastLoginAt: now });
-    await writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
-  });
+  const { user } = await authenticate(ctx, username, password, 'login.failed', undefined, (user) => openSession(ctx, user, token));
   const fresh = withEffectivePasswordState(ctx, (await ctx.store.findUserById(user.id))!);
   return { token, user: userView(fresh), mustChangePassword: fresh.mustChangePassword };
+}
+
+/**
+ * The session a login opens for `token`, with its audit row (21 CFR 11.10(e)), inside the transaction
+ * that checked the password. The test harness opens its users' sessions here too, without the argon2
+ * check (it knows their passwords; the logins themselves are tested through POST /auth/login).
+ */
+export async function openSession(ctx: AppContext, user: UserRow, token: string) {
+  const now = ctx.clock.wall().toISOString();
+  await ctx.store.insertSession({ tokenHash: tokenHash(token), userId: user.id, createdAt: now, lastSeenAt: now, revokedAt: null });
+  await ctx.store.updateUser(user.id, { lastLoginAt: now });
+  await writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'login', entity: 'session', entityId: user.id });
 }
 
 /**
