@@ -44,13 +44,24 @@ export interface HarnessOptions {
   store?: 'sqlite';
 }
 
+/**
+ * An empty record: a folder (the SQLite file, or on PostgreSQL the checkpoint log and keys) and, when the
+ * suite runs on PostgreSQL (npm run test:pg), a database of its own, so that a test that starts a server
+ * itself proves the store under test. `discard` drops the database and removes the folder.
+ */
+export async function freshRecord(opts: { store?: 'sqlite' } = {}): Promise<RecordLocation & { dir: string; discard(): Promise<void> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
+  const pg = opts.store !== 'sqlite' && TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+  return {
+    dir, dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: pg?.url,
+    discard: async () => { await pg?.drop(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
 
 export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-test-'));
   const wall = { now: opts.start ?? Date.parse('2026-03-02T08:00:00Z') };
   // On PostgreSQL (npm run test:pg) every harness gets a database of its own, dropped when it closes.
-  const pg = opts.store !== 'sqlite' && TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  const location: RecordLocation = { dbFile: path.join(dir, 'cellbatch.db'), databaseUrl: pg?.url };
+  const { dir, discard, ...location } = await freshRecord({ store: opts.store });
   const { app, ctx } = await buildApp({
     ...location, training: opts.training ?? true, now: () => wall.now,
     idleTimeoutMinutes: opts.idleTimeoutMinutes, processesDir: opts.processesDir, checkpointEvery: opts.checkpointEvery, patientIdPattern: opts.patientIdPattern,
@@ -70,10 +81,10 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     await ctx.store.transaction(async () => openSession(ctx, (await ctx.store.findUserById(ids[i]!))!, tokens[username]!));
   }
   return {
-    app, ctx, dir, wall, tokens, databaseUrl: pg?.url, location,
+    app, ctx, dir, wall, tokens, databaseUrl: location.databaseUrl, location,
     tick: (ms) => { wall.now += ms; },
-    close: async () => { await app.close(); await pg?.drop(); fs.rmSync(dir, { recursive: true, force: true }); },
-    discard: async () => { await pg?.drop(); fs.rmSync(dir, { recursive: true, force: true }); },
+    close: async () => { await app.close(); await discard(); },
+    discard,
   };
 }
 

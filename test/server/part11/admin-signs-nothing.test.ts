@@ -3,11 +3,8 @@
 // then signed GMP records as "Administrator". Now nobody changes their own roles, `admin` never sits
 // beside a signing role, an admin's credentials are refused in any signature (also for an older account
 // that still combines them in the database file), and the first account is a named person.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, call, createBatch, harness, PASSWORD, recordState, sign, type Harness } from '../../helpers.js';
+import { ADMIN_PASSWORD, call, createBatch, freshRecord, harness, PASSWORD, recordState, sign, type Harness } from '../../helpers.js';
 import { buildApp } from '../../../server/app.js';
 import { bootstrapAdmin, TRAINING_ADMIN_NAME } from '../../../server/services/bootstrap.js';
 import { expectProblem, receiptValues } from '../refusals/support.js';
@@ -68,12 +65,13 @@ describe('R9 [11.10(g)]: nobody changes their own roles; admin never combines wi
 });
 
 describe('the first account is a named person (ALCOA attributable)', () => {
-  const dirs: string[] = [];
-  afterEach(() => { for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true }); });
+  // An empty record of the store under test (on PostgreSQL a database of its own), with no harness users.
+  const records: (() => Promise<void>)[] = [];
+  afterEach(async () => { for (const discard of records.splice(0)) await discard(); });
   async function fresh(training: boolean) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-admin-'));
-    dirs.push(dir);
-    return buildApp({ dbFile: path.join(dir, 'cellbatch.db'), training });
+    const r = await freshRecord();
+    records.push(r.discard);
+    return buildApp({ dbFile: r.dbFile, databaseUrl: r.databaseUrl, training });
   }
 
   it('creates the first administrator with the configured username and printed name', async () => {

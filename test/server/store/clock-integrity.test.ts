@@ -2,32 +2,30 @@
 // database opened in training mode took a step dated 72 h ahead, and nothing refused a time earlier
 // than the last row of a chain. Now a database is bound to one mode when it is created, and a write
 // dated before a chain's last row is refused (503) with an alert row for QA and the administrator.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.js';
-import { call, createBatch, din, harness, HOUR, recordState, type Harness } from '../../helpers.js';
+import { call, createBatch, din, freshRecord, harness, HOUR, recordState, type Harness } from '../../helpers.js';
 import { expectProblem } from '../refusals/support.js';
 
-const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true }); });
-function dbFile() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-clock-'));
-  dirs.push(dir);
-  return path.join(dir, 'cellbatch.db');
+// Each record is the store under test's: a SQLite file, or on PostgreSQL a database of its own.
+const records: (() => Promise<void>)[] = [];
+afterEach(async () => { for (const discard of records.splice(0)) await discard(); });
+async function record() {
+  const r = await freshRecord();
+  records.push(r.discard);
+  return { dbFile: r.dbFile, databaseUrl: r.databaseUrl };
 }
 
 describe('a database is bound to one mode for its life', () => {
   it('refuses to start a GMP database in training mode, and a training database in GMP mode, with a clear message', async () => {
-    const gmp = dbFile();
-    await (await buildApp({ dbFile: gmp, training: false })).app.close();
-    await expect(buildApp({ dbFile: gmp, training: true })).rejects.toThrow(/is a GMP database: it cannot be started in training mode/);
-    const training = dbFile();
-    await (await buildApp({ dbFile: training, training: true })).app.close();
-    await expect(buildApp({ dbFile: training, training: false })).rejects.toThrow(/is a training database: it can never become a GMP database/);
+    const gmp = await record();
+    await (await buildApp({ ...gmp, training: false })).app.close();
+    await expect(buildApp({ ...gmp, training: true })).rejects.toThrow(/is a GMP database: it cannot be started in training mode/);
+    const training = await record();
+    await (await buildApp({ ...training, training: true })).app.close();
+    await expect(buildApp({ ...training, training: false })).rejects.toThrow(/is a training database: it can never become a GMP database/);
     // The same mode starts (control), and the binding is one audit row of the record.
-    const again = await buildApp({ dbFile: gmp, training: false });
+    const again = await buildApp({ ...gmp, training: false });
     try {
       expect((await again.ctx.store.listAudit({ action: 'database.mode-bound' }, 10)).items.map((r) => JSON.parse(r.after!))).toEqual([{ mode: 'gmp' }]);
     } finally {
