@@ -1,7 +1,8 @@
 // Crash safety on PostgreSQL (issue 15; DESIGN.md "Non-negotiables": an acknowledged step survives), the
 // counterpart of crash-safety.test.ts: a REAL app server (node --import tsx server/main.ts with
 // CELLBATCH_DATABASE_URL) receives concurrent signed steps and batch creations and is killed with
-// SIGKILL at a random moment, round after round (CRASH_ROUNDS, default 6; CRASH_SEED). After each kill,
+// SIGKILL right after a random number (1–8) of acknowledged writes, the other requests in flight, round
+// after round (CRASH_ROUNDS, default 6; CRASH_SEED): every round has writes that must survive. After each kill,
 // read straight from PostgreSQL: every acknowledged batch and step is there (the step with its
 // "performed" signature), nothing is half-written, what was in flight committed whole or not at all,
 // and every chain verifies against the server's signed checkpoints. The load, the kill and the
@@ -101,9 +102,11 @@ describe('crash safety on PostgreSQL under SIGKILL', () => {
     for (let round = 1; round <= ROUNDS; round++) {
       if (!s.alive()) s = await start();
       await fillReady(s.base, load, round);
-      const { exit, unexpected, unackedSteps, unackedCreates } = await killedUnderLoad(s, load, round, 500 + Math.floor(killRng() * 1500), loadRng);
+      const killAfterAcks = 1 + Math.floor(killRng() * 8);
+      const { exit, unexpected, unackedSteps, unackedCreates, acknowledged } = await killedUnderLoad(s, load, round, killAfterAcks, loadRng);
       expect(exit.signal, s.output()).toBe('SIGKILL');
       expect(unexpected, `round ${round}:\n${unexpected.join('\n')}`).toEqual([]);
+      expect(acknowledged.batches.length + acknowledged.steps.length, `round ${round}: acknowledged writes before the kill`).toBeGreaterThanOrEqual(killAfterAcks);
       await checkRecord(`round ${round}`, unackedSteps, unackedCreates);
     }
     s = await start();

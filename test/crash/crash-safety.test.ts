@@ -1,13 +1,14 @@
 // Crash safety (DESIGN.md "Non-negotiables": an acknowledged step survives). A REAL server process
 // (node --import tsx server/main.ts, WAL + synchronous=FULL) receives concurrent signed steps and batch
-// creations and is killed with SIGKILL at a random moment, round after round (30+). After each kill:
+// creations and is killed with SIGKILL right after a random number (1–8) of acknowledged writes, with
+// the other requests in flight, round after round (30+): every round has writes that must survive. After each kill:
 //   - every acknowledged batch and step is there, the step with its "performed" signature;
 //   - nothing unacknowledged is half-written (an entry without its signature or audit row, a batch row
 //     without its creation entry, a gap in a batch's sequence);
 //   - every chain verifies (at start-up and with `cellbatch verify`), SQLite's own check says ok,
 //     and the signed checkpoint log can still be extended;
 //   - every batch's cached projection equals its rebuild from the entries.
-// The kill delays come from a seeded PRNG (CRASH_SEED; rounds: CRASH_ROUNDS) printed with the summary.
+// The numbers of writes before each kill come from a seeded PRNG (CRASH_SEED; rounds: CRASH_ROUNDS) printed with the summary.
 // The load, the kill and the half-written rows are shared with crash-safety.pg.test.ts (rounds.ts).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,8 +25,8 @@ import { api, prng, startServer, type ServerProcess } from './server-process.js'
 
 const SEED = Number(process.env.CRASH_SEED ?? 20260302) >>> 0;
 const ROUNDS = Math.max(1, Number(process.env.CRASH_ROUNDS ?? 32));
-const KILL_MIN_MS = 50;
-const KILL_MAX_MS = 600;
+/** A round's kill comes right after this many acknowledged writes, drawn from 1 to KILL_MAX_ACKS. */
+const KILL_MAX_ACKS = 8;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellbatch-crash-'));
 const dbFile = path.join(dir, 'cellbatch.db');
@@ -163,8 +164,8 @@ describe('crash safety under SIGKILL', () => {
         // After the restart, what the previous round acknowledged is served.
         await checkServed(s.base, previous.batches, previous.steps);
       }
-      const killAfter = KILL_MIN_MS + Math.floor(killRng() * (KILL_MAX_MS - KILL_MIN_MS + 1));
-      const { exit, unexpected, unackedSteps, unackedCreates, acknowledged: thisRound } = await killedUnderLoad(s, load, round, killAfter, loadRng);
+      const killAfterAcks = 1 + Math.floor(killRng() * KILL_MAX_ACKS);
+      const { exit, unexpected, unackedSteps, unackedCreates, acknowledged: thisRound, killedAfterMs } = await killedUnderLoad(s, load, round, killAfterAcks, loadRng);
       stats.kills++;
       expect(exit.signal, `round ${round}: the server exited with ${JSON.stringify(exit)}\n${s.output()}`).toBe('SIGKILL');
       expect(unexpected, `round ${round}: requests refused or failed before the kill:\n${unexpected.join('\n')}`).toEqual([]);
@@ -172,7 +173,8 @@ describe('crash safety under SIGKILL', () => {
       const committedBefore = stats.committedUnacked;
 
       await checkRecord(`round ${round}`, unackedSteps, unackedCreates);
-      console.log(`crash-safety round ${String(round).padStart(2)}: killed after ${killAfter} ms; acknowledged ${thisRound.batches.length} creations + ${thisRound.steps.length} steps; `
+      expect(thisRound.batches.length + thisRound.steps.length, `round ${round}: acknowledged writes before the kill`).toBeGreaterThanOrEqual(killAfterAcks);
+      console.log(`crash-safety round ${String(round).padStart(2)}: killed after ${killAfterAcks} acknowledged writes (${killedAfterMs} ms); acknowledged ${thisRound.batches.length} creations + ${thisRound.steps.length} steps; `
         + `in flight ${unackedSteps.length + unackedCreates.length} (committed ${stats.committedUnacked - committedBefore}); start ${s.startMs} ms`);
       previous = thisRound;
     }

@@ -1,8 +1,8 @@
 // What the two crash tests share (crash-safety.test.ts on a SQLite file, crash-safety.pg.test.ts on
 // PostgreSQL): operators with passwords of their own, one round of concurrent signed steps and batch
-// creations ended by SIGKILL at a random moment, and the rows only a torn write would leave, asked of
+// creations ended by SIGKILL right after a given number of acknowledged writes (the other requests
+// still in flight), and the rows only a torn write would leave, asked of
 // the database as its owner (test/owner.ts). Each test keeps the checks of its own database.
-import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { din } from '../helpers.js';
 import type { Owner } from '../owner.js';
@@ -75,14 +75,19 @@ export interface Round {
   unackedSteps: ReadyBatch[];
   unackedCreates: number[];
   acknowledged: { batches: AckedBatch[]; steps: AckedStep[] };
+  /** Milliseconds from the start of the load to the kill. */
+  killedAfterMs: number;
 }
 
 /**
  * CONCURRENCY workers sign the step on ready batches and create new ones (60 % steps, drawn from
- * `loadRng`) until the server is killed with SIGKILL `killAfter` ms in; every 201 is recorded as
- * acknowledged, everything in flight at the kill as unacknowledged.
+ * `loadRng`) until the server is killed with SIGKILL, at once when the `killAfterAcks`-th write is
+ * acknowledged: every round then has acknowledged writes that must survive, however slowly a loaded
+ * machine serves them (a kill after a delay could come before the first), and the other workers'
+ * requests are in flight at the kill. Every 201 is recorded as acknowledged, everything in flight at
+ * the kill as unacknowledged. A request refused or failed before the kill ends the round too.
  */
-export async function killedUnderLoad(s: ServerProcess, load: Load, round: number, killAfter: number, loadRng: () => number): Promise<Round> {
+export async function killedUnderLoad(s: ServerProcess, load: Load, round: number, killAfterAcks: number, loadRng: () => number): Promise<Round> {
   const base = s.base;
   const clock = await api(base, load.adminToken, 'POST', '/api/v1/training/clock', { advanceHours: 0 });
   expectStatus('read the training clock', clock, 200);
@@ -92,7 +97,21 @@ export async function killedUnderLoad(s: ServerProcess, load: Load, round: numbe
     transportTemperature: 5, volume: 150,
   });
   let killed = false;
-  const out: Omit<Round, 'exit'> = { unexpected: [], unackedSteps: [], unackedCreates: [], acknowledged: { batches: [], steps: [] } };
+  let killedAt = 0;
+  let acks = 0;
+  let dead!: () => void;
+  const due = new Promise<void>((resolve) => { dead = resolve; });
+  const t0 = performance.now();
+  const kill = () => {
+    if (killed) return;
+    killed = true;
+    killedAt = performance.now();
+    s.kill('SIGKILL');
+    dead();
+  };
+  const acknowledged = () => { if (++acks >= killAfterAcks) kill(); };
+  const out: Omit<Round, 'exit' | 'killedAfterMs'> = { unexpected: [], unackedSteps: [], unackedCreates: [], acknowledged: { batches: [], steps: [] } };
+  const unexpected = (what: string) => { out.unexpected.push(what); kill(); };
   const worker = async (w: number) => {
     const op = load.operators[w % load.operators.length];
     while (!killed) {
@@ -104,17 +123,18 @@ export async function killedUnderLoad(s: ServerProcess, load: Load, round: numbe
           });
           const entryId = r.body?.entry?.id;
           if (r.status === 201 && typeof entryId === 'string') {
-            if (r.body.entry.stepId !== STEP || r.body.batch?.version !== 2) out.unexpected.push(`step on ${b.batchId}: odd answer ${JSON.stringify(r.body.entry)}`);
+            if (r.body.entry.stepId !== STEP || r.body.batch?.version !== 2) unexpected(`step on ${b.batchId}: odd answer ${JSON.stringify(r.body.entry)}`);
             const ack = { batchId: b.batchId, entryId, signer: op.username, round };
             load.ackedSteps.set(entryId, ack);
             out.acknowledged.steps.push(ack);
+            acknowledged();
           } else if (killed && r.status === 201) {
             out.unackedSteps.push(b); // the answer was cut short by the kill
           } else {
-            out.unexpected.push(`step on ${b.batchId}: ${r.status} ${JSON.stringify(r.body)}`);
+            unexpected(`step on ${b.batchId}: ${r.status} ${JSON.stringify(r.body)}`);
           }
         } catch (e) {
-          if (!killed) out.unexpected.push(`step on ${b.batchId} failed before the kill: ${String(e)}`);
+          if (!killed) unexpected(`step on ${b.batchId} failed before the kill: ${String(e)}`);
           out.unackedSteps.push(b);
         }
       } else {
@@ -127,25 +147,24 @@ export async function killedUnderLoad(s: ServerProcess, load: Load, round: numbe
             load.ackedBatches.set(ack.batchId, ack);
             out.acknowledged.batches.push(ack);
             load.ready.push({ batchId: ack.batchId, seq });
+            acknowledged();
           } else if (killed && r.status === 201) {
             out.unackedCreates.push(seq);
           } else {
-            out.unexpected.push(`create DIN ${din(seq).din}: ${r.status} ${JSON.stringify(r.body)}`);
+            unexpected(`create DIN ${din(seq).din}: ${r.status} ${JSON.stringify(r.body)}`);
           }
         } catch (e) {
-          if (!killed) out.unexpected.push(`create DIN ${din(seq).din} failed before the kill: ${String(e)}`);
+          if (!killed) unexpected(`create DIN ${din(seq).din} failed before the kill: ${String(e)}`);
           out.unackedCreates.push(seq);
         }
       }
     }
   };
   const workers = Array.from({ length: CONCURRENCY }, (_, w) => worker(w));
-  await delay(killAfter); // the random moment of the kill, while the workers keep CONCURRENCY requests in flight
-  killed = true;
-  s.kill('SIGKILL');
+  await due; // the killAfterAcks-th acknowledgement, while the other workers keep their requests in flight
   const exit = await s.exited;
   await Promise.all(workers);
-  return { exit, ...out };
+  return { exit, ...out, killedAfterMs: Math.round(killedAt - t0) };
 }
 
 /** Rows that only a torn write leaves: each query lists them (as `id`). */
