@@ -12,11 +12,18 @@ export function signatureView(s: SignatureRow) {
 
 /** A verification appears as the `verified` signature on the entry it verifies, not as an entry of its own. */
 export function entryViews(r: BatchRecord) {
-  return r.entries.filter((e) => e.kind !== 'verification').map((e) => entryView(r, e));
+  // Each entry's signatures found once for all (in the record's order), not by a search of every signature per entry.
+  const byEntry = new Map<string, SignatureRow[]>();
+  for (const s of r.signatures) {
+    const list = byEntry.get(s.entryId);
+    if (list) list.push(s);
+    else byEntry.set(s.entryId, [s]);
+  }
+  return r.entries.filter((e) => e.kind !== 'verification').map((e) => entryView(r, e, byEntry.get(e.id) ?? []));
 }
 
-export function entryView(r: BatchRecord, e: EntryRow) {
-  const sigs = r.signatures.filter((s) => s.entryId === e.id).map(signatureView);
+export function entryView(r: BatchRecord, e: EntryRow, signatures = r.signatures.filter((s) => s.entryId === e.id)) {
+  const sigs = signatures.map(signatureView);
   const base = { id: e.id, seq: e.batchSeq, kind: e.kind as EntryKind, recordedAt: e.recordedAt, signatures: sigs, training: e.training };
   switch (e.kind) {
     case 'step': {
