@@ -123,16 +123,19 @@ export async function createContext(opts: BuildOptions): Promise<AppContext> {
   return ctx;
 }
 
-// Master records: built-ins and site-folder definitions not yet held become effective versions
-// (audited), and new batches start on each process's effective version (Annex 11 §10).
-async function syncOrClose(ctx: AppContext) {
+/** Start-up work whose failure stops the start: the store is closed before the error is thrown. */
+async function orClose<T>(ctx: AppContext, work: () => Promise<T> | T): Promise<T> {
   try {
-    await syncMasterRecords(ctx.store, ctx.clock, ctx.processes);
+    return await work();
   } catch (e) {
     await ctx.store.close();
     throw e;
   }
 }
+
+// Master records: built-ins and site-folder definitions not yet held become effective versions
+// (audited), and new batches start on each process's effective version (Annex 11 §10).
+const syncOrClose = (ctx: AppContext) => orClose(ctx, () => syncMasterRecords(ctx.store, ctx.clock, ctx.processes));
 
 /**
  * R1 without a start that grows with the record (issue 15 item 5): the tail is checked against the last
@@ -157,14 +160,7 @@ async function startRecordCheck(ctx: AppContext, opts: BuildOptions): Promise<{ 
     synced = true;
   });
   const first = () => ctx.recordCheck.verify();
-  if (opts.awaitVerification ?? true) {
-    try {
-      await first();
-    } catch (e) {
-      await ctx.store.close();
-      throw e;
-    }
-  }
+  if (opts.awaitVerification ?? true) await orClose(ctx, first);
   return { first };
 }
 
@@ -234,14 +230,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   const check = await startRecordCheck(ctx, opts);
   let closing = false;
   const fill = startReadModelFill(ctx, opts, () => closing);
-  if (opts.awaitReadModel ?? true) {
-    try {
-      await fill();
-    } catch (e) {
-      await ctx.store.close();
-      throw e;
-    }
-  }
+  if (opts.awaitReadModel ?? true) await orClose(ctx, fill);
   const app = Fastify({
     logger: opts.logger ?? false, bodyLimit: 256 * 1024,
     trustProxy: typeof opts.trustProxy === 'number' ? hopsTrusted(opts.trustProxy) : opts.trustProxy ?? false,
