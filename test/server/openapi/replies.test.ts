@@ -6,8 +6,8 @@ import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-z
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import problem from '../../../server/plugins/problem.js';
-import { replySerializerCompiler } from '../../../server/plugins/replies.js';
-import { errors, json } from '../../../schemas/responses.js';
+import { parsesAsItEncodes, replySerializerCompiler } from '../../../server/plugins/replies.js';
+import { BatchPage, BatchSchema, errors, json, ProcessSchema } from '../../../schemas/responses.js';
 import { call, harness, type Harness } from '../../helpers.js';
 
 const Thing = z.object({ id: z.string(), count: z.number().int() });
@@ -59,6 +59,25 @@ describe('a reply is shaped by its response schema', () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(missing.json()).toEqual({ type: 't', title: 'Not found', status: 404, detail: 'none' });
+  });
+});
+
+describe('how a reply is turned into JSON', () => {
+  it('parses a reply whose schema runs both ways alike, and encodes one where something runs one way only', () => {
+    // Parsing is cheaper than encoding; strict replies (every test) encode too and refuse a difference.
+    for (const schema of [Thing, BatchPage, BatchSchema]) expect(parsesAsItEncodes(schema)).toBe(true);
+    expect(parsesAsItEncodes(ProcessSchema), 'a definition fills its defaults when parsed').toBe(false);
+    expect(parsesAsItEncodes(z.object({ a: z.string().default('x') }))).toBe(false);
+    expect(parsesAsItEncodes(z.object({ a: z.array(z.string().transform((v) => v.length)) }))).toBe(false);
+    expect(parsesAsItEncodes(z.union([z.null(), z.codec(z.string(), z.number(), { decode: Number, encode: String })]))).toBe(false);
+    expect(parsesAsItEncodes(z.object({ a: z.string().pipe(z.string()) }))).toBe(false);
+  });
+
+  it('sends the same bytes either way for a plain schema, with and without strict replies', async () => {
+    for (const strict of [true, false]) {
+      const { res } = await tiny(strict, { id: 'a', count: 2 });
+      expect(res.body).toBe(JSON.stringify(z.encode(Thing, { id: 'a', count: 2 })));
+    }
   });
 });
 
