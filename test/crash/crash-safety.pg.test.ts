@@ -114,5 +114,5 @@ describe('crash safety on PostgreSQL under SIGKILL', () => {
     expect(verify.body.valid, JSON.stringify(verify.body)).toBe(true);
     console.log(`crash-safety on PostgreSQL: seed ${SEED}; ${ROUNDS} kills; acknowledged ${ackedBatches.size} creations and ${ackedSteps.size} signed steps; in flight and committed unacknowledged ${committedUnacked}`);
     expect(ackedSteps.size).toBeGreaterThan(0);
-  });
+  }, 300_000); // each round starts a real app server and waits for its verification: ~10 s a round on a loaded 2-core machine, past vitest's 60 s default at 6 rounds
 });
