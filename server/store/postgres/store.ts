@@ -449,16 +449,23 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * The head a row dated `at` is chained onto, read once inside the write lock (every app server's
+   * appends go through it, so it is never kept between transactions): its hash, and its time for the
+   * clock check.
+   *
    * ALCOA consistent, 21 CFR 11.10(e): time on every chain never goes backwards. A row dated before
    * the chain's last row means the clock went back; the write is refused (503) and, once the
    * transaction has rolled back, an alert row is written (see `transaction`).
    */
-  private async assertForward(frame: Frame, table: ChainTable, at: string) {
-    const last = first(await this.rows<{ at: string }>(sql`select ${sql.identifier(TIME_COLUMN[table])} as at from ${sql.identifier(table)} order by seq desc limit 1`))?.at;
-    if (last !== undefined && at < last) {
-      frame.clockAlert = { table, observed: at, last };
-      throw clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
+  private async headFor(frame: Frame, table: ChainTable, at: string): Promise<Head> {
+    const last = first(await this.rows<Head & { at: string }>(
+      sql`select seq, hash, ${sql.identifier(TIME_COLUMN[table])} as at from ${sql.identifier(table)} order by seq desc limit 1`));
+    if (!last) return { seq: 0, hash: GENESIS };
+    if (at < last.at) {
+      frame.clockAlert = { table, observed: at, last: last.at };
+      throw clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last.at}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
     }
+    return { seq: last.seq, hash: last.hash };
   }
 
   /** The alert of a clock that went back: one audit row dated at the audit chain's last time, the clock's reading inside. */
@@ -475,8 +482,7 @@ export class PostgresStore implements Store {
 
   async appendEntry(e: NewEntry): Promise<EntryRow> {
     return this.inTransaction(async (frame) => {
-      await this.assertForward(frame, 'entries', e.recordedAt);
-      const last = await this.lastHash('entries');
+      const last = await this.headFor(frame, 'entries', e.recordedAt);
       const base = { ...stored(e), seq: last.seq + 1, batchSeq: (await this.batchVersion(e.batchId)) + 1 };
       const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
       await this.db.insert(t.entries).values(row);
@@ -486,8 +492,7 @@ export class PostgresStore implements Store {
   }
   async appendSignature(s: NewSignature): Promise<SignatureRow> {
     return this.inTransaction(async (frame) => {
-      await this.assertForward(frame, 'signatures', s.signedAt);
-      const last = await this.lastHash('signatures');
+      const last = await this.headFor(frame, 'signatures', s.signedAt);
       const base = { ...stored(s), seq: last.seq + 1 };
       const row: SignatureRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, signatureCells(base)) };
       await this.db.insert(t.signatures).values(row);
@@ -497,8 +502,7 @@ export class PostgresStore implements Store {
   }
   async appendAudit(a: NewAudit): Promise<AuditRow> {
     return this.inTransaction(async (frame) => {
-      await this.assertForward(frame, 'audit_log', a.at);
-      const last = await this.lastHash('audit_log');
+      const last = await this.headFor(frame, 'audit_log', a.at);
       const base = stored({
         ...a, seq: last.seq + 1,
         before: a.before === undefined ? null : JSON.stringify(a.before),

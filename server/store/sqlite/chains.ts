@@ -41,7 +41,10 @@ export class SqliteChains {
 
   /** The last row of each chain. */
   heads(): Record<ChainTable, Head> {
-    return Object.fromEntries(CHAIN_TABLES.map((table) => [table, this.lastHash(table)])) as Record<ChainTable, Head>;
+    return Object.fromEntries(CHAIN_TABLES.map((table) => {
+      const last = this.c.q.last[table].get();
+      return [table, last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS }];
+    })) as Record<ChainTable, Head>;
   }
 
   /**
@@ -111,27 +114,28 @@ export class SqliteChains {
     return true;
   }
 
-  private lastHash(table: ChainTable): Head {
-    return (this.c.q.head[table].get() as Head | undefined) ?? { seq: 0, hash: GENESIS };
-  }
-
   /**
+   * The head a row dated `at` is chained onto, read once (inside the write transaction, never kept
+   * between transactions): its hash, and its time for the clock check.
+   *
    * ALCOA consistent, 21 CFR 11.10(e): time on every chain never goes backwards. A row dated before
    * the chain's last row means the clock went back; the write is refused (503) and, once the
    * transaction has rolled back, an alert row is written (afterRollback).
    */
-  private assertForward(table: ChainTable, at: string) {
-    const last = this.c.q.lastTime[table].get() as string | undefined;
-    if (last !== undefined && at < last) {
-      const e = clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
-      this.clockAlert = { table, observed: at, last };
+  private headFor(table: ChainTable, at: string): Head {
+    const last = this.c.q.last[table].get();
+    if (!last) return { seq: 0, hash: GENESIS };
+    if (at < last.at) {
+      const e = clockWentBack(`the server's clock (${at}) is earlier than the last row of the ${table} chain (${last.at}): nothing is recorded until the clock is put right; QA and the administrator are alerted in the audit trail`);
+      this.clockAlert = { table, observed: at, last: last.at };
       throw e;
     }
+    return { seq: last.seq, hash: last.hash };
   }
 
   /** The alert of a clock that went back: one audit row dated at the audit chain's last time, the clock's reading inside. */
   private writeClockAlert(alert: ClockAlert) {
-    const lastAudit = (this.c.q.lastTime.audit_log.get() as string | undefined) ?? alert.observed;
+    const lastAudit = this.c.q.last.audit_log.get()?.at ?? alert.observed;
     const at = alert.observed > lastAudit ? alert.observed : lastAudit;
     this.c.sqlite.transaction(() => this.appendAudit({
       at, userId: null, action: 'clock.went-back', entity: 'clock', entityId: null, batchId: null, reason: 'the server clock reads earlier than the last recorded row',
@@ -140,8 +144,7 @@ export class SqliteChains {
   }
 
   appendEntry(e: NewEntry): EntryRow {
-    this.assertForward('entries', e.recordedAt);
-    const last = this.lastHash('entries');
+    const last = this.headFor('entries', e.recordedAt);
     const base = { ...stored(e), seq: last.seq + 1, batchSeq: (this.c.q.batchVersion.get(e.batchId) as number) + 1 };
     const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
     this.c.q.insertEntry.run(row.seq, row.id, row.batchId, row.batchSeq, row.kind, row.stepId, row.payload, row.recordedAt, row.actorId, row.training ? 1 : 0, row.prevHash, row.hash);
@@ -150,8 +153,7 @@ export class SqliteChains {
   }
 
   appendSignature(s: NewSignature): SignatureRow {
-    this.assertForward('signatures', s.signedAt);
-    const last = this.lastHash('signatures');
+    const last = this.headFor('signatures', s.signedAt);
     const base = { ...stored(s), seq: last.seq + 1 };
     const row: SignatureRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, signatureCells(base)) };
     this.c.q.insertSignature.run(row.seq, row.id, row.entryId, row.entryHash, row.entrySeq, row.userId, row.username, row.printedName, row.meaning, row.signedAt, row.prevHash, row.hash);
@@ -160,8 +162,7 @@ export class SqliteChains {
   }
 
   appendAudit(a: NewAudit): AuditRow {
-    this.assertForward('audit_log', a.at);
-    const last = this.lastHash('audit_log');
+    const last = this.headFor('audit_log', a.at);
     const base = stored({
       ...a, seq: last.seq + 1,
       before: a.before === undefined ? null : JSON.stringify(a.before),

@@ -22,6 +22,9 @@ import { openDatabase, type Db } from './database.js';
 /** The time column of each chain: what must never go backwards along it. */
 const TIME_COLUMN: Record<ChainTable, string> = { entries: 'recorded_at', signatures: 'signed_at', audit_log: 'at' };
 
+/** The last row of a chain as an append needs it. */
+export interface LastRow { seq: number; hash: string; at: string }
+
 export class SqliteConnection {
   readonly sqlite: Database.Database;
   readonly db: Db;
@@ -147,8 +150,8 @@ function prepareStatements(sqlite: Database.Database, db: Db) {
       .where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.signatures.seq)).prepare(),
     auditOfBatch: db.select().from(t.auditLog).where(eq(t.auditLog.batchId, p('batchId'))).orderBy(asc(t.auditLog.seq)).prepare(),
     batchVersion: sqlite.prepare('select coalesce(max(batch_seq), 0) from entries where batch_id = ?').pluck(),
-    head: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select seq, hash from ${table} order by seq desc limit 1`)])) as Record<ChainTable, Database.Statement>,
-    lastTime: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select ${TIME_COLUMN[table]} as at from ${table} order by seq desc limit 1`).pluck()])) as Record<ChainTable, Database.Statement>,
+    // A chain's last row: its hash to chain onto and its time for the clock check, in one read.
+    last: Object.fromEntries(CHAIN_TABLES.map((table) => [table, sqlite.prepare(`select seq, hash, ${TIME_COLUMN[table]} as at from ${table} order by seq desc limit 1`)])) as Record<ChainTable, Database.Statement<[], LastRow>>,
     insertEntry: insert('entries', CHAINED.entries),
     insertSignature: insert('signatures', CHAINED.signatures),
     insertAudit: insert('audit_log', CHAINED.audit_log),
