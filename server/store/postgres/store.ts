@@ -32,8 +32,12 @@ import {
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
 
-/** What a running transaction carries: its connection, the rows it appended, a clock found gone back. */
-interface Frame { tx: Tx; appended: number; clockAlert?: ClockAlert }
+/**
+ * What a running transaction carries: its connection, the rows it appended, a clock found gone back,
+ * and the version (last batch_seq) of each batch it read or wrote: under the write lock nobody else
+ * can move it until the transaction ends.
+ */
+interface Frame { tx: Tx; appended: number; clockAlert?: ClockAlert; batchVersions: Map<string, number> }
 interface ClockAlert { table: ChainTable; observed: string; last: string }
 
 /** The time column of each chain: what must never go backwards along it. */
@@ -128,7 +132,7 @@ export class PostgresStore implements Store {
       result = await this.root.transaction(async (tx) => {
         // One writer at a time across every app server (see the top of this file).
         await tx.execute(sql`select pg_advisory_xact_lock(${LOCKS.write})`);
-        frame = { tx, appended: 0 };
+        frame = { tx, appended: 0, batchVersions: new Map() };
         return this.frames.run(frame, fn);
       });
     } catch (e) {
@@ -179,7 +183,7 @@ export class PostgresStore implements Store {
     let signed: Checkpoint | undefined;
     const c = await this.root.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCKS.write})`);
-      return this.frames.run({ tx, appended: 0 }, async () => {
+      return this.frames.run({ tx, appended: 0, batchVersions: new Map() }, async () => {
         const last = await this.lastCheckpoint();
         const marked = signer.markedNumber();
         const next = signer.next(last, marked === undefined ? undefined : await this.checkpointNumbered(marked), await this.heads(), reason, at);
@@ -486,6 +490,7 @@ export class PostgresStore implements Store {
       const base = { ...stored(e), seq: last.seq + 1, batchSeq: (await this.batchVersion(e.batchId)) + 1 };
       const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
       await this.db.insert(t.entries).values(row);
+      frame.batchVersions.set(row.batchId, row.batchSeq);
       frame.appended++;
       return row;
     });
@@ -515,8 +520,14 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** The batch's last batch_seq; inside a transaction read once, then moved on by its own appends (appendEntry). */
   async batchVersion(batchId: string): Promise<number> {
-    return (await this.rows<{ n: number }>(sql`select coalesce(max(batch_seq), 0)::int as n from entries where batch_id = ${batchId}`))[0].n;
+    const frame = this.frames.getStore();
+    const known = frame?.batchVersions.get(batchId);
+    if (known !== undefined) return known;
+    const version = (await this.rows<{ n: number }>(sql`select coalesce(max(batch_seq), 0)::int as n from entries where batch_id = ${batchId}`))[0].n;
+    frame?.batchVersions.set(batchId, version);
+    return version;
   }
   async entriesOfBatch(batchId: string): Promise<EntryRow[]> {
     return this.db.select().from(t.entries).where(eq(t.entries.batchId, batchId)).orderBy(asc(t.entries.batchSeq));
@@ -569,6 +580,7 @@ export class PostgresStore implements Store {
   /** Rows chained elsewhere, as given (store.ts, insertChained): multi-row inserts in the caller's transaction or one of its own. */
   async insertChained(rows: ChainedRows): Promise<void> {
     await this.inTransaction(async (frame) => {
+      frame.batchVersions.clear(); // entries inserted as given: what the transaction knew of versions is read again
       const chunks = <R>(xs: R[] | undefined, n = 1000) => Array.from({ length: Math.ceil((xs?.length ?? 0) / n) }, (_, i) => xs!.slice(i * n, (i + 1) * n));
       for (const c of chunks(rows.batches)) await this.db.insert(t.batches).values(c);
       // One statement per chain, its rows as one JSON parameter (json_to_recordset): thousands at a time.

@@ -143,11 +143,25 @@ export class SqliteChains {
     })).immediate();
   }
 
+  /**
+   * The batch's last batch_seq. Inside a transaction it is read once: the write lock keeps every other
+   * writer out until the transaction ends, and its own appends move it on (appendEntry).
+   */
+  batchVersion(batchId: string): number {
+    const frame = this.c.frame;
+    const known = frame?.batchVersions.get(batchId);
+    if (known !== undefined) return known;
+    const version = this.c.q.batchVersion.get(batchId) as number;
+    frame?.batchVersions.set(batchId, version);
+    return version;
+  }
+
   appendEntry(e: NewEntry): EntryRow {
     const last = this.headFor('entries', e.recordedAt);
-    const base = { ...stored(e), seq: last.seq + 1, batchSeq: (this.c.q.batchVersion.get(e.batchId) as number) + 1 };
+    const base = { ...stored(e), seq: last.seq + 1, batchSeq: this.batchVersion(e.batchId) + 1 };
     const row: EntryRow = { ...base, prevHash: last.hash, hash: rowHash(last.hash, entryCells(base)) };
     this.c.q.insertEntry.run(row.seq, row.id, row.batchId, row.batchSeq, row.kind, row.stepId, row.payload, row.recordedAt, row.actorId, row.training ? 1 : 0, row.prevHash, row.hash);
+    this.c.frame?.batchVersions.set(row.batchId, row.batchSeq);
     this.appendedSinceCheckpoint++;
     return row;
   }
@@ -178,6 +192,7 @@ export class SqliteChains {
   insertChained(rows: ChainedRows) {
     const { q, db, sqlite } = this.c;
     const insert = () => {
+      this.c.frame?.batchVersions.clear(); // entries inserted as given: what the transaction knew of versions is read again
       for (const b of rows.batches ?? []) db.insert(t.batches).values(b).run();
       for (const r of rows.entries ?? []) q.insertEntry.run(r.seq, r.id, r.batchId, r.batchSeq, r.kind, r.stepId, r.payload, r.recordedAt, r.actorId, r.training ? 1 : 0, r.prevHash, r.hash);
       for (const r of rows.signatures ?? []) q.insertSignature.run(r.seq, r.id, r.entryId, r.entryHash, r.entrySeq, r.userId, r.username, r.printedName, r.meaning, r.signedAt, r.prevHash, r.hash);
@@ -229,7 +244,7 @@ export class SqliteChains {
       appendEntry: (e) => c.run(() => this.appendEntry(e)),
       appendSignature: (s) => c.run(() => this.appendSignature(s)),
       appendAudit: (a) => c.run(() => this.appendAudit(a)),
-      batchVersion: (batchId) => c.run(() => q.batchVersion.get(batchId) as number),
+      batchVersion: (batchId) => c.run(() => this.batchVersion(batchId)),
       entriesOfBatch: (batchId) => c.run(() => q.entriesOfBatch.all({ batchId })),
       getEntry: (id) => c.run(() => q.entry.get({ id })),
       signaturesOfBatch: (batchId) => c.run(() => q.signaturesOfBatch.all({ batchId })),

@@ -22,6 +22,12 @@ import { openDatabase, type Db } from './database.js';
 /** The time column of each chain: what must never go backwards along it. */
 const TIME_COLUMN: Record<ChainTable, string> = { entries: 'recorded_at', signatures: 'signed_at', audit_log: 'at' };
 
+/**
+ * What one transaction has learnt while it holds the write lock, and nothing outside it can change
+ * until it ends: the version (last batch_seq) of each batch it read or wrote.
+ */
+export interface TransactionFrame { batchVersions: Map<string, number> }
+
 /** The last row of a chain as an append needs it. */
 export interface LastRow { seq: number; hash: string; at: string }
 
@@ -32,8 +38,8 @@ export class SqliteConnection {
   readonly q: ReturnType<typeof prepareStatements>;
 
   /** The open transaction, and the one each caller belongs to (AsyncLocalStorage follows it across awaits). */
-  private current: object | undefined;
-  private readonly owner = new AsyncLocalStorage<object>();
+  private current: TransactionFrame | undefined;
+  private readonly owner = new AsyncLocalStorage<TransactionFrame>();
   private locked = false;
   private readonly waiting: (() => void)[] = [];
 
@@ -45,6 +51,11 @@ export class SqliteConnection {
   /** Whether the caller runs inside this connection's open transaction. */
   get inTransaction() {
     return this.current !== undefined && this.owner.getStore() === this.current;
+  }
+
+  /** What the caller's open transaction knows, or undefined outside one. */
+  get frame(): TransactionFrame | undefined {
+    return this.inTransaction ? this.current : undefined;
   }
 
   /**
@@ -86,7 +97,7 @@ export class SqliteConnection {
    */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     this.sqlite.exec('BEGIN IMMEDIATE');
-    const token = {};
+    const token: TransactionFrame = { batchVersions: new Map() };
     this.current = token;
     try {
       const result = await this.owner.run(token, fn);
