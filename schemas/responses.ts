@@ -270,9 +270,27 @@ export const ChainReportSchema = z.object({
   })).optional().describe('Rows outside the chained tables that disagree with the hash-chained record (identity, master records and their signatures in the chain, 21 CFR 11.10(a))'),
 }).meta({ id: 'ChainReport', description: 'The verification of every hash chain (entries, signatures, audit) against the signed checkpoints' });
 
+const CheckpointRef = z.object({ n: z.number().int().describe('The checkpoint\'s number'), at: Time });
+const KeyCheckpoints = z.object({
+  count: z.number().int().describe('How many of the site\'s signed checkpoints carry this key id'),
+  first: CheckpointRef.optional().describe('The first of them (absent when the key signed none)'),
+  last: CheckpointRef.optional().describe('The last of them (absent when the key signed none)'),
+}).meta({ id: 'KeyCheckpoints', description: 'What the database\'s checkpoints table records of one key' });
+const KeyId = z.string().describe('The key id the checkpoints carry (`keyId`): the first 16 hex characters of the SHA-256 of the public key (SPKI DER)');
+
 export const SigningKeyPage = z.object({
-  items: z.array(z.object({ id: z.string(), algorithm: z.literal('Ed25519'), publicKey: z.string().describe('PEM (SPKI)'), createdAt: Time })),
-}).meta({ id: 'SigningKeyList', description: 'Public keys that sign the checkpoints of the chain heads' });
+  items: z.array(z.object({
+    id: KeyId,
+    algorithm: z.literal('Ed25519'),
+    publicKey: z.string().describe('PEM (SPKI)'),
+    source: z.enum(['own', 'trusted']).describe('own: the key this app server signs with; trusted: another key installed on purpose in its key folder\'s trusted/ (another app server of the site, or an earlier key after a rotation)'),
+    file: z.string().optional().describe('A trusted key\'s file, relative to the key folder (`trusted/<name>.pub.pem`)'),
+    createdAt: Time.optional().describe('The own key only: when this server generated it (kept beside it in checkpoint-ed25519.json). Absent for a trusted key: its PEM file carries no creation time, and the file\'s modification time would be the installation\'s, not the key\'s; `checkpoints.first.at` says when the record first shows it signing'),
+    checkpoints: KeyCheckpoints,
+  })),
+  untrusted: z.array(z.object({ id: KeyId, checkpoints: KeyCheckpoints }))
+    .describe('Key ids the checkpoints table names that this server does not trust: a finding (GET /audit/verify fails at the first checkpoint such a key signed); the table holds no public key, only the id'),
+}).meta({ id: 'SigningKeyList', description: 'The public keys this app server trusts to sign the checkpoints of the chain heads (its own, then trusted/ by file name), each with what the checkpoints table records of it; then the key ids the table names that it does not trust' });
 
 export const AlertList = z.object({
   items: z.array(z.object({

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { periodicReview } from '../services/account-review.js';
 import { integrityAlerts } from '../services/record-check.js';
 import { listAlerts } from '../services/alerts.js';
+import { signingKeys } from '../services/signing-keys.js';
 import { writeAudit } from '../services/audit.js';
 import { currentUser } from '../plugins/auth.js';
 import type { AuditRow, Page } from '../store/store.js';
@@ -122,10 +123,17 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     assertMay(currentUser(req), 'audit.read', 'verifying the record');
     return ctx.recordCheck.verify();
   });
-  app.get('/audit/keys', { schema: { tags: ['audit'], operationId: 'listSigningKeys', summary: 'Public keys that sign the checkpoints of the chain heads', response: { 200: json(SigningKeyPage, 'The public keys'), ...errors(401, 403) } } }, async (req) => {
+  app.get('/audit/keys', { schema: {
+    tags: ['audit'], operationId: 'listSigningKeys',
+    summary: 'Every public key this app server trusts to sign the checkpoints of the chain heads, with what each signed',
+    description: 'Its own key (`source: own`) and each key installed in its key folder\'s `trusted/` (`source: trusted`, `file`: `trusted/<name>.pub.pem`), read at each call (a key installed without a restart is listed). '
+      + 'For each: the key id the checkpoints carry, the PEM, and from the database\'s checkpoints table how many checkpoints carry it and the first and last of them (`n`, `at`). '
+      + '`createdAt` is given for the own key only (written beside it when it was generated); a trusted key\'s file carries no creation time, so it is absent there rather than taken from the file\'s modification time; `checkpoints.first.at` is when the record first shows the key signing. '
+      + '`untrusted` lists the key ids the table names that this server does not trust: a finding (`GET /audit/verify` fails there); the table holds only their ids.',
+    response: { 200: json(SigningKeyPage, 'The keys'), ...errors(401, 403) },
+  } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'reading the signing keys');
-    const key = ctx.integrity?.key;
-    return { items: key ? [{ id: key.id, algorithm: 'Ed25519' as const, publicKey: key.publicKeyPem, createdAt: key.createdAt }] : [] };
+    return signingKeys(ctx);
   });
 };
 export default routes;

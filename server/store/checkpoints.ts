@@ -221,18 +221,33 @@ export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<st
  * otherwise sign checkpoints of a rewritten record (issue 10). Keys of earlier servers (after a
  * rotation) are trusted when installed in `trusted/` or named: `cellbatch verify --key FILE`.
  */
-export function publicKeysIn(dir: string): Map<string, string> {
+export const publicKeysIn = (dir: string): Map<string, string> => new Map(keysIn(dir).map((k) => [k.id, k.publicKeyPem]));
+
+/**
+ * A public key a key folder trusts, and where it comes from: `own` (the server's signing key) or
+ * `trusted` (`file`: its file in the folder, `trusted/<name>.pub.pem`). A key installed twice is
+ * listed once, as its first file (the own key first, then trusted/ by name).
+ */
+export interface FolderKey { id: string; publicKeyPem: string; source: 'own' | 'trusted'; file?: string }
+
+/** The keys of `publicKeysIn`, each with its source (GET /audit/keys). */
+export function keysIn(dir: string): FolderKey[] {
   const privateFile = path.join(dir, 'checkpoint-ed25519.key.pem');
   const publicFile = path.join(dir, 'checkpoint-ed25519.pub.pem');
   const trustedDir = path.join(dir, 'trusted');
-  const trusted = fs.existsSync(trustedDir)
-    ? fs.readdirSync(trustedDir).filter((f) => f.endsWith('.pub.pem')).sort().map((f) => path.join(trustedDir, f)) : [];
+  const trusted = fs.existsSync(trustedDir) ? fs.readdirSync(trustedDir).filter((f) => f.endsWith('.pub.pem')).sort() : [];
   const own = fs.existsSync(privateFile) ? [createPublicKey(createPrivateKey(fs.readFileSync(privateFile)))]
     : fs.existsSync(publicFile) ? [createPublicKey(fs.readFileSync(publicFile))] : [];
-  return keyMap([...own, ...trusted.map((f) => createPublicKey(fs.readFileSync(f)))]);
+  const keys: FolderKey[] = [
+    ...own.map((k) => ({ ...described(k), source: 'own' as const })),
+    ...trusted.map((f) => ({ ...described(createPublicKey(fs.readFileSync(path.join(trustedDir, f)))), source: 'trusted' as const, file: `trusted/${f}` })),
+  ];
+  return keys.filter((k, i) => keys.findIndex((o) => o.id === k.id) === i);
 }
+
+const described = (k: KeyObject) => ({ id: keyIdOf(k), publicKeyPem: k.export({ type: 'spki', format: 'pem' }).toString() });
 
 /** Public keys from PEM files named on purpose (`--key`). */
 export const publicKeysFrom = (files: string[]) => keyMap(files.map((f) => createPublicKey(fs.readFileSync(f))));
 
-const keyMap = (keys: KeyObject[]) => new Map(keys.map((k) => [keyIdOf(k), k.export({ type: 'spki', format: 'pem' }).toString()]));
+const keyMap = (keys: KeyObject[]) => new Map(keys.map((k) => { const d = described(k); return [d.id, d.publicKeyPem]; }));

@@ -29,6 +29,17 @@ export type NewAudit = Omit<AuditRow, 'seq' | 'prevHash' | 'hash' | 'before' | '
 
 export interface Page<T> { items: T[]; nextCursor?: string }
 
+/** The checkpoints one key signed (by its fingerprint, `keyId`): how many, the first and the last (GET /audit/keys). */
+export interface KeyUse { keyId: string; count: number; first: { n: number; at: string }; last: { n: number; at: string } }
+
+/** checkpointsByKey, in SQL both databases read alike: one group per key, its first and last rows joined back for their times. */
+export const CHECKPOINTS_BY_KEY = `select k.key_id as "keyId", k.count as "count", f.n as "firstN", f.at as "firstAt", l.n as "lastN", l.at as "lastAt"
+  from (select key_id, cast(count(*) as integer) as count, min(n) as first_n, max(n) as last_n from checkpoints group by key_id) as k
+  join checkpoints as f on f.n = k.first_n join checkpoints as l on l.n = k.last_n
+  order by k.first_n`;
+export interface KeyUseRow { keyId: string; count: number; firstN: number; firstAt: string; lastN: number; lastAt: string }
+export const keyUseOf = (r: KeyUseRow): KeyUse => ({ keyId: r.keyId, count: Number(r.count), first: { n: Number(r.firstN), at: r.firstAt }, last: { n: Number(r.lastN), at: r.lastAt } });
+
 export type NewUser = typeof t.users.$inferInsert;
 export type NewDefinition = typeof t.processDefinitions.$inferInsert;
 export type DefinitionRow = typeof t.processDefinitions.$inferSelect;
@@ -228,6 +239,8 @@ export interface ChainStore {
   /** The site's last signed checkpoint, and the one numbered `n` (the mark beside a server's key names it). */
   lastCheckpoint(): Promise<Checkpoint | undefined>;
   checkpointNumbered(n: number): Promise<Checkpoint | undefined>;
+  /** What the checkpoints record of each key that signed any: how many, the first and the last, in order of the first. */
+  checkpointsByKey(): Promise<KeyUse[]>;
   /**
    * Inserts checkpoints as they are (an imported file log, a moved record), inside the caller's
    * transaction: nothing is signed or relinked here; the verification vouches for them.

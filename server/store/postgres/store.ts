@@ -22,6 +22,7 @@ import { CHAINED, GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, checkpointOf, checkpointRow, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
+import { CHECKPOINTS_BY_KEY, keyUseOf, type KeyUse, type KeyUseRow } from '../store.js';
 import {
   auditCells, decodeCursor, decodePendingCursor, groupByBatch, memberPattern, mergePendingPages, entryCells, expectedHash, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type BatchRow, type BatchRows, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationListRow, type PendingWorkRow, type BatchLists, type PendingCaller,
@@ -211,6 +212,10 @@ export class PostgresStore implements Store {
   async checkpointNumbered(n: number): Promise<Checkpoint | undefined> {
     const row = first(await this.db.select().from(t.checkpoints).where(eq(t.checkpoints.n, n)));
     return row && checkpointOf(row);
+  }
+
+  async checkpointsByKey(): Promise<KeyUse[]> {
+    return (await this.rows<KeyUseRow>(sql.raw(CHECKPOINTS_BY_KEY))).map(keyUseOf);
   }
 
   async insertCheckpoints(rows: Checkpoint[]): Promise<void> {

@@ -9,6 +9,7 @@ import {
   type AuditFilter, type AuditRow, type ChainedRows, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
   type NewSignature, type RowMismatch, type SignatureRow, type StoreOptions,
 } from '../store.js';
+import { CHECKPOINTS_BY_KEY, keyUseOf, type KeyUseRow } from '../store.js';
 import * as t from '../tables.js';
 import { clockWentBack } from '../../errors.js';
 import type { SqliteConnection } from './connection.js';
@@ -277,6 +278,7 @@ export class SqliteChains {
       checkpoints: () => c.run(() => db.select().from(t.checkpoints).orderBy(asc(t.checkpoints.n)).all().map(checkpointOf)),
       lastCheckpoint: () => c.run(() => this.lastCheckpoint()),
       checkpointNumbered: (n) => c.run(() => this.checkpointNumbered(n)),
+      checkpointsByKey: () => c.run(() => (sqlite.prepare(CHECKPOINTS_BY_KEY).all() as KeyUseRow[]).map(keyUseOf)),
       insertCheckpoints: (rows) => c.run(() => this.insertCheckpoints(rows)),
       identityMismatches: () => c.run(() => this.identityMismatches()),
       // Streaming, constant memory; a signature must also carry the hash of the entry it names, so one

@@ -109,6 +109,29 @@ describe('two app servers on one PostgreSQL database', () => {
     expect(JSON.parse(fs.readFileSync(path.join(h.dir, 'keys', 'checkpoint-latest.json'), 'utf8')).n).toBe(signed[2]!.n);
   });
 
+  it('GET /audit/keys on either server lists both keys, each with the checkpoints it signed into the one chain', async () => {
+    for (let i = 0; i < 3; i++) {
+      await createBatch(h, 'car-t', i + 1);
+      await (i % 2 ? other.ctx : h.ctx).store.checkpoint('export');
+    }
+    const all = await h.ctx.store.checkpoints();
+    const usage = (id: string) => {
+      const mine = all.filter((c) => c.keyId === id);
+      return { count: mine.length, first: { n: mine[0]!.n, at: mine[0]!.at }, last: { n: mine.at(-1)!.n, at: mine.at(-1)!.at } };
+    };
+    const [a, b] = [h.ctx.integrity!.key, other.ctx.integrity!.key];
+    for (const [list, own, peer] of [[await call(h, 'insp1', 'GET', '/audit/keys'), a, b], [await callOther('insp1', 'GET', '/audit/keys'), b, a]] as const) {
+      expect(list.status).toBe(200);
+      expect(list.body).toEqual({
+        items: [
+          { id: own.id, algorithm: 'Ed25519', publicKey: own.publicKeyPem, source: 'own', createdAt: own.createdAt, checkpoints: usage(own.id) },
+          { id: peer.id, algorithm: 'Ed25519', publicKey: peer.publicKeyPem, source: 'trusted', file: `trusted/${peer.id}.pub.pem`, checkpoints: usage(peer.id) },
+        ],
+        untrusted: [],
+      });
+    }
+  });
+
   it('an export from one server whose rows the other server\'s checkpoint covers verifies offline (cellbatch-verify)', async () => {
     const b = await createBatch(h, 'car-t', 1);
     const covering = (await other.ctx.store.checkpoint('export'))!;

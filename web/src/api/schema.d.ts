@@ -800,7 +800,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Public keys that sign the checkpoints of the chain heads */
+        /**
+         * Every public key this app server trusts to sign the checkpoints of the chain heads, with what each signed
+         * @description Its own key (`source: own`) and each key installed in its key folder's `trusted/` (`source: trusted`, `file`: `trusted/<name>.pub.pem`), read at each call (a key installed without a restart is listed). For each: the key id the checkpoints carry, the PEM, and from the database's checkpoints table how many checkpoints carry it and the first and last of them (`n`, `at`). `createdAt` is given for the own key only (written beside it when it was generated); a trusted key's file carries no creation time, so it is absent there rather than taken from the file's modification time; `checkpoints.first.at` is when the record first shows the key signing. `untrusted` lists the key ids the table names that this server does not trust: a finding (`GET /audit/verify` fails there); the table holds only their ids.
+         */
         get: operations["listSigningKeys"];
         put?: never;
         post?: never;
@@ -1776,6 +1779,25 @@ export interface components {
              */
             integrity: "pending" | "verified" | "failed";
         };
+        /** @description What the database's checkpoints table records of one key */
+        KeyCheckpoints: {
+            /** @description How many of the site's signed checkpoints carry this key id */
+            count: number;
+            /** @description The first of them (absent when the key signed none) */
+            first?: {
+                /** @description The checkpoint's number */
+                n: number;
+                /** @description ISO-8601 UTC time */
+                at: string;
+            };
+            /** @description The last of them (absent when the key signed none) */
+            last?: {
+                /** @description The checkpoint's number */
+                n: number;
+                /** @description ISO-8601 UTC time */
+                at: string;
+            };
+        };
         LockedStep: {
             stepId: string;
             title: string;
@@ -2249,16 +2271,31 @@ export interface components {
             /** @description Optional: the server sets the meaning from the action (performed, verified, reviewed, approved, released, rejected, investigated...); a different one sent is 400 */
             meaning?: string;
         };
-        /** @description Public keys that sign the checkpoints of the chain heads */
+        /** @description The public keys this app server trusts to sign the checkpoints of the chain heads (its own, then trusted/ by file name), each with what the checkpoints table records of it; then the key ids the table names that it does not trust */
         SigningKeyList: {
             items: {
+                /** @description The key id the checkpoints carry (`keyId`): the first 16 hex characters of the SHA-256 of the public key (SPKI DER) */
                 id: string;
                 /** @constant */
                 algorithm: "Ed25519";
                 /** @description PEM (SPKI) */
                 publicKey: string;
-                /** @description ISO-8601 UTC time */
-                createdAt: string;
+                /**
+                 * @description own: the key this app server signs with; trusted: another key installed on purpose in its key folder's trusted/ (another app server of the site, or an earlier key after a rotation)
+                 * @enum {string}
+                 */
+                source: "own" | "trusted";
+                /** @description A trusted key's file, relative to the key folder (`trusted/<name>.pub.pem`) */
+                file?: string;
+                /** @description The own key only: when this server generated it (kept beside it in checkpoint-ed25519.json). Absent for a trusted key: its PEM file carries no creation time, and the file's modification time would be the installation's, not the key's; `checkpoints.first.at` says when the record first shows it signing */
+                createdAt?: string;
+                checkpoints: components["schemas"]["KeyCheckpoints"];
+            }[];
+            /** @description Key ids the checkpoints table names that this server does not trust: a finding (GET /audit/verify fails at the first checkpoint such a key signed); the table holds no public key, only the id */
+            untrusted: {
+                /** @description The key id the checkpoints carry (`keyId`): the first 16 hex characters of the SHA-256 of the public key (SPKI DER) */
+                id: string;
+                checkpoints: components["schemas"]["KeyCheckpoints"];
             }[];
         };
         Site: {
@@ -6234,7 +6271,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The public keys */
+            /** @description The keys */
             200: {
                 headers: {
                     [name: string]: unknown;
