@@ -65,4 +65,23 @@ describe('time on every chain never goes backwards', () => {
     expect((await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: 70 } })).status).toBe(201);
     expect((await call(h, 'qa1', 'GET', '/alerts')).body.items.find((a: any) => a.kind === 'clock-went-back').open).toBe(false);
   });
+
+  it('checks each chain against its own last row: a write whose entry would pass is refused when the audit chain ends later', async () => {
+    h = await harness({ training: false, idleTimeoutMinutes: 600 });
+    await createBatch(h, 'car-t', 1);
+    h.tick(HOUR);
+    // A refused login is audited at the clock's reading: the audit chain now ends an hour after the entries chain.
+    expect((await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'op1', password: 'not-the-password-1!' } })).statusCode).toBe(401);
+    const lastAuditAt = (await h.ctx.store.lastAudit())!.at;
+    const before = { ...await recordState(h), audit: (await h.ctx.store.counts()).audit };
+    h.tick(-HOUR / 2); // after the last entry, before the last audit row
+    const r = await call(h, 'op1', 'POST', '/batches', { processId: 'car-t', din: din(2).keyed, patient: { id: 'PT-2', weightKg: 70 } });
+    expectProblem(r, 503);
+    expect(r.body.type).toMatch(/clock-went-back/);
+    expect(r.body.detail).toContain('audit_log chain');
+    // Nothing of the refused write (its entry rolled back with it); one alert row, naming the audit chain.
+    expect({ ...await recordState(h), audit: (await h.ctx.store.counts()).audit }).toEqual({ ...before, audit: before.audit + 1 });
+    const alerts = (await call(h, 'qa1', 'GET', '/audit?action=clock.went-back')).body.items;
+    expect(alerts).toEqual([expect.objectContaining({ at: lastAuditAt, before: { lastRecordedAt: lastAuditAt, chain: 'audit_log' }, after: { clockReads: new Date(h.wall.now).toISOString() } })]);
+  });
 });
