@@ -290,7 +290,11 @@ export const SigningKeyPage = z.object({
   })),
   untrusted: z.array(z.object({ id: KeyId, checkpoints: KeyCheckpoints }))
     .describe('Key ids the checkpoints table names that this server does not trust: a finding (GET /audit/verify fails at the first checkpoint such a key signed); the table holds no public key, only the id'),
-}).meta({ id: 'SigningKeyList', description: 'The public keys this app server trusts to sign the checkpoints of the chain heads (its own, then trusted/ by file name), each with what the checkpoints table records of it; then the key ids the table names that it does not trust' });
+  unreadable: z.array(z.object({
+    file: z.string().describe('Relative to the key folder (`trusted/<name>.pub.pem`)'),
+    problem: z.string().describe('Why it vouches for nothing: not a public key in PEM, or a key other than Ed25519'),
+  })).describe('Files in trusted/ that hold no Ed25519 public key: they trust nothing, so checkpoints their author signed count as signed by an unknown key'),
+}).meta({ id: 'SigningKeyList', description: 'The public keys this app server trusts to sign the checkpoints of the chain heads (its own, then trusted/ by file name), each with what the checkpoints table records of it; then the key ids the table names that it does not trust, and the files in trusted/ that hold no key' });
 
 export const AlertList = z.object({
   items: z.array(z.object({

@@ -129,7 +129,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     description: 'Its own key (`source: own`) and each key installed in its key folder\'s `trusted/` (`source: trusted`, `file`: `trusted/<name>.pub.pem`), read at each call (a key installed without a restart is listed). '
       + 'For each: the key id the checkpoints carry, the PEM, and from the database\'s checkpoints table how many checkpoints carry it and the first and last of them (`n`, `at`). '
       + '`createdAt` is given for the own key only (written beside it when it was generated); a trusted key\'s file carries no creation time, so it is absent there rather than taken from the file\'s modification time; `checkpoints.first.at` is when the record first shows the key signing. '
-      + '`untrusted` lists the key ids the table names that this server does not trust: a finding (`GET /audit/verify` fails there); the table holds only their ids.',
+      + '`untrusted` lists the key ids the table names that this server does not trust: a finding (`GET /audit/verify` fails there); the table holds only their ids. `unreadable` names the files in `trusted/` that hold no Ed25519 public key (they trust nothing).',
     response: { 200: json(SigningKeyPage, 'The keys'), ...errors(401, 403) },
   } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'reading the signing keys');

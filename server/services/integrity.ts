@@ -2,7 +2,7 @@
 // row, checked against the signed checkpoints of the chain heads, whose signatures (by a trusted key)
 // and sequence are checked too (21 CFR 11.10(a)).
 import path from 'node:path';
-import { CheckpointSigner, checkCheckpointLog, keysIn, loadOrCreateKey, publicKeysIn, type Checkpoint, type FolderKey, type Mark, type SigningKey } from '../store/checkpoints.js';
+import { CheckpointSigner, checkCheckpointLog, keysIn, loadOrCreateKey, publicKeysIn, type Checkpoint, type KeyFolder, type Mark, type SigningKey } from '../store/checkpoints.js';
 import type { ChainReport, Store } from '../store/store.js';
 import { tighten } from '../store/sqlite/database.js';
 import { masterRecordMismatches } from '../processes/verify-master-records.js';
@@ -17,8 +17,8 @@ export interface Integrity {
   key: SigningKey; signer: CheckpointSigner; keyDir: string; logFile: string;
   /** Read from the key folder at each use: another server's key installed in trusted/ counts without a restart. */
   trusted: () => Map<string, string>;
-  /** The same keys, each with its source (own, or its file in trusted/): GET /audit/keys. */
-  keys: () => FolderKey[];
+  /** The same keys, each with its source (own, or its file in trusted/), and the trusted/ files that hold none: GET /audit/keys. */
+  keys: () => KeyFolder;
 }
 
 export function openIntegrity(dbFile: string, keyDir = process.env.CELLBATCH_KEY_DIR ?? defaultKeyDir(dbFile)): Integrity {

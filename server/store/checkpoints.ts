@@ -219,9 +219,10 @@ export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<st
  * its `trusted/` folder (`trusted/*.pub.pem`, issue 15 item 3: several servers sign one chain). Any
  * other *.pub.pem lying in the folder itself is ignored: whoever could drop a file there could
  * otherwise sign checkpoints of a rewritten record (issue 10). Keys of earlier servers (after a
- * rotation) are trusted when installed in `trusted/` or named: `cellbatch verify --key FILE`.
+ * rotation) are trusted when installed in `trusted/` or named: `cellbatch verify --key FILE`. A file
+ * in `trusted/` that holds no Ed25519 public key trusts nothing (keysIn names it).
  */
-export const publicKeysIn = (dir: string): Map<string, string> => new Map(keysIn(dir).map((k) => [k.id, k.publicKeyPem]));
+export const publicKeysIn = (dir: string): Map<string, string> => new Map(keysIn(dir).keys.map((k) => [k.id, k.publicKeyPem]));
 
 /**
  * A public key a key folder trusts, and where it comes from: `own` (the server's signing key) or
@@ -229,20 +230,41 @@ export const publicKeysIn = (dir: string): Map<string, string> => new Map(keysIn
  * listed once, as its first file (the own key first, then trusted/ by name).
  */
 export interface FolderKey { id: string; publicKeyPem: string; source: 'own' | 'trusted'; file?: string }
+/**
+ * The keys of a key folder, and the files in its trusted/ that hold no Ed25519 public key: those
+ * vouch for nothing (a checkpoint their author signed is then one by an unknown key, a finding), and
+ * are named so that whoever installed them learns why (GET /audit/keys).
+ */
+export interface KeyFolder { keys: FolderKey[]; unreadable: { file: string; problem: string }[] }
 
-/** The keys of `publicKeysIn`, each with its source (GET /audit/keys). */
-export function keysIn(dir: string): FolderKey[] {
+/** The keys of `publicKeysIn`, each with its source, and the trusted/ files that hold none (GET /audit/keys). */
+export function keysIn(dir: string): KeyFolder {
   const privateFile = path.join(dir, 'checkpoint-ed25519.key.pem');
   const publicFile = path.join(dir, 'checkpoint-ed25519.pub.pem');
   const trustedDir = path.join(dir, 'trusted');
   const trusted = fs.existsSync(trustedDir) ? fs.readdirSync(trustedDir).filter((f) => f.endsWith('.pub.pem')).sort() : [];
   const own = fs.existsSync(privateFile) ? [createPublicKey(createPrivateKey(fs.readFileSync(privateFile)))]
     : fs.existsSync(publicFile) ? [createPublicKey(fs.readFileSync(publicFile))] : [];
-  const keys: FolderKey[] = [
-    ...own.map((k) => ({ ...described(k), source: 'own' as const })),
-    ...trusted.map((f) => ({ ...described(createPublicKey(fs.readFileSync(path.join(trustedDir, f)))), source: 'trusted' as const, file: `trusted/${f}` })),
-  ];
-  return keys.filter((k, i) => keys.findIndex((o) => o.id === k.id) === i);
+  const keys: FolderKey[] = own.map((k) => ({ ...described(k), source: 'own' as const }));
+  const unreadable: KeyFolder['unreadable'] = [];
+  for (const f of trusted) {
+    const file = `trusted/${f}`;
+    const key = installedKey(path.join(trustedDir, f));
+    if (typeof key === 'string') unreadable.push({ file, problem: key });
+    else if (!keys.some((k) => k.id === described(key).id)) keys.push({ ...described(key), source: 'trusted', file });
+  }
+  return { keys, unreadable };
+}
+
+/** The Ed25519 public key a trusted/ file holds, or why it holds none. */
+function installedKey(file: string): KeyObject | string {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(fs.readFileSync(file));
+  } catch {
+    return 'not a public key in PEM';
+  }
+  return key.asymmetricKeyType === 'ed25519' ? key : `a key of type ${key.asymmetricKeyType ?? 'unknown'}, not Ed25519`;
 }
 
 const described = (k: KeyObject) => ({ id: keyIdOf(k), publicKeyPem: k.export({ type: 'spki', format: 'pem' }).toString() });

@@ -26,7 +26,7 @@ interface KeyItem {
   id: string; algorithm: string; publicKey: string; source: 'own' | 'trusted'; file?: string; createdAt?: string;
   checkpoints: { count: number; first?: { n: number; at: string }; last?: { n: number; at: string } };
 }
-interface KeyList { items: KeyItem[]; untrusted: { id: string; checkpoints: KeyItem['checkpoints'] }[] }
+interface KeyList { items: KeyItem[]; untrusted: { id: string; checkpoints: KeyItem['checkpoints'] }[]; unreadable: { file: string; problem: string }[] }
 
 async function keys(hh: Harness, user = 'insp1') {
   const r = await call(hh, user, 'GET', '/audit/keys');
@@ -80,6 +80,7 @@ describe('GET /audit/keys', () => {
     const own = h.ctx.integrity!.key;
     const list = await keys(h);
     expect(list.untrusted).toEqual([]);
+    expect(list.unreadable).toEqual([]);
     expect(list.items).toHaveLength(1);
     const [item] = list.items;
     expect(item).toEqual({
@@ -160,6 +161,38 @@ describe('GET /audit/keys', () => {
     install(h, path.join(h.dir, 'keys', 'checkpoint-ed25519.pub.pem'), 'self.pub.pem');
     const list = await keys(h);
     expect(list.items.map((k) => [k.source, k.id, k.file])).toEqual([['own', h.ctx.integrity!.key.id, undefined], ['trusted', b.key.id, 'trusted/b-first.pub.pem']]);
+  });
+
+  it('names a file in trusted/ that holds no Ed25519 public key: it trusts nothing, and neither listing nor verification fails on it', async () => {
+    h = await harness();
+    await createBatch(h, 'car-t', 1);
+    await signedHere(h);
+    const b = serverKeys();
+    const b1 = await signedElsewhere(h, b.dir);
+    // Server B's key installed as a damaged copy, beside an RSA key and a stray file.
+    const trusted = path.join(h.dir, 'keys', 'trusted');
+    fs.mkdirSync(trusted);
+    fs.writeFileSync(path.join(trusted, 'server-b.pub.pem'), fs.readFileSync(b.pem, 'utf8').slice(0, 60));
+    const { publicKey: rsa } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    fs.writeFileSync(path.join(trusted, 'old-rsa.pub.pem'), rsa.export({ type: 'spki', format: 'pem' }));
+    fs.writeFileSync(path.join(trusted, 'notes.txt'), 'not a key, not named *.pub.pem: not read');
+    const list = await keys(h);
+    expect(list.items.map((k) => k.source)).toEqual(['own']);
+    expect(list.unreadable).toEqual([
+      { file: 'trusted/old-rsa.pub.pem', problem: 'a key of type rsa, not Ed25519' },
+      { file: 'trusted/server-b.pub.pem', problem: 'not a public key in PEM' },
+    ]);
+    // B's checkpoint is then one by a key this server does not trust: a finding, reported, not a 500.
+    expect(list.untrusted).toEqual([{ id: b.key.id, checkpoints: { count: 1, first: { n: b1.n, at: b1.at }, last: { n: b1.n, at: b1.at } } }]);
+    const verify = await call(h, 'qa1', 'GET', '/audit/verify');
+    expect(verify.status).toBe(200);
+    expect(verify.body).toMatchObject({ valid: false, firstInvalid: { table: 'checkpoints', reason: `checkpoint ${b1.n} is signed with an unknown key ${b.key.id}` } });
+    // The file repaired, B is trusted again and the record verifies.
+    fs.copyFileSync(b.pem, path.join(trusted, 'server-b.pub.pem'));
+    const repaired = await keys(h);
+    expect(repaired.items.map((k) => [k.source, k.id])).toEqual([['own', h.ctx.integrity!.key.id], ['trusted', b.key.id]]);
+    expect(repaired.untrusted).toEqual([]);
+    expect((await call(h, 'qa1', 'GET', '/audit/verify')).body).toMatchObject({ valid: true });
   });
 
   it('is read by qa, inspector and admin only', async () => {

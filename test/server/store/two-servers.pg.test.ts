@@ -127,7 +127,7 @@ describe('two app servers on one PostgreSQL database', () => {
           { id: own.id, algorithm: 'Ed25519', publicKey: own.publicKeyPem, source: 'own', createdAt: own.createdAt, checkpoints: usage(own.id) },
           { id: peer.id, algorithm: 'Ed25519', publicKey: peer.publicKeyPem, source: 'trusted', file: `trusted/${peer.id}.pub.pem`, checkpoints: usage(peer.id) },
         ],
-        untrusted: [],
+        untrusted: [], unreadable: [],
       });
     }
   });

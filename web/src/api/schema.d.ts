@@ -802,7 +802,7 @@ export interface paths {
         };
         /**
          * Every public key this app server trusts to sign the checkpoints of the chain heads, with what each signed
-         * @description Its own key (`source: own`) and each key installed in its key folder's `trusted/` (`source: trusted`, `file`: `trusted/<name>.pub.pem`), read at each call (a key installed without a restart is listed). For each: the key id the checkpoints carry, the PEM, and from the database's checkpoints table how many checkpoints carry it and the first and last of them (`n`, `at`). `createdAt` is given for the own key only (written beside it when it was generated); a trusted key's file carries no creation time, so it is absent there rather than taken from the file's modification time; `checkpoints.first.at` is when the record first shows the key signing. `untrusted` lists the key ids the table names that this server does not trust: a finding (`GET /audit/verify` fails there); the table holds only their ids.
+         * @description Its own key (`source: own`) and each key installed in its key folder's `trusted/` (`source: trusted`, `file`: `trusted/<name>.pub.pem`), read at each call (a key installed without a restart is listed). For each: the key id the checkpoints carry, the PEM, and from the database's checkpoints table how many checkpoints carry it and the first and last of them (`n`, `at`). `createdAt` is given for the own key only (written beside it when it was generated); a trusted key's file carries no creation time, so it is absent there rather than taken from the file's modification time; `checkpoints.first.at` is when the record first shows the key signing. `untrusted` lists the key ids the table names that this server does not trust: a finding (`GET /audit/verify` fails there); the table holds only their ids. `unreadable` names the files in `trusted/` that hold no Ed25519 public key (they trust nothing).
          */
         get: operations["listSigningKeys"];
         put?: never;
@@ -2271,7 +2271,7 @@ export interface components {
             /** @description Optional: the server sets the meaning from the action (performed, verified, reviewed, approved, released, rejected, investigated...); a different one sent is 400 */
             meaning?: string;
         };
-        /** @description The public keys this app server trusts to sign the checkpoints of the chain heads (its own, then trusted/ by file name), each with what the checkpoints table records of it; then the key ids the table names that it does not trust */
+        /** @description The public keys this app server trusts to sign the checkpoints of the chain heads (its own, then trusted/ by file name), each with what the checkpoints table records of it; then the key ids the table names that it does not trust, and the files in trusted/ that hold no key */
         SigningKeyList: {
             items: {
                 /** @description The key id the checkpoints carry (`keyId`): the first 16 hex characters of the SHA-256 of the public key (SPKI DER) */
@@ -2296,6 +2296,13 @@ export interface components {
                 /** @description The key id the checkpoints carry (`keyId`): the first 16 hex characters of the SHA-256 of the public key (SPKI DER) */
                 id: string;
                 checkpoints: components["schemas"]["KeyCheckpoints"];
+            }[];
+            /** @description Files in trusted/ that hold no Ed25519 public key: they trust nothing, so checkpoints their author signed count as signed by an unknown key */
+            unreadable: {
+                /** @description Relative to the key folder (`trusted/<name>.pub.pem`) */
+                file: string;
+                /** @description Why it vouches for nothing: not a public key in PEM, or a key other than Ed25519 */
+                problem: string;
             }[];
         };
         Site: {
