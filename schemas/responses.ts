@@ -285,7 +285,7 @@ export const SigningKeyPage = z.object({
     publicKey: z.string().describe('PEM (SPKI)'),
     source: z.enum(['own', 'trusted']).describe('own: the key this app server signs with; trusted: another key installed on purpose in its key folder\'s trusted/ (another app server of the site, or an earlier key after a rotation)'),
     file: z.string().optional().describe('A trusted key\'s file, relative to the key folder (`trusted/<name>.pub.pem`)'),
-    createdAt: Time.optional().describe('The own key only: when this server generated it (kept beside it in checkpoint-ed25519.json). Absent for a trusted key: its PEM file carries no creation time, and the file\'s modification time would be the installation\'s, not the key\'s; `checkpoints.first.at` says when the record first shows it signing'),
+    createdAt: Time.optional().describe('The own key only: when this server generated it (kept beside it in checkpoint-ed25519.json; absent when that file is not there, e.g. a key installed by hand). Absent for a trusted key: its PEM file carries no creation time, and the file\'s modification time would be the installation\'s, not the key\'s; `checkpoints.first.at` says when the record first shows it signing'),
     checkpoints: KeyCheckpoints,
   })),
   untrusted: z.array(z.object({ id: KeyId, checkpoints: KeyCheckpoints }))

@@ -17,8 +17,8 @@ export async function signingKeys(ctx: AppContext) {
   const items = installed.map((k) => ({
     id: k.id, algorithm: 'Ed25519' as const, publicKey: k.publicKeyPem, source: k.source,
     ...(k.file !== undefined && { file: k.file }),
-    // Only the own key's creation is recorded (checkpoint-ed25519.json beside it); a trusted key's file says nothing of it.
-    ...(k.source === 'own' && own?.id === k.id && { createdAt: own.createdAt }),
+    // Only the own key's creation is recorded (checkpoint-ed25519.json beside it, when the server generated it); a trusted key's file says nothing of it.
+    ...(k.source === 'own' && own?.id === k.id && own.createdAt !== undefined && { createdAt: own.createdAt }),
     checkpoints: signed(useOf.get(k.id)),
   }));
   const trusted = new Set(installed.map((k) => k.id));

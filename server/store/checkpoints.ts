@@ -57,7 +57,8 @@ function writeAtomically(file: string, data: string) {
   fs.renameSync(tmp, file);
 }
 
-export interface SigningKey { id: string; publicKeyPem: string; createdAt: string; privateKey: KeyObject }
+/** `createdAt`: when this server generated the key (checkpoint-ed25519.json beside it); unknown for a key put there by hand. */
+export interface SigningKey { id: string; publicKeyPem: string; createdAt?: string; privateKey: KeyObject }
 
 /** The key id: the first 16 hex characters of the SHA-256 of the public key (SPKI DER). */
 const keyIdOf = (publicKey: KeyObject) => sha256(publicKey.export({ type: 'spki', format: 'der' })).slice(0, 16);
@@ -75,8 +76,9 @@ export function loadOrCreateKey(dir: string, now: () => Date): SigningKey {
   }
   const privateKey = createPrivateKey(fs.readFileSync(privateFile));
   const publicKey = createPublicKey(privateKey);
-  const createdAt = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { createdAt: string }).createdAt : now().toISOString();
-  return { id: keyIdOf(publicKey), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), createdAt, privateKey };
+  // Without the file the key's creation is unknown: the time of this start would claim a date nobody recorded.
+  const createdAt = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { createdAt?: string }).createdAt : undefined;
+  return { id: keyIdOf(publicKey), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), ...(createdAt !== undefined && { createdAt }), privateKey };
 }
 
 const signedPart = (c: Omit<Checkpoint, 'signature'>) => canonicalJson({ n: c.n, at: c.at, reason: c.reason, heads: c.heads, keyId: c.keyId, prev: c.prev });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkpointHash, loadOrCreateKey, type Checkpoint } from '../../../server/store/checkpoints.js';
 import { canonicalJson } from '../../../server/store/chain.js';
+import { buildApp } from '../../../server/app.js';
 import { call, createBatch, harness, type Harness } from '../../helpers.js';
 import { owner } from '../../owner.js';
 
@@ -94,6 +95,20 @@ describe('GET /audit/keys', () => {
     expect(signed.keyId).toBe(own.id);
     const after = (await keys(h)).items[0]!.checkpoints;
     expect(after).toEqual({ count: item!.checkpoints.count + 1, first: item!.checkpoints.first, last: { n: signed.n, at: signed.at } });
+  });
+
+  it('claims no creation time for an own key whose record of it is missing (a key put in the folder by hand)', async () => {
+    h = await harness();
+    const meta = path.join(h.dir, 'keys', 'checkpoint-ed25519.json');
+    expect((await keys(h)).items[0]!.createdAt).toBe(JSON.parse(fs.readFileSync(meta, 'utf8')).createdAt);
+    fs.rmSync(meta);
+    await h.app.close();
+    const built = await buildApp({ ...h.location, training: true, now: () => h!.wall.now });
+    h.app = built.app;
+    h.ctx = built.ctx;
+    const [own] = (await keys(h)).items;
+    expect(own).toMatchObject({ id: h.ctx.integrity!.key.id, source: 'own' });
+    expect(own).not.toHaveProperty('createdAt');
   });
 
   it('lists each key installed in trusted/ beside the own key, with the checkpoints each signed, read without a restart', async () => {

@@ -2287,7 +2287,7 @@ export interface components {
                 source: "own" | "trusted";
                 /** @description A trusted key's file, relative to the key folder (`trusted/<name>.pub.pem`) */
                 file?: string;
-                /** @description The own key only: when this server generated it (kept beside it in checkpoint-ed25519.json). Absent for a trusted key: its PEM file carries no creation time, and the file's modification time would be the installation's, not the key's; `checkpoints.first.at` says when the record first shows it signing */
+                /** @description The own key only: when this server generated it (kept beside it in checkpoint-ed25519.json; absent when that file is not there, e.g. a key installed by hand). Absent for a trusted key: its PEM file carries no creation time, and the file's modification time would be the installation's, not the key's; `checkpoints.first.at` says when the record first shows it signing */
                 createdAt?: string;
                 checkpoints: components["schemas"]["KeyCheckpoints"];
             }[];
