@@ -13,7 +13,8 @@ import { checkpointHash, loadOrCreateKey, type Checkpoint } from '../../../serve
 import { canonicalJson } from '../../../server/store/chain.js';
 import { buildApp } from '../../../server/app.js';
 import { call, createBatch, harness, type Harness } from '../../helpers.js';
-import { owner } from '../../owner.js';
+import { cliRecordArgs, owner } from '../../owner.js';
+import { runCliAsync } from '../../../server/cli.js';
 
 let h: Harness | undefined;
 const dirs: string[] = [];
@@ -202,6 +203,10 @@ describe('GET /audit/keys', () => {
     const verify = await call(h, 'qa1', 'GET', '/audit/verify');
     expect(verify.status).toBe(200);
     expect(verify.body).toMatchObject({ valid: false, firstInvalid: { table: 'checkpoints', reason: `checkpoint ${b1.n} is signed with an unknown key ${b.key.id}` } });
+    // `cellbatch verify` with the same key folder reports the same finding and names the files.
+    const cli = await runCliAsync(['verify', ...cliRecordArgs(h.location), '--keys', path.join(h.dir, 'keys')]);
+    expect(cli.code).toBe(1);
+    expect(JSON.parse(cli.lines[0]!)).toMatchObject({ valid: false, firstInvalid: { table: 'checkpoints' }, unreadableKeyFiles: list.unreadable });
     // The file repaired, B is trusted again and the record verifies.
     fs.copyFileSync(b.pem, path.join(trusted, 'server-b.pub.pem'));
     const repaired = await keys(h);
