@@ -6,14 +6,21 @@ import { BoundedPool } from './bounded-pool.js';
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 /**
- * The bounded pool of argon2 work (issue 10): at most as many hashes at once as the thread pool has
- * threads, and at most MAX_WAITING waiting; beyond that 429 server-busy with Retry-After. A flood of
- * password checks (unknown signer names cost a full hash, by design: no timing oracle) then answers
- * quickly instead of queueing without bound and pushing every other signature's latency up.
+ * The bounded pool of argon2 work (issue 10): at most one hash more than the thread pool has threads
+ * handed to it at once, and at most MAX_WAITING waiting; beyond that 429 server-busy with Retry-After.
+ * A flood of password checks (unknown signer names cost a full hash, by design: no timing oracle) then
+ * answers quickly instead of queueing without bound and pushing every other signature's latency up.
  */
 const MAX_WAITING = 64;
-/** One pool per process, sized like the libuv thread pool argon2 runs on (server/node.env). */
-export const argon2Pool = new BoundedPool(Number(process.env.UV_THREADPOOL_SIZE) || 4, MAX_WAITING,
+/**
+ * One pool per process, sized on the libuv thread pool argon2 runs on (server/node.env), plus one: that
+ * one waits in libuv's own queue (holding no memory: a hash allocates its 19 MiB when it starts), so a
+ * thread that finishes a hash starts the next at once, instead of idling until the main thread, busy
+ * with a write, gets round to handing it the next one. Without it the two threads idled ~10 % of the
+ * time under 20 signing terminals (docs/performance.md). Other thread-pool work (file reads) waits at
+ * most one hash more.
+ */
+export const argon2Pool = new BoundedPool((Number(process.env.UV_THREADPOOL_SIZE) || 4) + 1, MAX_WAITING,
   () => tooManyRequests('server-busy', 'too many password checks are waiting; try again in a moment', 1));
 
 export const hashPassword = (password: string) => argon2Pool.run(() => argon2.hash(password, OPTIONS));

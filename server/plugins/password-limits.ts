@@ -1,7 +1,8 @@
 // A per-address share of the password work (issue 10; docs/security.md "limits"). Every route that
 // checks a password — login, POST /me/password, and every route whose body carries a signature (found
 // from its schema, so a signed route added later is covered from its first commit) — holds one of its
-// client address's slots while it runs: a few at once per address, a bounded queue behind them, then
+// client address's slots for its password work (a login or a signature gives it back once its password
+// is checked, auth/password-slot.ts): a few at once per address, a bounded queue behind them, then
 // 429 too-many-attempts with Retry-After. One address (an attacker, or a script gone wrong) can then
 // hold no more than its share of the process's argon2 pool, and everybody else's signatures keep their
 // latency. A count per time window would be met by a busy lab behind one address; a concurrency share
@@ -11,6 +12,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { KeyedPools } from '../auth/bounded-pool.js';
+import { inPasswordSlot } from '../auth/password-slot.js';
 import { tooManyRequests } from '../errors.js';
 
 declare module 'fastify' {
@@ -31,15 +33,19 @@ export default fp(async (app) => {
     if (hasSignature(route.schema?.body)) route.config = { ...route.config, checksPassword: true };
   });
   // After authentication and validation: a refused or malformed request never takes a slot.
-  app.addHook('preHandler', async (request, reply) => {
-    if (!request.routeOptions.config?.checksPassword) return;
-    const release = await addresses.acquire(request.ip);
-    request.passwordSlot = release;
-    // A client that went away while this request waited for its slot gets no response: onRequestAbort
-    // has already run (with no slot to free) and onResponse may never run. The response's close does
-    // (it comes after the finish too; releasing twice frees one slot), or at once if it is gone already.
-    if (reply.raw.destroyed) release();
-    else reply.raw.once('close', release);
+  // Callback style, so that the handler runs inside the slot's scope and a login or signature can give
+  // the slot back once its password is checked (auth/password-slot.ts).
+  app.addHook('preHandler', (request, reply, done) => {
+    if (!request.routeOptions.config?.checksPassword) return done();
+    addresses.acquire(request.ip).then((release) => {
+      request.passwordSlot = release;
+      // A client that went away while this request waited for its slot gets no response: onRequestAbort
+      // has already run (with no slot to free) and onResponse may never run. The response's close does
+      // (it comes after the finish too; releasing twice frees one slot), or at once if it is gone already.
+      if (reply.raw.destroyed) release();
+      else reply.raw.once('close', release);
+      inPasswordSlot(release, done);
+    }, done);
   });
   const release = async (request: FastifyRequest) => {
     request.passwordSlot?.();

@@ -3,6 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { AppError, alreadyAudited, conflict, badRequest, forbidden, locked, notFound, unauthorized } from '../errors.js';
 import { checkPassword, dummyHash, hashPassword, passwordProblem } from '../auth/passwords.js';
+import { passwordChecked } from '../auth/password-slot.js';
 import type { UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
 import { assertMay } from '../permissions.js';
@@ -82,8 +83,8 @@ const lockedProblem = (user: UserRow) => locked(`the account ${user.username} is
  * session is created there, so no session can start on an account that is locked by then).
  */
 async function authenticate<T = void>(
-  ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed', batchId?: string,
-  onSuccess?: (user: UserRow) => Promise<T>,
+  ctx: AppContext, username: string, password: string, action: 'login.failed' | 'signature.failed',
+  { batchId, onSuccess, morePasswordWork = false }: { batchId?: string; onSuccess?: (user: UserRow) => Promise<T>; morePasswordWork?: boolean } = {},
 ): Promise<{ user: UserRow; result: T }> {
   return ctx.credentialQueue.run(username.toLowerCase(), async () => {
     const what = action === 'login.failed' ? 'login' : 'signature';
@@ -97,6 +98,8 @@ async function authenticate<T = void>(
     }
     // An unknown username costs one argon2 verification too: no timing difference tells it apart.
     const ok = seen ? await checkPassword(seen.passwordHash, password) : (await checkPassword(await dummyHash(), password), false);
+    // The request's address slot bounds its password work, not the transaction and the write after it.
+    if (!morePasswordWork) passwordChecked();
     const outcome = await ctx.store.transaction(async (): Promise<{ user: UserRow; result: T } | 'locked' | 'failed'> => {
       const user = seen && await ctx.store.findUserById(seen.id);
       if (user?.locked) {
@@ -123,7 +126,7 @@ async function authenticate<T = void>(
 
 export async function login(ctx: AppContext, username: string, password: string) {
   const token = randomBytes(32).toString('base64url');
-  const { user } = await authenticate(ctx, username, password, 'login.failed', undefined, (user) => openSession(ctx, user, token));
+  const { user } = await authenticate(ctx, username, password, 'login.failed', { onSuccess: (user) => openSession(ctx, user, token) });
   const fresh = withEffectivePasswordState(ctx, (await ctx.store.findUserById(user.id))!);
   return { token, user: userView(fresh), mustChangePassword: fresh.mustChangePassword };
 }
@@ -204,7 +207,7 @@ export async function logout(ctx: AppContext, token: string, user: UserRow) {
  * password because it may be known to someone else must not leave that someone logged in.
  */
 export async function changePassword(ctx: AppContext, user: UserRow, currentPassword: string, newPassword: string, currentToken?: string) {
-  await authenticate(ctx, user.username, currentPassword, 'login.failed');
+  await authenticate(ctx, user.username, currentPassword, 'login.failed', { morePasswordWork: true }); // the history is checked next
   const problem = passwordProblem(newPassword, user.username) ?? (await reusedPassword(ctx, user.id, newPassword));
   if (problem) throw badRequest('The new password does not meet the password policy', [{ field: 'newPassword', message: problem }]);
   const passwordHash = await hashPassword(newPassword);
@@ -304,7 +307,7 @@ export interface SignatureInput { username: string; password: string; meaning?: 
  * name, not the session. Returns the signer; 401 wrong credentials, 423 locked, 403 password change due.
  */
 export async function authenticateSigner(ctx: AppContext, sig: SignatureInput, batchId?: string): Promise<UserRow> {
-  const user = withEffectivePasswordState(ctx, (await authenticate(ctx, sig.username, sig.password, 'signature.failed', batchId)).user);
+  const user = withEffectivePasswordState(ctx, (await authenticate(ctx, sig.username, sig.password, 'signature.failed', { batchId })).user);
   // 21 CFR 11.10(g): the administrator signs nothing, whatever other roles an older account still holds.
   if (user.roles.includes('admin')) {
     await ctx.store.transaction(() => writeAudit(ctx.store, ctx.clock, { userId: user.id, action: 'signature.refused', entity: 'user', entityId: user.id, batchId, reason: 'an administrator signs nothing' }));

@@ -3,9 +3,14 @@
 // that unknown usernames are checked against surviving a full pool. Module state (the argon2 pool, the
 // cached dummy hash) is this file's own: vitest runs each file in a fresh module graph.
 import net from 'node:net';
+import Fastify from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BoundedPool, KeyedPools } from '../../../server/auth/bounded-pool.js';
 import { argon2Pool } from '../../../server/auth/passwords.js';
+import { passwordChecked } from '../../../server/auth/password-slot.js';
+import passwordLimits, { PER_ADDRESS } from '../../../server/plugins/password-limits.js';
 import { tooManyRequests } from '../../../server/errors.js';
 import { harness, PASSWORD, type Harness } from '../../helpers.js';
 import type { SqliteStore } from '../../../server/store/sqlite/store.js';
@@ -121,5 +126,68 @@ describe('a client that goes away while its request waits for its address\'s slo
     await until('both slots taken again', () => argon2Pool.load.waiting === waiting1 + 2);
     await open(held);
     expect((await Promise.all(probe)).map((r) => r.status)).toEqual([401, 401]);
+  });
+});
+
+describe('an address\'s slot and the work after the password check', () => {
+  // The plugin as every signed route meets it (server/plugins/password-limits.ts), on a route whose
+  // handler the test holds at each stage: its password check, and the write after it.
+  async function signedRoute(givesSlotBack: boolean) {
+    const app = Fastify();
+    app.setValidatorCompiler(validatorCompiler);
+    await app.register(passwordLimits);
+    const stage = { checking: 0, writing: 0 };
+    const gates = { check: [] as (() => void)[], write: [] as (() => void)[] };
+    const held = (list: (() => void)[]) => new Promise<void>((r) => list.push(r));
+    app.post('/signed', { schema: { body: z.object({ signature: z.object({ username: z.string(), password: z.string() }) }) } }, async () => {
+      stage.checking++;
+      await held(gates.check);
+      if (givesSlotBack) passwordChecked();
+      stage.writing++;
+      await held(gates.write);
+      return { ok: true };
+    });
+    const send = () => app.inject({ method: 'POST', url: '/signed', payload: { signature: { username: 'op1', password: PASSWORD } } });
+    return { app, stage, gates, send };
+  }
+  const turns = async (n = 50) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
+
+  it('a signature gives its slot back once its password is checked: while two writes are held, the next two signatures from the same address are checked', async () => {
+    const { app, stage, gates, send } = await signedRoute(true);
+    try {
+      const replies = Array.from({ length: PER_ADDRESS.atOnce * 2 }, send);
+      await turns();
+      expect(stage).toEqual({ checking: PER_ADDRESS.atOnce, writing: 0 }); // the address's share, no more
+      gates.check.splice(0).forEach((open) => open());
+      await turns();
+      // The first two are writing, and the next two are being checked: four requests past the slot.
+      expect(stage).toEqual({ checking: PER_ADDRESS.atOnce * 2, writing: PER_ADDRESS.atOnce });
+      gates.check.splice(0).forEach((open) => open());
+      await turns();
+      gates.write.splice(0).forEach((open) => open());
+      expect((await Promise.all(replies)).map((r) => r.statusCode)).toEqual(Array(PER_ADDRESS.atOnce * 2).fill(200));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('work that does not say its password work is done (a change of password checks the history next) keeps the slot until its reply', async () => {
+    const { app, stage, gates, send } = await signedRoute(false);
+    try {
+      const replies = Array.from({ length: PER_ADDRESS.atOnce + 1 }, send);
+      await turns();
+      gates.check.splice(0).forEach((open) => open());
+      await turns();
+      expect(stage).toEqual({ checking: PER_ADDRESS.atOnce, writing: PER_ADDRESS.atOnce }); // the third still waits for a slot
+      gates.write.splice(0).forEach((open) => open());
+      await turns();
+      expect(stage.checking).toBe(PER_ADDRESS.atOnce + 1);
+      gates.check.splice(0).forEach((open) => open());
+      await turns();
+      gates.write.splice(0).forEach((open) => open());
+      expect((await Promise.all(replies)).map((r) => r.statusCode)).toEqual(Array(PER_ADDRESS.atOnce + 1).fill(200));
+    } finally {
+      await app.close();
+    }
   });
 });
