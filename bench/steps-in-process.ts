@@ -3,8 +3,11 @@
 // through app.inject with argon2's verification stubbed out, so the main thread's CPU per step is the
 // server's work alone (no hash, no HTTP). Not a benchmark with a target: a tool to compare two builds
 // alternately on the same machine, and to write a CPU profile of the last round.
+// --real-argon2 keeps the real verification on the thread pool: the same work then costs the main
+// thread ~1.6 × its CPU on a 2-core VM, the hashes beside it (19 MiB each) evicting its caches
+// (docs/performance.md, "Signed steps: where the main thread's time goes").
 //
-//   node --env-file=server/node.env --import tsx bench/steps-in-process.ts [--steps 300] [--rounds 2] [--profile file.cpuprofile]
+//   node --env-file=server/node.env --import tsx bench/steps-in-process.ts [--steps 300] [--rounds 2] [--real-argon2] [--profile file.cpuprofile]
 import fs from 'node:fs';
 import inspector from 'node:inspector';
 import os from 'node:os';
@@ -34,7 +37,7 @@ const { app, ctx } = await buildApp({ dbFile: path.join(dir, 'cellbatch.db'), tr
 await bootstrapAdmin(ctx, 'Bench-Admin-Password-2026!', () => {});
 const operators = Array.from({ length: CLIENTS }, (_, i) => `op${i + 1}`);
 for (const u of operators) await createUser(ctx, null, { username: u, fullName: `Bench ${u}`, roles: ['operator'], password: PASSWORD }, false);
-(argon2 as { verify: unknown }).verify = async () => true;
+if (!args.flags.has('real-argon2')) (argon2 as { verify: unknown }).verify = async () => true;
 const tokens: string[] = [];
 for (const u of operators) tokens.push((await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: u, password: PASSWORD } })).json().token);
 const batches: { id: string; keyed: string; version: number }[] = [];

@@ -1,6 +1,8 @@
-// Replies go out through their zod response schemas (server/plugins/replies.ts): a reply that drifts
-// from its description is a 500 that leaks nothing, never a client error; strict replies (the tests)
-// also refuse a field the schema does not declare, while the service drops it.
+// Replies go out through their zod response schemas (server/plugins/replies.ts), written by a
+// serializer compiled from each: a reply that drifts from its description (a declared field missing,
+// a value that cannot be written as its type) is a 500 that leaks nothing, never a client error;
+// strict replies (the tests) also check every value through zod and refuse a field the schema does
+// not declare, while the service drops it.
 import Fastify from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -71,6 +73,19 @@ describe('how a reply is turned into JSON', () => {
     expect(parsesAsItEncodes(z.object({ a: z.array(z.string().transform((v) => v.length)) }))).toBe(false);
     expect(parsesAsItEncodes(z.union([z.null(), z.codec(z.string(), z.number(), { decode: Number, encode: String })]))).toBe(false);
     expect(parsesAsItEncodes(z.object({ a: z.string().pipe(z.string()) }))).toBe(false);
+  });
+
+  it('writes a reply with the serializer compiled from its schema, required fields first, and strict replies send those same bytes', async () => {
+    const Pair = z.object({ note: z.string().optional(), id: z.string() });
+    const bodies: string[] = [];
+    for (const strict of [true, false]) {
+      const app = Fastify().withTypeProvider<ZodTypeProvider>();
+      app.setSerializerCompiler(replySerializerCompiler({ strict }));
+      app.get('/pair', { schema: { response: { 200: json(Pair, 'A pair') } } }, async () => ({ note: 'n', id: 'p' }));
+      bodies.push((await app.inject({ method: 'GET', url: '/pair' })).body);
+      await app.close();
+    }
+    expect(bodies).toEqual(['{"id":"p","note":"n"}', '{"id":"p","note":"n"}']);
   });
 
   it('sends the same bytes either way for a plain schema, with and without strict replies', async () => {
