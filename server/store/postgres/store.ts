@@ -86,6 +86,14 @@ export class PostgresStore implements Store {
     this.q = {
       session: this.root.select().from(t.sessions).where(eq(t.sessions.tokenHash, p('tokenHash'))).prepare('cellbatch_session'),
       userById: this.root.select().from(t.users).where(eq(t.users.id, p('id'))).prepare('cellbatch_user_by_id'),
+      userByUsernameKey: this.root.select().from(t.users).where(eq(t.users.usernameKey, p('usernameKey'))).prepare('cellbatch_user_by_username_key'),
+      // A batch and its record, as every request on a batch reads them (loadBatch), and its master record's status.
+      batch: this.root.select().from(t.batches).where(eq(t.batches.id, p('id'))).prepare('cellbatch_batch'),
+      entriesOfBatch: this.root.select().from(t.entries).where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.entries.batchSeq)).prepare('cellbatch_entries_of_batch'),
+      signaturesOfBatch: this.root.select(getTableColumns(t.signatures)).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
+        .where(eq(t.entries.batchId, p('batchId'))).orderBy(asc(t.signatures.seq)).prepare('cellbatch_signatures_of_batch'),
+      processVersionStatus: this.root.select({ status: t.processVersions.status }).from(t.processVersions)
+        .where(and(eq(t.processVersions.processId, p('processId')), eq(t.processVersions.version, p('version')))).prepare('cellbatch_process_version_status'),
       batchPage: this.root.select().from(t.batches).where(gt(t.batches.id, p('after'))).orderBy(asc(t.batches.id)).limit(p('limit')).prepare('cellbatch_batch_page'),
       batchPageOfStatus: this.root.select().from(t.batches).where(and(eq(t.batches.status, p('status')), gt(t.batches.id, p('after'))))
         .orderBy(asc(t.batches.id)).limit(p('limit')).prepare('cellbatch_batch_page_of_status'),
@@ -225,7 +233,8 @@ export class PostgresStore implements Store {
   // ─── users and sessions ───────────────────────────────────────────────
 
   async findUserByUsername(username: string): Promise<UserRow | undefined> {
-    return first(await this.db.select().from(t.users).where(eq(t.users.usernameKey, username.toLowerCase())));
+    const usernameKey = username.toLowerCase();
+    return first(await this.read(this.q.userByUsernameKey, { usernameKey }, () => this.db.select().from(t.users).where(eq(t.users.usernameKey, usernameKey))));
   }
   async findUserById(id: string): Promise<UserRow | undefined> {
     return first(await this.read(this.q.userById, { id }, () => this.db.select().from(t.users).where(eq(t.users.id, id))));
@@ -351,7 +360,8 @@ export class PostgresStore implements Store {
     return first(await this.db.select().from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))));
   }
   async processVersionStatus(processId: string, version: number): Promise<string | undefined> {
-    return first(await this.db.select({ status: t.processVersions.status }).from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version))))?.status;
+    return first(await this.read(this.q.processVersionStatus, { processId, version },
+      () => this.db.select({ status: t.processVersions.status }).from(t.processVersions).where(and(eq(t.processVersions.processId, processId), eq(t.processVersions.version, version)))))?.status;
   }
   async appendProcessVersionSignature(row: Omit<ProcessVersionSignatureRow, 'seq'>) {
     await this.db.insert(t.processVersionSignatures).values(row);
@@ -376,7 +386,7 @@ export class PostgresStore implements Store {
     }).where(eq(t.batches.id, id));
   }
   async getBatch(id: string): Promise<BatchRow | undefined> {
-    return first(await this.db.select().from(t.batches).where(eq(t.batches.id, id)));
+    return first(await this.read(this.q.batch, { id }, () => this.db.select().from(t.batches).where(eq(t.batches.id, id))));
   }
   async listBatches(status: string | undefined, limit: number, cursor?: string): Promise<Page<BatchRow>> {
     // Every id sorts after '' (the first page).
@@ -535,14 +545,14 @@ export class PostgresStore implements Store {
     return version;
   }
   async entriesOfBatch(batchId: string): Promise<EntryRow[]> {
-    return this.db.select().from(t.entries).where(eq(t.entries.batchId, batchId)).orderBy(asc(t.entries.batchSeq));
+    return this.read(this.q.entriesOfBatch, { batchId }, () => this.db.select().from(t.entries).where(eq(t.entries.batchId, batchId)).orderBy(asc(t.entries.batchSeq)));
   }
   async getEntry(id: string): Promise<EntryRow | undefined> {
     return first(await this.db.select().from(t.entries).where(eq(t.entries.id, id)));
   }
   async signaturesOfBatch(batchId: string): Promise<SignatureRow[]> {
-    return this.db.select(getTableColumns(t.signatures)).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
-      .where(eq(t.entries.batchId, batchId)).orderBy(asc(t.signatures.seq));
+    return this.read(this.q.signaturesOfBatch, { batchId }, () => this.db.select(getTableColumns(t.signatures)).from(t.signatures).innerJoin(t.entries, eq(t.entries.id, t.signatures.entryId))
+      .where(eq(t.entries.batchId, batchId)).orderBy(asc(t.signatures.seq)));
   }
   async recordsOfBatches(batchIds: string[]): Promise<Map<string, BatchRows>> {
     if (batchIds.length === 0) return new Map();
