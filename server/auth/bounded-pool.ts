@@ -1,7 +1,7 @@
 // One mechanism bounds every kind of password work (issue 10, docs/security.md): a pool that runs at
 // most `size` jobs at once, queues at most `maxWaiting` in arrival order, and refuses the rest at
 // once (429 with Retry-After) instead of holding them in memory. Three bounds are made of it:
-// - the argon2 work of the whole process (auth/passwords.ts: as many at once as the thread pool has threads);
+// - the argon2 work of the whole process (auth/passwords.ts: one more at once than the thread pool has threads);
 // - each account, one check at a time (21 CFR 11.300(d): the lockout cannot be raced; services/accounts.ts);
 // - each client address, a small share of the first (plugins/password-limits.ts), so that one address
 //   cannot fill the process's queue and make everybody else wait for a 429.
