@@ -2,19 +2,20 @@
 // schema that documents a reply in GET /openapi.json is the one that shapes it.
 //
 // Where parsing and encoding through the schema give the same (no transform, codec or default in it:
-// nearly every reply), the reply is written by a serializer compiled once from the schema's JSON Schema
-// (fast-json-stringify, fastify's own): it writes the described fields, in the schema's order, and
-// nothing else, so clients see only what is described. It does not check values again at run time:
-// the views are typed by the schemas (their TypeScript types are the schemas' output types), and the
-// strict replies below check every reply of the test suite. The compiled serializer costs a tenth of
-// zod's parse and JSON.stringify (the reply of a signed step: ~0.3 ms of the main thread's ~2.7 ms,
-// docs/performance.md); elsewhere the reply is encoded by zod, and a reply that does not fit its
-// schema is a 500 whose detail leaks nothing (server/plugins/problem.ts), logged with the issues.
+// every reply but a master record's), the reply is written by a serializer compiled from the schema's
+// JSON Schema (fast-json-stringify, fastify's own): it writes the described fields, required ones
+// first, and nothing else, so clients see only what is described. It does not check values again at
+// run time: the views are typed by the schemas (their TypeScript types are the schemas' output
+// types), and the strict replies below check every reply of the test suite. It writes a signed step's
+// 5.9 KB reply in about half the time of zod's parse and JSON.stringify (issue 12 item 7;
+// docs/design-decisions.md). Elsewhere the reply is encoded by zod. A reply that does not fit its
+// schema is a 500 whose detail leaks nothing (server/plugins/problem.ts), logged with what drifted.
 //
 // Strict replies (CELLBATCH_STRICT_REPLIES=1, set for the tests in vitest.config.ts) parse every reply
 // through zod too, refuse a field the schema would drop (so that a view and its description cannot
-// drift apart unnoticed), and refuse any difference between zod's bytes and the compiled serializer's,
-// so that every reply of the suite proves the two agree.
+// drift apart unnoticed), refuse any difference between zod's JSON and the compiled serializer's, and
+// send the compiled serializer's bytes: every reply of the suite proves the two agree, and the tests
+// receive what a client in service does.
 import { isDeepStrictEqual } from 'node:util';
 import fastJson from 'fast-json-stringify';
 import type { FastifySerializerCompiler } from 'fastify/types/schema.js';
