@@ -14,7 +14,7 @@ import type { Store } from './store/store.js';
 /** The PostgreSQL database a command works on, when the record lives there (--database-url, else CELLBATCH_DATABASE_URL). */
 const databaseUrl = (argv: string[]) => (argv.includes('--database-url') ? argv[argv.indexOf('--database-url') + 1] : undefined) ?? (process.env.CELLBATCH_DATABASE_URL || undefined);
 import { productCatalogue, PRODUCTS_FILE } from './processes/registry.js';
-import { CheckpointLog, keysIn, publicKeysFrom, readMark } from './store/checkpoints.js';
+import { CheckpointLog, keysIn, publicKeysFrom, publicKeysOf, readMark } from './store/checkpoints.js';
 import { checkpointLogFile, defaultKeyDir, verifyRecordInParallel } from './services/integrity.js';
 import { backupDatabase, osUser, restoreDatabase, type Operator } from './store/sqlite/backup.js';
 import { BreakGlassError, resetPasswordFromConsole, unlockFromConsole } from './services/break-glass.js';
@@ -71,7 +71,7 @@ export async function verifyDatabase(file: string, keyDir = defaultKeyDir(file),
   try {
     // A file in trusted/ that holds no Ed25519 key trusts nothing; the report names it, so the finding it causes is explained.
     const folder = keyFiles.length ? undefined : keysIn(keyDir);
-    const keys = folder ? new Map(folder.keys.map((k) => [k.id, k.publicKeyPem])) : publicKeysFrom(keyFiles);
+    const keys = folder ? publicKeysOf(folder) : publicKeysFrom(keyFiles);
     // A database the server has not opened since migration 0012 has no checkpoints table yet (verify migrates nothing).
     const inTable = await store.lastCheckpoint().catch(() => undefined);
     const log = logFile ?? (!inTable && fs.existsSync(checkpointLogFile(file)) ? checkpointLogFile(file) : undefined);

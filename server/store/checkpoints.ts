@@ -224,7 +224,10 @@ export function checkCheckpointLog(checkpoints: Checkpoint[], publicKeys: Map<st
  * rotation) are trusted when installed in `trusted/` or named: `cellbatch verify --key FILE`. A file
  * in `trusted/` that holds no Ed25519 public key trusts nothing (keysIn names it).
  */
-export const publicKeysIn = (dir: string): Map<string, string> => new Map(keysIn(dir).keys.map((k) => [k.id, k.publicKeyPem]));
+export const publicKeysIn = (dir: string): Map<string, string> => publicKeysOf(keysIn(dir));
+
+/** A key folder's keys as a verification takes them: PEM by key id. */
+export const publicKeysOf = (folder: KeyFolder): Map<string, string> => new Map(folder.keys.map((k) => [k.id, k.publicKeyPem]));
 
 /**
  * A public key a key folder trusts, and where it comes from: `own` (the server's signing key) or

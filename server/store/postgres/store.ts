@@ -22,8 +22,8 @@ import { CHAINED, GENESIS, rowHash } from '../chain.js';
 import { CHAIN_TABLES, checkpointOf, checkpointRow, type ChainTable, type Checkpoint, type Head } from '../checkpoints.js';
 import { AppError, clockWentBack } from '../../errors.js';
 import { walkPostgres } from './verify.js';
-import { CHECKPOINTS_BY_KEY, keyUseOf, type KeyUse, type KeyUseRow } from '../store.js';
 import {
+  CHECKPOINTS_BY_KEY, keyUseOf, type KeyUse, type KeyUseRow,
   auditCells, decodeCursor, decodePendingCursor, groupByBatch, memberPattern, mergePendingPages, entryCells, expectedHash, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type BatchRow, type BatchRows, type ChainedRows, type BatchState, type ChainReport, type DefinitionRow, type DeviationListRow, type PendingWorkRow, type BatchLists, type PendingCaller,
   type EntryRow, type EquipmentRow, type LegacyHeads, type MaterialRow, type NewAudit, type NewDefinition, type NewEntry,

@@ -1,6 +1,6 @@
 // The batches projection, its read model and the frozen record PDFs in SQLite.
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { decodeCursor, decodePendingCursor, memberPattern, mergePendingPages, page, type BatchStore, type DeviationListRow, type PendingWorkRow } from '../store.js';
+import { decodeCursor, decodePendingCursor, memberPattern, mergePendingPages, page, type BatchLists, type BatchState, type BatchStore, type DeviationListRow, type PendingWorkRow } from '../store.js';
 import * as t from '../tables.js';
 import type { SqliteConnection } from './connection.js';
 
@@ -9,9 +9,17 @@ export const PENDING_COLUMNS = 'batch_id as batchId, position, role, action, gat
 
 export function sqliteBatches(c: SqliteConnection): BatchStore {
   const { db, q } = c;
+  // A batch's projection state and its rows of the lists: one write each, for a write and for the read model's fill alike.
+  const saveState = (id: string, s: BatchState) => void q.saveBatchState.run(s.status, s.version, s.openDeviations, s.updatedAt, s.recordState, id);
+  const replaceLists = (batchId: string, lists: BatchLists) => {
+    q.deleteDeviationRows.run(batchId);
+    q.deletePendingRows.run(batchId);
+    for (const r of lists.deviations) q.insertDeviationRow.run(r);
+    for (const r of lists.pending) q.insertPendingRow.run(r);
+  };
   return {
     insertBatch: (row) => c.run(() => void db.insert(t.batches).values(row).run()),
-    saveBatchState: (id, s) => c.run(() => void q.saveBatchState.run(s.status, s.version, s.openDeviations, s.updatedAt, s.recordState, id)),
+    saveBatchState: (id, s) => c.run(() => saveState(id, s)),
     getBatch: (id) => c.run(() => q.batch.get({ id })),
     listBatches: (status, limit, cursor) => c.run(() => {
       const after = decodeCursor(cursor) ?? '';
@@ -20,19 +28,11 @@ export function sqliteBatches(c: SqliteConnection): BatchStore {
     allBatchIds: () => c.run(() => db.select({ id: t.batches.id }).from(t.batches).all().map((r) => r.id)),
     batchIdsWithEntryKind: (kind) => c.run(() => db.selectDistinct({ id: t.entries.batchId }).from(t.entries)
       .where(eq(t.entries.kind, kind)).orderBy(asc(t.entries.batchId)).all().map((r) => r.id)),
-    replaceBatchLists: (batchId, lists) => c.run(() => {
-      q.deleteDeviationRows.run(batchId);
-      q.deletePendingRows.run(batchId);
-      for (const r of lists.deviations) q.insertDeviationRow.run(r);
-      for (const r of lists.pending) q.insertPendingRow.run(r);
-    }),
+    replaceBatchLists: (batchId, lists) => c.run(() => replaceLists(batchId, lists)),
     saveReadModels: (rows) => c.run(() => {
-      for (const { id, state: s, lists } of rows) {
-        q.saveBatchState.run(s.status, s.version, s.openDeviations, s.updatedAt, s.recordState, id);
-        q.deleteDeviationRows.run(id);
-        q.deletePendingRows.run(id);
-        for (const r of lists.deviations) q.insertDeviationRow.run(r);
-        for (const r of lists.pending) q.insertPendingRow.run(r);
+      for (const { id, state, lists } of rows) {
+        saveState(id, state);
+        replaceLists(id, lists);
       }
     }),
     batchLists: (batchId) => c.run(() => ({

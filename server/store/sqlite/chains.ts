@@ -8,8 +8,8 @@ import {
   auditCells, entryCells, expectedHash, groupByBatch, page, signatureCells, stored,
   type AuditFilter, type AuditRow, type ChainedRows, type ChainStore, type EntryRow, type LegacyHeads, type NewAudit, type NewEntry,
   type NewSignature, type RowMismatch, type SignatureRow, type StoreOptions,
+  CHECKPOINTS_BY_KEY, keyUseOf, type KeyUseRow,
 } from '../store.js';
-import { CHECKPOINTS_BY_KEY, keyUseOf, type KeyUseRow } from '../store.js';
 import * as t from '../tables.js';
 import { clockWentBack } from '../../errors.js';
 import type { SqliteConnection } from './connection.js';
