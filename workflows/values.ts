@@ -29,10 +29,21 @@ export function isCensored(v: unknown): v is Censored {
   return keys.length === 1 && (keys[0] === 'below' || keys[0] === 'above') && typeof n === 'number' && Number.isFinite(n);
 }
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$/;
+const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?Z$/;
 
+/**
+ * An ISO-8601 UTC time that names a real instant: Date.parse rolls 2026-02-30 over to 2 March and reads
+ * T24:00 as the next midnight, so each part is compared with the instant it parses to. A time the
+ * operator did not write must not be recorded in its place (ALCOA+: accurate).
+ */
 export function isIsoUtc(v: unknown): v is string {
-  return typeof v === 'string' && ISO_UTC.test(v) && !Number.isNaN(Date.parse(v));
+  const m = typeof v === 'string' ? ISO_UTC.exec(v) : null;
+  if (!m) return false;
+  const t = new Date(Date.parse(v as string));
+  if (Number.isNaN(t.getTime())) return false;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((part) => Number(part ?? 0));
+  return t.getUTCFullYear() === y && t.getUTCMonth() + 1 === mo && t.getUTCDate() === d
+    && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
 }
 
 /**

@@ -321,6 +321,15 @@ describe('malformed step bodies (400 with dotted field paths)', () => {
     await refuse({ ...good(), values: receipt(51, { collectionEnd: '2026-03-02T01:00:00+07:00' }) }, ['values.collectionEnd']);
   });
 
+  it('refuses a datetime naming no real instant (30 February, 24:00, second 60) instead of rolling it over, naming values.collectionEnd', async () => {
+    for (const collectionEnd of ['2026-02-30T08:00:00Z', '2026-04-31T08:00:00Z', '2025-02-29T08:00:00Z', '2026-03-01T24:00:00Z', '2026-03-01T08:60:00Z', '2026-03-01T08:00:60Z']) {
+      await refuse({ ...good(), values: receipt(51, { collectionEnd }) }, ['values.collectionEnd']);
+    }
+    // Control: a leap day and minute precision are real times and are recorded.
+    const r = await post('op1', batch.id, 'apheresis-receipt', { ...good(), values: receipt(51, { collectionEnd: '2024-02-29T08:00Z' }) });
+    expect(r.status).toBe(201);
+  });
+
   it('refuses a value outside the physical limits, naming values.transportTemperature', async () => {
     await refuse({ ...good(), values: receipt(51, { transportTemperature: 500 }) }, ['values.transportTemperature']);
   });
