@@ -50,6 +50,23 @@ async function toCultureCheck(batchId: string) {
 }
 
 describe('the bench terminal', () => {
+  it('opens in the browser\'s language until one is chosen on the terminal, which it then keeps', async () => {
+    const { context, page } = await term.open({ locale: 'vi-VN' });
+    await page.goto('/');
+    await expect.poll(() => page.getByRole('heading', { name: 'Đăng nhập' }).isVisible()).toBe(true);
+    expect(await page.evaluate('document.documentElement.lang')).toBe('vi');
+    await page.getByRole('button', { name: 'English' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Log in' }).isVisible()).toBe(true);
+    await page.reload();
+    await expect.poll(() => page.getByRole('heading', { name: 'Log in' }).isVisible()).toBe(true);
+    await context.close();
+    // A browser in a language the UI does not speak gets English.
+    const other = await term.open({ locale: 'fr-FR' });
+    await other.page.goto('/');
+    await expect.poll(() => other.page.getByRole('heading', { name: 'Log in' }).isVisible()).toBe(true);
+    await other.context.close();
+  });
+
   it('takes a CAR-T batch through its first steps with a performer and a witness', async () => {
     const { page } = await term.open();
     await page.goto('/');
@@ -216,6 +233,11 @@ describe('the bench terminal', () => {
     const b = await createBatch(term.h, 'car-t', 5);
     await page.clock.runFor(30_000);
     await expect.poll(() => page.getByText('PT-5', { exact: false }).isVisible()).toBe(true);
+    // Its first step is due now; the badge saying so is as wide as its words, not stretched across the
+    // card (an item's own state class, "due", once matched the list's flex layout).
+    const badges = await page.locator('ul.due li.due .badge').evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().width)));
+    expect(badges.length).toBeGreaterThan(0);
+    for (const width of badges) expect(width).toBeLessThan(200);
 
     // The batch page follows a step recorded elsewhere.
     const { batch } = await recordReceipt(term.h, b, 5);

@@ -17,8 +17,8 @@ export interface Terminal {
   h: Harness;
   url: string;
   browser: Browser;
-  /** A fresh browser context (cookies, storage) at a bench terminal's screen size, in UTC. */
-  open(opts?: { width?: number; height?: number }): Promise<{ context: BrowserContext; page: Page }>;
+  /** A fresh browser context (cookies, storage) at a bench terminal's screen size, in UTC; its browser's language en-GB unless `locale` says otherwise. */
+  open(opts?: { width?: number; height?: number; locale?: string }): Promise<{ context: BrowserContext; page: Page }>;
   /** Requests any page made outside the app (nothing may be fetched from the internet), and CSP refusals. */
   external: string[];
   close(): Promise<void>;
@@ -33,8 +33,8 @@ export async function startTerminal(opts: HarnessOptions = {}): Promise<Terminal
   const external: string[] = [];
   return {
     h, url, browser, external,
-    async open({ width = 1280, height = 800 } = {}) {
-      const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'UTC', locale: 'en-GB', baseURL: url });
+    async open({ width = 1280, height = 800, locale = 'en-GB' } = {}) {
+      const context = await browser.newContext({ viewport: { width, height }, timezoneId: 'UTC', locale, baseURL: url });
       context.setDefaultTimeout(8000);
       const page = await context.newPage();
       // Anything the page asks of another origin would break the "nothing from the internet" rule.

@@ -10,7 +10,13 @@ import { LoginForm, PasswordChangeForm } from './LoginForm';
 import { Shell } from './Shell';
 import { Dialog } from '../ui/Dialog';
 
-const initialLang = (): Lang => (localStorage.getItem('cellbatch.lang') === 'vi' ? 'vi' : 'en');
+/** The language chosen on this terminal before, else the first of the browser's languages the UI speaks, else English. */
+const initialLang = (): Lang => {
+  const chosen = localStorage.getItem('cellbatch.lang');
+  if (chosen === 'vi' || chosen === 'en') return chosen;
+  const first = navigator.languages.map((l) => l.slice(0, 2).toLowerCase()).find((l) => l === 'vi' || l === 'en');
+  return first === 'vi' ? 'vi' : 'en';
+};
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);

@@ -74,7 +74,7 @@ export function WorkList() {
               <li key={b.id} className="card work-item">
                 <Link to={`/batches/${b.id}`} className="work-link">
                   <span className="batch-number">{b.batchNumber}</span>
-                  <span className="muted"> · {b.processId.toUpperCase()} · {b.patient && `${t('batch.patient')} ${b.patient.id}`} · {t(`status.${b.status}`)}</span>
+                  <span className="muted">{[b.processId.toUpperCase(), b.patient && `${t('batch.patient')} ${b.patient.id}`, t(`status.${b.status}`)].filter(Boolean).join(' · ')}</span>
                 </Link>
                 <ul className="due">
                   {due.map((d) => (
