@@ -238,7 +238,10 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     ...(opts.https && ({ https: opts.https } as object)),
     clientErrorHandler,
     // Router errors (a malformed URL, an over-long path parameter) answer problem+json like the rest.
-    frameworkErrors: (err, _request, reply) => {
+    frameworkErrors: (err, request, reply) => {
+      // An id longer than the router's maxParamLength (100, the longest id) names nothing: API.md's 404
+      // for an unknown id, as the not-found handler answers when such an id ends the path.
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return void sendProblem(reply, 404, 'not-found', `${request.url.split('?')[0].slice(0, 200)} names nothing: no id is longer than 100 characters`);
       const status = err.statusCode ?? 400;
       sendProblem(reply, status, String(err.code ?? 'bad-url').toLowerCase(), err.message, status === 400 ? [{ field: 'url', message: err.message }] : undefined);
     },

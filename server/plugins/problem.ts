@@ -117,6 +117,10 @@ export default fp<ProblemOptions>(async (app, { onRefusal }) => {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
     const methods = allowed(path);
+    // A route that does serve this method and still ended here had a path parameter longer than the
+    // router takes (maxParamLength, 100 characters, the longest id): no id that long exists, so the
+    // answer is API.md's 404 for an unknown id, not a 405 that names the method the client sent.
+    if (methods.includes(request.method)) return sendProblem(reply, 404, 'not-found', `${path} names nothing: no id is longer than 100 characters`);
     if (methods.length > 0) {
       return sendProblem(reply.header('allow', methods.join(', ')), 405, 'method-not-allowed', `${path} does not answer ${request.method}; it answers ${methods.join(', ')}`);
     }

@@ -139,6 +139,19 @@ describe('405 for a known path asked with a method it does not serve', () => {
     expect(unknown.headers.allow).toBeUndefined();
   });
 
+  it('answers 404, not 405, for an id longer than any id on a path that serves the method (API.md: 404 unknown id)', async () => {
+    const long = 'x'.repeat(500);
+    for (const [method, url] of [['GET', `/api/v1/batches/${long}`], ['POST', `/api/v1/batches/${long}/steps/apheresis-receipt`], ['GET', `/api/v1/batches/${long}/record.pdf`], ['POST', `/api/v1/deviations/${long}/close`]] as const) {
+      const r = await h.app.inject({ method, url, headers: { authorization: `Bearer ${h.tokens.qa1}` }, ...(method === 'POST' && { payload: {} }) });
+      expect(r.statusCode, `${method} ${url.slice(0, 40)}`).toBe(404);
+      expect(r.headers.allow).toBeUndefined();
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.json()).toMatchObject({ status: 404, type: 'https://cellbatch.org/problems/not-found' });
+    }
+    // Another method on that path is still 405.
+    expect((await h.app.inject({ method: 'DELETE', url: `/api/v1/batches/${long}`, headers: { authorization: `Bearer ${h.tokens.qa1}` } })).statusCode).toBe(405);
+  });
+
   it('answers 405 without a token too: the path and its methods are public in the description', async () => {
     const r = await h.app.inject({ method: 'DELETE', url: '/api/v1/batches/some-id' });
     expect(r.statusCode).toBe(405);
