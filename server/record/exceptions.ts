@@ -60,6 +60,17 @@ function judged(step: Step | undefined, name: string, values: Record<string, unk
   return c ? c.label.en : name;
 }
 
+/**
+ * An entry as QA finds it in the batch record: its number in the batch (the PDF's "entry N") and its
+ * step, rather than its identifier (the exception's `target` carries that).
+ */
+function entryLabel(r: BatchRecord, entryId: string): string {
+  const e = r.entries.find((x) => x.id === entryId);
+  if (!e) return `entry ${entryId}`;
+  const step = e.stepId ? findStep(r, e.stepId) : undefined;
+  return `entry ${e.batchSeq}${e.stepId ? ` "${step?.title.en ?? e.stepId}"` : ''}`;
+}
+
 /** Exceptions drawn from the batch's entries. */
 export function recordExceptions(r: BatchRecord): BatchException[] {
   const out: BatchException[] = [];
@@ -94,7 +105,7 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
       const c = parsePayload('correction', e.payload);
       out.push({
         id: `correction:${e.id}`, kind: 'correction', target: { type: 'entry', id: e.id }, stepId: c.stepId, at: e.recordedAt, record: true,
-        why: `${Object.keys(c.values).join(', ')} of "${step?.title.en ?? c.stepId}" corrected (entry ${c.correctsEntryId}): ${c.reason}`,
+        why: `${Object.keys(c.values).join(', ')} of "${step?.title.en ?? c.stepId}" corrected (${entryLabel(r, c.correctsEntryId)}): ${c.reason}`,
       });
     }
     // ALCOA+ contemporaneous: an entry made later than the definition's tolerance after the work.
@@ -136,7 +147,7 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
     out.push({
       id: `repeated-verifier-pair:${key}`, kind: 'repeated-verifier-pair', target: { type: 'entry', id: entryIds[0] },
       at: r.entries.find((e) => e.id === entryIds[entryIds.length - 1])?.recordedAt ?? r.row.createdAt, record: true,
-      why: `${printed.get(v) ?? v} verified ${entryIds.length} of the ${verified} verified steps performed by ${printed.get(p) ?? p} (entries ${entryIds.join(', ')})`,
+      why: `${printed.get(v) ?? v} verified ${entryIds.length} of the ${verified} verified steps performed by ${printed.get(p) ?? p}: ${entryIds.map((id) => entryLabel(r, id)).join(', ')}`,
     });
   }
   for (const t of releaseTests(r)) {

@@ -142,7 +142,11 @@ describe('the disposition', () => {
     expect(r.body.errors[0].message).toContain(`correction:${box.body.entry.id}`);
     const packet = (await call(h, 'qa1', 'GET', `/batches/${d.id}/review`)).body;
     expect(packet.voidedReview.voidedBy).toEqual([`correction:${box.body.entry.id}`]);
-    expect(packet.exceptions.find((x: any) => x.id === `correction:${box.body.entry.id}`)).toMatchObject({ kind: 'correction', covered: false, voidsReview: true });
+    const original = d.entriesOf('cryopreservation')[0];
+    expect(packet.exceptions.find((x: any) => x.id === `correction:${box.body.entry.id}`)).toMatchObject({
+      kind: 'correction', covered: false, voidsReview: true,
+      why: `storageBox of "Cryopreservation" corrected (entry ${original.seq} "Cryopreservation"): box number transcribed wrongly`,
+    });
     // Refused attempts on the batch are listed for the reviewer, and void nothing.
     expect(packet.exceptions.filter((x: any) => x.kind === 'refused-attempt').length).toBeGreaterThan(5);
     // Refusals on the batch's deviations are on its trail too.

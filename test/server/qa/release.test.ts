@@ -47,6 +47,14 @@ describe('release of a CAR-T batch', () => {
     const kinds = before.body.exceptions.map((x: any) => x.kind);
     expect(kinds).toContain('pending-result');
     expect(kinds).toContain('repeated-verifier-pair'); // op1 performed and op2 verified every step
+    // Said as QA reads the record: each entry by its number in the batch and its step, not its identifier.
+    const pair = before.body.exceptions.find((x: any) => x.kind === 'repeated-verifier-pair');
+    const record = (await call(h, 'qa1', 'GET', `/batches/${d.id}`)).body;
+    const first = record.entries.find((e: any) => e.id === pair.target.id);
+    expect(pair.why).toMatch(/^Test OP2 verified \d+ of the \d+ verified steps performed by Test OP1: entry \d+ "/);
+    expect(first.stepId).toBe('starting-material-sample');
+    expect(pair.why).toContain(`entry ${first.seq} "Starting material sample", `);
+    expect(pair.why).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
     expect(before.body.exceptions.find((x: any) => x.kind === 'pending-result')).toMatchObject({ stepId: 'release-sterility', target: { type: 'step', id: 'release-sterility' } });
     expect(before.body).toMatchObject({ reviewable: true, currentReview: null, disposition: null });
 
