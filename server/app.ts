@@ -277,7 +277,16 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   const securityHeaders = helmet({ contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } });
   app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (e?: unknown) => done(e instanceof Error ? e : undefined)));
   // The per-minute limits count in the database, shared by every app server (auth/attempt-windows.ts).
-  await app.register(rateLimit, { global: false, store: attemptWindows(ctx) });
+  await app.register(rateLimit, {
+    global: false, store: attemptWindows(ctx),
+    // The plugin's own error has no code (it answered type …/bad-request with an English detail): the
+    // refusal is the same too-many-attempts as the other password limits, in the reader's language.
+    errorResponseBuilder: (_request, { ttl }) => {
+      const seconds = Math.max(1, Math.ceil(ttl / 1000));
+      return tooManyRequests('too-many-attempts', `too many attempts from this address in a minute; try again in ${seconds} s`, seconds)
+        .inVietnamese(`quá nhiều lần thử từ địa chỉ này trong một phút; hãy thử lại sau ${seconds} giây`);
+    },
+  });
   await registerOpenApi(app);
   await app.register(swaggerUi, {
     routePrefix: '/docs',

@@ -35,7 +35,8 @@ describe('the per-minute login limit, counted in the database', () => {
     const refused = await login(h.app, '10.3.0.1', 'op1', PASSWORD);
     expect(refused.statusCode).toBe(429);
     expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(refused.json()).toMatchObject({ status: 429 });
+    expect(refused.json()).toMatchObject({ status: 429, type: 'https://cellbatch.org/problems/too-many-attempts', title: 'Too many requests' });
+    expect(refused.json().detail).toMatch(/^too many attempts from this address in a minute; try again in \d+ s$/);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect((await login(h.app, '10.3.0.2', 'op1', PASSWORD)).statusCode).toBe(200);
@@ -43,6 +44,12 @@ describe('the per-minute login limit, counted in the database', () => {
       { key: '/api/v1/auth/login 10.3.0.1', hits: 61 },
       { key: '/api/v1/auth/login 10.3.0.2', hits: 1 },
     ]);
+    // In the reader's language, as every other refusal.
+    const vi = await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.3.0.1', headers: { 'accept-language': 'vi' }, payload: { username: 'op1', password: PASSWORD } });
+    expect(vi.statusCode).toBe(429);
+    expect(vi.headers['content-language']).toBe('vi');
+    expect(vi.json()).toMatchObject({ type: 'https://cellbatch.org/problems/too-many-attempts', title: 'Quá nhiều yêu cầu' });
+    expect(vi.json().detail).toMatch(/^Quá nhiều lần thử: hãy đợi rồi thử lại\. \(quá nhiều lần thử từ địa chỉ này trong một phút; hãy thử lại sau \d+ giây\)$/);
 
     h.tick(60_000);
     expect((await login(h.app, '10.3.0.1', 'op1', PASSWORD)).statusCode).toBe(200);
