@@ -247,6 +247,9 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  // Every body is JSON (API.md): Fastify's built-in text/plain parser let a text body through to the
+  // schema, which answered 400 "expected object, received string" where form data or XML answer 415.
+  app.removeContentTypeParser('text/plain');
   app.setSerializerCompiler(replySerializerCompiler({ strict: opts.strictReplies ?? process.env.CELLBATCH_STRICT_REPLIES === '1' }));
   const verifyQuietly = () => check.first().catch((e: unknown) => {
     if (closing) return; // the database closed under a verification that was still running

@@ -37,6 +37,18 @@ describe('login', () => {
     expectProblem(await call(h, null, 'POST', '/auth/login', { username: 'op1' }), 400, ['password']);
   });
 
+  it('refuses a body that is not JSON with 415 whatever its media type, text/plain included, and writes nothing', async () => {
+    const before = await h.ctx.store.counts();
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded']) {
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': type }, payload: JSON.stringify({ username: 'op1', password: PASSWORD }) });
+      expectProblem({ status: r.statusCode, body: r.json(), headers: r.headers }, 415);
+      const change = await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': type, authorization: `Bearer ${h.tokens.qa1}` }, payload: JSON.stringify({ type: 'media', name: 'TexMACS', lotNumber: 'L-415', expiresOn: '2030-01-01' }) });
+      expectProblem({ status: change.statusCode, body: change.json(), headers: change.headers }, 415);
+    }
+    expect(await h.ctx.store.counts()).toMatchObject({ entries: before.entries, signatures: before.signatures });
+    expect((await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items.filter((l: { lotNumber: string }) => l.lotNumber === 'L-415')).toEqual([]);
+  });
+
   it('does not log in with the username in another case and the wrong password', async () => {
     expectProblem(await login('OP1', WRONG), 401);
   });
