@@ -2,7 +2,7 @@
 // the batch names (patient; donor of an allogeneic process) and its parent batches, issues the batch
 // number and the chain-of-identity id, and records the first entry through the one write path of
 // every command (append.ts).
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../domain/time-ordered-id.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, refused, type FieldProblem } from '../errors.js';
 import { statusVi, versionStatusVi } from '../problem-texts.js';
@@ -66,7 +66,7 @@ export async function createBatch(ctx: AppContext, actor: UserRow, input: Create
       ...(rehearsal && { processStatus: rehearsal }),
     };
     return {
-      id: randomUUID(), batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 0,
+      id: timeOrderedId(), batchNumber, processId: def.id, processVersion: def.version, processHash: process.hash, status: 'in_process', version: 0,
       din: payload.din, dinCheck: payload.dinCheck, chainOfIdentityId: payload.chainOfIdentityId, patient: input.patient ?? null, donor: input.donor ?? null,
       training: ctx.config.training, openDeviations: 0, createdAt: now.toISOString(), updatedAt: now.toISOString(), recordState: null,
     };

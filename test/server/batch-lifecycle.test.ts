@@ -45,6 +45,24 @@ async function expectCleanRecordAwaitingRelease(d: BatchDriver, processId: strin
   return b;
 }
 
+
+describe('GET /batches lists the batches oldest first (its OpenAPI summary)', () => {
+  it('pages through the batches in the order they were started, with a status filter too', async () => {
+    const started: string[] = [];
+    for (let seq = 1; seq <= 5; seq++) started.push((await createBatch(h, seq % 2 ? 'car-t' : 'nk', seq)).id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const r = await call(h, 'op1', 'GET', `/batches?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(r.status).toBe(200);
+      seen.push(...r.body.items.map((b: { id: string }) => b.id));
+      cursor = r.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(started);
+    const inProcess = await call(h, 'op1', 'GET', '/batches?status=in_process&limit=500');
+    expect(inProcess.body.items.map((b: { id: string }) => b.id)).toEqual(started);
+  });
+});
 describe('a whole batch through its real windows', () => {
   it('takes a CAR-T batch from apheresis receipt to release testing, then to QA review once the release tests pass', async () => {
     const d = await carT();
