@@ -5,6 +5,7 @@ import { AppError, alreadyAudited, conflict, badRequest, forbidden, locked, notF
 import { checkPassword, dummyHash, hashPassword, passwordProblem } from '../auth/passwords.js';
 import { passwordChecked } from '../auth/password-slot.js';
 import type { UserRow } from '../store/store.js';
+import { storable } from '../store/chain.js';
 import { writeAudit } from './audit.js';
 import { assertMay } from '../permissions.js';
 import { ADMIN_COMBINATION_PROBLEM, adminCombinesWithSigning, type Role } from '../../workflows/definition.js';
@@ -36,7 +37,8 @@ export async function createUser(ctx: AppContext, actor: UserRow | null, body: {
   passwordHash ??= await hashPassword(body.password);
   const now = ctx.clock.wall().toISOString();
   const row = {
-    id: randomUUID(), username: body.username, usernameKey: body.username.toLowerCase(), fullName: body.fullName,
+    // The printed name as the database stores it (a lone surrogate becomes U+FFFD), as the audit row records it.
+    id: randomUUID(), username: body.username, usernameKey: body.username.toLowerCase(), fullName: storable(body.fullName),
     roles: [...new Set(body.roles)], passwordHash, active: true, mustChangePassword: temporary, failedAttempts: 0,
     locked: false, passwordChangedAt: now, createdAt: now, lastLoginAt: null,
   };

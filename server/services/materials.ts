@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import { assertMay } from '../permissions.js';
-import type { EquipmentRow, MaterialRow, UserRow } from '../store/store.js';
+import { stored, type EquipmentRow, type MaterialRow, type UserRow } from '../store/store.js';
 import { writeAudit } from './audit.js';
 
 /** The stored status is one of these (only the registry's own functions write it). */
@@ -17,7 +17,9 @@ export async function registerMaterial(ctx: AppContext, actor: UserRow, input: O
   // 21 CFR 211.22, 211.84: production does not release its own materials. A lot registered without
   // the qa role is quarantined; only QA registers it released or releases it later (PATCH, with a reason).
   if (input.status === 'released') assertMay(actor, 'material.release', 'registering a lot as released');
-  const body = { ...input, status: input.status ?? 'quarantined' };
+  // The text as the database stores it (a lone surrogate becomes U+FFFD): the reply, the registry and
+  // the audit row say the same (ALCOA accurate); SQLite had kept it as three U+FFFD, the audit as one.
+  const body = stored({ ...input, status: input.status ?? 'quarantined' });
   const row: MaterialRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
   await ctx.store.transaction(async () => {
     await ctx.store.insertMaterial(row);
@@ -38,8 +40,9 @@ export async function changeMaterialStatus(ctx: AppContext, actor: UserRow, id: 
   return materialView({ ...lot, status });
 }
 
-export async function registerEquipment(ctx: AppContext, actor: UserRow, body: Omit<EquipmentRow, 'id' | 'createdAt' | 'createdBy'>) {
+export async function registerEquipment(ctx: AppContext, actor: UserRow, input: Omit<EquipmentRow, 'id' | 'createdAt' | 'createdBy'>) {
   assertMay(actor, 'equipment.register');
+  const body = stored(input); // as registerMaterial: what is answered and audited is what is stored
   const row: EquipmentRow = { ...body, id: randomUUID(), createdAt: ctx.clock.now().toISOString(), createdBy: actor.id };
   await ctx.store.transaction(async () => {
     if (await ctx.store.findEquipmentByAssetId(body.assetId)) throw conflict('asset-id-taken', `equipment with asset id ${body.assetId} is already registered`).inVietnamese(`thiết bị mã tài sản ${body.assetId} đã được đăng ký`);

@@ -192,6 +192,15 @@ describe('creating and changing users', () => {
     expectProblem(await call(h, 'admin', 'POST', '/users', body({ password: 'OPERATOR-THREE' })), 400, ['password']);
   });
 
+  it('keeps a printed name holding a lone surrogate as stored, with U+FFFD in its place, in the reply, the user list and the audit row', async () => {
+    const r = await call(h, 'admin', 'POST', '/users', body({ fullName: 'Trần \udc00 Ánh' }));
+    expect(r.status).toBe(201);
+    expect(r.body.fullName).toBe('Trần \ufffd Ánh');
+    expect((await call(h, 'admin', 'GET', '/users?limit=500')).body.items.find((u: { id: string }) => u.id === r.body.id).fullName).toBe('Trần \ufffd Ánh');
+    const audit = (await call(h, 'admin', 'GET', '/audit?action=user.created&limit=500')).body.items as { entityId: string; after: { fullName: string } }[];
+    expect(audit.find((a) => a.entityId === r.body.id)?.after.fullName).toBe('Trần \ufffd Ánh');
+  });
+
   it('refuses a username that differs from an existing one only in case with 409', async () => {
     expectProblem(await call(h, 'admin', 'POST', '/users', body({ username: 'OP1' })), 409);
     expectProblem(await call(h, 'admin', 'POST', '/users', body({ username: 'Qa1' })), 409);

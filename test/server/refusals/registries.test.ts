@@ -91,6 +91,23 @@ describe('material release (21 CFR 211.22, 211.84: production does not release i
     expect(b.body.status).toBe('quarantined');
   });
 
+  it('answers, lists and audits a name holding a lone surrogate the same: as stored, with U+FFFD in its place', async () => {
+    const lot = await call(h, 'qa1', 'POST', '/materials', material({ name: 'Buffer \ud800 A', lotNumber: 'B-\udc00' }));
+    expect(lot.status).toBe(201);
+    expect(lot.body).toMatchObject({ name: 'Buffer \ufffd A', lotNumber: 'B-\ufffd' });
+    const eq = await call(h, 'qa1', 'POST', '/equipment', equipment({ name: 'Prodigy \ud83d', assetId: 'EQ-\ud800' }));
+    expect(eq.status).toBe(201);
+    expect(eq.body).toMatchObject({ name: 'Prodigy \ufffd', assetId: 'EQ-\ufffd' });
+    const { materials, equipment: instruments } = await registry();
+    expect(materials.find((m) => m.id === lot.body.id)).toEqual(lot.body);
+    expect(instruments.find((e) => (e as { id: string }).id === eq.body.id)).toEqual(eq.body);
+    const audit = (await call(h, 'qa1', 'GET', '/audit?limit=500')).body.items as { entityId: string; after?: Record<string, unknown> }[];
+    expect(audit.find((a) => a.entityId === lot.body.id)?.after).toMatchObject({ name: 'Buffer \ufffd A', lotNumber: 'B-\ufffd' });
+    expect(audit.find((a) => a.entityId === eq.body.id)?.after).toMatchObject({ name: 'Prodigy \ufffd', assetId: 'EQ-\ufffd' });
+    // The asset id as stored is the one a second registration is compared with.
+    expectProblem(await call(h, 'qa1', 'POST', '/equipment', equipment({ assetId: 'EQ-\ufffd' })), 409);
+  });
+
   it('lets QA register a lot as released', async () => {
     const r = await call(h, 'qa1', 'POST', '/materials', material({ status: 'released' }));
     expect(r.status).toBe(201);
