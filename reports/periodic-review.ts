@@ -105,7 +105,7 @@ function exceptions(s: Sheet, c: Ctx, title: string, items: ProductReview['lateE
   const p = c.m.periodic;
   s.heading(title, 2);
   if (items.length === 0) return s.note(p.none);
-  s.note(c.m.packet.whyNote);
+  s.note(p.whyNote);
   s.table(
     [{ header: p.time, width: 0.18 }, { header: p.batch, width: 0.2 }, { header: p.step, width: 0.18 }, { header: p.why, width: 0.44 }],
     items.map((x) => [c.t(x.at), x.batchNumber, x.step ?? x.stepId ?? '', x.why]),

@@ -23,7 +23,8 @@ const ExceptionSchema = z.object({
   id: z.string().describe('Stable: the same fact gives the same id on every read'),
   kind: z.enum(EXCEPTION_KINDS),
   target: z.object({ type: z.enum(['entry', 'deviation', 'audit', 'step']), id: z.string() }),
-  stepId: z.string().optional(), at: Time, why: z.string(),
+  stepId: z.string().optional(), at: Time,
+  why: z.string().describe('Why it is listed, in the language of Accept-Language (en or vi); what people typed and audit action codes as recorded'),
   voidsReview: z.boolean().describe('Drawn from the record: appearing after a review voids it'),
   covered: z.boolean().describe('Covered by the current review'),
 }).meta({ id: 'ReviewException' });

@@ -127,7 +127,7 @@ export const en = {
     exceptions: 'What QA must look at (exceptions)', none: 'No exception.',
     kind: 'Kind', at: 'Time', about: 'Concerns', why: 'Why it is listed', covered: 'Review',
     isCovered: 'covered', notCovered: 'NOT COVERED', voids: 'voids a later review', listed: 'listed only',
-    whyNote: 'Why: in the words the record states it.',
+    whyNote: 'Why: descriptions, reasons and action codes in the words the record states them.',
     kinds: {
       deviation: 'Deviation', 'out-of-specification': 'Out of specification', alert: 'Alert limit', correction: 'Correction', 'late-entry': 'Late entry',
       'repeated-verifier-pair': 'Same performer and verifier', 'refused-attempt': 'Refused attempt', 'pending-result': 'Result pending', audit: 'Audit row',
@@ -137,6 +137,7 @@ export const en = {
     reviews: 'Reviews', currentReview: 'current', voidedReview: 'voided', earlierReview: 'earlier',
   },
   periodic: {
+    whyNote: 'Why: in the words the record states it (English).',
     title: 'Periodic review', basis: 'EU GMP Annex 11 §11 periodic evaluation · 21 CFR 211.180(e) annual product review',
     subject: 'Periodic review of {from} to {to}, with its data attached (periodic-review.json)',
     header: 'Periodic review · {from} to {to}', footer: 'Generated from the record as of {time} · the period includes both ends',

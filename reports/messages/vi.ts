@@ -126,7 +126,7 @@ export const vi: Messages = {
     exceptions: 'Những điểm QA phải xem xét (ngoại lệ)', none: 'Không có ngoại lệ.',
     kind: 'Loại', at: 'Thời điểm', about: 'Liên quan', why: 'Lý do liệt kê', covered: 'Xem xét',
     isCovered: 'đã bao phủ', notCovered: 'CHƯA BAO PHỦ', voids: 'vô hiệu hóa lần xem xét trước đó', listed: 'chỉ liệt kê',
-    whyNote: 'Lý do: theo đúng lời văn hồ sơ ghi (tiếng Anh).',
+    whyNote: 'Lý do: mô tả, lý do sửa và mã hành động giữ nguyên lời văn hồ sơ ghi.',
     kinds: {
       deviation: 'Sai lệch', 'out-of-specification': 'Ngoài tiêu chuẩn', alert: 'Vượt giới hạn cảnh báo', correction: 'Đính chính', 'late-entry': 'Ghi muộn',
       'repeated-verifier-pair': 'Cùng người thực hiện và người xác minh', 'refused-attempt': 'Thao tác bị từ chối', 'pending-result': 'Kết quả đang chờ', audit: 'Dòng nhật ký',
@@ -136,6 +136,7 @@ export const vi: Messages = {
     reviews: 'Các lần xem xét', currentReview: 'hiện hành', voidedReview: 'đã vô hiệu', earlierReview: 'lần trước',
   },
   periodic: {
+    whyNote: 'Lý do: theo đúng lời văn hồ sơ ghi (tiếng Anh).',
     title: 'Xem xét định kỳ', basis: 'EU GMP Phụ lục 11 §11 đánh giá định kỳ · 21 CFR 211.180(e) xem xét sản phẩm hằng năm',
     subject: 'Xem xét định kỳ từ {from} đến {to}, kèm dữ liệu (periodic-review.json)',
     header: 'Xem xét định kỳ · {from} đến {to}', footer: 'Lập từ hồ sơ tại thời điểm {time} · kỳ xem xét bao gồm cả hai đầu mút',

@@ -13,6 +13,14 @@ import { findStep, type BatchRecord } from './record.js';
 import { releaseTests } from './release-tests.js';
 import type { ReviewRecord } from './qa-state.js';
 
+/** A text in both languages of the terminal. */
+export interface Text { en: string; vi: string }
+const both = (same: string): Text => ({ en: same, vi: same });
+
+const DEVIATION_KIND_VI: Record<string, string> = { oos: 'ngoài tiêu chuẩn', timing: 'ngoài cửa sổ thời gian', manual: 'được báo cáo', 'post-release': 'sau xuất xưởng' };
+const SEVERITY_VI: Record<string, string> = { minor: 'nhẹ', major: 'nặng', critical: 'nghiêm trọng' };
+const DEVIATION_STATUS_VI: Record<string, string> = { open: 'đang mở', investigating: 'đang điều tra', closed: 'đã đóng' };
+
 export const EXCEPTION_KINDS = [
   'deviation', 'out-of-specification', 'alert', 'correction', 'late-entry', 'repeated-verifier-pair',
   'refused-attempt', 'pending-result', 'audit',
@@ -27,7 +35,8 @@ export interface BatchException {
   target: { type: 'entry' | 'deviation' | 'audit' | 'step'; id: string };
   stepId?: string;
   at: string;
-  why: string;
+  /** Why it is listed, in both languages of the terminal (the view picks the caller's). */
+  why: Text;
   /** Drawn from the record's entries: one that appears after a review voids it. */
   record: boolean;
 }
@@ -49,27 +58,31 @@ export const ROUTINE_ACTIONS: readonly string[] = [
 const HOUR = 3_600_000;
 const fmt = (v: unknown, unit?: string) => `${typeof v === 'string' ? v : JSON.stringify(v)}${unit ? ` ${unit}` : ''}`;
 
-function judged(step: Step | undefined, name: string, values: Record<string, unknown>): string {
+function judged(step: Step | undefined, name: string, values: Record<string, unknown>): Text {
   const f = step?.fields.find((x) => x.name === name);
   if (f) {
-    const spec = f.spec ? `specification ${describeSpec(f.spec, f.unit)}` : '';
-    const alert = f.alert ? `alert limit ${describeSpec(f.alert, f.unit)}` : '';
-    return `${f.label.en} ${fmt(values[name], f.unit)} (${[spec, alert].filter(Boolean).join(', ')})`;
+    const limits = (spec: string, alert: string) => [
+      f.spec ? `${spec} ${describeSpec(f.spec, f.unit)}` : '', f.alert ? `${alert} ${describeSpec(f.alert, f.unit)}` : '',
+    ].filter(Boolean).join(', ');
+    const value = fmt(values[name], f.unit);
+    return { en: `${f.label.en} ${value} (${limits('specification', 'alert limit')})`, vi: `${f.label.vi} ${value} (${limits('tiêu chuẩn', 'ngưỡng cảnh báo')})` };
   }
   const c = step?.criteria.find((x) => x.id === name);
-  return c ? c.label.en : name;
+  return c ? c.label : both(name);
 }
 
 /**
  * An entry as QA finds it in the batch record: its number in the batch (the PDF's "entry N") and its
  * step, rather than its identifier (the exception's `target` carries that).
  */
-function entryLabel(r: BatchRecord, entryId: string): string {
+function entryLabel(r: BatchRecord, entryId: string): Text {
   const e = r.entries.find((x) => x.id === entryId);
-  if (!e) return `entry ${entryId}`;
-  const step = e.stepId ? findStep(r, e.stepId) : undefined;
-  return `entry ${e.batchSeq}${e.stepId ? ` "${step?.title.en ?? e.stepId}"` : ''}`;
+  if (!e) return { en: `entry ${entryId}`, vi: `mục ${entryId}` };
+  const title = e.stepId ? (findStep(r, e.stepId)?.title ?? both(e.stepId)) : undefined;
+  return { en: `entry ${e.batchSeq}${title ? ` "${title.en}"` : ''}`, vi: `mục ${e.batchSeq}${title ? ` «${title.vi}»` : ''}` };
 }
+
+const titleOf = (step: Step | undefined, id: string): Text => step?.title ?? both(id);
 
 /** Exceptions drawn from the batch's entries. */
 export function recordExceptions(r: BatchRecord): BatchException[] {
@@ -83,7 +96,10 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
   for (const d of r.deviations) {
     out.push({
       id: `deviation:${d.id}`, kind: 'deviation', target: { type: 'deviation', id: d.id }, ...(d.stepId && { stepId: d.stepId }), at: d.openedAt, record: true,
-      why: `${d.kind} deviation, ${d.severity}, ${d.status}: ${d.description}`,
+      why: {
+        en: `${d.kind} deviation, ${d.severity}, ${d.status}: ${d.description}`,
+        vi: `sai lệch ${DEVIATION_KIND_VI[d.kind] ?? d.kind}, ${SEVERITY_VI[d.severity] ?? d.severity}, ${DEVIATION_STATUS_VI[d.status] ?? d.status}: ${d.description}`,
+      },
     });
   }
   for (const e of r.entries) {
@@ -96,16 +112,20 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
       // exception of the entry it corrects (listed there, with its value), not a second one without.
       if (e.kind === 'correction' && step?.fields.some((f) => f.name === name) && !(name in p.values)) continue;
       const kind = result === 'fail' ? 'out-of-specification' : 'alert';
+      const what = judged(step, name, p.values);
       out.push({
         id: `${kind}:${e.id}:${name}`, kind, target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
-        why: `${result === 'fail' ? 'outside its specification' : 'outside its alert limit'}: ${judged(step, name, p.values)}`,
+        why: result === 'fail'
+          ? { en: `outside its specification: ${what.en}`, vi: `ngoài tiêu chuẩn: ${what.vi}` }
+          : { en: `outside its alert limit: ${what.en}`, vi: `ngoài ngưỡng cảnh báo: ${what.vi}` },
       });
     }
     if (e.kind === 'correction') {
       const c = parsePayload('correction', e.payload);
+      const [fields, title, original] = [Object.keys(c.values).join(', '), titleOf(step, c.stepId), entryLabel(r, c.correctsEntryId)];
       out.push({
         id: `correction:${e.id}`, kind: 'correction', target: { type: 'entry', id: e.id }, stepId: c.stepId, at: e.recordedAt, record: true,
-        why: `${Object.keys(c.values).join(', ')} of "${step?.title.en ?? c.stepId}" corrected (${entryLabel(r, c.correctsEntryId)}): ${c.reason}`,
+        why: { en: `${fields} of "${title.en}" corrected (${original.en}): ${c.reason}`, vi: `đã sửa ${fields} của «${title.vi}» (${original.vi}): ${c.reason}` },
       });
     }
     // ALCOA+ contemporaneous: an entry made later than the definition's tolerance after the work.
@@ -114,7 +134,10 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
       if (late) {
         out.push({
           id: `late-entry:${e.id}:performed`, kind: 'late-entry', target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
-          why: `"${step.title.en}" was entered ${Math.round(late.minutes)} min after it was performed (${p.performedAt}), more than the ${late.tolerance} min allowed; reason: ${p.lateReason ?? 'none given'}`,
+          why: {
+            en: `"${step.title.en}" was entered ${Math.round(late.minutes)} min after it was performed (${p.performedAt}), more than the ${late.tolerance} min allowed; reason: ${p.lateReason ?? 'none given'}`,
+            vi: `«${step.title.vi}» được nhập ${Math.round(late.minutes)} phút sau khi thực hiện (${p.performedAt}), quá ${late.tolerance} phút cho phép; lý do: ${p.lateReason ?? 'không nêu'}`,
+          },
         });
       }
     }
@@ -125,7 +148,10 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
       if (hours > LATE_AFTER_HOURS) {
         out.push({
           id: `late-entry:${e.id}`, kind: 'late-entry', target: { type: 'entry', id: e.id }, stepId: p.stepId, at: e.recordedAt, record: true,
-          why: `"${step.title.en}" was recorded ${hours.toFixed(1)} h after it was performed (${performedAt}); more than ${LATE_AFTER_HOURS} h is a late entry`,
+          why: {
+            en: `"${step.title.en}" was recorded ${hours.toFixed(1)} h after it was performed (${performedAt}); more than ${LATE_AFTER_HOURS} h is a late entry`,
+            vi: `«${step.title.vi}» được ghi ${hours.toFixed(1)} giờ sau khi thực hiện (${performedAt}); quá ${LATE_AFTER_HOURS} giờ là ghi muộn`,
+          },
         });
       }
     }
@@ -147,14 +173,20 @@ export function recordExceptions(r: BatchRecord): BatchException[] {
     out.push({
       id: `repeated-verifier-pair:${key}`, kind: 'repeated-verifier-pair', target: { type: 'entry', id: entryIds[0] },
       at: r.entries.find((e) => e.id === entryIds[entryIds.length - 1])?.recordedAt ?? r.row.createdAt, record: true,
-      why: `${printed.get(v) ?? v} verified ${entryIds.length} of the ${verified} verified steps performed by ${printed.get(p) ?? p}: ${entryIds.map((id) => entryLabel(r, id)).join(', ')}`,
+      why: {
+        en: `${printed.get(v) ?? v} verified ${entryIds.length} of the ${verified} verified steps performed by ${printed.get(p) ?? p}: ${entryIds.map((id) => entryLabel(r, id).en).join(', ')}`,
+        vi: `${printed.get(v) ?? v} đã xác minh ${entryIds.length} trong ${verified} bước được xác minh do ${printed.get(p) ?? p} thực hiện: ${entryIds.map((id) => entryLabel(r, id).vi).join(', ')}`,
+      },
     });
   }
   for (const t of releaseTests(r)) {
     if (t.outcome !== 'pending') continue;
     out.push({
       id: `pending-result:${t.step.id}`, kind: 'pending-result', target: { type: 'step', id: t.step.id }, stepId: t.step.id, at: r.row.createdAt, record: true,
-      why: `"${t.step.title.en}" has no result yet${t.step.mayFollowRelease ? ' (it may follow release: a release now is conditional)' : ''}`,
+      why: {
+        en: `"${t.step.title.en}" has no result yet${t.step.mayFollowRelease ? ' (it may follow release: a release now is conditional)' : ''}`,
+        vi: `«${t.step.title.vi}» chưa có kết quả${t.step.mayFollowRelease ? ' (kết quả có thể có sau khi xuất xưởng: xuất xưởng lúc này là xuất xưởng có điều kiện)' : ''}`,
+      },
     });
   }
   return out;
@@ -169,7 +201,8 @@ export function auditExceptions(rows: AuditRow[]): BatchException[] {
     const detail = a.reason ?? (a.after ? a.after.slice(0, 300) : '');
     out.push({
       id: `${refusal ? 'refused-attempt' : 'audit'}:${a.seq}`, kind: refusal ? 'refused-attempt' : 'audit', target: { type: 'audit', id: String(a.seq) },
-      at: a.at, record: false, why: `${a.action}${detail ? `: ${detail}` : ''}`,
+      // The action's code and what its row stored, as stored: the same in both languages.
+      at: a.at, record: false, why: both(`${a.action}${detail ? `: ${detail}` : ''}`),
     });
   }
   return out;

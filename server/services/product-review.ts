@@ -71,7 +71,7 @@ export async function productReview(ctx: AppContext, from: string, to: string) {
     .map(([k, n]) => ({ key: k, count: n })).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
   const exceptions = [...records.values()].flatMap((r) => recordExceptions(r)
     .filter((x) => (x.kind === 'out-of-specification' || x.kind === 'late-entry') && inPeriod(x.at, from, to))
-    .map((x) => ({ kind: x.kind, batchNumber: r.row.batchNumber, ...(x.stepId && { stepId: x.stepId, step: r.process.definition.phases.flatMap((p) => p.steps).find((s) => s.id === x.stepId)?.title.en }), at: x.at, why: x.why })))
+    .map((x) => ({ kind: x.kind, batchNumber: r.row.batchNumber, ...(x.stepId && { stepId: x.stepId, step: r.process.definition.phases.flatMap((p) => p.steps).find((s) => s.id === x.stepId)?.title.en }), at: x.at, why: x.why.en })))
     .sort((a, b) => a.at.localeCompare(b.at));
 
   // Open at the end of the period: deviations opened by then and not closed by then, site-wide (the

@@ -11,10 +11,10 @@ import { signatureView } from './entry-view.js';
 import { coaTests } from './coa-view.js';
 import { dispositionView } from './disposition-view.js';
 import { recordAsOf } from './export-view.js';
-import type { Lang } from './text.js';
+import { t, type Lang } from './text.js';
 
-export const exceptionView = (x: BatchException, covered: Set<string>) => ({
-  id: x.id, kind: x.kind, target: x.target, ...(x.stepId && { stepId: x.stepId }), at: x.at, why: x.why,
+export const exceptionView = (x: BatchException, covered: Set<string>, lang: Lang) => ({
+  id: x.id, kind: x.kind, target: x.target, ...(x.stepId && { stepId: x.stepId }), at: x.at, why: t(x.why, lang),
   voidsReview: x.record, covered: covered.has(x.id),
 });
 
@@ -29,7 +29,7 @@ export async function reviewView(ctx: AppContext, r: BatchRecord, lang: Lang = '
   return {
     batch: batchSummary(r),
     generatedAt: ctx.clock.now().toISOString(),
-    exceptions: exceptions.map((x) => exceptionView(x, covered)),
+    exceptions: exceptions.map((x) => exceptionView(x, covered, lang)),
     /** Whether a review can be signed now, and if not, why. */
     reviewable: (status === 'qa_review' || status === 'released') && open.length === 0,
     ...(open.length > 0 && { blockedBy: open.map((d) => d.id) }),

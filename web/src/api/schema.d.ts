@@ -2242,6 +2242,7 @@ export interface components {
             stepId?: string;
             /** @description ISO-8601 UTC time */
             at: string;
+            /** @description Why it is listed, in the language of Accept-Language (en or vi); what people typed and audit action codes as recorded */
             why: string;
             /** @description Drawn from the record: appearing after a review voids it */
             voidsReview: boolean;
