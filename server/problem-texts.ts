@@ -14,7 +14,26 @@ export type ProblemLanguage = 'en' | 'vi';
 export function problemLanguage(request: FastifyRequest): ProblemLanguage {
   const q = (request.query as { lang?: unknown } | undefined)?.lang;
   if (q === 'vi' || q === 'en') return q;
-  return /^vi\b/i.test(request.headers['accept-language'] ?? '') ? 'vi' : 'en';
+  return preferredLanguage(request.headers['accept-language']);
+}
+
+/**
+ * The reader's language from Accept-Language (RFC 9110 §12.5.4, RFC 4647 §3.4 lookup): the ranges by
+ * weight, highest first (equal weights in the order sent), the first that is Vietnamese or English
+ * wins; `q=0` (or a weight that is not one) is "not this one", `*` and nothing known are English. Only the first range was looked
+ * at: `fr, vi;q=0.8` and `en;q=0.1, vi` answered English to a reader who asked for Vietnamese.
+ */
+export function preferredLanguage(header: string | undefined): ProblemLanguage {
+  if (!header) return 'en';
+  const ranges = header.split(',').map((part, i) => {
+    const [tag = '', ...params] = part.split(';');
+    // A weight that does not parse leaves its range out (weight 0), as q=0 does.
+    const q = params.find((p) => /^\s*q\s*=/i.test(p));
+    const weight = q === undefined ? 1 : /^\s*q\s*=\s*(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/i.test(q) ? Number(q.split('=')[1]) : 0;
+    return { primary: tag.trim().toLowerCase().split('-')[0], weight, i };
+  }).filter((r) => r.weight > 0).sort((a, b) => b.weight - a.weight || a.i - b.i);
+  for (const r of ranges) if (r.primary === 'vi' || r.primary === 'en' || r.primary === '*') return r.primary === 'vi' ? 'vi' : 'en';
+  return 'en';
 }
 
 export const TITLES_VI: Record<number, string> = {

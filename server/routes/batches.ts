@@ -23,12 +23,13 @@ import { correctEntry } from '../commands/correct-entry.js';
 import { terminateBatch } from '../commands/terminate-batch.js';
 import { auditItems, peopleOf } from './audit.js';
 import { assertMay } from '../permissions.js';
+import { preferredLanguage } from '../problem-texts.js';
 
 /** English unless the terminal asks for Vietnamese (?lang=vi or Accept-Language: vi). */
 export function langOf(req: FastifyRequest): Lang {
   const q = (req.query as { lang?: string } | undefined)?.lang;
   if (q === 'vi' || q === 'en') return q;
-  return /^vi\b/i.test(req.headers['accept-language'] ?? '') ? 'vi' : 'en';
+  return preferredLanguage(req.headers['accept-language']);
 }
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {

@@ -56,6 +56,20 @@ describe('problem details in the reader\'s language', () => {
     expect(JSON.stringify(refused.at(-1))).not.toContain('mong đợi');
   });
 
+  it('weighs Accept-Language: the Vietnamese or English range of highest q wins, wherever it stands in the list', async () => {
+    const asked = async (header: string) => {
+      const r = await h.app.inject({ method: 'GET', url: '/api/v1/me', headers: { 'accept-language': header } });
+      expect(r.statusCode).toBe(401);
+      return { lang: r.headers['content-language'] ?? 'en', title: r.json().title as string };
+    };
+    for (const header of ['vi', 'VI-vn', 'fr-FR, vi;q=0.8', 'en;q=0.1, vi', 'de, *;q=0.1, vi;q=0.5', 'en;q=0, vi;q=0.2', 'vi-VN,vi;q=0.9,en;q=0.5', 'vi;q=0.5, en;q=0.5x', 'EN;Q=2, vi;q=0.001']) {
+      expect(await asked(header), header).toEqual({ lang: 'vi', title: 'Chưa xác thực' });
+    }
+    for (const header of ['en', 'en-US,en;q=0.9,vi;q=0.8', 'vi;q=0, en', 'fr', '*', 'fr, *;q=0.5, vi;q=0.4', 'vi;q=0.5, en;q=1.000', 'vietnamese', ';;,,', 'vi;q=abc']) {
+      expect(await asked(header), header).toEqual({ lang: 'en', title: 'Not authenticated' });
+    }
+  });
+
   it('answers a wrong signature password in Vietnamese', async () => {
     const b = await createBatch(h, 'car-t', 63);
     const vi = await ask('op1', 'POST', `/batches/${b.id}/steps/apheresis-receipt`, {
