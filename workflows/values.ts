@@ -64,7 +64,9 @@ export function validateValues(step: Step, values: Record<string, unknown>, now:
     if (f.computed) continue;
     const v = values[f.name];
     if (v === undefined || v === null) {
-      if (!partial && f.required) errors.push({ field: `values.${f.name}`, message: `${f.label.en} is required` });
+      // A correction sends only what it changes; a null it sends would erase the value, and a required
+      // one cannot be erased (the step would stand without it: ALCOA+ complete). An optional one may.
+      if (f.required && (!partial || v === null)) errors.push({ field: `values.${f.name}`, message: partial ? `${f.label.en} is required: a correction cannot erase it` : `${f.label.en} is required` });
       continue;
     }
     const problem = checkKind(f, v, now);

@@ -426,6 +426,15 @@ describe('corrections are refused like steps', () => {
     await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: 210 }, { signature: { ...sign('op1'), meaning: 'verified' } })), 400, ['signature.meaning']);
   });
 
+  it('refuses a correction that erases a required value (null) with 400 naming it, and writes nothing', async () => {
+    const { url } = await recorded(95);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: null })), 400, ['values.volume']);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ bagScan: null })), 400, ['values.bagScan']);
+    await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ transportTemperature: 12, volume: null })), 400, ['values.volume']);
+    // Control: the same correction with a value is recorded.
+    expect((await call(h, 'op1', 'POST', url, correction({ volume: 210 }))).status).toBe(201);
+  });
+
   it('refuses a correction that changes nothing with 400', async () => {
     const { url } = await recorded(93);
     await refusedWithoutWriting(h, () => call(h, 'op1', 'POST', url, correction({ volume: 200 })), 400);
