@@ -37,7 +37,9 @@ export default fp<{ ctx: AppContext; secureCookies?: boolean }>(async (app, { ct
     let token: string | null;
     let via: 'bearer' | 'cookie';
     if (header !== undefined) {
-      token = header.startsWith('Bearer ') ? header.slice(7).trim() : null;
+      // The scheme is case-insensitive (RFC 9110 §11.1): `bearer`, `BEARER` and `Bearer` alike.
+      const scheme = /^bearer[ \t]+/i.exec(header);
+      token = scheme ? header.slice(scheme[0].length).trim() : null;
       via = 'bearer';
     } else {
       token = cookieToken(request);

@@ -281,6 +281,16 @@ describe('a token is required everywhere but /healthz, /openapi.json and POST /a
     expect(bogus.headers['content-type']).toMatch(/^application\/problem\+json/);
     const notBearer = await h.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Basic ${h.tokens.op1}` } });
     expect(notBearer.statusCode).toBe(401);
+    for (const glued of [`Bearer${h.tokens.op1}`, `Bearerx ${h.tokens.op1}`, 'Bearer ', 'bearer']) {
+      expect((await h.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: glued } })).statusCode, glued).toBe(401);
+    }
+    // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+    for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR\t']) {
+      const r = await h.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `${scheme} ${h.tokens.op1}` } });
+      expect(r.statusCode, scheme).toBe(200);
+      expect(r.json().username).toBe('op1');
+    }
+    expect((await h.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${h.tokens.op1.toUpperCase()}` } })).statusCode).toBe(401);
     expect((await call(h, 'op1', 'POST', '/auth/logout')).status).toBe(204);
     expectProblem(await call(h, 'op1', 'GET', '/me'), 401);
   });
