@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { AppContext } from '../context.js';
 import { createUser } from './accounts.js';
+import { passwordProblem } from '../auth/passwords.js';
 
 export interface FirstAdmin {
   /** CELLBATCH_ADMIN_USERNAME; API.md fixes the default `admin`. */
@@ -27,6 +28,10 @@ export async function bootstrapAdmin(ctx: AppContext, password: string | undefin
     print(`WARNING: CELLBATCH_ADMIN_NAME is not set: the first administrator is named "${fullName}". Set CELLBATCH_ADMIN_NAME to the printed name of the person who administers accounts before the first start of a GMP database.`);
   }
   if (!/^[A-Za-z0-9._-]{2,64}$/.test(username)) throw new Error(`CELLBATCH_ADMIN_USERNAME "${username}" is not a username: 2–64 letters, digits, dot, dash or underscore.`);
+  // A start refused for the password names the setting and the rule (README: a setting that cannot be
+  // used stops the start with a message naming it); createUser's 400 said only "does not meet the policy".
+  const weak = password ? passwordProblem(password, username) : null;
+  if (weak) throw new Error(`CELLBATCH_ADMIN_PASSWORD cannot be the first administrator's password: ${weak} (or leave it unset for a generated temporary password).`);
   const generated = !password;
   const pw = password ?? `Adm-${randomBytes(9).toString('base64url')}`;
   await createUser(ctx, null, { username, fullName, roles: ['admin'], password: pw }, generated);

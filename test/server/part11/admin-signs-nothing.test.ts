@@ -98,6 +98,10 @@ describe('the first account is a named person (ALCOA attributable)', () => {
     try {
       await expect(bootstrapAdmin(ctx, ADMIN_PASSWORD, () => {}, { username: 'bad name', fullName: 'X Y' })).rejects.toThrow(/CELLBATCH_ADMIN_USERNAME/);
       expect(await ctx.store.countUsers()).toBe(0);
+      // A password the policy refuses stops the start naming the setting and the rule, and creates nobody.
+      await expect(bootstrapAdmin(ctx, 'short', () => {}, { fullName: 'X Y' })).rejects.toThrow(/^CELLBATCH_ADMIN_PASSWORD cannot be the first administrator's password: the password must be at least 12 characters long/);
+      await expect(bootstrapAdmin(ctx, 'Admin.Person', () => {}, { username: 'admin.person', fullName: 'X Y' })).rejects.toThrow(/^CELLBATCH_ADMIN_PASSWORD .*must not be the username/);
+      expect(await ctx.store.countUsers()).toBe(0);
       const printed: string[] = [];
       await bootstrapAdmin(ctx, ADMIN_PASSWORD, (line) => printed.push(line));
       expect((await ctx.store.findUserByUsername('admin'))?.fullName).toMatch(/\(operating-system account\)$/);
