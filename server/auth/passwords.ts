@@ -45,9 +45,18 @@ export async function checkPassword(hash: string, password: string): Promise<boo
   }
 }
 
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+/** Characters as a reader counts them (grapheme clusters), up to `enough`: six emoji are 12 UTF-16 units but 6 characters. */
+function charactersUpTo(text: string, enough: number): number {
+  let n = 0;
+  for (const _ of graphemes.segment(text)) if (++n >= enough) break;
+  return n;
+}
+
 /** 21 CFR 11.300 password policy; returns what is wrong, in words, or null. */
 export function passwordProblem(password: string, username: string): string | null {
-  if (password.length < 12) return 'the password must be at least 12 characters long';
+  // "At least 12 characters" (API.md) counts characters, not UTF-16 units: '😀'.repeat(6) passed as 12.
+  if (charactersUpTo(password, 12) < 12) return 'the password must be at least 12 characters long';
   if (password.length > 256) return 'the password must be at most 256 characters long';
   if (password.toLowerCase() === username.toLowerCase()) return 'the password must not be the username';
   return null;

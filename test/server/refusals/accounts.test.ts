@@ -185,6 +185,11 @@ describe('creating and changing users', () => {
   it('refuses a password shorter than 12 characters with 400 on password', async () => {
     expectProblem(await call(h, 'admin', 'POST', '/users', body({ password: 'Short-pw-1' })), 400, ['password']);
     expectProblem(await call(h, 'admin', 'POST', '/users', body({ password: '12345678901' })), 400, ['password']);
+    // Characters, not UTF-16 units: six emoji are twelve units; a letter with its combining marks is one character.
+    expectProblem(await call(h, 'admin', 'POST', '/users', body({ password: '😀🔒🧬💉🧪🩸' })), 400, ['password']);
+    expectProblem(await call(h, 'admin', 'POST', '/users', body({ password: 'Mật-khẩu-dà'.normalize('NFD') })), 400, ['password']);
+    expect((await call(h, 'admin', 'POST', '/users', body({ username: 'op-nfd', password: 'Mật-khẩu-dài'.normalize('NFD') }))).status).toBe(201);
+    expect((await call(h, 'admin', 'POST', '/users', body({ username: 'op-emoji', password: '😀🔒🧬💉🧪🩸😀🔒🧬💉🧪🩸' }))).status).toBe(201);
   });
 
   it('refuses a password equal to the username (in any case) with 400 on password', async () => {
