@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.js';
-import { AuditExportQuery, AuditQuery, PeriodicReviewPdfQuery, PeriodQuery } from '../../schemas/api.js';
+import { AuditExportQuery, AuditQuery, PeriodicReviewPdfQuery, PeriodicReviewQuery } from '../../schemas/api.js';
 import { exportPeriodicReview } from '../commands/export-periodic-review.js';
 import { AlertList, AuditExportRows, AuditPage, ChainReportSchema, errors, json, PeriodicReviewSchema, SigningKeyPage } from '../../schemas/responses.js';
 import { z } from 'zod';
@@ -104,7 +104,7 @@ const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) 
     assertMay(currentUser(req), 'alerts.read');
     return { items: [...integrityAlerts(ctx), ...await listAlerts(ctx)] };
   });
-  app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
+  app.get('/reports/periodic-review', { schema: { tags: ['audit'], operationId: 'getPeriodicReview', summary: 'Periodic review of accounts (Annex 11 §11): users, roles, last login, privilege changes, lockouts', querystring: PeriodicReviewQuery, response: { 200: json(PeriodicReviewSchema, 'The review of the period'), ...errors(400, 401, 403) } } }, async (req) => {
     assertMay(currentUser(req), 'audit.read', 'the periodic review');
     return periodicReview(ctx, new Date(req.query.from).toISOString(), new Date(req.query.to).toISOString());
   });

@@ -261,5 +261,12 @@ describe('EU GMP Annex 11 §11: periodic review of accounts', () => {
     expect(empty.body.privilegeChanges).toEqual([]);
     expect(empty.body.lockouts).toEqual([]);
     for (const user of ['op1', 'sup1', 'qc1']) expect((await call(h, user, 'GET', `/reports/periodic-review?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)).status).toBe(403);
+    // A period that ends before (or as) it starts is invalid input, as for the PDF: 400 on `to`.
+    for (const [a, b] of [[to, from], [from, from]]) {
+      const reversed = await call(h, 'qa1', 'GET', `/reports/periodic-review?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`);
+      expect(reversed.status).toBe(400);
+      expect(reversed.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(reversed.body.errors).toEqual([{ field: 'querystring.to', message: 'to must be later than from' }]);
+    }
   });
 });
