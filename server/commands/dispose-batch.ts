@@ -11,7 +11,7 @@ import { deviationVi, statusVi } from '../problem-texts.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
-import { statusOfRecord, type BatchRecord } from '../record/record.js';
+import { findStep, statusOfRecord, type BatchRecord } from '../record/record.js';
 import { reviewState } from '../record/exceptions.js';
 import { awaitedTests, failedTests, followingTests, releaseTests } from '../record/release-tests.js';
 import type { EntryPayload } from '../../schemas/entries.js';
@@ -75,6 +75,15 @@ function assertReleasable(record: BatchRecord, decision: Decision, tests: Return
     problem(`deviations.${d.id}`, `${d.kind} deviation (${d.severity}, ${d.status}) is open: ${d.description}`, `${deviationVi(d)} còn mở: ${d.description}`);
   }
   for (const t of awaitedTests(tests)) problem(`tests.${t.step.id}`, `"${t.step.title.en}" has no result`, `«${t.step.title.vi}» chưa có kết quả`);
+  // API.md "Entries": a step that needs a verified signature is pending until verified. A correction made
+  // after the manufacturing steps were verified needs its second person again (21 CFR 211.101(d)); the
+  // product is not released on an entry nobody has checked.
+  for (const [entryId, stepId] of Object.entries(record.snapshot.context.pending)) {
+    const step = findStep(record, stepId);
+    const seq = record.entries.find((e) => e.id === entryId)?.batchSeq;
+    const en = step?.title.en ?? stepId;
+    problem(`entries.${entryId}`, `"${en}" (entry ${seq}) awaits its second-person verification`, `«${step?.title.vi ?? stepId}» (bản ghi ${seq}) đang chờ người thứ hai xác nhận`);
+  }
   // An exceptional release accepts failed tests; a release does not.
   if (decision === 'release') {
     for (const t of failedTests(tests)) {

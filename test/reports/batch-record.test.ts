@@ -36,7 +36,10 @@ beforeAll(async () => {
   d = new BatchDriver(h, await createBatch(h, 'car-t', 1), await registerCatalogue(h, 'car-t'));
   await d.run(CART_PLAN);
   const sample = d.entriesOf('starting-material-sample')[0];
-  expect((await d.correct(sample.id, { viability: 93 }, 'Transcription error: the counter read 93 %')).status).toBe(201);
+  const correction = await d.correct(sample.id, { viability: 93 }, 'Transcription error: the counter read 93 %');
+  expect(correction.status).toBe(201);
+  // The corrected step needs its second person again before the batch can be released (P5 releases it).
+  expect((await d.verify(correction.body.entry.id, 'op2')).status).toBe(201);
   for (const [stepId, values] of Object.entries(CART_RELEASE_VALUES)) expect((await d.record(stepId, values, 'qc1')).status).toBe(201);
 }, 120_000);
 

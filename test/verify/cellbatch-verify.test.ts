@@ -86,7 +86,9 @@ beforeAll(async () => {
   d = new BatchDriver(h, await createBatch(h, 'car-t', 1), await registerCatalogue(h, 'car-t'));
   await d.run(CART_PLAN);
   const sample = d.entriesOf('starting-material-sample')[0];
-  expect((await d.correct(sample.id, { viability: 93 }, 'Transcription error: the counter read 93 %')).status).toBe(201);
+  const correction = await d.correct(sample.id, { viability: 93 }, 'Transcription error: the counter read 93 %');
+  expect(correction.status).toBe(201);
+  expect((await d.verify(correction.body.entry.id, 'op2')).status).toBe(201); // released only once verified again
   for (const [stepId, values] of Object.entries(CART_RELEASE_VALUES)) expect((await d.record(stepId, values, 'qc1')).status).toBe(201);
   expect((await call(h, 'qa1', 'POST', `/batches/${d.id}/review`, { comment: 'Reviewed by exception.', signature: { username: 'qa1', password: PASSWORD } })).status).toBe(201);
   await advance(h, 1); // the disposition is the record's latest row, alone at its time

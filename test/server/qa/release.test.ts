@@ -168,6 +168,30 @@ describe('release of a CAR-T batch', () => {
   });
 });
 
+describe('a release waits for every second-person verification', () => {
+  it('refuses a release or an exceptional release (422, naming the entry) while a corrected step awaits its verification, and releases once it is verified', async () => {
+    const d = await batchInQaReview(h, 'car-t', 1);
+    await closeAll(h, d.id);
+    await d.refresh();
+    const corrected = await d.correct(d.entriesOf('harvest')[0].id, { viability: 91 }, 'viability transcribed wrongly');
+    expect(corrected.status, JSON.stringify(corrected.body)).toBe(201);
+    expect(corrected.body.entry.verified).toBe(false);
+    expect((await review(h, d.id)).status).toBe(201);
+    const before = await batch(h, d.id);
+    for (const body of [{ decision: 'release' }, { decision: 'exceptional-release', justification: 'No alternative therapy.', physicianRequest: 'Dr. Tran, request of 2026-03-12' }]) {
+      const r = await dispose(h, d.id, body);
+      expect(r.status, JSON.stringify(r.body)).toBe(422);
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.body.errors).toContainEqual({ field: `entries.${corrected.body.entry.id}`, message: expect.stringContaining('awaits its second-person verification') });
+    }
+    expect(await batch(h, d.id)).toMatchObject({ status: 'qa_review', version: before.version });
+    expect((await d.verify(corrected.body.entry.id, 'op2')).status).toBe(201);
+    const ok = await dispose(h, d.id, { decision: 'release' });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.batch.status).toBe('released');
+  });
+});
+
 describe('rejection and exceptional release of the other product', () => {
   it('rejects a CAR-T batch in which replication-competent lentivirus was detected', async () => {
     const d = await batchInQaReview(h, 'car-t', 5, { 'release-rcl': { rcl: 'detected' } });
