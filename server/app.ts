@@ -37,7 +37,7 @@ import { registerOpenApi } from './openapi.js';
 import { HealthReply, json } from '../schemas/responses.js';
 import { replySerializerCompiler } from './plugins/replies.js';
 import { KeyedPools } from './auth/bounded-pool.js';
-import { tooManyRequests } from './errors.js';
+import { AppError, tooManyRequests } from './errors.js';
 import passwordLimits from './plugins/password-limits.js';
 import { attemptWindows } from './auth/attempt-windows.js';
 
@@ -250,6 +250,16 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   // Every body is JSON (API.md): Fastify's built-in text/plain parser let a text body through to the
   // schema, which answered 400 "expected object, received string" where form data or XML answer 415.
   app.removeContentTypeParser('text/plain');
+  // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset was decoded as UTF-8 anyway, so
+  // Latin-1 'é' (0xE9) would have been stored as U+FFFD, not what the client meant (ALCOA accurate).
+  app.addHook('preParsing', async (request) => {
+    const type = request.headers['content-type'];
+    if (type === undefined || !/charset/i.test(type)) return;
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      throw new AppError('unsupported-charset', 415, `a body in charset "${charset.slice(0, 40)}" is not accepted: send JSON in UTF-8`);
+    }
+  });
   app.setSerializerCompiler(replySerializerCompiler({ strict: opts.strictReplies ?? process.env.CELLBATCH_STRICT_REPLIES === '1' }));
   const verifyQuietly = () => check.first().catch((e: unknown) => {
     if (closing) return; // the database closed under a verification that was still running

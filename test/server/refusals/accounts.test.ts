@@ -49,6 +49,21 @@ describe('login', () => {
     expect((await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items.filter((l: { lotNumber: string }) => l.lotNumber === 'L-415')).toEqual([]);
   });
 
+  it('refuses JSON declared in a charset other than UTF-8 with 415, registering nothing; UTF-8 however spelled is accepted', async () => {
+    const lot = (lotNumber: string) => JSON.stringify({ type: 'media', name: 'Môi trường', lotNumber, expiresOn: '2030-01-01' });
+    for (const type of ['application/json; charset=latin1', 'application/json;charset=UTF-16', 'application/json; charset=""', 'application/json; charset=iso-8859-1']) {
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': type, authorization: `Bearer ${h.tokens.qa1}` }, payload: lot('L-CHARSET') });
+      expectProblem({ status: r.statusCode, body: r.json(), headers: r.headers }, 415);
+      expect(r.json().type).toBe('https://cellbatch.org/problems/unsupported-charset');
+    }
+    expect((await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items.filter((l: { lotNumber: string }) => l.lotNumber === 'L-CHARSET')).toEqual([]);
+    for (const [i, type] of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=utf8'].entries()) {
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': type, authorization: `Bearer ${h.tokens.qa1}` }, payload: lot(`L-UTF8-${i}`) });
+      expect(r.statusCode, type).toBe(201);
+      expect(r.json().name).toBe('Môi trường');
+    }
+  });
+
   it('does not log in with the username in another case and the wrong password', async () => {
     expectProblem(await login('OP1', WRONG), 401);
   });
