@@ -253,6 +253,14 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset was decoded as UTF-8 anyway, so
   // Latin-1 'é' (0xE9) would have been stored as U+FFFD, not what the client meant (ALCOA accurate).
   app.addHook('preParsing', async (request) => {
+    // Only a body is judged: a GET's stray headers describe nothing.
+    if (request.headers['transfer-encoding'] === undefined && !(Number(request.headers['content-length'] ?? 0) > 0)) return;
+    // Nor is a compressed body decoded (RFC 9110 §8.4: an unsupported content coding is 415): a gzip
+    // body was read as JSON text (400), and a plain one labelled gzip was taken as it was.
+    const coding = request.headers['content-encoding'];
+    if (coding !== undefined && !/^\s*(identity)?\s*$/i.test(coding)) {
+      throw new AppError('unsupported-content-encoding', 415, `a body in content coding "${coding.slice(0, 40)}" is not accepted: send it uncompressed`);
+    }
     const type = request.headers['content-type'];
     if (type === undefined || !/charset/i.test(type)) return;
     const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];

@@ -50,6 +50,7 @@ export const PROBLEM_TYPES_VI: Record<string, string> = {
   'unauthorized': 'Tên đăng nhập hoặc mật khẩu không đúng, hoặc phiên làm việc đã kết thúc.',
   'account-locked': 'Tài khoản đã bị khóa sau nhiều lần nhập sai mật khẩu; quản trị viên cần mở khóa.',
   'too-many-attempts': 'Quá nhiều lần thử: hãy đợi rồi thử lại.',
+  'unsupported-content-encoding': 'Dữ liệu gửi không được nén: hãy gửi dữ liệu không nén.',
   'unsupported-charset': 'Bảng mã của dữ liệu gửi không được hỗ trợ: hãy gửi JSON mã hóa UTF-8.',
   'server-busy': 'Máy chủ đang bận: hãy thử lại sau giây lát.',
   'password-change-required': 'Bạn cần đổi mật khẩu trước.',

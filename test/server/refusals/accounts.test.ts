@@ -1,5 +1,6 @@
 // Accounts: logins, lockout after five consecutive failures (logins and signatures together), unlock,
 // temporary passwords, the password policy, unique usernames, deactivation and the token requirement.
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, call, createBatch, harness, PASSWORD, sign, type Harness } from '../../helpers.js';
 import { expectProblem, receiptValues, refusedWithoutWriting } from './support.js';
@@ -49,7 +50,7 @@ describe('login', () => {
     expect((await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items.filter((l: { lotNumber: string }) => l.lotNumber === 'L-415')).toEqual([]);
   });
 
-  it('refuses JSON declared in a charset other than UTF-8 with 415, registering nothing; UTF-8 however spelled is accepted', async () => {
+  it('refuses JSON declared in a charset other than UTF-8, or compressed, with 415, registering nothing; UTF-8 however spelled is accepted', async () => {
     const lot = (lotNumber: string) => JSON.stringify({ type: 'media', name: 'Môi trường', lotNumber, expiresOn: '2030-01-01' });
     for (const type of ['application/json; charset=latin1', 'application/json;charset=UTF-16', 'application/json; charset=""', 'application/json; charset=iso-8859-1']) {
       const r = await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': type, authorization: `Bearer ${h.tokens.qa1}` }, payload: lot('L-CHARSET') });
@@ -57,6 +58,15 @@ describe('login', () => {
       expect(r.json().type).toBe('https://cellbatch.org/problems/unsupported-charset');
     }
     expect((await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items.filter((l: { lotNumber: string }) => l.lotNumber === 'L-CHARSET')).toEqual([]);
+    // A compressed body (or one said to be) is not decoded either: 415, nothing registered.
+    for (const [coding, payload] of [['gzip', gzipSync(lot('L-GZIP'))], ['gzip', Buffer.from(lot('L-GZIP'))], ['br', Buffer.from(lot('L-GZIP'))]] as const) {
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': 'application/json', 'content-encoding': coding, authorization: `Bearer ${h.tokens.qa1}` }, payload });
+      expectProblem({ status: r.statusCode, body: r.json(), headers: r.headers }, 415);
+      expect(r.json().type).toBe('https://cellbatch.org/problems/unsupported-content-encoding');
+    }
+    expect((await call(h, 'qa1', 'GET', '/materials?limit=500')).body.items.filter((l: { lotNumber: string }) => l.lotNumber === 'L-GZIP')).toEqual([]);
+    expect((await h.app.inject({ method: 'GET', url: '/api/v1/materials', headers: { 'content-type': 'application/json; charset=latin1', 'content-encoding': 'gzip', authorization: `Bearer ${h.tokens.qa1}` } })).statusCode, 'no body, nothing to judge').toBe(200);
+    expect((await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', authorization: `Bearer ${h.tokens.qa1}` }, payload: lot('L-IDENTITY') })).statusCode).toBe(201);
     for (const [i, type] of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=utf8'].entries()) {
       const r = await h.app.inject({ method: 'POST', url: '/api/v1/materials', headers: { 'content-type': type, authorization: `Bearer ${h.tokens.qa1}` }, payload: lot(`L-UTF8-${i}`) });
       expect(r.statusCode, type).toBe(201);
