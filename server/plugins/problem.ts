@@ -44,6 +44,9 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   socket.destroy(err);
 }
 
+/** A key that is one segment of a dotted path as it stands. */
+const PATH_SEGMENT = /^[^.[\]/\s]+$/;
+
 interface ZodIssueLike { instancePath: string; message: string; keyword: string; params?: { keys?: string[] } }
 
 /** The value sent at an issue's path (body, querystring or params), for the Vietnamese "received …". */
@@ -59,7 +62,13 @@ function fieldErrors(request: FastifyRequest, lang: ProblemLanguage, context: st
     const path = segments.join('.');
     if (i.keyword === 'unrecognized_keys' && i.params?.keys) {
       const message = lang === 'vi' ? 'trường không được nhận dạng' : 'unknown field';
-      return i.params.keys.map((k) => ({ field: `${prefix}${path ? `${path}.` : ''}${k === '' ? '(empty name)' : k}`, message }));
+      // errors[].field is a dotted path (API.md): a key that cannot be one segment of it (empty, or holding
+      // a dot, a bracket, a slash or a space: `?user[x]=1`, `{"a.b": 1}`) is named in the message, on the
+      // object that holds it, instead of making a path that names something else.
+      const holder = `${prefix}${path}`.replace(/\.$/, '') || context || 'body';
+      return i.params.keys.map((k) => (PATH_SEGMENT.test(k)
+        ? { field: `${prefix}${path ? `${path}.` : ''}${k}`, message }
+        : { field: holder, message: `${message} ${JSON.stringify(k)}` }));
     }
     const message = lang === 'vi' ? validationMessageVi(i, sentAt(request, context, segments)) : i.message;
     return [{ field: `${prefix}${path}` || context || 'body', message }];

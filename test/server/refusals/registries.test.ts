@@ -108,6 +108,22 @@ describe('material release (21 CFR 211.22, 211.84: production does not release i
     expectProblem(await call(h, 'qa1', 'POST', '/equipment', equipment({ assetId: 'EQ-\ufffd' })), 409);
   });
 
+  it('names an unknown key that cannot be a path segment on the object holding it, so that every errors[].field stays a dotted path', async () => {
+    const before = await registry();
+    const body = await call(h, 'qa1', 'POST', '/materials', { ...material(), 'supplier.name': 'x', '': 1, 'a[0]': 2, note: 3 });
+    expectProblem(body, 400, ['body', 'note']);
+    expect(body.body.errors).toEqual(expect.arrayContaining([
+      { field: 'body', message: 'unknown field "supplier.name"' }, { field: 'body', message: 'unknown field ""' }, { field: 'body', message: 'unknown field "a[0]"' },
+      { field: 'note', message: 'unknown field' },
+    ]));
+    const query = await call(h, 'qa1', 'GET', '/materials?type[x]=1&sort%20by=name');
+    expectProblem(query, 400, ['querystring']);
+    expect(query.body.errors).toEqual([{ field: 'querystring', message: 'unknown field "type[x]"' }, { field: 'querystring', message: 'unknown field "sort by"' }]);
+    const vi = await h.app.inject({ method: 'GET', url: '/api/v1/equipment?a.b=1', headers: { authorization: `Bearer ${h.tokens.qa1}`, 'accept-language': 'vi' } });
+    expect(vi.json().errors).toEqual([{ field: 'querystring', message: 'trường không được nhận dạng "a.b"' }]);
+    expect(await registry()).toEqual(before);
+  });
+
   it('lets QA register a lot as released', async () => {
     const r = await call(h, 'qa1', 'POST', '/materials', material({ status: 'released' }));
     expect(r.status).toBe(201);
