@@ -39,6 +39,7 @@ import { replySerializerCompiler } from './plugins/replies.js';
 import { KeyedPools } from './auth/bounded-pool.js';
 import { AppError, tooManyRequests } from './errors.js';
 import passwordLimits from './plugins/password-limits.js';
+import { refuseNulText } from './plugins/text-input.js';
 import { attemptWindows } from './auth/attempt-windows.js';
 
 /** Password checks of one account allowed to wait behind the running one before 429 (docs/security.md). */
@@ -268,6 +269,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
       throw new AppError('unsupported-charset', 415, `a body in charset "${charset.slice(0, 40)}" is not accepted: send JSON in UTF-8`);
     }
   });
+  app.addHook('preValidation', refuseNulText); // U+0000 is 400 on its field, on either store (plugins/text-input.ts)
   app.setSerializerCompiler(replySerializerCompiler({ strict: opts.strictReplies ?? process.env.CELLBATCH_STRICT_REPLIES === '1' }));
   const verifyQuietly = () => check.first().catch((e: unknown) => {
     if (closing) return; // the database closed under a verification that was still running

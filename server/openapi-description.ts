@@ -5,7 +5,7 @@ All paths but /healthz, /openapi.json and /docs are under /api/v1 and need \`Aut
 Errors are application/problem+json {type, title, status, detail, errors?: [{field, message}]} (schema Problem); each operation lists the statuses it can answer. A known path asked with a method it does not serve answers 405 with \`Allow\`; headers over the limit 431, an unparsable request 400 (problem+json too, before any route). Every reply is serialized by the schema that describes it; clients must ignore fields they do not know.
 
 Choices where the contract leaves room:
-- Bodies are uncompressed JSON in UTF-8: any other media type (text/plain included), a declared charset other than UTF-8 or a Content-Encoding other than identity is 415.
+- Bodies are uncompressed JSON in UTF-8: any other media type (text/plain included), a declared charset other than UTF-8 or a Content-Encoding other than identity is 415; text holding the NUL character (U+0000), in the body, the query or the path, is 400 on its field whichever store holds the record.
 - Unknown processId in POST /batches is 404 (an unknown id), after the body shape is checked.
 - A step's route role is checked against the session user (any role listed in the step's signatures, else 403); the signature's role, lockout and separation of duties against the signer.
 - Verification entries are not listed on their own in a batch's \`entries\`: the verifier's signature (meaning "verified") appears on the entry it verifies, and \`verified\` turns true. The per-batch \`seq\` of entries therefore has gaps where verifications were recorded.

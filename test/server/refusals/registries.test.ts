@@ -124,6 +124,22 @@ describe('material release (21 CFR 211.22, 211.84: production does not release i
     expect(await registry()).toEqual(before);
   });
 
+  it('refuses text holding the NUL character with 400 on its field, on either store, registering nothing', async () => {
+    const nul = 'text may not contain the NUL character (U+0000)';
+    await refusedRegistry(() => call(h, 'qa1', 'POST', '/materials', material({ name: 'Buffer\u0000A' })), 400, ['name']);
+    await refusedRegistry(() => call(h, 'sup1', 'POST', '/equipment', equipment({ assetId: 'EQ-\u0000' })), 400, ['assetId']);
+    const lot = await call(h, 'qa1', 'POST', '/materials', material());
+    expect(lot.status).toBe(201);
+    const r = await refusedRegistry(() => call(h, 'qa1', 'PATCH', `/materials/${lot.body.id}`, { status: 'released', reason: 'CoA\u0000 ok' }), 400, ['reason']);
+    expect(r.body.errors).toEqual([{ field: 'reason', message: nul }]);
+    await refusedRegistry(() => call(h, 'qa1', 'GET', '/materials?type=buf%00fer'), 400, ['querystring.type']);
+    await refusedRegistry(() => call(h, 'qa1', 'PATCH', '/materials/a%00b', { status: 'released', reason: 'ok' }), 400, ['params.id']);
+    // A key holding NUL (or one that is no path segment) is named by the object that holds it.
+    await refusedRegistry(() => call(h, 'admin', 'POST', '/users', { username: 'nul-user', fullName: 'A', roles: ['qc'], password: 'Long-Enough-Pass-1', 'x\u0000': 1 }), 400, ['body']);
+    expect((await call(h, 'admin', 'POST', '/users', { username: 'nul-user', fullName: 'Trần\u0000', roles: ['qc'], password: 'Long-Enough-Pass-1' })).body.errors).toEqual([{ field: 'fullName', message: nul }]);
+    expect((await call(h, 'admin', 'GET', '/users?limit=500')).body.items.some((u: { username: string }) => u.username === 'nul-user')).toBe(false);
+  });
+
   it('lets QA register a lot as released', async () => {
     const r = await call(h, 'qa1', 'POST', '/materials', material({ status: 'released' }));
     expect(r.status).toBe(201);
