@@ -59,6 +59,13 @@ try {
 }
 
 await app.listen({ port: settings.port, host: settings.host });
+// Served, but recording nothing (Annex 11 §7.1): say so, before the listening line, where whoever started it looks, not only in
+// GET /healthz and every refused write. A database deleted or replaced beside the key folder that
+// signed the old one's heads lands here too.
+const gate = ctx.recordCheck.writes;
+if (gate.state === 'refused') {
+  console.error(`WARNING: every write is refused (503 record-tail-altered): ${gate.detail}. The key folder ${path.resolve(keyDir)} holds the checkpoints this record must agree with: investigate with \`npm run cellbatch -- verify\` and restore the last good backup; a new, empty record needs a key folder of its own (docs/deployment.md).`);
+}
 const scheme = settings.tls ? 'https' : 'http';
 console.log(`cellbatch ${ctx.config.training ? 'TRAINING MODE ' : ''}listening on ${scheme}://${settings.host}:${settings.port}; API docs at /docs`);
 

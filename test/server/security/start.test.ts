@@ -21,7 +21,38 @@ function bareEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 const MAIN = ['--env-file=server/node.env', '--import', 'tsx', 'server/main.ts'];
 
+/** Runs the real start until it listens; `stop` ends it. */
+async function started(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, MAIN, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => { out.stdout += d.toString(); if (out.stdout.includes('listening on')) resolve(); });
+    child.stderr.on('data', (d: Buffer) => { out.stderr += d.toString(); });
+    void exited.then((code) => reject(new Error(`the server exited (${code}): ${out.stderr}`)));
+  });
+  return { out, stop: async () => { child.kill('SIGTERM'); await exited; } };
+}
+
 describe('the start', () => {
+  it('says on stderr that it records nothing when the record disagrees with the key folder\'s checkpoints (a database deleted beside its keys)', async () => {
+    const dbFile = path.join(dir, 'cellbatch.db');
+    const port = await freePort();
+    const env = bareEnv({ CELLBATCH_DB: dbFile, PORT: String(port), CELLBATCH_ADMIN_PASSWORD: 'Start-Test-Admin-2026!', CELLBATCH_LOG: '0' });
+    const first = await started(env);
+    expect(first.out.stderr).not.toContain('every write is refused');
+    await first.stop(); // signs the heads at shutdown
+    for (const f of fs.readdirSync(dir).filter((f) => f.startsWith('cellbatch.db'))) fs.rmSync(path.join(dir, f));
+    const second = await started(env);
+    try {
+      await expect.poll(() => second.out.stderr).toMatch(/WARNING: every write is refused \(503 record-tail-altered\): .*cut short.*The key folder .*keys holds the checkpoints this record must agree with/);
+      expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toMatchObject({ integrity: 'failed' });
+    } finally {
+      await second.stop();
+    }
+  }, 90_000);
+
+
   it('refuses a setting it cannot read: exit 1, the variable named on stderr, no database created', () => {
     const dbFile = path.join(dir, 'cellbatch.db');
     const r = spawnSync(process.execPath, MAIN, { cwd: ROOT, env: bareEnv({ CELLBATCH_DB: dbFile, CELLBATCH_IDLE_MINUTES: '15m', CELLBATCH_PASSWORD_DAYS: 'never' }), encoding: 'utf8', timeout: 60_000 });
