@@ -44,8 +44,8 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   socket.destroy(err);
 }
 
-/** A key that is one segment of a dotted path as it stands. */
-const PATH_SEGMENT = /^[^.[\]/\s]+$/;
+/** A key that is one segment of a dotted path as it stands (errors[].field; plugins/text-input.ts too). */
+export const PATH_SEGMENT = /^[^.[\]/\s]+$/;
 
 interface ZodIssueLike { instancePath: string; message: string; keyword: string; params?: { keys?: string[] } }
 

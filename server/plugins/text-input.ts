@@ -5,9 +5,7 @@
 // names its field; 21 CFR 11.10(a), Annex 11 §5: invalid input is refused, not stored).
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../errors.js';
-
-/** A key that is one segment of a dotted path as it stands (as problem.ts names unknown keys). */
-const PATH_SEGMENT = /^[^.[\]/\s]+$/;
+import { PATH_SEGMENT } from './problem.js';
 const MESSAGE = 'text may not contain the NUL character (U+0000)';
 
 /** The dotted path of the first string holding U+0000 in `value`, or undefined; `at` is where `value` is. */
