@@ -103,11 +103,13 @@ export const PeriodQuery = z.strictObject({ from: z.string().datetime({ offset: 
 export const LangQuery = z.strictObject({ lang: z.enum(['en', 'vi']).optional() });
 /** A periodic review covers at most a year and a day (Annex 11 §11, 211.180(e): at least annually), so that one request stays bounded. */
 export const PERIODIC_REVIEW_MAX_DAYS = 366;
+/** A period ends after it starts: the rule, and where and how it is refused. */
 const endsAfterStart = (q: { from: string; to: string }) => Date.parse(q.from) < Date.parse(q.to);
+const toAfterFrom = { path: ['to'], message: 'to must be later than from' };
 /** The account review (JSON) over a period: a period ends after it starts, as the PDF's does. */
-export const PeriodicReviewQuery = PeriodQuery.refine(endsAfterStart, { path: ['to'], message: 'to must be later than from' });
+export const PeriodicReviewQuery = PeriodQuery.refine(endsAfterStart, toAfterFrom);
 export const PeriodicReviewPdfQuery = PeriodQuery.extend(LangQuery.shape)
-  .refine(endsAfterStart, { path: ['to'], message: 'to must be later than from' })
+  .refine(endsAfterStart, toAfterFrom)
   .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= PERIODIC_REVIEW_MAX_DAYS * 86_400_000, { path: ['to'], message: `a periodic review covers at most ${PERIODIC_REVIEW_MAX_DAYS} days` });
 
 export const IdParams = z.strictObject({ id: Id });

@@ -23,14 +23,10 @@ import { correctEntry } from '../commands/correct-entry.js';
 import { terminateBatch } from '../commands/terminate-batch.js';
 import { auditItems, peopleOf } from './audit.js';
 import { assertMay } from '../permissions.js';
-import { preferredLanguage } from '../problem-texts.js';
+import { problemLanguage } from '../problem-texts.js';
 
-/** English unless the terminal asks for Vietnamese (?lang=vi or Accept-Language: vi). */
-export function langOf(req: FastifyRequest): Lang {
-  const q = (req.query as { lang?: string } | undefined)?.lang;
-  if (q === 'vi' || q === 'en') return q;
-  return preferredLanguage(req.headers['accept-language']);
-}
+/** English unless the terminal asks for Vietnamese (?lang=vi or Accept-Language): as problem details are worded. */
+export const langOf: (req: FastifyRequest) => Lang = problemLanguage;
 
 const routes: FastifyPluginAsyncZod<{ ctx: AppContext }> = async (app, { ctx }) => {
   // The reply to a write is built from the record the command replayed, without hashing the batch's
