@@ -11,8 +11,8 @@ import { deviationVi, statusVi } from '../problem-texts.js';
 import type { UserRow } from '../store/store.js';
 import { assertSignerRole, authenticateSigner, type SignatureInput } from '../services/accounts.js';
 import { loadBatch } from '../record/load.js';
-import { findStep, statusOfRecord, type BatchRecord } from '../record/record.js';
-import { reviewState } from '../record/exceptions.js';
+import { statusOfRecord, type BatchRecord } from '../record/record.js';
+import { entryLabel, reviewState } from '../record/exceptions.js';
 import { awaitedTests, failedTests, followingTests, releaseTests } from '../record/release-tests.js';
 import type { EntryPayload } from '../../schemas/entries.js';
 import { appendToBatch, assertVersion } from './append.js';
@@ -78,11 +78,9 @@ function assertReleasable(record: BatchRecord, decision: Decision, tests: Return
   // API.md "Entries": a step that needs a verified signature is pending until verified. A correction made
   // after the manufacturing steps were verified needs its second person again (21 CFR 211.101(d)); the
   // product is not released on an entry nobody has checked.
-  for (const [entryId, stepId] of Object.entries(record.snapshot.context.pending)) {
-    const step = findStep(record, stepId);
-    const seq = record.entries.find((e) => e.id === entryId)?.batchSeq;
-    const en = step?.title.en ?? stepId;
-    problem(`entries.${entryId}`, `"${en}" (entry ${seq}) awaits its second-person verification`, `«${step?.title.vi ?? stepId}» (bản ghi ${seq}) đang chờ người thứ hai xác nhận`);
+  for (const entryId of Object.keys(record.snapshot.context.pending)) {
+    const entry = entryLabel(record, entryId);
+    problem(`entries.${entryId}`, `${entry.en} awaits its second-person verification`, `${entry.vi} đang chờ người thứ hai xác nhận`);
   }
   // An exceptional release accepts failed tests; a release does not.
   if (decision === 'release') {

@@ -75,11 +75,11 @@ function judged(step: Step | undefined, name: string, values: Record<string, unk
  * An entry as QA finds it in the batch record: its number in the batch (the PDF's "entry N") and its
  * step, rather than its identifier (the exception's `target` carries that).
  */
-function entryLabel(r: BatchRecord, entryId: string): Text {
+export function entryLabel(r: BatchRecord, entryId: string): Text {
   const e = r.entries.find((x) => x.id === entryId);
-  if (!e) return { en: `entry ${entryId}`, vi: `mục ${entryId}` };
+  if (!e) return { en: `entry ${entryId}`, vi: `bản ghi ${entryId}` };
   const title = e.stepId ? (findStep(r, e.stepId)?.title ?? both(e.stepId)) : undefined;
-  return { en: `entry ${e.batchSeq}${title ? ` "${title.en}"` : ''}`, vi: `mục ${e.batchSeq}${title ? ` «${title.vi}»` : ''}` };
+  return { en: `entry ${e.batchSeq}${title ? ` "${title.en}"` : ''}`, vi: `bản ghi ${e.batchSeq}${title ? ` «${title.vi}»` : ''}` };
 }
 
 const titleOf = (step: Step | undefined, id: string): Text => step?.title ?? both(id);

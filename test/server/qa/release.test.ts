@@ -58,7 +58,7 @@ describe('release of a CAR-T batch', () => {
     // In Vietnamese for a Vietnamese desk: each exception says why in the caller's language.
     const vi = (await h.app.inject({ method: 'GET', url: `/api/v1/batches/${d.id}/review`, headers: { authorization: `Bearer ${h.tokens.qa1}`, 'accept-language': 'vi' } })).json();
     const whyVi = (kind: string) => vi.exceptions.find((x: any) => x.kind === kind).why;
-    expect(whyVi('repeated-verifier-pair')).toMatch(/^Test OP2 đã xác minh \d+ trong \d+ bước được xác minh do Test OP1 thực hiện: mục \d+ «Lấy mẫu nguyên liệu ban đầu»/);
+    expect(whyVi('repeated-verifier-pair')).toMatch(/^Test OP2 đã xác minh \d+ trong \d+ bước được xác minh do Test OP1 thực hiện: bản ghi \d+ «Lấy mẫu nguyên liệu ban đầu»/);
     expect(whyVi('pending-result')).toMatch(/^«.+» chưa có kết quả/);
     expect(vi.exceptions.map((x: any) => x.id)).toEqual(before.body.exceptions.map((x: any) => x.id));
     expect(before.body.exceptions.find((x: any) => x.kind === 'pending-result')).toMatchObject({ stepId: 'release-sterility', target: { type: 'step', id: 'release-sterility' } });
